@@ -1,0 +1,69 @@
+"""What kind of payload an etcd value holds, judged from its first bytes, and the protobuf envelope.
+
+Kubernetes marks its storage encodings with fixed prefixes (etcd-snapshot-format.md §D.2):
+``k8s\\0`` for protobuf (apimachinery serializer/protobuf ``protoEncodingPrefix``), ``k8s:enc:``
+for encryption at rest, the self-described CBOR tag ``d9 d9 f7`` (serializer/cbor
+``selfDescribedCBOR``) and ``{`` for JSON. Detection runs over every value of a snapshot, so it looks
+at a bounded prefix only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+
+from analyzer.pb import k8s_runtime_pb2
+from analyzer.errors import DecodeError
+
+PROTOBUF_PREFIX = b"k8s\x00"
+ENCRYPTED_PREFIX = b"k8s:enc:"
+CBOR_PREFIX = b"\xd9\xd9\xf7"
+
+# apimachinery's IsJSONBuffer trims leading whitespace before looking for "{"; the storage encoder
+# never writes any, so a short window is enough to stay O(1) on huge values.
+_JSON_SNIFF = 64
+
+
+class ValueKind(StrEnum):
+    PROTOBUF = "protobuf"
+    JSON = "json"
+    CBOR = "cbor"
+    ENCRYPTED = "encrypted"
+    OTHER = "other"
+
+
+def detect_kind(value: bytes) -> ValueKind:
+    """Classify an etcd value by its prefix without reading past its first bytes."""
+    if value.startswith(PROTOBUF_PREFIX):
+        return ValueKind.PROTOBUF
+    if value.startswith(ENCRYPTED_PREFIX):
+        return ValueKind.ENCRYPTED
+    if value.startswith(b"{"):
+        return ValueKind.JSON
+    if value.startswith(CBOR_PREFIX):
+        return ValueKind.CBOR
+    if value[:1].isspace() and value[:_JSON_SNIFF].lstrip().startswith(b"{"):
+        return ValueKind.JSON
+    return ValueKind.OTHER
+
+
+def unwrap_protobuf(value: bytes) -> tuple[str, str, bytes]:
+    """Split a ``k8s\\0`` value into (apiVersion, kind, raw object bytes without TypeMeta)."""
+    if not value.startswith(PROTOBUF_PREFIX):
+        raise DecodeError(f"not a Kubernetes protobuf value: it does not start with {PROTOBUF_PREFIX!r}")
+    unknown = k8s_runtime_pb2.Unknown()
+    try:
+        unknown.ParseFromString(memoryview(value)[len(PROTOBUF_PREFIX) :])
+    except ProtobufDecodeError:
+        raise DecodeError(
+            f"Kubernetes protobuf value of {len(value)} bytes is truncated or corrupt: "
+            "its runtime.Unknown envelope does not parse"
+        ) from None
+    api_version = unknown.typeMeta.apiVersion
+    kind = unknown.typeMeta.kind
+    # Wire garbage can parse as a message of unknown fields; a real envelope always names its type.
+    # proto2 strings are not UTF-8 checked, and upb hands back bytes when they are invalid.
+    if not (isinstance(api_version, str) and isinstance(kind, str) and api_version and kind):
+        raise DecodeError("Kubernetes protobuf value names no readable apiVersion and kind in its envelope")
+    return api_version, kind, unknown.raw

@@ -1,0 +1,563 @@
+"""etcd's MVCC store inside a bbolt snapshot: revisions, latest state, history, integrity.
+
+Facts from ``shared/docs/etcd-snapshot-format.md`` sections B and C (etcd-io/etcd
+server/storage/mvcc, server/storage/schema, etcdutl/snapshot). The bucket ``key`` maps 17-byte
+revision keys (18 with the tombstone mark) to ``mvccpb.KeyValue`` records; replaying them in
+revision order gives the latest state, exactly as etcd's own ``restore`` does.
+
+Memory stays flat in the size of the file: the snapshot is mapped, values are read only when
+asked for, and an index holds one small integer per live key (plus its history when requested).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from analyzer.errors import CorruptEvidence
+from analyzer.evidence.bbolt import BoltDB, Bucket, Damage, map_file, open_bolt
+from google.protobuf.message import DecodeError as ProtobufDecodeError
+
+from analyzer.pb import etcd_mvcc_pb2 as mvccpb_pb2
+
+KEY_BUCKET = b"key"
+META_BUCKET = b"meta"
+CLUSTER_BUCKET = b"cluster"
+MEMBERS_BUCKET = b"members"
+
+REVISION_KEY = struct.Struct(">QcQ")  # main, '_', sub — big-endian so that byte order is revision order
+REVISION_KEY_SIZE = REVISION_KEY.size  # 17
+TOMBSTONE_MARK = b"t"
+U64_BE = struct.Struct(">Q")
+
+TRAILER_SIZE = 32  # the SHA-256 that `snapshot save` appends
+SECTOR = 512  # etcd detects the trailer as size % 512 == 32 (etcdutl hasChecksum)
+HASH_CHUNK = 16 << 20
+
+
+# -- revisions -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Revision:
+    main: int
+    sub: int = 0
+    tombstone: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.main}_{self.sub}" + ("t" if self.tombstone else "")
+
+    @property
+    def packed(self) -> int:
+        return pack_revision(self.main, self.sub, self.tombstone)
+
+    def key(self) -> bytes:
+        raw = REVISION_KEY.pack(self.main, b"_", self.sub)
+        return raw + TOMBSTONE_MARK if self.tombstone else raw
+
+
+def pack_revision(main: int, sub: int, tombstone: bool) -> int:
+    """One int per revision keeps an index of millions of keys small."""
+    return (main << 33) | (sub << 1) | int(tombstone)
+
+
+def unpack_revision(packed: int) -> Revision:
+    return Revision(packed >> 33, (packed >> 1) & 0xFFFF_FFFF, bool(packed & 1))
+
+
+def load_revision(raw: bytes | memoryview) -> Revision | None:
+    """A revision from a ``key``-bucket key, or None when the bytes are not one (BytesToBucketKey)."""
+    size = len(raw)
+    if size == REVISION_KEY_SIZE + 1:
+        if raw[REVISION_KEY_SIZE] != TOMBSTONE_MARK[0]:
+            return None
+    elif size != REVISION_KEY_SIZE:
+        return None
+    main, sep, sub = REVISION_KEY.unpack_from(raw)
+    if sep != b"_" or main >> 63 or sub >> 63:
+        return None
+    return Revision(main, sub, size != REVISION_KEY_SIZE)
+
+
+# -- key values ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    """One stored event: a put (with value) or a delete (tombstone, key only)."""
+
+    key: bytes
+    revision: Revision
+    create_revision: int
+    mod_revision: int
+    version: int
+    value: bytes
+    lease: int
+    salvaged: bool = False  # found by the page scan, not reachable through the tree
+
+    @property
+    def deleted(self) -> bool:
+        return self.revision.tombstone
+
+    @property
+    def key_text(self) -> str:
+        return self.key.decode("utf-8", "backslashreplace")
+
+
+def load_key_value(revision: Revision, raw: bytes | memoryview, *, source: str = "key bucket", salvaged: bool = False) -> KeyValue:
+    message = mvccpb_pb2.KeyValue()
+    try:
+        message.ParseFromString(bytes(raw))
+    except ProtobufDecodeError:
+        raise CorruptEvidence(source, f"the value of revision {revision} is not an mvccpb.KeyValue", f"revision {revision}") from None
+    return KeyValue(
+        key=message.key,
+        revision=revision,
+        create_revision=message.create_revision,
+        mod_revision=message.mod_revision,
+        version=message.version,
+        value=message.value,
+        lease=message.lease,
+        salvaged=salvaged,
+    )
+
+
+def user_key(raw_value: memoryview) -> bytes | None:
+    """Field 1 (key) of a KeyValue without a full parse; etcd always writes it first.
+
+    This is the hot path of every full pass, so it reads the tag and a short varint by hand.
+    """
+    if len(raw_value) < 2 or raw_value[0] != 0x0A:
+        return None
+    length, shift, index = 0, 0, 1
+    while index < len(raw_value) and index < 6:
+        byte = raw_value[index]
+        length |= (byte & 0x7F) << shift
+        index += 1
+        if not byte & 0x80:
+            end = index + length
+            return bytes(raw_value[index:end]) if end <= len(raw_value) else None
+        shift += 7
+    return None
+
+
+# -- integrity -------------------------------------------------------------------------------------
+
+
+class Integrity(StrEnum):
+    OK = "ok"
+    MISMATCH = "mismatch"
+    ABSENT = "absent"
+
+
+@dataclass(frozen=True)
+class IntegrityResult:
+    status: Integrity
+    expected_sha256: str | None = None
+    actual_sha256: str | None = None
+
+    def describe(self) -> str:
+        if self.status is Integrity.OK:
+            return "ok (SHA-256 appended by `etcdctl snapshot save` matches)"
+        if self.status is Integrity.MISMATCH:
+            return (
+                f"MISMATCH: the appended SHA-256 is {self.expected_sha256} but the data hashes to "
+                f"{self.actual_sha256}; the file was altered or damaged after it was saved"
+            )
+        return "absent (no SHA-256 trailer: a copied member/snap/db or a file not made by `snapshot save`)"
+
+
+# -- cluster metadata ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    name: str
+    peer_urls: tuple[str, ...]
+    client_urls: tuple[str, ...]
+    is_learner: bool
+
+
+@dataclass(frozen=True)
+class Compaction:
+    scheduled: int | None
+    finished: int | None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.scheduled is not None and (self.finished is None or self.scheduled > self.finished)
+
+
+# -- the index -------------------------------------------------------------------------------------
+
+
+@dataclass
+class KeyIndex:
+    """The result of one pass over every revision.
+
+    ``live`` maps each live user key to its latest put (packed revision). ``history`` holds every
+    surviving event of the keys whose history was asked for, in revision order.
+    """
+
+    live: dict[bytes, int] = field(default_factory=dict)
+    history: dict[bytes, list[int]] = field(default_factory=dict)
+    events: int = 0
+    tombstones: int = 0
+    last_revision: int = 0
+    out_of_order: int = 0
+
+
+@dataclass(frozen=True)
+class SalvageReport:
+    """What a page-by-page scan found beyond the tree walk."""
+
+    reachable: int  # revision records the tree walk reached
+    recovered: int  # further records found only by scanning pages
+    pages: tuple[int, ...]  # pages the recovered records came from
+
+
+# -- the snapshot ----------------------------------------------------------------------------------
+
+
+class Snapshot:
+    """An etcd snapshot (or a raw ``member/snap/db``) opened read-only. A context manager."""
+
+    def __init__(self, path: str | Path, *, salvage: bool = False) -> None:
+        mapped = map_file(path)
+        self.source, _mapping, self.file_size = mapped
+        self.has_trailer = self.file_size % SECTOR == TRAILER_SIZE
+        data_size = self.file_size - TRAILER_SIZE if self.has_trailer else self.file_size
+        self.db: BoltDB = open_bolt(path, data_size=data_size, salvage=salvage, mapped=mapped)
+        self.salvage_mode = salvage
+        self.damage: list[Damage] = self.db.file_damage()
+        stray = data_size - self.db.size
+        if not self.has_trailer and 0 < stray < TRAILER_SIZE:
+            # A database is whole pages; a few bytes more is a `snapshot save` trailer cut short.
+            self.damage.append(
+                Damage(None, f"{stray} bytes follow the last page where a 32-byte SHA-256 trailer belongs: the file was cut short")
+            )
+        self._integrity: IntegrityResult | None = None
+        self._salvaged: list[KeyValue] | None = None
+        self._salvaged_index: dict[int, KeyValue] | None = None
+        self._salvage_report: SalvageReport | None = None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def partial(self) -> bool:
+        """True when something could not be read; every answer is then a lower bound."""
+        return bool(self.damage)
+
+    # -- integrity -----------------------------------------------------------------------------
+
+    def verify_integrity(self) -> IntegrityResult:
+        """Compare the appended SHA-256 with the data, as ``etcdutl snapshot restore`` does."""
+        if self._integrity is None:
+            if not self.has_trailer:
+                self._integrity = IntegrityResult(Integrity.ABSENT)
+            else:
+                whole = self.db._mmap  # the trailer lies outside the bbolt view, so hash the file map
+                assert whole is not None
+                digest = hashlib.sha256()
+                data_end = self.file_size - TRAILER_SIZE
+                view = memoryview(whole)
+                try:
+                    for start in range(0, data_end, HASH_CHUNK):
+                        digest.update(view[start : min(start + HASH_CHUNK, data_end)])
+                    expected = bytes(view[data_end : self.file_size]).hex()
+                finally:
+                    view.release()
+                actual = digest.hexdigest()
+                status = Integrity.OK if actual == expected else Integrity.MISMATCH
+                self._integrity = IntegrityResult(status, expected, actual)
+        return self._integrity
+
+    # -- buckets -------------------------------------------------------------------------------
+
+    def _bucket(self, name: bytes) -> Bucket | None:
+        if self.db.meta is None:
+            return None
+        return self.db.bucket(name, self.damage)
+
+    def bucket_counts(self) -> dict[str, int]:
+        """Entries per top-level bucket, as ``etcdutl snapshot status`` counts them."""
+        if self.db.meta is None:
+            return {}
+        return {bucket.label: bucket.count(self.damage) for bucket in self.db.root().iter_buckets(self.damage)}
+
+    def _meta_value(self, name: bytes) -> bytes | None:
+        bucket = self._bucket(META_BUCKET)
+        if bucket is None:
+            return None
+        for key, value, _flags in bucket.iter_items(self.damage):
+            if key == name:
+                return bytes(value)
+        return None
+
+    @property
+    def consistent_index(self) -> int | None:
+        raw = self._meta_value(b"consistent_index")
+        return U64_BE.unpack(raw)[0] if raw and len(raw) == 8 else None
+
+    @property
+    def term(self) -> int | None:
+        raw = self._meta_value(b"term")
+        return U64_BE.unpack(raw)[0] if raw and len(raw) == 8 else None
+
+    @property
+    def storage_version(self) -> str | None:
+        raw = self._meta_value(b"storageVersion")
+        return raw.decode("ascii", "replace") if raw else None
+
+    @property
+    def compaction(self) -> Compaction:
+        def rev(name: bytes) -> int | None:
+            raw = self._meta_value(name)
+            parsed = load_revision(raw) if raw else None
+            return parsed.main if parsed else None
+
+        return Compaction(rev(b"scheduledCompactRev"), rev(b"finishedCompactRev"))
+
+    @property
+    def cluster_version(self) -> str | None:
+        bucket = self._bucket(CLUSTER_BUCKET)
+        if bucket is None:
+            return None
+        for key, value, _flags in bucket.iter_items(self.damage):
+            if key == b"clusterVersion":
+                return bytes(value).decode("ascii", "replace")
+        return None
+
+    def members(self) -> list[Member]:
+        bucket = self._bucket(MEMBERS_BUCKET)
+        found: list[Member] = []
+        if bucket is None:
+            return found
+        for key, value, _flags in bucket.iter_items(self.damage):
+            member_id = bytes(key).decode("ascii", "replace")
+            try:
+                data = json.loads(bytes(value))
+            except ValueError:
+                self.damage.append(Damage(None, f"member {member_id} is not valid JSON", "members"))
+                continue
+            # etcd stores RaftAttributes and Attributes flattened into one JSON object.
+            found.append(
+                Member(
+                    id=member_id,
+                    name=str(data.get("name", "")),
+                    peer_urls=tuple(data.get("peerURLs") or ()),
+                    client_urls=tuple(data.get("clientURLs") or ()),
+                    is_learner=bool(data.get("isLearner", False)),
+                )
+            )
+        return found
+
+    # -- revisions -----------------------------------------------------------------------------
+
+    def iter_raw_revisions(self) -> Iterator[tuple[memoryview, memoryview]]:
+        """(revision key, KeyValue bytes) in revision order, read through the tree."""
+        bucket = self._bucket(KEY_BUCKET)
+        if bucket is None:
+            return
+        for key, value, _flags in bucket.iter_items(self.damage):
+            yield key, value
+
+    def iter_events(self) -> Iterator[KeyValue]:
+        """Every surviving event in revision order, salvaged ones merged in when salvaging."""
+        salvaged = iter(self.salvaged_records()) if self.salvage_mode else iter(())
+        pending = next(salvaged, None)
+        for raw_key, raw_value in self.iter_raw_revisions():
+            revision = load_revision(raw_key)
+            if revision is None:
+                self.damage.append(Damage(None, f"key {bytes(raw_key).hex()} is not a revision", "key"))
+                continue
+            while pending is not None and pending.revision < revision:
+                yield pending
+                pending = next(salvaged, None)
+            try:
+                yield load_key_value(revision, raw_value, source=self.source)
+            except CorruptEvidence as err:
+                self.damage.append(Damage(None, err.problem, "key"))
+        while pending is not None:
+            yield pending
+            pending = next(salvaged, None)
+
+    def build_index(
+        self,
+        prefixes: Iterable[bytes] | None = None,
+        *,
+        history: bool = False,
+        keys: Iterable[bytes] = (),
+        progress: Callable[[int], None] | None = None,
+    ) -> KeyIndex:
+        """One pass over every revision: the live keys under ``prefixes`` (all when None).
+
+        ``history`` keeps every event of those keys; ``keys`` keeps the history of just these.
+        ``progress`` is called with the number of events seen, every 65 536 events.
+        """
+        wanted = tuple(prefixes) if prefixes is not None else None
+        history_keys = set(keys)
+        index = KeyIndex()
+        live = index.live
+        last = 0
+        for raw_key, raw_value in self._iter_pass_sources():
+            index.events += 1
+            if progress is not None and not index.events & 0xFFFF:
+                progress(index.events)
+            if len(raw_key) == REVISION_KEY_SIZE:
+                tombstone = False
+            elif len(raw_key) == REVISION_KEY_SIZE + 1 and raw_key[REVISION_KEY_SIZE] == TOMBSTONE_MARK[0]:
+                tombstone = True
+            else:
+                self.damage.append(Damage(None, f"key {bytes(raw_key).hex()} is not a revision", "key"))
+                continue
+            main, _, sub = REVISION_KEY.unpack_from(raw_key)
+            if main < last:
+                index.out_of_order += 1
+            last = main
+            name = user_key(raw_value)
+            if name is None:
+                self.damage.append(Damage(None, f"revision {main}_{sub} holds no KeyValue key", "key"))
+                continue
+            if wanted is not None and not name.startswith(wanted):
+                continue
+            packed = (main << 33) | (sub << 1) | tombstone
+            if tombstone:
+                index.tombstones += 1
+                live.pop(name, None)
+            else:
+                live[name] = packed
+            if history or name in history_keys:
+                index.history.setdefault(name, []).append(packed)
+        index.last_revision = last
+        return index
+
+    def _iter_pass_sources(self) -> Iterator[tuple[bytes | memoryview, memoryview]]:
+        if not self.salvage_mode:
+            yield from self.iter_raw_revisions()
+            return
+        for record in self.iter_events():
+            yield record.revision.key(), memoryview(_encode_user_key(record.key))
+
+    def read(self, packed: int) -> KeyValue:
+        """The event stored under a packed revision from an index."""
+        revision = unpack_revision(packed)
+        if self.salvage_mode:
+            salvaged = self._salvaged_by_revision().get(packed)
+            if salvaged is not None:
+                return salvaged
+        bucket = self._bucket(KEY_BUCKET)
+        raw = bucket.get(revision.key()) if bucket is not None else None
+        if raw is None:
+            raise CorruptEvidence(self.source, f"revision {revision} is not in the key bucket")
+        return load_key_value(revision, raw, source=self.source)
+
+    def iter_read(self, packed_revisions: Iterable[int]) -> Iterator[KeyValue]:
+        """Read many events; one that cannot be read becomes damage instead of ending the run."""
+        for packed in packed_revisions:
+            try:
+                yield self.read(packed)
+            except CorruptEvidence as err:
+                self.damage.append(Damage(None, err.problem, "key"))
+
+    def iter_latest(self, prefix: bytes = b"", index: KeyIndex | None = None) -> Iterator[KeyValue]:
+        """Live keys under ``prefix`` in key order, each at its latest put."""
+        index = index or self.build_index([prefix])
+        yield from self.iter_read(index.live[name] for name in sorted(k for k in index.live if k.startswith(prefix)))
+
+    def get(self, key: bytes, index: KeyIndex | None = None) -> KeyValue | None:
+        index = index or self.build_index([key])
+        packed = index.live.get(key)
+        return next(self.iter_read([packed]), None) if packed is not None else None
+
+    def history(self, key: bytes) -> list[KeyValue]:
+        """Every surviving event of one key; older ones may be gone to compaction."""
+        index = self.build_index([key], keys=[key])
+        return list(self.iter_read(index.history.get(key, [])))
+
+    @property
+    def revision(self) -> int:
+        """Main revision of the last stored event: what ``etcdutl snapshot status`` prints."""
+        bucket = self._bucket(KEY_BUCKET)
+        last = 0
+        if bucket is not None:
+            last_key = bucket.last_key(self.damage)
+            parsed = load_revision(last_key) if last_key is not None else None
+            last = parsed.main if parsed else 0
+        return last
+
+    # -- salvage -------------------------------------------------------------------------------
+
+    def salvaged_records(self) -> list[KeyValue]:
+        """Revision records the tree walk cannot reach, from a scan of every leaf page."""
+        if self._salvaged is None:
+            reachable = {
+                revision.packed
+                for revision in (load_revision(raw_key) for raw_key, _ in self.iter_raw_revisions())
+                if revision is not None
+            }
+            found: dict[int, KeyValue] = {}
+            pages: set[int] = set()
+            for pgid, record in _scan_revision_records(self.db):
+                packed = record.revision.packed
+                if packed not in reachable and packed not in found:
+                    found[packed] = record
+                    pages.add(pgid)
+            self._salvaged = [found[k] for k in sorted(found)]
+            self._salvage_report = SalvageReport(len(reachable), len(found), tuple(sorted(pages)))
+        return self._salvaged
+
+    def _salvaged_by_revision(self) -> dict[int, KeyValue]:
+        if self._salvaged_index is None:
+            self._salvaged_index = {record.revision.packed: record for record in self.salvaged_records()}
+        return self._salvaged_index
+
+    def salvage_report(self) -> SalvageReport:
+        self.salvaged_records()
+        assert self._salvage_report is not None
+        return self._salvage_report
+
+
+def _encode_user_key(key: bytes) -> bytes:
+    """A KeyValue holding only field 1, so salvaged records flow through the same fast path."""
+    length = len(key)
+    varint = bytearray()
+    while True:
+        byte = length & 0x7F
+        length >>= 7
+        varint.append(byte | (0x80 if length else 0))
+        if not length:
+            break
+    return b"\x0a" + bytes(varint) + key
+
+
+def _scan_revision_records(db: BoltDB) -> Iterator[tuple[int, KeyValue]]:
+    """Leaf elements anywhere in the file that decode as etcd revision records."""
+    for pgid, raw_key, raw_value, flags in db.iter_items_anywhere():
+        revision = load_revision(raw_key) if not flags else None
+        if revision is None:
+            continue
+        try:
+            record = load_key_value(revision, raw_value, source=db.source, salvaged=True)
+        except CorruptEvidence:
+            continue
+        # A put records its own revision as mod_revision; that rules out look-alike garbage.
+        if record.key and (revision.tombstone or record.mod_revision == revision.main):
+            yield pgid, record
+
+
+def open_snapshot(path: str | Path, *, salvage: bool = False) -> Snapshot:
+    return Snapshot(path, salvage=salvage)

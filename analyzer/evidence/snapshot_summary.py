@@ -1,0 +1,153 @@
+"""What ``kforensic info`` says about a snapshot: one pass, one plain summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from analyzer.evidence.bbolt import Damage
+from analyzer.evidence.etcd import Compaction, IntegrityResult, Member, SalvageReport, Snapshot
+
+# Built-in resources whose etcd path has two segments (kubernetes default_storage_factory_builder.go).
+TWO_SEGMENT_RESOURCES = frozenset({"services"})
+
+
+def resource_prefix(key: bytes) -> str:
+    """The resource a key belongs to: ``/registry/secrets``, ``/kubernetes.io/config.openshift.io/apiservers``.
+
+    Custom resources are stored under ``<group>/<resource>``; a dotted second segment is a group.
+    Keys outside a ``/prefix/`` layout (``compact_rev_key``) are their own group.
+    """
+    text = key.decode("utf-8", "replace")
+    if not text.startswith("/"):
+        return text
+    parts = text.split("/")
+    if len(parts) < 4:
+        return text
+    depth = 4 if ("." in parts[2] or parts[2] in TWO_SEGMENT_RESOURCES) and len(parts) > 4 else 3
+    return "/".join(parts[:depth])
+
+
+@dataclass(frozen=True)
+class SnapshotSummary:
+    source: str
+    file_size: int
+    size: int  # bytes in use by the database, as etcdutl reports "total size"
+    page_size: int
+    byte_order: str
+    txid: int | None
+    revision: int
+    compaction: Compaction
+    total_keys: int
+    live_keys: int
+    events: int
+    tombstones: int
+    bucket_counts: dict[str, int]
+    resources: dict[str, int]
+    integrity: IntegrityResult
+    consistent_index: int | None
+    term: int | None
+    cluster_version: str | None
+    storage_version: str | None
+    members: list[Member]
+    damage: list[Damage]
+    salvage: SalvageReport | None
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.damage)
+
+    @property
+    def store_revision(self) -> int:
+        """The revision etcd restores to: the last event or a later compaction (kvstore.go restore)."""
+        return max(self.revision, self.compaction.finished or 0, self.compaction.scheduled or 0)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "revision": self.revision,
+            "store_revision": self.store_revision,
+            "total_keys": self.total_keys,
+            "live_keys": self.live_keys,
+            "size": self.size,
+            "file_size": self.file_size,
+            "integrity": self.integrity.status.value,
+            "integrity_detail": {
+                "expected_sha256": self.integrity.expected_sha256,
+                "actual_sha256": self.integrity.actual_sha256,
+            },
+            "page_size": self.page_size,
+            "byte_order": self.byte_order,
+            "txid": self.txid,
+            "events": self.events,
+            "tombstones": self.tombstones,
+            "compaction": {
+                "scheduled_revision": self.compaction.scheduled,
+                "finished_revision": self.compaction.finished,
+                "interrupted": self.compaction.interrupted,
+            },
+            "consistent_index": self.consistent_index,
+            "term": self.term,
+            "cluster_version": self.cluster_version,
+            "storage_version": self.storage_version,
+            "members": [
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "peer_urls": list(m.peer_urls),
+                    "client_urls": list(m.client_urls),
+                    "is_learner": m.is_learner,
+                }
+                for m in self.members
+            ],
+            "buckets": self.bucket_counts,
+            "resources": self.resources,
+            "partial": self.partial,
+            "damage": [
+                {"page": d.page, "bucket": d.bucket or None, "problem": d.problem} for d in self.damage
+            ],
+            "salvage": None
+            if self.salvage is None
+            else {
+                "reachable_records": self.salvage.reachable,
+                "recovered_records": self.salvage.recovered,
+                "pages": list(self.salvage.pages),
+            },
+        }
+
+
+def summarize_snapshot(snapshot: Snapshot, progress: Callable[[int], None] | None = None) -> SnapshotSummary:
+    """Everything ``info`` prints. The SHA-256 check runs beside the tree walk (hashlib frees the GIL)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        integrity = pool.submit(snapshot.verify_integrity)
+        index = snapshot.build_index(progress=progress)
+        bucket_counts = snapshot.bucket_counts()
+        resources = Counter(resource_prefix(key) for key in index.live)
+        salvage = snapshot.salvage_report() if snapshot.salvage_mode else None
+        summary = SnapshotSummary(
+            source=snapshot.source,
+            file_size=snapshot.file_size,
+            size=snapshot.db.size,
+            page_size=snapshot.db.page_size,
+            byte_order=snapshot.db.byte_order,
+            txid=snapshot.db.meta.txid if snapshot.db.meta else None,
+            revision=snapshot.revision if snapshot.db.meta else index.last_revision,
+            compaction=snapshot.compaction,
+            total_keys=sum(bucket_counts.values()),
+            live_keys=len(index.live),
+            events=index.events,
+            tombstones=index.tombstones,
+            bucket_counts=bucket_counts,
+            resources=dict(sorted(resources.items())),
+            integrity=integrity.result(),
+            consistent_index=snapshot.consistent_index,
+            term=snapshot.term,
+            cluster_version=snapshot.cluster_version,
+            storage_version=snapshot.storage_version,
+            members=snapshot.members(),
+            damage=list(dict.fromkeys(snapshot.damage)),
+            salvage=salvage,
+        )
+    return summary

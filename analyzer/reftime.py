@@ -1,0 +1,36 @@
+"""The reference time every check evaluates at (``--at``; now when not given)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from analyzer.errors import UsageError
+
+
+def parse_reference_time(text: str | None, *, now: datetime | None = None) -> datetime:
+    """An aware UTC datetime from RFC 3339 / ISO 8601 text; a date alone means its midnight UTC.
+
+    A time without an offset is taken as UTC, because evidence timestamps (etcd, klog, x509) are UTC.
+    """
+    if text is None or text.strip() == "" or text.strip().lower() == "now":
+        moment = now or datetime.now(UTC)
+        return moment.astimezone(UTC).replace(microsecond=0)
+    cleaned = text.strip()
+    if cleaned.endswith(("Z", "z")):
+        cleaned = cleaned[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(cleaned)
+    except ValueError:
+        raise UsageError(
+            f"--at {text!r}: not a time; use RFC 3339 such as 2024-05-01T12:00:00Z or a date such as 2024-05-01"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def format_time(moment: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a Z, the form Kubernetes and Go print."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,113 @@
+"""What a person sees in the terminal: plain rich tables, no analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from analyzer.decode.records import KeyRecord
+from analyzer.evidence.etcd import Integrity
+from analyzer.evidence.snapshot_summary import SnapshotSummary
+
+
+def format_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def _facts_table(rows: Iterable[tuple[str, str | Text]]) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def snapshot_summary_view(summary: SnapshotSummary) -> Group:
+    integrity_style = {Integrity.OK: "green", Integrity.MISMATCH: "bold red", Integrity.ABSENT: "yellow"}
+    compaction = summary.compaction
+    rows: list[tuple[str, str | Text]] = [
+        ("snapshot", summary.source),
+        ("integrity", Text(summary.integrity.describe(), style=integrity_style[summary.integrity.status])),
+        ("revision", f"{summary.revision}" + (f" (store revision {summary.store_revision})" if summary.store_revision != summary.revision else "")),
+        ("live keys", f"{summary.live_keys}"),
+        ("total keys", f"{summary.total_keys} (entries in all buckets, as etcdutl counts)"),
+        ("events", f"{summary.events} revisions stored, {summary.tombstones} of them deletes"),
+        ("size", f"{format_bytes(summary.size)} in use ({summary.size} bytes), file {format_bytes(summary.file_size)}"),
+        ("pages", f"{summary.page_size} bytes, {summary.byte_order}-endian, txid {summary.txid}"),
+        (
+            "compaction",
+            "none recorded"
+            if compaction.finished is None and compaction.scheduled is None
+            else f"finished at {compaction.finished}, scheduled at {compaction.scheduled}"
+            + (" (interrupted)" if compaction.interrupted else "")
+            + "; history before it is gone",
+        ),
+        ("cluster version", summary.cluster_version or "unknown"),
+        ("consistent index", str(summary.consistent_index) if summary.consistent_index is not None else "unknown"),
+    ]
+    for member in summary.members:
+        role = " (learner)" if member.is_learner else ""
+        rows.append(("member", f"{member.name or '(unnamed)'} id {member.id}{role} peers {', '.join(member.peer_urls)}"))
+    parts: list[object] = [_facts_table(rows)]
+
+    if summary.resources:
+        resources = Table(title="live keys per resource", title_justify="left", show_edge=False)
+        resources.add_column("resource")
+        resources.add_column("keys", justify="right")
+        for prefix, count in sorted(summary.resources.items(), key=lambda item: (-item[1], item[0])):
+            resources.add_row(prefix, str(count))
+        parts.append(resources)
+
+    if summary.salvage is not None:
+        salvage = summary.salvage
+        pages = ", ".join(str(p) for p in salvage.pages[:20]) + (" …" if len(salvage.pages) > 20 else "")
+        parts.append(
+            Text(
+                f"salvage: {salvage.reachable} records reachable through the tree, {salvage.recovered} more "
+                f"recovered by scanning pages" + (f" (from pages {pages})" if salvage.pages else ""),
+                style="cyan",
+            )
+        )
+    if summary.damage:
+        parts.append(Text("PARTIAL: the snapshot is damaged; everything above is a lower bound", style="bold red"))
+        for damage in summary.damage[:50]:
+            parts.append(Text(f"  damage: {damage}", style="red"))
+        if len(summary.damage) > 50:
+            parts.append(Text(f"  … and {len(summary.damage) - 50} more", style="red"))
+    return Group(*parts)
+
+
+def key_table(records: Sequence[KeyRecord], *, history: bool) -> Table:
+    table = Table(show_edge=False, header_style="bold")
+    table.add_column("KEY", overflow="fold")
+    if history:
+        table.add_column("REVISION")
+        table.add_column("EVENT")
+    table.add_column("CREATE", justify="right")
+    table.add_column("MOD", justify="right")
+    table.add_column("VER", justify="right")
+    table.add_column("SIZE", justify="right")
+    table.add_column("KIND")
+    for item in records:
+        record = item.record
+        row = [record.key_text]
+        if history:
+            row += [str(record.revision), "delete" if record.deleted else "put"]
+        row += [
+            str(record.create_revision or ""),
+            str(record.mod_revision or ""),
+            str(record.version or ""),
+            str(len(record.value)) if not record.deleted else "",
+            (item.kind.value if item.kind else "") + (" (salvaged)" if record.salvaged else ""),
+        ]
+        table.add_row(*row)
+    return table

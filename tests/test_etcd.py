@@ -1,0 +1,205 @@
+"""The MVCC layer against what was written into a real etcd, and against etcdutl's own answers."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+
+import pytest
+
+from analyzer.errors import CorruptEvidence
+from analyzer.evidence.etcd import (
+    Integrity,
+    Revision,
+    Snapshot,
+    load_revision,
+    pack_revision,
+    unpack_revision,
+    user_key,
+)
+from analyzer.evidence.snapshot_summary import resource_prefix, summarize_snapshot
+from tests.fixtures.boltwriter import patch
+from tests.fixtures.etcd_server import etcdutl_status
+
+# -- revision keys -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (struct.pack(">QcQ", 4, b"_", 0), Revision(4, 0)),
+        (struct.pack(">QcQ", 82702, b"_", 3) + b"t", Revision(82702, 3, True)),
+        (struct.pack(">QcQ", 4, b"-", 0), None),  # separator must be '_'
+        (struct.pack(">QcQ", 4, b"_", 0) + b"x", None),  # only 't' marks a tombstone
+        (struct.pack(">QcQ", 1 << 63, b"_", 0), None),  # negative main in Go's int64
+        (b"consistent_index", None),
+    ],
+)
+def test_load_revision(raw, expected):
+    assert load_revision(raw) == expected
+
+
+def test_revision_packing_roundtrips_and_orders():
+    revisions = [Revision(1, 0), Revision(1, 5), Revision(2, 0, True), Revision(10**12, 4_000_000)]
+    assert [unpack_revision(r.packed) for r in revisions] == revisions
+    assert sorted(r.packed for r in revisions) == [r.packed for r in sorted(revisions)]
+    assert pack_revision(3, 1, True) == Revision(3, 1, True).packed
+    assert load_revision(Revision(7, 2, True).key()) == Revision(7, 2, True)
+
+
+def test_user_key_fast_path():
+    assert user_key(memoryview(b"\x0a\x03abc\x10\x01")) == b"abc"
+    long_key = b"k" * 300
+    assert user_key(memoryview(b"\x0a\xac\x02" + long_key)) == long_key
+    assert user_key(memoryview(b"\x10\x01")) is None
+    assert user_key(memoryview(b"\x0a\x09abc")) is None  # length past the end
+
+
+# -- a real snapshot, compared with the writer's ledger -----------------------------------------
+
+
+def test_latest_state_equals_what_was_written(mvcc_snapshot):
+    path, ledger = mvcc_snapshot
+    with Snapshot(path) as snapshot:
+        index = snapshot.build_index()
+        assert set(index.live) == set(ledger.live())
+        sample = sorted(ledger.live())[:: max(1, len(ledger.live()) // 300)]
+        for key in sample + [b"/registry/configmaps/big/cm-300000", b"/registry/secrets/default/reborn"]:
+            record = snapshot.read(index.live[key])
+            assert record.value == ledger.live()[key]
+            assert record.mod_revision == record.revision.main
+        assert b"/registry/secrets/default/gone" not in index.live
+
+
+def test_history_survives_compaction_as_etcd_keeps_it(mvcc_snapshot):
+    path, ledger = mvcc_snapshot
+    with Snapshot(path) as snapshot:
+        assert snapshot.compaction.finished == ledger.compacted_at
+        for key in (b"/registry/configmaps/default/rewritten", b"/registry/secrets/default/reborn", b"/registry/secrets/default/gone"):
+            got = [(r.mod_revision if not r.deleted else r.revision.main, None if r.deleted else r.value) for r in snapshot.history(key)]
+            assert got == ledger.history(key), key
+        rewritten = snapshot.history(b"/registry/configmaps/default/rewritten")
+        assert [r.version for r in rewritten] == list(range(5, 9))  # versions 1-4 went to compaction
+
+
+def test_versions_and_create_revisions(mvcc_snapshot):
+    path, ledger = mvcc_snapshot
+    with Snapshot(path) as snapshot:
+        reborn = snapshot.get(b"/registry/secrets/default/reborn")
+        second_life = [rev for key, rev, value in ledger.events if key == b"/registry/secrets/default/reborn" and value == b"second life"]
+        assert reborn.create_revision == second_life[0]  # a delete starts a new generation
+        assert reborn.version == 1
+
+
+@pytest.mark.parametrize("fixture_name", ["mvcc_snapshot", "small_snapshot"])
+def test_summary_agrees_with_etcdutl_snapshot_status(request, fixture_name):
+    path, ledger = request.getfixturevalue(fixture_name)
+    status = etcdutl_status(path)
+    with Snapshot(path) as snapshot:
+        summary = summarize_snapshot(snapshot)
+    assert summary.revision == status["revision"] == ledger.last_revision
+    assert summary.total_keys == status["totalKey"]
+    assert summary.size == status["totalSize"]
+    assert summary.live_keys == len(ledger.live())
+    assert summary.integrity.status is Integrity.OK
+    assert not summary.partial
+    assert len(summary.members) == 1 and summary.members[0].name == "kforensic-fixture"
+    assert summary.cluster_version and summary.cluster_version.startswith("3.5")
+
+
+def test_resource_counts(mvcc_snapshot):
+    path, ledger = mvcc_snapshot
+    with Snapshot(path) as snapshot:
+        summary = summarize_snapshot(snapshot)
+    expected: dict[str, int] = {}
+    for key in ledger.live():
+        expected[resource_prefix(key)] = expected.get(resource_prefix(key), 0) + 1
+    assert summary.resources == expected
+    assert summary.resources["/registry/events"] == 8000
+
+
+@pytest.mark.parametrize(
+    ("key", "prefix"),
+    [
+        (b"/registry/secrets/ns/name", "/registry/secrets"),
+        (b"/registry/namespaces/default", "/registry/namespaces"),
+        (b"/kubernetes.io/config.openshift.io/apiservers/cluster", "/kubernetes.io/config.openshift.io/apiservers"),
+        (b"/registry/services/specs/default/kubernetes", "/registry/services/specs"),
+        (b"/registry/apiextensions.k8s.io/customresourcedefinitions/x.y.z", "/registry/apiextensions.k8s.io/customresourcedefinitions"),
+        (b"compact_rev_key", "compact_rev_key"),
+    ],
+)
+def test_resource_prefix(key, prefix):
+    assert resource_prefix(key) == prefix
+
+
+# -- integrity trailer ---------------------------------------------------------------------------
+
+
+def test_integrity_mismatch_and_absent(mvcc_snapshot, tmp_path):
+    path, _ledger = mvcc_snapshot
+    altered = tmp_path / "altered.db"
+    shutil.copy(path, altered)
+    patch(altered, 3 * 4096 + 2000, b"\x42")  # one byte, inside the data the digest covers
+    with Snapshot(altered) as snapshot:
+        result = snapshot.verify_integrity()
+        assert result.status is Integrity.MISMATCH and result.expected_sha256 != result.actual_sha256
+    stripped = tmp_path / "member-snap-db"
+    stripped.write_bytes(path.read_bytes()[:-32])
+    with Snapshot(stripped) as snapshot:
+        assert snapshot.verify_integrity().status is Integrity.ABSENT
+        assert snapshot.revision == etcdutl_status(path)["revision"]
+
+
+# -- the auger corpus: a real etcd 3.2 file ------------------------------------------------------
+
+
+def test_auger_corpus_latest_state(auger_db, auger_keys):
+    with Snapshot(auger_db) as snapshot:
+        index = snapshot.build_index()
+        assert sorted(k.decode() for k in index.live) == sorted(auger_keys)
+        assert snapshot.verify_integrity().status is Integrity.ABSENT  # a copied member db has no trailer
+        compaction = snapshot.compaction
+        assert compaction.finished == 241828  # documented quirk: later than the last key's revision
+        assert snapshot.consistent_index == 0xAA87D
+        pod = snapshot.get(b"/registry/pods/default/pi-dqtsw")
+        assert pod.value.startswith(b"k8s\x00") and pod.version == 5 and pod.mod_revision == 82702
+        summary = summarize_snapshot(snapshot)
+        assert summary.store_revision == 241828 and summary.revision == 232274
+
+
+# -- salvage -------------------------------------------------------------------------------------
+
+
+def _a_branch_below_the_root(snapshot: Snapshot) -> int:
+    db = snapshot.db
+    root = db.bucket(b"key").root_page
+    _flags, _count, _overflow, span = db.page(root)
+    return db.layout.BRANCH_ELEMENT.unpack_from(span, 16)[2]
+
+
+def test_damaged_branch_partial_then_salvaged(mvcc_snapshot, tmp_path):
+    path, ledger = mvcc_snapshot
+    damaged = tmp_path / "damaged.db"
+    shutil.copy(path, damaged)
+    with Snapshot(path) as snapshot:
+        victim = _a_branch_below_the_root(snapshot)
+    patch(damaged, victim * 4096, b"\xee" * 64)  # scribble over the page header and elements
+
+    with Snapshot(damaged) as snapshot:
+        index = snapshot.build_index()
+        assert snapshot.partial
+        assert any(d.page == victim for d in snapshot.damage)
+        lost = set(ledger.live()) - set(index.live)
+        assert lost, "a whole subtree of revisions hangs below the scribbled branch"
+        with pytest.raises(CorruptEvidence):
+            list(Snapshot(damaged).db.bucket(b"key").iter_items())
+
+    with Snapshot(damaged, salvage=True) as snapshot:
+        index = snapshot.build_index()
+        report = snapshot.salvage_report()
+        assert report.recovered > 0 and report.pages
+        assert victim not in report.pages  # records come from the leaves, the branch is garbage
+        assert set(index.live) == set(ledger.live())
+        recovered = snapshot.get(sorted(lost)[0], index)
+        assert recovered.salvaged and recovered.value == ledger.live()[sorted(lost)[0]]
