@@ -58,9 +58,43 @@ SalvageOpt = Annotated[
 ]
 
 
+EncryptionConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--encryption-config",
+        help="The cluster's EncryptionConfiguration, to open values encrypted at rest (aescbc, aesgcm, secretbox).",
+    ),
+]
+RevealOpt = Annotated[
+    bool,
+    typer.Option("--reveal-secrets", help="Show Secret values on this terminal (never honoured by reports)."),
+]
+
+
 class GetFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
+    YAML = "yaml"
+
+
+class ObjectFormat(StrEnum):
+    JSON = "json"
+    YAML = "yaml"
+
+
+def _load_encryption(path: Path | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    from analyzer.decode.encryption import load_encryption_config
+    from analyzer.evidence.files import read_input_file
+
+    return load_encryption_config(read_input_file(path), str(path))
+
+
+def _print_yaml(document: object) -> None:
+    import yaml
+
+    sys.stdout.write(yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True))
 
 
 @contextmanager
@@ -119,7 +153,8 @@ def info(
     epilog=(
         "Examples:\n\n"
         "    kforensic get backup.db --prefix /kubernetes.io/secrets/openshift-config/\n\n"
-        "    kforensic get backup.db /registry/secrets/kube-system/bootstrap-token-abcdef --history\n\n"
+        "    kforensic get backup.db /registry/secrets/kube-system/bootstrap-token-abcdef --history -o yaml\n\n"
+        "    kforensic get backup.db --prefix /registry/secrets/ -o json --encryption-config enc.yaml\n\n"
         "    kforensic get backup.db /registry/configmaps/kube-system/kubeadm-config --raw > value.bin"
     )
 )
@@ -128,40 +163,79 @@ def get(
     key: Annotated[str | None, typer.Argument(help="An exact etcd key, e.g. /registry/secrets/NS/NAME.")] = None,
     prefix: Annotated[str | None, typer.Option("--prefix", "-p", help="Every live key starting with this.")] = None,
     history: Annotated[bool, typer.Option("--history", help="Every surviving revision, deletes included.")] = False,
-    output: Annotated[GetFormat, typer.Option("--output", "-o", help="Table for people, JSON for programs.")] = GetFormat.TABLE,
+    output: Annotated[
+        GetFormat, typer.Option("--output", "-o", help="A table for people; JSON or YAML with the decoded objects.")
+    ] = GetFormat.TABLE,
     raw: Annotated[bool, typer.Option("--raw", help="Write the stored value bytes of one key to stdout.")] = False,
-    reveal_secrets: Annotated[
-        bool, typer.Option("--reveal-secrets", help="Allow --raw on Secrets (prints secret values on this terminal).")
-    ] = False,
+    encryption_config: EncryptionConfigOpt = None,
+    reveal_secrets: RevealOpt = False,
     salvage: SalvageOpt = False,
 ) -> None:
-    """Keys of a snapshot with their revisions, version, size and value kind."""
-    from analyzer.evidence.etcd import Snapshot
+    """Keys of a snapshot with their revisions, version, size, value kind and decoded object.
+
+    Secret values are redacted (size and SHA-256 prefix) unless --reveal-secrets is given.
+    """
     from analyzer.decode.records import iter_key_records
+    from analyzer.evidence.etcd import Snapshot
     from analyzer.report.terminal import key_table
 
     if (key is None) == (prefix is None):
         raise UsageError("give exactly one of KEY or --prefix")
     if raw and (key is None or history):
         raise UsageError("--raw prints the value of exactly one KEY (without --history)")
+    encryption = _load_encryption(encryption_config)
     with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
         wanted = (key if key is not None else prefix or "").encode()
-        exact = key is not None
-        records = list(iter_key_records(opened, wanted, exact=exact, history=history, progress=progress))
+        records = list(
+            iter_key_records(
+                opened, wanted, exact=key is not None, history=history, decode=not raw, encryption=encryption, progress=progress
+            )
+        )
         if raw:
             if not records:
                 raise UsageError(f"{snapshot}: key {key} is not live in this snapshot")
-            if "/secrets/" in key and not reveal_secrets:  # type: ignore[operator]
+            if "/secrets/" in wanted.decode("utf-8", "replace") and not reveal_secrets:
                 raise UsageError("refusing to print a Secret's stored bytes; add --reveal-secrets if you mean it")
             sys.stdout.buffer.write(records[-1].value)
             return
-        if output is GetFormat.JSON:
-            _print_json([record.to_json() for record in records])
-        else:
+        if output is GetFormat.TABLE:
             stdout.print(key_table(records, history=history))
+        else:
+            documents = [record.to_json(reveal_secrets=reveal_secrets) for record in records]
+            (_print_json if output is GetFormat.JSON else _print_yaml)(documents)
         if opened.partial:
             stderr.print(f"[red]partial: {opened.source} is damaged; some keys may be missing (see kforensic info)[/]")
             raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "    etcdctl get /registry/secrets/ns/name --print-value-only | kforensic decode - --etcd-key /registry/secrets/ns/name\n\n"
+        "    kforensic decode value.bin -o yaml --encryption-config encryption-config --etcd-key /kubernetes.io/secrets/ns/name"
+    )
+)
+def decode(
+    value_file: Annotated[Path, typer.Argument(metavar="FILE", help="One raw etcd value; '-' reads stdin.")] = Path("-"),
+    output: Annotated[ObjectFormat, typer.Option("--output", "-o", help="Output format.")] = ObjectFormat.JSON,
+    etcd_key: Annotated[
+        str | None, typer.Option("--etcd-key", help="The value's etcd key: AES-GCM authenticates it, and it picks the key's resource.")
+    ] = None,
+    encryption_config: EncryptionConfigOpt = None,
+    reveal_secrets: RevealOpt = False,
+) -> None:
+    """Decode one raw etcd value (protobuf, JSON, CBOR, or encrypted at rest) into the API object."""
+    from analyzer.decode.redaction import redact_object
+    from analyzer.decode.values import decode_value
+    from analyzer.errors import DecodeError
+    from analyzer.evidence.files import read_input_file
+
+    value = read_input_file(value_file)
+    decoded = decode_value(value, etcd_key=(etcd_key or "").encode(), encryption=_load_encryption(encryption_config))
+    if decoded.object is None:
+        raise DecodeError(f"{value_file}: {decoded.error}")
+    obj = decoded.object if reveal_secrets else redact_object(decoded.object)
+    (_print_json if output is ObjectFormat.JSON else _print_yaml)(obj)
 
 
 @app.callback(invoke_without_command=True)

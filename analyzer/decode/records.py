@@ -1,11 +1,15 @@
-"""etcd records as ``kforensic get`` lists them: revisions, size and what kind of value each holds."""
+"""etcd records as ``kforensic get`` lists them: revisions, size, value kind and the decoded object."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
+from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.envelope import ValueKind, detect_kind
+from analyzer.decode.redaction import redact_object
+from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.evidence.etcd import KeyValue, Snapshot
 
 
@@ -13,14 +17,20 @@ from analyzer.evidence.etcd import KeyValue, Snapshot
 class KeyRecord:
     record: KeyValue
     kind: ValueKind | None  # None for a delete
+    decoded: DecodedValue | None = None
 
     @property
     def value(self) -> bytes:
         return self.record.value
 
-    def to_json(self) -> dict[str, object]:
+    @property
+    def object_kind(self) -> str:
+        obj = self.decoded.object if self.decoded else None
+        return f"{obj.get('apiVersion', '')}/{obj.get('kind', '')}".lstrip("/") if obj else ""
+
+    def to_json(self, *, reveal_secrets: bool = False) -> dict[str, Any]:
         record = self.record
-        return {
+        document: dict[str, Any] = {
             "key": record.key_text,
             "revision": str(record.revision),
             "event": "delete" if record.deleted else "put",
@@ -32,10 +42,24 @@ class KeyRecord:
             "kind": self.kind.value if self.kind else None,
             "salvaged": record.salvaged,
         }
+        if self.decoded is not None:
+            document["encryption"] = self.decoded.encryption
+            obj = self.decoded.object
+            document["object"] = (obj if reveal_secrets else redact_object(obj)) if obj is not None else None
+            if self.decoded.error:
+                document["decode_error"] = self.decoded.error
+        return document
 
 
-def describe(record: KeyValue) -> KeyRecord:
-    return KeyRecord(record, None if record.deleted else detect_kind(record.value))
+def describe(record: KeyValue, *, decode: bool = False, encryption: EncryptionConfig | None = None) -> KeyRecord:
+    if record.deleted:
+        return KeyRecord(record, None)
+    decoded = (
+        decode_value(record.value, etcd_key=record.key, mod_revision=record.mod_revision, encryption=encryption)
+        if decode
+        else None
+    )
+    return KeyRecord(record, detect_kind(record.value), decoded)
 
 
 def iter_key_records(
@@ -44,15 +68,14 @@ def iter_key_records(
     *,
     exact: bool,
     history: bool,
+    decode: bool = False,
+    encryption: EncryptionConfig | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[KeyRecord]:
     """One key or every key under a prefix, at its latest put or with its whole surviving history."""
     index = snapshot.build_index([wanted], history=history, progress=progress)
     names = [wanted] if exact else sorted(index.history if history else index.live)
     for name in names:
-        if exact and not name == wanted:
-            continue
-        if history:
-            yield from map(describe, snapshot.iter_read(index.history.get(name, [])))
-        elif name in index.live:
-            yield from map(describe, snapshot.iter_read([index.live[name]]))
+        packed = index.history.get(name, []) if history else [index.live[name]] if name in index.live else []
+        for record in snapshot.iter_read(packed):
+            yield describe(record, decode=decode, encryption=encryption)

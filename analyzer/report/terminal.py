@@ -97,6 +97,7 @@ def key_table(records: Sequence[KeyRecord], *, history: bool) -> Table:
     table.add_column("VER", justify="right")
     table.add_column("SIZE", justify="right")
     table.add_column("KIND")
+    table.add_column("OBJECT")
     for item in records:
         record = item.record
         row = [record.key_text]
@@ -108,6 +109,7 @@ def key_table(records: Sequence[KeyRecord], *, history: bool) -> Table:
             str(record.version or ""),
             str(len(record.value)) if not record.deleted else "",
             (item.kind.value if item.kind else "") + (" (salvaged)" if record.salvaged else ""),
+            item.object_kind or (item.decoded.error or "" if item.decoded else ""),
         ]
         table.add_row(*row)
     return table

