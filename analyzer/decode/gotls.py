@@ -1,0 +1,720 @@
+"""What Go's crypto/tls and crypto/x509 would say about a certificate/key pair.
+
+``load_x509_key_pair`` replays ``tls.X509KeyPair(certPEMBlock, keyPEMBlock)`` step by step
+(golang/go@7926af0d:src/crypto/tls/tls.go) and returns either the loaded pair or the exact error
+string Go returns, so a report can predict the line kube-apiserver prints before it exits. The
+order of the checks is Go's:
+
+1. every ``CERTIFICATE`` block of the cert input is kept (other types are listed as skipped);
+2. the first key block whose type is ``PRIVATE KEY`` or ends in `` PRIVATE KEY`` is taken;
+3. the first certificate (the leaf) is parsed with ``x509.ParseCertificate``;
+4. the key is parsed as PKCS#1, then PKCS#8 (RSA, ECDSA, Ed25519 only), then SEC1;
+5. the leaf public key is compared with the key: type first, then the modulus or point.
+
+Validity dates, SANs and issuers are not checked by X509KeyPair; ``format_validity_error``,
+``format_hostname_error`` and friends give the strings Go's verifier prints for those
+(src/crypto/x509/verify.go, Go 1.25.5+ HostnameError).
+
+Evidence a collector redacted (sos scrub, must-gather elision) makes the step that needs it
+unverifiable instead of failing: Go never saw those markers.
+
+The strings follow current Go. Where a Go release changed the outcome for an input, ``go_version``
+selects the older behaviour: X25519 keys in PKCS#8 are parsed (and then refused as an unknown
+type) only from Go 1.20, and negative serial numbers are refused only from Go 1.23. Both were
+cross-checked against a Go 1.19 toolchain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
+from cryptography.x509.oid import NameOID
+
+from analyzer.decode.pem import (
+    BOOLEAN,
+    OCTET_STRING,
+    SEQUENCE,
+    DerReader,
+    KeyEncoding,
+    Material,
+    MaterialState,
+    PemBlock,
+    PrivateKeyInfo,
+    classify_private_key_der,
+    describe_key,
+    inspect_material,
+    is_encrypted_pkcs8,
+    iter_pem_blocks,
+    private_key_info,
+    public_key_sha256,
+)
+from analyzer.errors import DecodeError
+
+# --------------------------------------------------------------------------------------------
+# X509KeyPair
+# --------------------------------------------------------------------------------------------
+
+# The Go release whose behaviour is replayed unless a caller names another (see the module doc).
+GO_VERSION = (1, 25)
+
+ERR_CERT_NO_PEM = "tls: failed to find any PEM data in certificate input"
+ERR_CERT_SWITCHED = (
+    "tls: failed to find certificate PEM data in certificate input, but did find a private key; "
+    "PEM inputs may have been switched"
+)
+ERR_CERT_SKIPPED = (
+    'tls: failed to find "CERTIFICATE" PEM block in certificate input after skipping PEM blocks '
+    "of the following types: "
+)
+ERR_KEY_NO_PEM = "tls: failed to find any PEM data in key input"
+ERR_KEY_IS_CERT = "tls: found a certificate rather than a key in the PEM for the private key"
+ERR_KEY_SKIPPED = (
+    'tls: failed to find PEM block with type ending in "PRIVATE KEY" in key input after skipping '
+    "PEM blocks of the following types: "
+)
+ERR_KEY_PARSE = "tls: failed to parse private key"
+ERR_KEY_PKCS8_UNKNOWN = "tls: found unknown private key type in PKCS#8 wrapping"
+ERR_KEY_TYPE_MISMATCH = "tls: private key type does not match public key type"
+ERR_KEY_MISMATCH = "tls: private key does not match public key"
+ERR_UNKNOWN_PUBLIC_KEY = "tls: unknown public key algorithm"
+
+
+class PairOutcome(Enum):
+    LOADS = "loads"
+    FAILS = "fails"
+    UNVERIFIABLE = "unverifiable"  # a step needed redacted evidence
+
+
+class PairFailure(Enum):
+    """Why X509KeyPair fails; the values are stable and usable in finding ids."""
+
+    CERT_NO_PEM = "cert-no-pem"
+    CERT_INPUTS_SWITCHED = "cert-inputs-switched"
+    CERT_NO_CERTIFICATE_BLOCK = "cert-no-certificate-block"
+    KEY_NO_PEM = "key-no-pem"
+    KEY_IS_CERTIFICATE = "key-is-certificate"
+    KEY_NO_PRIVATE_KEY_BLOCK = "key-no-private-key-block"
+    LEAF_UNPARSEABLE = "leaf-unparseable"
+    KEY_UNPARSEABLE = "key-unparseable"
+    KEY_PKCS8_UNKNOWN_TYPE = "key-pkcs8-unknown-type"
+    KEY_TYPE_MISMATCH = "key-type-mismatch"
+    KEY_MISMATCH = "key-mismatch"
+    UNKNOWN_PUBLIC_KEY_ALGORITHM = "unknown-public-key-algorithm"
+
+
+@dataclass(frozen=True)
+class KeyPairResult:
+    """The outcome of ``load_x509_key_pair``.
+
+    ``go_error`` is the string Go returns; ``go_error_exact`` is False only for a broken leaf whose
+    fault lies deeper than the structure mirrored here (names, times, extension contents), where the
+    text is the closest Go message rather than a certain one. ``detail`` is a plain explanation for
+    people (never key material).
+    """
+
+    outcome: PairOutcome
+    cert_material: Material
+    key_material: Material
+    failure: PairFailure | None = None
+    go_error: str | None = None
+    go_error_exact: bool = True
+    detail: str | None = None
+    leaf: x509.Certificate | None = None
+    chain_der: tuple[bytes, ...] = field(default=(), repr=False)
+    private_key: PrivateKeyInfo | None = None
+    key_block: PemBlock | None = None
+    unverifiable_input: str | None = None  # "certificate" or "key"
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is PairOutcome.LOADS
+
+    @property
+    def chain(self) -> tuple[x509.Certificate, ...]:
+        """The certificates of the input that cryptography parses, leaf first. Go keeps the
+        others as raw DER and never parses them at load time."""
+        parsed = []
+        for der in self.chain_der:
+            try:
+                parsed.append(x509.load_der_x509_certificate(der))
+            except ValueError:
+                continue
+        return tuple(parsed)
+
+
+def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int, int] = GO_VERSION) -> KeyPairResult:
+    """Replay Go's ``tls.X509KeyPair`` on the two inputs, as built with ``go_version``."""
+    cert_material, key_material = inspect_material(cert_pem), inspect_material(key_pem)
+    base = {"cert_material": cert_material, "key_material": key_material}
+
+    if not cert_material.state.verifiable:
+        return KeyPairResult(
+            PairOutcome.UNVERIFIABLE,
+            **base,
+            unverifiable_input="certificate",
+            detail=f"the certificate input was {cert_material.state.value} by the collector",
+        )
+    chain: list[bytes] = []
+    skipped: list[str] = []
+    for block in iter_pem_blocks(cert_pem):
+        if block.type == "CERTIFICATE":
+            chain.append(block.der)
+        else:
+            skipped.append(block.type)
+    if not chain:
+        if not skipped:
+            return _fail(base, PairFailure.CERT_NO_PEM, ERR_CERT_NO_PEM, _emptiness("certificate", cert_material))
+        # Go tests HasSuffix(type, "PRIVATE KEY") here, without the leading space used for keys.
+        if len(skipped) == 1 and skipped[0].endswith("PRIVATE KEY"):
+            return _fail(base, PairFailure.CERT_INPUTS_SWITCHED, ERR_CERT_SWITCHED)
+        return _fail(base, PairFailure.CERT_NO_CERTIFICATE_BLOCK, ERR_CERT_SKIPPED + go_string_list(skipped))
+    base["chain_der"] = tuple(chain)
+
+    if not key_material.state.verifiable:
+        leaf, _, _ = _go_parse_leaf(chain[0], go_version)
+        return KeyPairResult(
+            PairOutcome.UNVERIFIABLE,
+            **base,
+            leaf=leaf,
+            unverifiable_input="key",
+            detail=f"the key input was {key_material.state.value} by the collector",
+        )
+    skipped = []
+    key_block = None
+    for block in iter_pem_blocks(key_pem):
+        if block.type == "PRIVATE KEY" or block.type.endswith(" PRIVATE KEY"):
+            key_block = block
+            break
+        skipped.append(block.type)
+    if key_block is None:
+        if not skipped:
+            return _fail(base, PairFailure.KEY_NO_PEM, ERR_KEY_NO_PEM, _emptiness("key", key_material))
+        if skipped == ["CERTIFICATE"]:
+            return _fail(base, PairFailure.KEY_IS_CERTIFICATE, ERR_KEY_IS_CERT)
+        return _fail(base, PairFailure.KEY_NO_PRIVATE_KEY_BLOCK, ERR_KEY_SKIPPED + go_string_list(skipped))
+    base["key_block"] = key_block
+
+    leaf, leaf_error, leaf_error_exact = _go_parse_leaf(chain[0], go_version)
+    if leaf_error is not None:
+        return _fail(base, PairFailure.LEAF_UNPARSEABLE, leaf_error, exact=leaf_error_exact)
+    base["leaf"] = leaf
+
+    key, key_failure, key_detail = _go_parse_private_key(key_block, go_version)
+    if key_failure is PairFailure.KEY_PKCS8_UNKNOWN_TYPE:
+        return _fail(base, key_failure, ERR_KEY_PKCS8_UNKNOWN, key_detail)
+    if key is None:
+        return _fail(base, PairFailure.KEY_UNPARSEABLE, ERR_KEY_PARSE, key_detail)
+    base["private_key"] = key
+
+    mismatch = _compare_keys(leaf, key.key)
+    if mismatch is not None:
+        failure, message = mismatch
+        return _fail(base, failure, message, _mismatch_detail(leaf, key))
+    return KeyPairResult(PairOutcome.LOADS, **base)
+
+
+def go_string_list(items: list[str]) -> str:
+    """fmt's ``%v`` of a ``[]string``: ``[EC PARAMETERS RSA PUBLIC KEY]``."""
+    return "[" + " ".join(items) + "]"
+
+
+def _fail(
+    base: dict[str, Any], failure: PairFailure, message: str, detail: str | None = None, *, exact: bool = True
+) -> KeyPairResult:
+    return KeyPairResult(
+        PairOutcome.FAILS, **base, failure=failure, go_error=message, go_error_exact=exact, detail=detail
+    )
+
+
+def _emptiness(what: str, material: Material) -> str:
+    if material.state is MaterialState.EMPTY:
+        if material.original_size == 0:
+            return f"the {what} input was empty (must-gather recorded 0 bytes)"
+        return f"the {what} input is empty ({material.size} bytes)"
+    if material.state is MaterialState.PRESENT:
+        return f"the {what} input is DER, but X509KeyPair reads only PEM"
+    return f"the {what} input holds no PEM block Go can decode"
+
+
+# --------------------------------------------------------------------------------------------
+# parsePrivateKey: PKCS#1, then PKCS#8, then SEC1
+# --------------------------------------------------------------------------------------------
+
+# namedCurveFromOID in crypto/x509: only these curves exist for Go.
+_GO_CURVES = frozenset({"secp224r1", "secp256r1", "secp384r1", "secp521r1"})
+
+
+def _go_parse_private_key(
+    block: PemBlock, go_version: tuple[int, int]
+) -> tuple[PrivateKeyInfo | None, PairFailure | None, str | None]:
+    """Mirror tls.parsePrivateKey; the third item explains a failure for people."""
+    der = block.der
+    encoding, length = classify_private_key_der(der)
+
+    # x509.ParsePKCS1PrivateKey refuses trailing data after the RSAPrivateKey.
+    if encoding is KeyEncoding.PKCS1 and length == len(der):
+        key = _load_der_key(der)
+        if isinstance(key, rsa.RSAPrivateKey):
+            return private_key_info(key, encoding, block.type), None, None
+
+    # x509.ParsePKCS8PrivateKey ignores trailing data; it knows RSA, ECDSA on Go's curves,
+    # Ed25519 and X25519, and X509KeyPair rejects the X25519 (*ecdh.PrivateKey) it returns.
+    if encoding is KeyEncoding.PKCS8:
+        key = _load_der_key(der[:length])
+        if isinstance(key, x25519.X25519PrivateKey) and go_version >= (1, 20):
+            return None, PairFailure.KEY_PKCS8_UNKNOWN_TYPE, "the PKCS#8 key is X25519, which cannot sign"
+        if _go_accepts_private_key(key):
+            return private_key_info(key, encoding, block.type), None, None
+
+    # x509.ParseECPrivateKey: version must be 1 and the curve one of Go's.
+    if encoding is KeyEncoding.SEC1 and DerReader(der).read(SEQUENCE).read_integer() == 1:
+        key = _load_der_key(der[:length])
+        if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _GO_CURVES:
+            return private_key_info(key, encoding, block.type), None, None
+
+    return None, None, _unparseable_key_detail(block, encoding)
+
+
+def _load_der_key(der: bytes) -> Any:
+    try:
+        return serialization.load_der_private_key(der, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+
+
+def _go_accepts_private_key(key: Any) -> bool:
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.curve.name in _GO_CURVES
+    return isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey))
+
+
+def _unparseable_key_detail(block: PemBlock, encoding: KeyEncoding | None) -> str:
+    if block.type == "ENCRYPTED PRIVATE KEY" or is_encrypted_pkcs8(block.der):
+        return "the key is encrypted (PKCS#8 EncryptedPrivateKeyInfo); Go never decrypts it"
+    if "ENCRYPTED" in (block.header("Proc-Type") or ""):
+        return "the key is encrypted (legacy PEM Proc-Type: 4,ENCRYPTED); Go never decrypts it"
+    if not block.der:
+        return f"the {block.type} block is empty"
+    if encoding is None:
+        return f"the {block.type} block holds {len(block.der)} bytes that are not a PKCS#1, PKCS#8 or SEC1 key"
+    key = _load_der_key(block.der)
+    if key is not None:
+        return f"the {encoding.value} key uses an algorithm or curve Go does not load ({type(key).__name__})"
+    return f"the {encoding.value} key in the {block.type} block is damaged or truncated"
+
+
+# --------------------------------------------------------------------------------------------
+# x509.ParseCertificate on the leaf
+# --------------------------------------------------------------------------------------------
+
+_CTX_0, _CTX_1, _CTX_2, _CTX_3 = 0xA0, 0x81, 0x82, 0xA3
+
+
+def _go_parse_leaf(der: bytes, go_version: tuple[int, int]) -> tuple[x509.Certificate | None, str | None, bool]:
+    """(certificate, Go error, whether that error text is certain)."""
+    structural_error, raw_length = _go_certificate_structure(der, go_version)
+    if structural_error is not None:
+        return None, structural_error, True
+    try:
+        cert = x509.load_der_x509_certificate(der[:raw_length])
+        cert.extensions  # parsed lazily by cryptography; Go parses them in ParseCertificate
+    except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
+        return None, "x509: malformed certificate", False
+    try:
+        public_key = cert.public_key()
+    except UnsupportedAlgorithm:
+        # Go leaves PublicKey nil for an algorithm it does not know; X509KeyPair then reports
+        # "unknown public key algorithm" after parsing the key.
+        public_key = None
+    except ValueError:
+        return None, "x509: malformed certificate", False
+    if isinstance(public_key, ec.EllipticCurvePublicKey) and public_key.curve.name not in _GO_CURVES:
+        return None, "x509: unsupported elliptic curve", True
+    if raw_length != len(der):
+        return None, "x509: trailing data", True  # checked by ParseCertificate after parsing
+    return cert, None, True
+
+
+def _go_certificate_structure(der: bytes, go_version: tuple[int, int]) -> tuple[str | None, int]:
+    """The framing checks of crypto/x509 parseCertificate (parser.go), in its order, with its
+    messages. Returns (error, length of the outer certificate SEQUENCE)."""
+    outer = DerReader(der).read_element(SEQUENCE)
+    if outer is None:
+        return "x509: malformed certificate", 0
+    certificate = DerReader(outer).read(SEQUENCE)
+
+    tbs_element = certificate.read_element(SEQUENCE)
+    if tbs_element is None:
+        return "x509: malformed tbs certificate", len(outer)
+    tbs = DerReader(tbs_element).read(SEQUENCE)
+
+    present, version_body = tbs.read_optional(_CTX_0)
+    version = 0
+    if present:
+        version = version_body.read_integer() if version_body is not None else None
+        if version is None or not version_body.empty:
+            return "x509: malformed version", len(outer)
+    if version < 0 or version > 3:
+        return "x509: malformed version", len(outer)
+    if version + 1 > 3:
+        return "x509: invalid version", len(outer)
+
+    serial = tbs.read_integer()
+    if serial is None:
+        return "x509: malformed serial number", len(outer)
+    if serial < 0 and go_version >= (1, 23):
+        return "x509: negative serial number", len(outer)  # unless GODEBUG x509negativeserial=1
+
+    inner_algorithm = tbs.read(SEQUENCE)
+    if inner_algorithm is None:
+        return "x509: malformed signature algorithm identifier", len(outer)
+    outer_algorithm = certificate.read(SEQUENCE)
+    if outer_algorithm is None:
+        return "x509: malformed algorithm identifier", len(outer)
+    if outer_algorithm.content() != inner_algorithm.content():
+        return "x509: inner and outer signature algorithm identifiers don't match", len(outer)
+    error = _go_parse_algorithm_identifier(inner_algorithm)
+    if error:
+        return error, len(outer)
+
+    if tbs.read_element(SEQUENCE) is None:
+        return "x509: malformed issuer", len(outer)
+    if tbs.read(SEQUENCE) is None:
+        return "x509: malformed validity", len(outer)
+    if tbs.read_element(SEQUENCE) is None:
+        return "x509: malformed issuer", len(outer)  # sic: Go reuses the issuer message for the subject
+
+    spki = tbs.read(SEQUENCE)
+    if spki is None:
+        return "x509: malformed spki", len(outer)
+    key_algorithm = spki.read(SEQUENCE)
+    if key_algorithm is None:
+        return "x509: malformed public key algorithm identifier", len(outer)
+    error = _go_parse_algorithm_identifier(key_algorithm)
+    if error:
+        return error, len(outer)
+    if spki.read_bit_string() is None:
+        return "x509: malformed subjectPublicKey", len(outer)
+
+    if version + 1 > 1:
+        for tag, message in ((_CTX_1, "x509: malformed issuerUniqueID"), (_CTX_2, "x509: malformed subjectUniqueID")):
+            present, body = tbs.read_optional(tag)
+            if present and body is None:
+                return message, len(outer)
+        if version + 1 == 3:
+            error = _go_check_extensions(tbs)
+            if error:
+                return error, len(outer)
+
+    if certificate.read_bit_string() is None:
+        return "x509: malformed signature", len(outer)
+    return None, len(outer)
+
+
+def _go_parse_algorithm_identifier(body: DerReader) -> str | None:
+    if body.read_oid() is None:
+        return "x509: malformed OID"
+    if not body.empty and body.read_any() is None:
+        return "x509: malformed parameters"
+    return None
+
+
+def _go_check_extensions(tbs: DerReader) -> str | None:
+    present, wrapper = tbs.read_optional(_CTX_3)
+    if not present:
+        return None
+    extensions = wrapper.read(SEQUENCE) if wrapper is not None else None
+    if extensions is None:
+        return "x509: malformed extensions"
+    seen: set[str] = set()
+    while not extensions.empty:
+        extension = extensions.read(SEQUENCE)
+        if extension is None:
+            return "x509: malformed extension"
+        # parseExtension
+        oid = extension.read_oid()
+        if oid is None:
+            return "x509: malformed extension OID field"
+        if extension.peek_tag() == BOOLEAN:
+            critical = extension.read(BOOLEAN)
+            if critical is None or critical.content() not in (b"\x00", b"\xff"):
+                return "x509: malformed extension critical field"
+        if extension.read(OCTET_STRING) is None:
+            return "x509: malformed extension value field"
+        # Go 1.19 said "x509: certificate contains duplicate extensions", without the OID.
+        dotted = ".".join(map(str, oid))
+        if dotted in seen:
+            return f'x509: certificate contains duplicate extension with OID "{dotted}"'
+        seen.add(dotted)
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The public key comparison at the end of X509KeyPair
+# --------------------------------------------------------------------------------------------
+
+
+def _compare_keys(leaf: x509.Certificate, private_key: Any) -> tuple[PairFailure, str] | None:
+    try:
+        public = leaf.public_key()
+    except UnsupportedAlgorithm:
+        return PairFailure.UNKNOWN_PUBLIC_KEY_ALGORITHM, ERR_UNKNOWN_PUBLIC_KEY
+    if isinstance(public, rsa.RSAPublicKey):
+        if not isinstance(private_key, rsa.RSAPrivateKey):
+            return PairFailure.KEY_TYPE_MISMATCH, ERR_KEY_TYPE_MISMATCH
+        # Go compares only the modulus N, not the exponent.
+        if public.public_numbers().n != private_key.public_key().public_numbers().n:
+            return PairFailure.KEY_MISMATCH, ERR_KEY_MISMATCH
+        return None
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+            return PairFailure.KEY_TYPE_MISMATCH, ERR_KEY_TYPE_MISMATCH
+        mine, theirs = public.public_numbers(), private_key.public_key().public_numbers()
+        if (mine.x, mine.y) != (theirs.x, theirs.y):
+            return PairFailure.KEY_MISMATCH, ERR_KEY_MISMATCH
+        return None
+    if isinstance(public, ed25519.Ed25519PublicKey):
+        if not isinstance(private_key, ed25519.Ed25519PrivateKey):
+            return PairFailure.KEY_TYPE_MISMATCH, ERR_KEY_TYPE_MISMATCH
+        raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        if public.public_bytes(*raw) != private_key.public_key().public_bytes(*raw):
+            return PairFailure.KEY_MISMATCH, ERR_KEY_MISMATCH
+        return None
+    return PairFailure.UNKNOWN_PUBLIC_KEY_ALGORITHM, ERR_UNKNOWN_PUBLIC_KEY
+
+
+def _mismatch_detail(leaf: x509.Certificate, key: PrivateKeyInfo) -> str:
+    try:
+        public = leaf.public_key()
+        algorithm, bits, curve = describe_key(public)
+        leaf_side = f"{algorithm.value} {curve or bits} key {public_key_sha256(public)[:16]}"
+    except (UnsupportedAlgorithm, ValueError, DecodeError):
+        leaf_side = "a key of an algorithm Go does not know"
+    key_side = f"{key.algorithm.value} {key.curve or key.size_bits} key {key.public_key_sha256[:16]}"
+    return f"the certificate holds {leaf_side}, the key file holds {key_side}"
+
+
+# --------------------------------------------------------------------------------------------
+# Verification-time messages (crypto/x509 verify.go)
+# --------------------------------------------------------------------------------------------
+
+ERR_INCOMPATIBLE_USAGE = "x509: certificate specifies an incompatible key usage"
+ERR_NOT_AUTHORIZED_TO_SIGN = "x509: certificate is not authorized to sign other certificates"
+ERR_NAME_MISMATCH = "x509: issuer name does not match subject from issuing certificate"
+ERR_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
+ERR_LEGACY_COMMON_NAME = "x509: certificate relies on legacy Common Name field, use SANs instead"
+# HostnameError.Error prints a count instead of the names from 100 on (CVE-2025-61729 fix).
+_MAX_NAMES_INCLUDED = 100
+
+
+def go_rfc3339(moment: dt.datetime) -> str:
+    """time.Format(time.RFC3339): whole seconds, ``Z`` for a zero offset, else ``+hh:mm``."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: kforensic works in aware UTC datetimes")
+    offset = moment.utcoffset() or dt.timedelta(0)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    if not offset:
+        return text + "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def format_validity_error(now_utc: dt.datetime, not_before_utc: dt.datetime, not_after_utc: dt.datetime) -> str | None:
+    """Go's Expired CertificateInvalidError at ``now_utc``, or None while the window holds.
+
+    Go tests now.Before(NotBefore) first, then now.After(NotAfter): both bounds are inclusive.
+    Go releases before the detail was added print the text without ``: current time ...``.
+    """
+    if now_utc < not_before_utc:
+        detail = f"current time {go_rfc3339(now_utc)} is before {go_rfc3339(not_before_utc)}"
+    elif now_utc > not_after_utc:
+        detail = f"current time {go_rfc3339(now_utc)} is after {go_rfc3339(not_after_utc)}"
+    else:
+        return None
+    return f"x509: certificate has expired or is not yet valid: {detail}"
+
+
+def find_validity_error(cert: x509.Certificate, now_utc: dt.datetime) -> str | None:
+    return format_validity_error(now_utc, cert.not_valid_before_utc, cert.not_valid_after_utc)
+
+
+def format_unknown_authority(hint_error: str | None = None, hint_certificate_name: str | None = None) -> str:
+    """UnknownAuthorityError.Error; the hint names a candidate CA that was tried and rejected."""
+    if hint_error is None:
+        return ERR_UNKNOWN_AUTHORITY
+    return (
+        f"{ERR_UNKNOWN_AUTHORITY} (possibly because of {go_quote(hint_error)} while trying to verify "
+        f"candidate authority certificate {go_quote(hint_certificate_name or '')})"
+    )
+
+
+def go_hint_certificate_name(cert: x509.Certificate) -> str:
+    """The name UnknownAuthorityError uses: CommonName, else first Organization, else
+    ``serial:<decimal>``. pkix.Name keeps the last CN and every O in order."""
+    common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    if common_names and common_names[-1].value:
+        return str(common_names[-1].value)
+    organizations = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    if organizations:
+        return str(organizations[0].value)
+    return f"serial:{cert.serial_number}"
+
+
+_GO_QUOTE_ESCAPES = {
+    "\\": "\\\\", '"': '\\"', "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
+}
+
+
+def go_quote(text: str) -> str:
+    """strconv.Quote, as used by ``%q``, for the printable text certificate names hold."""
+    out = ['"']
+    for char in text:
+        if char in _GO_QUOTE_ESCAPES:
+            out.append(_GO_QUOTE_ESCAPES[char])
+        elif char.isprintable():
+            out.append(char)
+        elif ord(char) < 0x80:
+            out.append(f"\\x{ord(char):02x}")
+        elif ord(char) <= 0xFFFF:
+            out.append(f"\\u{ord(char):04x}")
+        else:
+            out.append(f"\\U{ord(char):08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def format_hostname_error(
+    host: str,
+    *,
+    dns_names: tuple[str, ...] | list[str] = (),
+    ip_addresses: tuple[Any, ...] | list[Any] = (),
+    common_name: str = "",
+    has_san_extension: bool | None = None,
+) -> str:
+    """HostnameError.Error for a certificate with these names that did not match ``host``.
+
+    ``host`` is what VerifyHostname passes on: an IP without its brackets. ``has_san_extension``
+    defaults to whether any SAN was given.
+    """
+    if has_san_extension is None:
+        has_san_extension = bool(dns_names or ip_addresses)
+    if not has_san_extension and _go_match_hostnames(common_name, host):
+        return ERR_LEGACY_COMMON_NAME
+    if _go_parse_ip(host) is not None:
+        if not ip_addresses:
+            return f"x509: cannot validate certificate for {host} because it doesn't contain any IP SANs"
+        if len(ip_addresses) >= _MAX_NAMES_INCLUDED:
+            return f"x509: certificate is valid for {len(ip_addresses)} IP SANs, but none matched {host}"
+        valid = ", ".join(_go_ip_string(ip) for ip in ip_addresses)
+    else:
+        if len(dns_names) >= _MAX_NAMES_INCLUDED:
+            return f"x509: certificate is valid for {len(dns_names)} names, but none matched {host}"
+        valid = ", ".join(dns_names)
+    if not valid:
+        return f"x509: certificate is not valid for any names, but wanted to match {host}"
+    return f"x509: certificate is valid for {valid}, not {host}"
+
+
+def find_hostname_error(cert: x509.Certificate, host: str) -> str | None:
+    """Certificate.VerifyHostname(host): None when Go accepts ``host``, else its message."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = tuple(san.get_values_for_type(x509.DNSName))
+        ip_addresses = tuple(san.get_values_for_type(x509.IPAddress))
+        has_san = True
+    except x509.ExtensionNotFound:
+        dns_names, ip_addresses, has_san = (), (), False
+    common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    common_name = str(common_names[-1].value) if common_names else ""
+
+    candidate = host[1:-1] if len(host) >= 3 and host[0] == "[" and host[-1] == "]" else host
+    ip = _go_parse_ip(candidate)
+    if ip is not None:
+        if any(_go_ip_equal(ip, other) for other in ip_addresses):
+            return None
+        return format_hostname_error(
+            candidate, dns_names=dns_names, ip_addresses=ip_addresses, common_name=common_name, has_san_extension=has_san
+        )
+    name = _ascii_lower(host)
+    valid_name = _go_valid_hostname(name, pattern=False)
+    for match in dns_names:
+        if valid_name and _go_valid_hostname(match, pattern=True):
+            if _go_match_hostnames(match, name):
+                return None
+        elif _go_match_exactly(match, name):
+            return None
+    return format_hostname_error(
+        host, dns_names=dns_names, ip_addresses=ip_addresses, common_name=common_name, has_san_extension=has_san
+    )
+
+
+def _ascii_lower(text: str) -> str:
+    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
+
+
+def _go_match_hostnames(pattern: str, host: str) -> bool:
+    pattern, host = _ascii_lower(pattern), _ascii_lower(host.removesuffix("."))
+    if not pattern or not host:
+        return False
+    pattern_parts, host_parts = pattern.split("."), host.split(".")
+    if len(pattern_parts) != len(host_parts):
+        return False
+    return all((i == 0 and part == "*") or part == host_parts[i] for i, part in enumerate(pattern_parts))
+
+
+def _go_match_exactly(a: str, b: str) -> bool:
+    if a in ("", ".") or b in ("", "."):
+        return False
+    return _ascii_lower(a) == _ascii_lower(b)
+
+
+def _go_valid_hostname(host: str, *, pattern: bool) -> bool:
+    if not pattern:
+        host = host.removesuffix(".")
+    if not host or host == "*":
+        return False
+    for i, part in enumerate(host.split(".")):
+        if not part:
+            return False
+        if pattern and i == 0 and part == "*":
+            continue
+        for j, c in enumerate(part):
+            if c.isascii() and (c.isalnum() or c == "_" or (c == "-" and j != 0)):
+                continue
+            return False
+    return True
+
+
+def _go_parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """net.ParseIP: dotted IPv4 or IPv6 text, without zone or brackets."""
+    if "%" in text:
+        return None
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _go_ip_equal(a: Any, b: Any) -> bool:
+    """net.IP.Equal treats an IPv4 address and its IPv4-mapped IPv6 form as equal."""
+    return _as_v4(a) == _as_v4(b)
+
+
+def _as_v4(ip: Any) -> Any:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _go_ip_string(ip: Any) -> str:
+    """net.IP.String: IPv4-mapped addresses print as dotted IPv4, IPv6 as RFC 5952 text."""
+    return str(_as_v4(ipaddress.ip_address(ip) if isinstance(ip, str) else ip))

@@ -1,0 +1,739 @@
+"""PEM and DER material, seen the way Go sees it, and told apart from evidence that was redacted.
+
+These jobs live together because every certificate-reading module needs all of them:
+
+* ``iter_pem_blocks`` is a port of the loop ``for { block, rest = pem.Decode(rest) }`` over Go's
+  ``encoding/pem.Decode`` (golang/go@bbf8f423:src/encoding/pem/pem.go: the algorithm of the
+  CVE-2025-61723 fix, which finds the first END line and then the last BEGIN line before it; older
+  releases scan for BEGIN first, and both agree on every input not built to tell them apart). Like
+  Go it skips leading junk, accepts ``Key: Value`` headers and CRLF line ends, ignores spaces and
+  tabs inside the base64, and silently drops a block whose base64 does not decode.
+* ``inspect_material`` says whether bytes hold material at all, or were scrubbed by sos
+  (``-----SCRUBBED``, ``***** SCRUBBED BASE64 PEM *****``, ``field: *******``) or elided by
+  must-gather (``"<N> bytes long"``, openshift/oc pkg/cli/admin/inspect/secret.go elideSecret), so
+  that redacted evidence is reported as unverifiable rather than broken.
+* ``load_certificates``, ``load_private_key`` and ``load_public_keys`` turn PEM or DER into
+  cryptography objects. Private keys are wrapped in ``PrivateKeyInfo`` whose repr shows only the
+  algorithm, size and public-key fingerprint; no function here puts key bytes in a message.
+* ``load_yaml_mapping`` parses YAML that sos may have scrubbed (its markers are not valid YAML), and
+  ``DerReader`` reads DER as strictly as Go's cryptobyte, for the modules that mirror crypto/x509.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import yaml
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+
+from analyzer.errors import DecodeError
+
+# --------------------------------------------------------------------------------------------
+# Material states: present, empty, or redacted by the collector
+# --------------------------------------------------------------------------------------------
+
+
+class MaterialState(Enum):
+    """What a piece of evidence holds, before anyone tries to use it."""
+
+    PRESENT = "present"  # at least one PEM block Go would decode, or a DER structure
+    EMPTY = "empty"  # no bytes, or only whitespace
+    SCRUBBED = "scrubbed"  # sos replaced the content with a marker
+    ELIDED = "elided"  # must-gather replaced the content with "<N> bytes long"
+    MALFORMED = "malformed"  # bytes that neither Go's PEM decoder nor a DER reader accepts
+
+    @property
+    def verifiable(self) -> bool:
+        """False when the original content is unknown, so no verdict can be drawn from it."""
+        return self not in (MaterialState.SCRUBBED, MaterialState.ELIDED)
+
+
+@dataclass(frozen=True)
+class Material:
+    """The state of some bytes, with what the collector left behind about the original."""
+
+    state: MaterialState
+    size: int
+    # must-gather keeps the original length: "1675 bytes long".
+    original_size: int | None = None
+    # sos keeps the text after the scrubbed PEM block: "-----SCRUBBED RSA PRIVATE KEY-----".
+    scrub_hints: tuple[str, ...] = ()
+
+
+# sos/report/plugins/__init__.py: _certmatch (-*BEGIN.*?-*END, DOTALL) is replaced by
+# _cert_replace = "-----SCRUBBED" (+ " <desc>"), so the rest of the END line survives.
+SOS_PEM_SCRUB = b"-----SCRUBBED"
+# sos/report/plugins/kubernetes.py: r'LS0tLS1CRUdJ[A-Za-z0-9+/=]+' -> this text.
+SOS_BASE64_SCRUB = "***** SCRUBBED BASE64 PEM *****"
+# What mask_sos_scrubs() puts where a marker was, so that YAML can be parsed. It contains '-',
+# which standard base64 never does, so it cannot be mistaken for data.
+SOS_PLACEHOLDER = "KFORENSIC-SOS-SCRUBBED"
+
+_SOS_PEM_RE = re.compile(rb"-----SCRUBBED([^\r\n]*)")
+# sos/report/plugins/openshift.py postproc: r'(\s*(<fields>):)(.*)' -> r'\1 *******'.
+_ASTERISKS_RE = re.compile(rb"\A\s*\*{5,}\s*\Z")
+_ELIDED_RE = re.compile(rb"\A\s*(\d{1,15}) bytes long\s*\Z")
+_SHORT_BASE64_RE = re.compile(rb"\A[A-Za-z0-9+/]{4,40}={0,2}\Z")
+
+
+def inspect_material(data: bytes) -> Material:
+    """Classify ``data`` as present, empty, scrubbed, elided or malformed."""
+    size = len(data)
+    if not data.strip():
+        return Material(MaterialState.EMPTY, size)
+    elided = _find_elided_size(data)
+    if elided is not None:
+        # "0 bytes long" means the original value was empty: that is a finding, not a gap.
+        state = MaterialState.EMPTY if elided == 0 else MaterialState.ELIDED
+        return Material(state, size, original_size=elided)
+    hints = _scrub_hints(data)
+    if hints:
+        return Material(MaterialState.SCRUBBED, size, scrub_hints=hints)
+    if find_pem_block(data) is not None:
+        return Material(MaterialState.PRESENT, size)
+    if DerReader(data).read_element(SEQUENCE) is not None:
+        return Material(MaterialState.PRESENT, size)
+    return Material(MaterialState.MALFORMED, size)
+
+
+def is_scrub_marker(value: str) -> bool:
+    """True for a text value that sos (or mask_sos_scrubs) put in place of the original."""
+    text = value.strip()
+    return (
+        text == SOS_PLACEHOLDER
+        or SOS_BASE64_SCRUB in text
+        or bool(_ASTERISKS_RE.match(text.encode()))
+        or text.startswith(SOS_PEM_SCRUB.decode())
+    )
+
+
+def _find_elided_size(data: bytes) -> int | None:
+    match = _ELIDED_RE.match(data)
+    if match is None and _SHORT_BASE64_RE.match(data.strip()):
+        # The same marker still base64-encoded, as it sits in a must-gather Secret's data map.
+        try:
+            match = _ELIDED_RE.match(base64.b64decode(data.strip(), validate=True))
+        except binascii.Error:
+            match = None
+    return int(match.group(1)) if match else None
+
+
+def _scrub_hints(data: bytes) -> tuple[str, ...]:
+    hints = []
+    for match in _SOS_PEM_RE.finditer(data):
+        hint = match.group(1).decode("utf-8", "replace").strip()
+        hints.append(hint.removesuffix("-----").strip() or "PEM")
+    if SOS_BASE64_SCRUB.encode() in data:
+        hints.append("BASE64 PEM")
+    if SOS_PLACEHOLDER.encode() in data or _ASTERISKS_RE.match(data):
+        hints.append("field")
+    return tuple(hints)
+
+
+# --------------------------------------------------------------------------------------------
+# sos-scrubbed YAML
+# --------------------------------------------------------------------------------------------
+
+# `key: *******` is a YAML alias (undefined), and `***** SCRUBBED ... *****` starts one too, so a
+# scrubbed kubeconfig or config.yaml does not parse as it is.
+_SOS_FIELD_LINE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<key>(?:- )?[^\s:#][^:#]*?):[ \t]*\*{5,}[ \t]*$")
+
+
+def mask_sos_scrubs(text: str) -> str:
+    """Replace sos scrub markers in YAML text by ``SOS_PLACEHOLDER`` so the YAML parses.
+
+    sos scrubs line by line (``(.*)`` to the end of the line), so a scrubbed key whose value was a
+    block sequence leaves its ``- item`` lines dangling under a scalar; those lines are dropped.
+    """
+    text = text.replace(SOS_BASE64_SCRUB, SOS_PLACEHOLDER)
+    out: list[str] = []
+    key_column: int | None = None  # column of the last scrubbed key while its value dangles
+    for line in text.splitlines(keepends=True):
+        bare = line.rstrip("\r\n")
+        if key_column is not None:
+            indent = len(bare) - len(bare.lstrip(" \t"))
+            stripped = bare.strip()
+            if not stripped or indent > key_column or (indent == key_column and stripped.startswith("- ")):
+                continue
+            key_column = None
+        match = _SOS_FIELD_LINE_RE.match(bare)
+        if match:
+            out.append(f"{match['indent']}{match['key']}: {SOS_PLACEHOLDER}{line[len(bare):]}")
+            key_column = len(match["indent"]) + (2 if match["key"].startswith("- ") else 0)
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+def load_yaml_mapping(data: bytes, what: str) -> dict[str, Any]:
+    """Parse a YAML (or JSON) document that must be a mapping, tolerating sos scrub markers.
+
+    PyYAML's messages quote the offending line, which may be a token or key, so only the position
+    is kept.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DecodeError(f"{what} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        document = yaml.safe_load(mask_sos_scrubs(text))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise DecodeError(f"{what} is not valid YAML{where}") from None
+    except yaml.YAMLError:
+        raise DecodeError(f"{what} is not valid YAML") from None
+    if not isinstance(document, dict):
+        raise DecodeError(f"{what} is not a YAML mapping (found {type(document).__name__})")
+    return document
+
+
+# --------------------------------------------------------------------------------------------
+# Go's encoding/pem.Decode
+# --------------------------------------------------------------------------------------------
+
+_PEM_START = b"\n-----BEGIN "
+_PEM_END = b"\n-----END "
+_PEM_END_OF_LINE = b"-----"
+_GO_BASE64_RE = re.compile(rb"[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+@dataclass(frozen=True)
+class PemBlock:
+    """One decoded PEM block. ``der`` may be key material, so it is kept out of repr."""
+
+    type: str
+    headers: tuple[tuple[str, str], ...]
+    der: bytes = field(repr=False)
+    offset: int  # where "-----BEGIN" starts in the input
+    end: int  # where Go's ``rest`` starts after this block
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+def iter_pem_blocks(data: bytes) -> Iterator[PemBlock]:
+    """Yield every block Go finds by calling ``pem.Decode`` on the rest until it returns nil."""
+    position = 0
+    while True:
+        block = find_pem_block(data, position)
+        if block is None:
+            return
+        yield block
+        position = block.end
+
+
+def find_pem_block(data: bytes, start: int = 0) -> PemBlock | None:
+    """One call of Go's ``pem.Decode`` on ``data[start:]``; None when Go returns a nil block.
+
+    Indices below are relative to ``rest`` exactly as in the Go source, which keeps the odd corners
+    (a BEGIN line is accepted at the very start of ``rest`` even if the byte before it is not a
+    newline) identical.
+    """
+    n = len(data)
+    rest = start
+    end_trailer = 0  # Go: endTrailerIndex, relative to rest
+    while True:
+        rest += end_trailer
+        if rest > n:
+            # Go slices past the end here and panics; no block is found either way.
+            return None
+        found = data.find(_PEM_END, rest)
+        if found < 0:
+            return None
+        end_index = found - rest
+        end_trailer = end_index + len(_PEM_END)
+        begin = data.rfind(_PEM_START[1:], rest, rest + end_index)
+        if begin < 0 or (begin > rest and data[begin - 1] != 0x0A):
+            continue
+        shift = begin - rest + len(_PEM_START) - 1
+        rest += shift
+        end_index -= shift
+        end_trailer -= shift
+
+        type_line, after = _go_get_line(data, rest, n)
+        consumed = after - rest
+        rest = after
+        if not type_line.endswith(_PEM_END_OF_LINE):
+            # Go does not subtract `consumed` from endTrailerIndex on this path, so the next
+            # search starts `consumed` bytes past the END marker; mirrored on purpose.
+            continue
+        end_index -= consumed
+        end_trailer -= consumed
+        block_type = type_line[: -len(_PEM_END_OF_LINE)]
+
+        headers: dict[bytes, bytes] = {}
+        while True:
+            if rest >= n:
+                return None
+            line, after = _go_get_line(data, rest, n)
+            key, colon, value = line.partition(b":")
+            if not colon:
+                break
+            headers[key.strip()] = value.strip()  # a Go map: a repeated key keeps the last value
+            consumed = after - rest
+            rest = after
+            end_index -= consumed
+            end_trailer -= consumed
+
+        if headers and end_index < 0:
+            continue
+        trailer_start = rest + end_trailer
+        trailer_len = len(block_type) + len(_PEM_END_OF_LINE)
+        if n - trailer_start < trailer_len:
+            continue
+        trailer = data[trailer_start : trailer_start + trailer_len]
+        if not (trailer.startswith(block_type) and trailer.endswith(_PEM_END_OF_LINE)):
+            continue
+        tail, _ = _go_get_line(data, trailer_start + trailer_len, n)
+        if tail:
+            continue  # the END line must end with only whitespace
+
+        der = b""
+        if end_index > 0:
+            body = data[rest : rest + end_index].replace(b" ", b"").replace(b"\t", b"")
+            decoded = decode_go_base64(body)
+            if decoded is None:
+                continue
+            der = decoded
+        _, block_end = _go_get_line(data, rest + end_index + len(_PEM_END) - 1, n)
+        return PemBlock(
+            type=_text(block_type),
+            headers=tuple((_text(k), _text(v)) for k, v in headers.items()),
+            der=der,
+            offset=begin,
+            end=block_end,
+        )
+
+
+def _go_get_line(data: bytes, start: int, end: int) -> tuple[bytes, int]:
+    """Go's getLine: the line up to \\n (without \\r\\n and trailing spaces/tabs), and where the
+    rest starts."""
+    newline = data.find(b"\n", start, end)
+    if newline < 0:
+        return data[start:end].rstrip(b" \t"), end
+    line_end = newline - 1 if newline > start and data[newline - 1] == 0x0D else newline
+    return data[start:line_end].rstrip(b" \t"), newline + 1
+
+
+def decode_go_base64(body: bytes) -> bytes | None:
+    """Go's base64.StdEncoding.Decode: skips \\r and \\n, requires padding, rejects anything else
+    (spaces included); None where Go returns an error."""
+    compact = body.replace(b"\r", b"").replace(b"\n", b"")
+    if len(compact) % 4 or not _GO_BASE64_RE.fullmatch(compact):
+        return None
+    return base64.b64decode(compact)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+# --------------------------------------------------------------------------------------------
+# A DER reader with cryptobyte's strictness
+# --------------------------------------------------------------------------------------------
+
+BOOLEAN, INTEGER, BIT_STRING, OCTET_STRING, NULL, OBJECT_IDENTIFIER = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
+SEQUENCE = 0x30
+
+
+class DerReader:
+    """A cursor over DER bytes that refuses what Go's ``cryptobyte.String.ReadASN1`` refuses:
+    high tag numbers, the indefinite length form, and non-minimal length encodings
+    (golang.org/x/crypto/cryptobyte/asn1.go readASN1)."""
+
+    __slots__ = ("_data", "_pos", "_end")
+
+    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
+        self._data = data
+        self._pos = start
+        self._end = len(data) if end is None else end
+
+    @property
+    def empty(self) -> bool:
+        return self._pos >= self._end
+
+    @property
+    def position(self) -> int:
+        return self._pos
+
+    def content(self) -> bytes:
+        return self._data[self._pos : self._end]
+
+    def peek_tag(self) -> int | None:
+        return self._data[self._pos] if self._pos < self._end else None
+
+    def _header(self) -> tuple[int, int, int] | None:
+        """(tag, content start, element end) of the next element, without consuming it."""
+        pos, end, data = self._pos, self._end, self._data
+        if end - pos < 2:
+            return None
+        tag, length_byte = data[pos], data[pos + 1]
+        if tag & 0x1F == 0x1F:
+            return None
+        if length_byte & 0x80 == 0:
+            header, length = 2, length_byte
+        else:
+            count = length_byte & 0x7F
+            if count == 0 or count > 4 or end - pos < 2 + count:
+                return None
+            length = int.from_bytes(data[pos + 2 : pos + 2 + count], "big")
+            if length < 128 or length >> ((count - 1) * 8) == 0:
+                return None
+            header = 2 + count
+        if end - pos < header + length:
+            return None
+        return tag, pos + header, pos + header + length
+
+    def read_any(self) -> tuple[int, DerReader] | None:
+        header = self._header()
+        if header is None:
+            return None
+        tag, content_start, element_end = header
+        self._pos = element_end
+        return tag, DerReader(self._data, content_start, element_end)
+
+    def read(self, tag: int) -> DerReader | None:
+        """The content of the next element if it has ``tag`` (cryptobyte ReadASN1)."""
+        header = self._header()
+        if header is None or header[0] != tag:
+            return None
+        self._pos = header[2]
+        return DerReader(self._data, header[1], header[2])
+
+    def read_element(self, tag: int) -> bytes | None:
+        """The whole next element, header included (cryptobyte ReadASN1Element)."""
+        header = self._header()
+        if header is None or header[0] != tag:
+            return None
+        start, self._pos = self._pos, header[2]
+        return self._data[start : header[2]]
+
+    def read_optional(self, tag: int) -> tuple[bool, DerReader | None]:
+        """(present, content); content is None when present but malformed."""
+        if self.peek_tag() != tag:
+            return False, None
+        return True, self.read(tag)
+
+    def read_integer(self) -> int | None:
+        """A minimally encoded INTEGER (cryptobyte checkASN1Integer)."""
+        body = self.read(INTEGER)
+        if body is None:
+            return None
+        raw = body.content()
+        if not raw:
+            return None
+        if len(raw) > 1 and ((raw[0] == 0 and raw[1] < 0x80) or (raw[0] == 0xFF and raw[1] >= 0x80)):
+            return None
+        return int.from_bytes(raw, "big", signed=True)
+
+    def read_bit_string(self) -> bytes | None:
+        body = self.read(BIT_STRING)
+        if body is None:
+            return None
+        raw = body.content()
+        if not raw or raw[0] > 7 or (len(raw) == 1 and raw[0] > 0):
+            return None
+        if raw[0] and raw[-1] & ((1 << raw[0]) - 1):
+            return None
+        return raw[1:]
+
+    def read_oid(self) -> tuple[int, ...] | None:
+        """An OBJECT IDENTIFIER, with cryptobyte's limits on each arc."""
+        body = self.read(OBJECT_IDENTIFIER)
+        if body is None:
+            return None
+        raw = body.content()
+        arcs: list[int] = []
+        value, length = 0, 0
+        for byte in raw:
+            if (length == 0 and byte == 0x80) or length == 5:
+                return None
+            value = (value << 7) | (byte & 0x7F)
+            length += 1
+            if byte & 0x80 == 0:
+                arcs.append(value)
+                value, length = 0, 0
+        if length or not arcs:
+            return None
+        first = arcs[0]
+        head = (first // 40, first % 40) if first < 80 else (2, first - 80)
+        return head + tuple(arcs[1:])
+
+
+def _sequence_children(der: bytes) -> tuple[list[int], int] | None:
+    """Tags of the children of the SEQUENCE at the start of ``der`` and that SEQUENCE's length."""
+    reader = DerReader(der)
+    element = reader.read_element(SEQUENCE)
+    if element is None:
+        return None
+    body = DerReader(element)
+    inner = body.read(SEQUENCE)
+    tags: list[int] = []
+    while inner is not None and not inner.empty:
+        child = inner.read_any()
+        if child is None:
+            return None
+        tags.append(child[0])
+    return tags, len(element)
+
+
+# --------------------------------------------------------------------------------------------
+# Keys and certificates
+# --------------------------------------------------------------------------------------------
+
+
+class KeyAlgorithm(Enum):
+    RSA = "RSA"
+    ECDSA = "ECDSA"
+    ED25519 = "Ed25519"
+    ED448 = "Ed448"
+    X25519 = "X25519"
+    X448 = "X448"
+    DSA = "DSA"
+
+
+class KeyEncoding(Enum):
+    """The container the key was found in."""
+
+    PKCS1 = "PKCS#1"  # RSA PRIVATE KEY / RSA PUBLIC KEY
+    SEC1 = "SEC1"  # EC PRIVATE KEY
+    PKCS8 = "PKCS#8"  # PRIVATE KEY
+    PKIX = "PKIX"  # PUBLIC KEY (SubjectPublicKeyInfo)
+    CERTIFICATE = "certificate"  # the public key of a CERTIFICATE block
+
+
+class RedactedMaterial(DecodeError):
+    """The bytes were scrubbed (sos) or elided (must-gather): the original cannot be judged."""
+
+    def __init__(self, what: str, material: Material) -> None:
+        self.material = material
+        detail = f", originally {material.original_size} bytes" if material.original_size else ""
+        super().__init__(f"{what} was {material.state.value} by the collector{detail}")
+
+
+class EncryptedPrivateKey(DecodeError):
+    """A passphrase-protected private key; kforensic never tries passphrases."""
+
+    def __init__(self, scheme: str) -> None:
+        self.scheme = scheme
+        super().__init__(f"private key is encrypted ({scheme}); components cannot load it without a passphrase")
+
+
+@dataclass(frozen=True)
+class PrivateKeyInfo:
+    """A private key with a repr safe for reports: algorithm, size and public fingerprint only."""
+
+    key: Any = field(repr=False, compare=False)
+    algorithm: KeyAlgorithm
+    size_bits: int
+    curve: str | None
+    encoding: KeyEncoding
+    pem_type: str | None  # None for DER input
+    public_key_sha256: str  # hex SHA-256 of the DER SubjectPublicKeyInfo
+
+    def public_key(self) -> Any:
+        return self.key.public_key()
+
+
+@dataclass(frozen=True)
+class PublicKeyInfo:
+    key: Any = field(repr=False, compare=False)
+    algorithm: KeyAlgorithm
+    size_bits: int
+    curve: str | None
+    encoding: KeyEncoding
+    pem_type: str | None
+    public_key_sha256: str
+
+
+def public_key_sha256(public_key: Any) -> str:
+    """Hex SHA-256 of the SubjectPublicKeyInfo: equal for a certificate and its private key."""
+    spki = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(spki).hexdigest()
+
+
+def describe_key(public_key: Any) -> tuple[KeyAlgorithm, int, str | None]:
+    """(algorithm, size in bits, curve name) of a public or private key."""
+    if isinstance(public_key, (rsa.RSAPublicKey, rsa.RSAPrivateKey)):
+        return KeyAlgorithm.RSA, public_key.key_size, None
+    if isinstance(public_key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
+        return KeyAlgorithm.ECDSA, public_key.key_size, public_key.curve.name
+    if isinstance(public_key, (dsa.DSAPublicKey, dsa.DSAPrivateKey)):
+        return KeyAlgorithm.DSA, public_key.key_size, None
+    fixed = {
+        (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey): (KeyAlgorithm.ED25519, 256),
+        (ed448.Ed448PublicKey, ed448.Ed448PrivateKey): (KeyAlgorithm.ED448, 448),
+        (x25519.X25519PublicKey, x25519.X25519PrivateKey): (KeyAlgorithm.X25519, 256),
+        (x448.X448PublicKey, x448.X448PrivateKey): (KeyAlgorithm.X448, 448),
+    }
+    for types, (algorithm, bits) in fixed.items():
+        if isinstance(public_key, types):
+            return algorithm, bits, None
+    raise DecodeError(f"unsupported key type {type(public_key).__name__}")
+
+
+def private_key_info(key: Any, encoding: KeyEncoding, pem_type: str | None) -> PrivateKeyInfo:
+    algorithm, bits, curve = describe_key(key)
+    return PrivateKeyInfo(key, algorithm, bits, curve, encoding, pem_type, public_key_sha256(key.public_key()))
+
+
+def public_key_info(key: Any, encoding: KeyEncoding, pem_type: str | None) -> PublicKeyInfo:
+    algorithm, bits, curve = describe_key(key)
+    return PublicKeyInfo(key, algorithm, bits, curve, encoding, pem_type, public_key_sha256(key))
+
+
+def classify_private_key_der(der: bytes) -> tuple[KeyEncoding | None, int]:
+    """Which private-key container ``der`` is, by the tags of its top-level children, and the
+    length of the outer SEQUENCE. ``KeyEncoding`` None with length > 0 means a SEQUENCE of no known
+    key shape; an EncryptedPrivateKeyInfo is reported by ``is_encrypted_pkcs8``."""
+    shape = _sequence_children(der)
+    if shape is None:
+        return None, 0
+    tags, length = shape
+    if tags[:3] == [INTEGER, INTEGER, INTEGER]:
+        return KeyEncoding.PKCS1, length  # RSAPrivateKey: version, n, e, ...
+    if tags[:3] == [INTEGER, SEQUENCE, OCTET_STRING]:
+        return KeyEncoding.PKCS8, length  # PrivateKeyInfo: version, algorithm, privateKey
+    if tags[:2] == [INTEGER, OCTET_STRING]:
+        return KeyEncoding.SEC1, length  # ECPrivateKey: version 1, privateKey, [0], [1]
+    return None, length
+
+
+def is_encrypted_pkcs8(der: bytes) -> bool:
+    """EncryptedPrivateKeyInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING } (RFC 5958)."""
+    shape = _sequence_children(der)
+    return shape is not None and shape[0] == [SEQUENCE, OCTET_STRING]
+
+
+def load_private_key_der(der: bytes, pem_type: str | None = None) -> PrivateKeyInfo:
+    """Parse a PKCS#1, SEC1 or PKCS#8 private key from DER."""
+    if is_encrypted_pkcs8(der):
+        raise EncryptedPrivateKey("PKCS#8 EncryptedPrivateKeyInfo")
+    encoding, length = classify_private_key_der(der)
+    if encoding is None:
+        raise DecodeError("bytes are not a PKCS#1, SEC1 or PKCS#8 private key")
+    try:
+        key = serialization.load_der_private_key(der[:length], password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        # cryptography's message is generic, but key parsing errors are never forwarded.
+        raise DecodeError(f"{encoding.value} private key does not parse") from None
+    return private_key_info(key, encoding, pem_type)
+
+
+def load_private_key(data: bytes) -> PrivateKeyInfo:
+    """Load the private key a Go component would pick from ``data`` (PEM or DER).
+
+    Like crypto/tls the first block whose type is ``PRIVATE KEY`` or ends in `` PRIVATE KEY`` is
+    used. Encrypted keys (``ENCRYPTED PRIVATE KEY``, or ``Proc-Type: 4,ENCRYPTED`` headers) raise
+    ``EncryptedPrivateKey``; scrubbed or elided input raises ``RedactedMaterial``.
+    """
+    material = _require_material(data, "private key input")
+    blocks = list(iter_pem_blocks(data))
+    if not blocks:
+        if material.state is MaterialState.MALFORMED:
+            raise DecodeError("private key input holds no PEM block and no DER structure")
+        return load_private_key_der(data)
+    for block in blocks:
+        if block.type == "PRIVATE KEY" or block.type.endswith(" PRIVATE KEY"):
+            break
+    else:
+        raise DecodeError(f"no PRIVATE KEY block (found {_go_list(b.type for b in blocks)})")
+    if block.type == "ENCRYPTED PRIVATE KEY":
+        raise EncryptedPrivateKey("PKCS#8 EncryptedPrivateKeyInfo")
+    if "ENCRYPTED" in (block.header("Proc-Type") or ""):
+        cipher = (block.header("DEK-Info") or "unknown cipher").split(",")[0]
+        raise EncryptedPrivateKey(f"legacy PEM encryption, {cipher}")
+    try:
+        return load_private_key_der(block.der, block.type)
+    except EncryptedPrivateKey:
+        raise
+    except DecodeError as exc:
+        raise DecodeError(f"{block.type} block at offset {block.offset}: {exc}") from None
+
+
+def load_certificates(data: bytes) -> tuple[x509.Certificate, ...]:
+    """Every CERTIFICATE block of a PEM bundle, in order, or the one certificate of a DER file.
+
+    Other block types are ignored; a CERTIFICATE block that does not parse is an error.
+    """
+    material = _require_material(data, "certificate input")
+    blocks = list(iter_pem_blocks(data))
+    if not blocks:
+        if material.state is MaterialState.MALFORMED:
+            raise DecodeError("certificate input holds no PEM block and no DER structure")
+        return (_load_der_certificate(data, "DER certificate"),)
+    certificates = tuple(
+        _load_der_certificate(block.der, f"CERTIFICATE block at offset {block.offset}")
+        for block in blocks
+        if block.type == "CERTIFICATE"
+    )
+    if not certificates:
+        raise DecodeError(f"no CERTIFICATE block (found {_go_list(b.type for b in blocks)})")
+    return certificates
+
+
+def load_public_keys(data: bytes) -> tuple[PublicKeyInfo, ...]:
+    """Public keys from PEM ``PUBLIC KEY`` (PKIX), ``RSA PUBLIC KEY`` (PKCS#1) and ``CERTIFICATE``
+    blocks, in order (a service-account ``sa.pub`` may hold several), or from DER."""
+    material = _require_material(data, "public key input")
+    blocks = list(iter_pem_blocks(data))
+    if not blocks:
+        if material.state is MaterialState.MALFORMED:
+            raise DecodeError("public key input holds no PEM block and no DER structure")
+        return (_load_der_public_key(data, None),)
+    keys = []
+    for block in blocks:
+        if block.type in ("PUBLIC KEY", "RSA PUBLIC KEY"):
+            keys.append(_load_der_public_key(block.der, block.type))
+        elif block.type == "CERTIFICATE":
+            cert = _load_der_certificate(block.der, f"CERTIFICATE block at offset {block.offset}")
+            keys.append(public_key_info(cert.public_key(), KeyEncoding.CERTIFICATE, block.type))
+    if not keys:
+        raise DecodeError(f"no public key block (found {_go_list(b.type for b in blocks)})")
+    return tuple(keys)
+
+
+def _load_der_public_key(der: bytes, pem_type: str | None) -> PublicKeyInfo:
+    encoding = KeyEncoding.PKCS1 if pem_type == "RSA PUBLIC KEY" else KeyEncoding.PKIX
+    try:
+        key = serialization.load_der_public_key(der)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise DecodeError(f"{pem_type or 'DER'} public key does not parse: {exc}") from None
+    if pem_type is None and isinstance(key, rsa.RSAPublicKey) and _sequence_children(der) == ([INTEGER, INTEGER], len(der)):
+        encoding = KeyEncoding.PKCS1
+    return public_key_info(key, encoding, pem_type)
+
+
+def _load_der_certificate(der: bytes, what: str) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError as exc:
+        raise DecodeError(f"{what} does not parse: {exc}") from None
+
+
+def _require_material(data: bytes, what: str) -> Material:
+    material = inspect_material(data)
+    if not material.state.verifiable:
+        raise RedactedMaterial(what, material)
+    if material.state is MaterialState.EMPTY:
+        raise DecodeError(f"{what} is empty")
+    return material
+
+
+def _go_list(items: Any) -> str:
+    """fmt's %v of a []string: ``[a b c]``."""
+    return "[" + " ".join(items) + "]"
