@@ -129,6 +129,13 @@ def info(
     snapshot: SnapshotArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     salvage: SalvageOpt = False,
+    skip_hash_check: Annotated[
+        bool,
+        typer.Option(
+            "--skip-hash-check",
+            help="Do not verify the SHA-256 trailer (the slowest part on CPUs without SHA instructions); integrity shows 'unchecked'.",
+        ),
+    ] = False,
 ) -> None:
     """What a snapshot holds and whether it is intact: revision, keys, size, integrity, members, damage.
 
@@ -140,7 +147,7 @@ def info(
     from analyzer.report.terminal import snapshot_summary_view
 
     with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
-        summary = summarize_snapshot(opened, progress)
+        summary = summarize_snapshot(opened, progress, check_hash=not skip_hash_check)
     if as_json:
         _print_json(summary.to_json())
     else:

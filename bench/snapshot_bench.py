@@ -175,6 +175,8 @@ def main() -> None:
     commands = {
         "etcdutl snapshot status": [etcdutl, "snapshot", "status", str(snapshot), "-w", "json"],
         "kforensic info --json": [python, "-m", "analyzer", "info", str(snapshot), "--json"],
+        "kforensic info --json --skip-hash-check": [python, "-m", "analyzer", "info", str(snapshot), "--json", "--skip-hash-check"],
+        "sha256sum (the hash floor on this CPU)": ["sha256sum", str(snapshot)],
         "full latest-state pass (read every live value)": [python, "-c", FULL_LATEST_PASS, str(snapshot)],
         "decode every secret and configmap": [python, "-c", DECODE_SECRETS_AND_CONFIGMAPS, str(snapshot)],
     }

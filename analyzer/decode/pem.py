@@ -25,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
@@ -37,6 +38,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from analyzer.errors import DecodeError
+
+# OpenShift's signer names ("openshift-kube-apiserver-operator_localhost-recovery-serving-signer@…")
+# exceed RFC 5280's 64-character bound; Go accepts them and so must we, without a warning per certificate.
+warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 
 # --------------------------------------------------------------------------------------------
 # Material states: present, empty, or redacted by the collector

@@ -148,6 +148,9 @@ class BoltDB:
     ) -> None:
         self.source = source
         self._mmap = mapping
+        # Hot loops index and slice the mmap itself: that yields ints and bytes directly, which is
+        # cheaper than a memoryview object per key and value.
+        self.data: mmap.mmap | bytes = mapping if mapping is not None else b""
         self.buf = memoryview(mapping) if mapping is not None else memoryview(b"")
         self.data_size = data_size
         self.layout = layout
@@ -157,11 +160,13 @@ class BoltDB:
         # bbolt db.go meta(): the valid meta with the higher txid wins.
         self.meta: Meta | None = max(valid, key=lambda m: m.txid) if valid else None
         self.file_pages = data_size // page_size
+        self.high_water = self.meta.high_water if self.meta else self.file_pages
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
         self.buf.release()
+        self.data = b""
         if self._mmap is not None:
             try:
                 self._mmap.close()
@@ -182,10 +187,6 @@ class BoltDB:
     @property
     def byte_order(self) -> str:
         return self.layout.order
-
-    @property
-    def high_water(self) -> int:
-        return self.meta.high_water if self.meta else self.file_pages
 
     @property
     def size(self) -> int:
@@ -213,27 +214,33 @@ class BoltDB:
 
     # -- pages ---------------------------------------------------------------------------------
 
-    def page(self, pgid: int) -> tuple[int, int, int, memoryview]:
-        """(flags, count, overflow, span) of a page, bounds-checked against the file and the meta."""
-        if pgid < 2 or pgid >= self.high_water:
+    def page_bounds(self, pgid: int) -> tuple[int, int, int, int, int]:
+        """(flags, count, overflow, start, end) of a page, bounds-checked against the file and the meta."""
+        high_water = self.high_water
+        if pgid < 2 or pgid >= high_water:
             raise CorruptEvidence(
-                self.source, f"page id {pgid} is outside the database (pages 2..{self.high_water - 1})", f"page {pgid}"
+                self.source, f"page id {pgid} is outside the database (pages 2..{high_water - 1})", f"page {pgid}"
             )
         start = pgid * self.page_size
         if start + PAGE_HEADER_SIZE > self.data_size:
             raise TruncatedEvidence(self.source, f"page lies beyond the end of the file (byte {self.data_size})", f"page {pgid}")
-        stored_id, flags, count, overflow = self.layout.PAGE_HEADER.unpack_from(self.buf, start)
+        stored_id, flags, count, overflow = self.layout.PAGE_HEADER.unpack_from(self.data, start)
         if stored_id != pgid:
             raise CorruptEvidence(self.source, f"page header carries id {stored_id}, expected {pgid}", f"page {pgid}")
         end = start + (overflow + 1) * self.page_size
-        if pgid + overflow >= self.high_water:
+        if pgid + overflow >= high_water:
             raise CorruptEvidence(
-                self.source, f"overflow of {overflow} pages runs past the high-water mark {self.high_water}", f"page {pgid}"
+                self.source, f"overflow of {overflow} pages runs past the high-water mark {high_water}", f"page {pgid}"
             )
         if end > self.data_size:
             raise TruncatedEvidence(
                 self.source, f"page and its {overflow} overflow pages end at byte {end}, past the end of the file", f"page {pgid}"
             )
+        return flags, count, overflow, start, end
+
+    def page(self, pgid: int) -> tuple[int, int, int, memoryview]:
+        """(flags, count, overflow, span) of a page; the span covers its overflow pages too."""
+        flags, count, overflow, start, end = self.page_bounds(pgid)
         return flags, count, overflow, self.buf[start:end]
 
     # -- buckets -------------------------------------------------------------------------------
@@ -248,7 +255,7 @@ class BoltDB:
 
     # -- salvage -------------------------------------------------------------------------------
 
-    def iter_items_anywhere(self) -> Iterator[tuple[int, memoryview, memoryview, int]]:
+    def iter_items_anywhere(self) -> Iterator[tuple[int, bytes, bytes, int]]:
         """(page, key, value, flags) of every leaf element in the file, reachable or not.
 
         Copy-on-write leaves old versions of pages behind in free pages, so this also finds
@@ -257,43 +264,44 @@ class BoltDB:
         """
         limit = self.file_pages if self.meta is None else min(self.file_pages, self.high_water)
         header = self.layout.PAGE_HEADER
+        data = self.data
         for pgid in range(2, limit):
             start = pgid * self.page_size
-            stored_id, flags, count, overflow = header.unpack_from(self.buf, start)
+            stored_id, flags, count, overflow = header.unpack_from(data, start)
             if stored_id != pgid or flags != LEAF_PAGE or count == 0:
                 continue
-            span = self.buf[start : min(start + (overflow + 1) * self.page_size, self.data_size)]
-            if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > len(span):
+            end = min(start + (overflow + 1) * self.page_size, self.data_size)
+            if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
                 continue
-            for flags, key, value in _iter_leaf_elements(self.layout, span, count):
-                if key is not None:
-                    yield pgid, key, value, flags
+            for flags, kstart, vstart, vend in _leaf_elements(self.layout, data, start, end, count)[0]:
+                yield pgid, data[kstart:vstart], data[vstart:vend], flags
 
 
-def _iter_leaf_elements(
-    layout: _Layout, span: memoryview, count: int
-) -> Iterator[tuple[int, memoryview | None, memoryview]]:
-    """(flags, key, value) of a leaf page; key is None for an element pointing past the page."""
-    end_of_span = len(span)
-    offset = PAGE_HEADER_SIZE
-    for flags, pos, ksize, vsize in layout.LEAF_ELEMENT.iter_unpack(
-        span[PAGE_HEADER_SIZE : PAGE_HEADER_SIZE + count * ELEMENT_SIZE]
-    ):
+def _leaf_elements(
+    layout: _Layout, data: mmap.mmap | bytes, start: int, end: int, count: int
+) -> tuple[list[tuple[int, int, int, int]], int | None]:
+    """(flags, key start, value start, value end) of a leaf page's elements, as absolute offsets.
+
+    Returns the elements that lie inside the page and the index of the first one that does not
+    (None when all do). A list per page, not a generator per element: this runs millions of times.
+    """
+    elements = []
+    offset = start + PAGE_HEADER_SIZE
+    for flags, pos, ksize, vsize in layout.LEAF_ELEMENT.iter_unpack(data[offset : offset + count * ELEMENT_SIZE]):
         # pos is relative to the element itself, not to the page (bbolt page.go Key/Value).
         kstart = offset + pos
-        vstart = kstart + ksize
-        vend = vstart + vsize
+        vend = kstart + ksize + vsize
+        if vend > end:
+            return elements, len(elements)
+        elements.append((flags, kstart, kstart + ksize, vend))
         offset += ELEMENT_SIZE
-        if vend > end_of_span:
-            yield flags, None, span[vend:vend]
-        else:
-            yield flags, span[kstart:vstart], span[vstart:vend]
+    return elements, None
 
 
 class Bucket:
     """One bucket: a B+tree rooted at a page, or an inline pseudo page inside its parent's value."""
 
-    def __init__(self, db: BoltDB, name: bytes, root: int, inline: memoryview | None) -> None:
+    def __init__(self, db: BoltDB, name: bytes, root: int, inline: bytes | None) -> None:
         self.db = db
         self.name = name
         self.root_page = root
@@ -307,14 +315,26 @@ class Bucket:
     def label(self) -> str:
         return self.name.decode("utf-8", "replace")
 
-    def iter_items(self, damage: list[Damage] | None = None) -> Iterator[tuple[memoryview, memoryview, int]]:
+    def iter_items(self, damage: list[Damage] | None = None) -> Iterator[tuple[bytes, bytes, int]]:
         """(key, value, flags) in key order; flags & BUCKET_LEAF_FLAG marks a nested bucket."""
-        for pgid, span, count in self._iter_leaves(damage):
-            yield from self._leaf_items(pgid, span, count, damage)
+        for pgid, data, start, end, count in self._iter_leaves(damage):
+            for flags, kstart, vstart, vend in self._elements(pgid, data, start, end, count, damage):
+                yield data[kstart:vstart], data[vstart:vend], flags
+
+    def iter_leaf_blocks(
+        self, damage: list[Damage] | None = None
+    ) -> Iterator[tuple[int | None, mmap.mmap | bytes, list[tuple[int, int, int, int]]]]:
+        """Leaf pages as (page id, buffer, [(flags, key start, value start, value end)]).
+
+        The fast path for full passes over millions of entries: absolute offsets into the
+        mapped file, so the caller reads only the bytes it needs (a revision, a key prefix).
+        """
+        for pgid, data, start, end, count in self._iter_leaves(damage):
+            yield pgid, data, self._elements(pgid, data, start, end, count, damage)
 
     def count(self, damage: list[Damage] | None = None) -> int:
         """Number of entries, nested buckets included, read from leaf headers alone."""
-        return sum(count for _, _, count in self._iter_leaves(damage))
+        return sum(leaf[4] for leaf in self._iter_leaves(damage))
 
     def iter_buckets(self, damage: list[Damage] | None = None) -> Iterator[Bucket]:
         for key, value, flags in self.iter_items(damage):
@@ -331,7 +351,7 @@ class Bucket:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _open_child(self, name: bytes, value: memoryview, damage: list[Damage] | None) -> Bucket | None:
+    def _open_child(self, name: bytes, value: bytes, damage: list[Damage] | None) -> Bucket | None:
         layout = self.db.layout
         label = name.decode("utf-8", "replace")
         if len(value) < IN_BUCKET_SIZE:
@@ -340,7 +360,7 @@ class Bucket:
         root, _sequence = layout.IN_BUCKET.unpack_from(value, 0)
         if root != 0:
             return Bucket(self.db, name, root, None)
-        inline = value[IN_BUCKET_SIZE:]
+        inline = bytes(value[IN_BUCKET_SIZE:])
         if len(inline) < PAGE_HEADER_SIZE:
             self._fail(damage, None, f"inline bucket {label!r} is too short for a page header")
             return None
@@ -352,9 +372,10 @@ class Bucket:
             raise CorruptEvidence(self.db.source, problem, where)
         damage.append(Damage(pgid, problem, self.label))
 
-    def _iter_leaves(self, damage: list[Damage] | None) -> Iterator[tuple[int | None, memoryview, int]]:
-        """(page id, page span, element count) of every leaf page, left to right."""
-        layout = self.db.layout
+    def _iter_leaves(self, damage: list[Damage] | None) -> Iterator[tuple[int | None, mmap.mmap | bytes, int, int, int]]:
+        """(page id, buffer, start, end, element count) of every leaf page, left to right."""
+        db = self.db
+        layout = db.layout
         if self.inline is not None:
             _, flags, count, _ = layout.PAGE_HEADER.unpack_from(self.inline, 0)
             if flags != LEAF_PAGE:
@@ -363,95 +384,100 @@ class Bucket:
             if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > len(self.inline):
                 self._fail(damage, None, f"inline bucket {self.label!r} claims {count} elements but is {len(self.inline)} bytes")
                 return
-            yield None, self.inline, count
+            yield None, self.inline, 0, len(self.inline), count
             return
 
-        seen = bytearray(self.db.high_water)
+        data = db.data
+        page_bounds = db.page_bounds
+        branch_elements = layout.BRANCH_ELEMENT.iter_unpack
+        seen = bytearray(db.high_water)
         # A stack of (page id, depth, parent) walked so that children come out left to right.
         stack: list[tuple[int, int, int | None]] = [(self.root_page, 0, None)]
         while stack:
             pgid, depth, parent = stack.pop()
-            came_from = f" (referenced from page {parent})" if parent is not None else ""
-            if depth > MAX_DEPTH:
-                self._fail(damage, pgid, f"tree deeper than {MAX_DEPTH} levels{came_from}; probably a cycle")
-                continue
-            if 0 <= pgid < len(seen) and seen[pgid]:
-                self._fail(damage, pgid, f"page reached twice{came_from}; the tree has a cycle or shared page")
+            if depth > MAX_DEPTH or (0 <= pgid < len(seen) and seen[pgid]):
+                came_from = f" (referenced from page {parent})" if parent is not None else ""
+                problem = f"tree deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else "page reached twice"
+                self._fail(damage, pgid, f"{problem}{came_from}; the tree has a cycle or shared page")
                 continue
             try:
-                flags, count, _overflow, span = self.db.page(pgid)
+                flags, count, _overflow, start, end = page_bounds(pgid)
             except CorruptEvidence as err:
                 if damage is None:
                     raise
+                came_from = f" (referenced from page {parent})" if parent is not None else ""
                 damage.append(Damage(pgid, err.problem + came_from, self.label))
                 continue
             seen[pgid] = 1
-            if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > len(span):
-                self._fail(damage, pgid, f"claims {count} elements, more than fit in {len(span)} bytes")
+            if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
+                self._fail(damage, pgid, f"claims {count} elements, more than fit in {end - start} bytes")
                 continue
             if flags == LEAF_PAGE:
-                yield pgid, span, count
+                yield pgid, data, start, end, count
             elif flags == BRANCH_PAGE:
-                children = [
-                    child
-                    for _pos, _ksize, child in layout.BRANCH_ELEMENT.iter_unpack(
-                        span[PAGE_HEADER_SIZE : PAGE_HEADER_SIZE + count * ELEMENT_SIZE]
-                    )
-                ]
+                first = start + PAGE_HEADER_SIZE
+                children = [child for _pos, _ksize, child in branch_elements(data[first : first + count * ELEMENT_SIZE])]
                 stack.extend((child, depth + 1, pgid) for child in reversed(children))
             else:
+                came_from = f" (referenced from page {parent})" if parent is not None else ""
                 self._fail(damage, pgid, f"page flags {flags:#x} where a branch or leaf page was expected{came_from}")
 
-    def _leaf_items(
-        self, pgid: int | None, span: memoryview, count: int, damage: list[Damage] | None
-    ) -> Iterator[tuple[memoryview, memoryview, int]]:
-        for index, (flags, key, value) in enumerate(_iter_leaf_elements(self.db.layout, span, count)):
-            if key is None:
-                self._fail(damage, pgid, f"element {index} points past the end of the page ({len(span)} bytes)")
-                return
-            yield key, value, flags
+    def _elements(
+        self, pgid: int | None, data: mmap.mmap | bytes, start: int, end: int, count: int, damage: list[Damage] | None
+    ) -> list[tuple[int, int, int, int]]:
+        elements, broken = _leaf_elements(self.db.layout, data, start, end, count)
+        if broken is not None:
+            self._fail(damage, pgid, f"element {broken} points past the end of the page ({end - start} bytes)")
+        return elements
 
     # -- point access --------------------------------------------------------------------------
 
-    def get(self, key: bytes) -> memoryview | None:
+    def get(self, key: bytes) -> bytes | None:
         """The value stored under ``key``, by binary search down the branches (bbolt cursor.seek)."""
         if self.inline is not None:
             return next((value for k, value, _ in self.iter_items() if k == key), None)
-        layout = self.db.layout
+        db = self.db
+        data = db.data
+        branch_element = db.layout.BRANCH_ELEMENT.unpack_from
+        leaf_element = db.layout.LEAF_ELEMENT.unpack_from
         pgid = self.root_page
         for _depth in range(MAX_DEPTH):
-            flags, count, _overflow, span = self.db.page(pgid)
+            flags, count, _overflow, start, end = db.page_bounds(pgid)
+            first = start + PAGE_HEADER_SIZE
             if flags == BRANCH_PAGE:
                 # The child to follow is the last one whose first key is <= key.
                 lo, hi = 0, count
                 while lo < hi:
                     mid = (lo + hi) // 2
-                    pos, ksize, _child = layout.BRANCH_ELEMENT.unpack_from(span, PAGE_HEADER_SIZE + mid * ELEMENT_SIZE)
-                    start = PAGE_HEADER_SIZE + mid * ELEMENT_SIZE + pos
-                    if bytes(span[start : start + ksize]) <= key:
+                    element = first + mid * ELEMENT_SIZE
+                    pos, ksize, _child = branch_element(data, element)
+                    if data[element + pos : element + pos + ksize] <= key:
                         lo = mid + 1
                     else:
                         hi = mid
                 if lo == 0:
                     return None
-                pgid = layout.BRANCH_ELEMENT.unpack_from(span, PAGE_HEADER_SIZE + (lo - 1) * ELEMENT_SIZE)[2]
+                pgid = branch_element(data, first + (lo - 1) * ELEMENT_SIZE)[2]
                 continue
             if flags != LEAF_PAGE:
-                raise CorruptEvidence(self.db.source, f"page flags {flags:#x} during a lookup", f"page {pgid}")
+                raise CorruptEvidence(db.source, f"page flags {flags:#x} during a lookup", f"page {pgid}")
             lo, hi = 0, count
             while lo < hi:
                 mid = (lo + hi) // 2
-                _flags, pos, ksize, vsize = layout.LEAF_ELEMENT.unpack_from(span, PAGE_HEADER_SIZE + mid * ELEMENT_SIZE)
-                start = PAGE_HEADER_SIZE + mid * ELEMENT_SIZE + pos
-                found = bytes(span[start : start + ksize])
+                element = first + mid * ELEMENT_SIZE
+                _flags, pos, ksize, vsize = leaf_element(data, element)
+                kstart = element + pos
+                found = data[kstart : kstart + ksize]
                 if found == key:
-                    return span[start + ksize : start + ksize + vsize]
+                    if kstart + ksize + vsize > end:
+                        raise CorruptEvidence(db.source, f"element {mid} points past the end of the page", f"page {pgid}")
+                    return data[kstart + ksize : kstart + ksize + vsize]
                 if found < key:
                     lo = mid + 1
                 else:
                     hi = mid
             return None
-        raise CorruptEvidence(self.db.source, f"tree deeper than {MAX_DEPTH} levels during a lookup", f"page {pgid}")
+        raise CorruptEvidence(db.source, f"tree deeper than {MAX_DEPTH} levels during a lookup", f"page {pgid}")
 
     def last_key(self, damage: list[Damage] | None = None) -> bytes | None:
         """The greatest key, following the last child of every branch."""

@@ -33,6 +33,9 @@ MEMBERS_BUCKET = b"members"
 REVISION_KEY = struct.Struct(">QcQ")  # main, '_', sub — big-endian so that byte order is revision order
 REVISION_KEY_SIZE = REVISION_KEY.size  # 17
 TOMBSTONE_MARK = b"t"
+# A revision key followed by the first two bytes of its KeyValue (tag and one-byte length).
+PUT_RECORD_HEAD = struct.Struct(">QcQBB")
+DELETE_RECORD_HEAD = struct.Struct(">QcQcBB")
 U64_BE = struct.Struct(">Q")
 
 TRAILER_SIZE = 32  # the SHA-256 that `snapshot save` appends
@@ -127,7 +130,7 @@ def load_key_value(revision: Revision, raw: bytes | memoryview, *, source: str =
     )
 
 
-def user_key(raw_value: memoryview) -> bytes | None:
+def user_key(raw_value: bytes | memoryview) -> bytes | None:
     """Field 1 (key) of a KeyValue without a full parse; etcd always writes it first.
 
     This is the hot path of every full pass, so it reads the tag and a short varint by hand.
@@ -153,6 +156,7 @@ class Integrity(StrEnum):
     OK = "ok"
     MISMATCH = "mismatch"
     ABSENT = "absent"
+    UNCHECKED = "unchecked"  # the trailer is there but --skip-hash-check was given
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ class IntegrityResult:
     def describe(self) -> str:
         if self.status is Integrity.OK:
             return "ok (SHA-256 appended by `etcdctl snapshot save` matches)"
+        if self.status is Integrity.UNCHECKED:
+            return "unchecked (a SHA-256 trailer is present; --skip-hash-check was given)"
         if self.status is Integrity.MISMATCH:
             return (
                 f"MISMATCH: the appended SHA-256 is {self.expected_sha256} but the data hashes to "
@@ -208,6 +214,7 @@ class KeyIndex:
     live: dict[bytes, int] = field(default_factory=dict)
     history: dict[bytes, list[int]] = field(default_factory=dict)
     events: int = 0
+    skipped: int = 0  # entries of the key bucket that are not revision records
     tombstones: int = 0
     last_revision: int = 0
     out_of_order: int = 0
@@ -245,6 +252,7 @@ class Snapshot:
         self._integrity: IntegrityResult | None = None
         self._salvaged: list[KeyValue] | None = None
         self._salvaged_index: dict[int, KeyValue] | None = None
+        self._buckets: dict[bytes, Bucket | None] = {}
         self._salvage_report: SalvageReport | None = None
 
     def close(self) -> None:
@@ -288,15 +296,24 @@ class Snapshot:
     # -- buckets -------------------------------------------------------------------------------
 
     def _bucket(self, name: bytes) -> Bucket | None:
-        if self.db.meta is None:
-            return None
-        return self.db.bucket(name, self.damage)
+        # Opening a bucket scans the root bucket; reads call this per record, so keep each one.
+        if name not in self._buckets:
+            self._buckets[name] = self.db.bucket(name, self.damage) if self.db.meta is not None else None
+        return self._buckets[name]
 
-    def bucket_counts(self) -> dict[str, int]:
-        """Entries per top-level bucket, as ``etcdutl snapshot status`` counts them."""
+    def bucket_counts(self, known: dict[bytes, int] | None = None) -> dict[str, int]:
+        """Entries per top-level bucket, as ``etcdutl snapshot status`` counts them.
+
+        ``known`` supplies counts already taken (the key bucket's, from a full pass) so that the
+        biggest bucket is not walked a second time.
+        """
         if self.db.meta is None:
             return {}
-        return {bucket.label: bucket.count(self.damage) for bucket in self.db.root().iter_buckets(self.damage)}
+        known = known or {}
+        return {
+            bucket.label: known[bucket.name] if bucket.name in known else bucket.count(self.damage)
+            for bucket in self.db.root().iter_buckets(self.damage)
+        }
 
     def _meta_value(self, name: bytes) -> bytes | None:
         bucket = self._bucket(META_BUCKET)
@@ -413,44 +430,71 @@ class Snapshot:
         index = KeyIndex()
         live = index.live
         last = 0
-        for raw_key, raw_value in self._iter_pass_sources():
-            index.events += 1
-            if progress is not None and not index.events & 0xFFFF:
+        for batch in self._iter_revision_batches(index):
+            if progress is not None:
                 progress(index.events)
-            if len(raw_key) == REVISION_KEY_SIZE:
-                tombstone = False
-            elif len(raw_key) == REVISION_KEY_SIZE + 1 and raw_key[REVISION_KEY_SIZE] == TOMBSTONE_MARK[0]:
-                tombstone = True
-            else:
-                self.damage.append(Damage(None, f"key {bytes(raw_key).hex()} is not a revision", "key"))
-                continue
-            main, _, sub = REVISION_KEY.unpack_from(raw_key)
-            if main < last:
-                index.out_of_order += 1
-            last = main
-            name = user_key(raw_value)
-            if name is None:
-                self.damage.append(Damage(None, f"revision {main}_{sub} holds no KeyValue key", "key"))
-                continue
-            if wanted is not None and not name.startswith(wanted):
-                continue
-            packed = (main << 33) | (sub << 1) | tombstone
-            if tombstone:
-                index.tombstones += 1
-                live.pop(name, None)
-            else:
-                live[name] = packed
-            if history or name in history_keys:
-                index.history.setdefault(name, []).append(packed)
+            for main, sub, tombstone, name in batch:
+                if main < last:
+                    index.out_of_order += 1
+                last = main
+                if wanted is not None and not name.startswith(wanted):
+                    continue
+                packed = (main << 33) | (sub << 1) | tombstone
+                if tombstone:
+                    index.tombstones += 1
+                    live.pop(name, None)
+                else:
+                    live[name] = packed
+                if history or name in history_keys:
+                    index.history.setdefault(name, []).append(packed)
         index.last_revision = last
         return index
 
-    def _iter_pass_sources(self) -> Iterator[tuple[bytes | memoryview, memoryview]]:
-        if not self.salvage_mode:
-            yield from self.iter_raw_revisions()
+    def _iter_revision_batches(self, index: KeyIndex) -> Iterator[list[tuple[int, int, bool, bytes]]]:
+        """(main, sub, tombstone, user key) of every event in revision order, a leaf page at a time.
+
+        The hot loop of every full pass: it reads the revision from the bbolt key and the user
+        key from the first field of the KeyValue, decodes nothing else, and yields once per page.
+        """
+        if self.salvage_mode:
+            for record in self.iter_events():
+                index.events += 1
+                yield [(record.revision.main, record.revision.sub, record.revision.tombstone, record.key)]
             return
-        for record in self.iter_events():
-            yield record.revision.key(), memoryview(_encode_user_key(record.key))
+        bucket = self._bucket(KEY_BUCKET)
+        if bucket is None:
+            return
+        unpack_put = PUT_RECORD_HEAD.unpack_from
+        unpack_delete = DELETE_RECORD_HEAD.unpack_from
+        for pgid, data, elements in bucket.iter_leaf_blocks(self.damage):
+            batch = []
+            for _flags, kstart, vstart, vend in elements:
+                # One unpack reads the revision key and the KeyValue's first tag and length: etcd
+                # writes KeyValue.key first, as tag 0x0a and a varint length (one byte below 128).
+                ksize = vstart - kstart
+                if ksize == REVISION_KEY_SIZE and vend - vstart >= 2:
+                    main, separator, sub, tag, length = unpack_put(data, kstart)
+                    tombstone = False
+                elif ksize == REVISION_KEY_SIZE + 1 and vend - vstart >= 2:
+                    main, separator, sub, mark, tag, length = unpack_delete(data, kstart)
+                    tombstone = mark == TOMBSTONE_MARK
+                else:
+                    separator = b""
+                if separator != b"_" or (ksize != REVISION_KEY_SIZE and not tombstone):
+                    index.skipped += 1
+                    self.damage.append(Damage(pgid, f"key {data[kstart:vstart].hex()} is not a revision", "key"))
+                    continue
+                if tag == 0x0A and length < 0x80 and vstart + 2 + length <= vend:
+                    name = data[vstart + 2 : vstart + 2 + length]
+                else:
+                    name = user_key(data[vstart:vend])
+                    if name is None:
+                        index.skipped += 1
+                        self.damage.append(Damage(pgid, f"revision {main}_{sub} is not an etcd KeyValue record", "key"))
+                        continue
+                batch.append((main, sub, tombstone, name))
+            index.events += len(batch)
+            yield batch
 
     def read(self, packed: int) -> KeyValue:
         """The event stored under a packed revision from an index."""

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from analyzer.evidence.bbolt import Damage
-from analyzer.evidence.etcd import Compaction, IntegrityResult, Member, SalvageReport, Snapshot
+from analyzer.evidence.etcd import Compaction, Integrity, IntegrityResult, Member, SalvageReport, Snapshot
 
 # Built-in resources whose etcd path has two segments (kubernetes default_storage_factory_builder.go).
 TWO_SEGMENT_RESOURCES = frozenset({"services"})
@@ -118,12 +118,18 @@ class SnapshotSummary:
         }
 
 
-def summarize_snapshot(snapshot: Snapshot, progress: Callable[[int], None] | None = None) -> SnapshotSummary:
+def summarize_snapshot(
+    snapshot: Snapshot, progress: Callable[[int], None] | None = None, *, check_hash: bool = True
+) -> SnapshotSummary:
     """Everything ``info`` prints. The SHA-256 check runs beside the tree walk (hashlib frees the GIL)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
-        integrity = pool.submit(snapshot.verify_integrity)
+        if check_hash or not snapshot.has_trailer:
+            integrity = pool.submit(snapshot.verify_integrity)
+        else:
+            integrity = pool.submit(IntegrityResult, Integrity.UNCHECKED)
         index = snapshot.build_index(progress=progress)
-        bucket_counts = snapshot.bucket_counts()
+        # Outside salvage mode the pass saw exactly the key bucket's entries, damaged ones included.
+        bucket_counts = snapshot.bucket_counts({} if snapshot.salvage_mode else {b"key": index.events + index.skipped})
         resources = Counter(resource_prefix(key) for key in index.live)
         salvage = snapshot.salvage_report() if snapshot.salvage_mode else None
         summary = SnapshotSummary(

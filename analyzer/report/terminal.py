@@ -32,7 +32,7 @@ def _facts_table(rows: Iterable[tuple[str, str | Text]]) -> Table:
 
 
 def snapshot_summary_view(summary: SnapshotSummary) -> Group:
-    integrity_style = {Integrity.OK: "green", Integrity.MISMATCH: "bold red", Integrity.ABSENT: "yellow"}
+    integrity_style = {Integrity.OK: "green", Integrity.MISMATCH: "bold red", Integrity.ABSENT: "yellow", Integrity.UNCHECKED: "yellow"}
     compaction = summary.compaction
     rows: list[tuple[str, str | Text]] = [
         ("snapshot", summary.source),
