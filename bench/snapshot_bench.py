@@ -8,10 +8,11 @@ with ``etcdctl snapshot save``; it is cached outside the repository (``--cache``
 ``~/.cache/kforensic-bench``). Every measured command runs as its own process, in the same run and
 on the same file, alternating tools so that neither gets a warmer page cache.
 
-Memory is the peak of the process's *anonymous* resident memory (``RssAnon`` in
-/proc/PID/status), sampled every 2 ms from outside: pages of the snapshot file that the process
-maps read-only are file-backed (``RssFile``) and do not count, as the benchmark's target says. The
-peak of the whole resident set (``VmHWM``, file pages included) is printed beside it.
+Memory is the peak of the *anonymous* resident memory (``RssAnon`` in /proc/PID/status) of the
+process and every worker it starts, summed, sampled every 2 ms from outside: pages of the snapshot
+file mapped read-only are file-backed (``RssFile``) and do not count, as the benchmark's target
+says. The peak of the main process's whole resident set (``VmHWM``, file pages included) is
+printed beside it.
 """
 
 from __future__ import annotations
@@ -105,23 +106,41 @@ class Measurement:
     output: str
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and all its descendants (a full pass may run worker processes)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                pending.extend(int(child) for child in (task / "children").read_text().split())
+            except OSError:
+                pass
+    return found
+
+
+def _status_kib(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def measure(args: list[str]) -> Measurement:
-    """Run a command, sampling its anonymous and total resident memory every 2 ms."""
+    """Run a command, sampling every 2 ms the anonymous memory of its whole process tree."""
     peak = {"anon": 0, "hwm": 0}
     started = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def sample() -> None:
-        status = Path(f"/proc/{process.pid}/status")
         while process.poll() is None:
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("RssAnon:"):
-                        peak["anon"] = max(peak["anon"], int(line.split()[1]))
-                    elif line.startswith("VmHWM:"):
-                        peak["hwm"] = max(peak["hwm"], int(line.split()[1]))
-            except (FileNotFoundError, ProcessLookupError):
-                break
+            pids = _tree(process.pid)
+            peak["anon"] = max(peak["anon"], sum(_status_kib(pid, "RssAnon:") for pid in pids))
+            peak["hwm"] = max(peak["hwm"], _status_kib(process.pid, "VmHWM:"))
             time.sleep(0.002)
 
     sampler = threading.Thread(target=sample, daemon=True)

@@ -203,3 +203,31 @@ def test_damaged_branch_partial_then_salvaged(mvcc_snapshot, tmp_path):
         assert set(index.live) == set(ledger.live())
         recovered = snapshot.get(sorted(lost)[0], index)
         assert recovered.salvaged and recovered.value == ledger.live()[sorted(lost)[0]]
+
+
+# -- the parallel pass gives exactly the serial answer --------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_parallel_pass_equals_serial(mvcc_snapshot, workers):
+    path, ledger = mvcc_snapshot
+    with Snapshot(path) as snapshot:
+        serial = snapshot.build_index(workers=1, keys=[b"/registry/configmaps/default/rewritten"])
+        parallel = snapshot.build_index(workers=workers, keys=[b"/registry/configmaps/default/rewritten"])
+    assert parallel.live == serial.live and set(parallel.live) == set(ledger.live())
+    assert parallel.history == serial.history
+    assert (parallel.events, parallel.tombstones, parallel.last_revision) == (serial.events, serial.tombstones, serial.last_revision)
+
+
+def test_parallel_pass_reports_the_same_damage(mvcc_snapshot, tmp_path):
+    path, _ledger = mvcc_snapshot
+    damaged = tmp_path / "damaged.db"
+    shutil.copy(path, damaged)
+    with Snapshot(path) as snapshot:
+        leaves = snapshot.db.bucket(b"key").leaf_page_ids()
+    patch(damaged, leaves[len(leaves) // 2] * 4096 + 8, struct.pack("<H", 0x40))  # a leaf's flags
+    with Snapshot(damaged) as serial_snapshot, Snapshot(damaged) as parallel_snapshot:
+        serial = serial_snapshot.build_index(workers=1)
+        parallel = parallel_snapshot.build_index(workers=2)
+        assert parallel.live == serial.live
+        assert {d.page for d in parallel_snapshot.damage} == {d.page for d in serial_snapshot.damage} == {leaves[len(leaves) // 2]}

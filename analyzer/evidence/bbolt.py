@@ -238,6 +238,21 @@ class BoltDB:
             )
         return flags, count, overflow, start, end
 
+    def read_leaf(self, pgid: int, damage: list[Damage], bucket: str) -> list[tuple[int, int, int, int]]:
+        """The elements of one leaf page named by id (see ``Bucket.leaf_page_ids``), damage recorded."""
+        try:
+            flags, count, _overflow, start, end = self.page_bounds(pgid)
+        except CorruptEvidence as err:
+            damage.append(Damage(pgid, err.problem, bucket))
+            return []
+        if flags != LEAF_PAGE or PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
+            damage.append(Damage(pgid, f"page flags {flags:#x} or count {count} do not make a leaf page", bucket))
+            return []
+        elements, broken = _leaf_elements(self.layout, self.data, start, end, count)
+        if broken is not None:
+            damage.append(Damage(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", bucket))
+        return elements
+
     def page(self, pgid: int) -> tuple[int, int, int, memoryview]:
         """(flags, count, overflow, span) of a page; the span covers its overflow pages too."""
         flags, count, overflow, start, end = self.page_bounds(pgid)
@@ -331,6 +346,52 @@ class Bucket:
         """
         for pgid, data, start, end, count in self._iter_leaves(damage):
             yield pgid, data, self._elements(pgid, data, start, end, count, damage)
+
+    def leaf_page_ids(self, damage: list[Damage] | None = None) -> list[int]:
+        """The bucket's leaf pages in key order, found by walking branch pages only.
+
+        A B+tree keeps its leaves at one depth, so one child's header tells whether a branch's
+        children are leaves; whoever reads those pages checks each one (``BoltDB.read_leaf``).
+        An inline bucket has no leaf pages and yields an empty list.
+        """
+        if self.inline is not None:
+            return []
+        db = self.db
+        branch_elements = db.layout.BRANCH_ELEMENT.iter_unpack
+        leaves: list[int] = []
+        seen: set[int] = set()
+        stack: list[tuple[int, int, int | None]] = [(self.root_page, 0, None)]
+        while stack:
+            pgid, depth, parent = stack.pop()
+            came_from = f" (referenced from page {parent})" if parent is not None else ""
+            if depth > MAX_DEPTH or pgid in seen:
+                self._fail(damage, pgid, f"page reached twice or too deep{came_from}; the tree has a cycle")
+                continue
+            seen.add(pgid)
+            try:
+                flags, count, _overflow, start, end = db.page_bounds(pgid)
+            except CorruptEvidence as err:
+                if damage is None:
+                    raise
+                damage.append(Damage(pgid, err.problem + came_from, self.label))
+                continue
+            if flags == LEAF_PAGE:
+                leaves.append(pgid)
+                continue
+            if flags != BRANCH_PAGE or PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
+                self._fail(damage, pgid, f"page flags {flags:#x} or count {count} do not make a branch page{came_from}")
+                continue
+            first = start + PAGE_HEADER_SIZE
+            children = [child for _pos, _ksize, child in branch_elements(db.data[first : first + count * ELEMENT_SIZE])]
+            try:
+                child_flags = db.page_bounds(children[0])[0] if children else 0
+            except CorruptEvidence:
+                child_flags = 0
+            if child_flags == LEAF_PAGE:
+                leaves.extend(children)
+            else:
+                stack.extend((child, depth + 1, pgid) for child in reversed(children))
+        return leaves
 
     def count(self, damage: list[Damage] | None = None) -> int:
         """Number of entries, nested buckets included, read from leaf headers alone."""

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
+import multiprocessing
+import os
 import struct
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -41,6 +45,8 @@ U64_BE = struct.Struct(">Q")
 TRAILER_SIZE = 32  # the SHA-256 that `snapshot save` appends
 SECTOR = 512  # etcd detects the trailer as size % 512 == 32 (etcdutl hasChecksum)
 HASH_CHUNK = 16 << 20
+PARALLEL_THRESHOLD = 256 << 20  # full passes over bigger snapshots use several processes
+MAX_WORKERS = 8
 
 
 # -- revisions -------------------------------------------------------------------------------------
@@ -218,6 +224,126 @@ class KeyIndex:
     tombstones: int = 0
     last_revision: int = 0
     out_of_order: int = 0
+    damage: list[Damage] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    """One run of consecutive events, indexed: the last event per key (bit 0 set for a delete).
+
+    Runs are indexed independently (possibly in worker processes) and merged in revision order;
+    keeping each key's last event, deletes included, is what makes the merge exact.
+    """
+
+    last: dict[bytes, int] = field(default_factory=dict)
+    history: dict[bytes, list[int]] = field(default_factory=dict)
+    events: int = 0
+    skipped: int = 0
+    tombstones: int = 0
+    out_of_order: int = 0
+    first_main: int = -1
+    last_main: int = 0
+    damage: list[Damage] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    prefixes: tuple[bytes, ...] | None
+    history: bool
+    history_keys: frozenset[bytes]
+
+
+def _page_events(data: bytes | mmap.mmap, pgid: int | None, elements: list[tuple[int, int, int, int]], run: _Run) -> list[tuple[int, int, int, bytes]]:
+    """(main, sub, tombstone, user key) of one leaf page of the key bucket.
+
+    The hot loop of every full pass: one unpack reads the revision key and the KeyValue's first
+    tag and length (etcd writes KeyValue.key first, as tag 0x0a and a varint length), and nothing
+    else is decoded.
+    """
+    unpack_put = PUT_RECORD_HEAD.unpack_from
+    unpack_delete = DELETE_RECORD_HEAD.unpack_from
+    events = []
+    for _flags, kstart, vstart, vend in elements:
+        ksize = vstart - kstart
+        tombstone = 0
+        if ksize == REVISION_KEY_SIZE and vend - vstart >= 2:
+            main, separator, sub, tag, length = unpack_put(data, kstart)
+        elif ksize == REVISION_KEY_SIZE + 1 and vend - vstart >= 2:
+            main, separator, sub, mark, tag, length = unpack_delete(data, kstart)
+            tombstone = 1 if mark == TOMBSTONE_MARK else -1
+        else:
+            separator = b""
+        if separator != b"_" or tombstone < 0:
+            run.skipped += 1
+            run.damage.append(Damage(pgid, f"key {data[kstart:vstart].hex()} is not a revision", "key"))
+            continue
+        if tag == 0x0A and length < 0x80 and vstart + 2 + length <= vend:
+            name = data[vstart + 2 : vstart + 2 + length]
+        else:
+            name = user_key(data[vstart:vend])
+            if name is None:
+                run.skipped += 1
+                run.damage.append(Damage(pgid, f"revision {main}_{sub} is not an etcd KeyValue record", "key"))
+                continue
+        events.append((main, sub, tombstone, name))
+    return events
+
+
+def _index_events(run: _Run, events: list[tuple[int, int, int, bytes]], wanted: _Wanted) -> None:
+    last_key = run.last
+    prefixes = wanted.prefixes
+    for main, sub, tombstone, name in events:
+        if main < run.last_main:
+            run.out_of_order += 1
+        if run.first_main < 0:
+            run.first_main = main
+        run.last_main = main
+        if prefixes is not None and not name.startswith(prefixes):
+            continue
+        packed = (main << 33) | (sub << 1) | tombstone
+        last_key[name] = packed
+        run.tombstones += tombstone
+        if wanted.history or name in wanted.history_keys:
+            run.history.setdefault(name, []).append(packed)
+    run.events += len(events)
+
+
+def _index_leaf_run(source: str, data_size: int, pages: list[int], wanted: _Wanted) -> _Run:
+    """Worker: index a run of the key bucket's leaf pages, in a process of its own."""
+    run = _Run()
+    with open_bolt(source, data_size=data_size) as db:
+        for pgid in pages:
+            _index_events(run, _page_events(db.data, pgid, db.read_leaf(pgid, run.damage, "key"), run), wanted)
+    return run
+
+
+def _merge_runs(runs: Iterable[_Run]) -> KeyIndex:
+    """Runs in revision order into one index: a later run's last event for a key wins."""
+    index = KeyIndex()
+    live = index.live
+    for run in runs:
+        if run.first_main >= 0 and run.first_main < index.last_revision:
+            index.out_of_order += 1
+        index.out_of_order += run.out_of_order
+        index.events += run.events
+        index.skipped += run.skipped
+        index.tombstones += run.tombstones
+        index.last_revision = max(index.last_revision, run.last_main)
+        index.damage.extend(run.damage)
+        if not live and not index.history:
+            # The first (often only) run: reuse its dict instead of copying it.
+            index.live = live = run.last
+            for name in [name for name, packed in live.items() if packed & 1]:
+                del live[name]
+        else:
+            for name, packed in run.last.items():
+                if packed & 1:
+                    live.pop(name, None)
+                else:
+                    live[name] = packed
+        for name, events in run.history.items():
+            index.history.setdefault(name, []).extend(events)
+    return index
 
 
 @dataclass(frozen=True)
@@ -419,82 +545,62 @@ class Snapshot:
         history: bool = False,
         keys: Iterable[bytes] = (),
         progress: Callable[[int], None] | None = None,
+        workers: int | None = None,
     ) -> KeyIndex:
         """One pass over every revision: the live keys under ``prefixes`` (all when None).
 
         ``history`` keeps every event of those keys; ``keys`` keeps the history of just these.
-        ``progress`` is called with the number of events seen, every 65 536 events.
+        ``progress`` is called with the number of events seen so far. Big snapshots are indexed
+        by ``workers`` processes (default: one per CPU, up to 8) over consecutive runs of leaf
+        pages, merged in revision order.
         """
-        wanted = tuple(prefixes) if prefixes is not None else None
-        history_keys = set(keys)
-        index = KeyIndex()
-        live = index.live
-        last = 0
-        for batch in self._iter_revision_batches(index):
-            if progress is not None:
-                progress(index.events)
-            for main, sub, tombstone, name in batch:
-                if main < last:
-                    index.out_of_order += 1
-                last = main
-                if wanted is not None and not name.startswith(wanted):
-                    continue
-                packed = (main << 33) | (sub << 1) | tombstone
-                if tombstone:
-                    index.tombstones += 1
-                    live.pop(name, None)
-                else:
-                    live[name] = packed
-                if history or name in history_keys:
-                    index.history.setdefault(name, []).append(packed)
-        index.last_revision = last
+        wanted = _Wanted(tuple(prefixes) if prefixes is not None else None, history, frozenset(keys))
+        workers = workers if workers is not None else _default_workers(self.file_size)
+        bucket = self._bucket(KEY_BUCKET)
+        if self.salvage_mode or bucket is None or bucket.inline is not None or workers < 2:
+            index = _merge_runs([self._index_serially(wanted, progress)])
+        else:
+            index = self._index_in_parallel(bucket, wanted, workers, progress)
+        self.damage.extend(index.damage)
         return index
 
-    def _iter_revision_batches(self, index: KeyIndex) -> Iterator[list[tuple[int, int, bool, bytes]]]:
-        """(main, sub, tombstone, user key) of every event in revision order, a leaf page at a time.
-
-        The hot loop of every full pass: it reads the revision from the bbolt key and the user
-        key from the first field of the KeyValue, decodes nothing else, and yields once per page.
-        """
+    def _index_serially(self, wanted: _Wanted, progress: Callable[[int], None] | None) -> _Run:
+        run = _Run()
         if self.salvage_mode:
             for record in self.iter_events():
-                index.events += 1
-                yield [(record.revision.main, record.revision.sub, record.revision.tombstone, record.key)]
-            return
+                revision = record.revision
+                _index_events(run, [(revision.main, revision.sub, int(revision.tombstone), record.key)], wanted)
+            return run
         bucket = self._bucket(KEY_BUCKET)
         if bucket is None:
-            return
-        unpack_put = PUT_RECORD_HEAD.unpack_from
-        unpack_delete = DELETE_RECORD_HEAD.unpack_from
+            return run
         for pgid, data, elements in bucket.iter_leaf_blocks(self.damage):
-            batch = []
-            for _flags, kstart, vstart, vend in elements:
-                # One unpack reads the revision key and the KeyValue's first tag and length: etcd
-                # writes KeyValue.key first, as tag 0x0a and a varint length (one byte below 128).
-                ksize = vstart - kstart
-                if ksize == REVISION_KEY_SIZE and vend - vstart >= 2:
-                    main, separator, sub, tag, length = unpack_put(data, kstart)
-                    tombstone = False
-                elif ksize == REVISION_KEY_SIZE + 1 and vend - vstart >= 2:
-                    main, separator, sub, mark, tag, length = unpack_delete(data, kstart)
-                    tombstone = mark == TOMBSTONE_MARK
-                else:
-                    separator = b""
-                if separator != b"_" or (ksize != REVISION_KEY_SIZE and not tombstone):
-                    index.skipped += 1
-                    self.damage.append(Damage(pgid, f"key {data[kstart:vstart].hex()} is not a revision", "key"))
-                    continue
-                if tag == 0x0A and length < 0x80 and vstart + 2 + length <= vend:
-                    name = data[vstart + 2 : vstart + 2 + length]
-                else:
-                    name = user_key(data[vstart:vend])
-                    if name is None:
-                        index.skipped += 1
-                        self.damage.append(Damage(pgid, f"revision {main}_{sub} is not an etcd KeyValue record", "key"))
-                        continue
-                batch.append((main, sub, tombstone, name))
-            index.events += len(batch)
-            yield batch
+            _index_events(run, _page_events(data, pgid, elements, run), wanted)
+            if progress is not None:
+                progress(run.events)
+        return run
+
+    def _index_in_parallel(self, bucket: Bucket, wanted: _Wanted, workers: int, progress: Callable[[int], None] | None) -> KeyIndex:
+        pages = bucket.leaf_page_ids(self.damage)
+        # A few runs per worker keep them all busy; each run's result is one dict of its keys.
+        runs = max(1, min(len(pages) // 256, workers * 3))
+        size = -(-len(pages) // runs)
+        chunks = [pages[i : i + size] for i in range(0, len(pages), size)]
+        context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+        done = 0
+
+        def in_order() -> Iterator[_Run]:
+            nonlocal done
+            with context.Pool(min(workers, len(chunks))) as pool:
+                args = [(self.db.source, self.db.data_size, chunk, wanted) for chunk in chunks]
+                # imap keeps the runs in order, so each is merged as soon as its predecessors are.
+                for run in pool.imap(_star_index_leaf_run, args):
+                    done += run.events
+                    if progress is not None:
+                        progress(done)
+                    yield run
+
+        return _merge_runs(in_order())
 
     def read(self, packed: int) -> KeyValue:
         """The event stored under a packed revision from an index."""
@@ -573,6 +679,17 @@ class Snapshot:
         self.salvaged_records()
         assert self._salvage_report is not None
         return self._salvage_report
+
+
+def _star_index_leaf_run(args: tuple[str, int, list[int], _Wanted]) -> _Run:
+    return _index_leaf_run(*args)
+
+
+def _default_workers(file_size: int) -> int:
+    """Processes for a full pass: none for small files, where starting them costs more than it saves."""
+    if file_size < PARALLEL_THRESHOLD:
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
 def _encode_user_key(key: bytes) -> bytes:
