@@ -1,0 +1,638 @@
+"""What did the customer send? Every path given is classified by its content; names are hints.
+
+One ordered list of recognisers, catch-alls last (the shape of dissect.target's loaders):
+
+1. an **etcd snapshot**: a valid bbolt meta page (magic ``ed da 0c ed`` at offset 16, either byte
+   order, version 2, a power-of-two page size); only the first 64 bytes are read;
+2. a **directory or archive** (tar, tar.gz/xz/bz2, zip): ``node.find_nodes`` finds each node's host
+   files in it (kubeadm, OpenShift, Kubespray, RKE trees and sosreports); snapshots, nested
+   archives, EncryptionConfigurations and logs are looked for beside them. The tree is then
+   * a **sosreport** (its only node is a sos root),
+   * a **static_kuberesources** tarball (only ``static-pod-resources/<component>-pod-<N>``),
+   * a **cluster-backup** directory (a snapshot beside a static_kuberesources tarball, layouts §2.6;
+     ``snapshot_<DATE>[__POSSIBLY_DIRTY__].db`` gives the date and the dirty flag),
+   * a **node tree** (one node, nothing else), or
+   * a **case** (several masters' evidence, snapshots and logs side by side), split per node;
+3. an **EncryptionConfiguration** (YAML of that kind);
+4. a **kube-apiserver log**: klog lines (``I0501 12:00:00.000000 1 file.go:12] msg``, structured or
+   not), klog's JSON lines, either behind a CRI (``/var/log/pods``) or journal prefix, or a
+   ``journalctl -o export`` stream.
+
+Anything else raises ``UnsupportedEvidence`` in one line that says what was seen and what was
+expected.
+
+Snapshots inside archives are never extracted. In an uncompressed tar a member's data is one
+contiguous run of the archive, so ``SnapshotSource`` gives the archive's ``path`` with the
+member's ``offset`` and ``size``: a reader that maps ``[offset, offset + size)`` reads it in place
+(``Snapshot`` opens offset 0 only, today). Inside a compressed archive or a zip the snapshot is
+listed with a ``problem`` saying to decompress the archive first, rather than held in memory.
+
+Compressed tars are read in one pass, keeping only members whose path could matter (anything named
+like Kubernetes, etcd, kubelet, pki or ssl, logs, YAML, PEM and small top-level files: see
+``_worth_holding``), so a sosreport's bulk is listed but not held.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import tarfile
+from collections.abc import Callable, Sequence
+from io import BytesIO
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from analyzer.decode.manifest import find_host_path, load_static_pod
+from analyzer.decode.pem import load_yaml_mapping
+from analyzer.errors import DecodeError, EvidenceError, UnsupportedEvidence
+from analyzer.evidence.archive import (
+    DEFAULT_LIMITS,
+    SNIFF_BYTES,
+    Entry,
+    EntryKind,
+    EvidenceTree,
+    Limits,
+    open_member_tree,
+    open_tree,
+    sniff_container,
+)
+from analyzer.evidence.node import (
+    ETC_KUBERNETES,
+    STATIC_KUBERESOURCES_NOTE,
+    NodeEvidence,
+    find_nodes,
+    input_stem,
+    tree_location,
+)
+
+BOLT_MAGICS = (b"\xed\xda\x0c\xed", b"\xed\x0c\xda\xed")  # bbolt MAGIC in LE and BE, at offset 16
+BOLT_SNIFF_BYTES = 64
+LOG_SNIFF_BYTES = 64 << 10
+LOG_SNIFF_LINES = 50
+MAX_CONFIG_BYTES = LOG_SNIFF_BYTES  # an EncryptionConfiguration is a few hundred bytes
+MAX_LOOSE_DEPTH = 3  # loose files (logs, configs, archives) are looked for this deep in a case
+EXPECTED = (
+    "expected an etcd snapshot, a node tree (a directory or archive holding /etc/kubernetes or "
+    "/var/lib/kubelet/pki), a sosreport, a cluster-backup directory, an EncryptionConfiguration or "
+    "a kube-apiserver log"
+)
+
+_BACKUP_NAME = re.compile(
+    r"^(snapshot|static_kuberesources)_(?P<stamp>\d{4}-\d\d-\d\d_\d{6})(?P<dirty>__POSSIBLY_DIRTY__)?\.(db|tar\.gz)$"
+)
+_KLOG = re.compile(rb"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{6}\s+\d+ [^ \]]+:\d+\] ")
+_CRI_PREFIX = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) (stdout|stderr) [FP] ")
+# journalctl's short and short-iso formats: "May 01 12:00:00 host unit[123]: ".
+_JOURNAL_PREFIX = re.compile(
+    rb"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d{2}:?\d{2}|Z)) \S+ [^:\s]+: "
+)
+_REVISION_DIR = re.compile(r"^kube-apiserver-pod-(\d+)$")
+_HOLD_HINTS = ("kube", "etcd", "kubelet", "openshift", "static-pod", "pki", "ssl", "apiserver", "manifests",
+               "hostname", "encryption", "backup", "snapshot")  # fmt: skip
+_HOLD_SUFFIXES = (".yaml", ".yml", ".json", ".conf", ".pem", ".crt", ".key", ".pub", ".log", ".db", ".txt",
+                  ".env", ".kubeconfig", ".tar", ".gz", ".tgz", ".xz", ".zip")  # fmt: skip
+
+
+class InputKind(StrEnum):
+    SNAPSHOT = "etcd-snapshot"
+    NODE_TREE = "node-tree"
+    SOSREPORT = "sosreport"
+    STATIC_KUBERESOURCES = "static-kuberesources"
+    CLUSTER_BACKUP = "cluster-backup"
+    CASE = "case"
+    ENCRYPTION_CONFIG = "encryption-config"
+    LOG = "log"
+
+
+class LogFormat(StrEnum):
+    KLOG = "klog"  # text klog, structured or not (crictl logs, termination.log)
+    JSON = "json"  # klog's JSON format
+    CRI = "cri"  # /var/log/pods lines: "<RFC3339Nano> stderr F <klog line>"
+    JOURNAL = "journal"  # journalctl short formats
+    JOURNAL_EXPORT = "journal-export"  # journalctl -o export
+
+
+@dataclass(frozen=True)
+class DetectedInput:
+    """One input (or an archive found inside one), as ``ls`` and the report's inputs list show it."""
+
+    source: str
+    kind: InputKind
+    format: str  # "file", "directory", "tar", "tar.gz", "tar.xz", "tar.bz2" or "zip"
+    size: int | None  # bytes of the file or member; None for a directory
+    parent: str | None = None  # the input it was found in
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SnapshotSource:
+    """An etcd snapshot: ``path`` from ``offset`` for ``size`` bytes, unless ``problem`` says why not."""
+
+    source: str
+    path: Path | None
+    offset: int
+    size: int
+    possibly_dirty: bool
+    backup_stamp: str | None  # "2024-05-01_134501" from snapshot_<DATE>.db
+    backup_utc: datetime | None  # that stamp read as UTC (RHCOS runs in UTC)
+    recognised_by: str
+    problem: str | None = None
+
+    @property
+    def opens_in_place(self) -> bool:
+        """True when ``Snapshot(path)`` reads it directly (a file of its own)."""
+        return self.problem is None and self.path is not None and self.offset == 0
+
+
+@dataclass(frozen=True)
+class EncryptionConfigSource:
+    source: str
+    data: bytes = field(repr=False)
+    node: str | None = None
+    host_path: str | None = None
+
+
+@dataclass(frozen=True)
+class LogSource:
+    """A log file: a path of its own, or a member of an open tree."""
+
+    source: str
+    format: LogFormat
+    size: int
+    node: str | None
+    path: Path | None = None
+    tree: EvidenceTree | None = field(default=None, repr=False, compare=False)
+    tree_path: str | None = None
+
+    def read_bytes(self, limit: int | None = None) -> bytes:
+        if self.tree is not None and self.tree_path is not None:
+            return self.tree.read_bytes(self.tree_path, limit)
+        assert self.path is not None
+        return _read_head(self.path, limit if limit is not None else self.size)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything recognised in the inputs. Holds open trees: use as a context manager."""
+
+    inputs: tuple[DetectedInput, ...]
+    snapshots: tuple[SnapshotSource, ...]
+    nodes: tuple[NodeEvidence, ...]
+    encryption_configs: tuple[EncryptionConfigSource, ...]
+    logs: tuple[LogSource, ...]
+    problems: tuple[str, ...]
+    trees: tuple[EvidenceTree, ...] = field(default=(), repr=False)
+
+    def close(self) -> None:
+        for tree in reversed(self.trees):  # nested trees before their parents
+            tree.close()
+
+    def __enter__(self) -> Evidence:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def is_bolt_head(head: bytes) -> bool:
+    """A valid-looking bbolt meta page 0: magic, version 2 and a power-of-two page size."""
+    if len(head) < 28 or head[16:20] not in BOLT_MAGICS:
+        return False
+    order = "little" if head[16:20] == BOLT_MAGICS[0] else "big"
+    version = int.from_bytes(head[20:24], order)
+    page_size = int.from_bytes(head[24:28], order)
+    return version == 2 and page_size >= 512 and page_size & (page_size - 1) == 0
+
+
+def _plausible_bolt_size(size: int) -> bool:
+    # Whole pages, plus the 32-byte SHA-256 trailer `snapshot save` appends (etcdutl hasChecksum).
+    return size >= 1024 and size % 512 in (0, 32)
+
+
+def _named_like_snapshot(path: str) -> bool:
+    name = path.rpartition("/")[2].lower()
+    return name == "db" or name.endswith(".db") or name.startswith("snapshot")
+
+
+def _log_line(line: bytes) -> LogFormat | None:
+    """The format of one line, or None when it is no log line kforensic reads."""
+    prefix: LogFormat | None = None
+    for pattern, kind in ((_CRI_PREFIX, LogFormat.CRI), (_JOURNAL_PREFIX, LogFormat.JOURNAL)):
+        match = pattern.match(line)
+        if match:
+            line, prefix = line[match.end() :], kind
+            break
+    if _KLOG.match(line):
+        return prefix or LogFormat.KLOG
+    if line.startswith(b"{"):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            return None
+        if isinstance(record, dict) and "msg" in record and ("ts" in record or "v" in record):
+            return prefix or LogFormat.JSON
+    return None
+
+
+def sniff_log(head: bytes) -> LogFormat | None:
+    """The log format of a file's first bytes: at least half its first lines must be log lines."""
+    if b"\x00" in head:
+        return None
+    # A line cut by the sniff limit still starts like a log line, so it is judged like the rest.
+    lines = [line.rstrip(b"\r") for line in head.split(b"\n") if line.strip()][:LOG_SNIFF_LINES]
+    if lines and lines[0].startswith(b"__CURSOR="):
+        messages = [line[len(b"MESSAGE=") :] for line in head.split(b"\n") if line.startswith(b"MESSAGE=")]
+        return LogFormat.JOURNAL_EXPORT if any(_log_line(m) for m in messages) else None
+    formats = [kind for kind in map(_log_line, lines) if kind is not None]
+    if not formats or 2 * len(formats) < len(lines):
+        return None
+    return max(set(formats), key=formats.count)
+
+
+def is_encryption_config(data: bytes) -> bool:
+    if len(data) > MAX_CONFIG_BYTES or b"\x00" in data:
+        return False
+    try:
+        document = load_yaml_mapping(data, "EncryptionConfiguration")
+    except DecodeError:
+        return False
+    return document.get("kind") in ("EncryptionConfiguration", "EncryptionConfig")
+
+
+def _describe_text(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+        binary = b"\x00" in data[:SNIFF_BYTES]
+    except UnicodeDecodeError as exc:
+        binary = exc.start < len(data) - 4  # a character cut by the sniff limit is still text
+    if binary:
+        return f"a binary file (first bytes {data[:8].hex(' ')})"
+    try:
+        document = load_yaml_mapping(data, "file")
+    except DecodeError:
+        return "a text file that is neither YAML kforensic reads nor a kube-apiserver log"
+    kind = document.get("kind")
+    return f"YAML of kind {kind}" if kind else "a YAML file without a kind"
+
+
+def _read_head(path: Path, limit: int) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(limit)
+    except OSError as exc:
+        raise EvidenceError(str(path), f"cannot read: {(exc.strerror or str(exc)).lower()}") from None
+
+
+def _worth_holding(path: str) -> bool:
+    """Which members of a compressed tar are held in memory (a listing of the rest is kept)."""
+    lowered = path.lower()
+    if "/" not in path or any(hint in lowered for hint in _HOLD_HINTS):
+        return True
+    return lowered.endswith(_HOLD_SUFFIXES) and path.count("/") <= MAX_LOOSE_DEPTH
+
+
+def _backup_name(path: str) -> tuple[str | None, bool]:
+    match = _BACKUP_NAME.match(path.rpartition("/")[2])
+    if match is None:
+        return None, "__POSSIBLY_DIRTY__" in path
+    return match["stamp"], match["dirty"] is not None
+
+
+def _stamp_utc(stamp: str | None) -> datetime | None:
+    if stamp is None:
+        return None
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%d_%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _inside(path: str, root: str) -> bool:
+    return root == "" or path == root or path.startswith(root + "/")
+
+
+def _tar_member_span(archive: Path, member: str, limits: Limits) -> tuple[int, int] | None:
+    """Where a regular member's data lies in an uncompressed tar: (offset, size)."""
+    try:
+        with tarfile.open(archive, mode="r:") as tar:
+            for count, info in enumerate(tar):
+                if count > limits.max_members:
+                    return None
+                name = "/".join(p for p in info.name.split("/") if p not in ("", "."))
+                if name == member:
+                    return (info.offset_data, info.size) if info.isreg() and not info.issparse() else None
+    except (tarfile.TarError, OSError, EOFError, ValueError):
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------- collecting
+
+
+@dataclass
+class _Found:
+    """What one tree (or one file) turned out to hold."""
+
+    kind: InputKind | None = None
+    nodes: list[NodeEvidence] = field(default_factory=list)
+    snapshots: list[SnapshotSource] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class _Collector:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.inputs: list[DetectedInput] = []
+        self.snapshots: list[SnapshotSource] = []
+        self.nodes: list[NodeEvidence] = []
+        self.configs: list[EncryptionConfigSource] = []
+        self.logs: list[LogSource] = []
+        self.problems: list[str] = []
+        self.trees: list[EvidenceTree] = []
+
+    def result(self) -> Evidence:
+        return Evidence(
+            tuple(self.inputs),
+            tuple(self.snapshots),
+            tuple(self.nodes),
+            tuple(self.configs),
+            tuple(self.logs),
+            tuple(dict.fromkeys(self.problems)),
+            tuple(self.trees),
+        )
+
+    def close(self) -> None:
+        for tree in reversed(self.trees):
+            tree.close()
+
+    # ---- a path the user gave
+
+    def add_path(self, path: str | os.PathLike[str]) -> None:
+        source = os.fspath(path)
+        try:
+            info = os.stat(path)
+        except OSError as exc:
+            raise EvidenceError(source, f"cannot read: {(exc.strerror or str(exc)).lower()}") from None
+        if stat.S_ISDIR(info.st_mode):
+            tree = self._open(lambda: open_tree(path, limits=self.limits))
+            self._add_tree(tree, Path(path), parent=None, size=None, required=True)
+            return
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsupportedEvidence(source, f"not a file or directory; {EXPECTED}")
+        head = _read_head(Path(path), LOG_SNIFF_BYTES)
+        if is_bolt_head(head):
+            stamp, dirty = _backup_name(source)
+            self.snapshots.append(
+                SnapshotSource(source, Path(path), 0, info.st_size, dirty, stamp, _stamp_utc(stamp), "bbolt meta page")
+            )
+            self.inputs.append(DetectedInput(source, InputKind.SNAPSHOT, "file", info.st_size))
+            return
+        if sniff_container(BytesIO(head)) is not None:
+            tree = self._open(lambda: open_tree(path, limits=self.limits, want=_worth_holding))
+            self._add_tree(tree, Path(path), parent=None, size=info.st_size, required=True)
+            return
+        if not self._add_text(source, head, info.st_size, node=None, path=Path(path), parent=None):
+            if _plausible_bolt_size(info.st_size) and _named_like_snapshot(source) and b"\x00" in head:
+                raise UnsupportedEvidence(
+                    source, "named like an etcd snapshot but its first bbolt meta page is not valid; "
+                    "try `kforensic info --salvage`"
+                )  # fmt: skip
+            raise UnsupportedEvidence(source, f"{_describe_text(head)}; {EXPECTED}{self._so_far()}")
+
+    def _so_far(self) -> str:
+        if not self.inputs:
+            return ""
+        kinds = ", ".join(f"{item.kind.value} {item.source}" for item in self.inputs if item.parent is None)
+        return f" (recognised so far: {kinds})"
+
+    def _open(self, opener: Callable[[], EvidenceTree]) -> EvidenceTree:
+        tree = opener()
+        self.trees.append(tree)
+        return tree
+
+    def _add_text(self, source: str, head: bytes, size: int, *, node: str | None, path: Path | None,
+                  parent: str | None, tree: EvidenceTree | None = None, tree_path: str | None = None) -> bool:
+        """Record a loose file that is an EncryptionConfiguration or a log; False when it is neither."""
+        if size <= MAX_CONFIG_BYTES and is_encryption_config(head):
+            self.configs.append(EncryptionConfigSource(source, head, node))
+            self.inputs.append(DetectedInput(source, InputKind.ENCRYPTION_CONFIG, "file", size, parent))
+            return True
+        log_format = sniff_log(head)
+        if log_format is None:
+            return False
+        self.logs.append(LogSource(source, log_format, size, node, path, tree, tree_path))
+        self.inputs.append(DetectedInput(source, InputKind.LOG, "file", size, parent, (log_format.value,)))
+        return True
+
+    # ---- trees
+
+    def _add_tree(self, tree: EvidenceTree, fs_path: Path | None, *, parent: str | None, size: int | None,
+                  required: bool, fallback_name: str | None = None) -> InputKind | None:
+        """Survey one tree; record it as an input. Unrecognised: raise when ``required``, else None."""
+        position = len(self.inputs)  # the tree is listed before what was found inside it
+        found = self._survey(tree, fs_path, fallback_name)
+        if found.kind is None:
+            if required:
+                entries = [e.path for e in tree.iter_entries() if e.kind is EntryKind.FILE]
+                shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+                seen = f"{len(entries)} files ({shown}), none of them evidence" if entries else "no files"
+                raise UnsupportedEvidence(tree.source, f"{tree.format} with {seen}; {EXPECTED}{self._so_far()}")
+            return None
+        self.nodes.extend(found.nodes)
+        self.snapshots.extend(found.snapshots)
+        notes = list(found.notes)
+        for node in found.nodes:
+            label = f"node {node.name} ({node.distribution.value})"
+            notes.append(f"{label}, scrubbed by sos" if node.scrubbed else label)
+            notes.extend(node.notes)
+        if tree.partial:
+            notes.append("partial: the archive is damaged or cut off; files may be missing")
+        for problem in tree.problems:
+            self.problems.append(f"{tree.source}: member {problem.path}: {problem.problem}")
+        self.inputs.insert(position, DetectedInput(tree.source, found.kind, tree.format, size, parent, tuple(notes)))
+        return found.kind
+
+    def _survey(self, tree: EvidenceTree, fs_path: Path | None, fallback: str | None) -> _Found:
+        found = _Found(nodes=find_nodes(tree, fallback_name=fallback))
+        mounts = [m.tree_path for node in found.nodes for m in node.mounts]
+        host_roots = [node.host_root for node in found.nodes if node.host_root is not None]
+        sos_roots = [node.host_root for node in found.nodes if node.scrubbed and node.host_root is not None]
+        kinds: list[InputKind] = []
+        ignored: list[str] = []
+        for entry in list(tree.iter_entries()):
+            if entry.kind is not EntryKind.FILE:
+                continue
+            in_mount = any(_inside(entry.path, m) for m in mounts)
+            if not in_mount and _plausible_bolt_size(entry.size) and self._snapshot_member(tree, fs_path, entry, found):
+                continue
+            deep_in_host = any(entry.path.rpartition("/")[0] != root and _inside(entry.path, root) for root in host_roots)
+            in_sos = any(_inside(entry.path, root) for root in sos_roots)
+            if in_mount or deep_in_host or in_sos or entry.path.count("/") > MAX_LOOSE_DEPTH:
+                continue
+            kind = self._loose_member(tree, fs_path, entry, found)
+            if kind is None:
+                ignored.append(entry.path)
+            else:
+                kinds.append(kind)
+        for node in found.nodes:
+            self._node_configs(node)
+            self._node_logs(node)
+        if ignored:
+            shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
+            found.notes.append(f"not recognised ({len(ignored)} files): {shown}")
+        found.kind = self._tree_kind(found, kinds)
+        return found
+
+    @staticmethod
+    def _tree_kind(found: _Found, kinds: list[InputKind]) -> InputKind | None:
+        nodes = found.nodes
+        if len(nodes) == 1 and not found.snapshots and not kinds:
+            if nodes[0].scrubbed:
+                return InputKind.SOSREPORT
+            if nodes[0].exclusions and nodes[0].exclusions[0][1] == STATIC_KUBERESOURCES_NOTE:
+                return InputKind.STATIC_KUBERESOURCES
+            return InputKind.NODE_TREE
+        # cluster-backup.sh's directory: the snapshot beside the static_kuberesources tarball (§2.6).
+        if not nodes and found.snapshots and InputKind.STATIC_KUBERESOURCES in kinds:
+            return InputKind.CLUSTER_BACKUP
+        if nodes or found.snapshots or kinds:
+            return InputKind.CASE
+        return None
+
+    def _head(self, tree: EvidenceTree, path: str, limit: int) -> bytes | None:
+        try:
+            return tree.read_bytes(path, limit)
+        except EvidenceError:
+            return None
+
+    def _snapshot_member(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry, found: _Found) -> bool:
+        head = self._head(tree, entry.path, BOLT_SNIFF_BYTES)
+        if head is not None and not is_bolt_head(head):
+            return False
+        if head is None and not _named_like_snapshot(entry.path):
+            return False
+        recognised = "bbolt meta page" if head is not None else "name only (its contents were not read)"
+        source = tree_location(tree, entry.path)
+        stamp, dirty = _backup_name(entry.path)
+        path, offset, problem = self._snapshot_access(tree, fs_path, entry)
+        found.snapshots.append(
+            SnapshotSource(source, path, offset, entry.size, dirty, stamp, _stamp_utc(stamp), recognised, problem)
+        )
+        if problem:
+            self.problems.append(f"{source}: {problem}")
+        return True
+
+    def _snapshot_access(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry) -> tuple[Path | None, int, str | None]:
+        if tree.format == "directory" and fs_path is not None:
+            return fs_path / entry.path, 0, None
+        if tree.format == "tar" and fs_path is not None:
+            span = _tar_member_span(fs_path, entry.path, self.limits)
+            if span is not None:
+                return fs_path, span[0], None
+            return None, 0, "extract this snapshot from the tar first: its data could not be located in place"
+        if tree.format == "tar":
+            return None, 0, f"extract {tree.source.rpartition('!')[2]} first: the snapshot is inside a nested tar"
+        stream = {"tar.gz": "a gzip stream", "tar.xz": "an xz stream", "tar.bz2": "a bzip2 stream", "zip": "a zip archive"}
+        return None, 0, (
+            f"decompress the archive first; snapshot member {entry.path} is {entry.size} bytes inside "
+            f"{stream.get(tree.format, 'a compressed archive')}"
+        )
+
+    def _loose_member(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry, found: _Found) -> InputKind | None:
+        head = self._head(tree, entry.path, SNIFF_BYTES)
+        if head is None:
+            return None
+        source = tree_location(tree, entry.path)
+        if sniff_container(BytesIO(head)) is not None:
+            return self._nested(tree, fs_path, entry, source)
+        text = self._head(tree, entry.path, LOG_SNIFF_BYTES) or b""
+        owner = next((n.name for n in sorted(found.nodes, key=lambda n: -len(n.base)) if _inside(entry.path, n.base)), None)
+        # A file of a directory is read by its own path later; an archive member through its tree.
+        on_disk = tree.format == "directory" and fs_path is not None
+        if self._add_text(source, text, entry.size, node=owner, parent=tree.source,
+                          path=fs_path / entry.path if on_disk and fs_path else None,
+                          tree=None if on_disk else tree, tree_path=None if on_disk else entry.path):
+            return InputKind.LOG if self.inputs[-1].kind is InputKind.LOG else InputKind.ENCRYPTION_CONFIG
+        return None
+
+    def _nested(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry, source: str) -> InputKind | None:
+        # A static_kuberesources tarball names no node; its backup directory is the best name left.
+        backup = _BACKUP_NAME.match(entry.path.rpartition("/")[2])
+        fallback = input_stem(tree.source) if backup else None
+        try:
+            if tree.format == "directory" and fs_path is not None:
+                nested = self._open(lambda: open_tree(fs_path / entry.path, limits=self.limits, want=_worth_holding))
+                nested_fs: Path | None = fs_path / entry.path
+            else:
+                nested = self._open(lambda: open_member_tree(tree, entry.path, want=_worth_holding))
+                nested_fs = None
+        except EvidenceError as exc:
+            self.problems.append(f"{source}: {exc.problem}")
+            return None
+        return self._add_tree(nested, nested_fs, parent=tree.source, size=entry.size, required=False, fallback_name=fallback)
+
+    # ---- what a node holds beyond its certificates
+
+    def _node_configs(self, node: NodeEvidence) -> None:
+        paths: list[str] = []
+        manifest = node.read_host_file(f"{ETC_KUBERNETES}/manifests/kube-apiserver.yaml")
+        if manifest.data is not None:
+            try:
+                pod = load_static_pod(manifest.data, "kube-apiserver")
+                configured = pod.flags.find("encryption-provider-config")
+                if configured:
+                    paths.append(find_host_path(pod, configured) or configured)
+            except DecodeError:
+                pass
+        # OpenShift: every revision keeps its own copy of the encryption-config secret (§2.2).
+        for directory in node.list_host_dir(f"{ETC_KUBERNETES}/static-pod-resources"):
+            if _REVISION_DIR.match(directory.rpartition("/")[2]):
+                paths.append(f"{directory}/secrets/encryption-config/encryption-config")
+        for path in paths:
+            found = node.read_host_file(path)
+            if found.data is not None and found.tree_path is not None and is_encryption_config(found.data):
+                self.configs.append(EncryptionConfigSource(node.where(found.tree_path), found.data, node.name, path))
+            elif found.tree_path is not None:
+                self.problems.append(f"{node.where(found.tree_path)}: not a readable EncryptionConfiguration")
+
+    def _node_logs(self, node: NodeEvidence) -> None:
+        candidates = [
+            path for path in node.list_host_dir("/var/log/kube-apiserver")
+            if not path.rpartition("/")[2].startswith("audit")
+        ]  # fmt: skip
+        for pod_dir in node.list_host_dir("/var/log/pods"):
+            name = pod_dir.rpartition("/")[2]
+            if "_kube-apiserver-" in name:  # <namespace>_kube-apiserver-<node>_<uid>
+                candidates.extend(node.list_host_dir(f"{pod_dir}/kube-apiserver"))
+        for path in candidates:
+            head = node.read_host_file(path, LOG_SNIFF_BYTES)
+            if head.data is None or head.tree_path is None:
+                continue
+            log_format = sniff_log(head.data)
+            if log_format is not None:
+                entry = node.tree.stat(head.tree_path)
+                size = entry.size if entry is not None else len(head.data)
+                self.logs.append(LogSource(node.where(head.tree_path), log_format, size, node.name, None, node.tree, head.tree_path))
+
+
+def detect_evidence(paths: Sequence[str | os.PathLike[str]], *, limits: Limits = DEFAULT_LIMITS) -> Evidence:
+    """Classify every path by content and collect nodes, snapshots, configs and logs from them.
+
+    Raises ``UnsupportedEvidence`` for a path that holds nothing kforensic reads, and
+    ``EvidenceError`` for one that cannot be read; non-fatal trouble is in ``problems``.
+    """
+    collector = _Collector(limits)
+    try:
+        for path in paths:
+            collector.add_path(path)
+    except BaseException:
+        collector.close()
+        raise
+    return collector.result()
