@@ -245,6 +245,100 @@ def decode(
     (_print_json if output is ObjectFormat.JSON else _print_yaml)(obj)
 
 
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "    kforensic ls master-0-etc-kubernetes.tar.gz\n\n"
+        "    kforensic ls case/ --json | jq '.nodes[].name'\n\n"
+        "    kforensic ls backup/ sosreport-master-1-2024-05-01-abcdefg.tar.xz"
+    )
+)
+def ls(
+    evidence: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="EVIDENCE...",
+            help="Snapshots, node trees (directories or archives), sosreports, cluster-backup directories, "
+            "EncryptionConfigurations, logs, or a case directory holding several of them.",
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+) -> None:
+    """What kforensic recognises in the evidence: per node, every file with its host path, kind and
+    where it lies; snapshots, EncryptionConfigurations, logs and problems.
+
+    Shows subjects, dates, sizes and fingerprints only, never key material or secret values.
+    """
+    from analyzer.evidence.detect import detect_evidence
+    from analyzer.evidence.listing import list_evidence
+    from analyzer.report.listing import listing_view
+
+    with detect_evidence(evidence) as found:
+        listing = list_evidence(found)
+    if as_json:
+        _print_json(listing.to_json())
+    else:
+        stdout.print(listing_view(listing))
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "    kforensic scan snapshot_2024-05-01_134501.db master-0-etc-kubernetes.tar.gz --html report.html\n\n"
+        "    kforensic scan backup-dir/ --log termination.log --log kube-apiserver.log --json report.json\n\n"
+        "    kforensic scan backup.db --encryption-config encryption-config --at 2024-05-01T12:00:00Z\n\n"
+        "Evidence may be any mix of: etcd snapshots, copies of a master's /etc/kubernetes and "
+        "/var/lib/kubelet/pki (directories or tar/zip archives), sosreports, OpenShift cluster-backup "
+        "directories, static_kuberesources tarballs, EncryptionConfigurations and logs."
+    )
+)
+def scan(
+    evidence: Annotated[list[Path], typer.Argument(metavar="EVIDENCE...", help="Snapshots, node trees, archives, backup directories, logs.")],
+    at: Annotated[str | None, typer.Option("--at", help="Reference time for every check (RFC 3339); default now.")] = None,
+    warn_days: Annotated[int, typer.Option("--warn-days", min=0, help="Warn about certificates expiring within this many days.")] = 30,
+    encryption_config: Annotated[
+        list[Path] | None,
+        typer.Option("--encryption-config", help="An EncryptionConfiguration (repeatable); ones inside the evidence are found by themselves."),
+    ] = None,
+    log: Annotated[list[Path] | None, typer.Option("--log", help="A kube-apiserver log (repeatable): crictl logs, journal, termination.log.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here ('-' for stdout).")] = None,
+    html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
+    markdown_out: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown summary here.")] = None,
+) -> None:
+    """Find the certificate, key or CA that keeps the control plane down, and say how to fix it.
+
+    Exit code 0 when no finding is error-level, 1 when any is (error or critical), 2 when an input
+    cannot be used.
+    """
+    from analyzer.reftime import parse_reference_time
+    from analyzer.report.outputs import OutputFormat, render_outputs, write_outputs
+    from analyzer.report.terminal import scan_summary_view
+    from analyzer.scan import ScanOptions, run_scan
+
+    reference = parse_reference_time(at)
+    options = ScanOptions(evidence, reference, warn_days, encryption_config or [], log or [])
+    with _scan_progress() as progress:
+        result = run_scan(ScanOptions(**{**options.__dict__, "progress": progress}))
+    rendered = render_outputs(result, {OutputFormat.JSON: json_out, OutputFormat.HTML: html_out, OutputFormat.MARKDOWN: markdown_out})
+    write_outputs(rendered)
+    if json_out is None or str(json_out) != "-":
+        stdout.print(scan_summary_view(result))
+    raise typer.Exit(EXIT_FINDINGS if result.failing else EXIT_OK)
+
+
+@contextmanager
+def _scan_progress() -> Iterator[Callable[[int], None] | None]:
+    """A spinner with the number of etcd revisions read, when a person is watching."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("reading etcd revisions: {task.completed:,}"), TimeElapsedColumn(), console=stderr, transient=True) as bar:
+        task = bar.add_task("scan", total=None)
+        yield lambda events: bar.update(task, completed=events)
+
+
 @app.callback(invoke_without_command=True)
 def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,

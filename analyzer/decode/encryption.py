@@ -87,6 +87,16 @@ def _covers(patterns: tuple[str, ...], resource: str) -> bool:
     return False
 
 
+def merge_encryption_configs(configs: list[EncryptionConfig]) -> EncryptionConfig | None:
+    """Several configurations (one per revision or master) as one: every key is a candidate."""
+    if not configs:
+        return None
+    if len(configs) == 1:
+        return configs[0]
+    keys = tuple(dict.fromkeys(key for config in configs for key in config.keys))
+    return EncryptionConfig(" + ".join(config.source for config in configs), keys)
+
+
 def resource_of(etcd_key: bytes) -> str | None:
     """``secrets`` for /registry/secrets/…, ``routes.route.openshift.io`` for /openshift.io/routes/…"""
     parts = etcd_key.decode("utf-8", "replace").split("/")

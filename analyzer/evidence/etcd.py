@@ -251,6 +251,7 @@ class _Wanted:
     prefixes: tuple[bytes, ...] | None
     history: bool
     history_keys: frozenset[bytes]
+    history_prefixes: tuple[bytes, ...] = ()
 
 
 def _page_events(data: bytes | mmap.mmap, pgid: int | None, elements: list[tuple[int, int, int, int]], run: _Run) -> list[tuple[int, int, int, bytes]]:
@@ -303,7 +304,7 @@ def _index_events(run: _Run, events: list[tuple[int, int, int, bytes]], wanted: 
         packed = (main << 33) | (sub << 1) | tombstone
         last_key[name] = packed
         run.tombstones += tombstone
-        if wanted.history or name in wanted.history_keys:
+        if wanted.history or name in wanted.history_keys or (wanted.history_prefixes and name.startswith(wanted.history_prefixes)):
             run.history.setdefault(name, []).append(packed)
     run.events += len(events)
 
@@ -376,6 +377,7 @@ class Snapshot:
                 Damage(None, f"{stray} bytes follow the last page where a 32-byte SHA-256 trailer belongs: the file was cut short")
             )
         self._integrity: IntegrityResult | None = None
+        self._file_sha256: str | None = None
         self._salvaged: list[KeyValue] | None = None
         self._salvaged_index: dict[int, KeyValue] | None = None
         self._buckets: dict[bytes, Bucket | None] = {}
@@ -400,24 +402,38 @@ class Snapshot:
     def verify_integrity(self) -> IntegrityResult:
         """Compare the appended SHA-256 with the data, as ``etcdutl snapshot restore`` does."""
         if self._integrity is None:
-            if not self.has_trailer:
-                self._integrity = IntegrityResult(Integrity.ABSENT)
-            else:
-                whole = self.db._mmap  # the trailer lies outside the bbolt view, so hash the file map
-                assert whole is not None
-                digest = hashlib.sha256()
-                data_end = self.file_size - TRAILER_SIZE
-                view = memoryview(whole)
-                try:
-                    for start in range(0, data_end, HASH_CHUNK):
-                        digest.update(view[start : min(start + HASH_CHUNK, data_end)])
-                    expected = bytes(view[data_end : self.file_size]).hex()
-                finally:
-                    view.release()
-                actual = digest.hexdigest()
-                status = Integrity.OK if actual == expected else Integrity.MISMATCH
-                self._integrity = IntegrityResult(status, expected, actual)
+            self._hash()
+        assert self._integrity is not None
         return self._integrity
+
+    def file_sha256(self) -> str:
+        """SHA-256 of the whole file, trailer included: what the report lists as the input's digest."""
+        if self._file_sha256 is None:
+            self._hash()
+        assert self._file_sha256 is not None
+        return self._file_sha256
+
+    def _hash(self) -> None:
+        """One pass over the file gives both digests: the data's (the trailer checks it) and the file's."""
+        whole = self.db._mmap  # the trailer lies outside the bbolt view, so hash the file map
+        assert whole is not None
+        data_end = self.file_size - TRAILER_SIZE if self.has_trailer else self.file_size
+        digest = hashlib.sha256()
+        view = memoryview(whole)
+        try:
+            for start in range(0, data_end, HASH_CHUNK):
+                digest.update(view[start : min(start + HASH_CHUNK, data_end)])
+            trailer = bytes(view[data_end : self.file_size])
+        finally:
+            view.release()
+        whole_file = digest.copy()
+        whole_file.update(trailer)
+        self._file_sha256 = whole_file.hexdigest()
+        if not self.has_trailer:
+            self._integrity = IntegrityResult(Integrity.ABSENT)
+            return
+        actual, expected = digest.hexdigest(), trailer.hex()
+        self._integrity = IntegrityResult(Integrity.OK if actual == expected else Integrity.MISMATCH, expected, actual)
 
     # -- buckets -------------------------------------------------------------------------------
 
@@ -544,17 +560,19 @@ class Snapshot:
         *,
         history: bool = False,
         keys: Iterable[bytes] = (),
+        history_prefixes: Iterable[bytes] = (),
         progress: Callable[[int], None] | None = None,
         workers: int | None = None,
     ) -> KeyIndex:
         """One pass over every revision: the live keys under ``prefixes`` (all when None).
 
-        ``history`` keeps every event of those keys; ``keys`` keeps the history of just these.
+        ``history`` keeps every event of those keys; ``keys`` and ``history_prefixes`` keep the
+        history of just these keys, or of the keys under these prefixes.
         ``progress`` is called with the number of events seen so far. Big snapshots are indexed
         by ``workers`` processes (default: one per CPU, up to 8) over consecutive runs of leaf
         pages, merged in revision order.
         """
-        wanted = _Wanted(tuple(prefixes) if prefixes is not None else None, history, frozenset(keys))
+        wanted = _Wanted(tuple(prefixes) if prefixes is not None else None, history, frozenset(keys), tuple(history_prefixes))
         workers = workers if workers is not None else _default_workers(self.file_size)
         bucket = self._bucket(KEY_BUCKET)
         if self.salvage_mode or bucket is None or bucket.inline is not None or workers < 2:

@@ -113,3 +113,38 @@ def key_table(records: Sequence[KeyRecord], *, history: bool) -> Table:
         ]
         table.add_row(*row)
     return table
+
+
+_SEVERITY_STYLE = {"critical": "bold red", "error": "red", "warning": "yellow", "info": "dim"}
+_STATUS_STYLE = {"broken": "bold white on red", "degraded": "bold black on yellow", "at-risk": "black on yellow", "healthy": "bold white on green", "unknown": "bold"}
+TERMINAL_FINDINGS = 10
+
+
+def scan_summary_view(result) -> Group:  # type: ignore[no-untyped-def]
+    """The verdict, the components, and the top findings; the reports carry the rest."""
+    verdict = result.verdict
+    parts: list[object] = [
+        Text.assemble((f" {verdict.status.upper()} ", _STATUS_STYLE.get(verdict.status, "bold")), " ", verdict.headline),
+        Text(f"reference time {result.reference_utc.strftime('%Y-%m-%dT%H:%M:%SZ')}, {result.wiring.distribution}"
+             + (", PARTIAL evidence" if result.partial else ""), style="dim"),
+    ]
+    if verdict.components:
+        components = Table(show_edge=False, header_style="bold")
+        for column in ("component", "node", "verdict"):
+            components.add_column(column)
+        for c in verdict.components:
+            style = "red" if c.starts is False else ("yellow" if c.cannot_reach or c.starts is None else "green")
+            components.add_row(c.component, c.node or "", Text(c.summary, style=style))
+        parts.append(components)
+    shown = [f for f in result.findings if f.severity.value != "info"][:TERMINAL_FINDINGS]
+    if shown:
+        findings = Table(show_edge=False, header_style="bold")
+        findings.add_column("severity")
+        findings.add_column("finding", overflow="fold")
+        for f in shown:
+            findings.add_row(Text(f.severity.value, style=_SEVERITY_STYLE[f.severity.value]), f.title)
+        parts.append(findings)
+        hidden = len([f for f in result.findings if f.severity.value != "info"]) - len(shown)
+        if hidden > 0:
+            parts.append(Text(f"… {hidden} more findings in the JSON/HTML report", style="dim"))
+    return Group(*parts)

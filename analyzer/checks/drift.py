@@ -1,0 +1,47 @@
+"""Do all copies of a pair agree? The file on the node, the etcd object it is synced from, the
+revisioned copy and the user's source secret.
+
+On OpenShift the cert-syncer writes files from etcd and the operator copies the user's secret; a
+difference means one side was changed by hand or a sync is pending, and tells which copy will win
+at the next restart or sync (layouts §4 (g)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from analyzer.checks.context import CheckContext, finding
+from analyzer.report.model import Finding, Severity
+from analyzer.wiring.model import Copy, Load, Material, State
+
+_COPY_NAME = {
+    Copy.SYNCED_FROM: "the etcd object it is synced from",
+    Copy.REVISIONED: "the revisioned copy in etcd",
+    Copy.USER_SOURCE: "the user's source secret",
+}
+
+
+def _digest(material: Material | None) -> str | None:
+    if material is None or material.state not in (State.PRESENT, State.EMPTY):
+        return None
+    return hashlib.sha256(material.data).hexdigest()
+
+
+def check_drift(load: Load, ctx: CheckContext) -> list[Finding]:
+    found = []
+    for copy in load.copies:
+        for what, loaded, other in (("certificate", load.cert, copy.cert), ("key", load.key, copy.key)):
+            mine, theirs = _digest(loaded), _digest(other)
+            if mine is None or theirs is None or mine == theirs:
+                continue
+            assert loaded is not None and other is not None
+            found.append(finding(
+                load, "drift.copies-differ", Severity.WARNING,
+                f"{load.label}: the loaded {what} differs from {_COPY_NAME[copy.copy]}",
+                f"{load.component} reads {loaded.location.describe()} ({loaded.size} bytes, sha256:{mine[:16]}) but "
+                f"{other.location.describe()} holds {other.size} bytes (sha256:{theirs[:16]}). "
+                "The next sync or revision rollout replaces the loaded copy with the other one.",
+                material=loaded,
+                evidence=(f"loaded: {loaded.location.describe()}", f"{copy.copy.value}: {other.location.describe()}"),
+            ))
+    return found

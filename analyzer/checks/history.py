@@ -1,0 +1,73 @@
+"""When did the material last change, and who changed it? From the surviving etcd revisions and
+the managedFields entry written with each (the manager and its time).
+
+History older than the last compaction is gone; a change before it is reported as such, never
+guessed.
+"""
+
+from __future__ import annotations
+
+from analyzer.checks.context import CheckContext, finding
+from analyzer.report.model import Finding, Severity
+from analyzer.wiring.model import Change, Load, Material, State
+
+
+def introduced(material: Material) -> Change | None:
+    """The revision that put the current value in place (the first of the last run of equal values)."""
+    puts = [change for change in material.history if change.event == "put"]
+    if not puts:
+        return None
+    current = puts[-1].value_sha256
+    index = len(puts) - 1
+    while index > 0 and puts[index - 1].value_sha256 == current:
+        index -= 1
+    return puts[index]
+
+
+def previous(material: Material, change: Change) -> Change | None:
+    """The put before ``change``, when the surviving history still has it."""
+    puts = [c for c in material.history if c.event == "put"]
+    index = puts.index(change)
+    return puts[index - 1] if index > 0 else None
+
+
+def describe_change(material: Material) -> str | None:
+    """One sentence: what the current value replaced, when, and by whom (sizes and digests only)."""
+    change = introduced(material)
+    if change is None:
+        return None
+    when = change.time_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if change.time_utc else "an unknown time"
+    before = previous(material, change)
+    size = "removed" if change.value_size is None else f"{change.value_size} bytes"
+    if before is not None and before.value_size is not None:
+        verb = "emptied" if change.value_size == 0 else "changed"
+        what = f"was {verb} from {before.value_size} to {size}"
+    else:
+        what = f"was set to {size}"
+    caveat = " (the earliest surviving revision: it may be older)" if before is None and not material.history_complete else ""
+    return f"{material.location.object} {material.location.data_key} {what} at {when} by {change.manager or 'an unknown manager'} (etcd revision {change.revision}){caveat}"
+
+
+def check_history(load: Load, ctx: CheckContext) -> list[Finding]:
+    """One note per load whose etcd material changed within the surviving history."""
+    found = []
+    seen = set()
+    materials = [load.cert, load.key, load.ca] + [m for copy in load.copies for m in (copy.cert, copy.key)]
+    for material in materials:
+        if material is None or material.state not in (State.PRESENT, State.EMPTY):
+            continue
+        change = introduced(material)
+        if change is None or previous(material, change) is None:
+            continue  # unchanged in the surviving history: nothing to tell
+        sentence = describe_change(material)
+        if sentence is None or sentence in seen:
+            continue
+        seen.add(sentence)
+        found.append(finding(
+            load, "history.changed", Severity.INFO, f"{load.label}: {sentence.split(' (etcd')[0]}",
+            f"{sentence}. Earlier revisions: " + "; ".join(
+                f"{c.revision} by {c.manager or '?'}" for c in material.history[:-1]
+            ) + ".",
+            material=material,
+        ))
+    return found

@@ -1,0 +1,42 @@
+"""Does each serving certificate carry the names its clients dial?
+
+Required names are the ones the configuration shows clients using (kubeconfig servers, SNI
+``names``, the service IP, the load balancers): a missing one is an error, in Go's own words
+(``x509: certificate is valid for …, not …``). Advised names are the rest of what the installer
+puts in (kubeadm's list, layouts §1.3): a missing one is a warning.
+"""
+
+from __future__ import annotations
+
+from analyzer.checks.context import CheckContext, finding
+from analyzer.checks.parsed import common_name, presented_chain, sha256_fingerprint
+from analyzer.checks.remediation import remedies
+from analyzer.decode.gotls import find_hostname_error
+from analyzer.report.model import Finding, Severity
+from analyzer.wiring.model import Load
+
+
+def check_names(load: Load, ctx: CheckContext) -> list[Finding]:
+    chain = presented_chain(load)
+    if not chain or not (load.expected_names or load.advised_names):
+        return []
+    leaf = chain[0]
+    found = []
+    for names, severity, finding_id in ((load.expected_names, Severity.ERROR, "names.missing"),
+                                        (load.advised_names, Severity.WARNING, "names.advised-missing")):
+        missing = [(name, error) for name in names if (error := find_hostname_error(leaf, name))]
+        if not missing:
+            continue
+        listed = ", ".join(name for name, _ in missing)
+        consequence = (
+            "clients dialling these names refuse the connection" if severity is Severity.ERROR
+            else "the installer would have included these; clients using them would refuse the connection"
+        )
+        found.append(finding(
+            load, finding_id, severity, f"{load.label}: certificate does not cover {listed}",
+            f"{load.label} (CN={common_name(leaf)}) does not cover {listed}; {consequence}.",
+            material=load.cert, go_error=missing[0][1], remediation=remedies(load, finding_id, ctx),
+            peer=load.peer.name if load.peer else "clients of " + load.component,
+            fingerprint=sha256_fingerprint(leaf),
+        ))
+    return found

@@ -1,0 +1,92 @@
+"""Parsing shared by the checks, done once per distinct byte string.
+
+The same CA bundle is read by several loads and the same pair appears in several copies; parsing
+is memoised on the bytes themselves so that every check sees the same objects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from analyzer.decode.gotls import KeyPairResult, load_x509_key_pair
+from analyzer.decode.pem import PrivateKeyInfo, PublicKeyInfo, iter_pem_blocks, load_private_key, load_public_keys
+from analyzer.errors import DecodeError
+
+# client-go certutil.ParseCertsPEM: the error kube components print for a bundle without certificates.
+NO_CERTIFICATES = "data does not contain any valid RSA or ECDSA certificates"
+
+
+@lru_cache(maxsize=4096)
+def key_pair(cert_pem: bytes, key_pem: bytes) -> KeyPairResult:
+    return load_x509_key_pair(cert_pem, key_pem)
+
+
+@lru_cache(maxsize=4096)
+def bundle(data: bytes) -> tuple[tuple[x509.Certificate, ...], str | None]:
+    """Certificates of a CA bundle the way client-go's ParseCertsPEM reads it, and its error.
+
+    Only CERTIFICATE blocks without headers count; one that does not parse fails the whole bundle.
+    """
+    certificates: list[x509.Certificate] = []
+    for block in iter_pem_blocks(data):
+        if block.type != "CERTIFICATE" or block.headers:
+            continue
+        try:
+            certificates.append(x509.load_der_x509_certificate(block.der))
+        except ValueError:
+            return tuple(certificates), "x509: malformed certificate"
+    if not certificates:
+        return (), NO_CERTIFICATES
+    return tuple(certificates), None
+
+
+@lru_cache(maxsize=1024)
+def private_key(data: bytes) -> tuple[PrivateKeyInfo | None, str | None]:
+    try:
+        return load_private_key(data), None
+    except DecodeError as err:
+        return None, str(err)
+
+
+@lru_cache(maxsize=1024)
+def public_keys(data: bytes) -> tuple[tuple[PublicKeyInfo, ...], str | None]:
+    try:
+        return load_public_keys(data), None
+    except DecodeError as err:
+        return (), str(err)
+
+
+def leaf(data: bytes) -> x509.Certificate | None:
+    certificates, _ = bundle(data)
+    return certificates[0] if certificates else None
+
+
+def sha256_fingerprint(certificate: x509.Certificate) -> str:
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def common_name(certificate: x509.Certificate) -> str:
+    names = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    return str(names[0].value) if names else certificate.subject.rfc4514_string()
+
+
+def presented_chain(load) -> tuple[x509.Certificate, ...]:  # type: ignore[no-untyped-def]
+    """The certificates a load presents, leaf first: what its peers verify.
+
+    Empty when there is nothing to verify: no certificate, or a pair that does not even load
+    (its own finding says why, and expiry or trust on top of it would only be noise). A pair whose
+    key cannot be seen (scrubbed, elided) still shows its certificate: must-gather keeps tls.crt.
+    """
+    from analyzer.wiring.model import Loader, State
+
+    cert, key = load.cert, load.key
+    if cert is None or cert.state is not State.PRESENT:
+        return ()
+    if load.loader in (Loader.DYNAMIC_PAIR, Loader.TLS_PAIR, Loader.KUBECONFIG) and key is not None and key.state is State.PRESENT:
+        if not key_pair(cert.data, key.data).ok:
+            return ()
+    certificates, _ = bundle(cert.data)
+    return certificates

@@ -1,0 +1,61 @@
+"""Evidence that cannot be judged: scrubbed, elided, encrypted without a key, or simply not sent.
+
+Such material is reported as "cannot be verified from this evidence", never as fine and never as
+broken (architecture principle 4). Missing and empty files are not this module's business: what
+the component does about them depends on how it loads them (pairs, bundles).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from analyzer.checks.context import CheckContext, finding
+from analyzer.report.model import Finding, Severity
+from analyzer.wiring.model import Load, Material, State
+
+_WHY = {
+    State.SCRUBBED: "scrubbed by sosreport",
+    State.ELIDED: "elided by must-gather",
+    State.ENCRYPTED: "encrypted at rest, and no key for it was given",
+    State.NOT_IN_EVIDENCE: "not in the evidence",
+    State.UNREADABLE: "unreadable in the evidence",
+}
+
+_ASK = {
+    State.SCRUBBED: "ask for a copy of the files themselves (tar of /etc/kubernetes and /var/lib/kubelet/pki); sosreport removes keys",
+    State.ELIDED: "ask for the etcd snapshot or the node's files; must-gather keeps only tls.crt and ca.crt",
+    State.ENCRYPTED: "give the EncryptionConfiguration with --encryption-config (on OpenShift: static-pod-resources/kube-apiserver-pod-N/secrets/encryption-config/encryption-config)",
+    State.NOT_IN_EVIDENCE: "ask for the node's /etc/kubernetes and /var/lib/kubelet/pki, or the etcd snapshot",
+    State.UNREADABLE: "check the input: the file or object could not be read",
+}
+
+
+def materials(load: Load) -> Iterator[tuple[str, Material]]:
+    for what, material in (("certificate", load.cert), ("key", load.key), ("CA bundle", load.ca)):
+        if material is not None:
+            yield what, material
+    for material in load.public_keys:
+        yield "public key", material
+
+
+def unverifiable(load: Load) -> list[tuple[str, Material]]:
+    """The parts of a load the evidence cannot show, in order."""
+    return [(what, m) for what, m in materials(load) if m.state in _WHY]
+
+
+def check_unverifiable(load: Load, ctx: CheckContext) -> list[Finding]:
+    parts = unverifiable(load)
+    if not parts:
+        return []
+    what, first = parts[0]
+    names = ", ".join(f"{w} ({_WHY[m.state]})" for w, m in parts)
+    detail = (
+        f"{load.label} of {load.component} cannot be verified from this evidence: {names}. "
+        + (f"{first.detail}. " if first.detail and first.detail not in names else "")
+        + "Nothing is claimed about it, either way."
+    )
+    return [finding(
+        load, f"evidence.{first.state.value}", Severity.WARNING,
+        f"{load.label}: {what} cannot be verified ({_WHY[first.state]})", detail,
+        material=first, remediation=(_ASK[first.state],),
+    )]

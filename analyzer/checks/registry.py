@@ -1,0 +1,56 @@
+"""Every check, in one explicit list, and the one function that runs them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from analyzer.checks.bundles import check_bundle, check_private_key, check_public_keys
+from analyzer.checks.context import CheckContext
+from analyzer.checks.drift import check_drift
+from analyzer.checks.history import check_history
+from analyzer.checks.kubeconfigs import check_kubeconfig_servers
+from analyzer.checks.names import check_names
+from analyzer.checks.pairs import check_pair
+from analyzer.checks.presence import check_unverifiable
+from analyzer.checks.service_accounts import check_service_account_keys, check_service_account_tokens
+from analyzer.checks.trust import check_trust
+from analyzer.checks.usage import check_usage
+from analyzer.checks.validity import check_bundle_validity, check_validity
+from analyzer.report.model import Finding
+from analyzer.wiring.model import Load, Wiring
+
+LoadCheck = Callable[[Load, CheckContext], list[Finding]]
+WiringCheck = Callable[[Wiring, CheckContext], list[Finding]]
+
+LOAD_CHECKS: tuple[LoadCheck, ...] = (
+    check_unverifiable,
+    check_pair,
+    check_bundle,
+    check_private_key,
+    check_public_keys,
+    check_validity,
+    check_bundle_validity,
+    check_trust,
+    check_usage,
+    check_names,
+    check_drift,
+    check_history,
+)
+WIRING_CHECKS: tuple[WiringCheck, ...] = (
+    check_kubeconfig_servers,
+    check_service_account_keys,
+    check_service_account_tokens,
+)
+
+
+def run_checks(wiring: Wiring, ctx: CheckContext, extra: Iterable[Finding] = ()) -> list[Finding]:
+    """All findings, each once, most severe and earliest in start-up first."""
+    found: list[Finding] = []
+    for load in wiring.iter_loads():
+        for check in LOAD_CHECKS:
+            found.extend(check(load, ctx))
+    for wiring_check in WIRING_CHECKS:
+        found.extend(wiring_check(wiring, ctx))
+    found.extend(extra)
+    unique = {(f.id, f.component, f.subject.node, f.order, f.title): f for f in found}
+    return sorted(unique.values(), key=lambda f: f.sort_key)

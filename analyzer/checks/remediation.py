@@ -1,0 +1,130 @@
+"""What to do about a finding, as commands fit for the distribution.
+
+The control plane is down when kforensic is used, so every procedure starts with what works
+without the API (files on the masters, kubeadm on the node) and only then uses ``oc``/``kubectl``
+to make the fix stick (OpenShift's operators copy secrets back over files; kubeadm's renewals
+must be picked up by restarting the static pods).
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+from analyzer.wiring.model import Load, Loader
+
+RESTART_STATIC_PODS = (
+    "Restart the control-plane static pods so they read the new files: "
+    "mkdir -p /root/manifests-off && mv /etc/kubernetes/manifests/*.yaml /root/manifests-off/ && sleep 20 && "
+    "mv /root/manifests-off/*.yaml /etc/kubernetes/manifests/"
+)
+
+# kubeadm certs renew <name>, by the file kubeadm writes (control-plane-layouts §1.2, §1.7).
+KUBEADM_RENEW_NAMES = {
+    "apiserver": "apiserver",
+    "apiserver-kubelet-client": "apiserver-kubelet-client",
+    "apiserver-etcd-client": "apiserver-etcd-client",
+    "front-proxy-client": "front-proxy-client",
+    "server": "etcd-server",
+    "peer": "etcd-peer",
+    "healthcheck-client": "etcd-healthcheck-client",
+    "admin.conf": "admin.conf",
+    "super-admin.conf": "super-admin.conf",
+    "controller-manager.conf": "controller-manager.conf",
+    "scheduler.conf": "scheduler.conf",
+}
+
+KUBELET_CLIENT_RECOVERY = (
+    "On a working control-plane node: kubeadm kubeconfig user --org system:nodes --client-name system:node:<node> > kubelet.conf",
+    "On the broken node: back up and remove /etc/kubernetes/kubelet.conf and /var/lib/kubelet/pki/kubelet-client*, copy the new kubelet.conf to /etc/kubernetes/kubelet.conf",
+    "systemctl restart kubelet, and wait for /var/lib/kubelet/pki/kubelet-client-current.pem to appear",
+    "Point kubelet.conf at the rotating pem: replace client-certificate-data/client-key-data with client-certificate: /var/lib/kubelet/pki/kubelet-client-current.pem and client-key: /var/lib/kubelet/pki/kubelet-client-current.pem, then systemctl restart kubelet",
+)
+
+
+def _renew_name(load: Load) -> str | None:
+    path = load.cert_path or ""
+    base = posixpath.basename(path)
+    stem = base.rsplit(".", 1)[0] if base.endswith((".crt", ".key")) else base
+    return KUBEADM_RENEW_NAMES.get(stem)
+
+
+def remedies(load: Load, finding_id: str, ctx) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    if ctx.distribution == "openshift":
+        return _openshift(load, finding_id)
+    return _kubeadm(load, finding_id)
+
+
+def _kubeadm(load: Load, finding_id: str) -> tuple[str, ...]:
+    if load.component == "kubelet" and load.role in ("kubelet-kubeconfig", "kubelet-client"):
+        return KUBELET_CLIENT_RECOVERY
+    if load.role == "kubelet-serving":
+        return ("Remove /var/lib/kubelet/pki/kubelet.crt and kubelet.key (or kubelet-server-*.pem) and systemctl restart kubelet: it makes a new serving pair",)
+    if finding_id.startswith("service-account.token"):
+        return (
+            "Delete the stale token secret; the token controller recreates it with the current CA: kubectl -n <namespace> delete secret <name>",
+            "Restart the workloads that mount it: kubectl -n <namespace> rollout restart deployment/<name>",
+        )
+    if finding_id.startswith("service-account"):
+        return (
+            "sa.key and sa.pub must be the same pair on every control-plane node: copy both from the first control-plane node",
+            "Rebuild sa.pub from sa.key if needed: openssl pkey -in /etc/kubernetes/pki/sa.key -pubout -out /etc/kubernetes/pki/sa.pub",
+            RESTART_STATIC_PODS,
+        )
+    if finding_id.startswith("bundle.") or load.role in ("client-ca", "etcd-ca", "requestheader-ca", "etcd-trusted-ca", "root-ca"):
+        return (
+            "Restore the CA certificate from a backup of /etc/kubernetes/pki: a CA cannot be re-created without re-issuing every certificate it signed",
+            RESTART_STATIC_PODS,
+        )
+    if load.loader is Loader.KUBECONFIG and finding_id.startswith(("kubeconfig.ca", "trust.")):
+        name = posixpath.basename(load.cert_path or "")
+        return (
+            f"Back up and regenerate the kubeconfig from the current CA: mv /etc/kubernetes/{name} /root/{name}.bak && kubeadm init phase kubeconfig {name.removesuffix('.conf')}",
+            RESTART_STATIC_PODS,
+        )
+    name = _renew_name(load)
+    renew = f"kubeadm certs renew {name}" if name else "kubeadm certs renew all"
+    steps = ["kubeadm certs check-expiration", renew]
+    if finding_id.startswith("names."):
+        steps = [
+            "Add the missing names to apiServer.certSANs: kubectl -n kube-system get cm kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' > kubeadm.yaml (or your saved config), then edit it",
+            "mv /etc/kubernetes/pki/apiserver.crt /etc/kubernetes/pki/apiserver.key /root/",
+            "kubeadm init phase certs apiserver --config kubeadm.yaml",
+        ]
+    steps.append(RESTART_STATIC_PODS)
+    if load.component == "admin kubeconfigs":
+        steps.append("cp /etc/kubernetes/admin.conf ~/.kube/config")
+    return tuple(steps)
+
+
+def _openshift(load: Load, finding_id: str) -> tuple[str, ...]:
+    hint = posixpath.basename(posixpath.dirname(load.cert_path or load.key_path or load.ca_path or ""))
+    if load.source_object:
+        namespace, secret = load.source_object.split("/", 1)
+        directory = posixpath.dirname(load.cert_path or "").replace("/etc/kubernetes/static-pod-certs", "/etc/kubernetes/static-pod-resources/kube-apiserver-certs")
+        return (
+            f"kube-apiserver reads the files at start-up and cannot fetch secrets while it is down: on every master, put a matching pair in {directory}/ "
+            "(install -m 600 tls.crt tls.key <that directory>/), or restore both files from the last working revision",
+            f"Once kube-apiserver answers, fix the source so the operator does not copy the broken pair back: oc create secret tls {secret} --cert=tls.crt --key=tls.key -n {namespace} --dry-run=client -o yaml | oc replace -f -",
+            "Or stop serving it: oc patch apiserver cluster --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/servingCerts/namedCertificates/<index>\"}]'",
+            "Roll out a new revision to every master: oc patch kubeapiserver cluster --type=merge -p '{\"spec\":{\"forceRedeploymentReason\":\"recover-" + secret + "\"}}'",
+        )
+    if load.component == "kubelet":
+        return (
+            "Restart the kubelet; with an expired client certificate it falls back to the bootstrap kubeconfig and files a CSR",
+            "Approve the node's pending CSRs once kube-apiserver answers: oc get csr -o name | xargs oc adm certificate approve",
+        )
+    if load.component == "etcd":
+        return (
+            f"Have the etcd operator re-issue it: oc -n openshift-etcd delete secret {hint or 'etcd-serving-<node>'}",
+            "Roll out a new etcd revision: oc patch etcd cluster --type=merge -p '{\"spec\":{\"forceRedeploymentReason\":\"recover-etcd-certs\"}}'",
+        )
+    if finding_id.startswith("validity."):
+        return (
+            "Start the masters and let kube-apiserver's cert-regeneration controller re-mint its operator-managed certificates; watch oc get co kube-apiserver",
+            f"Re-issue one leaf explicitly: oc adm ocp-certificates regenerate-leaf -n openshift-kube-apiserver secrets/{hint or '<secret>'}",
+            "Approve pending node CSRs: oc get csr -o name | xargs oc adm certificate approve",
+        )
+    return (
+        f"Restore {hint or 'the file'} from the revision that worked, or have the operator re-issue it: oc -n openshift-kube-apiserver delete secret {hint or '<secret>'}",
+        "Roll out a new revision: oc patch kubeapiserver cluster --type=merge -p '{\"spec\":{\"forceRedeploymentReason\":\"recover-certs\"}}'",
+    )

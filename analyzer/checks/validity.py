@@ -1,0 +1,104 @@
+"""Is each certificate valid at the reference time, and how long will it stay so?
+
+Go checks validity while *verifying* (crypto/x509 verify.go), not while loading: an expired pair
+loads and the component starts, and its peers refuse it. The error is theirs, word for word:
+``x509: certificate has expired or is not yet valid: current time … is after …``.
+
+"Expiring soon" is ``--warn-days`` (default 30) before the end, except for certificates whose
+whole life is shorter than twice that (OpenShift rotates its 30-day leaves at half-life): those
+warn in the last fifth of their life, so a healthy OpenShift cluster is not a wall of warnings.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from cryptography import x509
+
+from analyzer.checks.context import CheckContext, finding
+from analyzer.checks.parsed import bundle, common_name, presented_chain, sha256_fingerprint
+from analyzer.checks.remediation import remedies
+from analyzer.decode.gotls import find_validity_error
+from analyzer.report.model import Finding, Severity
+from analyzer.wiring.model import Load, Loader, State
+
+STORAGE_ROLES = ("etcd-client", "etcd-server")  # without them kube-apiserver has no storage
+# Verified only when a peer is configured to: kube-apiserver checks kubelets' serving certificates
+# only with --kubelet-certificate-authority, which kubeadm does not set.
+OPTIONALLY_VERIFIED = ("kubelet-serving",)
+
+
+def warning_window(certificate: x509.Certificate, ctx: CheckContext) -> timedelta:
+    lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc
+    if lifetime < 2 * ctx.warn_window:
+        return lifetime / 5
+    return ctx.warn_window
+
+
+def _stamp(moment) -> str:  # type: ignore[no-untyped-def]
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
+    chain = presented_chain(load)
+    if not chain:
+        return []
+    leaf = chain[0]
+    now = ctx.reference_utc
+    peer = load.peer.name if load.peer else ("kube-apiserver" if load.loader is Loader.KUBECONFIG else "its peers")
+    subject = f"CN={common_name(leaf)}"
+    go_error = find_validity_error(leaf, now)
+    if go_error:
+        expired = now > leaf.not_valid_after_utc
+        storage = load.role in STORAGE_ROLES
+        unchecked = load.role in OPTIONALLY_VERIFIED and load.peer is None
+        severity = Severity.CRITICAL if storage else Severity.WARNING if unchecked else Severity.ERROR
+        if expired:
+            title = f"{load.label}: certificate expired {_stamp(leaf.not_valid_after_utc)}"
+            what = f"expired at {_stamp(leaf.not_valid_after_utc)}, {(now - leaf.not_valid_after_utc).days} days before the reference time"
+        else:
+            title = f"{load.label}: certificate not valid until {_stamp(leaf.not_valid_before_utc)}"
+            what = f"is not valid until {_stamp(leaf.not_valid_before_utc)} (issued in the future: a node clock was wrong when it was made, or is wrong now)"
+        consequence = (
+            f"nothing in this configuration verifies it (no --kubelet-certificate-authority), but any client that does will refuse it"
+            if unchecked else
+            f"{load.component} loads it and starts, but {peer} refuses every connection with it"
+            + ("; kube-apiserver cannot reach its storage and will not become ready" if storage else "")
+        )
+        return [finding(
+            load, "validity.expired" if expired else "validity.not-yet-valid", severity, title,
+            f"{load.label} ({subject}) {what}. {consequence}.", material=load.cert, go_error=go_error,
+            peer=peer, remediation=remedies(load, "validity.expired", ctx), fingerprint=sha256_fingerprint(leaf),
+        )]
+    remaining = leaf.not_valid_after_utc - now
+    if remaining <= warning_window(leaf, ctx):
+        return [finding(
+            load, "validity.expiring", Severity.WARNING,
+            f"{load.label}: certificate expires in {remaining.days} days ({_stamp(leaf.not_valid_after_utc)})",
+            f"{load.label} ({subject}) expires at {_stamp(leaf.not_valid_after_utc)}, {remaining.days} days after the reference time; "
+            f"then {peer} will refuse it.",
+            material=load.cert, peer=peer, remediation=remedies(load, "validity.expiring", ctx), fingerprint=sha256_fingerprint(leaf),
+        )]
+    return []
+
+
+def check_bundle_validity(load: Load, ctx: CheckContext) -> list[Finding]:
+    """An expired CA in a bundle: an error when nothing valid is left to verify with."""
+    if load.loader is not Loader.CA_BUNDLE or load.ca is None or load.ca.state is not State.PRESENT:
+        return []
+    certificates, error = bundle(load.ca.data)
+    if error or not certificates:
+        return []
+    now = ctx.reference_utc
+    expired = [c for c in certificates if find_validity_error(c, now)]
+    if not expired:
+        return []
+    names = ", ".join(f"CN={common_name(c)} (until {_stamp(c.not_valid_after_utc)})" for c in expired)
+    every = len(expired) == len(certificates)
+    return [finding(
+        load, "validity.ca-expired", Severity.ERROR if every else Severity.WARNING,
+        f"{load.label}: {'every' if every else str(len(expired)) + ' of ' + str(len(certificates))} CA certificate(s) expired or not yet valid",
+        f"{load.label} ({load.flag}={load.ca_path}) holds {names}; "
+        + ("nothing this bundle verifies can be trusted now." if every else "the other certificates of the bundle still verify."),
+        material=load.ca, go_error=find_validity_error(expired[0], now), remediation=remedies(load, "validity.ca-expired", ctx),
+    )]

@@ -1,0 +1,93 @@
+"""The JSON report: the contract for automation, and what every other format renders from.
+
+It follows ``schemas/report.schema.json``. Identical inputs and reference time give byte-identical
+output: every list is sorted, nothing depends on the clock or the machine.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from analyzer.report.model import Finding, Severity
+from analyzer.scan import ScanResult
+from analyzer.wiring.model import Load, Material
+
+SCHEMA = "kforensic-report/1"
+
+
+def load_status(load: Load, findings: list[Finding]) -> str:
+    """One word for the load-order table: what the findings say about this load."""
+    mine = [f for f in findings if f.component == load.component and f.subject.node == load.node and f.order == load.order and f.label == load.label]
+    if any(f.blocks_start for f in mine):
+        return "fails"
+    if any(f.severity.failing for f in mine):
+        return "refused"
+    if any(f.id.startswith("evidence.") for f in mine):
+        return "unverifiable"
+    if any(f.severity is Severity.WARNING for f in mine):
+        return "warning"
+    return "ok"
+
+
+def _material(what: str, material: Material | None) -> dict[str, Any] | None:
+    if material is None:
+        return None
+    return {"what": what, "state": material.state.value, "size": material.size, "location": material.location.describe(),
+            "detail": material.detail}
+
+
+def _load(load: Load, findings: list[Finding]) -> dict[str, Any]:
+    parts = [_material("certificate", load.cert), _material("key", load.key), _material("ca", load.ca)]
+    parts += [_material("public key", m) for m in load.public_keys]
+    return {
+        "order": load.order,
+        "role": load.role,
+        "label": load.label,
+        "loader": load.loader.value,
+        "fatal": load.fatal,
+        "flag": load.flag,
+        "cert": load.cert_path,
+        "key": load.key_path,
+        "ca": load.ca_path,
+        "server": load.server,
+        "names": list(load.names),
+        "expected_names": list(load.expected_names),
+        "object": load.object,
+        "source_object": load.source_object,
+        "peer": {"name": load.peer.name, "trusts_with": load.peer.ca_ref} if load.peer else None,
+        "status": load_status(load, findings),
+        "materials": [p for p in parts if p is not None],
+    }
+
+
+def build_report(result: ScanResult) -> dict[str, Any]:
+    wiring = result.wiring
+    return {
+        "schema": SCHEMA,
+        "tool": {"name": "kforensic", "version": result.tool_version},
+        "reference_time": result.reference_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "warn_days": result.warn_days,
+        "distribution": wiring.distribution,
+        "partial": result.partial,
+        "inputs": [record.to_json() for record in result.inputs],
+        "encryption_configs": sorted(result.encryption_sources),
+        "verdict": result.verdict.to_json(),
+        "findings": [f.to_json() for f in result.findings],
+        "components": [
+            {
+                "component": c.name,
+                "node": c.node,
+                "configured_by": c.configured_by,
+                "notes": list(c.notes),
+                "loads": [_load(load, result.findings) for load in sorted(c.loads, key=lambda l: l.order)],
+            }
+            for c in sorted(wiring.components, key=lambda c: (c.node or "", c.name))
+        ],
+        "certificates": [entry.to_json() for entry in result.inventory],
+        "notes": sorted(wiring.notes),
+    }
+
+
+def render_json(result: ScanResult) -> str:
+    return json.dumps(build_report(result), indent=2, ensure_ascii=False) + "\n"

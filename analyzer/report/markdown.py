@@ -1,0 +1,39 @@
+"""A short Markdown summary, sized to paste into a support case comment."""
+
+from __future__ import annotations
+
+from analyzer.report.model import Severity
+from analyzer.scan import ScanResult
+
+MAX_FINDINGS = 8
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(result: ScanResult) -> str:
+    verdict = result.verdict
+    lines = [
+        f"**kforensic verdict ({verdict.status})**: {verdict.headline}",
+        "",
+        f"Reference time {result.reference_utc.strftime('%Y-%m-%dT%H:%M:%SZ')}, kforensic {result.tool_version}"
+        + (" — **partial evidence**" if result.partial else "") + ".",
+        "",
+        "| component | node | verdict |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {c.component} | {c.node or ''} | {_cell(c.summary)} |" for c in verdict.components]
+    important = [f for f in result.findings if f.severity in (Severity.CRITICAL, Severity.ERROR, Severity.WARNING)]
+    if important:
+        lines += ["", "| severity | finding | Go error |", "|---|---|---|"]
+        for f in important[:MAX_FINDINGS]:
+            lines.append(f"| {f.severity.value} | {_cell(f.title)} | {('`' + _cell(f.go_error) + '`') if f.go_error else ''} |")
+        if len(important) > MAX_FINDINGS:
+            lines.append(f"| | … and {len(important) - MAX_FINDINGS} more in the full report | |")
+    top = next((f for f in result.findings if f.remediation), None)
+    if top is not None:
+        lines += ["", f"**Fix ({top.label})**:", ""]
+        lines += [f"{i}. {_cell(step)}" for i, step in enumerate(top.remediation, start=1)]
+    lines += ["", "Evidence: " + ", ".join(f"`{r.path}`" + (f" (sha256 {r.sha256[:12]}…)" if r.sha256 else "") for r in result.inputs)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,128 @@
+"""Findings and the verdict: what the checks conclude, in the shape the JSON report carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"  # a component cannot start, or cannot reach its storage
+    ERROR = "error"  # a connection will be refused
+    WARNING = "warning"  # will break later, or cannot be verified from this evidence
+    INFO = "info"  # context: history, notes
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def failing(self) -> bool:
+        """Error-level: makes `kforensic scan` exit 1."""
+        return self in (Severity.CRITICAL, Severity.ERROR)
+
+
+_RANK = {Severity.CRITICAL: 0, Severity.ERROR: 1, Severity.WARNING: 2, Severity.INFO: 3}
+
+# Which component's failure leads the verdict when several fail.
+COMPONENT_PRIORITY = ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kubelet")
+
+
+def component_rank(component: str) -> int:
+    return COMPONENT_PRIORITY.index(component) if component in COMPONENT_PRIORITY else len(COMPONENT_PRIORITY)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a finding is about, named the way a person finds it on the node or in etcd."""
+
+    cert: str | None = None  # path as the component is configured with it
+    key: str | None = None
+    object: str | None = None  # namespace/name in etcd
+    node: str | None = None
+    source: str | None = None  # where the failing bytes were read (file, or etcd key and revision)
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"cert": self.cert, "key": self.key, "object": self.object, "node": self.node, "source": self.source}
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str  # stable: pair.key-unparseable, validity.expired, trust.unknown-authority
+    severity: Severity
+    component: str
+    role: str
+    title: str
+    detail: str
+    subject: Subject
+    go_error: str | None = None
+    evidence: tuple[str, ...] = ()
+    remediation: tuple[str, ...] = ()
+    label: str = ""  # the load as a person says it: "SNI pair 6 of 6, user-serving-cert-000"
+    order: int = 0  # the load's place in the component's start-up
+    blocks_start: bool = False  # the component stops at this load
+    peer: str | None = None  # whom the component will fail to talk to
+    fingerprint: str | None = None  # SHA-256 of the certificate concerned
+    problem: str = ""  # what is wrong, in words, for the verdict's sentence (defaults to the title)
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.severity.rank, component_rank(self.component), self.subject.node or "", self.order, self.id, self.title)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "severity": self.severity.value,
+            "component": self.component,
+            "role": self.role,
+            "label": self.label,
+            "title": self.title,
+            "detail": self.detail,
+            "go_error": self.go_error,
+            "subject": self.subject.to_json(),
+            "evidence": list(self.evidence),
+            "remediation": list(self.remediation),
+            "order": self.order,
+            "blocks_start": self.blocks_start,
+            "peer": self.peer,
+            "fingerprint": self.fingerprint,
+            "problem": self.problem or self.title,
+        }
+
+
+@dataclass(frozen=True)
+class ComponentVerdict:
+    component: str
+    node: str | None
+    starts: bool | None  # None: the evidence cannot tell
+    blocked_by: str | None  # id of the finding that stops it
+    cannot_reach: tuple[str, ...]
+    summary: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "component": self.component,
+            "node": self.node,
+            "starts": self.starts,
+            "blocked_by": self.blocked_by,
+            "cannot_reach": list(self.cannot_reach),
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # broken | degraded | at-risk | healthy | unknown
+    headline: str
+    components: tuple[ComponentVerdict, ...] = ()
+    next_expiry: dict[str, object] | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "status": self.status,
+            "headline": self.headline,
+            "components": [c.to_json() for c in self.components],
+            "next_expiry": self.next_expiry,
+            "counts": self.counts,
+        }

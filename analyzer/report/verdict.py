@@ -1,0 +1,106 @@
+"""The verdict: per component, will it start and whom will it fail to reach; and one sentence.
+
+Load order is the truth (architecture principle 1): the first load that stops a component is
+why it does not start, and the first component in the control plane's own dependency order
+(kube-apiserver, etcd, …) that does not start is the headline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from analyzer.checks.history import describe_change
+from analyzer.report.model import ComponentVerdict, Finding, Severity, Verdict, component_rank
+from analyzer.wiring.model import Copy, Load, Wiring
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _load_of(wiring: Wiring, finding: Finding) -> Load | None:
+    return next(
+        (load for load in wiring.iter_loads()
+         if load.component == finding.component and load.node == finding.subject.node and load.order == finding.order),
+        None,
+    )
+
+
+def _origin(load: Load | None) -> str:
+    """Where the failing bytes came from and when they changed: the user's source, else the synced object."""
+    if load is None:
+        return ""
+    for wanted in (Copy.USER_SOURCE, Copy.SYNCED_FROM, Copy.REVISIONED):
+        for copy in load.copies:
+            if copy.copy is not wanted:
+                continue
+            for material in (copy.key, copy.cert):
+                sentence = describe_change(material) if material is not None else None
+                if sentence:
+                    prefix = "its source " if wanted is Copy.USER_SOURCE else "it is synced from "
+                    return prefix + sentence
+    for material in (load.key, load.cert):
+        sentence = describe_change(material) if material is not None else None
+        if sentence:
+            return sentence
+    return ""
+
+
+def _pair_paths(finding: Finding) -> str:
+    paths = [f"cert {finding.subject.cert}" if finding.subject.cert else "", f"key {finding.subject.key}" if finding.subject.key else ""]
+    shown = ", ".join(p for p in paths if p)
+    return f" ({shown})" if shown else ""
+
+
+def headline_for(finding: Finding, wiring: Wiring) -> str:
+    where = f" on {finding.subject.node}" if finding.subject.node else ""
+    problem = finding.problem or finding.title
+    go = f" — Go reports `{finding.go_error}`" if finding.go_error else ""
+    origin = _origin(_load_of(wiring, finding))
+    origin = f"; {origin}" if origin else ""
+    if finding.blocks_start:
+        return f"{finding.component}{where} cannot start: {finding.label}{_pair_paths(finding)}: {problem}{go}{origin}"
+    if finding.peer:
+        return f"{finding.component}{where} starts but cannot talk to {finding.peer}: {finding.title}{go}{origin}"
+    return f"{finding.component}{where}: {finding.title}{go}{origin}"
+
+
+def build_verdict(wiring: Wiring, findings: list[Finding], reference_utc: datetime,
+                  next_expiry: dict[str, object] | None) -> Verdict:
+    components = []
+    for component in sorted(wiring.components, key=lambda c: (component_rank(c.name), c.node or "", c.name)):
+        mine = [f for f in findings if f.component == component.name and f.subject.node == component.node]
+        blocking = min((f for f in mine if f.blocks_start), key=lambda f: f.order, default=None)
+        unverifiable_fatal = any(f.id.startswith("evidence.") and any(l.fatal and l.order == f.order for l in component.loads) for f in mine)
+        starts = False if blocking else (None if unverifiable_fatal else True)
+        reach = tuple(sorted({f.peer for f in mine if f.severity.failing and f.peer and not f.blocks_start}))
+        if blocking:
+            summary = f"does not start: {blocking.label}: {blocking.problem or blocking.title}"
+        elif starts is None:
+            summary = "cannot tell whether it starts: some of what it loads is not in this evidence"
+        elif reach:
+            summary = f"starts, but cannot talk to {', '.join(reach)}"
+        else:
+            summary = "starts and every connection checked is accepted"
+        components.append(ComponentVerdict(component.name, component.node, starts, blocking.id if blocking else None, reach, summary))
+
+    counts = {severity.value: sum(1 for f in findings if f.severity is severity) for severity in Severity}
+    blocked = sorted((f for f in findings if f.blocks_start), key=lambda f: (component_rank(f.component), f.subject.node or "", f.order))
+    failing = [f for f in findings if f.severity.failing]
+    expiry = ""
+    if next_expiry:
+        expiry = f" The next certificate to expire is {next_expiry['label']} on {next_expiry['not_after']}."
+    if blocked:
+        status, headline = "broken", headline_for(blocked[0], wiring)
+    elif failing:
+        status, headline = ("broken" if failing[0].severity is Severity.CRITICAL else "degraded"), headline_for(failing[0], wiring)
+    elif not wiring.components:
+        status = "unknown"
+        headline = "No control-plane component could be wired from this evidence: " + ("; ".join(wiring.notes) or "nothing recognised") + "."
+    elif counts["warning"]:
+        status = "at-risk"
+        headline = f"No component is blocked at {_stamp(reference_utc)}; {counts['warning']} warning(s) need attention.{expiry}"
+    else:
+        status = "healthy"
+        headline = f"No certificate problem found at {_stamp(reference_utc)}: every pair checked loads, is valid and is trusted by its peers.{expiry}"
+    return Verdict(status, headline, tuple(components), next_expiry, counts)

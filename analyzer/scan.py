@@ -1,0 +1,159 @@
+"""A whole scan, room by room: evidence → decode → wiring → checks → verdict.
+
+This is the only place that knows the order of the rooms; each room knows nothing of the ones
+after it. The CLI calls ``run_scan`` and renders what it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from analyzer import __version__
+from analyzer.checks.context import CheckContext
+from analyzer.checks.logs import correlate_logs
+from analyzer.checks.registry import run_checks
+from analyzer.decode.encryption import EncryptionConfig, load_encryption_config, merge_encryption_configs
+from analyzer.errors import DecodeError
+from analyzer.decode.klog import LogEvent, read_log_events
+from analyzer.evidence.detect import Evidence, InputKind, detect_evidence
+from analyzer.evidence.digest import input_sha256
+from analyzer.evidence.etcd import Snapshot
+from analyzer.evidence.files import read_input_file
+from analyzer.report.inventory import InventoryEntry, build_inventory, next_expiry
+from analyzer.report.model import Finding, Severity, Subject, Verdict
+from analyzer.report.verdict import build_verdict
+from analyzer.wiring.build import build_wiring
+from analyzer.wiring.model import Wiring
+from analyzer.wiring.sources import EtcdObjects
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    evidence: Sequence[str | Path]
+    reference_utc: datetime
+    warn_days: int = 30
+    encryption_configs: Sequence[str | Path] = ()
+    logs: Sequence[str | Path] = ()
+    progress: Callable[[int], None] | None = None
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    path: str
+    kind: str
+    format: str
+    size: int | None
+    sha256: str | None
+    integrity: str | None  # etcd snapshots: ok | mismatch | absent
+    partial: bool
+    notes: tuple[str, ...] = ()
+    revision: int | None = None  # etcd snapshots: the revision analysed
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path, "kind": self.kind, "format": self.format, "size": self.size, "sha256": self.sha256,
+            "integrity": self.integrity, "partial": self.partial, "revision": self.revision, "notes": list(self.notes),
+        }
+
+
+@dataclass
+class ScanResult:
+    tool_version: str
+    reference_utc: datetime
+    warn_days: int
+    inputs: list[InputRecord]
+    wiring: Wiring
+    findings: list[Finding]
+    verdict: Verdict
+    inventory: list[InventoryEntry]
+    encryption_sources: list[str] = field(default_factory=list)
+    partial: bool = False
+
+    @property
+    def failing(self) -> bool:
+        return any(f.severity.failing for f in self.findings)
+
+
+def _note(id_: str, severity: Severity, title: str, detail: str, source: str | None = None) -> Finding:
+    """A finding about the evidence itself rather than a load."""
+    return Finding(id=id_, severity=severity, component="evidence", role="input", title=title, detail=detail,
+                   subject=Subject(source=source), label="evidence")
+
+
+def _encryption(options: ScanOptions, evidence: Evidence, notes: list[Finding]) -> tuple[EncryptionConfig | None, list[str]]:
+    configs: list[EncryptionConfig] = []
+    for path in options.encryption_configs:
+        configs.append(load_encryption_config(read_input_file(path), str(path)))
+    for found in evidence.encryption_configs:
+        try:
+            configs.append(load_encryption_config(found.data, found.source))
+        except DecodeError as err:
+            notes.append(_note("evidence.encryption-config", Severity.WARNING, "an EncryptionConfiguration in the evidence does not load", str(err), found.source))
+    return merge_encryption_configs(configs), [config.source for config in configs]
+
+
+def run_scan(options: ScanOptions) -> ScanResult:
+    notes: list[Finding] = []
+    with ExitStack() as stack:
+        evidence = stack.enter_context(detect_evidence([*options.evidence, *options.logs]))
+        encryption, encryption_sources = _encryption(options, evidence, notes)
+        inputs = []
+        snapshots = [s for s in evidence.snapshots if s.opens_in_place]
+        for source in evidence.snapshots:
+            if not source.opens_in_place:
+                notes.append(_note("evidence.snapshot-unreadable", Severity.WARNING, "an etcd snapshot in the evidence cannot be read in place",
+                                   source.problem or "it lies inside an archive", source.source))
+        # Several snapshots (one per master, or one per backup): the newest backup is analysed.
+        snapshots.sort(key=lambda s: (s.backup_utc is not None, s.backup_utc or 0), reverse=True)
+        objects = None
+        snapshot_records: dict[str, InputRecord] = {}
+        for index, source in enumerate(snapshots):
+            snapshot = stack.enter_context(Snapshot(source.path))  # type: ignore[arg-type]
+            integrity = snapshot.verify_integrity()
+            if index == 0:
+                objects = EtcdObjects(snapshot, encryption, options.progress)
+            else:
+                notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another etcd snapshot was not analysed",
+                                   f"{source.source}: only the newest snapshot ({snapshots[0].source}) is analysed", source.source))
+            if snapshot.partial:
+                notes.append(_note("evidence.snapshot-damaged", Severity.WARNING, f"{source.source} is damaged: the analysis is partial",
+                                   "; ".join(str(d) for d in dict.fromkeys(snapshot.damage))[:2000], source.source))
+            if integrity.status.value == "mismatch":
+                notes.append(_note("evidence.snapshot-integrity", Severity.WARNING, f"{source.source}: SHA-256 trailer does not match",
+                                   integrity.describe(), source.source))
+            if source.possibly_dirty:
+                notes.append(_note("evidence.possibly-dirty", Severity.INFO, f"{source.source} was taken with --force (__POSSIBLY_DIRTY__)",
+                                   "cluster-backup.sh took this backup while operators were progressing; revisions may be mid-rollout.", source.source))
+            snapshot_records[source.source] = InputRecord(
+                source.source, InputKind.SNAPSHOT.value, "file", snapshot.file_size, snapshot.file_sha256(), integrity.status.value,
+                snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
+            )
+        for detected in evidence.inputs:
+            if detected.source in snapshot_records:
+                inputs.append(snapshot_records[detected.source])
+                continue
+            digest = input_sha256(detected.source) if detected.parent is None else None
+            partial = any(node.partial for node in evidence.nodes if node.input == detected.source)
+            inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, detected.notes))
+        for problem in evidence.problems:
+            notes.append(_note("evidence.problem", Severity.WARNING, "part of the evidence was skipped", problem))
+        for node in evidence.nodes:
+            if node.scrubbed:
+                notes.append(_note("evidence.scrubbed", Severity.INFO, f"{node.input} is a sosreport: keys and kubeconfig data are scrubbed",
+                                   "Pairs whose key was scrubbed are reported as unverifiable, not as broken.", node.input))
+
+        wiring = build_wiring(list(evidence.nodes), objects)
+        for note in wiring.notes:
+            notes.append(_note("wiring.note", Severity.INFO, note, note))
+        ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)
+        events: list[LogEvent] = [event for source in evidence.logs for event in read_log_events(source, options.reference_utc)]
+        inventory = build_inventory(wiring)
+        findings = run_checks(wiring, ctx, extra=[*notes, *correlate_logs(events, wiring, inventory, ctx)])
+        verdict = build_verdict(wiring, findings, options.reference_utc, next_expiry(inventory, options.reference_utc))
+        partial = any(record.partial for record in inputs) or any(f.id in ("evidence.snapshot-damaged", "evidence.problem") for f in findings)
+        return ScanResult(__version__, options.reference_utc, options.warn_days, sorted(inputs, key=lambda r: r.path), wiring,
+                          findings, verdict, inventory, encryption_sources, partial)

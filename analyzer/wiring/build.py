@@ -1,0 +1,34 @@
+"""The wiring of a whole case: pick the distribution, wire each component, link the peers."""
+
+from __future__ import annotations
+
+from analyzer.evidence.node import Distribution, NodeEvidence
+from analyzer.wiring.kubeadm import wire_kubeadm
+from analyzer.wiring.model import Wiring
+from analyzer.wiring.openshift import wire_openshift
+from analyzer.wiring.peers import link_peers
+from analyzer.wiring.sources import OPENSHIFT, EtcdObjects
+
+
+def distribution_of(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> str:
+    kinds = {node.distribution for node in nodes} - {Distribution.UNKNOWN}
+    if Distribution.OPENSHIFT in kinds or (objects is not None and objects.root == OPENSHIFT):
+        return "openshift"
+    if Distribution.RKE in kinds:
+        return "rke"
+    if Distribution.KUBESPRAY in kinds:
+        return "kubespray"
+    return "kubeadm"
+
+
+def build_wiring(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
+    distribution = distribution_of(nodes, objects)
+    if distribution == "openshift":
+        wiring = wire_openshift([n for n in nodes if n.distribution in (Distribution.OPENSHIFT, Distribution.UNKNOWN)], objects)
+    elif distribution == "rke":
+        wiring = Wiring("rke")
+        wiring.notes.append("RKE node trees are recognised, but RKE's wiring (containers, not static pods) is not modelled yet")
+    else:
+        wiring = wire_kubeadm(nodes, objects, distribution)
+    link_peers(wiring)
+    return wiring

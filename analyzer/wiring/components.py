@@ -1,0 +1,292 @@
+"""Each control-plane component's loads, from its effective flags, in the order it loads them.
+
+Both distributions meet here: kubeadm gives flags from its manifests, OpenShift from
+``config.yaml`` converted the way ``ConfigToFlags`` does; a ``Resolver`` turns each path into the
+material. The order follows kube-apiserver's start-up (layouts §3.1): the default serving pair,
+then every ``--tls-sni-cert-key`` in flag order, then the client CA, the request-header CA, the
+aggregator's proxy client pair, the service-account keys, and the etcd connection.
+"""
+
+from __future__ import annotations
+
+import itertools
+import posixpath
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
+from analyzer.decode.manifest import Flags, iter_sni_cert_keys
+from analyzer.decode.pem import MaterialState, RedactedMaterial
+from analyzer.errors import DecodeError
+from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Location, Material, State
+from analyzer.wiring.resolve import Resolved, Resolver
+
+_DATA_STATE = {
+    MaterialState.PRESENT: State.PRESENT,
+    MaterialState.EMPTY: State.EMPTY,
+    MaterialState.SCRUBBED: State.SCRUBBED,
+    MaterialState.ELIDED: State.ELIDED,
+    MaterialState.MALFORMED: State.PRESENT,  # malformed bytes are still what the component reads
+}
+
+
+def object_hint(path: str) -> str:
+    """The secret or config map a synced path is named after (``user-serving-cert-000``), else the file name."""
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[-3] in ("secrets", "configmaps"):
+        return parts[-2]
+    return posixpath.basename(path)
+
+
+def _copies(cert: Resolved, key: Resolved | None) -> tuple[CopyOf, ...]:
+    kinds: dict[Copy, list[Material | None]] = {}
+    for index, resolved in enumerate((cert, key)):
+        if resolved is None:
+            continue
+        for copy, material in resolved.copies:
+            kinds.setdefault(copy, [None, None])[index] = material
+    return tuple(CopyOf(copy, pair[0], pair[1]) for copy, pair in kinds.items())
+
+
+class _Builder:
+    """Accumulates one component's loads, numbering them in start-up order."""
+
+    def __init__(self, component: Component, resolver: Resolver) -> None:
+        self.component = component
+        self.resolver = resolver
+        self.order = itertools.count(1)
+
+    def pair(self, role: str, label: str, cert_path: str | None, key_path: str | None, *, loader: Loader, fatal: bool,
+             flag: str, purpose: str | None = None, names: tuple[str, ...] = (), expected: tuple[str, ...] = ()) -> Load | None:
+        if not cert_path and not key_path:
+            return None
+        cert = self.resolver.file(cert_path) if cert_path else None
+        key = self.resolver.file(key_path) if key_path else None
+        anchor = cert or key
+        assert anchor is not None
+        load = Load(
+            component=self.component.name, node=self.component.node, role=role, order=next(self.order), loader=loader,
+            fatal=fatal, label=label, flag=flag, cert_path=cert_path, key_path=key_path,
+            cert=cert.material if cert else None, key=key.material if key else None,
+            names=names, expected_names=expected, object=anchor.object, source_object=anchor.source_object,
+            copies=_copies(cert, key) if cert else (),
+            dynamic_name=f"{purpose}::{cert_path}::{key_path}" if purpose else None,
+        )
+        self.component.loads.append(load)
+        return load
+
+    def bundle(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str, purpose: str | None = None) -> Load | None:
+        if not path:
+            return None
+        resolved = self.resolver.file(path)
+        load = Load(
+            component=self.component.name, node=self.component.node, role=role, order=next(self.order),
+            loader=Loader.CA_BUNDLE, fatal=fatal, label=label, flag=flag, ca_path=path, ca=resolved.material,
+            object=resolved.object, copies=tuple(CopyOf(copy, material, None) for copy, material in resolved.copies),
+            dynamic_name=f"{purpose}::{path}" if purpose else None,
+        )
+        self.component.loads.append(load)
+        return load
+
+    def private_key(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str) -> Load | None:
+        if not path:
+            return None
+        resolved = self.resolver.file(path)
+        load = Load(
+            component=self.component.name, node=self.component.node, role=role, order=next(self.order),
+            loader=Loader.PRIVATE_KEY, fatal=fatal, label=label, flag=flag, key_path=path, key=resolved.material,
+            object=resolved.object,
+        )
+        self.component.loads.append(load)
+        return load
+
+    def public_keys(self, role: str, label: str, paths: tuple[str, ...], *, fatal: bool, flag: str) -> Load | None:
+        if not paths:
+            return None
+        materials: list[Material] = []
+        for path in paths:
+            single = self.resolver.file(path).material
+            if single.state is State.PRESENT:
+                materials.append(single)
+            else:  # OpenShift passes directories of keys (serviceAccountPublicKeyFiles)
+                materials.extend(self.resolver.directory(path))
+        load = Load(
+            component=self.component.name, node=self.component.node, role=role, order=next(self.order),
+            loader=Loader.PUBLIC_KEYS, fatal=fatal, label=label, flag=flag, key_path=", ".join(paths),
+            public_keys=tuple(materials),
+        )
+        self.component.loads.append(load)
+        return load
+
+    def kubeconfig(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str, peer_user: str = "") -> Load | None:
+        if not path:
+            return None
+        document = self.resolver.file(path).material
+        load = kubeconfig_load(self.component, next(self.order), role, label, path, document, self.resolver, fatal=fatal, flag=flag)
+        self.component.loads.append(load)
+        return load
+
+
+def kubeconfig_load(component: Component, order: int, role: str, label: str, path: str, document: Material,
+                    resolver: Resolver, *, fatal: bool, flag: str) -> Load:
+    """A kubeconfig's client pair, CA and server, each from embedded data or a file it names."""
+    base = Load(component=component.name, node=component.node, role=role, order=order, loader=Loader.KUBECONFIG,
+                fatal=fatal, label=label, flag=flag, cert_path=path)
+    if document.state is not State.PRESENT:
+        return Load(**{**base.__dict__, "cert": document, "key": document, "ca": document})
+    try:
+        config = load_kubeconfig(document.data, path)
+    except RedactedMaterial:
+        redacted = Material(State.SCRUBBED, document.location, document.data, detail="the whole kubeconfig is scrubbed in this evidence")
+        return Load(**{**base.__dict__, "cert": redacted, "key": redacted, "ca": redacted})
+    except DecodeError as err:
+        broken = Material(State.UNREADABLE, document.location, detail=str(err))
+        return Load(**{**base.__dict__, "cert": broken, "key": broken, "ca": broken})
+    cluster, user = config.cluster, config.user
+
+    def material(field: KubeconfigMaterial | None, data_key: str) -> tuple[Material | None, str | None]:
+        if field is None or not field.is_set:
+            return None, None
+        location = Location(**{**document.location.__dict__, "kind": "kubeconfig", "data_key": data_key})
+        if field.path_scrubbed:
+            return Material(State.SCRUBBED, location, detail="the file reference is scrubbed in this evidence"), None
+        if field.uses_data:
+            return Material(_DATA_STATE[field.data_state], location, field.data), None
+        if field.path:
+            return resolver.file(field.path).material, field.path
+        return Material(_DATA_STATE.get(field.data_state, State.EMPTY), location, field.data or b""), None
+
+    cert, cert_file = material(user.client_certificate if user else None, "client-certificate-data")
+    key, key_file = material(user.client_key if user else None, "client-key-data")
+    ca, ca_file = material(cluster.certificate_authority if cluster else None, "certificate-authority-data")
+    user_name = user.name if user else "?"
+    return Load(**{
+        **base.__dict__,
+        "label": f"{label} (user {user_name})",
+        "cert": cert, "key": key, "ca": ca,
+        "key_path": key_file, "ca_path": ca_file,
+        "server": cluster.server if cluster else None,
+        "tls_server_name": cluster.tls_server_name if cluster else None,
+        "names": (cert_file,) if cert_file else (),
+    })
+
+
+# -- the components -------------------------------------------------------------------------------
+
+
+def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+    component = Component("kube-apiserver", node, distribution, configured_by)
+    build = _Builder(component, resolver)
+    if not flags.find("tls-cert-file"):
+        component.notes.append("no --tls-cert-file: kube-apiserver serves a self-signed certificate from --cert-dir (not in the evidence)")
+    build.pair("serving", "default serving pair", flags.find("tls-cert-file"), flags.find("tls-private-key-file"),
+               loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--tls-cert-file/--tls-private-key-file", purpose="serving-cert")
+    sni = list(iter_sni_cert_keys(flags))
+    for number, entry in enumerate(sni, start=1):
+        build.pair("sni", f"SNI pair {number} of {len(sni)}, {object_hint(entry.cert_file)}", entry.cert_file, entry.key_file,
+                   loader=Loader.DYNAMIC_PAIR, fatal=True, flag=f"--tls-sni-cert-key #{number}", purpose="sni-serving-cert",
+                   names=tuple(entry.names))
+    build.bundle("client-ca", "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
+                 purpose="client-ca-bundle")
+    build.bundle("requestheader-ca", "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
+                 flag="--requestheader-client-ca-file", purpose="request-header")
+    build.pair("proxy-client", "aggregator proxy client pair", flags.find("proxy-client-cert-file"), flags.find("proxy-client-key-file"),
+               loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--proxy-client-cert-file/--proxy-client-key-file", purpose="aggregator-proxy-cert",
+               # requestheader-allowed-names: the CNs aggregated servers accept from the proxy (empty: any)
+               names=tuple(name for value in flags.values("requestheader-allowed-names") for name in value.split(",") if name))
+    build.public_keys("service-account-keys", "service-account verification keys", flags.values("service-account-key-file"),
+                      fatal=True, flag="--service-account-key-file")
+    build.private_key("service-account-signing-key", "service-account signing key", flags.find("service-account-signing-key-file"),
+                      fatal=True, flag="--service-account-signing-key-file")
+    build.bundle("etcd-ca", "etcd CA bundle", flags.find("etcd-cafile"), fatal=True, flag="--etcd-cafile")
+    build.pair("etcd-client", "etcd client pair", flags.find("etcd-certfile"), flags.find("etcd-keyfile"),
+               loader=Loader.TLS_PAIR, fatal=True, flag="--etcd-certfile/--etcd-keyfile")
+    build.pair("kubelet-client", "kubelet client pair", flags.find("kubelet-client-certificate"), flags.find("kubelet-client-key"),
+               loader=Loader.TLS_PAIR, fatal=False, flag="--kubelet-client-certificate/--kubelet-client-key")
+    build.bundle("kubelet-ca", "kubelet serving CA bundle", flags.find("kubelet-certificate-authority"), fatal=False,
+                 flag="--kubelet-certificate-authority")
+    return component
+
+
+def etcd(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str,
+         expected_server: tuple[str, ...], expected_peer: tuple[str, ...]) -> Component:
+    component = Component("etcd", node, distribution, configured_by)
+    build = _Builder(component, resolver)
+    build.pair("etcd-server", "etcd serving pair", flags.find("cert-file"), flags.find("key-file"), loader=Loader.TLS_PAIR,
+               fatal=True, flag="--cert-file/--key-file", expected=expected_server)
+    build.pair("etcd-peer", "etcd peer pair", flags.find("peer-cert-file"), flags.find("peer-key-file"), loader=Loader.TLS_PAIR,
+               fatal=True, flag="--peer-cert-file/--peer-key-file", expected=expected_peer)
+    build.bundle("etcd-trusted-ca", "etcd client CA bundle", flags.find("trusted-ca-file"), fatal=True, flag="--trusted-ca-file")
+    build.bundle("etcd-peer-trusted-ca", "etcd peer CA bundle", flags.find("peer-trusted-ca-file"), fatal=True,
+                 flag="--peer-trusted-ca-file")
+    return component
+
+
+def controller_manager(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+    component = Component("kube-controller-manager", node, distribution, configured_by)
+    build = _Builder(component, resolver)
+    build.kubeconfig("kubeconfig", "kubeconfig", flags.find("kubeconfig"), fatal=False, flag="--kubeconfig")
+    build.bundle("client-ca", "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
+                 purpose="client-ca-bundle")
+    build.bundle("requestheader-ca", "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
+                 flag="--requestheader-client-ca-file", purpose="request-header")
+    build.pair("cluster-signing", "cluster signing pair", flags.find("cluster-signing-cert-file"), flags.find("cluster-signing-key-file"),
+               loader=Loader.TLS_PAIR, fatal=False, flag="--cluster-signing-cert-file/--cluster-signing-key-file")
+    build.bundle("root-ca", "root CA for service-account tokens", flags.find("root-ca-file"), fatal=False, flag="--root-ca-file")
+    build.private_key("service-account-private-key", "service-account signing key", flags.find("service-account-private-key-file"),
+                      fatal=True, flag="--service-account-private-key-file")
+    return component
+
+
+def scheduler(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+    component = Component("kube-scheduler", node, distribution, configured_by)
+    _Builder(component, resolver).kubeconfig("kubeconfig", "kubeconfig", flags.find("kubeconfig"), fatal=False, flag="--kubeconfig")
+    return component
+
+
+def kubeconfigs(name: str, paths: dict[str, str], resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+    """Stand-alone kubeconfigs a person or the node uses (admin.conf, node-kubeconfigs): role → path."""
+    component = Component(name, node, distribution, configured_by)
+    build = _Builder(component, resolver)
+    for role, path in paths.items():
+        document = resolver.file(path).material
+        if document.state is State.NOT_IN_EVIDENCE:
+            continue
+        build.kubeconfig(role, f"kubeconfig {path}", path, fatal=False, flag=path)
+    return component
+
+
+def kubelet(resolver: Resolver, *, node: str | None, distribution: str, configured_by: str, kubeconfig: str | None,
+            serving_cert: str, serving_key: str, client_ca: str | None, client_pair: str | None = None) -> Component:
+    """The kubelet: how it reaches kube-apiserver (its kubeconfig, or its rotated client pem
+    directly when the kubeconfig is not in the evidence), the pair it serves, the CA it trusts."""
+    component = Component("kubelet", node, distribution, configured_by)
+    build = _Builder(component, resolver)
+    if kubeconfig and resolver.file(kubeconfig).material.state is not State.NOT_IN_EVIDENCE:
+        build.kubeconfig("kubelet-kubeconfig", "kubeconfig", kubeconfig, fatal=False, flag="--kubeconfig")
+    elif client_pair:
+        build.pair("kubelet-client", "kubelet client pair", client_pair, client_pair, loader=Loader.TLS_PAIR, fatal=False,
+                   flag="kubelet-client-current.pem")
+    build.pair("kubelet-serving", "kubelet serving pair", serving_cert, serving_key, loader=Loader.TLS_PAIR, fatal=False,
+               flag="kubelet serving certificate")
+    if client_ca:
+        build.bundle("kubelet-client-ca", "kubelet client CA bundle", client_ca, fatal=False,
+                     flag="KubeletConfiguration authentication.x509.clientCAFile")
+    return component
+
+
+def server_host(load: Load) -> str | None:
+    """The host a kubeconfig dials, or the name it verifies (tls-server-name), for the SAN check."""
+    if load.tls_server_name:
+        return load.tls_server_name
+    if not load.server:
+        return None
+    return urlsplit(load.server).hostname
+
+
+def url_hosts(values: tuple[str, ...]) -> Iterator[str]:
+    for value in values:
+        for url in value.split(","):
+            host = urlsplit(url.strip()).hostname
+            if host and host not in ("0.0.0.0", "::"):
+                yield host

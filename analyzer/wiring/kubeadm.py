@@ -1,0 +1,205 @@
+"""kubeadm control planes (and Kubespray, which is kubeadm underneath): flags from the static pod
+manifests on the node, or from the mirror pods in etcd when only a snapshot was sent.
+
+Layout and flags: ``shared/docs/control-plane-layouts.md`` §1. Names the serving certificates must
+carry (§1.3) come from the node, the kubeconfigs that dial it, and ``kube-system/kubeadm-config``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from dataclasses import replace
+
+import yaml
+
+from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
+from analyzer.errors import DecodeError
+from analyzer.evidence.node import NodeEvidence
+from analyzer.wiring.components import (
+    controller_manager,
+    etcd,
+    kube_apiserver,
+    kubeconfigs,
+    kubelet,
+    scheduler,
+    server_host,
+    url_hosts,
+)
+from analyzer.wiring.model import State, Wiring
+from analyzer.wiring.resolve import HostResolver
+from analyzer.wiring.sources import EtcdObjects, node_file
+
+MANIFESTS = "/etc/kubernetes/manifests"
+COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+ADMIN_KUBECONFIGS = {"admin": "/etc/kubernetes/admin.conf", "super-admin": "/etc/kubernetes/super-admin.conf"}
+KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
+KUBELET_PKI = "/var/lib/kubelet/pki"
+# kubeadm writes KubeletConfiguration authentication.x509.clientCAFile as the cluster CA.
+KUBELET_CLIENT_CA = "/etc/kubernetes/pki/ca.crt"
+
+
+def _pod_from_node(node: NodeEvidence, component: str) -> tuple[StaticPod, str] | None:
+    path = f"{MANIFESTS}/{component}.yaml"
+    manifest = node_file(node, path)
+    if manifest.state is not State.PRESENT:
+        return None
+    try:
+        return load_static_pod(manifest.data, component), f"{path} on {node.name}"
+    except DecodeError:
+        return None
+
+
+def _pod_from_mirror(objects: EtcdObjects, component: str, node: str) -> tuple[StaticPod, str] | None:
+    stored = objects.find("pods", "kube-system", f"{component}-{node}")
+    if stored is None or stored.object is None:
+        return None
+    try:
+        # The API form is JSON, which is YAML: the static pod loader reads it as it reads a manifest.
+        return load_static_pod(json.dumps(stored.object).encode(), component), f"mirror pod kube-system/{component}-{node} in etcd"
+    except DecodeError:
+        return None
+
+
+def mirror_nodes(objects: EtcdObjects) -> list[str]:
+    """Control-plane nodes named by the kube-apiserver mirror pods in etcd."""
+    prefix = "kube-apiserver-"
+    return sorted(stored.name[len(prefix) :] for stored in objects.iter_objects("pods", "kube-system") if stored.name.startswith(prefix))
+
+
+def cluster_configuration(objects: EtcdObjects | None) -> dict:
+    """kube-system/kubeadm-config ClusterConfiguration, the source of kubeadm's SAN list."""
+    if objects is None:
+        return {}
+    stored = objects.find("configmaps", "kube-system", "kubeadm-config")
+    if stored is None or stored.object is None:
+        return {}
+    try:
+        document = yaml.safe_load((stored.object.get("data") or {}).get("ClusterConfiguration", "")) or {}
+    except yaml.YAMLError:
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
+def first_service_ip(service_range: str | None) -> str | None:
+    """The first usable IP of the first service CIDR: kubeadm's GetAPIServerVirtualIP."""
+    if not service_range:
+        return None
+    try:
+        network = ipaddress.ip_network(service_range.split(",")[0].strip(), strict=False)
+    except ValueError:
+        return None
+    return str(network.network_address + 1)
+
+
+def apiserver_names(flags: Flags, node: str, config: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(names in-cluster clients dial, the rest of kubeadm's list)."""
+    domain = (config.get("networking") or {}).get("dnsDomain") or "cluster.local"
+    service_ip = first_service_ip(flags.find("service-cluster-ip-range") or (config.get("networking") or {}).get("serviceSubnet"))
+    required = ["kubernetes.default.svc"] + ([service_ip] if service_ip else [])
+    advised = [node, "kubernetes", "kubernetes.default", f"kubernetes.default.svc.{domain}"]
+    if flags.find("advertise-address"):
+        advised.append(flags.find("advertise-address"))
+    endpoint = str(config.get("controlPlaneEndpoint") or "")
+    if endpoint:
+        advised.append(endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint)
+    advised += [str(san) for san in ((config.get("apiServer") or {}).get("certSANs") or [])]
+    return tuple(dict.fromkeys(required)), tuple(name for name in dict.fromkeys(advised) if name not in required)
+
+
+def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distribution: str = "kubeadm") -> Wiring:
+    wiring = Wiring(distribution)
+    config = cluster_configuration(objects)
+    targets: list[tuple[str, NodeEvidence | None]] = [(node.name, node) for node in nodes]
+    if not targets and objects is not None:
+        targets = [(name, None) for name in mirror_nodes(objects)]
+        if targets:
+            wiring.notes.append(
+                "no node files in the evidence: flags come from the mirror pods in etcd, and the certificate files "
+                "themselves (kept on each node, not in etcd) cannot be checked; send a copy of /etc/kubernetes"
+            )
+    for name, node in targets:
+        resolver = HostResolver(node)
+        pods: dict[str, tuple[StaticPod, str]] = {}
+        for component in COMPONENTS:
+            found = _pod_from_node(node, component) if node else None
+            found = found or (_pod_from_mirror(objects, component, name) if objects is not None else None)
+            if found:
+                pods[component] = found
+        if "kube-apiserver" in pods:
+            pod, source = pods["kube-apiserver"]
+            apiserver = kube_apiserver(pod.flags, resolver, node=name, distribution=distribution, configured_by=source)
+            required, advised = apiserver_names(pod.flags, name, config)
+            apiserver.loads = [
+                replace(load, expected_names=required, advised_names=advised) if load.role == "serving" else load
+                for load in apiserver.loads
+            ]
+            wiring.components.append(apiserver)
+        if "etcd" in pods:
+            pod, source = pods["etcd"]
+            apiserver_flags = pods["kube-apiserver"][0].flags if "kube-apiserver" in pods else Flags()
+            dialed = tuple(url_hosts(apiserver_flags.values("etcd-servers")))
+            peers = tuple(url_hosts(pod.flags.values("initial-advertise-peer-urls")))
+            component = etcd(pod.flags, resolver, node=name, distribution=distribution, configured_by=source,
+                             expected_server=dialed, expected_peer=peers)
+            advertised = tuple(url_hosts(pod.flags.values("advertise-client-urls")))
+            component.loads = [
+                replace(load, advised_names=tuple(dict.fromkeys((name, "localhost", "127.0.0.1", *advertised))))
+                if load.role == "etcd-server" else load
+                for load in component.loads
+            ]
+            wiring.components.append(component)
+        if "kube-controller-manager" in pods:
+            pod, source = pods["kube-controller-manager"]
+            wiring.components.append(controller_manager(pod.flags, resolver, node=name, distribution=distribution, configured_by=source))
+        if "kube-scheduler" in pods:
+            pod, source = pods["kube-scheduler"]
+            wiring.components.append(scheduler(pod.flags, resolver, node=name, distribution=distribution, configured_by=source))
+        if node is not None:
+            cluster_ca = node_file(node, KUBELET_CLIENT_CA)
+            if cluster_ca.state is State.PRESENT:
+                wiring.serving_trust[name] = (cluster_ca, f"the cluster CA {KUBELET_CLIENT_CA}, embedded in every kubeconfig")
+            serving_cert, serving_key = kubelet_serving_paths(node)
+            wiring.components.append(kubelet(
+                resolver, node=name, distribution=distribution, configured_by=f"{KUBELET_KUBECONFIG} on {name}",
+                kubeconfig=KUBELET_KUBECONFIG, serving_cert=serving_cert, serving_key=serving_key, client_ca=KUBELET_CLIENT_CA,
+            ))
+            admin = kubeconfigs("admin kubeconfigs", ADMIN_KUBECONFIGS, resolver, node=name, distribution=distribution,
+                                configured_by=f"/etc/kubernetes on {name}")
+            if admin.loads:
+                wiring.components.append(admin)
+    _attach_service_account_tokens(wiring, objects, nodes)
+    if not wiring.components:
+        wiring.notes.append("no kubeadm static pod manifests or mirror pods were found")
+    return wiring
+
+
+def kubelet_serving_paths(node: NodeEvidence) -> tuple[str, str]:
+    """The rotated serving pem when serverTLSBootstrap is on, else the kubelet's own self-signed pair
+    (cmd/kubelet InitializeTLS writes kubelet.crt/kubelet.key)."""
+    current = f"{KUBELET_PKI}/kubelet-server-current.pem"
+    if node_file(node, current).state is State.PRESENT:
+        return current, current
+    return f"{KUBELET_PKI}/kubelet.crt", f"{KUBELET_PKI}/kubelet.key"
+
+
+def _attach_service_account_tokens(wiring: Wiring, objects: EtcdObjects | None, nodes: list[NodeEvidence]) -> None:
+    """Token secrets carry the CA pods use to trust kube-apiserver; it must be today's cluster CA."""
+    if objects is None:
+        return
+    for stored in objects.iter_objects("secrets"):
+        if stored.object is not None and stored.object.get("type") == "kubernetes.io/service-account-token":
+            wiring.service_account_tokens.append(objects.data("secrets", stored.namespace or "", stored.name, "ca.crt"))
+    for node in nodes:
+        current = node_file(node, KUBELET_CLIENT_CA)
+        if current.state is State.PRESENT:
+            wiring.current_ca = current
+            return
+    stored = objects.find("configmaps", "kube-system", "kube-root-ca.crt")
+    if stored is not None:
+        wiring.current_ca = objects.data("configmaps", "kube-system", "kube-root-ca.crt", "ca.crt")
+
+
+def kubeconfig_hosts(wiring: Wiring) -> set[str]:
+    """Hosts the cluster's own kubeconfigs dial: names the serving certificate must cover."""
+    return {host for load in wiring.iter_loads() if load.loader.value == "kubeconfig" and (host := server_host(load))}

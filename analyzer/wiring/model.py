@@ -1,0 +1,180 @@
+"""Who loads what, from where: the model the checks read.
+
+A ``Load`` is one thing a component is configured to load (a serving pair, an SNI pair, a CA
+bundle, a kubeconfig's client pair), in the order the component loads it, with the paths exactly
+as the component sees them. Each path resolves to ``Material``: the bytes the component would
+read, with their provenance, plus the other copies of the same data (the etcd secret it is synced
+from, the revisioned copy, the user's source secret) so that drift can be shown.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """What is at a location. Only PRESENT can be verified; the rest say why not."""
+
+    PRESENT = "present"
+    EMPTY = "empty"  # zero bytes
+    MISSING = "missing"  # the evidence covers the location and it is not there
+    NOT_IN_EVIDENCE = "not-in-evidence"  # the evidence does not cover the location
+    SCRUBBED = "scrubbed"  # sosreport replaced it
+    ELIDED = "elided"  # must-gather replaced it
+    ENCRYPTED = "encrypted"  # encrypted at rest, no key to open it
+    UNREADABLE = "unreadable"  # damaged, undecodable, over a limit
+
+    @property
+    def verifiable(self) -> bool:
+        return self in (State.PRESENT, State.EMPTY, State.MISSING)
+
+
+class Loader(StrEnum):
+    """How the component reads the material; it decides the exact error it prints."""
+
+    DYNAMIC_PAIR = "dynamic-pair"  # apiserver dynamiccertificates: missing-content check, then X509KeyPair
+    TLS_PAIR = "tls-pair"  # tls.LoadX509KeyPair
+    CA_BUNDLE = "ca-bundle"  # a PEM bundle of CA certificates
+    PUBLIC_KEYS = "public-keys"  # service-account verification keys (files or directories)
+    PRIVATE_KEY = "private-key"  # a signing key without a certificate
+    KUBECONFIG = "kubeconfig"  # client-go: client pair and CA from a kubeconfig
+
+
+@dataclass(frozen=True)
+class Change:
+    """One surviving revision of an etcd object, as far as it concerns one data key."""
+
+    revision: int
+    event: str  # put | delete
+    value_sha256: str | None  # of the data key's value at that revision; never the value
+    value_size: int | None
+    manager: str | None  # the managedFields entry written last
+    time_utc: datetime | None
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where one copy of the material lives, precise enough for a person to find it."""
+
+    input: str  # the evidence input it came from
+    host_path: str | None = None  # on the node
+    tree_path: str | None = None  # inside the evidence tree
+    node: str | None = None
+    etcd_key: str | None = None
+    object: str | None = None  # namespace/name
+    kind: str | None = None  # Secret | ConfigMap | kubeconfig
+    data_key: str | None = None  # tls.key, ca-bundle.crt, client-key-data
+    revision: int | None = None  # etcd mod_revision of the object
+    via: tuple[str, ...] = ()  # symlinks followed, kubeconfig that named it
+
+    def describe(self) -> str:
+        if self.etcd_key:
+            return f"{self.kind or 'object'} {self.object} key {self.data_key} (etcd {self.etcd_key} @ revision {self.revision})"
+        where = self.host_path or self.tree_path or self.input
+        node = f" on {self.node}" if self.node else ""
+        via = f" via {' -> '.join(self.via)}" if self.via else ""
+        return f"{where}{node}{via}"
+
+
+@dataclass(frozen=True)
+class Material:
+    state: State
+    location: Location
+    data: bytes = field(default=b"", repr=False)
+    detail: str | None = None  # why it is not verifiable, in words
+    history: tuple[Change, ...] = ()
+    history_complete: bool = True  # False when compaction removed older revisions
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+class Copy(StrEnum):
+    """Which copy of the data a Material is, for drift and for remediation."""
+
+    LOADED = "loaded"  # what the component reads
+    SYNCED_FROM = "synced-from"  # the etcd object the file is synced from
+    REVISIONED = "revisioned"  # <name>-<revision> in etcd
+    USER_SOURCE = "user-source"  # the user's secret in openshift-config
+
+
+@dataclass(frozen=True)
+class CopyOf:
+    copy: Copy
+    cert: Material | None
+    key: Material | None
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The other side that verifies this material, and what it verifies with."""
+
+    name: str  # "etcd", "kubelets", "clients of kube-apiserver"
+    usage: str  # "server" (peer verifies us as a server) or "client"
+    ca: Material | None = None  # the bundle the peer trusts
+    ca_ref: str | None = None  # how the peer is configured with it, for the report
+    names: tuple[str, ...] = ()  # host names or IPs the peer dials (serving roles)
+    allowed_names: tuple[str, ...] = ()  # requestheader-allowed-names
+
+
+@dataclass(frozen=True)
+class Load:
+    """One thing a component loads, at its place in the component's start-up."""
+
+    component: str
+    node: str | None
+    role: str  # serving, sni, client-ca, etcd-client, kubelet-client, proxy-client, …
+    order: int  # position in start-up order within the component
+    loader: Loader
+    fatal: bool  # the component does not start when this fails to load
+    label: str  # "SNI pair 6 of 6, user-serving-cert-000"
+    flag: str | None = None  # how it is configured: "--tls-sni-cert-key" / "namedCertificates[5]"
+    cert_path: str | None = None  # as the component sees it
+    key_path: str | None = None
+    ca_path: str | None = None
+    cert: Material | None = None
+    key: Material | None = None
+    ca: Material | None = None  # for a kubeconfig: its certificate-authority
+    server: str | None = None  # for a kubeconfig: its server URL
+    tls_server_name: str | None = None
+    names: tuple[str, ...] = ()  # SNI names given in configuration
+    expected_names: tuple[str, ...] = ()  # names clients dial: the certificate must cover them
+    advised_names: tuple[str, ...] = ()  # names the installer would put in (a warning when absent)
+    object: str | None = None  # namespace/name of the etcd object behind the files
+    source_object: str | None = None  # the user's secret behind a synced copy
+    copies: tuple[CopyOf, ...] = ()
+    peer: Peer | None = None
+    public_keys: tuple[Material, ...] = ()  # PUBLIC_KEYS loads: every file of the directories
+    dynamic_name: str | None = None  # "sni-serving-cert::<cert>::<key>", as klog names the pair
+
+
+@dataclass
+class Component:
+    name: str  # kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet, admin
+    node: str | None
+    distribution: str
+    configured_by: str  # where the wiring came from, in words
+    loads: list[Load] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} on {self.node}" if self.node else self.name
+
+
+@dataclass
+class Wiring:
+    distribution: str
+    components: list[Component] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be wired, and why
+    service_account_tokens: list[Material] = field(default_factory=list)  # ca.crt of token secrets
+    current_ca: Material | None = None  # the cluster CA those tokens must carry
+    # Per node: the bundle clients use to verify kube-apiserver's serving pairs, and where it is.
+    serving_trust: dict[str | None, tuple[Material, str]] = field(default_factory=dict)
+
+    def iter_loads(self):  # type: ignore[no-untyped-def]
+        for component in self.components:
+            yield from component.loads

@@ -1,0 +1,194 @@
+"""OpenShift 4 control planes: kube-apiserver from its KubeAPIServerConfig, etcd and the kubelet
+from the node, every path mapped to the node's files and to the etcd objects they are written from.
+
+Facts: ``shared/docs/control-plane-layouts.md`` §2. The revision in use comes from the node's static
+pod, else the operator's status (``kubeapiservers.operator.openshift.io/cluster``), else the mirror
+pod; the config from the node's revisioned directory, else ``config-<revision>`` in etcd.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from urllib.parse import urlsplit
+
+from analyzer.decode.manifest import StaticPod, load_static_pod
+from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_kube_apiserver_config
+from analyzer.errors import DecodeError
+from analyzer.evidence.node import NodeEvidence
+from analyzer.wiring.components import etcd, kube_apiserver, kubeconfigs, kubelet, object_hint
+from analyzer.wiring.kubeadm import first_service_ip
+from analyzer.wiring.model import Load, Material, State, Wiring
+from analyzer.wiring.resolve import Mount, StaticPodResolver
+from analyzer.wiring.sources import EtcdObjects, node_file
+
+TARGET = "openshift-kube-apiserver"
+ETCD_NAMESPACE = "openshift-etcd"
+APISERVER_POD = "/etc/kubernetes/manifests/kube-apiserver-pod.yaml"
+ETCD_POD = "/etc/kubernetes/manifests/etcd-pod.yaml"
+CONFIG_IN_POD = "/etc/kubernetes/static-pod-resources/configmaps/config/config.yaml"
+SERVER_CA_IN_POD = "/etc/kubernetes/static-pod-resources/configmaps/kube-apiserver-server-ca/ca-bundle.crt"
+NODE_KUBECONFIGS = "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/node-kubeconfigs"
+KUBELET_KUBECONFIG = "/var/lib/kubelet/kubeconfig"
+KUBELET_PKI = "/var/lib/kubelet/pki"
+KUBELET_CLIENT_CA = "/etc/kubernetes/kubelet-ca.crt"
+# The names each system serving pair is minted for (certrotationcontroller, layouts §2.4).
+SYSTEM_SERVING_NAMES = {
+    "localhost-serving-cert-certkey": ("localhost", "127.0.0.1"),
+    "localhost-recovery-serving-certkey": ("localhost-recovery",),
+}
+
+
+def _static_pod(node: NodeEvidence, path: str, component: str) -> StaticPod | None:
+    found = node_file(node, path)
+    if found.state is not State.PRESENT:
+        return None
+    try:
+        return load_static_pod(found.data, component)
+    except DecodeError:
+        return None
+
+
+def _mounts(pod: StaticPod) -> tuple[Mount, ...]:
+    host_paths = {volume.name: volume.path for volume in pod.volumes}
+    return tuple(Mount(mount.mount_path, host_paths[mount.name]) for mount in pod.mounts if mount.name in host_paths)
+
+
+def _operator_revision(objects: EtcdObjects | None, node: str) -> int | None:
+    if objects is None:
+        return None
+    stored = objects.find("operator.openshift.io/kubeapiservers", None, "cluster")
+    status = (stored.object or {}).get("status", {}) if stored else {}
+    for entry in status.get("nodeStatuses") or []:
+        if entry.get("nodeName") == node and entry.get("currentRevision"):
+            return int(entry["currentRevision"])
+    latest = status.get("latestAvailableRevision")
+    return int(latest) if latest else None
+
+
+def _pod_from_etcd(objects: EtcdObjects, revision: int | None) -> StaticPod | None:
+    name = f"kube-apiserver-pod-{revision}" if revision else "kube-apiserver-pod"
+    pod_yaml = objects.data("configmaps", TARGET, name, "pod.yaml")
+    if pod_yaml.state is not State.PRESENT:
+        return None
+    try:
+        return load_static_pod(pod_yaml.data, "kube-apiserver")
+    except DecodeError:
+        return None
+
+
+def _config(node: NodeEvidence | None, resolver: StaticPodResolver, objects: EtcdObjects | None) -> tuple[KubeAPIServerConfig | None, str]:
+    candidates: list[Material] = [resolver.file(CONFIG_IN_POD).material]
+    if objects is not None:
+        candidates.append(objects.data("configmaps", TARGET, "config", "config.yaml"))
+    for material in candidates:
+        if material.state is State.PRESENT:
+            try:
+                return load_kube_apiserver_config(material.data), material.location.describe()
+            except DecodeError:
+                continue
+    return None, ""
+
+
+def user_sources(objects: EtcdObjects | None) -> dict[str, str]:
+    """user-serving-cert-NNN → openshift-config/<secret>, from apiservers.config.openshift.io/cluster
+    (the config observer syncs entry i to user-serving-cert-%03d)."""
+    if objects is None:
+        return {}
+    stored = objects.find("config.openshift.io/apiservers", None, "cluster")
+    spec = ((stored.object or {}).get("spec") or {}) if stored else {}
+    entries = (spec.get("servingCerts") or {}).get("namedCertificates") or []
+    sources = {}
+    for index, entry in enumerate(entries):
+        secret = ((entry or {}).get("servingCertificate") or {}).get("name")
+        if secret:
+            sources[f"user-serving-cert-{index:03d}"] = f"openshift-config/{secret}"
+    return sources
+
+
+def load_balancer_names(objects: EtcdObjects | None) -> dict[str, tuple[str, ...]]:
+    """The API and internal API host names the load-balancer serving pairs must carry."""
+    names: dict[str, tuple[str, ...]] = {}
+    if objects is not None:
+        stored = objects.find("config.openshift.io/infrastructures", None, "cluster")
+        status = ((stored.object or {}).get("status") or {}) if stored else {}
+        for secret, field in (("external-loadbalancer-serving-certkey", "apiServerURL"), ("internal-loadbalancer-serving-certkey", "apiServerInternalURI")):
+            host = urlsplit(str(status.get(field) or "")).hostname
+            if host:
+                names[secret] = (host,)
+    return names
+
+
+def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
+    wiring = Wiring("openshift")
+    sources = user_sources(objects)
+    lb_names = load_balancer_names(objects)
+    targets: list[tuple[str, NodeEvidence | None]] = [(node.name, node) for node in nodes]
+    if not targets and objects is not None:
+        stored = objects.find("operator.openshift.io/kubeapiservers", None, "cluster")
+        statuses = (((stored.object or {}).get("status") or {}).get("nodeStatuses") or []) if stored else []
+        targets = [(entry.get("nodeName"), None) for entry in statuses if entry.get("nodeName")] or [(None, None)]
+        wiring.notes.append("no node files in the evidence: every file is checked through the etcd object it is written from")
+    for name, node in targets:
+        pod = _static_pod(node, APISERVER_POD, "kube-apiserver") if node else None
+        revision = (pod.revision if pod else None) or _operator_revision(objects, name or "")
+        if pod is None and objects is not None:
+            pod = _pod_from_etcd(objects, revision)
+            revision = revision or (pod.revision if pod else None)
+        if pod is None:
+            wiring.notes.append(f"no kube-apiserver static pod for {name or 'the cluster'} in the evidence")
+            continue
+        resolver = StaticPodResolver(node, objects, TARGET, revision, _mounts(pod), sources)
+        config, config_source = _config(node, resolver, objects)
+        if config is None:
+            wiring.notes.append(f"no KubeAPIServerConfig (config.yaml) for {name or 'the cluster'} in the evidence")
+            continue
+        flags = config_to_flags(config)
+        apiserver = kube_apiserver(flags, resolver, node=name, distribution="openshift",
+                                   configured_by=f"{config_source} (revision {revision})")
+        service_ip = first_service_ip(config.services_subnet)
+        apiserver.loads = [_with_names(load, lb_names, service_ip) for load in apiserver.loads]
+        wiring.components.append(apiserver)
+        server_ca = resolver.file(SERVER_CA_IN_POD).material
+        if server_ca.state is State.PRESENT:
+            wiring.serving_trust[name] = (server_ca, "kube-apiserver-server-ca, the bundle node and local kubeconfigs trust")
+        if node is not None:
+            wiring.components.extend(_node_components(node, objects))
+    return wiring
+
+
+def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: str | None) -> Load:
+    if load.role not in ("serving", "sni"):
+        return load
+    hint = object_hint(load.cert_path or "")
+    if load.names:
+        return replace(load, expected_names=load.names)
+    if hint in SYSTEM_SERVING_NAMES:
+        return replace(load, expected_names=SYSTEM_SERVING_NAMES[hint])
+    if hint in lb_names:
+        return replace(load, expected_names=lb_names[hint])
+    if hint == "service-network-serving-certkey":
+        return replace(load, expected_names=("kubernetes.default.svc",) + ((service_ip,) if service_ip else ()))
+    return load
+
+
+def _node_components(node: NodeEvidence, objects: EtcdObjects | None) -> list:
+    components = []
+    etcd_pod = _static_pod(node, ETCD_POD, "etcd")
+    if etcd_pod is not None:
+        resolver = StaticPodResolver(node, objects, ETCD_NAMESPACE, etcd_pod.revision, _mounts(etcd_pod))
+        components.append(etcd(etcd_pod.flags, resolver, node=node.name, distribution="openshift",
+                               configured_by=f"{ETCD_POD} on {node.name}",
+                               expected_server=("localhost", "127.0.0.1"), expected_peer=()))
+    host = StaticPodResolver(node, objects, TARGET, None, (Mount("/", "/"),))
+    serving = f"{KUBELET_PKI}/kubelet-server-current.pem"
+    components.append(kubelet(
+        host, node=node.name, distribution="openshift", configured_by=f"/var/lib/kubelet on {node.name}",
+        kubeconfig=KUBELET_KUBECONFIG, serving_cert=serving, serving_key=serving, client_ca=KUBELET_CLIENT_CA,
+        client_pair=f"{KUBELET_PKI}/kubelet-client-current.pem",
+    ))
+    files = {f"node-kubeconfig {path.rsplit('/', 1)[1]}": path for path in sorted(node.list_host_dir(NODE_KUBECONFIGS))
+             if path.endswith(".kubeconfig")}
+    if files:
+        components.append(kubeconfigs("node kubeconfigs", files, host, node=node.name, distribution="openshift",
+                                      configured_by=f"{NODE_KUBECONFIGS} on {node.name}"))
+    return components

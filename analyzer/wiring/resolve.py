@@ -1,0 +1,137 @@
+"""From a path as a component sees it to the bytes it will read, and every other copy of them.
+
+kubeadm mounts the host's cert directory at the same path, so a flag's path is a host path.
+OpenShift mounts revisioned and cert-synced host directories at other paths, and the files there
+are written from etcd objects (layouts §2.1, §2.2): ``static-pod-certs/secrets/N/K`` comes from
+Secret ``openshift-kube-apiserver/N``, ``static-pod-resources/secrets/N/K`` from the revisioned
+``N-<revision>``. The copy the component loads is the file on the node when the evidence has the
+node, else the etcd object the file is written from (what the node will hold after the next sync).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from analyzer.evidence.node import NodeEvidence
+from analyzer.wiring.model import Copy, Location, Material, State
+from analyzer.wiring.sources import EtcdObjects, configmap_files, node_directory, node_file
+
+
+@dataclass(frozen=True)
+class Resolved:
+    material: Material
+    copies: tuple[tuple[Copy, Material], ...] = ()
+    object: str | None = None  # namespace/name of the etcd object the file comes from
+    source_object: str | None = None  # the user's secret behind a synced copy
+
+
+class Resolver(Protocol):
+    def file(self, path: str) -> Resolved: ...
+
+    def directory(self, path: str) -> list[Material]: ...
+
+
+def _absent(path: str, why: str, *, node: str | None = None, input_: str = "") -> Material:
+    return Material(State.NOT_IN_EVIDENCE, Location(input=input_, host_path=path, node=node), detail=why)
+
+
+@dataclass
+class HostResolver:
+    """kubeadm, Kubespray: configured paths are host paths on the node."""
+
+    node: NodeEvidence | None
+
+    def file(self, path: str) -> Resolved:
+        if self.node is None:
+            return Resolved(_absent(path, "the file lives on the node; this evidence has no copy of the node's files"))
+        return Resolved(node_file(self.node, path))
+
+    def directory(self, path: str) -> list[Material]:
+        if self.node is None:
+            return [_absent(path, "the directory lives on the node; this evidence has no copy of the node's files")]
+        found = node_directory(self.node, path)
+        return found or [node_file(self.node, path)]
+
+
+@dataclass(frozen=True)
+class Mount:
+    pod_path: str
+    host_path: str
+
+
+@dataclass
+class StaticPodResolver:
+    """OpenShift: in-pod paths through the pod's hostPath mounts, and to the etcd objects behind them."""
+
+    node: NodeEvidence | None
+    objects: EtcdObjects | None
+    namespace: str
+    revision: int | None
+    mounts: tuple[Mount, ...]
+    user_sources: dict[str, str] = field(default_factory=dict)  # user-serving-cert-000 -> openshift-config/api-cert
+    certs_dir: str = "/etc/kubernetes/static-pod-certs"
+    resources_dir: str = "/etc/kubernetes/static-pod-resources"
+
+    def host_path(self, path: str) -> str | None:
+        for mount in sorted(self.mounts, key=lambda m: len(m.pod_path), reverse=True):
+            if path == mount.pod_path or path.startswith(mount.pod_path.rstrip("/") + "/"):
+                return mount.host_path.rstrip("/") + path[len(mount.pod_path.rstrip("/")) :]
+        return None
+
+    def etcd_source(self, path: str) -> tuple[str, str, str, Copy] | None:
+        """(resource, name, data key, which copy) of the object a synced file is written from."""
+        for base, copy in ((self.certs_dir, Copy.SYNCED_FROM), (self.resources_dir, Copy.REVISIONED)):
+            prefix = base.rstrip("/") + "/"
+            if not path.startswith(prefix):
+                continue
+            parts = path[len(prefix) :].split("/")
+            if len(parts) != 3 or parts[0] not in ("secrets", "configmaps"):
+                return None
+            resource, name, data_key = parts
+            if copy is Copy.REVISIONED:
+                if self.revision is None:
+                    return None
+                name = f"{name}-{self.revision}"  # revisioncontroller nameFor: "%s-%d"
+            return resource, name, data_key, copy
+        return None
+
+    def file(self, path: str) -> Resolved:
+        host = self.host_path(path)
+        disk = node_file(self.node, host) if self.node is not None and host else None
+        source = self.etcd_source(path)
+        stored = (
+            self.objects.data(source[0], self.namespace, source[1], source[2])
+            if self.objects is not None and source is not None
+            else None
+        )
+        copies: list[tuple[Copy, Material]] = []
+        object_ref = f"{self.namespace}/{source[1]}" if source else None
+        user_source = self.user_sources.get(source[1]) if source else None
+        if user_source and self.objects is not None:
+            namespace, name = user_source.split("/", 1)
+            copies.append((Copy.USER_SOURCE, self.objects.data("secrets", namespace, name, source[2])))
+        if disk is not None and disk.state is not State.NOT_IN_EVIDENCE:
+            if stored is not None:
+                copies.insert(0, (source[3], stored))
+            return Resolved(disk, tuple(copies), object_ref, user_source)
+        if stored is not None:
+            return Resolved(stored, tuple(copies), object_ref, user_source)
+        why = "the file lives on the node and this evidence has neither the node's files nor the etcd object behind it"
+        return Resolved(disk or _absent(host or path, why, node=self.node.name if self.node else None), tuple(copies), object_ref, user_source)
+
+    def directory(self, path: str) -> list[Material]:
+        host = self.host_path(path)
+        if self.node is not None and host and self.node.host_exists(host):
+            return node_directory(self.node, host)
+        if self.objects is not None:
+            parts = path[len(self.resources_dir.rstrip("/")) + 1 :].split("/") if path.startswith(self.resources_dir) else []
+            if len(parts) == 2 and parts[0] == "configmaps" and self.revision is not None:
+                return configmap_files(self.objects, self.namespace, f"{parts[1]}-{self.revision}")
+        return [_absent(host or path, "neither the node's files nor the etcd object behind this directory are in the evidence")]
+
+
+def kubeconfig_relative(kubeconfig_path: str, reference: str) -> str:
+    """A file named in a kubeconfig is relative to the kubeconfig's own directory (client-go ResolvePaths)."""
+    return reference if reference.startswith("/") else posixpath.normpath(posixpath.join(posixpath.dirname(kubeconfig_path), reference))

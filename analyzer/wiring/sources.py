@@ -1,0 +1,282 @@
+"""Where material comes from: etcd objects in a snapshot, and files on a node.
+
+Wiring asks for "secret openshift-kube-apiserver/user-serving-cert-000, key tls.key" or "host
+file /etc/kubernetes/pki/ca.crt on master-0" and gets ``Material`` back: the bytes, what state
+they are in (present, empty, missing, scrubbed, encrypted without a key), where they were found,
+and, for etcd objects, the history of that one data key across the surviving revisions.
+
+Objects are decoded lazily and once: a scan decodes only what the wiring asks for.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import posixpath
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from analyzer.decode.encryption import EncryptionConfig
+from analyzer.decode.objects import managed_fields
+from analyzer.decode.pem import MaterialState, inspect_material
+from analyzer.decode.values import DecodedValue, decode_value
+from analyzer.evidence.etcd import KeyIndex, KeyValue, Snapshot
+from analyzer.evidence.archive import EntryKind
+from analyzer.evidence.node import NOT_IN_EVIDENCE, NodeEvidence
+from analyzer.wiring.model import Change, Location, Material, State
+
+REGISTRY = "/registry"  # kubeadm and upstream (--etcd-prefix default)
+OPENSHIFT = "/kubernetes.io"  # OpenShift's kube-apiserver --etcd-prefix
+
+# What the wiring reads from etcd: the objects themselves, and the history of those in the
+# namespaces where certificates live (everything else would cost memory for nothing).
+RESOURCES = (
+    "secrets/",
+    "configmaps/",
+    "pods/kube-system/",
+    "pods/openshift-kube-apiserver/",
+    "pods/openshift-etcd/",
+    "config.openshift.io/apiservers/",
+    "config.openshift.io/infrastructures/",
+    "operator.openshift.io/kubeapiservers/",
+)
+HISTORY_NAMESPACES = (
+    "kube-system",
+    "kube-public",
+    "openshift-config",
+    "openshift-config-managed",
+    "openshift-kube-apiserver",
+    "openshift-kube-apiserver-operator",
+    "openshift-etcd",
+)
+
+_STATE_OF_PEM = {
+    MaterialState.SCRUBBED: State.SCRUBBED,
+    MaterialState.ELIDED: State.ELIDED,
+}
+
+
+def fingerprint(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """One live etcd object, decoded (or the reason it could not be)."""
+
+    key: str
+    namespace: str | None
+    name: str
+    record: KeyValue
+    decoded: DecodedValue
+
+    @property
+    def object(self) -> dict[str, Any] | None:
+        return self.decoded.object
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+class EtcdObjects:
+    """The objects of one snapshot that certificate wiring can need, decoded on demand."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        encryption: EncryptionConfig | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.snapshot = snapshot
+        self.encryption = encryption
+        roots = (REGISTRY, OPENSHIFT)
+        self.index: KeyIndex = snapshot.build_index(
+            [f"{root}/{resource}".encode() for root in roots for resource in RESOURCES],
+            history_prefixes=[
+                f"{root}/{resource}/{namespace}/".encode()
+                for root in roots
+                for resource in ("secrets", "configmaps")
+                for namespace in HISTORY_NAMESPACES
+            ],
+            progress=progress,
+        )
+        openshift = sum(1 for key in self.index.live if key.startswith(OPENSHIFT.encode() + b"/"))
+        self.root = OPENSHIFT if openshift > len(self.index.live) - openshift else REGISTRY
+        self._decoded: dict[str, StoredObject | None] = {}
+
+    @property
+    def source(self) -> str:
+        return self.snapshot.source
+
+    def key_for(self, resource: str, namespace: str | None, name: str) -> str:
+        return f"{self.root}/{resource}/{namespace}/{name}" if namespace else f"{self.root}/{resource}/{name}"
+
+    def find(self, resource: str, namespace: str | None, name: str) -> StoredObject | None:
+        key = self.key_for(resource, namespace, name)
+        if key not in self._decoded:
+            packed = self.index.live.get(key.encode())
+            self._decoded[key] = self._load(key, packed) if packed is not None else None
+        return self._decoded[key]
+
+    def iter_objects(self, resource: str, namespace: str | None = None) -> Iterator[StoredObject]:
+        prefix = f"{self.root}/{resource}/" + (f"{namespace}/" if namespace else "")
+        for key in sorted(k for k in self.index.live if k.startswith(prefix.encode())):
+            text = key.decode("utf-8", "replace")
+            if text not in self._decoded:
+                self._decoded[text] = self._load(text, self.index.live[key])
+            stored = self._decoded[text]
+            if stored is not None:
+                yield stored
+
+    def _load(self, key: str, packed: int) -> StoredObject | None:
+        record = next(self.snapshot.iter_read([packed]), None)
+        if record is None:
+            return None
+        parts = key[len(self.root) + 1 :].split("/")
+        namespace, name = (parts[-2], parts[-1]) if len(parts) >= 3 and "." not in parts[0] else (None, parts[-1])
+        decoded = decode_value(record.value, etcd_key=record.key, mod_revision=record.mod_revision, encryption=self.encryption)
+        return StoredObject(key, namespace, name, record, decoded)
+
+    # -- data keys of Secrets and ConfigMaps ----------------------------------------------------
+
+    def data(self, resource: str, namespace: str, name: str, data_key: str) -> Material:
+        """One data key of a Secret or ConfigMap, with the history of that key."""
+        kind = "Secret" if resource == "secrets" else "ConfigMap"
+        key = self.key_for(resource, namespace, name)
+        location = Location(input=self.source, etcd_key=key, object=f"{namespace}/{name}", kind=kind, data_key=data_key)
+        stored = self.find(resource, namespace, name)
+        if stored is None:
+            detail = f"{kind} {namespace}/{name} is not in the snapshot"
+            if self.snapshot.partial:
+                detail += " (the snapshot is damaged; it may be in the part that could not be read)"
+            return Material(State.MISSING, location, detail=detail)
+        location = Location(**{**location.__dict__, "revision": stored.record.mod_revision})
+        history, complete = self._history(key, data_key)
+        if stored.object is None:
+            state = State.ENCRYPTED if stored.decoded.encrypted_without_key else State.UNREADABLE
+            return Material(state, location, detail=stored.decoded.error, history=history, history_complete=complete)
+        value = object_data(stored.object, data_key)
+        if value is None:
+            return Material(State.MISSING, location, detail=f"{kind} {namespace}/{name} has no key {data_key!r}",
+                            history=history, history_complete=complete)
+        return _classified(value, location, history, complete)
+
+    def _history(self, key: str, data_key: str) -> tuple[tuple[Change, ...], bool]:
+        packed = self.index.history.get(key.encode())
+        if not packed:
+            return (), False
+        changes = []
+        for record in self.snapshot.iter_read(packed):
+            if record.deleted:
+                changes.append(Change(record.revision.main, "delete", None, None, None, None))
+                continue
+            decoded = decode_value(record.value, etcd_key=record.key, mod_revision=record.mod_revision, encryption=self.encryption)
+            value = object_data(decoded.object, data_key) if decoded.object is not None else None
+            manager, time_utc = last_writer(decoded.object) if decoded.object is not None else (None, None)
+            changes.append(Change(
+                record.mod_revision, "put",
+                fingerprint(value) if value is not None else None,
+                len(value) if value is not None else None,
+                manager, time_utc,
+            ))
+        compaction = self.snapshot.compaction.finished or 0
+        # Only a key created after the last compaction is known to have its whole history here.
+        first = next(self.snapshot.iter_read(packed[:1]), None)
+        complete = first is not None and first.create_revision > compaction
+        return tuple(changes), complete
+
+
+def object_data(obj: dict[str, Any], data_key: str) -> bytes | None:
+    """The bytes of ``data_key`` in a Secret (base64 in the API form) or ConfigMap (text or binaryData)."""
+    if obj.get("kind") == "Secret":
+        text = (obj.get("data") or {}).get(data_key)
+        if text is None:
+            string = (obj.get("stringData") or {}).get(data_key)
+            return string.encode() if isinstance(string, str) else None
+        try:
+            return base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return None
+    if obj.get("kind") == "ConfigMap":
+        text = (obj.get("data") or {}).get(data_key)
+        if isinstance(text, str):
+            return text.encode()
+        binary = (obj.get("binaryData") or {}).get(data_key)
+        return base64.b64decode(binary) if isinstance(binary, str) else None
+    return None
+
+
+def last_writer(obj: dict[str, Any]) -> tuple[str | None, object]:
+    """The manager and time of the most recent managedFields entry: who wrote the object last."""
+    try:
+        entries = managed_fields(obj)
+    except Exception:  # a malformed managedFields list only costs us the attribution
+        return None, None
+    dated = [entry for entry in entries if entry.time_utc is not None]
+    if not dated:
+        return (entries[-1].manager if entries else None), None
+    latest = max(dated, key=lambda entry: entry.time_utc)
+    return latest.manager, latest.time_utc
+
+
+def _classified(value: bytes, location: Location, history: tuple[Change, ...] = (), complete: bool = True) -> Material:
+    if not value:
+        return Material(State.EMPTY, location, value, detail="0 bytes", history=history, history_complete=complete)
+    inspected = inspect_material(value)
+    state = _STATE_OF_PEM.get(inspected.state)
+    if state is not None:
+        return Material(state, location, value, detail=f"{state.value} in this evidence", history=history, history_complete=complete)
+    return Material(State.PRESENT, location, value, history=history, history_complete=complete)
+
+
+# -- files on a node -------------------------------------------------------------------------------
+
+
+def node_file(node: NodeEvidence, host_path: str) -> Material:
+    """A host file of a node, followed through symlinks inside the evidence."""
+    found = node.read_host_file(host_path)
+    location = Location(
+        input=node.input, host_path=host_path, tree_path=found.tree_path, node=node.name,
+        via=tuple(found.link_chain),
+    )
+    if found.data is None:
+        if found.problem in (None, NOT_IN_EVIDENCE) and _covered(node, host_path):
+            return Material(State.MISSING, location, detail=f"{host_path} does not exist on {node.name}")
+        return Material(State.NOT_IN_EVIDENCE, location, detail=found.problem or NOT_IN_EVIDENCE)
+    return _classified(found.data, location)
+
+
+def _covered(node: NodeEvidence, host_path: str) -> bool:
+    """Whether the evidence holds the part of the host where this path would be.
+
+    A copy of /var/lib/kubelet/pki says nothing about /var/lib/kubelet/kubeconfig, but a copy of
+    /etc/kubernetes that lacks a file under it shows the file is really gone: a missing path is
+    "missing" only below a directory of which the evidence holds regular files.
+    """
+    if node.partial:
+        return False
+    directory = posixpath.dirname(host_path)
+    while directory not in ("", "/"):
+        for child in node.list_host_dir(directory):
+            entry = node.lstat_host(child)
+            if entry is not None and entry.kind is EntryKind.FILE:
+                return True
+        directory = posixpath.dirname(directory)
+    return False
+
+
+def node_directory(node: NodeEvidence, host_dir: str) -> list[Material]:
+    """Every regular file of a host directory (service-account key directories on OpenShift)."""
+    return [node_file(node, path) for path in sorted(node.list_host_dir(host_dir)) if node.read_host_file(path).data is not None]
+
+
+def configmap_files(objects: EtcdObjects, namespace: str, name: str) -> list[Material]:
+    """Every key of a ConfigMap as if it were a directory of files (what the installer writes)."""
+    stored = objects.find("configmaps", namespace, name)
+    if stored is None or stored.object is None:
+        return [objects.data("configmaps", namespace, name, "")] if stored is None else []
+    keys = sorted({*(stored.object.get("data") or {}), *(stored.object.get("binaryData") or {})})
+    return [objects.data("configmaps", namespace, name, key) for key in keys]

@@ -1,0 +1,1 @@
+"""Report templates (reports/templates), shipped with the package."""

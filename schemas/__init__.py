@@ -1,0 +1,1 @@
+"""Protobuf schemas (*.proto), their generator, and the JSON report schema."""

@@ -1,0 +1,77 @@
+"""The same analysis from a snapshot alone, a node tree alone, both, or a scrubbed sosreport."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures import scenarios
+
+
+def scan(*evidence: str, tmp_path) -> tuple[int, dict]:
+    target = tmp_path / "report.json"
+    result = subprocess.run([sys.executable, "-m", "analyzer", "scan", *evidence, "--at", scenarios.REFERENCE, "--json", str(target)],
+                            capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.returncode, json.loads(target.read_text())
+
+
+@pytest.fixture(scope="module")
+def broken_openshift(real_etcd, tmp_path_factory):
+    return scenarios.openshift_user_key(tmp_path_factory.mktemp("modes"), with_log=False)
+
+
+@pytest.mark.parametrize("mode", ["snapshot", "node", "both"])
+def test_openshift_failing_pair_named_from_any_evidence(broken_openshift, mode, tmp_path):
+    evidence = {"snapshot": [broken_openshift.snapshot], "node": [broken_openshift.node_tree],
+                "both": [broken_openshift.snapshot, broken_openshift.node_tree]}[mode]
+    code, report = scan(*map(str, evidence), tmp_path=tmp_path)
+    assert code == 1
+    assert report["verdict"]["headline"].startswith("kube-apiserver on master-0 cannot start: SNI pair 6 of 6, user-serving-cert-000")
+    errors = [f for f in report["findings"] if f["severity"] in ("critical", "error")]
+    assert [f["label"] for f in errors] == ["SNI pair 6 of 6, user-serving-cert-000"]
+    source = errors[0]["subject"]["source"]
+    if mode == "snapshot":
+        # Read from the etcd object the file is written from, and traced to the user's secret.
+        assert "openshift-kube-apiserver/user-serving-cert-000" in source and "etcd" in source
+        assert "openshift-config/api-cert tls.key was changed" in report["verdict"]["headline"]
+    else:
+        assert source.startswith("/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/user-serving-cert-000/tls.key")
+    apiserver = next(c for c in report["components"] if c["component"] == "kube-apiserver")
+    assert [l["label"] for l in apiserver["loads"] if l["role"] == "sni"][-1] == "SNI pair 6 of 6, user-serving-cert-000"
+
+
+def test_both_sources_compare_the_copies(broken_openshift, tmp_path):
+    _code, report = scan(str(broken_openshift.snapshot), str(broken_openshift.node_tree), tmp_path=tmp_path)
+    loads = next(c for c in report["components"] if c["component"] == "kube-apiserver")["loads"]
+    # The file on the node and its etcd source agree here: no drift is claimed.
+    assert not [f for f in report["findings"] if f["id"] == "drift.copies-differ"]
+    assert loads[6]["source_object"] == "openshift-config/api-cert"
+
+
+def test_sosreport_is_unverifiable_not_broken_and_the_log_names_the_pair(real_etcd, tmp_path):
+    case = scenarios.openshift_sosreport(tmp_path)
+    code, report = scan(*case.evidence(), tmp_path=tmp_path)
+    pair_findings = [f for f in report["findings"] if f["id"].startswith("pair.")]
+    assert pair_findings == []  # scrubbed keys are never called broken
+    assert any(f["id"].startswith("evidence.scrubbed") for f in report["findings"])
+    log = next(f for f in report["findings"] if f["id"] == "logs.sni-failure")
+    assert log["severity"] == "critical" and log["blocks_start"] and log["label"] == "SNI pair 6 of 6, user-serving-cert-000"
+    assert report["verdict"]["headline"].startswith("kube-apiserver on master-0 cannot start: SNI pair 6 of 6, user-serving-cert-000")
+    assert code == 1
+
+
+def test_kubeadm_snapshot_alone_cannot_verify_files(real_etcd, tmp_path):
+    case = scenarios.kubeadm_snapshot_only(tmp_path)
+    code, report = scan(*case.evidence(), tmp_path=tmp_path)
+    assert code == 0
+    assert [f for f in report["findings"] if f["severity"] in ("critical", "error")] == []
+    apiserver = next(c for c in report["components"] if c["component"] == "kube-apiserver")
+    assert "mirror pod kube-system/kube-apiserver-master-0" in apiserver["configured_by"]
+    assert {l["status"] for l in apiserver["loads"]} == {"unverifiable"}
+    assert any("send a copy of /etc/kubernetes" in note for note in report["notes"])
+    starts = {c["component"]: c["starts"] for c in report["verdict"]["components"]}
+    assert starts["kube-apiserver"] is None  # unknown, not "fine"

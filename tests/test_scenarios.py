@@ -1,0 +1,178 @@
+"""One real case per failure class kforensic exists for: the headline names the right pair, and
+no healthy pair is blamed. Evidence comes from a real etcd and real certificates (fixtures/scenarios.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures import scenarios
+
+SCENARIOS = {
+    "openshift_user_key": (scenarios.openshift_user_key, ()),
+    "openshift_healthy": (scenarios.openshift_healthy, ()),
+    "kubeadm_healthy": (scenarios.kubeadm_healthy, ()),
+    "kubeadm_expired": (scenarios.kubeadm_expired, ()),
+    "kubeadm_kubelet_client_expired": (scenarios.kubeadm_kubelet_client_expired, ()),
+    "kubeadm_new_ca": (scenarios.kubeadm_new_ca, ()),
+    "missing_san": (scenarios.kubeadm_serving_defects, ("missing-san",)),
+    "no_server_auth": (scenarios.kubeadm_serving_defects, ("no-server-auth",)),
+    "not_yet_valid": (scenarios.kubeadm_serving_defects, ("not-yet-valid",)),
+}
+
+
+@pytest.fixture(scope="session")
+def scenario_reports(real_etcd, tmp_path_factory):
+    """Each scenario built once and scanned once through the CLI: name -> (exit code, report, stdout)."""
+    root = tmp_path_factory.mktemp("scenarios")
+    cache: dict[str, tuple[int, dict, str]] = {}
+    secrets: dict[str, set[bytes]] = {}
+
+    def get(name: str) -> tuple[int, dict, str]:
+        if name not in cache:
+            build, args = SCENARIOS[name]
+            case = build(root, *args)
+            secrets[name] = case.secrets
+            report_path = root / f"{name}.json"
+            result = subprocess.run(
+                [sys.executable, "-m", "analyzer", "scan", *case.evidence(), "--at", scenarios.REFERENCE, "--json", str(report_path)],
+                capture_output=True, text=True, timeout=300,
+            )
+            assert "Traceback" not in result.stderr, result.stderr
+            assert result.returncode in (0, 1), result.stderr
+            cache[name] = (result.returncode, json.loads(report_path.read_text()), result.stdout)
+        return cache[name]
+
+    get.secrets = secrets  # type: ignore[attr-defined]
+    return get
+
+
+def failing(report: dict) -> list[dict]:
+    return [f for f in report["findings"] if f["severity"] in ("critical", "error")]
+
+
+def test_openshift_empty_user_key_is_the_headline(scenario_reports):
+    code, report, stdout = scenario_reports("openshift_user_key")
+    assert code == 1
+    verdict = report["verdict"]
+    assert verdict["status"] == "broken"
+    headline = verdict["headline"]
+    assert headline.startswith("kube-apiserver on master-0 cannot start: SNI pair 6 of 6, user-serving-cert-000")
+    assert "/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-000/tls.key" in headline
+    assert "`failed to load SNI cert and key: tls: failed to parse private key`" in headline
+    assert "openshift-config/api-cert" in headline and "kubectl-edit" in headline and "2025-05-30T09:14:00Z" in headline
+    # Only the broken pair is error-level; the five system pairs before it load.
+    assert [f["label"] for f in failing(report)] == ["SNI pair 6 of 6, user-serving-cert-000"]
+    top = failing(report)[0]
+    assert top["blocks_start"] and top["subject"]["object"] == "openshift-kube-apiserver/user-serving-cert-000"
+    assert any("oc create secret tls api-cert" in step for step in top["remediation"])
+    loads = next(c for c in report["components"] if c["component"] == "kube-apiserver")["loads"]
+    assert [l["status"] for l in loads if l["role"] == "sni"] == ["ok"] * 5 + ["fails"]
+    # The log, read on its own, points at the same pair.
+    log = next(f for f in report["findings"] if f["id"] == "logs.sni-failure")
+    assert log["label"] == "SNI pair 6 of 6, user-serving-cert-000" and "same error" in log["detail"]
+    assert "user-serving-cert-000" in stdout
+
+
+@pytest.mark.parametrize("name", ["openshift_healthy", "kubeadm_healthy"])
+def test_healthy_clusters_have_no_error_level_finding(scenario_reports, name):
+    code, report, _ = scenario_reports(name)
+    assert code == 0
+    assert failing(report) == []
+    assert report["verdict"]["status"] in ("healthy", "at-risk")
+    assert all(c["starts"] is True for c in report["verdict"]["components"])
+    statuses = {l["status"] for c in report["components"] for l in c["loads"]}
+    assert statuses <= {"ok", "warning"}
+
+
+def test_kubeadm_expired_certificates(scenario_reports):
+    code, report, _ = scenario_reports("kubeadm_expired")
+    assert code == 1
+    headline = report["verdict"]["headline"]
+    # Storage first: without etcd kube-apiserver never becomes ready.
+    assert headline.startswith("kube-apiserver on master-0 starts but cannot talk to etcd: etcd client pair: certificate expired")
+    assert "x509: certificate has expired or is not yet valid: current time 2025-06-01T12:00:00Z is after" in headline
+    expired = {f["label"] for f in failing(report) if f["id"] == "validity.expired"}
+    assert {"etcd client pair", "etcd serving pair", "default serving pair", "kubelet client pair"} <= expired
+    # The kubelet's own client certificate was rotated recently, and the CAs are fine.
+    assert all("system:node" not in f["title"] for f in failing(report))
+    assert all(f["role"] not in ("client-ca", "etcd-ca", "etcd-trusted-ca") for f in failing(report))
+    assert any("kubeadm certs renew" in step for f in failing(report) for step in f["remediation"])
+
+
+def test_kubeadm_kubelet_client_expired_only(scenario_reports):
+    code, report, _ = scenario_reports("kubeadm_kubelet_client_expired")
+    assert code == 1
+    assert [(f["component"], f["id"]) for f in failing(report)] == [("kubelet", "validity.expired")]
+    finding = failing(report)[0]
+    assert finding["subject"]["cert"] == "/etc/kubernetes/kubelet.conf"
+    assert "kubelet-client-current.pem" in finding["subject"]["source"]
+    assert report["verdict"]["headline"].startswith("kubelet on master-0 starts but cannot talk to kube-apiserver")
+    assert any("kubeadm kubeconfig user --org system:nodes" in step for step in finding["remediation"])
+
+
+def test_kubeadm_new_ca_with_old_kubeconfigs(scenario_reports):
+    code, report, _ = scenario_reports("kubeadm_new_ca")
+    assert code == 1
+    stale = [f for f in failing(report) if f["id"] == "kubeconfig.ca-does-not-trust-server"]
+    assert {f["component"] for f in stale} == {"kube-controller-manager", "kube-scheduler", "kubelet"}
+    assert all('candidate authority certificate \\"kubernetes\\"' in json.dumps(f["go_error"]) for f in stale)
+    tokens = [f for f in failing(report) if f["id"] == "service-account.token-ca-stale"]
+    assert len(tokens) == 1 and "2 service-account token secret" in tokens[0]["title"]
+    # The certificates under the CAs that were kept (etcd, front-proxy) are not blamed.
+    assert not any(f["component"] == "etcd" or f["role"] in ("etcd-client", "proxy-client") for f in failing(report))
+
+
+@pytest.mark.parametrize(
+    ("name", "finding_id", "go_error"),
+    [
+        ("missing_san", "names.missing", "x509: certificate is valid for"),
+        ("no_server_auth", "usage.incompatible", "x509: certificate specifies an incompatible key usage"),
+        ("not_yet_valid", "validity.not-yet-valid", "is before 2025-08-01T08:00:00Z"),
+    ],
+)
+def test_serving_certificate_defects(scenario_reports, name, finding_id, go_error):
+    code, report, _ = scenario_reports(name)
+    assert code == 1
+    errors = failing(report)
+    assert [(f["id"], f["label"]) for f in errors] == [(finding_id, "default serving pair")]
+    assert go_error in errors[0]["go_error"]
+    assert "default serving pair" in report["verdict"]["headline"]
+
+
+def test_identical_inputs_give_byte_identical_json(real_etcd, tmp_path):
+    case = scenarios.openshift_user_key(tmp_path)
+    outputs = []
+    for run in range(2):
+        target = tmp_path / f"run-{run}.json"
+        subprocess.run([sys.executable, "-m", "analyzer", "scan", *case.evidence(), "--at", scenarios.REFERENCE, "--json", str(target)],
+                       capture_output=True, timeout=300)
+        outputs.append(target.read_bytes())
+    assert outputs[0] == outputs[1] and len(outputs[0]) > 1000
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_report_follows_the_schema(scenario_reports, name):
+    import jsonschema
+
+    from tests.conftest import REPO
+
+    schema = json.loads((REPO / "schemas" / "report.schema.json").read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    _, report, _ = scenario_reports(name)
+    jsonschema.Draft202012Validator(schema).validate(report)
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_no_private_key_or_secret_value_in_any_output(scenario_reports, name):
+    _, report, stdout = scenario_reports(name)
+    text = (json.dumps(report) + stdout).encode()
+    assert b"-----BEGIN" not in text
+    secrets = scenario_reports.secrets[name]
+    assert secrets, "the scenario should plant key material to look for"
+    leaked = [fragment for fragment in secrets if fragment in text]
+    assert not leaked, f"{len(leaked)} key or token fragments in the output"
