@@ -151,7 +151,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
             notes.append(_note("wiring.note", Severity.INFO, note, note))
         ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)
         events: list[LogEvent] = [event for source in evidence.logs for event in read_log_events(source, options.reference_utc)]
-        inventory = build_inventory(wiring)
+        inventory = build_inventory(wiring, ctx)
         findings = run_checks(wiring, ctx, extra=[*notes, *correlate_logs(events, wiring, inventory, ctx)])
         verdict = build_verdict(wiring, findings, options.reference_utc, next_expiry(inventory, options.reference_utc))
         partial = any(record.partial for record in inputs) or any(f.id in ("evidence.snapshot-damaged", "evidence.problem") for f in findings)

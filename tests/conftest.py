@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,54 @@ def small_snapshot(real_etcd, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("small") / "snapshot.db"
     return path, build_small_snapshot(path)
+
+
+def _scenarios():  # imported late: the scenario builders need etcd3 and the test extras
+    from tests.fixtures import scenarios
+
+    return scenarios
+
+
+# name -> (builder in tests/fixtures/scenarios.py, its arguments)
+SCENARIOS = {
+    "openshift_user_key": ("openshift_user_key", ()),
+    "openshift_healthy": ("openshift_healthy", ()),
+    "kubeadm_healthy": ("kubeadm_healthy", ()),
+    "kubeadm_expired": ("kubeadm_expired", ()),
+    "kubeadm_kubelet_client_expired": ("kubeadm_kubelet_client_expired", ()),
+    "kubeadm_new_ca": ("kubeadm_new_ca", ()),
+    "missing_san": ("kubeadm_serving_defects", ("missing-san",)),
+    "no_server_auth": ("kubeadm_serving_defects", ("no-server-auth",)),
+    "not_yet_valid": ("kubeadm_serving_defects", ("not-yet-valid",)),
+}
+
+
+@pytest.fixture(scope="session")
+def scenario_reports(real_etcd, tmp_path_factory):
+    """Each scenario built once and scanned once through the CLI: name -> (exit code, report, stdout)."""
+    root = tmp_path_factory.mktemp("scenarios")
+    cache: dict[str, tuple[int, dict, str]] = {}
+    secrets: dict[str, set[bytes]] = {}
+
+    def get(name: str) -> tuple[int, dict, str]:
+        if name not in cache:
+            builder, args = SCENARIOS[name]
+            scenarios = _scenarios()
+            case = getattr(scenarios, builder)(root, *args)
+            secrets[name] = case.secrets
+            report_path = root / f"{name}.json"
+            result = subprocess.run(
+                [sys.executable, "-m", "analyzer", "scan", *case.evidence(), "--at", scenarios.REFERENCE, "--json", str(report_path),
+                 "--html", str(root / f"{name}.html"), "--markdown", str(root / f"{name}.md")],
+                capture_output=True, text=True, timeout=300,
+            )
+            assert "Traceback" not in result.stderr, result.stderr
+            assert result.returncode in (0, 1), result.stderr
+            cache[name] = (result.returncode, json.loads(report_path.read_text()), result.stdout)
+        return cache[name]
+
+    get.secrets = secrets  # type: ignore[attr-defined]
+    get.root = root  # type: ignore[attr-defined]
+    return get
+
+

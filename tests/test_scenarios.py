@@ -12,43 +12,7 @@ import pytest
 
 from tests.fixtures import scenarios
 
-SCENARIOS = {
-    "openshift_user_key": (scenarios.openshift_user_key, ()),
-    "openshift_healthy": (scenarios.openshift_healthy, ()),
-    "kubeadm_healthy": (scenarios.kubeadm_healthy, ()),
-    "kubeadm_expired": (scenarios.kubeadm_expired, ()),
-    "kubeadm_kubelet_client_expired": (scenarios.kubeadm_kubelet_client_expired, ()),
-    "kubeadm_new_ca": (scenarios.kubeadm_new_ca, ()),
-    "missing_san": (scenarios.kubeadm_serving_defects, ("missing-san",)),
-    "no_server_auth": (scenarios.kubeadm_serving_defects, ("no-server-auth",)),
-    "not_yet_valid": (scenarios.kubeadm_serving_defects, ("not-yet-valid",)),
-}
-
-
-@pytest.fixture(scope="session")
-def scenario_reports(real_etcd, tmp_path_factory):
-    """Each scenario built once and scanned once through the CLI: name -> (exit code, report, stdout)."""
-    root = tmp_path_factory.mktemp("scenarios")
-    cache: dict[str, tuple[int, dict, str]] = {}
-    secrets: dict[str, set[bytes]] = {}
-
-    def get(name: str) -> tuple[int, dict, str]:
-        if name not in cache:
-            build, args = SCENARIOS[name]
-            case = build(root, *args)
-            secrets[name] = case.secrets
-            report_path = root / f"{name}.json"
-            result = subprocess.run(
-                [sys.executable, "-m", "analyzer", "scan", *case.evidence(), "--at", scenarios.REFERENCE, "--json", str(report_path)],
-                capture_output=True, text=True, timeout=300,
-            )
-            assert "Traceback" not in result.stderr, result.stderr
-            assert result.returncode in (0, 1), result.stderr
-            cache[name] = (result.returncode, json.loads(report_path.read_text()), result.stdout)
-        return cache[name]
-
-    get.secrets = secrets  # type: ignore[attr-defined]
-    return get
+from tests.conftest import SCENARIOS
 
 
 def failing(report: dict) -> list[dict]:
@@ -170,7 +134,9 @@ def test_every_report_follows_the_schema(scenario_reports, name):
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_no_private_key_or_secret_value_in_any_output(scenario_reports, name):
     _, report, stdout = scenario_reports(name)
-    text = (json.dumps(report) + stdout).encode()
+    root = scenario_reports.root
+    # Every format: the terminal, JSON, HTML and Markdown.
+    text = stdout.encode() + b"".join((root / f"{name}.{suffix}").read_bytes() for suffix in ("json", "html", "md"))
     assert b"-----BEGIN" not in text
     secrets = scenario_reports.secrets[name]
     assert secrets, "the scenario should plant key material to look for"

@@ -3,21 +3,25 @@
 CA files loaded by kube-apiserver and kube-controller-manager at start-up go through
 dynamiccertificates: an empty file is ``missing content for CA bundle "<purpose>::<path>"``, a
 bundle without a usable certificate is ``error loading CA bundle for "<name>": data does not
-contain any valid RSA or ECDSA certificates`` (dynamic_cafile_content.go, client-go certutil), and
-the client CA's error is wrapped ``unable to load client CA provider: <err>`` (authentication.go).
+contain any valid RSA or ECDSA certificates`` (dynamic_cafile_content.go, client-go certutil).
+kube-apiserver returns these errors as they are (BuiltInAuthenticationOptions.ToAuthenticationConfig);
+kube-controller-manager and kube-scheduler wrap them in DelegatingAuthenticationOptions.ApplyTo:
+``unable to load client CA provider: <err>`` and ``unable to create request header authentication
+config: <err>`` (apiserver pkg/server/options/authentication.go).
 """
 
 from __future__ import annotations
 
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import file_name
-from analyzer.checks.parsed import bundle, private_key, public_keys
+from analyzer.checks.parsed import NO_CERTIFICATES, bundle, private_key, public_keys
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
 from analyzer.report.model import Finding, Severity
 from analyzer.wiring.model import Load, Loader, Material, State
 
-_WRAP = {"client-ca": "unable to load client CA provider: {}"}
+DELEGATING = ("kube-controller-manager", "kube-scheduler")  # delegating authentication: errors wrapped
+_WRAP = {"client-ca": "unable to load client CA provider: {}", "requestheader-ca": "unable to create request header authentication config: {}"}
 
 
 def _missing_file_error(path: str | None, material: Material) -> str:
@@ -37,7 +41,7 @@ def predict_bundle_error(load: Load) -> tuple[str, str, str] | None:
     certificates, error = bundle(ca.data)
     if error:
         go = f'error loading CA bundle for "{name}": {error}' if load.dynamic_name else error
-        what = "holds no CA certificate" if not certificates else "holds a certificate that does not parse"
+        what = "holds no CA certificate" if error == NO_CERTIFICATES else "holds a certificate that does not parse"
         return "bundle.unparseable", go, f"{file_name(ca, load.ca_path)} {what}"
     return None
 
@@ -49,14 +53,15 @@ def check_bundle(load: Load, ctx: CheckContext) -> list[Finding]:
     if predicted is None:
         return []
     finding_id, error, problem = predicted
-    go_error = _WRAP.get(load.role, "{}").format(error) if load.dynamic_name else error
+    wrap = _WRAP.get(load.role, "{}") if load.component in DELEGATING and load.dynamic_name else "{}"
+    go_error = wrap.format(error)
     fatal = load.fatal
     consequence = "it stops at start-up" if fatal else "connections verified with this bundle fail"
     return [finding(
         load, finding_id, Severity.CRITICAL if fatal else Severity.ERROR,
         f"{load.component} {'cannot start' if fatal else 'cannot verify peers'}: {load.label}: {problem}",
         f"{load.label} ({load.flag}={load.ca_path}): {problem}, read from {load.ca.location.describe()}; {load.component} {consequence}.",
-        material=load.ca, go_error=go_error, blocks_start=fatal, remediation=remedies(load, finding_id, ctx),
+        material=load.ca, go_error=go_error, blocks_start=fatal, remediation=remedies(load, finding_id, ctx), problem=problem,
     )]
 
 
@@ -79,7 +84,7 @@ def check_private_key(load: Load, ctx: CheckContext) -> list[Finding]:
         f"{load.component} cannot start: {load.label}: {problem}",
         f"{load.label} ({load.flag}={load.key_path}): {problem}, read from {key.location.describe()}; "
         f"{load.component} validates this key at start-up and exits.",
-        material=key, go_error=error, blocks_start=load.fatal, remediation=remedies(load, "key.unparseable", ctx),
+        material=key, go_error=error, blocks_start=load.fatal, remediation=remedies(load, "key.unparseable", ctx), problem=problem,
     )]
 
 
@@ -99,6 +104,6 @@ def check_public_keys(load: Load, ctx: CheckContext) -> list[Finding]:
         found.append(finding(
             load, "keys.unparseable", Severity.CRITICAL if load.fatal else Severity.ERROR,
             f"{load.component} cannot start: {load.label}: a key file is unusable", f"{load.label} ({load.flag}): {problem}.",
-            material=material, blocks_start=load.fatal, remediation=remedies(load, "keys.unparseable", ctx),
+            material=material, blocks_start=load.fatal, remediation=remedies(load, "keys.unparseable", ctx), problem=problem,
         ))
     return found

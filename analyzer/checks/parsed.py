@@ -85,8 +85,9 @@ def presented_chain(load) -> tuple[x509.Certificate, ...]:  # type: ignore[no-un
     cert, key = load.cert, load.key
     if cert is None or cert.state is not State.PRESENT:
         return ()
-    if load.loader in (Loader.DYNAMIC_PAIR, Loader.TLS_PAIR, Loader.KUBECONFIG) and key is not None and key.state is State.PRESENT:
-        if not key_pair(cert.data, key.data).ok:
+    if load.loader in (Loader.DYNAMIC_PAIR, Loader.TLS_PAIR, Loader.KUBECONFIG) and key is not None and key.state.verifiable:
+        # An empty or missing key file fails the pair as surely as a wrong key does.
+        if key.state is not State.PRESENT or not key_pair(cert.data, key.data).ok:
             return ()
     certificates, _ = bundle(cert.data)
     return certificates

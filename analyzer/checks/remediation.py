@@ -100,12 +100,15 @@ def _openshift(load: Load, finding_id: str) -> tuple[str, ...]:
     hint = posixpath.basename(posixpath.dirname(load.cert_path or load.key_path or load.ca_path or ""))
     if load.source_object:
         namespace, secret = load.source_object.split("/", 1)
+        # user-serving-cert-NNN is entry NNN of spec.servingCerts.namedCertificates.
+        index = hint.rsplit("-", 1)[-1] if hint.startswith("user-serving-cert-") else "<index>"
+        index = str(int(index)) if index.isdigit() else index
         directory = posixpath.dirname(load.cert_path or "").replace("/etc/kubernetes/static-pod-certs", "/etc/kubernetes/static-pod-resources/kube-apiserver-certs")
         return (
             f"kube-apiserver reads the files at start-up and cannot fetch secrets while it is down: on every master, put a matching pair in {directory}/ "
             "(install -m 600 tls.crt tls.key <that directory>/), or restore both files from the last working revision",
             f"Once kube-apiserver answers, fix the source so the operator does not copy the broken pair back: oc create secret tls {secret} --cert=tls.crt --key=tls.key -n {namespace} --dry-run=client -o yaml | oc replace -f -",
-            "Or stop serving it: oc patch apiserver cluster --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/servingCerts/namedCertificates/<index>\"}]'",
+            "Or stop serving it: oc patch apiserver cluster --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/servingCerts/namedCertificates/" + index + "\"}]'",
             "Roll out a new revision to every master: oc patch kubeapiserver cluster --type=merge -p '{\"spec\":{\"forceRedeploymentReason\":\"recover-" + secret + "\"}}'",
         )
     if load.component == "kubelet":

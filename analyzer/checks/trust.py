@@ -19,7 +19,7 @@ from datetime import timedelta
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from analyzer.checks.context import CheckContext, finding
@@ -30,22 +30,61 @@ from analyzer.report.model import Finding, Severity
 from analyzer.wiring.model import Load, State
 
 MAX_CHAIN = 8
-_SIGNATURE_ERRORS = (  # what Go's CheckSignatureFrom reports per key type
-    (rsa.RSAPublicKey, "crypto/rsa: verification error"),
-    (ec.EllipticCurvePublicKey, "x509: ECDSA verification failure"),
-    (ed25519.Ed25519PublicKey, "x509: Ed25519 verification failure"),
+# Per key type: Go's name for the algorithm, its %T, and what CheckSignatureFrom reports when the
+# signature does not verify (crypto/x509 x509.go checkSignature).
+_KEY_TYPES = (
+    (rsa.RSAPublicKey, "RSA", "*rsa.PublicKey", "crypto/rsa: verification error"),
+    (ec.EllipticCurvePublicKey, "ECDSA", "*ecdsa.PublicKey", "x509: ECDSA verification failure"),
+    (ed25519.Ed25519PublicKey, "Ed25519", "ed25519.PublicKey", "x509: Ed25519 verification failure"),
 )
+ERR_CANNOT_SIGN = "x509: invalid signature: parent certificate cannot sign this kind of certificate"
 
 
-def _signature_error(issuer: x509.Certificate) -> str:
-    key = issuer.public_key()
-    return next((text for kind, text in _SIGNATURE_ERRORS if isinstance(key, kind)), "x509: signature verification failure")
+def _signed_with(certificate: x509.Certificate) -> str | None:
+    """The key algorithm the certificate's signature algorithm names (RSA, ECDSA, Ed25519)."""
+    if certificate.signature_algorithm_oid == x509.oid.SignatureAlgorithmOID.ED25519:
+        return "Ed25519"
+    parameters = certificate.signature_algorithm_parameters
+    if isinstance(parameters, padding.PKCS1v15 | padding.PSS):
+        return "RSA"
+    if isinstance(parameters, ec.ECDSA):
+        return "ECDSA"
+    return None
+
+
+def _can_sign(issuer: x509.Certificate) -> bool:
+    """CheckSignatureFrom's first test: a v3 parent needs basicConstraints CA=true, and certSign when it has key usage."""
+    try:
+        constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return issuer.version is not x509.Version.v3
+    if not constraints.ca:
+        return False
+    try:
+        return issuer.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
+    except x509.ExtensionNotFound:
+        return True
+
+
+def _signature_error(certificate: x509.Certificate, issuer: x509.Certificate) -> str:
+    """What Go's CheckSignatureFrom returns for a candidate issuer that did not sign the certificate."""
+    if not _can_sign(issuer):
+        return ERR_CANNOT_SIGN
+    key, wanted = issuer.public_key(), _signed_with(certificate)
+    for kind, algorithm, go_type, error in _KEY_TYPES:
+        if isinstance(key, kind):
+            if wanted is not None and wanted != algorithm:
+                return f"x509: signature algorithm specifies an {wanted} public key, but have public key of type {go_type}"
+            return error
+    return "x509: signature verification failure"
 
 
 def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool | None:
-    """True when ``issuer`` signed it; False when names match but the signature does not; None otherwise."""
+    """True when ``issuer`` signed it (and may sign); False when names match but Go refuses it; None otherwise."""
     if certificate.issuer != issuer.subject:
         return None
+    if not _can_sign(issuer):
+        return False
     try:
         certificate.verify_directly_issued_by(issuer)
         return True
@@ -68,7 +107,7 @@ def go_chain(chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate,
             if verdict:
                 return True, None
             if verdict is False and hint is None:
-                hint = (_signature_error(root), go_hint_certificate_name(root))
+                hint = (_signature_error(current, root), go_hint_certificate_name(root))
         if depth >= MAX_CHAIN:
             continue
         for candidate in intermediates:
@@ -80,7 +119,7 @@ def go_chain(chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate,
                 seen.add(identity)
                 frontier.append((candidate, depth + 1))
             elif verdict is False and hint is None:
-                hint = (_signature_error(candidate), go_hint_certificate_name(candidate))
+                hint = (_signature_error(current, candidate), go_hint_certificate_name(candidate))
     return False, format_unknown_authority(*hint) if hint else format_unknown_authority()
 
 
@@ -89,6 +128,8 @@ def verifies(chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate,
     if not roots:
         return False, format_unknown_authority()
     leaf = chain[0]
+    if any(root == leaf for root in roots):
+        return True, None  # Go trusts a certificate that is itself in the roots (Verify: opts.Roots.contains)
     moment = max(leaf.not_valid_before_utc + timedelta(seconds=1), min(r.not_valid_before_utc for r in roots) + timedelta(seconds=1))
     try:
         verifier = PolicyBuilder().store(Store(list(roots))).time(moment).build_client_verifier()

@@ -35,6 +35,18 @@ def warning_window(certificate: x509.Certificate, ctx: CheckContext) -> timedelt
     return ctx.warn_window
 
 
+def validity_state(certificate: x509.Certificate, ctx: CheckContext) -> str:
+    """expired | not-yet-valid | expiring | valid at the reference time, by the rule the check uses."""
+    now = ctx.reference_utc
+    if now > certificate.not_valid_after_utc:
+        return "expired"
+    if now < certificate.not_valid_before_utc:
+        return "not-yet-valid"
+    if certificate.not_valid_after_utc - now <= warning_window(certificate, ctx):
+        return "expiring"
+    return "valid"
+
+
 def _stamp(moment) -> str:  # type: ignore[no-untyped-def]
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -1,13 +1,16 @@
-"""The HTML report: one self-contained file (inline CSS, no script, nothing fetched), rendered
-with jinja2 from ``reports/templates``. Autoescaping is on: evidence text is never markup."""
+"""The HTML report: one self-contained file (inline CSS and SVG, no script, nothing fetched), from
+the JSON report rendered with jinja2 templates in ``reports/templates``. Autoescaping is on: text
+from the evidence is never markup. It prints to PDF as it shows."""
 
 from __future__ import annotations
 
 from importlib.resources import files
 
 from jinja2 import Environment, FunctionLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from analyzer.report.json_report import build_report
+from analyzer.report.svg import trust_graph, validity_timeline
 from analyzer.scan import ScanResult
 
 TEMPLATE = "report.html.j2"
@@ -30,4 +33,11 @@ def environment() -> Environment:
 
 def render_html(result: ScanResult) -> str:
     report = build_report(result)
-    return environment().get_template(TEMPLATE).render(report=report)
+    first_fix = next((f for f in report["findings"] if f["remediation"] and f["severity"] in ("critical", "error")), None)
+    # The figures are built from escaped text in svg.py; Markup keeps jinja2 from escaping them twice.
+    timeline = validity_timeline(report["certificates"], report["reference_time"], report["verdict"]["next_expiry"])
+    trust = trust_graph(report["certificates"], result.findings)
+    unverified = [f for f in report["findings"] if f["id"].startswith("evidence.") and f["component"] != "evidence"]
+    return environment().get_template(TEMPLATE).render(
+        report=report, fix=first_fix, timeline=Markup(timeline), trust=Markup(trust), unverified=unverified
+    )

@@ -15,7 +15,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from analyzer.checks.context import CheckContext
 from analyzer.checks.parsed import bundle, common_name, sha256_fingerprint
+from analyzer.checks.validity import validity_state
 from analyzer.wiring.model import Load, Material, State, Wiring
 
 _EKU_NAMES = {
@@ -51,6 +53,7 @@ def _extension(certificate: x509.Certificate, kind):  # type: ignore[no-untyped-
 class InventoryEntry:
     certificate: x509.Certificate
     fingerprint: str
+    state: str  # at the reference time: valid | expiring | expired | not-yet-valid
     locations: set[str] = field(default_factory=set)
     used_by: set[str] = field(default_factory=set)
 
@@ -73,6 +76,7 @@ class InventoryEntry:
             "serial": format(cert.serial_number, "x"),
             "not_before": _stamp(cert.not_valid_before_utc),
             "not_after": _stamp(cert.not_valid_after_utc),
+            "state": self.state,
             "is_ca": bool(constraints.ca) if constraints is not None else False,
             "sans": sorted([f"DNS:{n}" for n in sans.get_values_for_type(x509.DNSName)] + [f"IP:{ip}" for ip in sans.get_values_for_type(x509.IPAddress)]) if sans else [],
             "key_usage": key_usage,
@@ -96,7 +100,7 @@ def _materials(load: Load) -> Iterator[tuple[Material, str]]:
         yield load.peer.ca, f"{load.peer.name}: trust bundle for {load.label}"
 
 
-def build_inventory(wiring: Wiring) -> list[InventoryEntry]:
+def build_inventory(wiring: Wiring, ctx: CheckContext) -> list[InventoryEntry]:
     entries: dict[str, InventoryEntry] = {}
     sources = [pair for load in wiring.iter_loads() for pair in _materials(load)]
     sources += [(m, "service-account token secret ca.crt") for m in wiring.service_account_tokens]
@@ -106,7 +110,7 @@ def build_inventory(wiring: Wiring) -> list[InventoryEntry]:
         certificates, _error = bundle(material.data)
         for certificate in certificates:
             fingerprint = sha256_fingerprint(certificate)
-            entry = entries.setdefault(fingerprint, InventoryEntry(certificate, fingerprint))
+            entry = entries.setdefault(fingerprint, InventoryEntry(certificate, fingerprint, validity_state(certificate, ctx)))
             entry.locations.add(material.location.describe())
             entry.used_by.add(use)
     return sorted(entries.values(), key=lambda e: (e.certificate.not_valid_after_utc, e.fingerprint))

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from analyzer.report.model import Finding, Severity
+from analyzer.report.model import Finding, Severity, component_rank
 from analyzer.scan import ScanResult
-from analyzer.wiring.model import Load, Material
+from analyzer.wiring.model import Load, Material, Wiring
 
 SCHEMA = "kforensic-report/1"
 
@@ -61,6 +61,31 @@ def _load(load: Load, findings: list[Finding]) -> dict[str, Any]:
     }
 
 
+def history(wiring: Wiring) -> list[dict[str, Any]]:
+    """Every surviving revision of every etcd data key that feeds a load: when, by whom, how big."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    for load in wiring.iter_loads():
+        materials = [load.cert, load.key, load.ca, *(m for copy in load.copies for m in (copy.cert, copy.key))]
+        for material in materials:
+            if material is None or not material.history:
+                continue
+            location = material.location
+            for change in material.history:
+                key = (location.object, location.data_key, change.revision)
+                rows[key] = {
+                    "object": location.object,
+                    "data_key": location.data_key,
+                    "revision": change.revision,
+                    "event": change.event,
+                    "time": change.time_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if change.time_utc else None,
+                    "manager": change.manager,
+                    "size": change.value_size,
+                    "sha256_prefix": change.value_sha256[:16] if change.value_sha256 else None,
+                    "history_complete": material.history_complete,
+                }
+    return [rows[key] for key in sorted(rows, key=lambda k: (k[0] or "", k[1] or "", k[2]))]
+
+
 def build_report(result: ScanResult) -> dict[str, Any]:
     wiring = result.wiring
     return {
@@ -82,9 +107,10 @@ def build_report(result: ScanResult) -> dict[str, Any]:
                 "notes": list(c.notes),
                 "loads": [_load(load, result.findings) for load in sorted(c.loads, key=lambda l: l.order)],
             }
-            for c in sorted(wiring.components, key=lambda c: (c.node or "", c.name))
+            for c in sorted(wiring.components, key=lambda c: (c.node or "", component_rank(c.name), c.name))
         ],
         "certificates": [entry.to_json() for entry in result.inventory],
+        "history": history(wiring),
         "notes": sorted(wiring.notes),
     }
 

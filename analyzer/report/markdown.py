@@ -34,6 +34,6 @@ def render_markdown(result: ScanResult) -> str:
     top = next((f for f in result.findings if f.remediation), None)
     if top is not None:
         lines += ["", f"**Fix ({top.label})**:", ""]
-        lines += [f"{i}. {_cell(step)}" for i, step in enumerate(top.remediation, start=1)]
+        lines += [f"{i}. {' '.join(step.split())}" for i, step in enumerate(top.remediation, start=1)]
     lines += ["", "Evidence: " + ", ".join(f"`{r.path}`" + (f" (sha256 {r.sha256[:12]}…)" if r.sha256 else "") for r in result.inputs)]
     return "\n".join(lines) + "\n"

@@ -135,7 +135,7 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
             pod = _pod_from_etcd(objects, revision)
             revision = revision or (pod.revision if pod else None)
         if pod is None:
-            wiring.notes.append(f"no kube-apiserver static pod for {name or 'the cluster'} in the evidence")
+            wiring.notes.append(_missing_config_note(objects, revision, name))
             continue
         resolver = StaticPodResolver(node, objects, TARGET, revision, _mounts(pod), sources)
         config, config_source = _config(node, resolver, objects)
@@ -154,6 +154,21 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
         if node is not None:
             wiring.components.extend(_node_components(node, objects))
     return wiring
+
+
+def _missing_config_note(objects: EtcdObjects | None, revision: int | None, node: str | None) -> str:
+    """Why there is no kube-apiserver configuration to wire from, and what to send."""
+    where = node or "the cluster"
+    if objects is not None:
+        name = f"kube-apiserver-pod-{revision}" if revision else "kube-apiserver-pod"
+        stored = objects.data("configmaps", TARGET, name, "pod.yaml")
+        if stored.state is State.ENCRYPTED:
+            return (
+                f"the kube-apiserver configuration for {where} is encrypted at rest in etcd; give the "
+                "EncryptionConfiguration with --encryption-config, or the master's /etc/kubernetes, whose "
+                "static-pod-resources/kube-apiserver-pod-N/secrets/encryption-config/encryption-config holds it"
+            )
+    return f"no kube-apiserver static pod for {where} in the evidence; send the master's /etc/kubernetes or the etcd snapshot"
 
 
 def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: str | None) -> Load:
