@@ -50,3 +50,12 @@ class DecodeError(KforensicError):
 
 class DecryptionError(DecodeError):
     """An encrypted-at-rest value that no configured key opens, or that needs a KMS."""
+
+
+def os_problem(err: OSError) -> str:
+    """An OS error as the end of one line: "no such file", "cannot read: permission denied"."""
+    if isinstance(err, FileNotFoundError):
+        return "no such file"
+    if isinstance(err, PermissionError):
+        return "cannot read: permission denied"
+    return f"cannot read: {(err.strerror or str(err)).lower()}"

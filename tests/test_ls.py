@@ -17,6 +17,7 @@ import pytest
 from analyzer.evidence.detect import InputKind
 from analyzer.report.listing import INPUT_KINDS
 from tests.fixtures.archives import build
+from tests.fixtures.archives import listing as tree_listing
 from tests.fixtures.encryption import encryption_config_yaml
 from tests.fixtures.kubeadm_case import KubeadmCluster
 from tests.fixtures.node_trees import BACKUP_STAMP, build_node_tree, cluster_backup_members, tiny_bolt_bytes
@@ -37,20 +38,12 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def snapshot_of(root: Path) -> dict[str, tuple[int, int, int]]:
-    listing = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in (*dirnames, *filenames):
-            full = os.path.join(dirpath, name)
-            info = os.lstat(full)
-            listing[os.path.relpath(full, root)] = (info.st_mode, info.st_size, info.st_mtime_ns)
-    return listing
 
 
 def run_untouched(root: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    before = snapshot_of(root)
+    before = tree_listing(root)
     result = run(*args)
-    assert snapshot_of(root) == before, "ls changed the evidence directory"
+    assert tree_listing(root) == before, "ls changed the evidence directory"
     assert "Traceback" not in result.stdout + result.stderr
     return result
 

@@ -59,6 +59,7 @@ from analyzer.errors import (
     EvidenceError,
     TruncatedEvidence,
     UnsupportedEvidence,
+    os_problem,
 )
 
 KiB = 1 << 10
@@ -195,10 +196,6 @@ def _reason(exc: BaseException) -> str:
 
 def _too_big(size: int, limits: Limits) -> str:
     return f"{size} bytes, more than the {limits.max_member_bytes} bytes read from one member"
-
-
-def _os_problem(exc: OSError) -> str:
-    return f"cannot read: {_reason(exc).lower()}"
 
 
 def _utc(seconds: float) -> datetime | None:
@@ -571,10 +568,10 @@ class DirectoryTree(EvidenceTree):
                     children = sorted(listing, key=lambda child: child.name)
             except OSError as exc:
                 if not relative:
-                    raise EvidenceError(self.source, _os_problem(exc)) from None
+                    raise EvidenceError(self.source, os_problem(exc)) from None
                 index.stop(
                     relative,
-                    f"cannot list this directory ({_os_problem(exc)}); its contents are missing",
+                    f"cannot list this directory ({os_problem(exc)}); its contents are missing",
                 )
                 continue
             for child in children:
@@ -590,7 +587,7 @@ class DirectoryTree(EvidenceTree):
             info = child.stat(follow_symlinks=False)
             target = os.readlink(child.path) if stat.S_ISLNK(info.st_mode) else None
         except OSError as exc:
-            index.stop(path, f"{_os_problem(exc)}; skipped")
+            index.stop(path, f"{os_problem(exc)}; skipped")
             return None
         if target is not None:
             kind = EntryKind.SYMLINK
@@ -630,7 +627,7 @@ class DirectoryTree(EvidenceTree):
                 name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory
             )
         except OSError as exc:
-            raise EvidenceError(self.source, _os_problem(exc), where) from None
+            raise EvidenceError(self.source, os_problem(exc), where) from None
         finally:
             if directory is not None:
                 os.close(directory)
@@ -655,7 +652,7 @@ class DirectoryTree(EvidenceTree):
             try:
                 data = stream.read(size)
             except OSError as exc:
-                raise EvidenceError(self.source, _os_problem(exc), _member(path)) from None
+                raise EvidenceError(self.source, os_problem(exc), _member(path)) from None
         return data
 
     def _open_member(self, path: str) -> IO[bytes]:
@@ -1139,7 +1136,7 @@ def _open_archive(
         try:
             head = _peek(fileobj)
         except OSError as exc:
-            raise EvidenceError(source, _os_problem(exc)) from None
+            raise EvidenceError(source, os_problem(exc)) from None
         container = _container_of(head)
         if container is None:
             raise UnsupportedEvidence(source, _describe_head(head))
@@ -1174,7 +1171,7 @@ def open_tree(
             raise UnsupportedEvidence(source, f"{_special_kind(mode)}, not a file or directory")
         fileobj = open(path, "rb")  # noqa: SIM115 - the tree owns it and closes it
     except OSError as exc:
-        raise EvidenceError(source, _os_problem(exc)) from None
+        raise EvidenceError(source, os_problem(exc)) from None
     return _open_archive(source, fileobj, limits, want, depth=0)
 
 

@@ -29,6 +29,7 @@ from analyzer.errors import (
     EvidenceError,
     TruncatedEvidence,
     UnsupportedEvidence,
+    os_problem,
 )
 
 MAGIC = 0xED0CDAED
@@ -636,12 +637,8 @@ def map_file(path: str | Path) -> tuple[str, mmap.mmap | None, int]:
     source = str(path)
     try:
         st = os.stat(path)
-    except FileNotFoundError:
-        raise EvidenceError(source, "no such file") from None
-    except PermissionError:
-        raise EvidenceError(source, "cannot read: permission denied") from None
     except OSError as err:
-        raise EvidenceError(source, f"cannot read: {err.strerror or err}") from None
+        raise EvidenceError(source, os_problem(err)) from None
     if stat.S_ISDIR(st.st_mode):
         raise UnsupportedEvidence(source, "is a directory, not an etcd snapshot")
     if not stat.S_ISREG(st.st_mode):
@@ -651,10 +648,8 @@ def map_file(path: str | Path) -> tuple[str, mmap.mmap | None, int]:
     try:
         with open(path, "rb") as handle:
             mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    except PermissionError:
-        raise EvidenceError(source, "cannot read: permission denied") from None
     except OSError as err:
-        raise EvidenceError(source, f"cannot read: {err.strerror or err}") from None
+        raise EvidenceError(source, os_problem(err)) from None
     if hasattr(mapping, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
         mapping.madvise(mmap.MADV_SEQUENTIAL)  # one forward pass is the common case
     return source, mapping, st.st_size

@@ -6,7 +6,7 @@ import stat
 import sys
 from pathlib import Path
 
-from analyzer.errors import EvidenceError, UnsupportedEvidence
+from analyzer.errors import EvidenceError, UnsupportedEvidence, os_problem
 
 SMALL_INPUT_LIMIT = 256 << 20
 
@@ -23,14 +23,10 @@ def read_input_file(path: str | Path, *, limit: int = SMALL_INPUT_LIMIT) -> byte
                 raise UnsupportedEvidence(source, "is a directory, not a file")
             with open(path, "rb") as handle:
                 data = handle.read(limit + 1)
-        except FileNotFoundError:
-            raise EvidenceError(source, "no such file") from None
-        except PermissionError:
-            raise EvidenceError(source, "cannot read: permission denied") from None
         except IsADirectoryError:
             raise UnsupportedEvidence(source, "is a directory, not a file") from None
         except OSError as err:
-            raise EvidenceError(source, f"cannot read: {err.strerror or err}") from None
+            raise EvidenceError(source, os_problem(err)) from None
     if len(data) > limit:
         raise UnsupportedEvidence(source, f"is larger than {limit >> 20} MiB; this input is expected to be small")
     return data
