@@ -83,6 +83,7 @@ def scenario_reports(real_etcd, tmp_path_factory):
     root = tmp_path_factory.mktemp("scenarios")
     cache: dict[str, tuple[int, dict, str]] = {}
     secrets: dict[str, set[bytes]] = {}
+    cases: dict[str, object] = {}
 
     def get(name: str) -> tuple[int, dict, str]:
         if name not in cache:
@@ -90,6 +91,7 @@ def scenario_reports(real_etcd, tmp_path_factory):
             scenarios = _scenarios()
             case = getattr(scenarios, builder)(root, *args)
             secrets[name] = case.secrets
+            cases[name] = case
             report_path = root / f"{name}.json"
             result = subprocess.run(
                 [sys.executable, "-m", "analyzer", "scan", *case.evidence(), "--at", scenarios.REFERENCE, "--json", str(report_path),
@@ -103,6 +105,7 @@ def scenario_reports(real_etcd, tmp_path_factory):
 
     get.secrets = secrets  # type: ignore[attr-defined]
     get.root = root  # type: ignore[attr-defined]
+    get.cases = cases  # type: ignore[attr-defined]
     return get
 
 

@@ -142,3 +142,16 @@ def test_no_private_key_or_secret_value_in_any_output(scenario_reports, name):
     assert secrets, "the scenario should plant key material to look for"
     leaked = [fragment for fragment in secrets if fragment in text]
     assert not leaked, f"{len(leaked)} key or token fragments in the output"
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_info_agrees_with_etcdutl_on_every_scenario_snapshot(scenario_reports, name):
+    from tests.fixtures.etcd_server import etcdutl_status
+
+    scenario_reports(name)
+    snapshot = scenario_reports.cases[name].snapshot
+    status = etcdutl_status(snapshot)
+    result = subprocess.run([sys.executable, "-m", "analyzer", "info", str(snapshot), "--json"], capture_output=True, text=True, timeout=120)
+    info = json.loads(result.stdout)
+    assert (info["revision"], info["total_keys"], info["size"]) == (status["revision"], status["totalKey"], status["totalSize"])
+    assert info["integrity"] == "ok"
