@@ -182,3 +182,28 @@ def test_both_metas_destroyed_needs_salvage(mvcc_snapshot, tmp_path):
     report = json.loads(result.stdout)
     assert report["partial"] and report["salvage"]["recovered_records"] > 0
     assert report["live_keys"] == len(ledger.live())
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "snapshot.db"
+    os.mkfifo(fifo)  # reading it would block forever; kforensic must look before it reads
+    result = run("info", str(fifo))
+    assert result.returncode == 2 and "is not a regular file" in result.stderr
+    assert_one_clean_line(result, fifo)
+
+
+def test_permission_refused_is_one_line(tmp_path, monkeypatch):
+    # Root reads any file, so the refusal a customer's engineer would meet is injected here.
+    from analyzer.errors import EvidenceError
+    from analyzer.evidence import bbolt
+
+    path = tmp_path / "locked.db"
+    path.write_bytes(b"x" * 8192)
+
+    def refuse(*_args, **_kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(bbolt.os, "stat", refuse)
+    with pytest.raises(EvidenceError) as raised:
+        bbolt.map_file(path)
+    assert str(raised.value) == f"{path}: cannot read: permission denied"

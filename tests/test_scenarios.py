@@ -155,3 +155,10 @@ def test_info_agrees_with_etcdutl_on_every_scenario_snapshot(scenario_reports, n
     info = json.loads(result.stdout)
     assert (info["revision"], info["total_keys"], info["size"]) == (status["revision"], status["totalKey"], status["totalSize"])
     assert info["integrity"] == "ok"
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_finding_that_matters_says_what_to_do(scenario_reports, name):
+    _, report, _ = scenario_reports(name)
+    silent = [f["id"] for f in report["findings"] if f["severity"] != "info" and not f["remediation"]]
+    assert silent == []

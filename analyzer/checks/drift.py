@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from analyzer.checks.context import CheckContext, finding
+from analyzer.checks.remediation import remedies
 from analyzer.report.model import Finding, Severity
 from analyzer.wiring.model import Copy, Load, Material, State
 
@@ -43,5 +44,6 @@ def check_drift(load: Load, ctx: CheckContext) -> list[Finding]:
                 "The next sync or revision rollout replaces the loaded copy with the other one.",
                 material=loaded,
                 evidence=(f"loaded: {loaded.location.describe()}", f"{copy.copy.value}: {other.location.describe()}"),
+                remediation=remedies(load, "drift.copies-differ", ctx),
             ))
     return found

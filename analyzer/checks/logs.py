@@ -17,6 +17,7 @@ from datetime import datetime
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import predict_load_error
 from analyzer.checks.presence import unverifiable
+from analyzer.checks.remediation import remedies
 from analyzer.decode.klog import LogEvent
 from analyzer.report.inventory import InventoryEntry
 from analyzer.report.model import Finding, Severity, Subject
@@ -32,9 +33,24 @@ def _where(event: LogEvent) -> str:
     return f"{event.source} line {event.line_number}{when}"
 
 
+_GO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
 def _sni_error(message: str) -> str:
-    error = message[message.index(SNI_FAILURE) :]
-    return error.rstrip('"').replace('\\"', '"')
+    """The error as Go wrote it: inside a klog value (``err="…"``) up to its closing quote, unescaped
+    (the error itself quotes the pair's name), or the rest of a bare ``Error: …`` line."""
+    start = message.index(SNI_FAILURE)
+    if '="' not in message[:start]:
+        return message[start:].rstrip()
+    text, index = [], start
+    while index < len(message) and message[index] != '"':
+        if message[index] == "\\" and index + 1 < len(message):
+            index += 1
+            text.append(_GO_ESCAPES.get(message[index], message[index]))
+        else:
+            text.append(message[index])
+        index += 1
+    return "".join(text)
 
 
 def _last_failure(events: list[LogEvent]) -> tuple[LogEvent, list[str]] | None:
@@ -80,6 +96,7 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
                 f"{_where(event)}: `{logged_error}`. The evidence holds no kube-apiserver configuration to name the pair; "
                 f"the last SNI pair it loaded was {loaded[-1] if loaded else 'none'}.",
                 Subject(source=_where(event)), go_error=logged_error, label="SNI pair (from the log)",
+                remediation=("Send the master's /etc/kubernetes (or the etcd snapshot): its config names the SNI pair after the last one loaded",),
             ))
             continue
         apiserver = apiservers[0]
@@ -105,6 +122,7 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
             f"{_where(event)}: `{logged_error}`. The message names no file, but {before}, so the pair that failed is the next one in "
             f"load order: {failing.label} (cert {failing.cert_path}, key {failing.key_path}). {agreement}",
             go_error=logged_error, evidence=evidence, blocks_start=blocks, problem=f"`{logged_error}` in the log",
+            remediation=remedies(failing, "pair.from-log", ctx),
         ))
     return found
 
@@ -144,6 +162,8 @@ def _expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> l
             Subject(source=_where(hits[0])), go_error=EXPIRED.search(hits[0].message).group(0).rstrip('" ,;)'),  # type: ignore[union-attr]
             evidence=tuple(f"log: {_where(e)}" for e in hits[:5]), label="x509 verification errors",
             fingerprint=matches[0].fingerprint if matches else None,
+            remediation=("Renew the certificate named above: its validity finding gives the commands for this distribution",)
+            if matches else ("Find the peer whose certificate ends then (the log line names the connection) and renew it",),
         ))
     if undated:
         found.append(Finding(
@@ -153,6 +173,7 @@ def _expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> l
             "compare their times with the validity findings.",
             Subject(source=_where(undated[0])), go_error="x509: certificate has expired or is not yet valid",
             evidence=tuple(f"log: {_where(e)}" for e in undated[:5]), label="x509 verification errors",
+            remediation=("Renew the certificates the validity findings name; compare the log's times with their notAfter",),
         ))
     return found
 
@@ -167,6 +188,7 @@ def _unknown_authority(events: list[LogEvent]) -> list[Finding]:
         "the trust findings name the certificates whose issuer their peers do not hold.",
         Subject(source=_where(hits[0])), go_error=UNKNOWN_AUTHORITY, evidence=tuple(f"log: {_where(e)}" for e in hits[:5]),
         label="x509 verification errors",
+        remediation=("Re-issue the certificates the trust findings name from the CA their peers trust, or give the peers that CA",),
     )]
 
 

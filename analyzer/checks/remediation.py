@@ -49,6 +49,8 @@ def _renew_name(load: Load) -> str | None:
 
 
 def remedies(load: Load, finding_id: str, ctx) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+    if finding_id.startswith("drift."):
+        return _drift(load, ctx.distribution)
     if ctx.distribution == "openshift":
         return _openshift(load, finding_id)
     return _kubeadm(load, finding_id)
@@ -131,3 +133,16 @@ def _openshift(load: Load, finding_id: str) -> tuple[str, ...]:
         f"Restore {hint or 'the file'} from the revision that worked, or have the operator re-issue it: oc -n openshift-kube-apiserver delete secret {hint or '<secret>'}",
         "Roll out a new revision: oc patch kubeapiserver cluster --type=merge -p '{\"spec\":{\"forceRedeploymentReason\":\"recover-certs\"}}'",
     )
+
+
+def _drift(load: Load, distribution: str) -> tuple[str, ...]:
+    """Which copy should win decides the fix: the checks say whether the loaded one is the good one."""
+    if distribution == "openshift":
+        return (
+            "If the file on the node is the good copy, put the same bytes back into the etcd object it is synced from "
+            "(oc -n openshift-kube-apiserver edit secret <name>, or fix the user's source secret in openshift-config), "
+            "or the cert-syncer will overwrite the file",
+            "If the etcd copy is the good one, let it win: oc patch kubeapiserver cluster --type=merge -p "
+            "'{\"spec\":{\"forceRedeploymentReason\":\"resync-certs\"}}'",
+        )
+    return ("Copy the good version over the other on every control-plane node, then restart the static pods: " + RESTART_STATIC_PODS,)
