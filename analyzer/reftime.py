@@ -27,10 +27,3 @@ def parse_reference_time(text: str | None, *, now: datetime | None = None) -> da
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
-
-
-def format_time(moment: datetime | None) -> str | None:
-    """RFC 3339 in UTC with a Z, the form Kubernetes and Go print."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

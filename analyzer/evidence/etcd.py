@@ -641,11 +641,6 @@ class Snapshot:
             except CorruptEvidence as err:
                 self.damage.append(Damage(None, err.problem, "key"))
 
-    def iter_latest(self, prefix: bytes = b"", index: KeyIndex | None = None) -> Iterator[KeyValue]:
-        """Live keys under ``prefix`` in key order, each at its latest put."""
-        index = index or self.build_index([prefix])
-        yield from self.iter_read(index.live[name] for name in sorted(k for k in index.live if k.startswith(prefix)))
-
     def get(self, key: bytes, index: KeyIndex | None = None) -> KeyValue | None:
         index = index or self.build_index([key])
         packed = index.live.get(key)
@@ -710,19 +705,6 @@ def _default_workers(file_size: int) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
-def _encode_user_key(key: bytes) -> bytes:
-    """A KeyValue holding only field 1, so salvaged records flow through the same fast path."""
-    length = len(key)
-    varint = bytearray()
-    while True:
-        byte = length & 0x7F
-        length >>= 7
-        varint.append(byte | (0x80 if length else 0))
-        if not length:
-            break
-    return b"\x0a" + bytes(varint) + key
-
-
 def _scan_revision_records(db: BoltDB) -> Iterator[tuple[int, KeyValue]]:
     """Leaf elements anywhere in the file that decode as etcd revision records."""
     for pgid, raw_key, raw_value, flags in db.iter_items_anywhere():
@@ -736,7 +718,3 @@ def _scan_revision_records(db: BoltDB) -> Iterator[tuple[int, KeyValue]]:
         # A put records its own revision as mod_revision; that rules out look-alike garbage.
         if record.key and (revision.tombstone or record.mod_revision == revision.main):
             yield pgid, record
-
-
-def open_snapshot(path: str | Path, *, salvage: bool = False) -> Snapshot:
-    return Snapshot(path, salvage=salvage)

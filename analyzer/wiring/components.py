@@ -118,7 +118,7 @@ class _Builder:
         self.component.loads.append(load)
         return load
 
-    def kubeconfig(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str, peer_user: str = "") -> Load | None:
+    def kubeconfig(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str) -> Load | None:
         if not path:
             return None
         document = self.resolver.file(path).material

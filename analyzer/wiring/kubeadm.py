@@ -23,7 +23,6 @@ from analyzer.wiring.components import (
     kubeconfigs,
     kubelet,
     scheduler,
-    server_host,
     url_hosts,
 )
 from analyzer.wiring.model import State, Wiring
@@ -198,8 +197,3 @@ def _attach_service_account_tokens(wiring: Wiring, objects: EtcdObjects | None, 
     stored = objects.find("configmaps", "kube-system", "kube-root-ca.crt")
     if stored is not None:
         wiring.current_ca = objects.data("configmaps", "kube-system", "kube-root-ca.crt", "ca.crt")
-
-
-def kubeconfig_hosts(wiring: Wiring) -> set[str]:
-    """Hosts the cluster's own kubeconfigs dial: names the serving certificate must cover."""
-    return {host for load in wiring.iter_loads() if load.loader.value == "kubeconfig" and (host := server_host(load))}

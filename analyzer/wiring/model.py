@@ -95,7 +95,6 @@ class Material:
 class Copy(StrEnum):
     """Which copy of the data a Material is, for drift and for remediation."""
 
-    LOADED = "loaded"  # what the component reads
     SYNCED_FROM = "synced-from"  # the etcd object the file is synced from
     REVISIONED = "revisioned"  # <name>-<revision> in etcd
     USER_SOURCE = "user-source"  # the user's secret in openshift-config

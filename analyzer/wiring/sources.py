@@ -10,8 +10,6 @@ Objects are decoded lazily and once: a scan decodes only what the wiring asks fo
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import posixpath
 from collections.abc import Callable, Iterator
@@ -19,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer.decode.encryption import EncryptionConfig
-from analyzer.decode.objects import managed_fields
+from analyzer.decode.objects import configmap_binary_data, configmap_data, managed_fields, secret_data
 from analyzer.decode.pem import MaterialState, inspect_material
 from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.evidence.etcd import KeyIndex, KeyValue, Snapshot
+from analyzer.errors import DecodeError
 from analyzer.evidence.archive import EntryKind
 from analyzer.evidence.node import NOT_IN_EVIDENCE, NodeEvidence
 from analyzer.wiring.model import Change, Location, Material, State
@@ -190,22 +189,15 @@ class EtcdObjects:
 
 
 def object_data(obj: dict[str, Any], data_key: str) -> bytes | None:
-    """The bytes of ``data_key`` in a Secret (base64 in the API form) or ConfigMap (text or binaryData)."""
-    if obj.get("kind") == "Secret":
-        text = (obj.get("data") or {}).get(data_key)
-        if text is None:
-            string = (obj.get("stringData") or {}).get(data_key)
-            return string.encode() if isinstance(string, str) else None
-        try:
-            return base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            return None
-    if obj.get("kind") == "ConfigMap":
-        text = (obj.get("data") or {}).get(data_key)
-        if isinstance(text, str):
-            return text.encode()
-        binary = (obj.get("binaryData") or {}).get(data_key)
-        return base64.b64decode(binary) if isinstance(binary, str) else None
+    """The bytes of ``data_key`` in a Secret or a ConfigMap (text, else binaryData); None when absent."""
+    try:
+        if obj.get("kind") == "Secret":
+            return secret_data(obj).get(data_key)
+        if obj.get("kind") == "ConfigMap":
+            text = configmap_data(obj).get(data_key)
+            return text.encode() if text is not None else configmap_binary_data(obj).get(data_key)
+    except DecodeError:
+        return None  # a malformed data field is as good as absent for the key asked for
     return None
 
 
