@@ -103,7 +103,8 @@ def check_public_keys(load: Load, ctx: CheckContext) -> list[Finding]:
             problem = f"{material.location.describe()} is {material.state.value}"
         found.append(finding(
             load, "keys.unparseable", Severity.CRITICAL if load.fatal else Severity.ERROR,
-            f"{load.component} cannot start: {load.label}: a key file is unusable", f"{load.label} ({load.flag}): {problem}.",
+            # One finding per file: the title names it, so that findings of two files stay apart.
+            f"{load.component} cannot start: {load.label}: {file_name(material, None)} is unusable", f"{load.label} ({load.flag}): {problem}.",
             material=material, blocks_start=load.fatal, remediation=remedies(load, "keys.unparseable", ctx), problem=problem,
         ))
     return found

@@ -12,9 +12,20 @@ from analyzer.report.model import Finding, Severity
 from analyzer.wiring.model import Change, Load, Material, State
 
 
+def _current_run(material: Material) -> list[Change]:
+    """The puts since the object was last created: a delete ends what came before."""
+    run: list[Change] = []
+    for change in material.history:
+        if change.event == "delete":
+            run = []
+        elif change.event == "put":
+            run.append(change)
+    return run
+
+
 def introduced(material: Material) -> Change | None:
     """The revision that put the current value in place (the first of the last run of equal values)."""
-    puts = [change for change in material.history if change.event == "put"]
+    puts = _current_run(material)
     if not puts:
         return None
     current = puts[-1].value_sha256
@@ -25,10 +36,16 @@ def introduced(material: Material) -> Change | None:
 
 
 def previous(material: Material, change: Change) -> Change | None:
-    """The put before ``change``, when the surviving history still has it."""
-    puts = [c for c in material.history if c.event == "put"]
+    """The put before ``change`` since the object was last created, when the surviving history still has it."""
+    puts = _current_run(material)
     index = puts.index(change)
     return puts[index - 1] if index > 0 else None
+
+
+def recreated(material: Material, change: Change) -> bool:
+    """Whether ``change`` created the object again after a surviving delete."""
+    puts = _current_run(material)
+    return bool(puts) and puts[0] == change and any(c.event == "delete" for c in material.history)
 
 
 def describe_change(material: Material) -> str | None:
@@ -38,13 +55,18 @@ def describe_change(material: Material) -> str | None:
         return None
     when = change.time_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if change.time_utc else "an unknown time"
     before = previous(material, change)
-    size = "removed" if change.value_size is None else f"{change.value_size} bytes"
-    if before is not None and before.value_size is not None:
+    size = f"{change.value_size} bytes"
+    if change.value_size is None:
+        what = "was removed" + (f" (it held {before.value_size} bytes)" if before is not None and before.value_size is not None else "")
+    elif before is not None and before.value_size is not None:
         verb = "emptied" if change.value_size == 0 else "changed"
         what = f"was {verb} from {before.value_size} to {size}"
+    elif recreated(material, change):
+        what = f"was re-created with {size}"
     else:
         what = f"was set to {size}"
-    caveat = " (the earliest surviving revision: it may be older)" if before is None and not material.history_complete else ""
+    older = before is None and not material.history_complete and not recreated(material, change)
+    caveat = " (the earliest surviving revision: it may be older)" if older else ""
     return f"{material.location.object} {material.location.data_key} {what} at {when} by {change.manager or 'an unknown manager'} (etcd revision {change.revision}){caveat}"
 
 
@@ -57,7 +79,7 @@ def check_history(load: Load, ctx: CheckContext) -> list[Finding]:
         if material is None or material.state not in (State.PRESENT, State.EMPTY):
             continue
         change = introduced(material)
-        if change is None or previous(material, change) is None:
+        if change is None or (previous(material, change) is None and not recreated(material, change)):
             continue  # unchanged in the surviving history: nothing to tell
         sentence = describe_change(material)
         if sentence is None or sentence in seen:

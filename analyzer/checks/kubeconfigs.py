@@ -12,6 +12,7 @@ client CA is the trust check's business.)
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from cryptography import x509
 
@@ -25,13 +26,29 @@ from analyzer.wiring.components import server_host
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring
 
 TLS_VERIFY = "tls: failed to verify certificate: "
+_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_DNS1123_SUBDOMAIN = re.compile(rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _certificate_names(certificate: x509.Certificate) -> list[str]:
-    names = [common_name(certificate)]
+    """The SNI names of a certificate without explicit names (named_certificates.go getCertificateNames):
+    the CN when it is a DNS-1123 subdomain and not an IP, then the DNS SANs. IP SANs never count."""
+    names = []
+    common_names = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+    cn = str(common_names[-1].value) if common_names else ""  # pkix.Name keeps the last CN
+    bare = cn.removeprefix("*.")
+    if cn and not _is_ip(cn) and (cn == "*" or (len(bare) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(bare))):
+        names.append(cn)
     try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names += san.get_values_for_type(x509.DNSName) + [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+        names += certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
     except x509.ExtensionNotFound:
         pass
     return names
@@ -48,12 +65,15 @@ def _matches(pattern: str, host: str) -> tuple[bool, bool]:
 
 
 def served_load(apiserver: Component, host: str) -> Load | None:
-    """The load whose certificate kube-apiserver presents for ``host``."""
-    try:
-        ipaddress.ip_address(host)
-        is_ip = True
-    except ValueError:
-        is_ip = False
+    """The load whose certificate kube-apiserver presents for ``host``.
+
+    The SNI map holds each entry's explicit names, else the names of its certificate; an explicit
+    name overrides the same name from a certificate, an earlier entry a later one. crypto/tls looks
+    the host up exactly, then with its first label as ``*``; a client dialling an IP sends no SNI,
+    and kube-apiserver looks its local IP up exactly (tlsconfig.go GetConfigForClient). Anything
+    else gets the default serving pair.
+    """
+    is_ip = _is_ip(host)
     best: tuple[tuple[int, int, int], Load] | None = None
     for load in apiserver.loads:
         if load.role != "sni":
@@ -64,7 +84,7 @@ def served_load(apiserver: Component, host: str) -> Load | None:
         for name in names:
             matched, exact = _matches(name, host)
             if matched and not (is_ip and not exact):
-                rank = (0 if explicit else 1, 0 if exact else 1, load.order)
+                rank = (0 if exact else 1, 0 if explicit else 1, load.order)
                 if best is None or rank < best[0]:
                     best = (rank, load)
     if best is not None:

@@ -12,7 +12,17 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from analyzer.decode.gotls import KeyPairResult, load_x509_key_pair
-from analyzer.decode.pem import PrivateKeyInfo, PublicKeyInfo, iter_pem_blocks, load_private_key, load_public_keys
+from analyzer.decode.pem import (
+    KeyAlgorithm,
+    KeyEncoding,
+    PrivateKeyInfo,
+    PublicKeyInfo,
+    iter_pem_blocks,
+    load_private_key,
+    load_private_key_der,
+    load_public_keys,
+    public_key_info,
+)
 from analyzer.errors import DecodeError
 
 # client-go certutil.ParseCertsPEM: the error kube components print for a bundle without certificates.
@@ -53,10 +63,23 @@ def private_key(data: bytes) -> tuple[PrivateKeyInfo | None, str | None]:
 
 @lru_cache(maxsize=1024)
 def public_keys(data: bytes) -> tuple[tuple[PublicKeyInfo, ...], str | None]:
+    """Verification keys the way client-go keyutil.ParsePublicKeysPEM reads them: public keys and
+    certificates, and the public half of RSA (PKCS#1, PKCS#8) and EC (SEC1) private keys, which
+    setups pass as --service-account-key-file (the default is --tls-private-key-file)."""
     try:
-        return load_public_keys(data), None
+        found, error = list(load_public_keys(data)), None
     except DecodeError as err:
-        return (), str(err)
+        found, error = [], str(err)
+    for block in iter_pem_blocks(data):
+        if not (block.type == "PRIVATE KEY" or block.type.endswith(" PRIVATE KEY")) or block.headers:
+            continue
+        try:
+            key = load_private_key_der(block.der, block.type)
+        except DecodeError:
+            continue
+        if key.algorithm is KeyAlgorithm.RSA or (key.algorithm is KeyAlgorithm.ECDSA and key.encoding is KeyEncoding.SEC1):
+            found.append(public_key_info(key.public_key(), key.encoding, block.type))
+    return tuple(found), None if found else error
 
 
 def leaf(data: bytes) -> x509.Certificate | None:

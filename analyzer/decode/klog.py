@@ -95,7 +95,8 @@ def _json_event(text: str, source: str, line_number: int, time_utc: datetime | N
     message = str(record.get("msg", ""))
     for field in ("err", "name"):
         if field in record:
-            message += f' {field}="{record[field]}"'
+            # Quoted as klog's text output quotes values, so one reader serves both forms.
+            message += f" {field}={json.dumps(str(record[field]), ensure_ascii=False)}"
     if time_utc is None and isinstance(record.get("ts"), (int, float)):
         time_utc = datetime.fromtimestamp(record["ts"] / (1000 if record["ts"] > 1e11 else 1), UTC)
     loaded = str(record.get("name")) if record.get("msg") == "Loaded a new cert/key pair" else None

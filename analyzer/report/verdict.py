@@ -11,7 +11,7 @@ from datetime import datetime
 
 from analyzer.checks.history import describe_change
 from analyzer.report.model import ComponentVerdict, Finding, Severity, Verdict, component_rank
-from analyzer.wiring.model import Copy, Load, Wiring
+from analyzer.wiring.model import Copy, Load, Loader, Wiring
 
 
 def _stamp(moment: datetime) -> str:
@@ -46,7 +46,9 @@ def _origin(load: Load | None) -> str:
     return ""
 
 
-def _pair_paths(finding: Finding) -> str:
+def _pair_paths(finding: Finding, load: Load | None) -> str:
+    if load is not None and load.loader is Loader.CA_BUNDLE:
+        return f" (file {load.ca_path})" if load.ca_path else ""  # the subject carries a bundle's path as its "key"
     paths = [f"cert {finding.subject.cert}" if finding.subject.cert else "", f"key {finding.subject.key}" if finding.subject.key else ""]
     shown = ", ".join(p for p in paths if p)
     return f" ({shown})" if shown else ""
@@ -56,10 +58,11 @@ def headline_for(finding: Finding, wiring: Wiring) -> str:
     where = f" on {finding.subject.node}" if finding.subject.node else ""
     problem = finding.problem or finding.title
     go = f" — Go reports `{finding.go_error}`" if finding.go_error else ""
-    origin = _origin(_load_of(wiring, finding))
+    load = _load_of(wiring, finding)
+    origin = _origin(load)
     origin = f"; {origin}" if origin else ""
     if finding.blocks_start:
-        return f"{finding.component}{where} cannot start: {finding.label}{_pair_paths(finding)}: {problem}{go}{origin}"
+        return f"{finding.component}{where} cannot start: {finding.label}{_pair_paths(finding, load)}: {problem}{go}{origin}"
     if finding.peer:
         return f"{finding.component}{where} starts but cannot talk to {finding.peer}: {finding.title}{go}{origin}"
     return f"{finding.component}{where}: {finding.title}{go}{origin}"

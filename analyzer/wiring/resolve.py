@@ -10,7 +10,6 @@ node, else the etcd object the file is written from (what the node will hold aft
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -130,8 +129,3 @@ class StaticPodResolver:
             if len(parts) == 2 and parts[0] == "configmaps" and self.revision is not None:
                 return configmap_files(self.objects, self.namespace, f"{parts[1]}-{self.revision}")
         return [_absent(host or path, "neither the node's files nor the etcd object behind this directory are in the evidence")]
-
-
-def kubeconfig_relative(kubeconfig_path: str, reference: str) -> str:
-    """A file named in a kubeconfig is relative to the kubeconfig's own directory (client-go ResolvePaths)."""
-    return reference if reference.startswith("/") else posixpath.normpath(posixpath.join(posixpath.dirname(kubeconfig_path), reference))

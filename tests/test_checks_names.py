@@ -1,0 +1,60 @@
+"""analyzer.checks.names: required names are errors, advised names warnings, in Go's words."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.checks.names import check_names
+from analyzer.report.model import Severity
+from tests.fixtures.models import CTX, pair_load
+from tests.fixtures.pki import make_ca, make_leaf
+
+CA = make_ca("kubernetes")
+SERVING = make_leaf(CA, "kube-apiserver", server=True, dns=("kubernetes", "kubernetes.default", "kubernetes.default.svc", "*.apps.example.com"),
+                    ips=("10.96.0.1", "192.0.2.10"))
+NO_IPS = make_leaf(CA, "kube-apiserver", server=True, dns=("kubernetes", "kubernetes.default"))
+NO_SANS = make_leaf(CA, "kube-apiserver", server=True)
+
+
+def serving(pair, expected=(), advised=()):
+    return pair_load(pair.cert_pem, pair.key_pem, expected=expected, advised=advised)
+
+
+@pytest.mark.parametrize("name", ["kubernetes.default.svc", "10.96.0.1", "KUBERNETES.default", "console.apps.example.com", "kubernetes."])
+def test_a_covered_name_gives_no_finding(name):
+    assert check_names(serving(SERVING, expected=(name,), advised=(name,)), CTX) == []
+
+
+@pytest.mark.parametrize(("pair", "name", "error"), [
+    (NO_IPS, "kubernetes.default.svc", "x509: certificate is valid for kubernetes, kubernetes.default, not kubernetes.default.svc"),
+    (NO_IPS, "10.96.0.1", "x509: cannot validate certificate for 10.96.0.1 because it doesn't contain any IP SANs"),
+    (SERVING, "10.96.0.2", "x509: certificate is valid for 10.96.0.1, 192.0.2.10, not 10.96.0.2"),
+    (SERVING, "a.b.apps.example.com", "x509: certificate is valid for kubernetes, kubernetes.default, kubernetes.default.svc, *.apps.example.com, not a.b.apps.example.com"),
+    (NO_SANS, "api.example.com", "x509: certificate is not valid for any names, but wanted to match api.example.com"),
+    (make_leaf(CA, "api.example.com", server=True), "api.example.com", "x509: certificate relies on legacy Common Name field, use SANs instead"),
+])
+def test_a_missing_required_name_is_an_error_in_gos_words(pair, name, error):
+    [found] = check_names(serving(pair, expected=(name,)), CTX)
+    assert (found.id, found.severity) == ("names.missing", Severity.ERROR)
+    assert found.go_error == error
+    assert found.title.endswith(f"does not cover {name}")
+
+
+def test_a_missing_advised_name_is_a_warning():
+    [found] = check_names(serving(NO_IPS, expected=("kubernetes",), advised=("kubernetes.default.svc.cluster.local", "master-0")), CTX)
+    assert (found.id, found.severity) == ("names.advised-missing", Severity.WARNING)
+    assert found.title.endswith("does not cover kubernetes.default.svc.cluster.local, master-0")
+    assert found.go_error == "x509: certificate is valid for kubernetes, kubernetes.default, not kubernetes.default.svc.cluster.local"
+
+
+def test_required_and_advised_are_reported_separately():
+    found = check_names(serving(NO_IPS, expected=("10.96.0.1",), advised=("master-0",)), CTX)
+    assert [(f.id, f.severity) for f in found] == [("names.missing", Severity.ERROR), ("names.advised-missing", Severity.WARNING)]
+
+
+def test_without_names_to_check_nothing_is_said():
+    assert check_names(serving(NO_SANS), CTX) == []
+
+
+def test_a_pair_that_does_not_load_is_not_judged_on_names():
+    assert check_names(pair_load(NO_SANS.cert_pem, None, expected=("kubernetes",)), CTX) == []
