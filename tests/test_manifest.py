@@ -441,3 +441,26 @@ def test_the_component_can_be_named():
 def test_manifest_errors(data, component, message):
     with pytest.raises(DecodeError, match=message):
         load_static_pod(data, component)
+
+
+def test_bash_with_o_option_before_c_finds_the_script():
+    # OpenShift's kube-controller-manager: command ["/bin/bash", "-euxo", "pipefail", "-c"], the script in args.
+    pod = """
+apiVersion: v1
+kind: Pod
+metadata: {name: kube-controller-manager, namespace: openshift-kube-controller-manager}
+spec:
+  containers:
+  - name: kube-controller-manager
+    command: ["/bin/bash", "-euxo", "pipefail", "-c"]
+    args:
+    - |
+      timeout 3m /bin/bash -exuo pipefail -c 'while [ -n "$(ss -Htanop \\( sport = 10257 \\))" ]; do sleep 1; done'
+
+      exec hyperkube kube-controller-manager --openshift-config=/etc/kubernetes/static-pod-resources/configmaps/config/config.yaml --kubeconfig=/k/kubeconfig -v=2
+"""
+    from analyzer.decode.manifest import load_static_pod
+
+    loaded = load_static_pod(pod.encode(), "kube-controller-manager")
+    assert loaded.flags.find("kubeconfig") == "/k/kubeconfig"
+    assert loaded.flags.find("openshift-config").endswith("config.yaml")

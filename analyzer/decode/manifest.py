@@ -309,12 +309,15 @@ def _shell_script(tokens: list[tuple[str, FlagOrigin, int]]) -> str | None:
         if origin is not FlagOrigin.COMMAND or token.startswith("-"):
             return None
         if posixpath.basename(token) in _SHELLS:
-            for j in range(i + 1, len(tokens) - 1):
+            j = i + 1
+            while j < len(tokens) - 1:
                 option = tokens[j][0]
-                if not option.startswith("-"):
+                if not option.startswith(("-", "+")) or option.startswith("--"):
                     break
-                if not option.startswith("--") and "c" in option[1:]:
+                if "c" in option[1:]:
                     return tokens[j + 1][0]
+                # -o/+o take the next word (OpenShift starts kube-controller-manager with -euxo pipefail -c).
+                j += 2 if option.endswith("o") else 1
             return None
     return None
 
