@@ -51,6 +51,8 @@ def test_healthy_clusters_have_no_error_level_finding(scenario_reports, name):
     assert all(c["starts"] is True for c in report["verdict"]["components"])
     statuses = {l["status"] for c in report["components"] for l in c["loads"]}
     assert statuses <= {"ok", "warning"}
+    wired = {c["component"] for c in report["components"]}
+    assert {"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kubelet"} <= wired
 
 
 def test_kubeadm_expired_certificates(scenario_reports):

@@ -235,3 +235,15 @@ def _str(document: dict[str, Any], key: str) -> str:
     if not isinstance(value, str):
         raise DecodeError(f"{key} is not a string")
     return value
+
+
+def load_extended_arguments(data: bytes) -> Flags:
+    """``extendedArguments`` of a KubeControllerManagerConfig as flags: map of flag name → values,
+    passed to the component the way apiServerArguments are (cluster-kube-controller-manager-operator
+    defaultconfig.yaml: cluster-signing-*, root-ca-file, service-account-private-key-file)."""
+    document = load_yaml_mapping(data, "KubeControllerManagerConfig")
+    flags: list[Flag] = []
+    for name, values in _arguments(document.get("extendedArguments")):
+        for value in values:
+            flags.append(Flag(name, value, FlagOrigin.CONFIG, len(flags)))
+    return Flags(tuple(flags))

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from analyzer.decode.manifest import StaticPod, load_static_pod
-from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_kube_apiserver_config
+from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
+from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_extended_arguments, load_kube_apiserver_config
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import NodeEvidence
-from analyzer.wiring.components import etcd, kube_apiserver, kubeconfigs, kubelet, object_hint
+from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
 from analyzer.wiring.kubeadm import first_service_ip
 from analyzer.wiring.model import Load, Material, State, Wiring
 from analyzer.wiring.resolve import Mount, StaticPodResolver
@@ -23,6 +23,10 @@ from analyzer.wiring.sources import EtcdObjects, node_file
 
 TARGET = "openshift-kube-apiserver"
 ETCD_NAMESPACE = "openshift-etcd"
+KCM_NAMESPACE = "openshift-kube-controller-manager"
+SCHEDULER_NAMESPACE = "openshift-kube-scheduler"
+KCM_POD = "/etc/kubernetes/manifests/kube-controller-manager-pod.yaml"
+SCHEDULER_POD = "/etc/kubernetes/manifests/kube-scheduler-pod.yaml"
 APISERVER_POD = "/etc/kubernetes/manifests/kube-apiserver-pod.yaml"
 ETCD_POD = "/etc/kubernetes/manifests/etcd-pod.yaml"
 CONFIG_IN_POD = "/etc/kubernetes/static-pod-resources/configmaps/config/config.yaml"
@@ -65,13 +69,15 @@ def _operator_revision(objects: EtcdObjects | None, node: str) -> int | None:
     return int(latest) if latest else None
 
 
-def _pod_from_etcd(objects: EtcdObjects, revision: int | None) -> StaticPod | None:
-    name = f"kube-apiserver-pod-{revision}" if revision else "kube-apiserver-pod"
-    pod_yaml = objects.data("configmaps", TARGET, name, "pod.yaml")
+def _pod_from_etcd(objects: EtcdObjects, revision: int | None, component: str = "kube-apiserver",
+                   namespace: str = TARGET) -> StaticPod | None:
+    """The static pod the installer writes from ``<component>-pod-<revision>`` (or the latest copy)."""
+    name = f"{component}-pod-{revision}" if revision else f"{component}-pod"
+    pod_yaml = objects.data("configmaps", namespace, name, "pod.yaml")
     if pod_yaml.state is not State.PRESENT:
         return None
     try:
-        return load_static_pod(pod_yaml.data, "kube-apiserver")
+        return load_static_pod(pod_yaml.data, component)
     except DecodeError:
         return None
 
@@ -153,7 +159,38 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
             wiring.serving_trust[name] = (server_ca, "kube-apiserver-server-ca, the bundle node and local kubeconfigs trust")
         if node is not None:
             wiring.components.extend(_node_components(node, objects))
+        wiring.components.extend(_controllers(node, name, objects))
     return wiring
+
+
+def _controllers(node: NodeEvidence | None, name: str | None, objects: EtcdObjects | None) -> list:
+    """kube-controller-manager and kube-scheduler: their static pods (on the node, else their
+    revisioned copies in etcd), with kube-controller-manager's extendedArguments from its config."""
+    found = []
+    for component, namespace, manifest in (("kube-controller-manager", KCM_NAMESPACE, KCM_POD),
+                                           ("kube-scheduler", SCHEDULER_NAMESPACE, SCHEDULER_POD)):
+        pod = _static_pod(node, manifest, component) if node is not None else None
+        source = f"{manifest} on {name}"
+        if pod is None and objects is not None:
+            pod = _pod_from_etcd(objects, None, component, namespace)
+            source = f"ConfigMap {namespace}/{component}-pod in etcd"
+        if pod is None:
+            continue
+        resolver = StaticPodResolver(node, objects, namespace, pod.revision, _mounts(pod))
+        flags = pod.flags
+        config_path = flags.find("openshift-config")
+        if component == "kube-controller-manager" and config_path:
+            config = resolver.file(config_path).material
+            if config.state is State.PRESENT:
+                try:
+                    extended = load_extended_arguments(config.data)
+                    # Flags on the command line win over the config's (SetIfUnset, as ConfigToFlags does).
+                    flags = Flags(flags.items + tuple(f for f in extended if f.name not in flags))
+                except DecodeError:
+                    pass
+        build = controller_manager if component == "kube-controller-manager" else scheduler
+        found.append(build(flags, resolver, node=name, distribution="openshift", configured_by=f"{source} (revision {pod.revision})"))
+    return found
 
 
 def _missing_config_note(objects: EtcdObjects | None, revision: int | None, node: str | None) -> str:

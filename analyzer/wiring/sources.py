@@ -49,6 +49,8 @@ HISTORY_NAMESPACES = (
     "openshift-kube-apiserver",
     "openshift-kube-apiserver-operator",
     "openshift-etcd",
+    "openshift-kube-controller-manager",
+    "openshift-kube-scheduler",
 )
 
 _STATE_OF_PEM = {
