@@ -1,6 +1,6 @@
 """analyzer.checks.bundles: CA bundles, signing keys and verification keys, with the error the
-component prints. dynamiccertificates names a bundle ``<purpose>::<path>``; kube-apiserver returns
-its errors raw, the delegating authentication of kube-controller-manager wraps them."""
+component prints. dynamiccertificates names a bundle ``<purpose>::<path>``; the load's error_format
+(set by the wiring, tested there) wraps it."""
 
 from __future__ import annotations
 
@@ -35,8 +35,8 @@ BUNDLES = {
 
 
 def make(case: str, data: bytes | None) -> Load:
-    component, role, purpose, path, _ = BUNDLES[case]
-    return bundle_load(data, component=component, role=role, purpose=purpose, path=path)
+    component, role, purpose, path, wrap = BUNDLES[case]
+    return bundle_load(data, component=component, role=role, purpose=purpose, path=path, error_format=wrap + "{}")
 
 
 def wrap(case: str) -> str:
@@ -95,19 +95,33 @@ def test_the_exact_kube_apiserver_error_for_an_empty_client_ca():
     assert found.subject.source == f"{CA_PATH} on {NODE}"
 
 
-def test_a_bundle_outside_dynamiccertificates_has_no_purpose_in_its_error():
+def test_etcd_starts_with_an_empty_pool_and_refuses_every_client():
+    # etcd's tlsutil.NewCertPool adds what parses; garbage leaves the pool empty, which is no start error.
     load = bundle_load(b"garbage\n", component="etcd", role="etcd-trusted-ca", purpose=None, path=f"{PKI}/etcd/ca.crt",
                        label="etcd client CA bundle", flag="--trusted-ca-file")
     [found] = check_bundle(load, CTX)
-    assert found.go_error == "data does not contain any valid RSA or ECDSA certificates"
+    assert found.id == "bundle.empty-pool" and not found.blocks_start
+    assert found.severity is Severity.CRITICAL  # kube-apiserver loses its storage
+    assert found.go_error == "x509: certificate signed by unknown authority"
 
 
-def test_a_bundle_that_does_not_stop_the_component_is_an_error():
+def test_an_empty_pool_outside_storage_is_an_error():
     load = bundle_load(b"", role="kubelet-ca", purpose=None, fatal=False, label="kubelet serving CA bundle",
                        flag="--kubelet-certificate-authority")
     [found] = check_bundle(load, CTX)
+    assert found.id == "bundle.empty-pool"
     assert found.severity is Severity.ERROR and not found.blocks_start
-    assert "cannot verify peers" in found.title
+    assert "every peer it verifies is refused" in found.title
+
+
+@pytest.mark.parametrize("data", [b"", b"garbage\n"], ids=["empty", "garbage"])
+def test_a_bundle_read_with_certutil_stops_the_component(data):
+    """kube-controller-manager's --root-ca-file is parsed with certutil.ParseCertsPEM, which refuses a file without certificates."""
+    load = bundle_load(data, component="kube-controller-manager", role="root-ca", purpose=None, label="root CA for service-account tokens",
+                       flag="--root-ca-file", error_format=f"error parsing root-ca-file at {CA_PATH}: {{}}")
+    [found] = check_bundle(load, CTX)
+    assert (found.id, found.severity, found.blocks_start) == ("bundle.file-empty" if not data else "bundle.unparseable", Severity.CRITICAL, True)
+    assert found.go_error == f"error parsing root-ca-file at {CA_PATH}: data does not contain any valid RSA or ECDSA certificates"
 
 
 @pytest.mark.parametrize("state", [State.SCRUBBED, State.NOT_IN_EVIDENCE, State.ENCRYPTED])

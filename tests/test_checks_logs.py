@@ -1,5 +1,6 @@
-"""analyzer.checks.logs: a log's start-up failure tied to the SNI pair that caused it (the one after
-the last pair it loaded), and verification errors tied to a certificate by its validity end."""
+"""analyzer.checks.logs: a log's start-up failure tied to the load that caused it (for SNI, the one
+after the last pair it loaded; otherwise what the error names), and verification errors tied to a
+certificate by its validity end."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from analyzer.decode.klog import iter_log_events
 from analyzer.report.inventory import build_inventory
 from analyzer.report.model import Severity
 from analyzer.wiring.model import State
-from tests.fixtures.models import CTX, component, on_node, pair_load, sni_load, wiring
+from tests.fixtures.models import CTX, bundle_load, component, on_node, pair_load, sni_load, wiring
 from tests.fixtures.pki import DAY, REFERENCE_UTC, YEAR, make_ca, make_leaf
 
 CA = make_ca("kubernetes")
@@ -102,7 +103,7 @@ def test_a_failure_on_the_first_sni_pair(form):
     error = f'failed to load SNI cert and key: missing content for serving cert "{name(1)}"'
     [finding] = sni_findings(correlate_logs(events(*FORMS[form](0, error)), w, [], CTX))
     assert finding.label == "SNI pair 1 of 3, sni-1"
-    assert "it loaded no SNI pair first" in finding.detail
+    assert "no SNI pair was loaded before it, so the first one failed" in finding.detail
     assert "same error" in finding.detail
 
 
@@ -203,3 +204,52 @@ def test_a_wrapped_error_is_read_to_its_closing_quote():
     line = 'E0601 11:58:02.000000       1 run.go:74] "command failed" err="start: ' + json.dumps(EMPTY_KEY_ERROR)[1:] + " other=1"
     [finding] = sni_findings(correlate_logs(events(*klog_new(2, "x")[:-1], line), wiring(apiserver()), [], CTX))
     assert finding.go_error == EMPTY_KEY_ERROR
+
+
+# -- start failures outside the SNI list ---------------------------------------------------------
+
+BAD_KEY = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+
+
+def start_findings(found):
+    return [f for f in found if f.id == "logs.start-failure"]
+
+
+def test_the_default_pair_fails_with_a_bare_tls_error_before_anything_is_loaded():
+    w = wiring(component("kube-apiserver", pair_load(DEFAULT.cert_pem, BAD_KEY), sni_load(SNI[0], 1)))
+    line = 'E0601 11:58:02.000000       1 run.go:74] "command failed" err="tls: failed to parse private key"'
+    [finding] = start_findings(correlate_logs(events(line), w, [], CTX))
+    assert finding.label == "default serving pair"
+    assert finding.go_error == "tls: failed to parse private key"
+    assert "The files in the evidence give the same error." in finding.detail
+
+
+def test_a_bare_tls_error_after_the_default_pair_loaded_names_nothing():
+    """Once the default pair is loaded, a bare X509KeyPair error could come from any later load: say nothing rather than guess."""
+    w = wiring(component("kube-apiserver", pair_load(DEFAULT.cert_pem, BAD_KEY), sni_load(SNI[0], 1)))
+    lines = klog_new(0, "tls: failed to parse private key")
+    assert start_findings(correlate_logs(events(*lines), w, [], CTX)) == []
+
+
+def test_an_open_error_names_the_load_by_its_path():
+    ca = bundle_load(None)
+    w = wiring(component("kube-apiserver", pair_load(DEFAULT.cert_pem, DEFAULT.key_pem), ca))
+    error = f"open {ca.ca_path}: no such file or directory"  # kube-apiserver does not wrap its client CA's error
+    [finding] = start_findings(correlate_logs(events(*klog_new(0, error)), w, [], CTX))
+    assert finding.label == ca.label
+    assert finding.go_error == error
+    assert "the error names what failed" in finding.detail
+    assert "The files in the evidence give the same error." in finding.detail
+
+
+def test_an_error_naming_a_dynamic_pair_is_tied_to_it():
+    w = wiring(component("kube-apiserver", pair_load(DEFAULT.cert_pem, b"")))
+    error = f'missing content for serving cert "{SERVING}"'
+    [finding] = start_findings(correlate_logs(events(*klog_old(0, error)), w, [], CTX))
+    assert finding.label == "default serving pair"
+    assert "same error" in finding.detail
+
+
+def test_an_error_the_evidence_cannot_place_says_nothing():
+    error = "unable to create storage backend: dial tcp 127.0.0.1:2379: connect: connection refused"
+    assert start_findings(correlate_logs(events(*klog_new(3, error)), wiring(apiserver()), [], CTX)) == []

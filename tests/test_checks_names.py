@@ -1,11 +1,15 @@
-"""analyzer.checks.names: required names are errors, advised names warnings, in Go's words."""
+"""analyzer.checks.names: required names are errors, advised names warnings, in Go's words; the
+front proxy's CN against --requestheader-allowed-names."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from analyzer.checks.names import check_names
+from analyzer.checks.names import check_allowed_client_names, check_names
 from analyzer.report.model import Severity
+from analyzer.wiring.model import Peer
 from tests.fixtures.models import CTX, pair_load
 from tests.fixtures.pki import make_ca, make_leaf
 
@@ -58,3 +62,27 @@ def test_without_names_to_check_nothing_is_said():
 
 def test_a_pair_that_does_not_load_is_not_judged_on_names():
     assert check_names(pair_load(NO_SANS.cert_pem, None, expected=("kubernetes",)), CTX) == []
+
+
+# -- the front proxy's CN against --requestheader-allowed-names ------------------------------------
+
+FRONT_PROXY_CA = make_ca("front-proxy-ca")
+
+
+def proxy_client(cn: str, allowed: tuple[str, ...]):
+    pair = make_leaf(FRONT_PROXY_CA, cn, client=True)
+    load = pair_load(pair.cert_pem, pair.key_pem, role="proxy-client")
+    return replace(load, peer=Peer("aggregated API servers", "client", None, None, allowed_names=allowed))
+
+
+def test_the_proxy_client_must_be_an_allowed_name():
+    [found] = check_allowed_client_names(proxy_client("front-proxy-client-2", ("front-proxy-client",)), CTX)
+    assert (found.id, found.severity) == ("names.not-allowed", Severity.ERROR)
+    assert found.go_error == "x509: subject with cn=front-proxy-client-2 is not in the allowed list"
+    assert any("--requestheader-allowed-names" in step for step in found.remediation)
+    assert not any("certSANs" in step for step in found.remediation)  # a CN problem, not a SAN one
+
+
+@pytest.mark.parametrize("allowed", [("front-proxy-client",), ()])  # an empty list allows any name
+def test_an_allowed_or_unrestricted_proxy_client_passes(allowed):
+    assert check_allowed_client_names(proxy_client("front-proxy-client", allowed), CTX) == []

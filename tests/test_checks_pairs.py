@@ -1,8 +1,9 @@
 """analyzer.checks.pairs: will the pair load, and the exact error the component prints when not.
 
 Three loaders, three wrappings: the default serving pair (dynamiccertificates, raw error), an SNI
-pair (dynamiccertificates, ``failed to load SNI cert and key: `` in front) and a TLS pair
-(``tls.LoadX509KeyPair``: no missing-content check, so an empty file is X509KeyPair's own error).
+pair (dynamiccertificates, ``failed to load SNI cert and key: `` in front, the wiring's
+error_format) and a TLS pair (``tls.LoadX509KeyPair``: no missing-content check, so an empty file
+is X509KeyPair's own error).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ LOADERS = {
 
 
 def make(loader: str, cert: bytes | None, key: bytes | None, **overrides):
-    options, _ = LOADERS[loader]
-    return pair_load(cert, key, **{**options, **overrides})
+    options, wrap = LOADERS[loader]
+    return pair_load(cert, key, **{"error_format": wrap + "{}", **options, **overrides})
 
 
 def prefix(loader: str) -> str:

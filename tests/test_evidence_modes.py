@@ -75,3 +75,5 @@ def test_kubeadm_snapshot_alone_cannot_verify_files(real_etcd, tmp_path):
     assert any("send a copy of /etc/kubernetes" in note for note in report["notes"])
     starts = {c["component"]: c["starts"] for c in report["verdict"]["components"]}
     assert starts["kube-apiserver"] is None  # unknown, not "fine"
+    assert report["verdict"]["status"] == "unknown"
+    assert "cannot show whether" in report["verdict"]["headline"]

@@ -9,7 +9,7 @@ from analyzer.decode.manifest import (
     FlagOrigin,
     NamedCertKey,
     find_host_path,
-    iter_sni_cert_keys,
+    sni_cert_keys,
     load_static_pod,
     parse_flags,
     parse_named_cert_key,
@@ -242,7 +242,8 @@ def test_a_repeated_scalar_flag_keeps_the_last_value():
 
 
 def test_sni_pairs_come_in_load_order():
-    pairs = list(iter_sni_cert_keys(load_static_pod(KUBEADM_APISERVER).flags))
+    pairs, error = sni_cert_keys(load_static_pod(KUBEADM_APISERVER).flags)
+    assert error is None
     assert pairs == [
         NamedCertKey("/etc/kubernetes/pki/lb.crt", "/etc/kubernetes/pki/lb.key", ("api.example.com",), 0),
         NamedCertKey("/etc/kubernetes/pki/internal.crt", "/etc/kubernetes/pki/internal.key", (), 1),
@@ -417,6 +418,13 @@ def test_parse_named_cert_key(value, expected):
 def test_parse_named_cert_key_errors(value, message):
     with pytest.raises(DecodeError, match=message):
         parse_named_cert_key(value)
+
+
+def test_sni_pairs_stop_at_the_first_value_pflag_refuses():
+    flags = parse_flags(["--tls-sni-cert-key=a.crt,a.key", "--tls-sni-cert-key=b.crt", "--tls-sni-cert-key=c.crt,c.key"])
+    pairs, error = sni_cert_keys(flags)
+    assert pairs == [NamedCertKey("a.crt", "a.key")]
+    assert error == 'invalid argument "b.crt" for "--tls-sni-cert-key" flag: expected comma separated certificate and key file paths'
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from analyzer.decode.manifest import FlagOrigin, NamedCertKey, iter_sni_cert_keys
+from analyzer.decode.manifest import FlagOrigin, NamedCertKey, sni_cert_keys
 from analyzer.decode.openshift_config import (
     KubeletClientInfo,
     NamedCertificate,
@@ -125,7 +125,8 @@ def test_named_certificates_become_sni_flags_in_list_order():
     values = flags.values("tls-sni-cert-key")
     assert values[0] == f"{CERTS}/localhost-serving-cert-certkey/tls.crt,{CERTS}/localhost-serving-cert-certkey/tls.key"
     assert values[5] == f"{CERTS}/user-serving-cert-000/tls.crt,{CERTS}/user-serving-cert-000/tls.key:api.example.com,*.apps.example.com"
-    pairs = list(iter_sni_cert_keys(flags))
+    pairs, error = sni_cert_keys(flags)
+    assert error is None
     assert [p.index for p in pairs] == [0, 1, 2, 3, 4, 5]
     assert pairs[5] == NamedCertKey(
         f"{CERTS}/user-serving-cert-000/tls.crt", f"{CERTS}/user-serving-cert-000/tls.key", ("api.example.com", "*.apps.example.com"), 5

@@ -113,6 +113,25 @@ def test_an_unverifiable_fatal_load_leaves_the_start_unknown():
     assert apiserver_verdict.summary == "cannot tell whether it starts: some of what it loads is not in this evidence"
 
 
+def test_when_no_component_can_be_judged_the_status_is_unknown_not_healthy():
+    scrubbed = on_node("/etc/kubernetes/pki/apiserver.key", b"", state=State.SCRUBBED)
+    result = verdict(wiring(component("kube-apiserver", pair_load(DEFAULT.cert_pem, scrubbed))))
+    assert result.status == "unknown"
+    assert result.headline.startswith("Nothing failing was found at 2025-06-01T12:00:00Z, but this evidence cannot show whether "
+                                      "kube-apiserver on master-0 starts")
+
+
+def test_a_component_whose_every_load_is_unreadable_is_not_called_fine():
+    """Even when nothing it loads is fatal: 'every connection checked is accepted' would be vacuous."""
+    scrubbed = on_node("/etc/kubernetes/scheduler.key", b"", state=State.SCRUBBED)
+    scheduler = component("kube-scheduler", pair_load(DEFAULT.cert_pem, scrubbed, component="kube-scheduler", fatal=False,
+                                                      role="kubeconfig-client", purpose=None, label="kubeconfig"))
+    result = verdict(wiring(component("kube-apiserver", pair_load(DEFAULT.cert_pem, DEFAULT.key_pem)), scheduler))
+    assert [(c.component, c.starts) for c in result.components] == [("kube-apiserver", True), ("kube-scheduler", None)]
+    assert result.status == "at-risk"  # one component is judged fine, the other cannot be
+    assert "cannot show whether kube-scheduler on master-0 starts" in result.headline
+
+
 def test_nothing_wired():
     w = wiring()
     w.notes.append("no kubeadm static pod manifests or mirror pods were found")

@@ -8,12 +8,16 @@ from dataclasses import replace
 import pytest
 
 from analyzer.decode.manifest import parse_flags
-from analyzer.errors import DecodeError
-from analyzer.wiring.components import etcd, kube_apiserver, kubeconfig_load, object_hint, server_host, url_hosts
+from analyzer.checks.bundles import predict_bundle_error
+from analyzer.checks.pairs import predict_load_error
+from analyzer.wiring.components import (
+    controller_manager, etcd, kube_apiserver, kubeconfig_load, kubelet, object_hint, server_host, url_hosts,
+)
 from analyzer.wiring.model import Component, Loader, Location, Material, State, Wiring
 from analyzer.wiring.peers import link_peers
 from analyzer.wiring.resolve import Resolved
 from tests.fixtures.kubeadm_case import kubeconfig
+from tests.fixtures.pki import REFERENCE_UTC
 from tests.fixtures.models import NODE, PKI, on_node
 from tests.fixtures.pki import make_ca, make_leaf
 
@@ -105,10 +109,25 @@ def test_paths_resolve_through_the_resolver():
     assert component.loads[1].cert.state is State.MISSING
 
 
-@pytest.mark.xfail(strict=True, raises=DecodeError, reason="a malformed --tls-sni-cert-key aborts the wiring instead of becoming a finding")
-def test_a_malformed_sni_flag_does_not_abort_the_wiring():
+def test_a_malformed_sni_flag_is_recorded_not_raised():
     component = apiserver([*APISERVER_FLAGS, "--tls-sni-cert-key=/only/one/path"])
-    assert component.name == "kube-apiserver"
+    assert component.flag_errors == [
+        'invalid argument "/only/one/path" for "--tls-sni-cert-key" flag: expected comma separated certificate and key file paths'
+    ]
+    # The pairs configured before it are still shown; the finding says the process never got to them.
+    assert len([load for load in component.loads if load.role == "sni"]) == 2
+
+
+def test_a_malformed_flag_blocks_the_start_before_any_load():
+    from analyzer.checks.configuration import check_flags
+    from analyzer.checks.context import CheckContext
+    from analyzer.wiring.model import Wiring
+
+    component = apiserver([*APISERVER_FLAGS, "--tls-sni-cert-key=/a.crt,/a.key:"])
+    (found,) = check_flags(Wiring("kubeadm", [component]), CheckContext(REFERENCE_UTC))
+    assert found.blocks_start and found.order == 0 and found.severity.value == "critical"
+    assert found.go_error == 'invalid argument "/a.crt,/a.key:" for "--tls-sni-cert-key" flag: empty names list is not allowed'
+
 
 
 def test_etcd_loads():
@@ -205,4 +224,57 @@ def test_a_location_describes_an_etcd_copy_precisely():
                         data_key="tls.key", revision=42)
     assert location.describe() == "Secret ns/name key tls.key (etcd /kubernetes.io/secrets/ns/name @ revision 42)"
     assert Location(input="x", host_path="/a", node="n", via=("/l1", "/l2")).describe() == "/a on n via /l1 -> /l2"
+
+
+def test_sni_names_are_names_the_pair_must_cover():
+    component = kube_apiserver(parse_flags(["--tls-sni-cert-key=/p/a.crt,/p/a.key:api.example.com,*.apps.example.com"]),
+                               FilesResolver(), node="m", distribution="kubeadm", configured_by="test")
+    (sni,) = [load for load in component.loads if load.role == "sni"]
+    assert sni.expected_names == ("api.example.com",)  # the wildcard is a pattern, not a host to dial
+
+
+KCM_FLAGS = [
+    "--kubeconfig=/etc/kubernetes/controller-manager.conf", f"--client-ca-file={PKI}/ca.crt",
+    f"--requestheader-client-ca-file={PKI}/front-proxy-ca.crt", f"--root-ca-file={PKI}/ca.crt",
+    f"--service-account-private-key-file={PKI}/sa.key",
+    f"--cluster-signing-cert-file={PKI}/ca.crt", f"--cluster-signing-key-file={PKI}/ca.key",
+]
+
+
+def kcm(files=None) -> Component:
+    return controller_manager(parse_flags(KCM_FLAGS), FilesResolver(files), node=NODE, distribution="kubeadm", configured_by="test")
+
+
+def test_kube_controller_manager_loads_in_start_up_order():
+    """A controller that cannot initialise stops the process: the token controller's key and root CA, the CSR signer's pair."""
+    assert [(l.order, l.role, l.loader, l.fatal) for l in kcm().loads] == [
+        (1, "kubeconfig", Loader.KUBECONFIG, False),
+        (2, "client-ca", Loader.CA_BUNDLE, True),
+        (3, "requestheader-ca", Loader.CA_BUNDLE, True),
+        (4, "service-account-private-key", Loader.PRIVATE_KEY, True),
+        (5, "root-ca", Loader.CA_BUNDLE, True),
+        (6, "cluster-signing", Loader.DYNAMIC_PAIR, True),
+    ]
+
+
+def test_kube_controller_manager_errors_carry_its_own_wrapping():
+    loads = {l.role: l for l in kcm({f"{PKI}/ca.crt": b"", f"{PKI}/ca.key": CA.key_pem, f"{PKI}/front-proxy-ca.crt": b""}).loads}
+    assert predict_bundle_error(loads["client-ca"])[1] == (
+        f'unable to load client CA provider: missing content for CA bundle "client-ca-bundle::{PKI}/ca.crt"')
+    assert predict_bundle_error(loads["requestheader-ca"])[1] == (
+        f'unable to create request header authentication config: missing content for CA bundle "request-header::{PKI}/front-proxy-ca.crt"')
+    assert predict_bundle_error(loads["root-ca"])[1] == (
+        f"error parsing root-ca-file at {PKI}/ca.crt: data does not contain any valid RSA or ECDSA certificates")
+    assert predict_load_error(loads["cluster-signing"])[2] == (
+        f'error reading CA cert file "{PKI}/ca.crt": missing content for serving cert "csr-controller::{PKI}/ca.crt::{PKI}/ca.key"')
+
+
+def test_the_kubelet_stops_on_its_client_ca():
+    component = kubelet(FilesResolver({"/etc/kubernetes/pki/ca.crt": b""}), node=NODE, distribution="kubeadm", configured_by="test",
+                        kubeconfig=None, serving_cert="/var/lib/kubelet/pki/kubelet.crt", serving_key="/var/lib/kubelet/pki/kubelet.key",
+                        client_ca="/etc/kubernetes/pki/ca.crt")
+    (client_ca,) = [l for l in component.loads if l.role == "kubelet-client-ca"]
+    assert client_ca.fatal
+    assert predict_bundle_error(client_ca)[1] == (
+        'failed to run Kubelet: missing content for CA bundle "client-ca-bundle::/etc/kubernetes/pki/ca.crt"')
 

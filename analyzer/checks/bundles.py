@@ -1,13 +1,15 @@
 """Will the CA bundles and the lone keys load? And what does the component print when not.
 
-CA files loaded by kube-apiserver and kube-controller-manager at start-up go through
-dynamiccertificates: an empty file is ``missing content for CA bundle "<purpose>::<path>"``, a
-bundle without a usable certificate is ``error loading CA bundle for "<name>": data does not
-contain any valid RSA or ECDSA certificates`` (dynamic_cafile_content.go, client-go certutil).
-kube-apiserver returns these errors as they are (BuiltInAuthenticationOptions.ToAuthenticationConfig);
-kube-controller-manager and kube-scheduler wrap them in DelegatingAuthenticationOptions.ApplyTo:
-``unable to load client CA provider: <err>`` and ``unable to create request header authentication
-config: <err>`` (apiserver pkg/server/options/authentication.go).
+CA files loaded through dynamiccertificates (kube-apiserver's and kube-controller-manager's
+client CAs, the kubelet's) refuse an empty file with ``missing content for CA bundle
+"<purpose>::<path>"`` and a bundle without a usable certificate with ``error loading CA bundle
+for "<name>": data does not contain any valid RSA or ECDSA certificates`` (dynamic_cafile_content.go,
+client-go certutil); the component's code may wrap that error (``Load.error_format``).
+
+Others build a trust pool from what parses and never fail: etcd's tlsutil.NewCertPool (etcd's own
+CA files, and kube-apiserver's --etcd-cafile through the etcd client) and client-go's transport
+(--kubelet-certificate-authority). An empty or unusable file gives a process that starts and then
+refuses every peer it verifies.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from analyzer.checks.remediation import remedies
 from analyzer.report.model import Finding, Severity
 from analyzer.wiring.model import Load, Loader, Material, State
 
-DELEGATING = ("kube-controller-manager", "kube-scheduler")  # delegating authentication: errors wrapped
-_WRAP = {"client-ca": "unable to load client CA provider: {}", "requestheader-ca": "unable to create request header authentication config: {}"}
+STORAGE_BUNDLES = ("etcd-ca", "etcd-trusted-ca", "etcd-peer-trusted-ca")
+POOL_BUNDLES = (*STORAGE_BUNDLES, "kubelet-ca")
 
 
 def _missing_file_error(path: str | None, material: Material) -> str:
@@ -29,21 +31,44 @@ def _missing_file_error(path: str | None, material: Material) -> str:
 
 
 def predict_bundle_error(load: Load) -> tuple[str, str, str] | None:
-    """(finding id, Go error, what is wrong) for a CA bundle, or None when it loads."""
+    """(finding id, Go error, what is wrong) for a CA bundle, or None when it loads.
+
+    A pool bundle (POOL_BUNDLES) only fails when the file cannot be read; its empty pool is
+    ``bundle.empty-pool``, whose error is what every handshake verified with it reports.
+    """
     ca = load.ca
     assert ca is not None
     name = load.dynamic_name or load.ca_path or ""
     if ca.state is State.MISSING:
-        return "bundle.file-missing", _missing_file_error(load.ca_path, ca), f"{file_name(ca, load.ca_path)} does not exist"
-    if ca.state is State.EMPTY:
-        error = f'missing content for CA bundle "{name}"' if load.dynamic_name else "no CA certificates (empty file)"
-        return "bundle.file-empty", error, f"{file_name(ca, load.ca_path)} is empty (0 bytes)"
-    certificates, error = bundle(ca.data)
-    if error:
-        go = f'error loading CA bundle for "{name}": {error}' if load.dynamic_name else error
-        what = "holds no CA certificate" if error == NO_CERTIFICATES else "holds a certificate that does not parse"
-        return "bundle.unparseable", go, f"{file_name(ca, load.ca_path)} {what}"
-    return None
+        return "bundle.file-missing", load.error_format.format(_missing_file_error(load.ca_path, ca)), f"{file_name(ca, load.ca_path)} does not exist"
+    certificates, error = bundle(ca.data) if ca.state is not State.EMPTY else ([], NO_CERTIFICATES)
+    if not error:
+        return None
+    what = ("is empty (0 bytes)" if ca.state is State.EMPTY else
+            "holds no CA certificate" if error == NO_CERTIFICATES else "holds a certificate that does not parse")
+    problem = f"{file_name(ca, load.ca_path)} {what}"
+    if load.role in POOL_BUNDLES and error == NO_CERTIFICATES:
+        return "bundle.empty-pool", "x509: certificate signed by unknown authority", problem
+    if load.dynamic_name is None:
+        go = error
+    elif ca.state is State.EMPTY:
+        go = f'missing content for CA bundle "{name}"'
+    else:
+        go = f'error loading CA bundle for "{name}": {error}'
+    return ("bundle.file-empty" if ca.state is State.EMPTY else "bundle.unparseable"), load.error_format.format(go), problem
+
+
+def _empty_pool(load: Load, ctx: CheckContext, problem: str) -> list[Finding]:
+    storage = load.role in STORAGE_BUNDLES
+    return [finding(
+        load, "bundle.empty-pool", Severity.CRITICAL if storage else Severity.ERROR,
+        f"{load.label}: {problem}; every peer it verifies is refused",
+        f"{load.label} ({load.flag}={load.ca_path}): {problem}, read from {load.ca.location.describe()}. "  # type: ignore[union-attr]
+        f"{load.component} starts but gets no CA certificate from it, so every TLS handshake it verifies with this bundle fails"
+        + ("; without etcd, kube-apiserver never becomes ready." if storage else "."),
+        material=load.ca, go_error="x509: certificate signed by unknown authority", peer="its peers",
+        remediation=remedies(load, "bundle.empty-pool", ctx), problem=problem,
+    )]
 
 
 def check_bundle(load: Load, ctx: CheckContext) -> list[Finding]:
@@ -52,9 +77,9 @@ def check_bundle(load: Load, ctx: CheckContext) -> list[Finding]:
     predicted = predict_bundle_error(load)
     if predicted is None:
         return []
-    finding_id, error, problem = predicted
-    wrap = _WRAP.get(load.role, "{}") if load.component in DELEGATING and load.dynamic_name else "{}"
-    go_error = wrap.format(error)
+    finding_id, go_error, problem = predicted
+    if finding_id == "bundle.empty-pool":
+        return _empty_pool(load, ctx, problem)
     fatal = load.fatal
     consequence = "it stops at start-up" if fatal else "connections verified with this bundle fail"
     return [finding(

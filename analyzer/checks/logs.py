@@ -1,12 +1,14 @@
 """What the logs say, tied to the pair or certificate that explains it.
 
-kube-apiserver logs every pair it loads (``Loaded a new cert/key pair`` with the pair's
-``<purpose>::<cert>::<key>`` name, at -v=2, OpenShift's default) and stops at the first SNI pair
-that fails with ``failed to load SNI cert and key: <err>`` — no path. The last pair loaded before
-the failure names the failing one: the next in load order (layouts §3.1, §4). Verification errors
-(``x509: certificate has expired or is not yet valid: current time … is after <notAfter>``) carry
-the exact end of the certificate's validity, which finds the certificate among those in evidence.
-"""
+A component that fails at start-up logs one error and exits (component-base ``cli.Run``:
+``"command failed" err="…"``, or a bare ``Error: …`` before logging is set up). Most errors name
+what failed: a dynamic pair or bundle by its ``<purpose>::<cert>::<key>`` name, a file by its
+``open <path>`` error. One does not: kube-apiserver stops at the first SNI pair that fails with
+``failed to load SNI cert and key: <err>``, no path. It logs every pair it loads (``Loaded a new
+cert/key pair``, at -v=2, OpenShift's default), so the last pair loaded before the failure names
+the failing one: the next in load order (layouts §3.1, §4). Verification errors (``x509:
+certificate has expired or is not yet valid: current time … is after <notAfter>``) carry the exact
+end of the certificate's validity, which finds the certificate among those in evidence."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import re
 from collections import defaultdict
 from datetime import datetime
 
+from analyzer.checks.bundles import predict_bundle_error
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import predict_load_error
 from analyzer.checks.presence import unverifiable
@@ -21,7 +24,7 @@ from analyzer.checks.remediation import remedies
 from analyzer.decode.klog import LogEvent
 from analyzer.report.inventory import InventoryEntry
 from analyzer.report.model import Finding, Severity, Subject
-from analyzer.wiring.model import Component, Load, Wiring
+from analyzer.wiring.model import Component, Load, Loader, Wiring
 
 SNI_FAILURE = "failed to load SNI cert and key: "
 EXPIRED = re.compile(r"x509: certificate has expired or is not yet valid(?:: current time (\S+) is (after|before) (\S+?))?(?:[\"\s,;)]|$)")
@@ -36,12 +39,12 @@ def _where(event: LogEvent) -> str:
 _GO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
 
 
-def _sni_error(message: str) -> str:
-    """The error as Go wrote it: inside a klog value (``err="…"``) up to its closing quote, unescaped
-    (the error itself quotes the pair's name), or the rest of a bare ``Error: …`` line."""
-    start = message.index(SNI_FAILURE)
-    if '="' not in message[:start]:
-        return message[start:].rstrip()
+COMMAND_FAILED = '"command failed" err="'
+BARE_ERROR = "Error: "
+
+
+def _klog_value(message: str, start: int) -> str:
+    """A klog value from ``start`` to its closing quote, unescaped (the error itself may quote names)."""
     text, index = [], start
     while index < len(message) and message[index] != '"':
         if message[index] == "\\" and index + 1 < len(message):
@@ -53,29 +56,71 @@ def _sni_error(message: str) -> str:
     return "".join(text)
 
 
-def _last_failure(events: list[LogEvent]) -> tuple[LogEvent, list[str]] | None:
-    """The last SNI start-up failure of a log, with the SNI pairs loaded since the run before it."""
+def start_error(message: str) -> str | None:
+    """The error a component exited with (component-base cli.Run), or None for any other line.
+
+    An SNI failure may arrive wrapped by the caller (``start: failed to load SNI …``); it is cut to
+    the SNI error so it compares with the error the files give.
+    """
+    if COMMAND_FAILED in message:
+        error = _klog_value(message, message.index(COMMAND_FAILED) + len(COMMAND_FAILED))
+    elif message.startswith(BARE_ERROR):
+        error = message[len(BARE_ERROR) :].rstrip()
+    elif SNI_FAILURE in message:  # an older layout: the error alone on an E or F line
+        start = message.index(SNI_FAILURE)
+        error = _klog_value(message, start) if '="' in message[:start] else message[start:].rstrip()
+    else:
+        return None
+    return error[error.index(SNI_FAILURE) :] if SNI_FAILURE in error else error
+
+
+def _last_failure(events: list[LogEvent]) -> tuple[LogEvent, str, list[str]] | None:
+    """The last start-up failure of a log: the line, its error, and the pairs loaded in that run."""
     loaded: list[str] = []
     last = None
     for event in events:
         if event.loaded_pair:
             loaded.append(event.loaded_pair)
-        elif SNI_FAILURE in event.message:
-            last = (event, [name for name in loaded if name.startswith("sni-serving-cert::")])
+            continue
+        error = start_error(event.message)
+        if error is not None:
+            last = (event, error, loaded)
             loaded = []  # the process exits; the next lines are its next start
     return last
 
 
-def _identify(apiserver: Component, loaded: list[str]) -> Load | None:
-    sni = [load for load in apiserver.loads if load.role == "sni"]
-    if not sni:
-        return None
-    if not loaded:
-        return sni[0]
-    last = next((load for load in sni if load.dynamic_name == loaded[-1]), None)
-    if last is None:
-        return None
-    return next((load for load in sni if load.order > last.order), None)
+def _identify(apiserver: Component, error: str, loaded: list[str]) -> Load | None:
+    """The load an error stopped at, from the error itself where it names one, else from load order."""
+    if SNI_FAILURE in error:
+        sni = [load for load in apiserver.loads if load.role == "sni"]
+        done = [name for name in loaded if name.startswith("sni-serving-cert::")]
+        if not done:
+            return sni[0] if sni else None
+        last = next((load for load in sni if load.dynamic_name == done[-1]), None)
+        return next((load for load in sni if last is not None and load.order > last.order), None)
+    # dynamiccertificates name their pair or bundle in the error: "<purpose>::<cert>::<key>".
+    named = next((load for load in apiserver.loads if load.dynamic_name and f'"{load.dynamic_name}"' in error), None)
+    if named is not None:
+        return named
+    opened = re.search(r"open (\S+): ", error)
+    if opened:
+        path = opened.group(1)
+        return next((load for load in apiserver.loads if path in (load.cert_path, load.key_path, load.ca_path)), None)
+    # The default serving pair fails with X509KeyPair's bare error, before any pair is logged as loaded.
+    if error.startswith(("tls: ", "x509: ")) and not any(name.startswith("serving-cert::") for name in loaded):
+        return next((load for load in apiserver.loads if load.role == "serving"), None)
+    return None
+
+
+def _error_today(load: Load) -> str | None:
+    """The error the load's files in the evidence give now, or None when they load."""
+    if load.loader is Loader.CA_BUNDLE and load.ca is not None:
+        bundle_error = predict_bundle_error(load)
+        return bundle_error[1] if bundle_error else None
+    if load.cert is not None and load.key is not None:
+        pair_error = predict_load_error(load)
+        return pair_error[2] if pair_error else None
+    return None
 
 
 def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -> list[Finding]:
@@ -88,9 +133,8 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
         failure = _last_failure(source_events)
         if failure is None:
             continue
-        event, loaded = failure
-        logged_error = _sni_error(event.message)
-        if not apiservers:
+        event, logged_error, loaded = failure
+        if not apiservers and SNI_FAILURE in logged_error:
             found.append(Finding(
                 "logs.sni-failure", Severity.CRITICAL, "kube-apiserver", "sni", "kube-apiserver failed to load an SNI pair (from the log)",
                 f"{_where(event)}: `{logged_error}`. The evidence holds no kube-apiserver configuration to name the pair; "
@@ -100,27 +144,34 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
             ))
             continue
         apiserver = apiservers[0]
-        failing = _identify(apiserver, loaded)
+        failing = _identify(apiserver, logged_error, loaded)
         if failing is None:
             continue
-        before = f"the last SNI pair it loaded was {loaded[-1].split('::', 1)[1]}" if loaded else "it loaded no SNI pair first"
+        sni_loaded = [name for name in loaded if name.startswith("sni-serving-cert::")]
+        if SNI_FAILURE in logged_error:
+            before = (f"the message names no file, but the last SNI pair it loaded was {sni_loaded[-1].split('::', 1)[1]}, "
+                      "so the pair that failed is the next one in load order" if sni_loaded
+                      else "the message names no file, and no SNI pair was loaded before it, so the first one failed")
+        else:
+            before = "the error names what failed"
         evidence = (f"log: {_where(event)}",) + tuple(f"log: loaded {name}" for name in loaded[-3:])
         if unverifiable(failing):
             severity, blocks, agreement = Severity.CRITICAL, True, "The files of this pair are not verifiable in this evidence, so the log is the witness."
         else:
-            predicted = predict_load_error(failing)
+            predicted = _error_today(failing)
             if predicted is not None:
                 severity, blocks = Severity.INFO, False
-                agreement = ("The files in the evidence give the same error." if predicted[2] == logged_error
-                             else f"The files in the evidence give `{predicted[2]}` today.")
+                # Callers may wrap the error (delegated authentication does), never shorten it.
+                agreement = ("The files in the evidence give the same error." if logged_error.endswith(predicted)
+                             else f"The files in the evidence give `{predicted}` today.")
             else:
                 severity, blocks = Severity.WARNING, False
                 agreement = "The files in the evidence load fine now: they were fixed after this log was written, or this log is from another master."
         found.append(finding(
-            failing, "logs.sni-failure", severity,
+            failing, "logs.sni-failure" if SNI_FAILURE in logged_error else "logs.start-failure", severity,
             f"the log shows kube-apiserver stopping at {failing.label}",
-            f"{_where(event)}: `{logged_error}`. The message names no file, but {before}, so the pair that failed is the next one in "
-            f"load order: {failing.label} (cert {failing.cert_path}, key {failing.key_path}). {agreement}",
+            f"{_where(event)}: `{logged_error}`. As {before}: {failing.label} "
+            f"({'cert ' + str(failing.cert_path) + ', key ' + str(failing.key_path) if failing.cert_path else failing.ca_path or failing.key_path}). {agreement}",
             go_error=logged_error, evidence=evidence, blocks_start=blocks, problem=f"`{logged_error}` in the log",
             remediation=remedies(failing, "pair.from-log", ctx),
         ))

@@ -40,3 +40,26 @@ def check_names(load: Load, ctx: CheckContext) -> list[Finding]:
             fingerprint=sha256_fingerprint(leaf),
         ))
     return found
+
+
+# k8s.io/apiserver pkg/authentication/request/x509: what an aggregated API server answers when the
+# front proxy's client certificate is not among --requestheader-allowed-names.
+NOT_ALLOWED = "x509: subject with cn={} is not in the allowed list"
+
+
+def check_allowed_client_names(load: Load, ctx: CheckContext) -> list[Finding]:
+    """The aggregator's proxy client: its CN must be one of --requestheader-allowed-names (empty: any)."""
+    peer = load.peer
+    chain = presented_chain(load)
+    if load.role != "proxy-client" or peer is None or not peer.allowed_names or not chain:
+        return []
+    name = common_name(chain[0])
+    if name in peer.allowed_names:
+        return []
+    return [finding(
+        load, "names.not-allowed", Severity.ERROR, f"{load.label}: CN={name} is not in --requestheader-allowed-names",
+        f"{load.label} presents CN={name}, but aggregated API servers accept the front proxy only as "
+        f"{', '.join(peer.allowed_names)}; every request kube-apiserver proxies to them (metrics, custom APIs) is refused.",
+        material=load.cert, go_error=NOT_ALLOWED.format(name), peer=peer.name, fingerprint=sha256_fingerprint(chain[0]),
+        remediation=remedies(load, "names.not-allowed", ctx),
+    )]

@@ -51,7 +51,7 @@ def file_name(material: Material, path: str | None) -> str:
 
 
 def _wrap(load: Load, error: str) -> str:
-    return f"failed to load SNI cert and key: {error}" if load.role == "sni" else error
+    return load.error_format.format(error)
 
 
 def predict_load_error(load: Load) -> tuple[str, Material, str, str] | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from analyzer.checks.configuration import check_flags
 from analyzer.checks.bundles import check_bundle, check_private_key, check_public_keys
 from analyzer.checks.context import CheckContext
 from analyzer.checks.drift import check_drift
 from analyzer.checks.history import check_history
 from analyzer.checks.kubeconfigs import check_kubeconfig_servers
-from analyzer.checks.names import check_names
+from analyzer.checks.names import check_allowed_client_names, check_names
 from analyzer.checks.pairs import check_pair
 from analyzer.checks.presence import check_unverifiable
 from analyzer.checks.service_accounts import check_service_account_keys, check_service_account_tokens
@@ -33,10 +34,12 @@ LOAD_CHECKS: tuple[LoadCheck, ...] = (
     check_trust,
     check_usage,
     check_names,
+    check_allowed_client_names,
     check_drift,
     check_history,
 )
 WIRING_CHECKS: tuple[WiringCheck, ...] = (
+    check_flags,
     check_kubeconfig_servers,
     check_service_account_keys,
     check_service_account_tokens,

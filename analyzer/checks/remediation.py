@@ -51,9 +51,25 @@ def _renew_name(load: Load) -> str | None:
 def remedies(load: Load, finding_id: str, ctx) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
     if finding_id.startswith("drift."):
         return _drift(load, ctx.distribution)
+    if finding_id == "names.not-allowed":
+        return _not_allowed(load, ctx.distribution)
     if ctx.distribution == "openshift":
         return _openshift(load, finding_id)
     return _kubeadm(load, finding_id)
+
+
+def _not_allowed(load: Load, distribution: str) -> tuple[str, ...]:
+    if distribution == "openshift":
+        return (
+            "The operator issues the aggregator client pair as CN system:openshift-aggregator: delete the replaced pair so it re-issues it: "
+            "oc -n openshift-kube-apiserver delete secret aggregator-client",
+            "Roll out a new revision: oc patch kubeapiserver cluster --type=merge -p '{\"spec\":{\"forceRedeploymentReason\":\"recover-aggregator-client\"}}'",
+        )
+    return (
+        f"Re-issue {load.cert_path or 'the proxy client certificate'} with CN front-proxy-client (kubeadm certs renew front-proxy-client), "
+        "or add its CN to --requestheader-allowed-names in the kube-apiserver manifest",
+        RESTART_STATIC_PODS,
+    )
 
 
 def _kubeadm(load: Load, finding_id: str) -> tuple[str, ...]:
@@ -72,7 +88,8 @@ def _kubeadm(load: Load, finding_id: str) -> tuple[str, ...]:
             "Rebuild sa.pub from sa.key if needed: openssl pkey -in /etc/kubernetes/pki/sa.key -pubout -out /etc/kubernetes/pki/sa.pub",
             RESTART_STATIC_PODS,
         )
-    if finding_id.startswith("bundle.") or load.role in ("client-ca", "etcd-ca", "requestheader-ca", "etcd-trusted-ca", "root-ca"):
+    if finding_id.startswith("bundle.") or load.role in ("client-ca", "etcd-ca", "requestheader-ca", "etcd-trusted-ca", "root-ca",
+                                                         "cluster-signing"):
         return (
             "Restore the CA certificate from a backup of /etc/kubernetes/pki: a CA cannot be re-created without re-issuing every certificate it signed",
             RESTART_STATIC_PODS,

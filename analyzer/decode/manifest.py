@@ -151,10 +151,17 @@ def parse_named_cert_key(value: str, index: int = 0) -> NamedCertKey:
     return NamedCertKey(parts[0].strip(), parts[1].strip(), parsed_names, index)
 
 
-def iter_sni_cert_keys(flags: Flags) -> Iterator[NamedCertKey]:
-    """The SNI pairs in the order kube-apiserver loads them."""
+def sni_cert_keys(flags: Flags) -> tuple[list[NamedCertKey], str | None]:
+    """The SNI pairs in the order kube-apiserver loads them, and pflag's error for the first value
+    NamedCertKey.Set refuses (None when all parse). pflag stops there and the process exits."""
+    pairs: list[NamedCertKey] = []
     for index, value in enumerate(flags.values("tls-sni-cert-key")):
-        yield parse_named_cert_key(value, index)
+        try:
+            pairs.append(parse_named_cert_key(value, index))
+        except DecodeError as err:
+            reason = str(err).split('": ', 1)[-1]
+            return pairs, f'invalid argument "{value}" for "--tls-sni-cert-key" flag: {reason}'
+    return pairs, None
 
 
 # --------------------------------------------------------------------------------------------

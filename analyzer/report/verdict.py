@@ -74,8 +74,11 @@ def build_verdict(wiring: Wiring, findings: list[Finding], reference_utc: dateti
     for component in sorted(wiring.components, key=lambda c: (component_rank(c.name), c.node or "", c.name)):
         mine = [f for f in findings if f.component == component.name and f.subject.node == component.node]
         blocking = min((f for f in mine if f.blocks_start), key=lambda f: f.order, default=None)
-        unverifiable_fatal = any(f.id.startswith("evidence.") and any(l.fatal and l.order == f.order for l in component.loads) for f in mine)
-        starts = False if blocking else (None if unverifiable_fatal else True)
+        unseen = {f.order for f in mine if f.id.startswith("evidence.")}
+        # Unknown when a load that would stop it cannot be read, or when nothing it loads can be.
+        undecided = any(l.fatal and l.order in unseen for l in component.loads) or (
+            bool(component.loads) and all(l.order in unseen for l in component.loads))
+        starts = False if blocking else (None if undecided else True)
         reach = tuple(sorted({f.peer for f in mine if f.severity.failing and f.peer and not f.blocks_start}))
         if blocking:
             summary = f"does not start: {blocking.label}: {blocking.problem or blocking.title}"
@@ -100,6 +103,15 @@ def build_verdict(wiring: Wiring, findings: list[Finding], reference_utc: dateti
     elif not wiring.components:
         status = "unknown"
         headline = "No control-plane component could be wired from this evidence: " + ("; ".join(wiring.notes) or "nothing recognised") + "."
+    elif undetermined := [c for c in components if c.starts is None]:
+        # Nothing failing is not the same as nothing wrong: say what could not be judged.
+        names = ", ".join(f"{c.component}{' on ' + c.node if c.node else ''}" for c in undetermined)
+        status = "unknown" if len(undetermined) == len(components) else "at-risk"
+        headline = (
+            f"Nothing failing was found at {_stamp(reference_utc)}, but this evidence cannot show whether {names} "
+            f"start{'s' if len(undetermined) == 1 else ''}: what they load is scrubbed, encrypted without a key, or not included."
+            f"{expiry}"
+        )
     elif counts["warning"]:
         status = "at-risk"
         headline = f"No component is blocked at {_stamp(reference_utc)}; {counts['warning']} warning(s) need attention.{expiry}"

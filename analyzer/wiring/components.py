@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
-from analyzer.decode.manifest import Flags, iter_sni_cert_keys
+from analyzer.decode.manifest import Flags, sni_cert_keys
 from analyzer.decode.pem import MaterialState, RedactedMaterial
 from analyzer.errors import DecodeError
 from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Location, Material, State
@@ -57,7 +57,8 @@ class _Builder:
         self.order = itertools.count(1)
 
     def pair(self, role: str, label: str, cert_path: str | None, key_path: str | None, *, loader: Loader, fatal: bool,
-             flag: str, purpose: str | None = None, names: tuple[str, ...] = (), expected: tuple[str, ...] = ()) -> Load | None:
+             flag: str, purpose: str | None = None, names: tuple[str, ...] = (), expected: tuple[str, ...] = (),
+             error_format: str = "{}") -> Load | None:
         if not cert_path and not key_path:
             return None
         cert = self.resolver.file(cert_path) if cert_path else None
@@ -70,12 +71,13 @@ class _Builder:
             cert=cert.material if cert else None, key=key.material if key else None,
             names=names, expected_names=expected, object=anchor.object, source_object=anchor.source_object,
             copies=_copies(cert, key) if cert else (),
-            dynamic_name=f"{purpose}::{cert_path}::{key_path}" if purpose else None,
+            dynamic_name=f"{purpose}::{cert_path}::{key_path}" if purpose else None, error_format=error_format,
         )
         self.component.loads.append(load)
         return load
 
-    def bundle(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str, purpose: str | None = None) -> Load | None:
+    def bundle(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str, purpose: str | None = None,
+               error_format: str = "{}") -> Load | None:
         if not path:
             return None
         resolved = self.resolver.file(path)
@@ -83,7 +85,7 @@ class _Builder:
             component=self.component.name, node=self.component.node, role=role, order=next(self.order),
             loader=Loader.CA_BUNDLE, fatal=fatal, label=label, flag=flag, ca_path=path, ca=resolved.material,
             object=resolved.object, copies=tuple(CopyOf(copy, material, None) for copy, material in resolved.copies),
-            dynamic_name=f"{purpose}::{path}" if purpose else None,
+            dynamic_name=f"{purpose}::{path}" if purpose else None, error_format=error_format,
         )
         self.component.loads.append(load)
         return load
@@ -181,11 +183,14 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
         component.notes.append("no --tls-cert-file: kube-apiserver serves a self-signed certificate from --cert-dir (not in the evidence)")
     build.pair("serving", "default serving pair", flags.find("tls-cert-file"), flags.find("tls-private-key-file"),
                loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--tls-cert-file/--tls-private-key-file", purpose="serving-cert")
-    sni = list(iter_sni_cert_keys(flags))
+    sni, sni_error = sni_cert_keys(flags)
+    if sni_error:
+        component.flag_errors.append(sni_error)
     for number, entry in enumerate(sni, start=1):
+        # Names given with the pair are what clients dial to reach it (wildcards are patterns, not hosts).
         build.pair("sni", f"SNI pair {number} of {len(sni)}, {object_hint(entry.cert_file)}", entry.cert_file, entry.key_file,
                    loader=Loader.DYNAMIC_PAIR, fatal=True, flag=f"--tls-sni-cert-key #{number}", purpose="sni-serving-cert",
-                   names=tuple(entry.names))
+                   error_format="failed to load SNI cert and key: {}", names=tuple(entry.names), expected=tuple(n for n in entry.names if not n.startswith("*")))
     build.bundle("client-ca", "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
                  purpose="client-ca-bundle")
     build.bundle("requestheader-ca", "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
@@ -222,19 +227,35 @@ def etcd(flags: Flags, resolver: Resolver, *, node: str | None, distribution: st
     return component
 
 
+# Delegated authentication (k8s.io/apiserver DelegatingAuthenticationOptions.ApplyTo) wraps the
+# errors of the CA files it loads; kube-apiserver returns them as they are.
+DELEGATED_CLIENT_CA = "unable to load client CA provider: {}"
+DELEGATED_REQUEST_HEADER = "unable to create request header authentication config: {}"
+
+
 def controller_manager(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+    """kube-controller-manager: authentication files as it serves, then the controllers' files.
+
+    A controller that cannot initialise stops the process. The service-account token controller
+    starts first and reads its key before --root-ca-file (controllermanager.go); the CSR signer
+    loads its pair through dynamiccertificates as "csr-controller" (certificates/signer).
+    """
     component = Component("kube-controller-manager", node, distribution, configured_by)
     build = _Builder(component, resolver)
     build.kubeconfig("kubeconfig", "kubeconfig", flags.find("kubeconfig"), fatal=False, flag="--kubeconfig")
     build.bundle("client-ca", "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
-                 purpose="client-ca-bundle")
+                 purpose="client-ca-bundle", error_format=DELEGATED_CLIENT_CA)
     build.bundle("requestheader-ca", "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
-                 flag="--requestheader-client-ca-file", purpose="request-header")
-    build.pair("cluster-signing", "cluster signing pair", flags.find("cluster-signing-cert-file"), flags.find("cluster-signing-key-file"),
-               loader=Loader.TLS_PAIR, fatal=False, flag="--cluster-signing-cert-file/--cluster-signing-key-file")
-    build.bundle("root-ca", "root CA for service-account tokens", flags.find("root-ca-file"), fatal=False, flag="--root-ca-file")
+                 flag="--requestheader-client-ca-file", purpose="request-header", error_format=DELEGATED_REQUEST_HEADER)
     build.private_key("service-account-private-key", "service-account signing key", flags.find("service-account-private-key-file"),
                       fatal=True, flag="--service-account-private-key-file")
+    root_ca = flags.find("root-ca-file")
+    build.bundle("root-ca", "root CA for service-account tokens", root_ca, fatal=True, flag="--root-ca-file",
+                 error_format=f"error parsing root-ca-file at {root_ca}: {{}}")
+    signing_cert = flags.find("cluster-signing-cert-file")
+    build.pair("cluster-signing", "cluster signing pair", signing_cert, flags.find("cluster-signing-key-file"),
+               loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--cluster-signing-cert-file/--cluster-signing-key-file",
+               purpose="csr-controller", error_format=f'error reading CA cert file "{signing_cert}": {{}}')
     return component
 
 
@@ -270,8 +291,10 @@ def kubelet(resolver: Resolver, *, node: str | None, distribution: str, configur
     build.pair("kubelet-serving", "kubelet serving pair", serving_cert, serving_key, loader=Loader.TLS_PAIR, fatal=False,
                flag="kubelet serving certificate")
     if client_ca:
-        build.bundle("kubelet-client-ca", "kubelet client CA bundle", client_ca, fatal=False,
-                     flag="KubeletConfiguration authentication.x509.clientCAFile")
+        # BuildAuthn loads it through dynamiccertificates; its error ends the kubelet (server.go Run).
+        build.bundle("kubelet-client-ca", "kubelet client CA bundle", client_ca, fatal=True,
+                     flag="KubeletConfiguration authentication.x509.clientCAFile", purpose="client-ca-bundle",
+                     error_format="failed to run Kubelet: {}")
     return component
 
 

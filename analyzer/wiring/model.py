@@ -148,6 +148,7 @@ class Load:
     peer: Peer | None = None
     public_keys: tuple[Material, ...] = ()  # PUBLIC_KEYS loads: every file of the directories
     dynamic_name: str | None = None  # "sni-serving-cert::<cert>::<key>", as klog names the pair
+    error_format: str = "{}"  # how the component's code wraps this load's error, for Go's exact words
 
 
 @dataclass
@@ -158,6 +159,8 @@ class Component:
     configured_by: str  # where the wiring came from, in words
     loads: list[Load] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Configuration the component refuses before it loads anything (a flag value that does not parse).
+    flag_errors: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:

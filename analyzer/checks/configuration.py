@@ -1,0 +1,26 @@
+"""Configuration a component refuses before it loads any certificate: a flag value that does not
+parse makes the process exit during flag parsing, which is before everything in its load order."""
+
+from __future__ import annotations
+
+from analyzer.checks.context import CheckContext, finding
+from analyzer.report.model import Finding, Severity
+from analyzer.wiring.model import Load, Loader, Wiring
+
+
+def check_flags(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
+    found = []
+    for component in wiring.components:
+        for error in component.flag_errors:
+            flags = Load(component=component.name, node=component.node, role="flags", order=0, loader=Loader.DYNAMIC_PAIR,
+                         fatal=True, label="command-line flags")
+            found.append(finding(
+                flags, "configuration.flag-invalid", Severity.CRITICAL,
+                f"{component.name} cannot start: a flag value does not parse",
+                f"{component.label} is configured by {component.configured_by}; {error}. The process exits while it reads "
+                "its flags, before it loads any certificate.",
+                go_error=error, blocks_start=True, problem=error,
+                remediation=("Correct the flag value (for --tls-sni-cert-key: cert.crt,key.key[:name1,name2]); on OpenShift it is "
+                             "built from servingInfo.namedCertificates and apiServerArguments in config.yaml",),
+            ))
+    return found
