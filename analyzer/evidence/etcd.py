@@ -46,7 +46,9 @@ TRAILER_SIZE = 32  # the SHA-256 that `snapshot save` appends
 SECTOR = 512  # etcd detects the trailer as size % 512 == 32 (etcdutl hasChecksum)
 HASH_CHUNK = 16 << 20
 PARALLEL_THRESHOLD = 256 << 20  # full passes over bigger snapshots use several processes
-MAX_WORKERS = 8
+# Each worker holds a dict of the keys its pages touch, nearly every live key on a busy cluster:
+# memory is about (workers + 1) x the index, and more than 4 gains little (bench/README.md).
+MAX_WORKERS = 4
 
 
 # -- revisions -------------------------------------------------------------------------------------
@@ -569,11 +571,11 @@ class Snapshot:
         ``history`` keeps every event of those keys; ``keys`` and ``history_prefixes`` keep the
         history of just these keys, or of the keys under these prefixes.
         ``progress`` is called with the number of events seen so far. Big snapshots are indexed
-        by ``workers`` processes (default: one per CPU, up to 8) over consecutive runs of leaf
+        by ``workers`` processes (default: one per CPU, up to MAX_WORKERS) over consecutive runs of leaf
         pages, merged in revision order.
         """
         wanted = _Wanted(tuple(prefixes) if prefixes is not None else None, history, frozenset(keys), tuple(history_prefixes))
-        workers = workers if workers is not None else _default_workers(self.file_size)
+        workers = workers if workers is not None else default_workers(self.file_size)
         bucket = self._bucket(KEY_BUCKET)
         if self.salvage_mode or bucket is None or bucket.inline is not None or workers < 2:
             index = _merge_runs([self._index_serially(wanted, progress)])
@@ -698,7 +700,7 @@ def _star_index_leaf_run(args: tuple[str, int, list[int], _Wanted]) -> _Run:
     return _index_leaf_run(*args)
 
 
-def _default_workers(file_size: int) -> int:
+def default_workers(file_size: int) -> int:
     """Processes for a full pass: none for small files, where starting them costs more than it saves."""
     if file_size < PARALLEL_THRESHOLD:
         return 1
