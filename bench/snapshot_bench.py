@@ -196,7 +196,7 @@ import sys
 from analyzer.evidence.etcd import Snapshot
 with Snapshot(sys.argv[1]) as snapshot:
     index = snapshot.build_index()
-    total = sum(len(record.value) for record in snapshot.iter_read(index.live.values()))
+    total = sum(len(record.value) for record in snapshot.iter_read(sorted(index.live.values())))
 print(len(index.live), total)
 """
 
@@ -207,7 +207,7 @@ from analyzer.decode.objects import load_object
 with Snapshot(sys.argv[1]) as snapshot:
     index = snapshot.build_index([b"/registry/secrets/", b"/registry/configmaps/"])
     decoded = 0
-    for record in snapshot.iter_read(index.live.values()):
+    for record in snapshot.iter_read(sorted(index.live.values())):
         obj = load_object(record.value, mod_revision=record.mod_revision)
         decoded += bool(obj["metadata"]["name"])
 print(decoded)

@@ -89,6 +89,19 @@ def test_point_lookup_agrees_with_iteration(mvcc_snapshot):
         assert bucket.last_key() == items[-1][0]
 
 
+def test_ordered_lookups_agree_with_iteration(mvcc_snapshot):
+    """get_many keeps the path's branch pages decoded; absent keys before, between and after still give None."""
+    path, _ledger = mvcc_snapshot
+    with open_bolt(path, data_size=path.stat().st_size - 32) as db:
+        bucket = db.bucket(b"key")
+        items = [(bytes(k), bytes(v)) for k, v, _ in bucket.iter_items()]
+        wanted = [b"\x00" * 17] + [k for k, _ in items[::3]] + [items[4][0] + b"\x00", b"\xff" * 17]
+        wanted.sort()
+        expected = {k: v for k, v in items}
+        assert [bytes(v) if v is not None else None for v in bucket.get_many(wanted)] == [expected.get(k) for k in wanted]
+        assert [bytes(v) for v in bucket.get_many(k for k, _ in items)] == [v for _, v in items]
+
+
 # -- hand-built files: page sizes, byte orders, branches ------------------------------------------
 
 

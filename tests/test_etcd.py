@@ -205,6 +205,24 @@ def test_damaged_branch_partial_then_salvaged(mvcc_snapshot, tmp_path):
         assert recovered.salvaged and recovered.value == ledger.live()[sorted(lost)[0]]
 
 
+def test_an_ordered_read_over_a_damaged_branch_reads_the_rest(mvcc_snapshot, tmp_path):
+    """The ordered descent stops at the damaged page; the reads one by one take over and name each loss."""
+    path, ledger = mvcc_snapshot
+    damaged = tmp_path / "damaged.db"
+    shutil.copy(path, damaged)
+    with Snapshot(path) as snapshot:
+        victim = _a_branch_below_the_root(snapshot)
+        everything = sorted(snapshot.build_index().live.values())
+        intact = {r.key: r.value for r in snapshot.iter_read(everything)}
+    assert intact == ledger.live()
+    patch(damaged, victim * 4096, b"\xee" * 64)
+    with Snapshot(damaged) as snapshot:
+        read = {r.key: r.value for r in snapshot.iter_read(everything)}
+        lost = set(intact) - set(read)
+        assert lost and all(read[k] == intact[k] for k in read)
+        assert len([d for d in snapshot.damage if d.bucket == "key"]) == len(lost)
+
+
 # -- the parallel pass gives exactly the serial answer --------------------------------------------
 
 

@@ -20,7 +20,8 @@ import mmap
 import os
 import stat
 import struct
-from collections.abc import Iterator
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -501,7 +502,6 @@ class Bucket:
         db = self.db
         data = db.data
         branch_element = db.layout.BRANCH_ELEMENT.unpack_from
-        leaf_element = db.layout.LEAF_ELEMENT.unpack_from
         pgid = self.root_page
         for _depth in range(MAX_DEPTH):
             flags, count, _overflow, start, end = db.page_bounds(pgid)
@@ -521,25 +521,72 @@ class Bucket:
                     return None
                 pgid = branch_element(data, first + (lo - 1) * ELEMENT_SIZE)[2]
                 continue
-            if flags != LEAF_PAGE:
-                raise CorruptEvidence(db.source, f"page flags {flags:#x} during a lookup", f"page {pgid}")
-            lo, hi = 0, count
-            while lo < hi:
-                mid = (lo + hi) // 2
-                element = first + mid * ELEMENT_SIZE
-                _flags, pos, ksize, vsize = leaf_element(data, element)
-                kstart = element + pos
-                found = data[kstart : kstart + ksize]
-                if found == key:
-                    if kstart + ksize + vsize > end:
-                        raise CorruptEvidence(db.source, f"element {mid} points past the end of the page", f"page {pgid}")
-                    return data[kstart + ksize : kstart + ksize + vsize]
-                if found < key:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            return None
+            return self._leaf_value(pgid, flags, count, start, end, key)
         raise CorruptEvidence(db.source, f"tree deeper than {MAX_DEPTH} levels during a lookup", f"page {pgid}")
+
+    def get_many(self, keys: Iterable[bytes]) -> Iterator[bytes | None]:
+        """The values of keys given in ascending order, one per key.
+
+        Consecutive keys share most of their path, so the branch pages of the current path are
+        kept decoded (one per level: memory does not grow) and each is read once, not once per key.
+        """
+        if self.inline is not None:
+            for key in keys:
+                yield self.get(key)
+            return
+        db = self.db
+        data = db.data
+        branch_elements = db.layout.BRANCH_ELEMENT.iter_unpack
+        path: list[tuple[int, list[bytes], list[int]] | None] = [None] * MAX_DEPTH
+        for key in keys:
+            pgid = self.root_page
+            value = None
+            for depth in range(MAX_DEPTH):
+                cached = path[depth]
+                if cached is None or cached[0] != pgid:
+                    flags, count, _overflow, start, end = db.page_bounds(pgid)
+                    if flags != BRANCH_PAGE:
+                        value = self._leaf_value(pgid, flags, count, start, end, key)
+                        break
+                    first = start + PAGE_HEADER_SIZE
+                    elements = branch_elements(data[first : first + count * ELEMENT_SIZE])
+                    firsts, children = [], []
+                    for index, (pos, ksize, child) in enumerate(elements):
+                        at = first + index * ELEMENT_SIZE + pos
+                        firsts.append(data[at : at + ksize])
+                        children.append(child)
+                    cached = path[depth] = (pgid, firsts, children)
+                child = bisect_right(cached[1], key)
+                if child == 0:
+                    break
+                pgid = cached[2][child - 1]
+            else:
+                raise CorruptEvidence(db.source, f"tree deeper than {MAX_DEPTH} levels during a lookup", f"page {pgid}")
+            yield value
+
+    def _leaf_value(self, pgid: int, flags: int, count: int, start: int, end: int, key: bytes) -> bytes | None:
+        db = self.db
+        if flags != LEAF_PAGE:
+            raise CorruptEvidence(db.source, f"page flags {flags:#x} during a lookup", f"page {pgid}")
+        data = db.data
+        leaf_element = db.layout.LEAF_ELEMENT.unpack_from
+        first = start + PAGE_HEADER_SIZE
+        lo, hi = 0, count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            element = first + mid * ELEMENT_SIZE
+            _flags, pos, ksize, vsize = leaf_element(data, element)
+            kstart = element + pos
+            found = data[kstart : kstart + ksize]
+            if found == key:
+                if kstart + ksize + vsize > end:
+                    raise CorruptEvidence(db.source, f"element {mid} points past the end of the page", f"page {pgid}")
+                return data[kstart + ksize : kstart + ksize + vsize]
+            if found < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return None
 
     def last_key(self, damage: list[Damage] | None = None) -> bytes | None:
         """The greatest key, following the last child of every branch."""

@@ -636,10 +636,31 @@ class Snapshot:
         return load_key_value(revision, raw, source=self.source)
 
     def iter_read(self, packed_revisions: Iterable[int]) -> Iterator[KeyValue]:
-        """Read many events; one that cannot be read becomes damage instead of ending the run."""
-        for packed in packed_revisions:
+        """Read many events; one that cannot be read becomes damage instead of ending the run.
+
+        Revisions in ascending order (a history; ``sorted(index.live.values())``) are read in one
+        ordered descent, several times faster than one lookup each.
+        """
+        packed = list(packed_revisions)
+        bucket = self._bucket(KEY_BUCKET)
+        done = 0
+        if not self.salvage_mode and bucket is not None and len(packed) > 1 and all(a < b for a, b in zip(packed, packed[1:])):
+            revisions = [unpack_revision(p) for p in packed]
             try:
-                yield self.read(packed)
+                for revision, raw in zip(revisions, bucket.get_many(r.key() for r in revisions)):
+                    done += 1
+                    if raw is None:
+                        self.damage.append(Damage(None, f"revision {revision} is not in the key bucket", "key"))
+                        continue
+                    try:
+                        yield load_key_value(revision, raw, source=self.source)
+                    except CorruptEvidence as err:
+                        self.damage.append(Damage(None, err.problem, "key"))
+            except CorruptEvidence:
+                pass  # a damaged page on the way: the lookups one by one say which revisions it hides
+        for one in packed[done:]:
+            try:
+                yield self.read(one)
             except CorruptEvidence as err:
                 self.damage.append(Damage(None, err.problem, "key"))
 
