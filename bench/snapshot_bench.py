@@ -214,6 +214,15 @@ print(decoded)
 """
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """(all, steal) CPU ticks so far: on a shared VM, time the hypervisor gave to others."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields), fields[7] if len(fields) > 7 else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "kforensic-bench")
@@ -240,6 +249,7 @@ def main() -> None:
     }
     results: dict[str, list[Measurement]] = {name: [] for name in commands}
     memory: dict[str, list[Measurement]] = {name: [] for name in commands}
+    ticks_before = _cpu_ticks()
     for _ in range(options.runs):
         for name, args in commands.items():  # alternate tools within each round
             results[name].append(measure(args, sample_memory=False))
@@ -254,7 +264,9 @@ def main() -> None:
     print(f"\nfile: {snapshot} ({snapshot.stat().st_size / GiB:.2f} GiB), revision {info['revision']:,}, "
           f"{info['events']:,} stored events, {info['live_keys']:,} live keys")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"runs: {options.runs} (median shown)\n")
+    ticks_after = _cpu_ticks()
+    total, steal = (after - before for after, before in zip(ticks_after, ticks_before))
+    print(f"runs: {options.runs} (median shown); CPU stolen by the hypervisor during the runs: {100 * steal / max(total, 1):.1f} %\n")
     print("| command | seconds | vs etcdutl | peak anon PSS (MiB) | peak RSS incl. file pages (MiB) |")
     print("|---|---:|---:|---:|---:|")
     for name, runs in results.items():

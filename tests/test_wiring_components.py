@@ -278,3 +278,17 @@ def test_the_kubelet_stops_on_its_client_ca():
     assert predict_bundle_error(client_ca)[1] == (
         'failed to run Kubelet: missing content for CA bundle "client-ca-bundle::/etc/kubernetes/pki/ca.crt"')
 
+
+
+def test_delegated_kubeconfigs_are_loads_when_they_are_other_files():
+    main = "--kubeconfig=/etc/kubernetes/controller-manager.conf"
+    same = [main, "--authentication-kubeconfig=/etc/kubernetes/controller-manager.conf",
+            "--authorization-kubeconfig=/etc/kubernetes/controller-manager.conf"]
+    other = [main, "--authentication-kubeconfig=/etc/kubernetes/authn.conf", "--authorization-kubeconfig=/etc/kubernetes/authz.conf"]
+
+    def labels(flags: list[str]) -> list[str]:
+        component = controller_manager(parse_flags(flags), FilesResolver(), node=NODE, distribution="kubeadm", configured_by="test")
+        return [load.label for load in component.loads]
+
+    assert labels(same) == ["kubeconfig"]
+    assert labels(other) == ["kubeconfig", "authentication kubeconfig", "authorization kubeconfig"]

@@ -242,7 +242,7 @@ def controller_manager(flags: Flags, resolver: Resolver, *, node: str | None, di
     """
     component = Component("kube-controller-manager", node, distribution, configured_by)
     build = _Builder(component, resolver)
-    build.kubeconfig("kubeconfig", "kubeconfig", flags.find("kubeconfig"), fatal=False, flag="--kubeconfig")
+    _kubeconfigs(build, flags)
     build.bundle("client-ca", "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
                  purpose="client-ca-bundle", error_format=DELEGATED_CLIENT_CA)
     build.bundle("requestheader-ca", "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
@@ -261,8 +261,19 @@ def controller_manager(flags: Flags, resolver: Resolver, *, node: str | None, di
 
 def scheduler(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
     component = Component("kube-scheduler", node, distribution, configured_by)
-    _Builder(component, resolver).kubeconfig("kubeconfig", "kubeconfig", flags.find("kubeconfig"), fatal=False, flag="--kubeconfig")
+    _kubeconfigs(_Builder(component, resolver), flags)
     return component
+
+
+def _kubeconfigs(build: _Builder, flags: Flags) -> None:
+    """--kubeconfig, and the delegated authentication and authorization kubeconfigs where they are
+    other files (kubeadm points all three at the same one)."""
+    main = flags.find("kubeconfig")
+    build.kubeconfig("kubeconfig", "kubeconfig", main, fatal=False, flag="--kubeconfig")
+    for purpose in ("authentication", "authorization"):
+        path = flags.find(f"{purpose}-kubeconfig")
+        if path and path != main:
+            build.kubeconfig("kubeconfig", f"{purpose} kubeconfig", path, fatal=False, flag=f"--{purpose}-kubeconfig")
 
 
 def kubeconfigs(name: str, paths: dict[str, str], resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
