@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -178,13 +179,19 @@ def _a_branch_below_the_root(snapshot: Snapshot) -> int:
     return db.layout.BRANCH_ELEMENT.unpack_from(span, 16)[2]
 
 
-def test_damaged_branch_partial_then_salvaged(mvcc_snapshot, tmp_path):
-    path, ledger = mvcc_snapshot
+def _scribbled_branch(path: Path, tmp_path: Path) -> tuple[Path, int]:
+    """A copy of the snapshot with a branch below the root scribbled over (header and elements)."""
     damaged = tmp_path / "damaged.db"
     shutil.copy(path, damaged)
     with Snapshot(path) as snapshot:
         victim = _a_branch_below_the_root(snapshot)
-    patch(damaged, victim * 4096, b"\xee" * 64)  # scribble over the page header and elements
+    patch(damaged, victim * 4096, b"\xee" * 64)
+    return damaged, victim
+
+
+def test_damaged_branch_partial_then_salvaged(mvcc_snapshot, tmp_path):
+    path, ledger = mvcc_snapshot
+    damaged, victim = _scribbled_branch(path, tmp_path)
 
     with Snapshot(damaged) as snapshot:
         index = snapshot.build_index()
@@ -208,14 +215,11 @@ def test_damaged_branch_partial_then_salvaged(mvcc_snapshot, tmp_path):
 def test_an_ordered_read_over_a_damaged_branch_reads_the_rest(mvcc_snapshot, tmp_path):
     """The ordered descent stops at the damaged page; the reads one by one take over and name each loss."""
     path, ledger = mvcc_snapshot
-    damaged = tmp_path / "damaged.db"
-    shutil.copy(path, damaged)
     with Snapshot(path) as snapshot:
-        victim = _a_branch_below_the_root(snapshot)
         everything = sorted(snapshot.build_index().live.values())
         intact = {r.key: r.value for r in snapshot.iter_read(everything)}
     assert intact == ledger.live()
-    patch(damaged, victim * 4096, b"\xee" * 64)
+    damaged, _victim = _scribbled_branch(path, tmp_path)
     with Snapshot(damaged) as snapshot:
         read = {r.key: r.value for r in snapshot.iter_read(everything)}
         lost = set(intact) - set(read)
