@@ -110,35 +110,22 @@ def run_scan(options: ScanOptions) -> ScanResult:
         # Several snapshots (one per master, or one per backup): the newest backup is analysed.
         snapshots.sort(key=lambda s: (s.backup_utc is not None, s.backup_utc or 0), reverse=True)
         objects = None
-        snapshot_records: dict[str, InputRecord] = {}
+        opened = []
         for index, source in enumerate(snapshots):
             snapshot = stack.enter_context(Snapshot(source.path))  # type: ignore[arg-type]
             integrity = snapshot.verify_integrity()
+            opened.append((source, snapshot, integrity))
             if index == 0:
                 objects = EtcdObjects(snapshot, encryption, options.progress)
             else:
                 notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another etcd snapshot was not analysed",
                                    f"{source.source}: only the newest snapshot ({snapshots[0].source}) is analysed", source.source))
-            if snapshot.partial:
-                notes.append(_note("evidence.snapshot-damaged", Severity.WARNING, f"{source.source} is damaged: the analysis is partial",
-                                   "; ".join(str(d) for d in dict.fromkeys(snapshot.damage))[:2000], source.source))
             if integrity.status.value == "mismatch":
                 notes.append(_note("evidence.snapshot-integrity", Severity.WARNING, f"{source.source}: SHA-256 trailer does not match",
                                    integrity.describe(), source.source))
             if source.possibly_dirty:
                 notes.append(_note("evidence.possibly-dirty", Severity.INFO, f"{source.source} was taken with --force (__POSSIBLY_DIRTY__)",
                                    "cluster-backup.sh took this backup while operators were progressing; revisions may be mid-rollout.", source.source))
-            snapshot_records[source.source] = InputRecord(
-                source.source, InputKind.SNAPSHOT.value, "file", snapshot.file_size, snapshot.file_sha256(), integrity.status.value,
-                snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
-            )
-        for detected in evidence.inputs:
-            if detected.source in snapshot_records:
-                inputs.append(snapshot_records[detected.source])
-                continue
-            digest = input_sha256(detected.source) if detected.parent is None else None
-            partial = any(node.partial for node in evidence.nodes if node.input == detected.source)
-            inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, detected.notes))
         for problem in evidence.problems:
             notes.append(_note("evidence.problem", Severity.WARNING, "part of the evidence was skipped", problem))
         for node in evidence.nodes:
@@ -147,6 +134,25 @@ def run_scan(options: ScanOptions) -> ScanResult:
                                    "Pairs whose key was scrubbed are reported as unverifiable, not as broken.", node.input))
 
         wiring = build_wiring(list(evidence.nodes), objects)
+        # Reading values while wiring can find damage the index pass did not: judge the snapshots after it.
+        snapshot_records: dict[str, InputRecord] = {}
+        known: dict[str, str] = {}  # a snapshot inside a directory input (a cluster-backup directory) is hashed already
+        for source, snapshot, integrity in opened:
+            if snapshot.partial:
+                notes.append(_note("evidence.snapshot-damaged", Severity.WARNING, f"{source.source} is damaged: the analysis is partial",
+                                   "; ".join(str(d) for d in dict.fromkeys(snapshot.damage))[:2000], source.source))
+            snapshot_records[source.source] = InputRecord(
+                source.source, InputKind.SNAPSHOT.value, "file", snapshot.file_size, snapshot.file_sha256(), integrity.status.value,
+                snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
+            )
+            known[str(Path(source.path).resolve())] = snapshot.file_sha256()  # type: ignore[arg-type]
+        for detected in evidence.inputs:
+            if detected.source in snapshot_records:
+                inputs.append(snapshot_records[detected.source])
+                continue
+            digest = input_sha256(detected.source, known) if detected.parent is None else None
+            partial = any(node.partial for node in evidence.nodes if node.input == detected.source)
+            inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, detected.notes))
         for note in wiring.notes:
             notes.append(_note("wiring.note", Severity.INFO, note, note))
         ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)

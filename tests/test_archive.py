@@ -791,6 +791,19 @@ def test_nested_backup_tarball_opens_from_any_parent(sandbox: Path, fmt: str) ->
             open_member_tree(parent, "missing.tar.gz")
 
 
+def test_a_streamed_zip_member_that_fails_its_crc_is_partial_not_a_crash(sandbox: Path) -> None:
+    """Over the member limit a nested archive is streamed; zipfile checks the CRC only at its end."""
+    inner = tar_bytes([File("a", random.Random(1).randbytes(20_000))], "gz")
+    data = bytearray(zip_bytes([File(BACKUP, inner)]))
+    data[len(inner) // 2 + 60] ^= 0xFF  # inside the member's data, past the local header
+    path = sandbox / "backup.zip"
+    path.write_bytes(bytes(data))
+    with forbid_writes(sandbox), open_tree(path, limits=Limits(max_member_bytes=1000)) as parent:
+        with open_member_tree(parent, BACKUP) as nested:
+            assert nested.partial
+            assert any("CRC" in problem.problem for problem in nested.problems)
+
+
 def test_nested_plain_tar_reads_in_place(sandbox: Path) -> None:
     inner = tar_bytes([File("a/b", b"inner-b"), Symlink("a/c", "b")])
     path = build_tar(sandbox / "outer.tar", [File("x", b"x"), File("inner.tar", inner)])

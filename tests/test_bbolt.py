@@ -229,6 +229,31 @@ def test_garbage_page_flags_and_bad_element_offsets(tmp_path):
         assert len(got) == len(BUCKETS[b"key"]) - 18
 
 
+@pytest.mark.parametrize("page", ["root", "last-leaf"])
+def test_an_element_count_past_the_page_is_damage_on_every_path(tmp_path, page):
+    """Walks, point lookups, ordered lookups and the last key all refuse it the same way, never a struct error."""
+    path = tmp_path / "db"
+    layout = write_bolt(path, BUCKETS, leaf_capacity=9, branch_capacity=5)
+    victim = layout.bucket_roots[b"key"] if page == "root" else layout.leaves[b"key"][-1]
+    patch(path, victim * 4096 + 10, struct.pack("<H", 0xFFFF))  # count
+    last = max(BUCKETS[b"key"])
+    with open_bolt(path) as db:
+        bucket = db.bucket(b"key")
+        damage: list[Damage] = []
+        assert bucket.last_key(damage) is None
+        assert [(d.page, d.problem) for d in damage] == [(victim, "claims 65535 elements, more than fit in 4096 bytes")]
+        for lookup in (lambda: bucket.get(last), lambda: list(bucket.get_many([last]))):
+            with pytest.raises(CorruptEvidence, match="claims 65535 elements"):
+                lookup()
+        walked: list[Damage] = []
+        list(bucket.iter_items(walked))
+        assert [d.page for d in walked] == [victim]
+        if page == "last-leaf":  # leaf_page_ids lists leaves unread; read_leaf is where they are checked
+            read: list[Damage] = []
+            assert db.read_leaf(victim, read, "key") == []
+            assert read[0].problem == "claims 65535 elements, more than fit in 4096 bytes"
+
+
 def test_page_header_with_wrong_id(tmp_path):
     path = tmp_path / "db"
     layout = write_bolt(path, BUCKETS, leaf_capacity=9, branch_capacity=5)

@@ -253,3 +253,16 @@ def test_parallel_pass_reports_the_same_damage(mvcc_snapshot, tmp_path):
         parallel = parallel_snapshot.build_index(workers=2)
         assert parallel.live == serial.live
         assert {d.page for d in parallel_snapshot.damage} == {d.page for d in serial_snapshot.damage} == {leaves[len(leaves) // 2]}
+
+
+def test_parallel_pass_over_a_damaged_root_is_damage_not_a_crash(mvcc_snapshot, tmp_path):
+    path, _ledger = mvcc_snapshot
+    damaged = tmp_path / "damaged.db"
+    shutil.copy(path, damaged)
+    with Snapshot(path) as snapshot:
+        root = snapshot.db.bucket(b"key").root_page
+    patch(damaged, root * 4096 + 10, struct.pack("<H", 0xFFFF))  # the root's element count
+    with Snapshot(damaged) as snapshot:
+        index = snapshot.build_index(workers=2)
+        assert index.live == {} and snapshot.partial
+        assert [d.page for d in snapshot.damage if d.bucket == "key"] == [root]

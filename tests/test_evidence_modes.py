@@ -77,3 +77,24 @@ def test_kubeadm_snapshot_alone_cannot_verify_files(real_etcd, tmp_path):
     assert starts["kube-apiserver"] is None  # unknown, not "fine"
     assert report["verdict"]["status"] == "unknown"
     assert "cannot show whether" in report["verdict"]["headline"]
+
+
+def test_damage_met_while_wiring_marks_the_scan_partial(broken_openshift, tmp_path):
+    """The index pass reads only each record's key; a value that does not parse is met when the wiring reads it."""
+    from analyzer.evidence.etcd import KEY_BUCKET, Snapshot, unpack_revision
+
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(broken_openshift.snapshot.read_bytes())
+    wanted = b"/kubernetes.io/secrets/openshift-kube-apiserver/user-serving-cert-000"
+    with Snapshot(damaged) as snapshot:
+        revision_key = unpack_revision(snapshot.build_index([wanted]).live[wanted]).key()
+        [value_start] = [vstart for _pgid, data, elements in snapshot.db.bucket(KEY_BUCKET).iter_leaf_blocks()
+                         for _flags, kstart, vstart, _vend in elements if data[kstart:vstart] == revision_key]
+    with open(damaged, "r+b") as handle:  # the byte after KeyValue.key: a field with wire type 7, which no parser accepts
+        handle.seek(value_start + 2 + len(wanted))
+        handle.write(b"\x0f")
+    _code, report = scan(str(damaged), tmp_path=tmp_path)
+    [record] = report["inputs"]
+    assert record["partial"] and report["partial"]
+    [note] = [f for f in report["findings"] if f["id"] == "evidence.snapshot-damaged"]
+    assert "is not an mvccpb.KeyValue" in note["detail"]

@@ -704,10 +704,11 @@ class _BoundedTarInfo(tarfile.TarInfo):
             raise _DamagedHeader(f"damaged header ({_reason(exc)})") from None
 
 
-# What tarfile and the decompressors raise on damaged or cut-off input. RecursionError: tarfile
-# recurses once per chained pax header.
+# What tarfile and the decompressors (and a zip member they read from) raise on damaged or cut-off
+# input. RecursionError: tarfile recurses once per chained pax header.
 _TAR_DAMAGE = (
     tarfile.TarError,
+    zipfile.BadZipFile,  # a tar streamed out of a zip member fails its CRC at the end
     _DamagedHeader,
     EOFError,
     OSError,
@@ -1117,7 +1118,12 @@ class ZipTree(EvidenceTree):
         if info.file_size <= self.limits.max_member_bytes:
             return io.BytesIO(self._read_member(info, info.file_size))
         # Too big to hold: stream it (a zip member seeks backwards only by re-reading).
-        return self._zip.open(info)
+        try:
+            return self._zip.open(info)
+        except NotImplementedError as exc:
+            raise UnsupportedEvidence(self.source, _reason(exc), _member(info.filename)) from None
+        except _ZIP_DAMAGE as exc:
+            raise CorruptEvidence(self.source, f"member header is damaged ({_reason(exc)})", _member(info.filename)) from None
 
     def close(self) -> None:
         self._zip.close()

@@ -238,6 +238,9 @@ class BoltDB:
             raise TruncatedEvidence(
                 self.source, f"page and its {overflow} overflow pages end at byte {end}, past the end of the file", f"page {pgid}"
             )
+        # Every reader of a branch or leaf trusts the element count; checked once, here.
+        if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
+            raise CorruptEvidence(self.source, f"claims {count} elements, more than fit in {end - start} bytes", f"page {pgid}")
         return flags, count, overflow, start, end
 
     def read_leaf(self, pgid: int, damage: list[Damage], bucket: str) -> list[tuple[int, int, int, int]]:
@@ -247,8 +250,8 @@ class BoltDB:
         except CorruptEvidence as err:
             damage.append(Damage(pgid, err.problem, bucket))
             return []
-        if flags != LEAF_PAGE or PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
-            damage.append(Damage(pgid, f"page flags {flags:#x} or count {count} do not make a leaf page", bucket))
+        if flags != LEAF_PAGE:
+            damage.append(Damage(pgid, f"page flags {flags:#x} do not make a leaf page", bucket))
             return []
         elements, broken = _leaf_elements(self.layout, self.data, start, end, count)
         if broken is not None:
@@ -380,8 +383,8 @@ class Bucket:
             if flags == LEAF_PAGE:
                 leaves.append(pgid)
                 continue
-            if flags != BRANCH_PAGE or PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
-                self._fail(damage, pgid, f"page flags {flags:#x} or count {count} do not make a branch page{came_from}")
+            if flags != BRANCH_PAGE:
+                self._fail(damage, pgid, f"page flags {flags:#x} do not make a branch page{came_from}")
                 continue
             first = start + PAGE_HEADER_SIZE
             children = [child for _pos, _ksize, child in branch_elements(db.data[first : first + count * ELEMENT_SIZE])]
@@ -472,9 +475,6 @@ class Bucket:
                 damage.append(Damage(pgid, err.problem + came_from, self.label))
                 continue
             seen[pgid] = 1
-            if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
-                self._fail(damage, pgid, f"claims {count} elements, more than fit in {end - start} bytes")
-                continue
             if flags == LEAF_PAGE:
                 yield pgid, data, start, end, count
             elif flags == BRANCH_PAGE:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+
+from analyzer.errors import os_problem
 
 CHUNK = 4 << 20
 
@@ -23,29 +26,38 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def tree_sha256(root: str | Path) -> str:
+def tree_sha256(root: str | Path, known: Mapping[str, str] | None = None) -> str:
+    """``known``: digests already computed, by resolved path (a snapshot in a backup directory,
+    hashed while its trailer was checked), so no file is read twice. A file that cannot be read
+    is listed with the reason, so the digest still names the tree as it was found."""
+    known = known or {}
     lines = []
     for directory, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames.sort()
         for name in sorted(filenames + [d for d in dirnames if os.path.islink(os.path.join(directory, d))]):
             full = os.path.join(directory, name)
             relative = os.path.relpath(full, root)
-            info = os.lstat(full)
-            if stat.S_ISLNK(info.st_mode):
-                lines.append(f"{relative}\0link\0{os.readlink(full)}")
-            elif stat.S_ISREG(info.st_mode):
-                lines.append(f"{relative}\0file\0{file_sha256(full)}")
+            try:
+                info = os.lstat(full)
+                if stat.S_ISLNK(info.st_mode):
+                    lines.append(f"{relative}\0link\0{os.readlink(full)}")
+                elif stat.S_ISREG(info.st_mode):
+                    digest = known.get(os.path.realpath(full)) or file_sha256(full)
+                    lines.append(f"{relative}\0file\0{digest}")
+            except OSError as err:
+                lines.append(f"{relative}\0unreadable\0{os_problem(err)}")
     return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
 
 
-def input_sha256(path: str | Path) -> str | None:
-    """The digest of an input as given: a file's or a directory tree's; None for anything else."""
+def input_sha256(path: str | Path, known: Mapping[str, str] | None = None) -> str | None:
+    """The digest of an input as given: a file's or a directory tree's; None for anything else,
+    or for a file that cannot be read."""
     try:
         info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            return tree_sha256(path, known)
+        if stat.S_ISREG(info.st_mode):
+            return (known or {}).get(os.path.realpath(path)) or file_sha256(path)
     except OSError:
         return None
-    if stat.S_ISDIR(info.st_mode):
-        return tree_sha256(path)
-    if stat.S_ISREG(info.st_mode):
-        return file_sha256(path)
     return None

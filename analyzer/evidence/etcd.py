@@ -602,6 +602,8 @@ class Snapshot:
 
     def _index_in_parallel(self, bucket: Bucket, wanted: _Wanted, workers: int, progress: Callable[[int], None] | None) -> KeyIndex:
         pages = bucket.leaf_page_ids(self.damage)
+        if not pages:  # a damaged root: nothing to hand out, the damage is already recorded
+            return _merge_runs([])
         # A few runs per worker keep them all busy; each run's result is one dict of its keys.
         runs = max(1, min(len(pages) // 256, workers * 3))
         size = -(-len(pages) // runs)
