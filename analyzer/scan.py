@@ -17,7 +17,7 @@ from analyzer.checks.context import CheckContext
 from analyzer.checks.logs import correlate_logs
 from analyzer.checks.registry import run_checks
 from analyzer.decode.encryption import EncryptionConfig, load_encryption_config, merge_encryption_configs
-from analyzer.errors import DecodeError
+from analyzer.errors import DecodeError, EvidenceError
 from analyzer.decode.klog import LogEvent, read_log_events
 from analyzer.evidence.detect import Evidence, InputKind, detect_evidence
 from analyzer.evidence.digest import input_sha256
@@ -156,7 +156,12 @@ def run_scan(options: ScanOptions) -> ScanResult:
         for note in wiring.notes:
             notes.append(_note("wiring.note", Severity.INFO, note, note))
         ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)
-        events: list[LogEvent] = [event for source in evidence.logs for event in read_log_events(source, options.reference_utc)]
+        events: list[LogEvent] = []
+        for log in evidence.logs:
+            try:
+                events.extend(read_log_events(log, options.reference_utc))
+            except EvidenceError as err:
+                notes.append(_note("evidence.problem", Severity.WARNING, "a log was not read", str(err), log.source))
         inventory = build_inventory(wiring, ctx)
         findings = run_checks(wiring, ctx, extra=[*notes, *correlate_logs(events, wiring, inventory, ctx)])
         verdict = build_verdict(wiring, findings, options.reference_utc, next_expiry(inventory, options.reference_utc))

@@ -3,14 +3,17 @@ front proxy's CN against --requestheader-allowed-names."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import replace
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from analyzer.checks.names import check_allowed_client_names, check_names
+from analyzer.checks.parsed import bundle
 from analyzer.report.model import Severity
-from analyzer.wiring.model import Peer
-from tests.fixtures.models import CTX, pair_load
+from analyzer.wiring.model import Peer, State
+from tests.fixtures.models import CTX, on_node, pair_load
 from tests.fixtures.pki import make_ca, make_leaf
 
 CA = make_ca("kubernetes")
@@ -86,3 +89,13 @@ def test_the_proxy_client_must_be_an_allowed_name():
 @pytest.mark.parametrize("allowed", [("front-proxy-client",), ()])  # an empty list allows any name
 def test_an_allowed_or_unrestricted_proxy_client_passes(allowed):
     assert check_allowed_client_names(proxy_client("front-proxy-client", allowed), CTX) == []
+
+
+def test_a_certificate_whose_names_do_not_parse_is_not_a_crash():
+    """cryptography parses extensions lazily, Go eagerly: such a certificate is malformed, not a name to compare."""
+    der = make_leaf(CA, "x", dns=("aaaa.example",), server=True).cert.public_bytes(Encoding.DER)
+    malformed = der.replace(b"aaaa.example", b"a\xffaa.example")  # a dNSName that is not IA5
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(malformed) + b"-----END CERTIFICATE-----\n"
+    assert bundle(pem) == ((), "x509: malformed certificate")
+    scrubbed = on_node("/etc/kubernetes/pki/apiserver.key", b"", state=State.SCRUBBED)
+    assert check_names(pair_load(pem, scrubbed, expected=("aaaa.example",)), CTX) == []

@@ -178,3 +178,17 @@ def test_resource_specific_keys_are_tried_first():
     assert [k.resources for k in config.candidates(b"k8s:enc:aesgcm:v1:k:xx", "secrets")] == [("secrets",), ("configmaps",)]
     stored = encrypt_value("aesgcm", "k", secrets_key, PLAINTEXT, ETCD_KEY)
     assert decrypt_value(stored, ETCD_KEY, config).plaintext == PLAINTEXT
+
+
+@pytest.mark.parametrize("text", [
+    "resources: [secrets]",
+    "resources:\n  - secrets",
+    "resources:\n  - resources: secrets\n    providers: []",
+    "resources:\n  - resources: [secrets]\n    providers:\n      - aescbc: x",
+    "resources:\n  - resources: [secrets]\n    providers:\n      - aescbc:\n          keys: k1",
+])
+def test_a_misshapen_config_is_one_clear_error(text):
+    """Hand-edited configs get lists and mappings wrong; each is a DecodeError naming the place, never a crash."""
+    document = f"apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\n{text}\n"
+    with pytest.raises(DecodeError, match=r"^enc\.yaml: .*(not a list|not a mapping)"):
+        load_encryption_config(document.encode(), "enc.yaml")

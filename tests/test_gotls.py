@@ -177,6 +177,12 @@ def _negative_serial(der: bytes) -> bytes:
     return der.replace(marker, bytes.fromhex("a0030201020201ff"), 1)
 
 
+def _version(value: int) -> Callable[[bytes], bytes]:
+    """TBS [0] EXPLICIT version INTEGER 2 (v3) replaced by a one-byte ``value`` (-128..127)."""
+    marker = bytes.fromhex("a003020102")
+    return lambda der: der.replace(marker, bytes.fromhex("a0030201") + value.to_bytes(1, "big", signed=True), 1)
+
+
 def _other_leaf(key_factory):
     def build(p: Pki) -> tuple[bytes, bytes]:
         cert = make_cert(key_factory(), issuer_key=p.ca, issuer_cn="ca")
@@ -276,6 +282,9 @@ ERROR_CASES = {
         "x509: inner and outer signature algorithm identifiers don't match",
     ),
     "leaf-negative-serial": (_leaf_with(_negative_serial), PairFailure.LEAF_UNPARSEABLE, "x509: negative serial number"),
+    "leaf-version-4": (_leaf_with(_version(3)), PairFailure.LEAF_UNPARSEABLE, "x509: invalid version"),
+    "leaf-version-6": (_leaf_with(_version(5)), PairFailure.LEAF_UNPARSEABLE, "x509: invalid version"),
+    "leaf-negative-version": (_leaf_with(_version(-1)), PairFailure.LEAF_UNPARSEABLE, "x509: malformed version"),
     "leaf-on-secp256k1": (
         _other_leaf(lambda: ec.generate_private_key(ec.SECP256K1())),
         PairFailure.LEAF_UNPARSEABLE,

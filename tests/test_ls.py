@@ -178,7 +178,7 @@ def test_ls_multi_master_case(tmp_path):
     [
         (lambda tmp: tmp.joinpath("notes.txt").write_bytes(b"hello\n") and tmp / "notes.txt", "neither YAML kforensic reads"),
         (lambda tmp: tmp.joinpath("blob.bin").write_bytes(bytes(range(255, -1, -1)) * 3) and tmp / "blob.bin", "a binary file"),
-        (lambda tmp: tmp / "does-not-exist", "cannot read: no such file"),
+        (lambda tmp: tmp / "does-not-exist", ": no such file"),
         (lambda tmp: tmp.joinpath("bad.tar.gz").write_bytes(b"\x1f\x8b\x08\x00garbage") and tmp / "bad.tar.gz", "gzip"),
     ],
 )

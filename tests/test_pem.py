@@ -355,6 +355,17 @@ def test_der_public_keys_load(rsa_key, fmt):
     assert info.encoding is expected
 
 
+def test_a_certificate_with_an_unknown_key_algorithm_is_a_decode_error(ec_key):
+    """The certificate parses (cryptography reads its key lazily); its key does not."""
+    der = make_cert(ec_key).public_bytes(DER)
+    id_ec_public_key = bytes.fromhex("06072a8648ce3d0201")
+    assert der.count(id_ec_public_key) == 1
+    unknown = der.replace(id_ec_public_key, bytes.fromhex("06072a8648ce3d0209"))
+    pem = b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(unknown) + b"-----END CERTIFICATE-----\n"
+    with pytest.raises(DecodeError, match="the certificate at offset 0 holds a public key that does not parse"):
+        load_public_keys(pem)
+
+
 def test_no_public_key_is_an_error(rsa_key):
     with pytest.raises(DecodeError, match=r"no public key block \(found \[RSA PRIVATE KEY\]\)"):
         load_public_keys(private_pem(rsa_key))

@@ -45,9 +45,11 @@ def bundle(data: bytes) -> tuple[tuple[x509.Certificate, ...], str | None]:
         if block.type != "CERTIFICATE" or block.headers:
             continue
         try:
-            certificates.append(x509.load_der_x509_certificate(block.der))
-        except ValueError:
+            certificate = x509.load_der_x509_certificate(block.der)
+            certificate.extensions  # parsed lazily by cryptography; Go parses them in ParseCertificate
+        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
             return tuple(certificates), "x509: malformed certificate"
+        certificates.append(certificate)
     if not certificates:
         return (), NO_CERTIFICATES
     return tuple(certificates), None

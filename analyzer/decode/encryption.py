@@ -14,8 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
+from typing import Any
 
-import yaml
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -23,10 +23,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
+from analyzer.decode.envelope import ENCRYPTED_PREFIX
+from analyzer.decode.pem import load_yaml_mapping
 from analyzer.errors import DecodeError, DecryptionError
 from analyzer.pb import kms_v2_pb2
 
-ENCRYPTED_PREFIX = b"k8s:enc:"
 AES_BLOCK = 16
 GCM_NONCE = 12
 GCM_TAG = 16
@@ -114,32 +115,40 @@ def resource_of(etcd_key: bytes) -> str | None:
 
 def load_encryption_config(data: bytes, source: str) -> EncryptionConfig:
     """Parse ``apiserver.config.k8s.io/v1`` EncryptionConfiguration or the legacy ``v1`` EncryptionConfig."""
-    try:
-        document = yaml.safe_load(data)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise DecodeError(f"{source}: not valid YAML{where}") from None
-    if not isinstance(document, dict) or document.get("kind") not in ("EncryptionConfiguration", "EncryptionConfig"):
-        raise DecodeError(f"{source}: not an EncryptionConfiguration (kind is {document.get('kind') if isinstance(document, dict) else None!r})")
+    document = load_yaml_mapping(data, source)
+    if document.get("kind") not in ("EncryptionConfiguration", "EncryptionConfig"):
+        raise DecodeError(f"{source}: not an EncryptionConfiguration (kind is {document.get('kind')!r})")
     keys: list[ProviderKey] = []
-    for group_index, group in enumerate(document.get("resources") or []):
-        resources = tuple(str(r) for r in (group or {}).get("resources") or ())
-        for provider_entry in (group or {}).get("providers") or []:
+    for group_index, group in enumerate(_list(document.get("resources"), source, "resources")):
+        group = group or {}
+        if not isinstance(group, dict):
+            raise DecodeError(f"{source}: resources[{group_index}] is not a mapping")
+        resources = tuple(str(r) for r in _list(group.get("resources"), source, f"resources[{group_index}].resources"))
+        for provider_entry in _list(group.get("providers"), source, f"resources[{group_index}].providers"):
             if not isinstance(provider_entry, dict) or len(provider_entry) != 1:
                 raise DecodeError(f"{source}: resources[{group_index}] has a provider entry that is not one provider")
             ((provider, settings),) = provider_entry.items()
             settings = settings or {}
+            if not isinstance(settings, dict):
+                raise DecodeError(f"{source}: the {provider} provider of resources[{group_index}] is not a mapping")
             if provider == "identity":
                 keys.append(ProviderKey("identity", "", resources))
             elif provider in STATIC_PROVIDERS:
-                for key in settings.get("keys") or []:
+                for key in _list(settings.get("keys"), source, f"the {provider} keys of resources[{group_index}]"):
                     keys.append(_static_key(source, provider, key, resources))
             elif provider == "kms":
                 keys.append(ProviderKey("kms", str(settings.get("name", "")), resources, kms_api_version=str(settings.get("apiVersion", "v1"))))
             else:
                 raise DecodeError(f"{source}: unknown encryption provider {provider!r} in resources[{group_index}]")
     return EncryptionConfig(source, tuple(keys))
+
+
+def _list(value: object, source: str, what: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise DecodeError(f"{source}: {what} is not a list")
+    return value
 
 
 def _static_key(source: str, provider: str, entry: object, resources: tuple[str, ...]) -> ProviderKey:

@@ -362,7 +362,8 @@ def _go_certificate_structure(der: bytes, go_version: tuple[int, int]) -> tuple[
         version = version_body.read_integer() if version_body is not None else None
         if version is None or not version_body.empty:
             return "x509: malformed version", len(outer)
-    if version < 0 or version > 3:
+    # ReadOptionalASN1Integer into an int64 refuses what does not fit; then only v1-v3 are valid.
+    if version < 0 or version >= 1 << 63:
         return "x509: malformed version", len(outer)
     if version + 1 > 3:
         return "x509: invalid version", len(outer)

@@ -113,11 +113,4 @@ def iter_log_events(data: bytes, source: str, reference: datetime) -> Iterator[L
 
 def read_log_events(log: LogSource, reference: datetime) -> list[LogEvent]:
     """The events of one log source; a log over the limit is read from its last LOG_READ_LIMIT bytes."""
-    if log.size > LOG_READ_LIMIT and log.path is not None:
-        with open(log.path, "rb") as handle:
-            handle.seek(log.size - LOG_READ_LIMIT)
-            data = handle.read(LOG_READ_LIMIT)
-        data = data.split(b"\n", 1)[-1]
-    else:
-        data = log.read_bytes(min(log.size, LOG_READ_LIMIT) or None)
-    return list(iter_log_events(data, log.source, reference))
+    return list(iter_log_events(log.read_tail(LOG_READ_LIMIT), log.source, reference))

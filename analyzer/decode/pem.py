@@ -706,7 +706,11 @@ def load_public_keys(data: bytes) -> tuple[PublicKeyInfo, ...]:
             keys.append(_load_der_public_key(block.der, block.type))
         elif block.type == "CERTIFICATE":
             cert = _load_der_certificate(block.der, f"CERTIFICATE block at offset {block.offset}")
-            keys.append(public_key_info(cert.public_key(), KeyEncoding.CERTIFICATE, block.type))
+            try:
+                key = cert.public_key()
+            except (ValueError, UnsupportedAlgorithm) as exc:
+                raise DecodeError(f"the certificate at offset {block.offset} holds a public key that does not parse: {exc}") from None
+            keys.append(public_key_info(key, KeyEncoding.CERTIFICATE, block.type))
     if not keys:
         raise DecodeError(f"no public key block (found {_go_list(b.type for b in blocks)})")
     return tuple(keys)

@@ -48,7 +48,7 @@ from pathlib import Path
 
 from analyzer.decode.manifest import find_host_path, load_static_pod
 from analyzer.decode.pem import load_yaml_mapping
-from analyzer.errors import DecodeError, EvidenceError, UnsupportedEvidence
+from analyzer.errors import DecodeError, EvidenceError, UnsupportedEvidence, os_problem
 from analyzer.evidence.archive import (
     DEFAULT_LIMITS,
     SNIFF_BYTES,
@@ -174,6 +174,21 @@ class LogSource:
         assert self.path is not None
         return _read_head(self.path, limit if limit is not None else self.size)
 
+    def read_tail(self, limit: int) -> bytes:
+        """The last ``limit`` bytes from the first whole line: a start-up failure is logged last."""
+        if self.size <= limit:
+            return self.read_bytes()
+        if self.path is None:
+            raise EvidenceError(self.source, f"a log of {self.size} bytes inside an archive is not read in place "
+                                             f"(over {limit} bytes); extract it and give its end with --log")
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(self.size - limit)
+                data = handle.read(limit)
+        except OSError as exc:
+            raise EvidenceError(self.source, os_problem(exc)) from None
+        return data.split(b"\n", 1)[-1]
+
 
 @dataclass(frozen=True)
 class Evidence:
@@ -287,7 +302,7 @@ def _read_head(path: Path, limit: int) -> bytes:
         with open(path, "rb") as handle:
             return handle.read(limit)
     except OSError as exc:
-        raise EvidenceError(str(path), f"cannot read: {(exc.strerror or str(exc)).lower()}") from None
+        raise EvidenceError(str(path), os_problem(exc)) from None
 
 
 def _worth_holding(path: str) -> bool:
@@ -379,7 +394,7 @@ class _Collector:
         try:
             info = os.stat(path)
         except OSError as exc:
-            raise EvidenceError(source, f"cannot read: {(exc.strerror or str(exc)).lower()}") from None
+            raise EvidenceError(source, os_problem(exc)) from None
         if stat.S_ISDIR(info.st_mode):
             tree = self._open(lambda: open_tree(path, limits=self.limits))
             self._add_tree(tree, Path(path), parent=None, size=None, required=True)
