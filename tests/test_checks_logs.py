@@ -250,6 +250,13 @@ def test_an_error_naming_a_dynamic_pair_is_tied_to_it():
     assert "same error" in finding.detail
 
 
+def test_without_a_wired_kube_apiserver_any_start_failure_is_reported():
+    error = "open /etc/kubernetes/pki/ca.crt: no such file or directory"
+    [finding] = start_findings(correlate_logs(events(*klog_new(0, error)), wiring(), [], CTX))
+    assert (finding.severity, finding.component, finding.go_error) == (Severity.ERROR, "logs", error)
+    assert "no kube-apiserver configuration" in finding.detail
+
+
 def test_an_error_the_evidence_cannot_place_says_nothing():
     error = "unable to create storage backend: dial tcp 127.0.0.1:2379: connect: connection refused"
     assert start_findings(correlate_logs(events(*klog_new(3, error)), wiring(apiserver()), [], CTX)) == []

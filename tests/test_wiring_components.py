@@ -13,6 +13,8 @@ from analyzer.checks.pairs import predict_load_error
 from analyzer.wiring.components import (
     controller_manager, etcd, kube_apiserver, kubeconfig_load, kubelet, object_hint, server_host, url_hosts,
 )
+from analyzer.wiring import openshift
+from analyzer.wiring.kubeadm import endpoint_host
 from analyzer.wiring.model import Component, Loader, Location, Material, State, Wiring
 from analyzer.wiring.peers import link_peers
 from analyzer.wiring.resolve import Resolved
@@ -219,6 +221,27 @@ def test_each_load_is_verified_with_the_bundle_its_peer_is_configured_with():
     assert peers["kubelet-client11"] is None  # no kubelet in this evidence
 
 
+def test_a_second_component_of_the_same_name_on_a_node_is_linked_too():
+    """Two inputs for one master (its /etc/kubernetes and its kubelet pki) give two components of a name."""
+    files = {f"{PKI}/ca.crt": CA.cert_pem, f"{PKI}/front-proxy-ca.crt": CA.cert_pem, f"{PKI}/etcd/ca.crt": CA.cert_pem}
+    first, second = apiserver(files=files), apiserver(files=files)
+    store = etcd(parse_flags([f"--cert-file={PKI}/etcd/server.crt", f"--key-file={PKI}/etcd/server.key", f"--trusted-ca-file={PKI}/etcd/ca.crt"]),
+                 FilesResolver(files), node=NODE, distribution="kubeadm", configured_by="test", expected_server=(), expected_peer=())
+    wiring = Wiring("kubeadm", [first, store, second])
+    link_peers(wiring)
+    for component in (first, second):
+        etcd_client = next(l for l in component.loads if l.role == "etcd-client")
+        assert etcd_client.peer is not None and etcd_client.peer.name == "etcd"
+
+
+@pytest.mark.parametrize(("endpoint", "host"), [
+    ("api.example.com", "api.example.com"), ("api.example.com:6443", "api.example.com"),
+    ("192.0.2.10:6443", "192.0.2.10"), ("[fd00::1]:6443", "fd00::1"), ("fd00::1", "fd00::1"),
+])
+def test_the_control_plane_endpoint_host(endpoint, host):
+    assert endpoint_host(endpoint) == host
+
+
 def test_a_location_describes_an_etcd_copy_precisely():
     location = Location(input="snapshot.db", etcd_key="/kubernetes.io/secrets/ns/name", object="ns/name", kind="Secret",
                         data_key="tls.key", revision=42)
@@ -231,6 +254,8 @@ def test_sni_names_are_names_the_pair_must_cover():
                                FilesResolver(), node="m", distribution="kubeadm", configured_by="test")
     (sni,) = [load for load in component.loads if load.role == "sni"]
     assert sni.expected_names == ("api.example.com",)  # the wildcard is a pattern, not a host to dial
+    # OpenShift's own naming of its serving pairs keeps it so.
+    assert openshift._with_names(sni, {}, None).expected_names == ("api.example.com",)
 
 
 KCM_FLAGS = [

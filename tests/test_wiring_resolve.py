@@ -10,7 +10,7 @@ import pytest
 
 from analyzer.evidence.archive import open_tree
 from analyzer.evidence.node import find_nodes
-from analyzer.wiring.model import Copy, State
+from analyzer.wiring.model import Copy, Material, State
 from analyzer.wiring.resolve import HostResolver, Mount, StaticPodResolver
 from analyzer.wiring.sources import _covered, node_file
 from tests.fixtures.archives import build
@@ -109,6 +109,25 @@ def test_a_directory_outside_the_revisioned_resources_is_not_read_from_etcd():
     objects = FakeObjects({"sa-token-signing-certs-7": {"service-account-001.pub": b"k1"}})
     [found] = resolver(objects=objects).directory("/etc/kubernetes/static-pod-resourcesX/configmaps/sa-token-signing-certs")
     assert found.state is State.NOT_IN_EVIDENCE
+
+
+def test_a_key_directory_flag_naming_a_file_keeps_the_file_state():
+    """serviceAccountPublicKeyFiles may name a file; an empty one must stay visible, not vanish from the load."""
+    objects = FakeObjects({"sa-7": {"sa.pub": b""}})
+    [found] = resolver(objects=objects).directory("/etc/kubernetes/static-pod-resources/secrets/sa/sa.pub")
+    assert (found.state, found.location.object) == (State.EMPTY, f"{NAMESPACE}/sa-7")
+
+
+def test_a_config_map_that_cannot_be_decoded_is_a_directory_in_that_state():
+    class Encrypted(FakeObjects):
+        def find(self, resource, namespace, name):
+            return SimpleNamespace(object=None)
+
+        def data(self, resource, namespace, name, data_key):
+            return Material(State.ENCRYPTED, in_etcd(namespace, name, data_key, b"").location)
+
+    [found] = resolver(objects=Encrypted({})).directory("/etc/kubernetes/static-pod-resources/configmaps/sa-token-signing-certs")
+    assert found.state is State.ENCRYPTED
 
 
 def test_a_host_resolver_without_a_node_is_not_in_evidence():

@@ -19,6 +19,7 @@ from datetime import datetime
 from analyzer.checks.bundles import predict_bundle_error
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import predict_load_error
+from analyzer.checks.parsed import common_name
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
 from analyzer.decode.klog import LogEvent
@@ -143,6 +144,14 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
                 remediation=("Send the master's /etc/kubernetes (or the etcd snapshot): its config names the SNI pair after the last one loaded",),
             ))
             continue
+        if not apiservers:
+            found.append(Finding(
+                "logs.start-failure", Severity.ERROR, "logs", "start-up", "a component exited at start-up (from the log)",
+                f"{_where(event)}: `{logged_error}`. The evidence holds no kube-apiserver configuration to tie the error to a file.",
+                Subject(source=_where(event)), go_error=logged_error, label="start-up failure (from the log)",
+                remediation=("Send the master's /etc/kubernetes (or the etcd snapshot) so the error can be tied to the file it names",),
+            ))
+            continue
         apiserver = apiservers[0]
         failing = _identify(apiserver, logged_error, loaded)
         if failing is None:
@@ -202,7 +211,7 @@ def _expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> l
         moment = _parse_time(bound)
         attribute = "not_valid_after_utc" if direction == "after" else "not_valid_before_utc"
         matches = [e for e in inventory if moment is not None and getattr(e.certificate, attribute).replace(microsecond=0) == moment]
-        names = "; ".join(f"CN={e.to_json()['common_name']} ({', '.join(sorted(e.used_by)) or 'in a bundle'})" for e in matches)
+        names = "; ".join(f"CN={common_name(e.certificate)} ({', '.join(sorted(e.used_by)) or 'in a bundle'})" for e in matches)
         what = "expired at" if direction == "after" else "not valid before"
         found.append(Finding(
             "logs.x509-expired", Severity.ERROR if matches else Severity.WARNING, "logs", "x509",

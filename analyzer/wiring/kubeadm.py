@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -101,9 +102,16 @@ def apiserver_names(flags: Flags, node: str, config: dict) -> tuple[tuple[str, .
         advised.append(flags.find("advertise-address"))
     endpoint = str(config.get("controlPlaneEndpoint") or "")
     if endpoint:
-        advised.append(endpoint.rsplit(":", 1)[0] if endpoint.count(":") == 1 else endpoint)
+        advised.append(endpoint_host(endpoint))
     advised += [str(san) for san in ((config.get("apiServer") or {}).get("certSANs") or [])]
     return tuple(dict.fromkeys(required)), tuple(name for name in dict.fromkeys(advised) if name not in required)
+
+
+def endpoint_host(endpoint: str) -> str:
+    """The host of kubeadm's controlPlaneEndpoint: ``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address."""
+    if endpoint.count(":") > 1 and not endpoint.startswith("["):
+        return endpoint
+    return urlsplit("//" + endpoint).hostname or endpoint
 
 
 def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distribution: str = "kubeadm") -> Wiring:

@@ -212,8 +212,8 @@ def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: st
     if load.role not in ("serving", "sni"):
         return load
     hint = object_hint(load.cert_path or "")
-    if load.names:
-        return replace(load, expected_names=load.names)
+    if load.names:  # kube_apiserver already took them as expected names, wildcards left out
+        return load
     if hint in SYSTEM_SERVING_NAMES:
         return replace(load, expected_names=SYSTEM_SERVING_NAMES[hint])
     if hint in lb_names:

@@ -39,42 +39,45 @@ def link_peers(wiring: Wiring) -> None:
         by_node.setdefault(component.node, {})[component.name] = component
     any_apiserver = next((c for c in wiring.components if c.name == "kube-apiserver"), None)
 
-    for node, components in by_node.items():
+    # Every component is linked, also a second one of the same name on a node (two inputs for one
+    # master); its peers are looked up among the node's components.
+    for component in wiring.components:
+        node = component.node
+        components = by_node[node]
         apiserver = components.get("kube-apiserver") or any_apiserver
         etcd = components.get("etcd")
         kubelet = components.get("kubelet")
         client_ca = _bundle(apiserver, "client-ca")
-        for component in components.values():
-            linked = []
-            for load in component.loads:
-                peer = None
-                if component.name == "kube-apiserver":
-                    # SNI entries that carry their own names are the user's (the observer gives the
-                    # system ones none, layouts §2.3): clients trust those through their own stores.
-                    if load.role in ("serving", "sni") and not load.source_object and not (load.role == "sni" and load.names):
-                        ca, ref = wiring.serving_trust.get(node, (None, None))
-                        peer = Peer("clients of kube-apiserver", "server", ca, ref, load.expected_names) if ca else None
-                    elif load.role == "etcd-client":
-                        ca, ref = _bundle(etcd, "etcd-trusted-ca")
-                        peer = Peer("etcd", "client", ca, ref) if ca else None
-                    elif load.role == "kubelet-client":
-                        ca, ref = _bundle(kubelet, "kubelet-client-ca")
-                        peer = Peer("kubelets", "client", ca, ref) if ca else None
-                    elif load.role == "proxy-client":
-                        ca, ref = _bundle(component, "requestheader-ca")
-                        peer = Peer("aggregated API servers", "client", ca, ref, allowed_names=load.names) if ca else None
-                elif component.name == "etcd":
-                    if load.role == "etcd-server":
-                        ca, ref = _bundle(apiserver, "etcd-ca")
-                        peer = Peer("kube-apiserver", "server", ca, ref, load.expected_names) if ca else None
-                    elif load.role == "etcd-peer":
-                        ca, ref = _bundle(component, "etcd-peer-trusted-ca")
-                        peer = Peer("etcd peers", "server", ca, ref, load.expected_names) if ca else None
-                elif load.loader is Loader.KUBECONFIG or load.role == "kubelet-client":
-                    ca, ref = client_ca
-                    peer = Peer("kube-apiserver", "client", ca, ref) if ca else None
-                elif load.role == "kubelet-serving":
-                    ca, ref = _bundle(apiserver, "kubelet-ca")
-                    peer = Peer("kube-apiserver", "server", ca, ref) if ca else None
-                linked.append(replace(load, peer=peer) if peer else load)
-            component.loads = linked
+        linked = []
+        for load in component.loads:
+            peer = None
+            if component.name == "kube-apiserver":
+                # SNI entries that carry their own names are the user's (the observer gives the
+                # system ones none, layouts §2.3): clients trust those through their own stores.
+                if load.role in ("serving", "sni") and not load.source_object and not (load.role == "sni" and load.names):
+                    ca, ref = wiring.serving_trust.get(node, (None, None))
+                    peer = Peer("clients of kube-apiserver", "server", ca, ref, load.expected_names) if ca else None
+                elif load.role == "etcd-client":
+                    ca, ref = _bundle(etcd, "etcd-trusted-ca")
+                    peer = Peer("etcd", "client", ca, ref) if ca else None
+                elif load.role == "kubelet-client":
+                    ca, ref = _bundle(kubelet, "kubelet-client-ca")
+                    peer = Peer("kubelets", "client", ca, ref) if ca else None
+                elif load.role == "proxy-client":
+                    ca, ref = _bundle(component, "requestheader-ca")
+                    peer = Peer("aggregated API servers", "client", ca, ref, allowed_names=load.names) if ca else None
+            elif component.name == "etcd":
+                if load.role == "etcd-server":
+                    ca, ref = _bundle(apiserver, "etcd-ca")
+                    peer = Peer("kube-apiserver", "server", ca, ref, load.expected_names) if ca else None
+                elif load.role == "etcd-peer":
+                    ca, ref = _bundle(component, "etcd-peer-trusted-ca")
+                    peer = Peer("etcd peers", "server", ca, ref, load.expected_names) if ca else None
+            elif load.loader is Loader.KUBECONFIG or load.role == "kubelet-client":
+                ca, ref = client_ca
+                peer = Peer("kube-apiserver", "client", ca, ref) if ca else None
+            elif load.role == "kubelet-serving":
+                ca, ref = _bundle(apiserver, "kubelet-ca")
+                peer = Peer("kube-apiserver", "server", ca, ref) if ca else None
+            linked.append(replace(load, peer=peer) if peer else load)
+        component.loads = linked

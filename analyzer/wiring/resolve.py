@@ -121,11 +121,12 @@ class StaticPodResolver:
         return Resolved(disk or _absent(host or path, why, node=self.node.name if self.node else None), tuple(copies), object_ref, user_source)
 
     def directory(self, path: str) -> list[Material]:
+        """Every file of a directory; for a path that is a file (empty, scrubbed, missing), that file."""
         host = self.host_path(path)
         if self.node is not None and host and self.node.host_exists(host):
-            return node_directory(self.node, host)
+            return node_directory(self.node, host) or [node_file(self.node, host)]
         if self.objects is not None:
             parts = path[len(self.resources_dir.rstrip("/")) + 1 :].split("/") if path.startswith(self.resources_dir) else []
             if len(parts) == 2 and parts[0] == "configmaps" and self.revision is not None:
                 return configmap_files(self.objects, self.namespace, f"{parts[1]}-{self.revision}")
-        return [_absent(host or path, "neither the node's files nor the etcd object behind this directory are in the evidence")]
+        return [self.file(path).material]

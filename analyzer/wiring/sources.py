@@ -270,7 +270,7 @@ def node_directory(node: NodeEvidence, host_dir: str) -> list[Material]:
 def configmap_files(objects: EtcdObjects, namespace: str, name: str) -> list[Material]:
     """Every key of a ConfigMap as if it were a directory of files (what the installer writes)."""
     stored = objects.find("configmaps", namespace, name)
-    if stored is None or stored.object is None:
-        return [objects.data("configmaps", namespace, name, "")] if stored is None else []
+    if stored is None or stored.object is None:  # absent, encrypted without a key, unreadable: data() says which
+        return [objects.data("configmaps", namespace, name, "")]
     keys = sorted({*(stored.object.get("data") or {}), *(stored.object.get("binaryData") or {})})
     return [objects.data("configmaps", namespace, name, key) for key in keys]
