@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from html import escape as html_escape
 
 import pytest
 
 from tests.fixtures import scenarios
 
 
-def scan(*evidence: str, tmp_path) -> tuple[int, dict]:
+def scan(*evidence: str, tmp_path, html: bool = False) -> tuple[int, dict]:
     target = tmp_path / "report.json"
-    result = subprocess.run([sys.executable, "-m", "analyzer", "scan", *evidence, "--at", scenarios.REFERENCE, "--json", str(target)],
+    extra = ["--html", str(tmp_path / "report.html")] if html else []
+    result = subprocess.run([sys.executable, "-m", "analyzer", "scan", *evidence, "--at", scenarios.REFERENCE, "--json", str(target), *extra],
                             capture_output=True, text=True, timeout=300)
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, json.loads(target.read_text())
@@ -66,9 +68,11 @@ def test_sosreport_is_unverifiable_not_broken_and_the_log_names_the_pair(real_et
 
 def test_kubeadm_snapshot_alone_cannot_verify_files(real_etcd, tmp_path):
     case = scenarios.kubeadm_snapshot_only(tmp_path)
-    code, report = scan(*case.evidence(), tmp_path=tmp_path)
+    code, report = scan(*case.evidence(), tmp_path=tmp_path, html=True)
     assert code == 0
     assert [f for f in report["findings"] if f["severity"] in ("critical", "error")] == []
+    page = (tmp_path / "report.html").read_text()
+    assert report["notes"] and all(page.count(html_escape(note)) == 1 for note in report["notes"])  # said once
     apiserver = next(c for c in report["components"] if c["component"] == "kube-apiserver")
     assert "mirror pod kube-system/kube-apiserver-master-0" in apiserver["configured_by"]
     assert {l["status"] for l in apiserver["loads"]} == {"unverifiable"}

@@ -14,8 +14,8 @@ from analyzer.report.model import Finding, Severity, Subject
 from analyzer.report.outputs import RENDERERS, OutputFormat, render_outputs
 from analyzer.report.verdict import build_verdict
 from analyzer.scan import ScanResult
-from analyzer.wiring.model import State
-from tests.fixtures.models import CTX, NODE, component, on_node, pair_load, sni_load, wiring
+from analyzer.wiring.model import Loader, State
+from tests.fixtures.models import CTX, NODE, bundle_load, component, on_node, pair_load, sni_load, wiring
 from tests.fixtures.pki import REFERENCE_UTC, make_ca, make_leaf
 
 CA = make_ca("kubernetes")
@@ -79,3 +79,19 @@ def test_the_json_report_is_deterministic_and_carries_the_load_statuses():
     ]
     assert report["verdict"]["status"] == "broken" and report["reference_time"] == "2025-06-01T12:00:00Z"
     assert apiserver["node"] == NODE
+
+
+def test_every_renderer_fixes_first_what_the_headline_names():
+    """A component that does not start leads, even over a critical finding that sorts before it."""
+    empty_pool = bundle_load(b"", role="etcd-ca", purpose=None, label="etcd CA bundle", flag="--etcd-cafile")
+    etcd_serving = pair_load(LEAF.cert_pem, b"", component="etcd", role="etcd-server", loader=Loader.TLS_PAIR, purpose=None,
+                             label="etcd serving pair")
+    w = wiring(component("kube-apiserver", empty_pool), component("etcd", etcd_serving))
+    findings = run_checks(w, CTX)
+    assert [(f.component, f.severity, f.blocks_start) for f in findings][:2] == [
+        ("kube-apiserver", Severity.CRITICAL, False), ("etcd", Severity.CRITICAL, True)]
+    verdict = build_verdict(w, findings, REFERENCE_UTC, None)
+    assert verdict.lead is not None and verdict.lead.label == "etcd serving pair" and "etcd serving pair" in verdict.headline
+    result = ScanResult("0.0.0-test", REFERENCE_UTC, 30, [], w, findings, verdict, [])
+    assert "**Fix (etcd serving pair)**" in RENDERERS[OutputFormat.MARKDOWN](result)
+    assert "Fix first: etcd serving pair" in RENDERERS[OutputFormat.HTML](result)

@@ -33,7 +33,8 @@ def environment() -> Environment:
 
 def render_html(result: ScanResult) -> str:
     report = build_report(result)
-    first_fix = next((f for f in report["findings"] if f["remediation"] and f["severity"] in ("critical", "error")), None)
+    lead = result.verdict.lead
+    first_fix = report["findings"][result.findings.index(lead)] if lead is not None and lead.remediation else None
     # The figures are built from escaped text in svg.py; Markup keeps jinja2 from escaping them twice.
     timeline = validity_timeline(report["certificates"], report["reference_time"], report["verdict"]["next_expiry"])
     trust = trust_graph(report["certificates"], result.findings)

@@ -31,8 +31,8 @@ def render_markdown(result: ScanResult) -> str:
             lines.append(f"| {f.severity.value} | {_cell(f.title)} | {('`' + _cell(f.go_error) + '`') if f.go_error else ''} |")
         if len(important) > MAX_FINDINGS:
             lines.append(f"| | … and {len(important) - MAX_FINDINGS} more in the full report | |")
-    top = next((f for f in result.findings if f.remediation), None)
-    if top is not None:
+    top = verdict.lead
+    if top is not None and top.remediation:
         lines += ["", f"**Fix ({top.label})**:", ""]
         lines += [f"{i}. {' '.join(step.split())}" for i, step in enumerate(top.remediation, start=1)]
     lines += ["", "Evidence: " + ", ".join(f"`{r.path}`" + (f" (sha256 {r.sha256[:12]}…)" if r.sha256 else "") for r in result.inputs)]

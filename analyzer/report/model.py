@@ -117,6 +117,7 @@ class Verdict:
     components: tuple[ComponentVerdict, ...] = ()
     next_expiry: dict[str, object] | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    lead: Finding | None = None  # the finding the headline names: every renderer's "fix first"
 
     def to_json(self) -> dict[str, object]:
         return {

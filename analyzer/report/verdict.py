@@ -96,6 +96,7 @@ def build_verdict(wiring: Wiring, findings: list[Finding], reference_utc: dateti
     expiry = ""
     if next_expiry:
         expiry = f" The next certificate to expire is {next_expiry['label']} on {next_expiry['not_after']}."
+    lead = blocked[0] if blocked else failing[0] if failing else None
     if blocked:
         status, headline = "broken", headline_for(blocked[0], wiring)
     elif failing:
@@ -118,4 +119,4 @@ def build_verdict(wiring: Wiring, findings: list[Finding], reference_utc: dateti
     else:
         status = "healthy"
         headline = f"No certificate problem found at {_stamp(reference_utc)}: every pair checked loads, is valid and is trusted by its peers.{expiry}"
-    return Verdict(status, headline, tuple(components), next_expiry, counts)
+    return Verdict(status, headline, tuple(components), next_expiry, counts, lead)
