@@ -27,3 +27,8 @@ def parse_reference_time(text: str | None, *, now: datetime | None = None) -> da
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def format_utc(moment: datetime) -> str:
+    """A moment the way every output writes it: RFC 3339 in UTC, to the second."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -20,10 +20,9 @@ from analyzer.checks.parsed import NO_CERTIFICATES, bundle, private_key, public_
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
 from analyzer.report.model import Finding, Severity
-from analyzer.wiring.model import Load, Loader, Material, State
+from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, Material, State
 
-STORAGE_BUNDLES = ("etcd-ca", "etcd-trusted-ca", "etcd-peer-trusted-ca")
-POOL_BUNDLES = (*STORAGE_BUNDLES, "kubelet-ca")
+POOL_BUNDLES = ("etcd-ca", "etcd-trusted-ca", "etcd-peer-trusted-ca", "kubelet-ca")
 
 
 def _missing_file_error(path: str | None, material: Material) -> str:
@@ -59,7 +58,7 @@ def predict_bundle_error(load: Load) -> tuple[str, str, str] | None:
 
 
 def _empty_pool(load: Load, ctx: CheckContext, problem: str) -> list[Finding]:
-    storage = load.role in STORAGE_BUNDLES
+    storage = load.role in STORAGE_ROLES
     return [finding(
         load, "bundle.empty-pool", Severity.CRITICAL if storage else Severity.ERROR,
         f"{load.label}: {problem}; every peer it verifies is refused",

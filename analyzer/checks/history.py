@@ -10,6 +10,7 @@ from __future__ import annotations
 from analyzer.checks.context import CheckContext, finding
 from analyzer.report.model import Finding, Severity
 from analyzer.wiring.model import Change, Load, Material, State
+from analyzer.reftime import format_utc
 
 
 def _current_run(material: Material) -> list[Change]:
@@ -53,7 +54,7 @@ def describe_change(material: Material) -> str | None:
     change = introduced(material)
     if change is None:
         return None
-    when = change.time_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if change.time_utc else "an unknown time"
+    when = format_utc(change.time_utc) if change.time_utc else "an unknown time"
     before = previous(material, change)
     size = f"{change.value_size} bytes"
     if change.value_size is None:

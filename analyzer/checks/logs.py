@@ -26,6 +26,7 @@ from analyzer.decode.klog import LogEvent
 from analyzer.report.inventory import InventoryEntry
 from analyzer.report.model import Finding, Severity, Subject
 from analyzer.wiring.model import Component, Load, Loader, Wiring
+from analyzer.reftime import format_utc
 
 SNI_FAILURE = "failed to load SNI cert and key: "
 EXPIRED = re.compile(r"x509: certificate has expired or is not yet valid(?:: current time (\S+) is (after|before) (\S+?))?(?:[\"\s,;)]|$)")
@@ -33,7 +34,7 @@ UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
 
 
 def _where(event: LogEvent) -> str:
-    when = f" at {event.time_utc.strftime('%Y-%m-%dT%H:%M:%SZ')}" if event.time_utc else ""
+    when = f" at {format_utc(event.time_utc)}" if event.time_utc else ""
     return f"{event.source} line {event.line_number}{when}"
 
 

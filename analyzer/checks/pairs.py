@@ -20,6 +20,7 @@ from analyzer.checks.remediation import remedies
 from analyzer.decode.gotls import PairFailure
 from analyzer.report.model import Finding, Severity
 from analyzer.wiring.model import Load, Loader, Material, State
+from analyzer.reftime import format_utc
 
 PAIR_LOADERS = (Loader.DYNAMIC_PAIR, Loader.TLS_PAIR, Loader.KUBECONFIG)
 
@@ -111,7 +112,7 @@ def check_pair(load: Load, ctx: CheckContext) -> list[Finding]:
 def _history_lines(material: Material) -> list[str]:
     lines = []
     for change in material.history:
-        when = change.time_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if change.time_utc else "time unknown"
+        when = format_utc(change.time_utc) if change.time_utc else "time unknown"
         size = f"{change.value_size} bytes, sha256:{change.value_sha256[:16]}" if change.value_sha256 else "key absent"
         lines.append(f"revision {change.revision} {change.event} by {change.manager or 'unknown'} at {when}: {size}")
     return lines

@@ -15,6 +15,7 @@ Validity is its own check, so chains are verified at a moment inside the leaf's 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -27,7 +28,7 @@ from analyzer.checks.parsed import bundle, common_name, presented_chain, sha256_
 from analyzer.checks.remediation import remedies
 from analyzer.decode.gotls import format_unknown_authority, go_hint_certificate_name
 from analyzer.report.model import Finding, Severity
-from analyzer.wiring.model import Load, State
+from analyzer.wiring.model import STORAGE_ROLES, Load, State
 
 MAX_CHAIN = 8
 # Per key type: Go's name for the algorithm, its %T, and what CheckSignatureFrom reports when the
@@ -123,8 +124,12 @@ def go_chain(chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate,
     return False, format_unknown_authority(*hint) if hint else format_unknown_authority()
 
 
+@lru_cache(maxsize=4096)
 def verifies(chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...]) -> tuple[bool, str | None]:
-    """(trusted, Go's error) for a presented chain against a bundle of roots."""
+    """(trusted, Go's error) for a presented chain against a bundle of roots.
+
+    Pure and cached: every kubeconfig of a node verifies the same served chain with the same CA.
+    """
     if not roots:
         return False, format_unknown_authority()
     leaf = chain[0]
@@ -151,7 +156,7 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     if trusted:
         return []
     leaf = chain[0]
-    storage = load.role in ("etcd-client", "etcd-server")
+    storage = load.role in STORAGE_ROLES
     issuer = leaf.issuer.rfc4514_string()
     in_bundle = ", ".join(f"CN={common_name(root)}" for root in roots) or "nothing"
     if peer.usage == "client":

@@ -20,9 +20,9 @@ from analyzer.checks.parsed import bundle, common_name, presented_chain, sha256_
 from analyzer.checks.remediation import remedies
 from analyzer.decode.gotls import find_validity_error
 from analyzer.report.model import Finding, Severity
-from analyzer.wiring.model import Load, Loader, State
+from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, State
+from analyzer.reftime import format_utc
 
-STORAGE_ROLES = ("etcd-client", "etcd-server")  # without them kube-apiserver has no storage
 # Verified only when a peer is configured to: kube-apiserver checks kubelets' serving certificates
 # only with --kubelet-certificate-authority, which kubeadm does not set.
 OPTIONALLY_VERIFIED = ("kubelet-serving",)
@@ -47,10 +47,6 @@ def validity_state(certificate: x509.Certificate, ctx: CheckContext) -> str:
     return "valid"
 
 
-def _stamp(moment) -> str:  # type: ignore[no-untyped-def]
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
     chain = presented_chain(load)
     if not chain:
@@ -66,11 +62,11 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
         unchecked = load.role in OPTIONALLY_VERIFIED and load.peer is None
         severity = Severity.CRITICAL if storage else Severity.WARNING if unchecked else Severity.ERROR
         if expired:
-            title = f"{load.label}: certificate expired {_stamp(leaf.not_valid_after_utc)}"
-            what = f"expired at {_stamp(leaf.not_valid_after_utc)}, {(now - leaf.not_valid_after_utc).days} days before the reference time"
+            title = f"{load.label}: certificate expired {format_utc(leaf.not_valid_after_utc)}"
+            what = f"expired at {format_utc(leaf.not_valid_after_utc)}, {(now - leaf.not_valid_after_utc).days} days before the reference time"
         else:
-            title = f"{load.label}: certificate not valid until {_stamp(leaf.not_valid_before_utc)}"
-            what = f"is not valid until {_stamp(leaf.not_valid_before_utc)} (issued in the future: a node clock was wrong when it was made, or is wrong now)"
+            title = f"{load.label}: certificate not valid until {format_utc(leaf.not_valid_before_utc)}"
+            what = f"is not valid until {format_utc(leaf.not_valid_before_utc)} (issued in the future: a node clock was wrong when it was made, or is wrong now)"
         consequence = (
             f"nothing in this configuration verifies it (no --kubelet-certificate-authority), but any client that does will refuse it"
             if unchecked else
@@ -86,8 +82,8 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
     if remaining <= warning_window(leaf, ctx):
         return [finding(
             load, "validity.expiring", Severity.WARNING,
-            f"{load.label}: certificate expires in {remaining.days} days ({_stamp(leaf.not_valid_after_utc)})",
-            f"{load.label} ({subject}) expires at {_stamp(leaf.not_valid_after_utc)}, {remaining.days} days after the reference time; "
+            f"{load.label}: certificate expires in {remaining.days} days ({format_utc(leaf.not_valid_after_utc)})",
+            f"{load.label} ({subject}) expires at {format_utc(leaf.not_valid_after_utc)}, {remaining.days} days after the reference time; "
             f"then {peer} will refuse it.",
             material=load.cert, peer=peer, remediation=remedies(load, "validity.expiring", ctx), fingerprint=sha256_fingerprint(leaf),
         )]
@@ -105,7 +101,7 @@ def check_bundle_validity(load: Load, ctx: CheckContext) -> list[Finding]:
     expired = [c for c in certificates if find_validity_error(c, now)]
     if not expired:
         return []
-    names = ", ".join(f"CN={common_name(c)} (until {_stamp(c.not_valid_after_utc)})" for c in expired)
+    names = ", ".join(f"CN={common_name(c)} (until {format_utc(c.not_valid_after_utc)})" for c in expired)
     every = len(expired) == len(certificates)
     return [finding(
         load, "validity.ca-expired", Severity.ERROR if every else Severity.WARNING,

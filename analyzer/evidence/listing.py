@@ -36,6 +36,7 @@ from analyzer.errors import DecodeError
 from analyzer.evidence.archive import Entry, EntryKind
 from analyzer.evidence.detect import DetectedInput, Evidence, SnapshotSource
 from analyzer.evidence.node import Mount, NodeEvidence
+from analyzer.reftime import format_utc
 
 MAX_YAML_BYTES = 4 << 20  # larger files are not parsed to be described
 
@@ -143,7 +144,7 @@ class EvidenceListing:
 
 
 def _utc_text(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return format_utc(moment) if moment else None
 
 
 def _cn(name: x509.Name) -> str | None:

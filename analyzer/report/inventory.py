@@ -19,16 +19,13 @@ from analyzer.checks.context import CheckContext
 from analyzer.checks.parsed import bundle, common_name, sha256_fingerprint
 from analyzer.checks.validity import validity_state
 from analyzer.wiring.model import Load, Material, State, Wiring
+from analyzer.reftime import format_utc
 
 _EKU_NAMES = {
     ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
     ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
     ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "any",
 }
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _public_key(certificate: x509.Certificate) -> str:
@@ -74,8 +71,8 @@ class InventoryEntry:
             "common_name": common_name(cert),
             "issuer": cert.issuer.rfc4514_string(),
             "serial": format(cert.serial_number, "x"),
-            "not_before": _stamp(cert.not_valid_before_utc),
-            "not_after": _stamp(cert.not_valid_after_utc),
+            "not_before": format_utc(cert.not_valid_before_utc),
+            "not_after": format_utc(cert.not_valid_after_utc),
             "state": self.state,
             "is_ca": bool(constraints.ca) if constraints is not None else False,
             "sans": sorted([f"DNS:{n}" for n in sans.get_values_for_type(x509.DNSName)] + [f"IP:{ip}" for ip in sans.get_values_for_type(x509.IPAddress)]) if sans else [],
@@ -126,6 +123,6 @@ def next_expiry(inventory: list[InventoryEntry], reference_utc: datetime) -> dic
     return {
         "fingerprint_sha256": first.fingerprint,
         "label": f"CN={common_name(first.certificate)}" + (f" ({used[0]})" if used else ""),
-        "not_after": _stamp(first.certificate.not_valid_after_utc),
+        "not_after": format_utc(first.certificate.not_valid_after_utc),
         "days_left": (first.certificate.not_valid_after_utc - reference_utc).days,
     }

@@ -12,6 +12,7 @@ from typing import Any
 from analyzer.report.model import Finding, Severity, component_rank
 from analyzer.scan import ScanResult
 from analyzer.wiring.model import Load, Material, Wiring
+from analyzer.reftime import format_utc
 
 SCHEMA = "kforensic-report/1"
 
@@ -77,7 +78,7 @@ def history(wiring: Wiring) -> list[dict[str, Any]]:
                     "data_key": location.data_key,
                     "revision": change.revision,
                     "event": change.event,
-                    "time": change.time_utc.strftime("%Y-%m-%dT%H:%M:%SZ") if change.time_utc else None,
+                    "time": format_utc(change.time_utc) if change.time_utc else None,
                     "manager": change.manager,
                     "size": change.value_size,
                     "sha256_prefix": change.value_sha256[:16] if change.value_sha256 else None,
@@ -91,7 +92,7 @@ def build_report(result: ScanResult) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "tool": {"name": "kforensic", "version": result.tool_version},
-        "reference_time": result.reference_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "reference_time": format_utc(result.reference_utc),
         "warn_days": result.warn_days,
         "distribution": wiring.distribution,
         "partial": result.partial,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from analyzer.report.model import Severity
 from analyzer.scan import ScanResult
+from analyzer.reftime import format_utc
 
 MAX_FINDINGS = 8
 
@@ -17,7 +18,7 @@ def render_markdown(result: ScanResult) -> str:
     lines = [
         f"**kforensic verdict ({verdict.status})**: {verdict.headline}",
         "",
-        f"Reference time {result.reference_utc.strftime('%Y-%m-%dT%H:%M:%SZ')}, kforensic {result.tool_version}"
+        f"Reference time {format_utc(result.reference_utc)}, kforensic {result.tool_version}"
         + (" — **partial evidence**" if result.partial else "") + ".",
         "",
         "| component | node | verdict |",

@@ -11,6 +11,7 @@ from rich.text import Text
 from analyzer.decode.records import KeyRecord
 from analyzer.evidence.etcd import Integrity
 from analyzer.evidence.snapshot_summary import SnapshotSummary
+from analyzer.reftime import format_utc
 
 
 def format_bytes(size: int) -> str:
@@ -125,7 +126,7 @@ def scan_summary_view(result) -> Group:  # type: ignore[no-untyped-def]
     verdict = result.verdict
     parts: list[object] = [
         Text.assemble((f" {verdict.status.upper()} ", _STATUS_STYLE.get(verdict.status, "bold")), " ", verdict.headline),
-        Text(f"reference time {result.reference_utc.strftime('%Y-%m-%dT%H:%M:%SZ')}, {result.wiring.distribution}"
+        Text(f"reference time {format_utc(result.reference_utc)}, {result.wiring.distribution}"
              + (", PARTIAL evidence" if result.partial else ""), style="dim"),
     ]
     if verdict.components:

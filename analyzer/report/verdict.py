@@ -12,10 +12,7 @@ from datetime import datetime
 from analyzer.checks.history import describe_change
 from analyzer.report.model import ComponentVerdict, Finding, Severity, Verdict, component_rank
 from analyzer.wiring.model import Copy, Load, Loader, Wiring
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+from analyzer.reftime import format_utc
 
 
 def _load_of(wiring: Wiring, finding: Finding) -> Load | None:
@@ -109,14 +106,14 @@ def build_verdict(wiring: Wiring, findings: list[Finding], reference_utc: dateti
         names = ", ".join(f"{c.component}{' on ' + c.node if c.node else ''}" for c in undetermined)
         status = "unknown" if len(undetermined) == len(components) else "at-risk"
         headline = (
-            f"Nothing failing was found at {_stamp(reference_utc)}, but this evidence cannot show whether {names} "
+            f"Nothing failing was found at {format_utc(reference_utc)}, but this evidence cannot show whether {names} "
             f"start{'s' if len(undetermined) == 1 else ''}: what they load is scrubbed, encrypted without a key, or not included."
             f"{expiry}"
         )
     elif counts["warning"]:
         status = "at-risk"
-        headline = f"No component is blocked at {_stamp(reference_utc)}; {counts['warning']} warning(s) need attention.{expiry}"
+        headline = f"No component is blocked at {format_utc(reference_utc)}; {counts['warning']} warning(s) need attention.{expiry}"
     else:
         status = "healthy"
-        headline = f"No certificate problem found at {_stamp(reference_utc)}: every pair checked loads, is valid and is trusted by its peers.{expiry}"
+        headline = f"No certificate problem found at {format_utc(reference_utc)}: every pair checked loads, is valid and is trusted by its peers.{expiry}"
     return Verdict(status, headline, tuple(components), next_expiry, counts, lead)

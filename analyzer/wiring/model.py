@@ -42,6 +42,11 @@ class Loader(StrEnum):
     KUBECONFIG = "kubeconfig"  # client-go: client pair and CA from a kubeconfig
 
 
+# What kube-apiserver's storage hangs on: its etcd client pair and CA, etcd's serving pair and the
+# CAs etcd verifies with. When one fails, kube-apiserver never becomes ready.
+STORAGE_ROLES = frozenset({"etcd-client", "etcd-ca", "etcd-server", "etcd-trusted-ca", "etcd-peer-trusted-ca"})
+
+
 @dataclass(frozen=True)
 class Change:
     """One surviving revision of an etcd object, as far as it concerns one data key."""
