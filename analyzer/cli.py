@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -318,7 +319,7 @@ def scan(
     reference = parse_reference_time(at)
     options = ScanOptions(evidence, reference, warn_days, encryption_config or [], log or [])
     with _scan_progress() as progress:
-        result = run_scan(ScanOptions(**{**options.__dict__, "progress": progress}))
+        result = run_scan(replace(options, progress=progress))
     rendered = render_outputs(result, {OutputFormat.JSON: json_out, OutputFormat.HTML: html_out, OutputFormat.MARKDOWN: markdown_out})
     write_outputs(rendered)
     if json_out is None or str(json_out) != "-":

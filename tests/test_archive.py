@@ -293,6 +293,7 @@ def test_detection_is_by_content_not_by_name(sandbox: Path) -> None:
         (b"BZh is not enough", None),
         (b"", None),
     ],
+    ids=["tar", "tar.gz", "tar.xz", "tar.bz2", "zip", "empty-zip", "bzip2-magic-alone", "empty"],  # gzip bytes carry a time
 )
 def test_sniff_container_leaves_the_position_alone(data: bytes, expected: Container | None) -> None:
     stream = io.BytesIO(b"xyz" + data)
@@ -661,6 +662,7 @@ def test_random_bytes_are_unsupported(sandbox: Path) -> None:
         (b"\x1f\x8b\x08\x00" + bytes(6) + b"\xff" * 600, CorruptEvidence, "gzip data is damaged"),
         (gzip.compress(bytes(5000))[:20], TruncatedEvidence, "cut off"),
     ],
+    ids=["empty", "zstd", "gzip-of-a-log", "damaged-gzip", "cut-gzip"],  # gzip bytes carry a time
 )
 def test_files_that_are_not_usable_archives(
     sandbox: Path, content: bytes, error: type[EvidenceError], phrase: str

@@ -102,3 +102,22 @@ def test_damage_met_while_wiring_marks_the_scan_partial(broken_openshift, tmp_pa
     assert record["partial"] and report["partial"]
     [note] = [f for f in report["findings"] if f["id"] == "evidence.snapshot-damaged"]
     assert "is not an mvccpb.KeyValue" in note["detail"]
+
+
+def test_an_objects_history_is_decoded_once_for_all_its_data_keys(broken_openshift, monkeypatch):
+    from analyzer.evidence.etcd import Snapshot
+    from analyzer.wiring import sources
+
+    calls = []
+    decode = sources.decode_value
+    monkeypatch.setattr(sources, "decode_value", lambda value, **kw: calls.append(kw["etcd_key"]) or decode(value, **kw))
+    with Snapshot(broken_openshift.snapshot) as snapshot:
+        objects = sources.EtcdObjects(snapshot)
+        cert = objects.data("secrets", "openshift-config", "api-cert", "tls.crt")
+        key = objects.data("secrets", "openshift-config", "api-cert", "tls.key")
+    assert [c.revision for c in cert.history] == [c.revision for c in key.history] and len(key.history) == 2
+    assert key.history[0].value_size != key.history[1].value_size  # only the key was emptied
+    assert cert.history[0].value_sha256 == cert.history[1].value_sha256
+    assert key.history[1].manager == "kubectl-edit"
+    # One decode of the live object, one per surviving revision; the second data key reads none again.
+    assert len(calls) == 1 + len(key.history)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import itertools
 import posixpath
 from collections.abc import Iterator
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.decode.manifest import Flags, sni_cert_keys
 from analyzer.decode.pem import MaterialState, RedactedMaterial
 from analyzer.errors import DecodeError
-from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Location, Material, State
+from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Material, State
 from analyzer.wiring.resolve import Resolved, Resolver
 
 _DATA_STATE = {
@@ -135,21 +136,21 @@ def kubeconfig_load(component: Component, order: int, role: str, label: str, pat
     base = Load(component=component.name, node=component.node, role=role, order=order, loader=Loader.KUBECONFIG,
                 fatal=fatal, label=label, flag=flag, cert_path=path)
     if document.state is not State.PRESENT:
-        return Load(**{**base.__dict__, "cert": document, "key": document, "ca": document})
+        return replace(base, cert=document, key=document, ca=document)
     try:
         config = load_kubeconfig(document.data, path)
     except RedactedMaterial:
         redacted = Material(State.SCRUBBED, document.location, document.data, detail="the whole kubeconfig is scrubbed in this evidence")
-        return Load(**{**base.__dict__, "cert": redacted, "key": redacted, "ca": redacted})
+        return replace(base, cert=redacted, key=redacted, ca=redacted)
     except DecodeError as err:
         broken = Material(State.UNREADABLE, document.location, detail=str(err))
-        return Load(**{**base.__dict__, "cert": broken, "key": broken, "ca": broken})
+        return replace(base, cert=broken, key=broken, ca=broken)
     cluster, user = config.cluster, config.user
 
     def material(field: KubeconfigMaterial | None, data_key: str) -> tuple[Material | None, str | None]:
         if field is None or not field.is_set:
             return None, None
-        location = Location(**{**document.location.__dict__, "kind": "kubeconfig", "data_key": data_key})
+        location = replace(document.location, kind="kubeconfig", data_key=data_key)
         if field.path_scrubbed:
             return Material(State.SCRUBBED, location, detail="the file reference is scrubbed in this evidence"), None
         if field.uses_data:
@@ -162,15 +163,11 @@ def kubeconfig_load(component: Component, order: int, role: str, label: str, pat
     key, key_file = material(user.client_key if user else None, "client-key-data")
     ca, ca_file = material(cluster.certificate_authority if cluster else None, "certificate-authority-data")
     user_name = user.name if user else "?"
-    return Load(**{
-        **base.__dict__,
-        "label": f"{label} (user {user_name})",
-        "cert": cert, "key": key, "ca": ca,
-        "key_path": key_file, "ca_path": ca_file,
-        "server": cluster.server if cluster else None,
-        "tls_server_name": cluster.tls_server_name if cluster else None,
-        "names": (cert_file,) if cert_file else (),
-    })
+    return replace(
+        base, label=f"{label} (user {user_name})", cert=cert, key=key, ca=ca, key_path=key_file, ca_path=ca_file,
+        server=cluster.server if cluster else None, tls_server_name=cluster.tls_server_name if cluster else None,
+        names=(cert_file,) if cert_file else (),
+    )
 
 
 # -- the components -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from analyzer.decode.encryption import EncryptionConfig
@@ -107,6 +107,7 @@ class EtcdObjects:
         openshift = sum(1 for key in self.index.live if key.startswith(OPENSHIFT.encode() + b"/"))
         self.root = OPENSHIFT if openshift > len(self.index.live) - openshift else REGISTRY
         self._decoded: dict[str, StoredObject | None] = {}
+        self._revisions: dict[str, tuple[tuple[_Revision, ...], bool]] = {}
 
     @property
     def source(self) -> str:
@@ -154,7 +155,7 @@ class EtcdObjects:
             if self.snapshot.partial:
                 detail += " (the snapshot is damaged; it may be in the part that could not be read)"
             return Material(State.MISSING, location, detail=detail)
-        location = Location(**{**location.__dict__, "revision": stored.record.mod_revision})
+        location = replace(location, revision=stored.record.mod_revision)
         history, complete = self._history(key, data_key)
         if stored.object is None:
             state = State.ENCRYPTED if stored.decoded.encrypted_without_key else State.UNREADABLE
@@ -166,28 +167,73 @@ class EtcdObjects:
         return _classified(value, location, history, complete)
 
     def _history(self, key: str, data_key: str) -> tuple[tuple[Change, ...], bool]:
+        revisions, complete = self._object_revisions(key)
+        changes = []
+        for revision in revisions:
+            if revision.deleted:
+                changes.append(Change(revision.revision, "delete", None, None, None, None))
+                continue
+            digest, size = revision.data.get(data_key, (None, None))
+            changes.append(Change(revision.revision, "put", digest, size, revision.manager, revision.time_utc))
+        return tuple(changes), complete
+
+    def _object_revisions(self, key: str) -> tuple[tuple[_Revision, ...], bool]:
+        """Every surviving revision of an object, read and decoded once for all its data keys (a pair's
+        cert and key, each of its copies on each master ask for the same object)."""
+        if key in self._revisions:
+            return self._revisions[key]
         packed = self.index.history.get(key.encode())
         if not packed:
-            return (), False
-        changes = []
+            self._revisions[key] = ((), False)
+            return self._revisions[key]
+        revisions = []
+        first = None
         for record in self.snapshot.iter_read(packed):
+            if record.revision.packed == packed[0]:
+                first = record
             if record.deleted:
-                changes.append(Change(record.revision.main, "delete", None, None, None, None))
+                revisions.append(_Revision(record.revision.main, True, {}, None, None))
                 continue
             decoded = decode_value(record.value, etcd_key=record.key, mod_revision=record.mod_revision, encryption=self.encryption)
-            value = object_data(decoded.object, data_key) if decoded.object is not None else None
-            manager, time_utc = last_writer(decoded.object) if decoded.object is not None else (None, None)
-            changes.append(Change(
-                record.mod_revision, "put",
-                fingerprint(value) if value is not None else None,
-                len(value) if value is not None else None,
-                manager, time_utc,
-            ))
+            if decoded.object is None:
+                revisions.append(_Revision(record.mod_revision, False, {}, None, None))
+                continue
+            manager, time_utc = last_writer(decoded.object)
+            revisions.append(_Revision(record.mod_revision, False, _data_digests(decoded.object), manager, time_utc))
         compaction = self.snapshot.compaction.finished or 0
         # Only a key created after the last compaction is known to have its whole history here.
-        first = next(self.snapshot.iter_read(packed[:1]), None)
         complete = first is not None and first.create_revision > compaction
-        return tuple(changes), complete
+        self._revisions[key] = (tuple(revisions), complete)
+        return self._revisions[key]
+
+
+@dataclass(frozen=True)
+class _Revision:
+    """One surviving revision of an object, as its data keys' histories need it: digests, not values."""
+
+    revision: int
+    deleted: bool
+    data: dict[str, tuple[str, int]]  # data key -> (SHA-256, size)
+    manager: str | None
+    time_utc: object
+
+
+def _data_digests(obj: dict[str, Any]) -> dict[str, tuple[str, int]]:
+    try:
+        if obj.get("kind") == "Secret":
+            names = set(secret_data(obj))
+        elif obj.get("kind") == "ConfigMap":
+            names = {*configmap_data(obj), *configmap_binary_data(obj)}
+        else:
+            return {}
+    except DecodeError:
+        names = set()
+    found = {}
+    for name in names:
+        value = object_data(obj, name)
+        if value is not None:
+            found[name] = (fingerprint(value), len(value))
+    return found
 
 
 def object_data(obj: dict[str, Any], data_key: str) -> bytes | None:
