@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import struct
 from pathlib import Path
@@ -149,6 +150,8 @@ def test_integrity_mismatch_and_absent(mvcc_snapshot, tmp_path):
     stripped.write_bytes(path.read_bytes()[:-32])
     with Snapshot(stripped) as snapshot:
         assert snapshot.verify_integrity().status is Integrity.ABSENT
+        assert snapshot._file_sha256 is None  # no trailer, nothing to compare: the file was not read for it
+        assert snapshot.file_sha256() == hashlib.sha256(stripped.read_bytes()).hexdigest()
         assert snapshot.revision == etcdutl_status(path)["revision"]
 
 

@@ -403,6 +403,8 @@ class Snapshot:
 
     def verify_integrity(self) -> IntegrityResult:
         """Compare the appended SHA-256 with the data, as ``etcdutl snapshot restore`` does."""
+        if self._integrity is None and not self.has_trailer:
+            self._integrity = IntegrityResult(Integrity.ABSENT)  # nothing to compare: no reason to read the file
         if self._integrity is None:
             self._hash()
         assert self._integrity is not None
@@ -432,7 +434,6 @@ class Snapshot:
         whole_file.update(trailer)
         self._file_sha256 = whole_file.hexdigest()
         if not self.has_trailer:
-            self._integrity = IntegrityResult(Integrity.ABSENT)
             return
         actual, expected = digest.hexdigest(), trailer.hex()
         self._integrity = IntegrityResult(Integrity.OK if actual == expected else Integrity.MISMATCH, expected, actual)
@@ -699,9 +700,9 @@ class Snapshot:
             }
             found: dict[int, KeyValue] = {}
             pages: set[int] = set()
-            for pgid, record in _scan_revision_records(self.db):
+            for pgid, record in _scan_revision_records(self.db, reachable):
                 packed = record.revision.packed
-                if packed not in reachable and packed not in found:
+                if packed not in found:
                     found[packed] = record
                     pages.add(pgid)
             self._salvaged = [found[k] for k in sorted(found)]
@@ -730,11 +731,12 @@ def default_workers(file_size: int) -> int:
     return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
-def _scan_revision_records(db: BoltDB) -> Iterator[tuple[int, KeyValue]]:
-    """Leaf elements anywhere in the file that decode as etcd revision records."""
+def _scan_revision_records(db: BoltDB, skip: set[int]) -> Iterator[tuple[int, KeyValue]]:
+    """Leaf elements anywhere in the file that decode as etcd revision records, but those in ``skip``
+    (the ones the tree reaches: decoding them only to drop them would double the work)."""
     for pgid, raw_key, raw_value, flags in db.iter_items_anywhere():
         revision = load_revision(raw_key) if not flags else None
-        if revision is None:
+        if revision is None or revision.packed in skip:
             continue
         try:
             record = load_key_value(revision, raw_value, source=db.source, salvaged=True)
