@@ -17,6 +17,7 @@ from analyzer.decode.pem import (
     KeyEncoding,
     PrivateKeyInfo,
     PublicKeyInfo,
+    is_private_key_type,
     iter_pem_blocks,
     load_private_key,
     load_private_key_der,
@@ -73,7 +74,7 @@ def public_keys(data: bytes) -> tuple[tuple[PublicKeyInfo, ...], str | None]:
     except DecodeError as err:
         found, error = [], str(err)
     for block in iter_pem_blocks(data):
-        if not (block.type == "PRIVATE KEY" or block.type.endswith(" PRIVATE KEY")) or block.headers:
+        if not is_private_key_type(block.type) or block.headers:
             continue
         try:
             key = load_private_key_der(block.der, block.type)

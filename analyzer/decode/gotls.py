@@ -50,8 +50,10 @@ from analyzer.decode.pem import (
     PrivateKeyInfo,
     classify_private_key_der,
     describe_key,
+    go_string_list,
     inspect_material,
     is_encrypted_pkcs8,
+    is_private_key_type,
     iter_pem_blocks,
     private_key_info,
     public_key_sha256,
@@ -190,7 +192,7 @@ def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int
     skipped = []
     key_block = None
     for block in iter_pem_blocks(key_pem):
-        if block.type == "PRIVATE KEY" or block.type.endswith(" PRIVATE KEY"):
+        if is_private_key_type(block.type):
             key_block = block
             break
         skipped.append(block.type)
@@ -219,11 +221,6 @@ def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int
         failure, message = mismatch
         return _fail(base, failure, message, _mismatch_detail(leaf, key))
     return KeyPairResult(PairOutcome.LOADS, **base)
-
-
-def go_string_list(items: list[str]) -> str:
-    """fmt's ``%v`` of a ``[]string``: ``[EC PARAMETERS RSA PUBLIC KEY]``."""
-    return "[" + " ".join(items) + "]"
 
 
 def _fail(

@@ -653,10 +653,10 @@ def load_private_key(data: bytes) -> PrivateKeyInfo:
             raise DecodeError("private key input holds no PEM block and no DER structure")
         return load_private_key_der(data)
     for block in blocks:
-        if block.type == "PRIVATE KEY" or block.type.endswith(" PRIVATE KEY"):
+        if is_private_key_type(block.type):
             break
     else:
-        raise DecodeError(f"no PRIVATE KEY block (found {_go_list(b.type for b in blocks)})")
+        raise DecodeError(f"no PRIVATE KEY block (found {go_string_list(b.type for b in blocks)})")
     if block.type == "ENCRYPTED PRIVATE KEY":
         raise EncryptedPrivateKey("PKCS#8 EncryptedPrivateKeyInfo")
     if "ENCRYPTED" in (block.header("Proc-Type") or ""):
@@ -687,7 +687,7 @@ def load_certificates(data: bytes) -> tuple[x509.Certificate, ...]:
         if block.type == "CERTIFICATE"
     )
     if not certificates:
-        raise DecodeError(f"no CERTIFICATE block (found {_go_list(b.type for b in blocks)})")
+        raise DecodeError(f"no CERTIFICATE block (found {go_string_list(b.type for b in blocks)})")
     return certificates
 
 
@@ -712,7 +712,7 @@ def load_public_keys(data: bytes) -> tuple[PublicKeyInfo, ...]:
                 raise DecodeError(f"the certificate at offset {block.offset} holds a public key that does not parse: {exc}") from None
             keys.append(public_key_info(key, KeyEncoding.CERTIFICATE, block.type))
     if not keys:
-        raise DecodeError(f"no public key block (found {_go_list(b.type for b in blocks)})")
+        raise DecodeError(f"no public key block (found {go_string_list(b.type for b in blocks)})")
     return tuple(keys)
 
 
@@ -743,6 +743,11 @@ def _require_material(data: bytes, what: str) -> Material:
     return material
 
 
-def _go_list(items: Any) -> str:
+def go_string_list(items: Any) -> str:
     """fmt's %v of a []string: ``[a b c]``."""
     return "[" + " ".join(items) + "]"
+
+
+def is_private_key_type(block_type: str) -> bool:
+    """What Go's X509KeyPair takes for a key block: ``PRIVATE KEY`` or a type ending in `` PRIVATE KEY``."""
+    return block_type == "PRIVATE KEY" or block_type.endswith(" PRIVATE KEY")

@@ -217,7 +217,7 @@ def _member_path(name: str) -> tuple[str, str | None]:
     return "/".join(parts), None
 
 
-def _query_parts(path: str) -> list[str]:
+def path_parts(path: str) -> list[str]:
     """The components of a path given to a tree; a leading "/" means the evidence root."""
     return [part for part in path.split("/") if part not in ("", ".")]
 
@@ -225,7 +225,7 @@ def _query_parts(path: str) -> list[str]:
 def _link_leaves_root(link_path: str, target: str) -> bool:
     """Whether a link's target, read lexically, climbs above the evidence root."""
     depth = 0 if target.startswith("/") else link_path.count("/")
-    for part in _query_parts(target):
+    for part in path_parts(target):
         if part != "..":
             depth += 1
         elif depth == 0:
@@ -413,7 +413,7 @@ class EvidenceTree(ABC):
 
     def iter_entries(self, under: str = "") -> Iterator[Entry]:
         """Every entry below the tree path ``under`` (no links followed), sorted by path."""
-        parts = _query_parts(under)
+        parts = path_parts(under)
         if ".." in parts:
             raise ValueError(f"iter_entries: {under!r} must not contain '..'")
         if not parts:
@@ -505,7 +505,7 @@ class EvidenceTree(ABC):
         # Iterative, component by component, like the kernel's path walk: a link's target is
         # pushed back onto the pending components, so ".." after a link is taken from where the
         # link led (POSIX), and a loop is cut by the hop count rather than by recursion.
-        pending = list(reversed(_query_parts(path)))
+        pending = list(reversed(path_parts(path)))
         done: list[str] = []
         hops = 0
         via: str | None = None  # the last link followed, to name it if it leaves the root
@@ -535,7 +535,7 @@ class EvidenceTree(ABC):
                     return None  # an empty target names nothing (ENOENT on Linux)
                 if target.startswith("/"):
                     done = []  # absolute: from the evidence's own root
-                pending.extend(reversed(_query_parts(target)))
+                pending.extend(reversed(path_parts(target)))
                 via = candidate
                 continue
             if pending and entry.kind is not EntryKind.DIR:

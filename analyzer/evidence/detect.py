@@ -66,6 +66,7 @@ from analyzer.evidence.node import (
     NodeEvidence,
     find_nodes,
     input_stem,
+    path_inside,
     tree_location,
 )
 
@@ -329,10 +330,6 @@ def _stamp_utc(stamp: str | None) -> datetime | None:
         return None
 
 
-def _inside(path: str, root: str) -> bool:
-    return root == "" or path == root or path.startswith(root + "/")
-
-
 def _tar_member_span(archive: Path, member: str, limits: Limits) -> tuple[int, int] | None:
     """Where a regular member's data lies in an uncompressed tar: (offset, size)."""
     try:
@@ -484,11 +481,11 @@ class _Collector:
         for entry in list(tree.iter_entries()):
             if entry.kind is not EntryKind.FILE:
                 continue
-            in_mount = any(_inside(entry.path, m) for m in mounts)
+            in_mount = any(path_inside(entry.path, m) for m in mounts)
             if not in_mount and _plausible_bolt_size(entry.size) and self._snapshot_member(tree, fs_path, entry, found):
                 continue
-            deep_in_host = any(entry.path.rpartition("/")[0] != root and _inside(entry.path, root) for root in host_roots)
-            in_sos = any(_inside(entry.path, root) for root in sos_roots)
+            deep_in_host = any(entry.path.rpartition("/")[0] != root and path_inside(entry.path, root) for root in host_roots)
+            in_sos = any(path_inside(entry.path, root) for root in sos_roots)
             if in_mount or deep_in_host or in_sos or entry.path.count("/") > MAX_LOOSE_DEPTH:
                 continue
             kind = self._loose_member(tree, fs_path, entry, found)
@@ -568,7 +565,7 @@ class _Collector:
         if sniff_container(BytesIO(head)) is not None:
             return self._nested(tree, fs_path, entry, source)
         text = self._head(tree, entry.path, LOG_SNIFF_BYTES) or b""
-        owner = next((n.name for n in sorted(found.nodes, key=lambda n: -len(n.base)) if _inside(entry.path, n.base)), None)
+        owner = next((n.name for n in sorted(found.nodes, key=lambda n: -len(n.base)) if path_inside(entry.path, n.base)), None)
         # A file of a directory is read by its own path later; an archive member through its tree.
         on_disk = tree.format == "directory" and fs_path is not None
         if self._add_text(source, text, entry.size, node=owner, parent=tree.source,

@@ -26,6 +26,7 @@ from analyzer.decode.pem import (
     EncryptedPrivateKey,
     MaterialState,
     inspect_material,
+    is_private_key_type,
     iter_pem_blocks,
     load_certificates,
     load_private_key,
@@ -195,7 +196,7 @@ def _pem_facts(data: bytes, state: str) -> FileFacts | None:
     if not types:
         return None
     has_cert = "CERTIFICATE" in types
-    has_key = any(t == "PRIVATE KEY" or t.endswith(" PRIVATE KEY") for t in types)
+    has_key = any(is_private_key_type(t) for t in types)
     has_public = any(t in ("PUBLIC KEY", "RSA PUBLIC KEY") for t in types)
     try:
         if has_cert and has_key:

@@ -55,7 +55,7 @@ from analyzer.decode.kubeconfig import load_kubeconfig
 from analyzer.decode.manifest import load_static_pod
 from analyzer.decode.pem import MaterialState, inspect_material, load_certificates, load_yaml_mapping
 from analyzer.errors import DecodeError, EvidenceError
-from analyzer.evidence.archive import Entry, EntryKind, EvidenceTree
+from analyzer.evidence.archive import Entry, EntryKind, EvidenceTree, path_parts
 
 ETC_KUBERNETES = "/etc/kubernetes"
 KUBELET_PKI = "/var/lib/kubelet/pki"
@@ -149,10 +149,6 @@ class _Walk:
     problem: str | None
 
 
-def _split(path: str) -> list[str]:
-    return [part for part in path.split("/") if part not in ("", ".")]
-
-
 def _join(*parts: str) -> str:
     return "/".join(part for part in parts if part)
 
@@ -160,7 +156,7 @@ def _join(*parts: str) -> str:
 def _clean_host_path(host_path: str) -> str:
     if not host_path.startswith("/"):
         raise ValueError(f"host paths are absolute: {host_path!r}")
-    return "/" + "/".join(_split(host_path))
+    return "/" + "/".join(path_parts(host_path))
 
 
 def _under(path: str, prefix: str) -> str | None:
@@ -256,7 +252,7 @@ class NodeEvidence:
         # Component by component, like the kernel: a link's target is pushed back onto the pending
         # components and read as a host path, so it may lead into another mount.
         asked = _clean_host_path(host_path)
-        pending = list(reversed(_split(asked)))
+        pending = list(reversed(path_parts(asked)))
         done: list[str] = []
         chain: list[str] = []
         while pending:
@@ -282,7 +278,7 @@ class NodeEvidence:
                     return _Walk(None, None, False, tuple(chain), NOT_IN_EVIDENCE)
                 if target.startswith("/"):
                     done = []
-                pending.extend(reversed(_split(target)))
+                pending.extend(reversed(path_parts(target)))
                 continue
             if pending and entry.kind is not EntryKind.DIR:
                 return _Walk(None, None, False, tuple(chain), NOT_IN_EVIDENCE)
@@ -360,7 +356,7 @@ class NodeEvidence:
             except (EvidenceError, ValueError):
                 continue
             for entry in entries:
-                if any(_inside(entry.path, other) for other in deeper):
+                if any(path_inside(entry.path, other) for other in deeper):
                     continue
                 rest = _under(entry.path, mount.tree_path)
                 host = posixpath.join(mount.host_path, rest) if rest else mount.host_path
@@ -629,7 +625,8 @@ def _common_root(a: str, b: str) -> str:
     return "/".join(common)
 
 
-def _inside(path: str, root: str) -> bool:
+def path_inside(path: str, root: str) -> bool:
+    """Whether a tree path is ``root`` or below it; the root "" holds everything."""
     return root == "" or path == root or path.startswith(root + "/")
 
 
@@ -652,7 +649,7 @@ def _place(drafts: list[_Draft], tree_dir: str, host_path: str, reason: str, whe
     """Attach a kubelet-pki or etcd-ssl directory to its node, or make it a node of its own."""
     if any(d.host_root is not None and tree_dir == _join(d.host_root, host_path.lstrip("/")) for d in drafts):
         return  # already reached through a host root
-    owners = [d for d in drafts if _inside(tree_dir, d.root)]
+    owners = [d for d in drafts if path_inside(tree_dir, d.root)]
     owner = max(owners, key=lambda d: len(d.root)) if owners else None
     if owner is None and len(drafts) == 1:
         # The only node in the tree owns it; its root widens to hold both (etc-kubernetes/ and
@@ -698,8 +695,8 @@ def find_nodes(tree: EvidenceTree, *, fallback_name: str | None = None) -> list[
     candidates.sort(key=lambda c: (c[0].count("/") if c[0] else -1, c[1] is None, c[2]))
     for root, host_root, directory, reason in candidates:
         # A sosreport mirrors host paths, so its /etc/kubernetes is <sos root>/etc/kubernetes.
-        sos_root = next((s for s in sos_roots if _inside(directory, s)), None)
-        holder = next((d for d in drafts if _inside(root, d.root)), None)
+        sos_root = next((s for s in sos_roots if path_inside(directory, s)), None)
+        holder = next((d for d in drafts if path_inside(root, d.root)), None)
         if holder is not None:
             holder.notes.append(f"{where(directory)} looks like another copy of /etc/kubernetes; ignored")
             continue
@@ -708,7 +705,7 @@ def find_nodes(tree: EvidenceTree, *, fallback_name: str | None = None) -> list[
         draft.static_kuberesources = _is_static_kuberesources(listing, directory)
         drafts.append(draft)
     for sos_root in sos_roots:
-        if not any(_inside(sos_root, d.root) or _inside(d.root, sos_root) for d in drafts):
+        if not any(path_inside(sos_root, d.root) or path_inside(d.root, sos_root) for d in drafts):
             drafts.append(_Draft(sos_root, sos_root, sos=True))
     for directory in directories:
         shown = _kubelet_pki_markers(listing, directory)
