@@ -16,7 +16,7 @@ import yaml
 
 from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
 from analyzer.errors import DecodeError
-from analyzer.evidence.node import NodeEvidence
+from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
 from analyzer.wiring.components import (
     controller_manager,
     etcd,
@@ -28,26 +28,20 @@ from analyzer.wiring.components import (
 )
 from analyzer.wiring.model import State, Wiring
 from analyzer.wiring.resolve import HostResolver
-from analyzer.wiring.sources import EtcdObjects, node_file
+from analyzer.wiring.sources import EtcdObjects, node_file, node_static_pod
 
 MANIFESTS = "/etc/kubernetes/manifests"
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 ADMIN_KUBECONFIGS = {"admin": "/etc/kubernetes/admin.conf", "super-admin": "/etc/kubernetes/super-admin.conf"}
 KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
-KUBELET_PKI = "/var/lib/kubelet/pki"
 # kubeadm writes KubeletConfiguration authentication.x509.clientCAFile as the cluster CA.
 KUBELET_CLIENT_CA = "/etc/kubernetes/pki/ca.crt"
 
 
 def _pod_from_node(node: NodeEvidence, component: str) -> tuple[StaticPod, str] | None:
     path = f"{MANIFESTS}/{component}.yaml"
-    manifest = node_file(node, path)
-    if manifest.state is not State.PRESENT:
-        return None
-    try:
-        return load_static_pod(manifest.data, component), f"{path} on {node.name}"
-    except DecodeError:
-        return None
+    pod = node_static_pod(node, path, component)
+    return (pod, f"{path} on {node.name}") if pod is not None else None
 
 
 def _pod_from_mirror(objects: EtcdObjects, component: str, node: str) -> tuple[StaticPod, str] | None:

@@ -11,15 +11,15 @@ from __future__ import annotations
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
+from analyzer.decode.manifest import Flags, StaticPod
 from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_extended_arguments, load_kube_apiserver_config
 from analyzer.errors import DecodeError
-from analyzer.evidence.node import NodeEvidence
+from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
 from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
 from analyzer.wiring.kubeadm import first_service_ip
 from analyzer.wiring.model import Load, Material, State, Wiring
 from analyzer.wiring.resolve import Mount, StaticPodResolver
-from analyzer.wiring.sources import EtcdObjects, node_file
+from analyzer.wiring.sources import EtcdObjects, node_static_pod, static_pod_of
 
 TARGET = "openshift-kube-apiserver"
 ETCD_NAMESPACE = "openshift-etcd"
@@ -33,23 +33,12 @@ CONFIG_IN_POD = "/etc/kubernetes/static-pod-resources/configmaps/config/config.y
 SERVER_CA_IN_POD = "/etc/kubernetes/static-pod-resources/configmaps/kube-apiserver-server-ca/ca-bundle.crt"
 NODE_KUBECONFIGS = "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/node-kubeconfigs"
 KUBELET_KUBECONFIG = "/var/lib/kubelet/kubeconfig"
-KUBELET_PKI = "/var/lib/kubelet/pki"
 KUBELET_CLIENT_CA = "/etc/kubernetes/kubelet-ca.crt"
 # The names each system serving pair is minted for (certrotationcontroller, layouts §2.4).
 SYSTEM_SERVING_NAMES = {
     "localhost-serving-cert-certkey": ("localhost", "127.0.0.1"),
     "localhost-recovery-serving-certkey": ("localhost-recovery",),
 }
-
-
-def _static_pod(node: NodeEvidence, path: str, component: str) -> StaticPod | None:
-    found = node_file(node, path)
-    if found.state is not State.PRESENT:
-        return None
-    try:
-        return load_static_pod(found.data, component)
-    except DecodeError:
-        return None
 
 
 def _mounts(pod: StaticPod) -> tuple[Mount, ...]:
@@ -73,13 +62,7 @@ def _pod_from_etcd(objects: EtcdObjects, revision: int | None, component: str = 
                    namespace: str = TARGET) -> StaticPod | None:
     """The static pod the installer writes from ``<component>-pod-<revision>`` (or the latest copy)."""
     name = f"{component}-pod-{revision}" if revision else f"{component}-pod"
-    pod_yaml = objects.data("configmaps", namespace, name, "pod.yaml")
-    if pod_yaml.state is not State.PRESENT:
-        return None
-    try:
-        return load_static_pod(pod_yaml.data, component)
-    except DecodeError:
-        return None
+    return static_pod_of(objects.data("configmaps", namespace, name, "pod.yaml"), component)
 
 
 def _config(node: NodeEvidence | None, resolver: StaticPodResolver, objects: EtcdObjects | None) -> tuple[KubeAPIServerConfig | None, str]:
@@ -135,7 +118,7 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
         targets = [(entry.get("nodeName"), None) for entry in statuses if entry.get("nodeName")] or [(None, None)]
         wiring.notes.append("no node files in the evidence: every file is checked through the etcd object it is written from")
     for name, node in targets:
-        pod = _static_pod(node, APISERVER_POD, "kube-apiserver") if node else None
+        pod = node_static_pod(node, APISERVER_POD, "kube-apiserver") if node else None
         revision = (pod.revision if pod else None) or _operator_revision(objects, name or "")
         if pod is None and objects is not None:
             pod = _pod_from_etcd(objects, revision)
@@ -169,7 +152,7 @@ def _controllers(node: NodeEvidence | None, name: str | None, objects: EtcdObjec
     found = []
     for component, namespace, manifest in (("kube-controller-manager", KCM_NAMESPACE, KCM_POD),
                                            ("kube-scheduler", SCHEDULER_NAMESPACE, SCHEDULER_POD)):
-        pod = _static_pod(node, manifest, component) if node is not None else None
+        pod = node_static_pod(node, manifest, component) if node is not None else None
         source = f"{manifest} on {name}"
         if pod is None and objects is not None:
             pod = _pod_from_etcd(objects, None, component, namespace)
@@ -225,7 +208,7 @@ def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: st
 
 def _node_components(node: NodeEvidence, objects: EtcdObjects | None) -> list:
     components = []
-    etcd_pod = _static_pod(node, ETCD_POD, "etcd")
+    etcd_pod = node_static_pod(node, ETCD_POD, "etcd")
     if etcd_pod is not None:
         resolver = StaticPodResolver(node, objects, ETCD_NAMESPACE, etcd_pod.revision, _mounts(etcd_pod))
         components.append(etcd(etcd_pod.flags, resolver, node=node.name, distribution="openshift",

@@ -18,6 +18,7 @@ from typing import Any
 
 from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.objects import configmap_binary_data, configmap_data, managed_fields, secret_data
+from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.decode.pem import MaterialState, inspect_material
 from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.evidence.etcd import KeyIndex, KeyValue, Snapshot
@@ -306,6 +307,20 @@ def _covered(node: NodeEvidence, host_path: str) -> bool:
                 return True
         directory = posixpath.dirname(directory)
     return False
+
+
+def static_pod_of(manifest: Material, component: str) -> StaticPod | None:
+    """A static pod from a manifest wherever it was read, or None when it is absent or does not parse."""
+    if manifest.state is not State.PRESENT:
+        return None
+    try:
+        return load_static_pod(manifest.data, component)
+    except DecodeError:
+        return None
+
+
+def node_static_pod(node: NodeEvidence, path: str, component: str) -> StaticPod | None:
+    return static_pod_of(node_file(node, path), component)
 
 
 def node_directory(node: NodeEvidence, host_dir: str) -> list[Material]:
