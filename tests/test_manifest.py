@@ -420,6 +420,11 @@ def test_parse_named_cert_key_errors(value, message):
         parse_named_cert_key(value)
 
 
+def test_a_refused_value_is_quoted_as_pflag_quotes_it():
+    _pairs, error = sni_cert_keys(parse_flags(['--tls-sni-cert-key=a": b']))  # a value that holds the separator
+    assert error == 'invalid argument "a\\": b" for "--tls-sni-cert-key" flag: expected comma separated certificate and key file paths'
+
+
 def test_sni_pairs_stop_at_the_first_value_pflag_refuses():
     flags = parse_flags(["--tls-sni-cert-key=a.crt,a.key", "--tls-sni-cert-key=b.crt", "--tls-sni-cert-key=c.crt,c.key"])
     pairs, error = sni_cert_keys(flags)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from analyzer.decode.gotls import go_quote
 from analyzer.decode.pem import load_yaml_mapping
 from analyzer.errors import DecodeError
 
@@ -143,11 +144,11 @@ def parse_named_cert_key(value: str, index: int = 0) -> NamedCertKey:
     if colon:
         names = names.strip()
         if not names:
-            raise DecodeError(f'--tls-sni-cert-key "{value}": empty names list is not allowed')
+            raise DecodeError("empty names list is not allowed")
         parsed_names = tuple(name.strip() for name in names.split(","))
     parts = keycert.strip().split(",")
     if len(parts) != 2:
-        raise DecodeError(f'--tls-sni-cert-key "{value}": expected comma separated certificate and key file paths')
+        raise DecodeError("expected comma separated certificate and key file paths")
     return NamedCertKey(parts[0].strip(), parts[1].strip(), parsed_names, index)
 
 
@@ -158,9 +159,8 @@ def sni_cert_keys(flags: Flags) -> tuple[list[NamedCertKey], str | None]:
     for index, value in enumerate(flags.values("tls-sni-cert-key")):
         try:
             pairs.append(parse_named_cert_key(value, index))
-        except DecodeError as err:
-            reason = str(err).split('": ', 1)[-1]
-            return pairs, f'invalid argument "{value}" for "--tls-sni-cert-key" flag: {reason}'
+        except DecodeError as err:  # pflag: invalid argument %q for %q flag: %v
+            return pairs, f'invalid argument {go_quote(value)} for "--tls-sni-cert-key" flag: {err}'
     return pairs, None
 
 
