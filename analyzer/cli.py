@@ -144,7 +144,7 @@ def info(
     (the output is then marked partial).
     """
     from analyzer.evidence.etcd import Integrity, Snapshot
-    from analyzer.evidence.snapshot_summary import summarize_snapshot
+    from analyzer.views.snapshot_summary import summarize_snapshot
     from analyzer.report.terminal import snapshot_summary_view
 
     with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
@@ -183,7 +183,7 @@ def get(
 
     Secret values are redacted (size and SHA-256 prefix) unless --reveal-secrets is given.
     """
-    from analyzer.decode.records import iter_key_records
+    from analyzer.views.records import iter_key_records
     from analyzer.evidence.etcd import Snapshot
     from analyzer.report.terminal import key_table
 
@@ -271,7 +271,7 @@ def ls(
     Shows subjects, dates, sizes and fingerprints only, never key material or secret values.
     """
     from analyzer.evidence.detect import detect_evidence
-    from analyzer.evidence.listing import list_evidence
+    from analyzer.views.listing import list_evidence
     from analyzer.report.listing import listing_view
 
     with detect_evidence(evidence) as found:

@@ -8,26 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from analyzer import __version__
 from analyzer.checks.context import CheckContext
-from analyzer.checks.logs import correlate_logs
+from analyzer.analysis.logs import correlate_logs
 from analyzer.checks.registry import run_checks
 from analyzer.decode.encryption import EncryptionConfig, load_encryption_config, merge_encryption_configs
 from analyzer.errors import DecodeError, EvidenceError
-from analyzer.decode.klog import LogEvent, read_log_events
-from analyzer.evidence.detect import Evidence, InputKind, detect_evidence
+from analyzer.analysis.result import InputRecord, ScanResult
+from analyzer.evidence.detect import LOG_READ_LIMIT, Evidence, InputKind, detect_evidence
+from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.evidence.digest import input_sha256
 from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.files import read_input_file
-from analyzer.report.inventory import InventoryEntry, build_inventory, next_expiry
-from analyzer.report.model import Finding, Severity, Subject, Verdict
-from analyzer.report.verdict import build_verdict
+from analyzer.analysis.inventory import build_inventory, next_expiry
+from analyzer.model.findings import Finding, Severity, Subject
+from analyzer.analysis.verdict import build_verdict
 from analyzer.wiring.build import build_wiring
-from analyzer.wiring.model import Wiring
 from analyzer.wiring.sources import EtcdObjects
 
 
@@ -39,43 +39,6 @@ class ScanOptions:
     encryption_configs: Sequence[str | Path] = ()
     logs: Sequence[str | Path] = ()
     progress: Callable[[int], None] | None = None
-
-
-@dataclass(frozen=True)
-class InputRecord:
-    path: str
-    kind: str
-    format: str
-    size: int | None
-    sha256: str | None
-    integrity: str | None  # etcd snapshots: ok | mismatch | absent
-    partial: bool
-    notes: tuple[str, ...] = ()
-    revision: int | None = None  # etcd snapshots: the revision analysed
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "path": self.path, "kind": self.kind, "format": self.format, "size": self.size, "sha256": self.sha256,
-            "integrity": self.integrity, "partial": self.partial, "revision": self.revision, "notes": list(self.notes),
-        }
-
-
-@dataclass
-class ScanResult:
-    tool_version: str
-    reference_utc: datetime
-    warn_days: int
-    inputs: list[InputRecord]
-    wiring: Wiring
-    findings: list[Finding]
-    verdict: Verdict
-    inventory: list[InventoryEntry]
-    encryption_sources: list[str] = field(default_factory=list)
-    partial: bool = False
-
-    @property
-    def failing(self) -> bool:
-        return any(f.severity.failing for f in self.findings)
 
 
 def _note(id_: str, severity: Severity, title: str, detail: str, source: str | None = None) -> Finding:
@@ -159,7 +122,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         events: list[LogEvent] = []
         for log in evidence.logs:
             try:
-                events.extend(read_log_events(log, options.reference_utc))
+                events.extend(iter_log_events(log.read_tail(LOG_READ_LIMIT), log.source, options.reference_utc))
             except EvidenceError as err:
                 notes.append(_note("evidence.problem", Severity.WARNING, "a log was not read", str(err), log.source))
         inventory = build_inventory(wiring, ctx)

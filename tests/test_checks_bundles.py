@@ -10,7 +10,7 @@ import pytest
 
 from analyzer.checks.bundles import check_bundle, check_private_key, check_public_keys
 from analyzer.checks.registry import run_checks
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import Load, Loader, State
 from tests.fixtures.models import CTX, NODE, PKI, bundle_load, component, on_node, wiring
 from tests.fixtures.pki import bundle, make_ca, make_leaf

@@ -9,7 +9,7 @@ import pytest
 
 from analyzer.checks.drift import check_drift
 from analyzer.checks.history import check_history, describe_change, introduced
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import Change, Copy, State
 from tests.fixtures.models import CTX, in_etcd, on_node, pair_load, synced
 from tests.fixtures.pki import REFERENCE_UTC, make_ca, make_leaf

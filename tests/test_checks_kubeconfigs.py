@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from analyzer.checks.kubeconfigs import check_kubeconfig_servers, served_load
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from tests.fixtures.models import CTX, component, kubeconfig_load, pair_load, sni_load, wiring
 from tests.fixtures.pki import make_ca, make_leaf
 

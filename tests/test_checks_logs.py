@@ -1,4 +1,4 @@
-"""analyzer.checks.logs: a log's start-up failure tied to the load that caused it (for SNI, the one
+"""analyzer.analysis.logs: a log's start-up failure tied to the load that caused it (for SNI, the one
 after the last pair it loaded; otherwise what the error names), and verification errors tied to a
 certificate by its validity end."""
 
@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from analyzer.checks.logs import correlate_logs
-from analyzer.decode.klog import iter_log_events
-from analyzer.report.inventory import build_inventory
-from analyzer.report.model import Severity
+from analyzer.analysis.logs import correlate_logs
+from analyzer.gomodel.klog import iter_log_events
+from analyzer.analysis.inventory import build_inventory
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import State
 from tests.fixtures.models import CTX, bundle_load, component, on_node, pair_load, sni_load, wiring
 from tests.fixtures.pki import DAY, REFERENCE_UTC, YEAR, make_ca, make_leaf

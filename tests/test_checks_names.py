@@ -10,8 +10,8 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from analyzer.checks.names import check_allowed_client_names, check_names
-from analyzer.checks.parsed import bundle
-from analyzer.report.model import Severity
+from analyzer.gomodel.clientgo import bundle
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import Peer, State
 from tests.fixtures.models import CTX, on_node, pair_load
 from tests.fixtures.pki import make_ca, make_leaf

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from analyzer.checks.pairs import check_pair, predict_load_error
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import Loader, State
 from tests.fixtures.models import CTX, PKI, kubeconfig_load, on_node, pair_load, peer_trusting
 from tests.fixtures.pki import make_ca, make_leaf, new_key

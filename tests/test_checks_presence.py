@@ -6,7 +6,7 @@ import pytest
 
 from analyzer.checks.presence import check_unverifiable, unverifiable
 from analyzer.checks.registry import run_checks
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import State
 from tests.fixtures.models import CTX, PKI, bundle_load, component, on_node, pair_load, wiring
 from tests.fixtures.pki import make_ca, make_leaf

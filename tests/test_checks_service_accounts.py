@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from analyzer.checks.service_accounts import check_service_account_keys, check_service_account_tokens
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import Load, Loader, State
 from tests.fixtures.models import CTX, NODE, PKI, component, in_etcd, on_node, wiring
 from tests.fixtures.pki import bundle, make_ca, make_leaf

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from analyzer.checks.trust import check_trust, verifies
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import State
 from tests.fixtures.models import CTX, leaf_with_usages, on_node, pair_load, peer_trusting
 from tests.fixtures.pki import bundle, make_ca, make_leaf

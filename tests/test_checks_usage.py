@@ -7,7 +7,7 @@ import pytest
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from analyzer.checks.usage import check_usage
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from analyzer.wiring.model import Loader
 from tests.fixtures.models import CTX, kubeconfig_load, leaf_with_usages, pair_load, peer_trusting
 from tests.fixtures.pki import make_ca

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from analyzer.checks.validity import check_bundle_validity, check_validity, warning_window
-from analyzer.report.model import Severity
+from analyzer.model.findings import Severity
 from tests.fixtures.models import CTX, bundle_load, pair_load, peer_trusting
 from tests.fixtures.pki import DAY, ISSUED_UTC, REFERENCE_UTC, YEAR, bundle, make_ca, make_leaf
 

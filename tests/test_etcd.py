@@ -19,7 +19,7 @@ from analyzer.evidence.etcd import (
     unpack_revision,
     user_key,
 )
-from analyzer.evidence.snapshot_summary import resource_prefix, summarize_snapshot
+from analyzer.views.snapshot_summary import resource_prefix, summarize_snapshot
 from tests.fixtures.boltwriter import patch
 from tests.fixtures.etcd_server import etcdutl_status
 

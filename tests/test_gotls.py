@@ -1,4 +1,4 @@
-"""Tests for analyzer.decode.gotls: Go's tls.X509KeyPair replayed, and x509 verify messages."""
+"""Tests for analyzer.gomodel.keypair: Go's tls.X509KeyPair replayed, and x509 verify messages."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x25519
 from cryptography.x509.oid import NameOID
 
-from analyzer.decode.gotls import (
+from analyzer.gomodel.keypair import (
     ERR_CERT_NO_PEM,
     ERR_CERT_SWITCHED,
     ERR_KEY_IS_CERT,
@@ -36,7 +36,7 @@ from analyzer.decode.gotls import (
     go_string_list,
     load_x509_key_pair,
 )
-from analyzer.decode.pem import KeyAlgorithm, KeyEncoding, MaterialState
+from analyzer.gomodel.pem import KeyAlgorithm, KeyEncoding, MaterialState
 
 UTC = dt.timezone.utc
 NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=UTC)

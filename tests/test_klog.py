@@ -1,4 +1,4 @@
-"""analyzer.decode.klog: kube-apiserver log lines in every form a case brings them, as events."""
+"""analyzer.gomodel.klog: kube-apiserver log lines in every form a case brings them, as events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from analyzer.decode.klog import iter_log_events, parse_line
+from analyzer.gomodel.klog import iter_log_events, parse_line
 from tests.fixtures.pki import REFERENCE_UTC
 
 SNI_1 = "sni-serving-cert::/etc/kubernetes/static-pod-certs/secrets/sni-1/tls.crt::/etc/kubernetes/static-pod-certs/secrets/sni-1/tls.key"

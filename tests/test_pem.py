@@ -1,4 +1,4 @@
-"""Tests for analyzer.decode.pem: Go's PEM decoding, material states, key and certificate loading."""
+"""Tests for analyzer.gomodel.pem: Go's PEM decoding, material states, key and certificate loading."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
-from analyzer.decode.pem import (
+from analyzer.gomodel.pem import (
     SEQUENCE,
     DerReader,
     EncryptedPrivateKey,

@@ -8,12 +8,12 @@ import json
 import pytest
 
 from analyzer.checks.registry import run_checks
-from analyzer.report.inventory import build_inventory, next_expiry
+from analyzer.analysis.inventory import build_inventory, next_expiry
 from analyzer.report.json_report import load_status, render_json
-from analyzer.report.model import Finding, Severity, Subject
+from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.report.outputs import RENDERERS, OutputFormat, render_outputs
-from analyzer.report.verdict import build_verdict
-from analyzer.scan import ScanResult
+from analyzer.analysis.verdict import build_verdict
+from analyzer.analysis.result import ScanResult
 from analyzer.wiring.model import Loader, State
 from tests.fixtures.models import CTX, NODE, bundle_load, component, on_node, pair_load, sni_load, wiring
 from tests.fixtures.pki import REFERENCE_UTC, make_ca, make_leaf

@@ -1,4 +1,4 @@
-"""analyzer.report.verdict: the one sentence a support engineer reads first, and each component's
+"""analyzer.analysis.verdict: the one sentence a support engineer reads first, and each component's
 verdict, from the findings of a small wiring."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from analyzer.checks.registry import run_checks
-from analyzer.report.verdict import build_verdict
+from analyzer.analysis.verdict import build_verdict
 from analyzer.wiring.model import Change, Copy, Loader, State
 from tests.fixtures.models import CTX, bundle_load, component, in_etcd, on_node, pair_load, peer_trusting, sni_load, synced, wiring
 from tests.fixtures.pki import REFERENCE_UTC, make_ca, make_leaf

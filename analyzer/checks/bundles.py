@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import file_name
-from analyzer.checks.parsed import NO_CERTIFICATES, bundle, private_key, public_keys
+from analyzer.gomodel.clientgo import NO_CERTIFICATES, bundle, private_key, public_keys
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
-from analyzer.report.model import Finding, Severity
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, Material, State
 
 POOL_BUNDLES = ("etcd-ca", "etcd-trusted-ca", "etcd-peer-trusted-ca", "kubelet-ca")

@@ -4,7 +4,7 @@ parse makes the process exit during flag parsing, which is before everything in 
 from __future__ import annotations
 
 from analyzer.checks.context import CheckContext, finding
-from analyzer.report.model import Finding, Severity
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Load, Loader, Wiring
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from analyzer.report.model import Finding, Severity, Subject
-from analyzer.wiring.model import Load, Material
+from cryptography import x509
+
+from analyzer.gomodel.clientgo import bundle, key_pair
+from analyzer.model.findings import Finding, Severity, Subject
+from analyzer.wiring.model import Load, Loader, Material, State
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,21 @@ def finding(load: Load, id: str, severity: Severity, title: str, detail: str, *,
         label=load.label, order=load.order, blocks_start=blocks_start, peer=peer, fingerprint=fingerprint,
         problem=problem,
     )
+
+
+def presented_chain(load: Load) -> tuple[x509.Certificate, ...]:
+    """The certificates a load presents, leaf first: what its peers verify.
+
+    Empty when there is nothing to verify: no certificate, or a pair that does not even load
+    (its own finding says why, and expiry or trust on top of it would only be noise). A pair whose
+    key cannot be seen (scrubbed, elided) still shows its certificate: must-gather keeps tls.crt.
+    """
+    cert, key = load.cert, load.key
+    if cert is None or cert.state is not State.PRESENT:
+        return ()
+    if load.loader in (Loader.DYNAMIC_PAIR, Loader.TLS_PAIR, Loader.KUBECONFIG) and key is not None and key.state.verifiable:
+        # An empty or missing key file fails the pair as surely as a wrong key does.
+        if key.state is not State.PRESENT or not key_pair(cert.data, key.data).ok:
+            return ()
+    certificates, _ = bundle(cert.data)
+    return certificates

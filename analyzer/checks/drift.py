@@ -12,7 +12,7 @@ import hashlib
 
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.remediation import remedies
-from analyzer.report.model import Finding, Severity
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Copy, Load, Material, State
 
 _COPY_NAME = {

@@ -8,7 +8,7 @@ guessed.
 from __future__ import annotations
 
 from analyzer.checks.context import CheckContext, finding
-from analyzer.report.model import Finding, Severity
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Change, Load, Material, State
 from analyzer.reftime import format_utc
 

@@ -16,12 +16,12 @@ import re
 
 from cryptography import x509
 
-from analyzer.checks.context import CheckContext, finding
-from analyzer.checks.parsed import bundle, common_name, presented_chain
+from analyzer.checks.context import CheckContext, finding, presented_chain
+from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.checks.remediation import remedies
 from analyzer.checks.trust import verifies
-from analyzer.decode.gotls import find_hostname_error
-from analyzer.report.model import Finding, Severity
+from analyzer.gomodel.keypair import find_hostname_error
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.components import server_host
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring
 

@@ -8,11 +8,11 @@ puts in (kubeadm's list, layouts §1.3): a missing one is a warning.
 
 from __future__ import annotations
 
-from analyzer.checks.context import CheckContext, finding
-from analyzer.checks.parsed import common_name, presented_chain, sha256_fingerprint
+from analyzer.checks.context import CheckContext, finding, presented_chain
+from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.decode.gotls import find_hostname_error
-from analyzer.report.model import Finding, Severity
+from analyzer.gomodel.keypair import find_hostname_error
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Load
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import posixpath
 
 from analyzer.checks.context import CheckContext, finding
-from analyzer.checks.parsed import key_pair, leaf, sha256_fingerprint
+from analyzer.gomodel.clientgo import key_pair, leaf, sha256_fingerprint
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
-from analyzer.decode.gotls import PairFailure
-from analyzer.report.model import Finding, Severity
+from analyzer.gomodel.keypair import PairFailure
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Load, Loader, Material, State
 from analyzer.reftime import format_utc
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from analyzer.checks.context import CheckContext, finding
-from analyzer.report.model import Finding, Severity
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Load, Material, State
 
 _WHY = {

@@ -17,7 +17,7 @@ from analyzer.checks.service_accounts import check_service_account_keys, check_s
 from analyzer.checks.trust import check_trust
 from analyzer.checks.usage import check_usage
 from analyzer.checks.validity import check_bundle_validity, check_validity
-from analyzer.report.model import Finding
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load, Wiring
 
 LoadCheck = Callable[[Load, CheckContext], list[Finding]]

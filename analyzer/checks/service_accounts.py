@@ -10,10 +10,10 @@ to trust kube-apiserver: after a CA change, stale ones make every such pod fail 
 from __future__ import annotations
 
 from analyzer.checks.context import CheckContext, finding
-from analyzer.checks.parsed import bundle, common_name, private_key, public_keys, sha256_fingerprint
+from analyzer.gomodel.clientgo import bundle, common_name, private_key, public_keys, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.decode.pem import public_key_sha256
-from analyzer.report.model import Finding, Severity
+from analyzer.gomodel.pem import public_key_sha256
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring
 
 

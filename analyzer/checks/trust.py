@@ -23,11 +23,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from analyzer.checks.context import CheckContext, finding
-from analyzer.checks.parsed import bundle, common_name, presented_chain, sha256_fingerprint
+from analyzer.checks.context import CheckContext, finding, presented_chain
+from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.decode.gotls import format_unknown_authority, go_hint_certificate_name
-from analyzer.report.model import Finding, Severity
+from analyzer.gomodel.keypair import format_unknown_authority, go_hint_certificate_name
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import STORAGE_ROLES, Load, State
 
 MAX_CHAIN = 8

@@ -12,11 +12,11 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from analyzer.checks.context import CheckContext, finding
-from analyzer.checks.parsed import common_name, presented_chain, sha256_fingerprint
+from analyzer.checks.context import CheckContext, finding, presented_chain
+from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.decode.gotls import ERR_INCOMPATIBLE_USAGE
-from analyzer.report.model import Finding, Severity
+from analyzer.gomodel.keypair import ERR_INCOMPATIBLE_USAGE
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Load, Loader
 
 SERVER, CLIENT = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH

@@ -15,11 +15,11 @@ from datetime import timedelta
 
 from cryptography import x509
 
-from analyzer.checks.context import CheckContext, finding
-from analyzer.checks.parsed import bundle, common_name, presented_chain, sha256_fingerprint
+from analyzer.checks.context import CheckContext, finding, presented_chain
+from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.decode.gotls import find_validity_error
-from analyzer.report.model import Finding, Severity
+from analyzer.gomodel.keypair import find_validity_error
+from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, State
 from analyzer.reftime import format_utc
 
@@ -68,7 +68,7 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
             title = f"{load.label}: certificate not valid until {format_utc(leaf.not_valid_before_utc)}"
             what = f"is not valid until {format_utc(leaf.not_valid_before_utc)} (issued in the future: a node clock was wrong when it was made, or is wrong now)"
         consequence = (
-            f"nothing in this configuration verifies it (no --kubelet-certificate-authority), but any client that does will refuse it"
+            "nothing in this configuration verifies it (no --kubelet-certificate-authority), but any client that does will refuse it"
             if unchecked else
             f"{load.component} loads it and starts, but {peer} refuses every connection with it"
             + ("; kube-apiserver cannot reach its storage and will not become ready" if storage else "")

@@ -16,7 +16,7 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.decode.pem import (
+from analyzer.gomodel.pem import (
     MaterialState,
     RedactedMaterial,
     decode_go_base64,

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from analyzer.decode.gotls import go_quote
-from analyzer.decode.pem import load_yaml_mapping
+from analyzer.gomodel.keypair import go_quote
+from analyzer.gomodel.pem import load_yaml_mapping
 from analyzer.errors import DecodeError
 
 KNOWN_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")

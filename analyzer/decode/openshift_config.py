@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer.decode.manifest import Flag, FlagOrigin, Flags
-from analyzer.decode.pem import is_scrub_marker, load_yaml_mapping
+from analyzer.gomodel.pem import is_scrub_marker, load_yaml_mapping
 from analyzer.errors import DecodeError
 
 API_VERSION = "kubecontrolplane.config.openshift.io/v1"

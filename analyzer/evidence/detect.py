@@ -47,7 +47,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from analyzer.decode.manifest import find_host_path, load_static_pod
-from analyzer.decode.pem import load_yaml_mapping
+from analyzer.gomodel.pem import load_yaml_mapping
 from analyzer.errors import DecodeError, EvidenceError, UnsupportedEvidence, os_problem
 from analyzer.evidence.archive import (
     DEFAULT_LIMITS,
@@ -155,6 +155,9 @@ class EncryptionConfigSource:
     data: bytes = field(repr=False)
     node: str | None = None
     host_path: str | None = None
+
+
+LOG_READ_LIMIT = 256 << 20  # a log this long is read from its end: the failure is at the end
 
 
 @dataclass(frozen=True)

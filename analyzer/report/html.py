@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from analyzer.report.json_report import build_report
 from analyzer.report.svg import trust_graph, validity_timeline
-from analyzer.scan import ScanResult
+from analyzer.analysis.result import ScanResult
 
 TEMPLATE = "report.html.j2"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from analyzer.report.model import Finding, Severity, component_rank
-from analyzer.scan import ScanResult
+from analyzer.model.findings import Finding, Severity, component_rank
+from analyzer.analysis.result import ScanResult
 from analyzer.wiring.model import Load, Material, Wiring
 from analyzer.reftime import format_utc
 

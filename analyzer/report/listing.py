@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from analyzer.evidence.detect import InputKind
-from analyzer.evidence.listing import EvidenceListing, ListedFile, NodeListing
+from analyzer.views.listing import EvidenceListing, ListedFile, NodeListing
 from analyzer.report.terminal import format_bytes
 
 INPUT_KINDS = {

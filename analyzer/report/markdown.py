@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzer.report.model import Severity
-from analyzer.scan import ScanResult
+from analyzer.model.findings import Severity
+from analyzer.analysis.result import ScanResult
 from analyzer.reftime import format_utc
 
 MAX_FINDINGS = 8

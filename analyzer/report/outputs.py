@@ -11,7 +11,7 @@ from analyzer.errors import UsageError
 from analyzer.report.html import render_html
 from analyzer.report.json_report import render_json
 from analyzer.report.markdown import render_markdown
-from analyzer.scan import ScanResult
+from analyzer.analysis.result import ScanResult
 
 
 class OutputFormat(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from html import escape
 
-from analyzer.report.model import Finding
+from analyzer.model.findings import Finding
 
 ROW = 18
 LABEL_WIDTH = 360

@@ -8,9 +8,9 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from analyzer.decode.records import KeyRecord
+from analyzer.views.records import KeyRecord
 from analyzer.evidence.etcd import Integrity
-from analyzer.evidence.snapshot_summary import SnapshotSummary
+from analyzer.views.snapshot_summary import SnapshotSummary
 from analyzer.reftime import format_utc
 
 

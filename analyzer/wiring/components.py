@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.decode.manifest import Flags, sni_cert_keys
-from analyzer.decode.pem import MaterialState, RedactedMaterial
+from analyzer.gomodel.pem import MaterialState, RedactedMaterial
 from analyzer.errors import DecodeError
 from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Material, State
 from analyzer.wiring.resolve import Resolved, Resolver

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from analyzer.checks.history import describe_change
-from analyzer.report.model import ComponentVerdict, Finding, Severity, Verdict, component_rank
+from analyzer.model.findings import ComponentVerdict, Finding, Severity, Verdict, component_rank
 from analyzer.wiring.model import Copy, Load, Loader, Wiring
 from analyzer.reftime import format_utc
 

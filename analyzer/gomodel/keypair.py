@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from cryptography.x509.oid import NameOID
 
-from analyzer.decode.pem import (
+from analyzer.gomodel.pem import (
     BOOLEAN,
     OCTET_STRING,
     SEQUENCE,

@@ -19,12 +19,12 @@ from datetime import datetime
 from analyzer.checks.bundles import predict_bundle_error
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import predict_load_error
-from analyzer.checks.parsed import common_name
+from analyzer.gomodel.clientgo import common_name
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
-from analyzer.decode.klog import LogEvent
-from analyzer.report.inventory import InventoryEntry
-from analyzer.report.model import Finding, Severity, Subject
+from analyzer.gomodel.klog import LogEvent
+from analyzer.analysis.inventory import InventoryEntry
+from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.model import Component, Load, Loader, Wiring
 from analyzer.reftime import format_utc
 

@@ -15,10 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from analyzer.evidence.detect import LogSource
-
-LOG_READ_LIMIT = 256 << 20  # a log this long is read from its end: the failure is at the end
-
 _CRI = re.compile(rb"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (?:stdout|stderr) [FP] (.*)$")
 _JOURNAL = re.compile(rb"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [^:]+: (.*)$")
 _KLOG = re.compile(r"^([IWEF])(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s+\d+\s+([\w./-]+:\d+)\]\s?(.*)$")
@@ -110,7 +106,3 @@ def iter_log_events(data: bytes, source: str, reference: datetime) -> Iterator[L
         if event is not None:
             yield event
 
-
-def read_log_events(log: LogSource, reference: datetime) -> list[LogEvent]:
-    """The events of one log source; a log over the limit is read from its last LOG_READ_LIMIT bytes."""
-    return list(iter_log_events(log.read_tail(LOG_READ_LIMIT), log.source, reference))

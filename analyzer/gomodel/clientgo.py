@@ -11,8 +11,8 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from analyzer.decode.gotls import KeyPairResult, load_x509_key_pair
-from analyzer.decode.pem import (
+from analyzer.gomodel.keypair import KeyPairResult, load_x509_key_pair
+from analyzer.gomodel.pem import (
     KeyAlgorithm,
     KeyEncoding,
     PrivateKeyInfo,
@@ -98,22 +98,3 @@ def common_name(certificate: x509.Certificate) -> str:
     names = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
     return str(names[0].value) if names else certificate.subject.rfc4514_string()
 
-
-def presented_chain(load) -> tuple[x509.Certificate, ...]:  # type: ignore[no-untyped-def]
-    """The certificates a load presents, leaf first: what its peers verify.
-
-    Empty when there is nothing to verify: no certificate, or a pair that does not even load
-    (its own finding says why, and expiry or trust on top of it would only be noise). A pair whose
-    key cannot be seen (scrubbed, elided) still shows its certificate: must-gather keeps tls.crt.
-    """
-    from analyzer.wiring.model import Loader, State
-
-    cert, key = load.cert, load.key
-    if cert is None or cert.state is not State.PRESENT:
-        return ()
-    if load.loader in (Loader.DYNAMIC_PAIR, Loader.TLS_PAIR, Loader.KUBECONFIG) and key is not None and key.state.verifiable:
-        # An empty or missing key file fails the pair as surely as a wrong key does.
-        if key.state is not State.PRESENT or not key_pair(cert.data, key.data).ok:
-            return ()
-    certificates, _ = bundle(cert.data)
-    return certificates

@@ -22,7 +22,7 @@ from analyzer.decode.encryption import load_encryption_config
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.decode.manifest import load_static_pod
 from analyzer.decode.openshift_config import load_kube_apiserver_config
-from analyzer.decode.pem import (
+from analyzer.gomodel.pem import (
     EncryptedPrivateKey,
     MaterialState,
     inspect_material,

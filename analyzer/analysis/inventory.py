@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from analyzer.checks.context import CheckContext
-from analyzer.checks.parsed import bundle, common_name, sha256_fingerprint
+from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.validity import validity_state
 from analyzer.wiring.model import Load, Material, State, Wiring
 from analyzer.reftime import format_utc

@@ -1,0 +1,47 @@
+"""What a scan returns: the one object every renderer reads (renderers never import the orchestrator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from analyzer.analysis.inventory import InventoryEntry
+from analyzer.model.findings import Finding, Verdict
+from analyzer.wiring.model import Wiring
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    path: str
+    kind: str
+    format: str
+    size: int | None
+    sha256: str | None
+    integrity: str | None  # etcd snapshots: ok | mismatch | absent
+    partial: bool
+    notes: tuple[str, ...] = ()
+    revision: int | None = None  # etcd snapshots: the revision analysed
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "path": self.path, "kind": self.kind, "format": self.format, "size": self.size, "sha256": self.sha256,
+            "integrity": self.integrity, "partial": self.partial, "revision": self.revision, "notes": list(self.notes),
+        }
+
+
+@dataclass
+class ScanResult:
+    tool_version: str
+    reference_utc: datetime
+    warn_days: int
+    inputs: list[InputRecord]
+    wiring: Wiring
+    findings: list[Finding]
+    verdict: Verdict
+    inventory: list[InventoryEntry]
+    encryption_sources: list[str] = field(default_factory=list)
+    partial: bool = False
+
+    @property
+    def failing(self) -> bool:
+        return any(f.severity.failing for f in self.findings)
