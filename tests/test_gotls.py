@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x25519
 from cryptography.x509.oid import NameOID
 
+from analyzer.gomodel.fmt import go_quote, go_rfc3339, go_string_list
 from analyzer.gomodel.keypair import (
     ERR_CERT_NO_PEM,
     ERR_CERT_SWITCHED,
@@ -25,16 +26,15 @@ from analyzer.gomodel.keypair import (
     ERR_UNKNOWN_PUBLIC_KEY,
     PairFailure,
     PairOutcome,
+    load_x509_key_pair,
+)
+from analyzer.gomodel.verify import (
     find_hostname_error,
     find_validity_error,
     format_hostname_error,
     format_unknown_authority,
     format_validity_error,
     go_hint_certificate_name,
-    go_quote,
-    go_rfc3339,
-    go_string_list,
-    load_x509_key_pair,
 )
 from analyzer.gomodel.pem import KeyAlgorithm, KeyEncoding, MaterialState
 

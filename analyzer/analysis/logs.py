@@ -22,7 +22,7 @@ from analyzer.checks.pairs import predict_load_error
 from analyzer.gomodel.clientgo import common_name
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
-from analyzer.gomodel.klog import LogEvent
+from analyzer.gomodel.klog import LogEvent, klog_value
 from analyzer.analysis.inventory import InventoryEntry
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.model import Component, Load, Loader, Wiring
@@ -38,24 +38,8 @@ def _where(event: LogEvent) -> str:
     return f"{event.source} line {event.line_number}{when}"
 
 
-_GO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
-
-
 COMMAND_FAILED = '"command failed" err="'
 BARE_ERROR = "Error: "
-
-
-def _klog_value(message: str, start: int) -> str:
-    """A klog value from ``start`` to its closing quote, unescaped (the error itself may quote names)."""
-    text, index = [], start
-    while index < len(message) and message[index] != '"':
-        if message[index] == "\\" and index + 1 < len(message):
-            index += 1
-            text.append(_GO_ESCAPES.get(message[index], message[index]))
-        else:
-            text.append(message[index])
-        index += 1
-    return "".join(text)
 
 
 def start_error(message: str) -> str | None:
@@ -65,12 +49,12 @@ def start_error(message: str) -> str | None:
     the SNI error so it compares with the error the files give.
     """
     if COMMAND_FAILED in message:
-        error = _klog_value(message, message.index(COMMAND_FAILED) + len(COMMAND_FAILED))
+        error = klog_value(message, message.index(COMMAND_FAILED) + len(COMMAND_FAILED))
     elif message.startswith(BARE_ERROR):
         error = message[len(BARE_ERROR) :].rstrip()
     elif SNI_FAILURE in message:  # an older layout: the error alone on an E or F line
         start = message.index(SNI_FAILURE)
-        error = _klog_value(message, start) if '="' in message[:start] else message[start:].rstrip()
+        error = klog_value(message, start) if '="' in message[:start] else message[start:].rstrip()
     else:
         return None
     return error[error.index(SNI_FAILURE) :] if SNI_FAILURE in error else error

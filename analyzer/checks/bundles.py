@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import file_name
+from analyzer.gomodel.dynamiccerts import ca_bundle_error, missing_ca_content, open_missing
 from analyzer.gomodel.clientgo import NO_CERTIFICATES, bundle, private_key, public_keys
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
@@ -26,7 +27,7 @@ POOL_BUNDLES = ("etcd-ca", "etcd-trusted-ca", "etcd-peer-trusted-ca", "kubelet-c
 
 
 def _missing_file_error(path: str | None, material: Material) -> str:
-    return f"open {path or material.location.host_path}: no such file or directory"
+    return open_missing(path or material.location.host_path or "")
 
 
 def predict_bundle_error(load: Load) -> tuple[str, str, str] | None:
@@ -51,9 +52,9 @@ def predict_bundle_error(load: Load) -> tuple[str, str, str] | None:
     if load.dynamic_name is None:
         go = error
     elif ca.state is State.EMPTY:
-        go = f'missing content for CA bundle "{name}"'
+        go = missing_ca_content(name)
     else:
-        go = f'error loading CA bundle for "{name}": {error}'
+        go = ca_bundle_error(name, error)
     return ("bundle.file-empty" if ca.state is State.EMPTY else "bundle.unparseable"), load.error_format.format(go), problem
 
 

@@ -11,59 +11,18 @@ client CA is the trust check's business.)
 
 from __future__ import annotations
 
-import ipaddress
-import re
 
-from cryptography import x509
 
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.checks.remediation import remedies
-from analyzer.checks.trust import verifies
-from analyzer.gomodel.keypair import find_hostname_error
+from analyzer.gomodel.dynamiccerts import certificate_names, is_ip, sni_matches
+from analyzer.gomodel.verify import find_hostname_error, verifies
 from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.components import server_host
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring
 
 TLS_VERIFY = "tls: failed to verify certificate: "
-_DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN = re.compile(rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*")
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-        return True
-    except ValueError:
-        return False
-
-
-def _certificate_names(certificate: x509.Certificate) -> list[str]:
-    """The SNI names of a certificate without explicit names (named_certificates.go getCertificateNames):
-    the CN when it is a DNS-1123 subdomain and not an IP, then the DNS SANs. IP SANs never count."""
-    names = []
-    common_names = certificate.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
-    cn = str(common_names[-1].value) if common_names else ""  # pkix.Name keeps the last CN
-    bare = cn.removeprefix("*.")
-    if cn and not _is_ip(cn) and (cn == "*" or (len(bare) <= 253 and _DNS1123_SUBDOMAIN.fullmatch(bare))):
-        names.append(cn)
-    try:
-        names += certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-    except x509.ExtensionNotFound:
-        pass
-    return names
-
-
-def _matches(pattern: str, host: str) -> tuple[bool, bool]:
-    """(matches, exactly)"""
-    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
-    if pattern == host:
-        return True, True
-    if pattern.startswith("*.") and "." in host and host.split(".", 1)[1] == pattern[2:]:
-        return True, False
-    return False, False
-
-
 def served_load(apiserver: Component, host: str) -> Load | None:
     """The load whose certificate kube-apiserver presents for ``host``.
 
@@ -73,17 +32,17 @@ def served_load(apiserver: Component, host: str) -> Load | None:
     and kube-apiserver looks its local IP up exactly (tlsconfig.go GetConfigForClient). Anything
     else gets the default serving pair.
     """
-    is_ip = _is_ip(host)
+    host_is_ip = is_ip(host)
     best: tuple[tuple[int, int, int], Load] | None = None
     for load in apiserver.loads:
         if load.role != "sni":
             continue
         explicit = bool(load.names)
         chain = presented_chain(load)
-        names = list(load.names) or (_certificate_names(chain[0]) if chain else [])
+        names = list(load.names) or (certificate_names(chain[0]) if chain else [])
         for name in names:
-            matched, exact = _matches(name, host)
-            if matched and not (is_ip and not exact):
+            matched, exact = sni_matches(name, host)
+            if matched and not (host_is_ip and not exact):
                 rank = (0 if exact else 1, 0 if explicit else 1, load.order)
                 if best is None or rank < best[0]:
                     best = (rank, load)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.gomodel.keypair import find_hostname_error
+from analyzer.gomodel.verify import find_hostname_error
 from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Load
 

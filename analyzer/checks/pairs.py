@@ -17,6 +17,7 @@ from analyzer.checks.context import CheckContext, finding
 from analyzer.gomodel.clientgo import key_pair, leaf, sha256_fingerprint
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
+from analyzer.gomodel.dynamiccerts import missing_serving_content, open_missing
 from analyzer.gomodel.keypair import PairFailure
 from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Load, Loader, Material, State
@@ -65,10 +66,10 @@ def predict_load_error(load: Load) -> tuple[str, Material, str, str] | None:
     for material, path in ((cert, load.cert_path), (key, load.key_path or load.cert_path)):
         if material.state is State.MISSING:
             shown = path or material.location.host_path or "the file"
-            return "pair.file-missing", material, _wrap(load, f"open {shown}: no such file or directory"), f"{file_name(material, path)} does not exist"
+            return "pair.file-missing", material, _wrap(load, open_missing(shown)), f"{file_name(material, path)} does not exist"
     if load.loader is Loader.DYNAMIC_PAIR and (cert.state is State.EMPTY or key.state is State.EMPTY):
         empty, path = (cert, load.cert_path) if cert.state is State.EMPTY else (key, load.key_path)
-        error = f'missing content for serving cert "{load.dynamic_name}"'
+        error = missing_serving_content(load.dynamic_name or "")
         return "pair.file-empty", empty, _wrap(load, error), f"{file_name(empty, path)} is empty (0 bytes)"
     result = key_pair(cert.data, key.data)
     if result.ok:

@@ -15,7 +15,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.gomodel.keypair import ERR_INCOMPATIBLE_USAGE
+from analyzer.gomodel.verify import ERR_INCOMPATIBLE_USAGE
 from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import Load, Loader
 

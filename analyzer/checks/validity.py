@@ -18,7 +18,7 @@ from cryptography import x509
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.gomodel.keypair import find_validity_error
+from analyzer.gomodel.verify import find_validity_error
 from analyzer.model.findings import Finding, Severity
 from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, State
 from analyzer.reftime import format_utc

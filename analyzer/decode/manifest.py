@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from analyzer.gomodel.keypair import go_quote
+from analyzer.gomodel.fmt import go_quote
 from analyzer.gomodel.pem import load_yaml_mapping
 from analyzer.errors import DecodeError
 

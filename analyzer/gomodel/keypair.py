@@ -11,9 +11,8 @@ order of the checks is Go's:
 4. the key is parsed as PKCS#1, then PKCS#8 (RSA, ECDSA, Ed25519 only), then SEC1;
 5. the leaf public key is compared with the key: type first, then the modulus or point.
 
-Validity dates, SANs and issuers are not checked by X509KeyPair; ``format_validity_error``,
-``format_hostname_error`` and friends give the strings Go's verifier prints for those
-(src/crypto/x509/verify.go, Go 1.25.5+ HostnameError).
+Validity dates, SANs and issuers are not checked by X509KeyPair; ``gomodel.verify`` gives the
+strings Go's verifier prints for those.
 
 Evidence a collector redacted (sos scrub, must-gather elision) makes the step that needs it
 unverifiable instead of failing: Go never saw those markers.
@@ -26,8 +25,6 @@ cross-checked against a Go 1.19 toolchain.
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -36,7 +33,6 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
-from cryptography.x509.oid import NameOID
 
 from analyzer.gomodel.pem import (
     BOOLEAN,
@@ -50,7 +46,6 @@ from analyzer.gomodel.pem import (
     PrivateKeyInfo,
     classify_private_key_der,
     describe_key,
-    go_string_list,
     inspect_material,
     is_encrypted_pkcs8,
     is_private_key_type,
@@ -59,6 +54,7 @@ from analyzer.gomodel.pem import (
     public_key_sha256,
 )
 from analyzer.errors import DecodeError
+from analyzer.gomodel.fmt import go_string_list
 
 # --------------------------------------------------------------------------------------------
 # X509KeyPair
@@ -498,221 +494,3 @@ def _mismatch_detail(leaf: x509.Certificate, key: PrivateKeyInfo) -> str:
         leaf_side = "a key of an algorithm Go does not know"
     key_side = f"{key.algorithm.value} {key.curve or key.size_bits} key {key.public_key_sha256[:16]}"
     return f"the certificate holds {leaf_side}, the key file holds {key_side}"
-
-
-# --------------------------------------------------------------------------------------------
-# Verification-time messages (crypto/x509 verify.go)
-# --------------------------------------------------------------------------------------------
-
-ERR_INCOMPATIBLE_USAGE = "x509: certificate specifies an incompatible key usage"
-ERR_NOT_AUTHORIZED_TO_SIGN = "x509: certificate is not authorized to sign other certificates"
-ERR_NAME_MISMATCH = "x509: issuer name does not match subject from issuing certificate"
-ERR_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
-ERR_LEGACY_COMMON_NAME = "x509: certificate relies on legacy Common Name field, use SANs instead"
-# HostnameError.Error prints a count instead of the names from 100 on (CVE-2025-61729 fix).
-_MAX_NAMES_INCLUDED = 100
-
-
-def go_rfc3339(moment: dt.datetime) -> str:
-    """time.Format(time.RFC3339): whole seconds, ``Z`` for a zero offset, else ``+hh:mm``."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: kforensic works in aware UTC datetimes")
-    offset = moment.utcoffset() or dt.timedelta(0)
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if not offset:
-        return text + "Z"
-    minutes = int(offset.total_seconds()) // 60
-    sign = "+" if minutes >= 0 else "-"
-    return f"{text}{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
-def format_validity_error(now_utc: dt.datetime, not_before_utc: dt.datetime, not_after_utc: dt.datetime) -> str | None:
-    """Go's Expired CertificateInvalidError at ``now_utc``, or None while the window holds.
-
-    Go tests now.Before(NotBefore) first, then now.After(NotAfter): both bounds are inclusive.
-    Go releases before the detail was added print the text without ``: current time ...``.
-    """
-    if now_utc < not_before_utc:
-        detail = f"current time {go_rfc3339(now_utc)} is before {go_rfc3339(not_before_utc)}"
-    elif now_utc > not_after_utc:
-        detail = f"current time {go_rfc3339(now_utc)} is after {go_rfc3339(not_after_utc)}"
-    else:
-        return None
-    return f"x509: certificate has expired or is not yet valid: {detail}"
-
-
-def find_validity_error(cert: x509.Certificate, now_utc: dt.datetime) -> str | None:
-    return format_validity_error(now_utc, cert.not_valid_before_utc, cert.not_valid_after_utc)
-
-
-def format_unknown_authority(hint_error: str | None = None, hint_certificate_name: str | None = None) -> str:
-    """UnknownAuthorityError.Error; the hint names a candidate CA that was tried and rejected."""
-    if hint_error is None:
-        return ERR_UNKNOWN_AUTHORITY
-    return (
-        f"{ERR_UNKNOWN_AUTHORITY} (possibly because of {go_quote(hint_error)} while trying to verify "
-        f"candidate authority certificate {go_quote(hint_certificate_name or '')})"
-    )
-
-
-def go_hint_certificate_name(cert: x509.Certificate) -> str:
-    """The name UnknownAuthorityError uses: CommonName, else first Organization, else
-    ``serial:<decimal>``. pkix.Name keeps the last CN and every O in order."""
-    common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if common_names and common_names[-1].value:
-        return str(common_names[-1].value)
-    organizations = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
-    if organizations:
-        return str(organizations[0].value)
-    return f"serial:{cert.serial_number}"
-
-
-_GO_QUOTE_ESCAPES = {
-    "\\": "\\\\", '"': '\\"', "\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
-}
-
-
-def go_quote(text: str) -> str:
-    """strconv.Quote, as used by ``%q``, for the printable text certificate names hold."""
-    out = ['"']
-    for char in text:
-        if char in _GO_QUOTE_ESCAPES:
-            out.append(_GO_QUOTE_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x80:
-            out.append(f"\\x{ord(char):02x}")
-        elif ord(char) <= 0xFFFF:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    out.append('"')
-    return "".join(out)
-
-
-def format_hostname_error(
-    host: str,
-    *,
-    dns_names: tuple[str, ...] | list[str] = (),
-    ip_addresses: tuple[Any, ...] | list[Any] = (),
-    common_name: str = "",
-    has_san_extension: bool | None = None,
-) -> str:
-    """HostnameError.Error for a certificate with these names that did not match ``host``.
-
-    ``host`` is what VerifyHostname passes on: an IP without its brackets. ``has_san_extension``
-    defaults to whether any SAN was given.
-    """
-    if has_san_extension is None:
-        has_san_extension = bool(dns_names or ip_addresses)
-    if not has_san_extension and _go_match_hostnames(common_name, host):
-        return ERR_LEGACY_COMMON_NAME
-    if _go_parse_ip(host) is not None:
-        if not ip_addresses:
-            return f"x509: cannot validate certificate for {host} because it doesn't contain any IP SANs"
-        if len(ip_addresses) >= _MAX_NAMES_INCLUDED:
-            return f"x509: certificate is valid for {len(ip_addresses)} IP SANs, but none matched {host}"
-        valid = ", ".join(_go_ip_string(ip) for ip in ip_addresses)
-    else:
-        if len(dns_names) >= _MAX_NAMES_INCLUDED:
-            return f"x509: certificate is valid for {len(dns_names)} names, but none matched {host}"
-        valid = ", ".join(dns_names)
-    if not valid:
-        return f"x509: certificate is not valid for any names, but wanted to match {host}"
-    return f"x509: certificate is valid for {valid}, not {host}"
-
-
-def find_hostname_error(cert: x509.Certificate, host: str) -> str | None:
-    """Certificate.VerifyHostname(host): None when Go accepts ``host``, else its message."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = tuple(san.get_values_for_type(x509.DNSName))
-        ip_addresses = tuple(san.get_values_for_type(x509.IPAddress))
-        has_san = True
-    except x509.ExtensionNotFound:
-        dns_names, ip_addresses, has_san = (), (), False
-    common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    common_name = str(common_names[-1].value) if common_names else ""
-
-    candidate = host[1:-1] if len(host) >= 3 and host[0] == "[" and host[-1] == "]" else host
-    ip = _go_parse_ip(candidate)
-    if ip is not None:
-        if any(_go_ip_equal(ip, other) for other in ip_addresses):
-            return None
-        return format_hostname_error(
-            candidate, dns_names=dns_names, ip_addresses=ip_addresses, common_name=common_name, has_san_extension=has_san
-        )
-    name = _ascii_lower(host)
-    valid_name = _go_valid_hostname(name, pattern=False)
-    for match in dns_names:
-        if valid_name and _go_valid_hostname(match, pattern=True):
-            if _go_match_hostnames(match, name):
-                return None
-        elif _go_match_exactly(match, name):
-            return None
-    return format_hostname_error(
-        host, dns_names=dns_names, ip_addresses=ip_addresses, common_name=common_name, has_san_extension=has_san
-    )
-
-
-def _ascii_lower(text: str) -> str:
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
-
-
-def _go_match_hostnames(pattern: str, host: str) -> bool:
-    pattern, host = _ascii_lower(pattern), _ascii_lower(host.removesuffix("."))
-    if not pattern or not host:
-        return False
-    pattern_parts, host_parts = pattern.split("."), host.split(".")
-    if len(pattern_parts) != len(host_parts):
-        return False
-    return all((i == 0 and part == "*") or part == host_parts[i] for i, part in enumerate(pattern_parts))
-
-
-def _go_match_exactly(a: str, b: str) -> bool:
-    if a in ("", ".") or b in ("", "."):
-        return False
-    return _ascii_lower(a) == _ascii_lower(b)
-
-
-def _go_valid_hostname(host: str, *, pattern: bool) -> bool:
-    if not pattern:
-        host = host.removesuffix(".")
-    if not host or host == "*":
-        return False
-    for i, part in enumerate(host.split(".")):
-        if not part:
-            return False
-        if pattern and i == 0 and part == "*":
-            continue
-        for j, c in enumerate(part):
-            if c.isascii() and (c.isalnum() or c == "_" or (c == "-" and j != 0)):
-                continue
-            return False
-    return True
-
-
-def _go_parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """net.ParseIP: dotted IPv4 or IPv6 text, without zone or brackets."""
-    if "%" in text:
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def _go_ip_equal(a: Any, b: Any) -> bool:
-    """net.IP.Equal treats an IPv4 address and its IPv4-mapped IPv6 form as equal."""
-    return _as_v4(a) == _as_v4(b)
-
-
-def _as_v4(ip: Any) -> Any:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def _go_ip_string(ip: Any) -> str:
-    """net.IP.String: IPv4-mapped addresses print as dotted IPv4, IPv6 as RFC 5952 text."""
-    return str(_as_v4(ipaddress.ip_address(ip) if isinstance(ip, str) else ip))

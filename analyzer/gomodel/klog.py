@@ -106,3 +106,19 @@ def iter_log_events(data: bytes, source: str, reference: datetime) -> Iterator[L
         if event is not None:
             yield event
 
+
+# klog quotes a value with strconv.Quote-style escapes; the ones an error message carries.
+_GO_ESCAPES = {"n": "\n", "t": "\t", "r": "\r"}
+
+
+def klog_value(message: str, start: int) -> str:
+    """A klog value from ``start`` to its closing quote, unescaped (the error itself may quote names)."""
+    text, index = [], start
+    while index < len(message) and message[index] != '"':
+        if message[index] == "\\" and index + 1 < len(message):
+            index += 1
+            text.append(_GO_ESCAPES.get(message[index], message[index]))
+        else:
+            text.append(message[index])
+        index += 1
+    return "".join(text)

@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from analyzer.errors import DecodeError
+from analyzer.gomodel.fmt import go_string_list
 
 # OpenShift's signer names ("openshift-kube-apiserver-operator_localhost-recovery-serving-signer@…")
 # exceed RFC 5280's 64-character bound; Go accepts them and so must we, without a warning per certificate.
@@ -741,11 +742,6 @@ def _require_material(data: bytes, what: str) -> Material:
     if material.state is MaterialState.EMPTY:
         raise DecodeError(f"{what} is empty")
     return material
-
-
-def go_string_list(items: Any) -> str:
-    """fmt's %v of a []string: ``[a b c]``."""
-    return "[" + " ".join(items) + "]"
 
 
 def is_private_key_type(block_type: str) -> bool:
