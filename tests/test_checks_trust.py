@@ -8,11 +8,11 @@ from dataclasses import replace
 import pytest
 
 from analyzer.checks.trust import check_trust
-from analyzer.gomodel.verify import verifies
+from analyzer.gomodel.verify import insecure_algorithm_error, verifies
 from analyzer.model.findings import Severity
 from analyzer.wiring.model import State
 from tests.fixtures.models import CTX, leaf_with_usages, on_node, pair_load, peer_trusting
-from tests.fixtures.pki import bundle, make_ca, make_leaf
+from tests.fixtures.pki import bundle, make_ca, make_leaf, resigned_with_openssl
 
 UNKNOWN = "x509: certificate signed by unknown authority"
 
@@ -173,3 +173,28 @@ def test_a_pair_that_does_not_load_is_not_judged_on_trust():
     pair = make_leaf(make_ca("other"), "kube-apiserver-etcd-client", client=True)
     load = etcd_client(pair, CA.cert_pem)
     assert check_trust(replace(load, key=on_node("/k", b"")), CTX) == []
+
+
+# crypto/x509 checkSignature refuses MD5 and SHA-1 before it tries the key, so Go's hint names the
+# algorithm, not a verification error. Real Go 1.27 on a SHA-1 leaf of an RSA CA:
+#   CheckSignatureFrom: x509: cannot verify signature: insecure algorithm SHA1-RSA
+#   Verify: x509: certificate signed by unknown authority (possibly because of "x509: cannot verify
+#   signature: insecure algorithm SHA1-RSA" while trying to verify candidate authority certificate "kubernetes")
+@pytest.mark.parametrize(("digest", "go_name"), [("sha1", "SHA1-RSA"), ("md5", "MD5-RSA")])
+def test_a_leaf_signed_with_an_insecure_digest_by_its_own_ca(rsa_cas, digest, go_name):
+    ca, _ = rsa_cas
+    leaf = resigned_with_openssl(make_leaf(ca, "kube-apiserver", server=True, key_kind="rsa"), ca, digest)
+    insecure = f"x509: cannot verify signature: insecure algorithm {go_name}"
+    assert insecure_algorithm_error(leaf.cert) == insecure
+    assert verifies(chain(leaf), chain(ca)) == (False, hinted(insecure))
+    [found] = check_trust(pair_load(leaf.cert_pem, leaf.key_pem, peer=peer_trusting(ca.cert_pem)), CTX)
+    assert found.go_error == hinted(insecure)
+    assert "algorithm Go refuses" in found.detail and "regenerated" not in found.detail
+
+
+def test_the_same_leaf_signed_with_sha256_verifies(rsa_cas):
+    # The control: only the digest differs.
+    ca, _ = rsa_cas
+    leaf = resigned_with_openssl(make_leaf(ca, "kube-apiserver", server=True, key_kind="rsa"), ca, "sha256")
+    assert insecure_algorithm_error(leaf.cert) is None
+    assert verifies(chain(leaf), chain(ca)) == (True, None)

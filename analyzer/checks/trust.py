@@ -28,14 +28,24 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     storage = load.role in STORAGE_ROLES
     issuer = leaf.issuer.rfc4514_string()
     in_bundle = ", ".join(f"CN={common_name(root)}" for root in roots) or "nothing"
+    # Go refuses MD5 and SHA-1 signatures before it looks at the key (gomodel.verify): the CA is
+    # the right one, the certificate has to be reissued with a modern digest.
+    insecure = go_error is not None and "cannot verify signature: insecure algorithm" in go_error
+    why = "whose CA signed it with an algorithm Go refuses" if insecure else "which does not hold its issuer"
     if peer.usage == "client":
-        what = f"{peer.name} refuses {load.label}: it verifies clients with {peer.ca_ref}, which does not hold its issuer"
+        what = f"{peer.name} refuses {load.label}: it verifies clients with {peer.ca_ref}, {why}"
     else:
-        what = f"{peer.name} refuse {load.label}: they verify it with {peer.ca_ref}, which does not hold its issuer"
+        what = f"{peer.name} refuse {load.label}: they verify it with {peer.ca_ref}, {why}"
+    if insecure:
+        explanation = ("Its signature uses SHA-1 or MD5, which Go refuses for certificates (SHA-1 since Go 1.18); "
+                       "the certificate must be reissued signed with SHA-256. ")
+    elif go_error and "possibly because of" in go_error:
+        explanation = "A CA of the same name with a different key means the CA was regenerated and this certificate still comes from the old one. "
+    else:
+        explanation = ""
     detail = (
         f"{what}. The certificate (CN={common_name(leaf)}) was issued by {issuer}; the bundle holds {in_bundle}. "
-        + ("A CA of the same name with a different key means the CA was regenerated and this certificate still comes from the old one. "
-           if go_error and "possibly because of" in go_error else "")
+        + explanation
         + ("Without its etcd connection kube-apiserver never becomes ready." if storage else "")
     )
     return [finding(

@@ -219,6 +219,15 @@ _KEY_TYPES = (
     (ed25519.Ed25519PublicKey, "Ed25519", "ed25519.PublicKey", "x509: Ed25519 verification failure"),
 )
 ERR_CANNOT_SIGN = "x509: invalid signature: parent certificate cannot sign this kind of certificate"
+# Signature algorithms checkSignature refuses as insecure, by OID, with Go's name for them
+# (crypto/x509 x509.go signatureAlgorithmDetails: hash MD5, or SHA-1 outside CRLs and CSRs).
+_INSECURE_SIGNATURES = {
+    "1.2.840.113549.1.1.4": "MD5-RSA",
+    "1.2.840.113549.1.1.5": "SHA1-RSA",
+    "1.3.14.3.2.29": "SHA1-RSA",
+    "1.2.840.10040.4.3": "DSA-SHA1",
+    "1.2.840.10045.4.1": "ECDSA-SHA1",
+}
 
 
 def _signed_with(certificate: x509.Certificate) -> str | None:
@@ -247,10 +256,23 @@ def _can_sign(issuer: x509.Certificate) -> bool:
         return True
 
 
+def insecure_algorithm_error(certificate: x509.Certificate) -> str | None:
+    """checkSignature's refusal before any key is tried: MD5 and SHA-1 signatures (SHA-1 is allowed
+    only for CRLs and CSRs), and algorithms Go does not implement (crypto/x509 x509.go
+    checkSignature, signatureAlgorithmDetails; Go 1.27)."""
+    oid = certificate.signature_algorithm_oid.dotted_string
+    if oid in _INSECURE_SIGNATURES:
+        return f"x509: cannot verify signature: insecure algorithm {_INSECURE_SIGNATURES[oid]}"
+    return None
+
+
 def _signature_error(certificate: x509.Certificate, issuer: x509.Certificate) -> str:
     """What Go's CheckSignatureFrom returns for a candidate issuer that did not sign the certificate."""
     if not _can_sign(issuer):
         return ERR_CANNOT_SIGN
+    insecure = insecure_algorithm_error(certificate)
+    if insecure is not None:
+        return insecure
     key, wanted = issuer.public_key(), _signed_with(certificate)
     for kind, algorithm, go_type, error in _KEY_TYPES:
         if isinstance(key, kind):
@@ -264,7 +286,7 @@ def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool 
     """True when ``issuer`` signed it (and may sign); False when names match but Go refuses it; None otherwise."""
     if certificate.issuer != issuer.subject:
         return None
-    if not _can_sign(issuer):
+    if not _can_sign(issuer) or insecure_algorithm_error(certificate) is not None:
         return False
     try:
         certificate.verify_directly_issued_by(issuer)
