@@ -124,49 +124,106 @@ def test_unreadable_file(tmp_path):
     assert_one_clean_line(result, path)
 
 
+def info_in_process(path: Path, *salvage: str) -> tuple[int, str, dict | None]:
+    """What ``kforensic info --json`` decides, without a process: (exit code, error line, report).
+
+    The same calls as the command (cli.info) and the same one place errors become exit code 2
+    (cli.main); anything else raised is a bug and fails the test with its traceback.
+    """
+    from analyzer.errors import KforensicError
+    from analyzer.evidence.etcd import Integrity, Snapshot
+    from analyzer.views.snapshot_summary import summarize_snapshot
+
+    try:
+        with Snapshot(path, salvage=bool(salvage)) as opened:
+            summary = summarize_snapshot(opened)
+    except KforensicError as err:
+        return 2, f"kforensic: {err}", None
+    report = json.loads(json.dumps(summary.to_json()))
+    return (1 if summary.partial or summary.integrity.status is Integrity.MISMATCH else 0), "", report
+
+
+def truncation_offsets(size: int) -> list[int]:
+    rng = random.Random(20241121)
+    return sorted({1, 15, 100, 4095, 4096, 4200, 8191, 8192, 9000, size // 2, size - 33, size - 1}
+                  | {rng.randrange(1, size) for _ in range(24)})
+
+
 def test_truncated_at_many_offsets(mvcc_snapshot, tmp_path):
     path, _ = mvcc_snapshot
     data = path.read_bytes()
-    rng = random.Random(20241121)
-    offsets = sorted({1, 15, 100, 4095, 4096, 4200, 8191, 8192, 9000, len(data) // 2, len(data) - 33, len(data) - 1}
-                     | {rng.randrange(1, len(data)) for _ in range(24)})
     target = tmp_path / "cut.db"
-    for offset in offsets:
+    for offset in truncation_offsets(len(data)):
         target.write_bytes(data[:offset])
-        result = run("info", str(target), "--json")
-        assert "Traceback" not in result.stderr, (offset, result.stderr)
-        if result.returncode == 2:
-            assert_one_clean_line(result, target)
+        code, error, report = info_in_process(target)
+        if code == 2:
+            assert str(target) in error and "\n" not in error, offset
             continue
-        assert result.returncode == 1, (offset, result.returncode, result.stderr)
-        report = json.loads(result.stdout)
+        assert code == 1 and report is not None, (offset, code)
         # Whatever survived is reported, and the report says it is not the whole story.
         assert report["partial"] or report["integrity"] == "mismatch", offset
         if offset < len(data) - 32:
             assert report["partial"] and any("truncated" in d["problem"] for d in report["damage"]), offset
 
 
+def assert_cli_agrees(target: Path, *salvage: str) -> int:
+    """The real command decides as ``info_in_process`` does: same exit code, same line, same JSON."""
+    code, error, report = info_in_process(target, *salvage)
+    result = run("info", str(target), "--json", *salvage)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == code, result.stderr
+    if code == 2:
+        assert_one_clean_line(result, target)
+        assert result.stderr.strip() == error
+    else:
+        assert json.loads(result.stdout) == report
+    return code
+
+
+def test_a_truncated_snapshot_through_the_cli(mvcc_snapshot, tmp_path):
+    # The real command over cut files, one refused and one read in part: what the in-process test
+    # above decides is what a person running kforensic meets.
+    path, _ = mvcc_snapshot
+    data = path.read_bytes()
+    target = tmp_path / "cut.db"
+    codes = set()
+    for offset in (15, len(data) // 2):
+        target.write_bytes(data[:offset])
+        codes.add(assert_cli_agrees(target))
+    assert codes == {1, 2}
+
+
+def scribble(path: Path, target: Path, rng: random.Random) -> None:
+    size = path.stat().st_size
+    shutil.copy(path, target)
+    for _ in range(rng.randint(1, 4)):
+        page = rng.randrange(0, (size - 32) // 4096)
+        offset = page * 4096 + rng.randrange(0, 4096 - 64)
+        patch(target, offset, rng.randbytes(rng.randint(1, 64)))
+
+
 def test_random_page_scribbles(mvcc_snapshot, tmp_path):
     path, _ = mvcc_snapshot
-    size = path.stat().st_size
     rng = random.Random(7)
     target = tmp_path / "scribbled.db"
     for round_ in range(30):
-        shutil.copy(path, target)
-        for _ in range(rng.randint(1, 4)):
-            page = rng.randrange(0, (size - 32) // 4096)
-            offset = page * 4096 + rng.randrange(0, 4096 - 64)
-            patch(target, offset, rng.randbytes(rng.randint(1, 64)))
-        for salvage in ([], ["--salvage"]):
-            result = run("info", str(target), "--json", *salvage)
-            assert "Traceback" not in result.stderr, (round_, result.stderr)
-            assert result.returncode in (1, 2), (round_, result.returncode)
-            if result.returncode == 2:
-                assert_one_clean_line(result, target)
+        scribble(path, target, rng)
+        for salvage in ((), ("--salvage",)):
+            code, error, report = info_in_process(target, *salvage)
+            assert code in (1, 2), (round_, code)
+            if code == 2:
+                assert str(target) in error and "\n" not in error, round_
             else:
-                report = json.loads(result.stdout)
                 # The digest covers every byte, so any scribble is at least an integrity mismatch.
-                assert report["integrity"] == "mismatch"
+                assert report is not None and report["integrity"] == "mismatch"
+
+
+def test_a_scribbled_snapshot_through_the_cli(mvcc_snapshot, tmp_path):
+    path, _ = mvcc_snapshot
+    target = tmp_path / "scribbled.db"
+    scribble(path, target, random.Random(7))
+    for salvage in ((), ("--salvage",)):
+        assert assert_cli_agrees(target, *salvage) in (1, 2)
 
 
 def test_both_metas_destroyed_needs_salvage(mvcc_snapshot, tmp_path):
