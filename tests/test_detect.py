@@ -11,7 +11,8 @@ import pytest
 
 from analyzer.errors import EvidenceError, UnsupportedEvidence
 from analyzer.evidence.bbolt import open_bolt
-from analyzer.evidence.detect import InputKind, LogFormat, detect_evidence, is_bolt_head, sniff_log
+from analyzer.evidence.detect import InputKind, detect_evidence, is_bolt_head
+from analyzer.gomodel.klog import LogFormat, sniff_log
 from analyzer.evidence.node import Distribution
 from tests.fixtures.archives import Dir, File, Symlink, build, forbid_writes
 from tests.fixtures.encryption import encryption_config_yaml
@@ -243,6 +244,9 @@ def test_a_long_log_file_is_read_from_its_last_whole_line(tmp_path):
         (KLOG, LogFormat.KLOG),
         (b'{"ts":1714564800000.1,"caller":"app/server.go:1","msg":"command failed","v":0}\n' * 3, LogFormat.JSON),
         (b"May 01 12:00:00 master-0 kube-apiserver[123]: " + KLOG.splitlines()[0] + b"\n", LogFormat.JOURNAL),
+        (b"2024-05-01T12:00:00+0000 master-0 kube-apiserver[123]: " + KLOG.splitlines()[0] + b"\n", LogFormat.JOURNAL),
+        (b"__CURSOR=s=1\n__REALTIME_TIMESTAMP=1714564800000000\nMESSAGE\n" + len(KLOG.splitlines()[2]).to_bytes(8, "little")
+         + KLOG.splitlines()[2] + b"\n\n", LogFormat.JOURNAL_EXPORT),
         (b"__CURSOR=s=1\n__REALTIME_TIMESTAMP=1714564800000000\nMESSAGE=" + KLOG.splitlines()[2] + b"\n\n",
          LogFormat.JOURNAL_EXPORT),
         (b"Flag --insecure-port has been deprecated\n" + KLOG, LogFormat.KLOG),  # crictl logs' first lines

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -95,3 +95,57 @@ def test_iter_log_events_numbers_lines_and_skips_blank_ones():
     data = f"{KLOG_OLD}\n\n{KLOG_NEW}\r\n".encode()
     events = list(iter_log_events(data, "log", REFERENCE_UTC))
     assert [(e.line_number, e.loaded_pair) for e in events] == [(1, SNI_1), (3, SNI_1)]
+
+
+@pytest.mark.parametrize(("prefix", "time_utc"), [
+    ("2025-06-01T11:58:01+0000 master-0 kube-apiserver[77]: ", datetime(2025, 6, 1, 11, 58, 1, tzinfo=UTC)),
+    ("2025-06-01T13:58:01+02:00 master-0 kube-apiserver[77]: ", datetime(2025, 6, 1, 11, 58, 1, tzinfo=UTC)),
+    ("2025-06-01T13:58:01.250000+0200 master-0 kube-apiserver[77]: ", datetime(2025, 6, 1, 11, 58, 1, 250000, tzinfo=UTC)),
+], ids=["short-iso", "short-iso-colon", "short-iso-precise"])
+def test_journal_short_iso_lines_have_time_and_severity(prefix, time_utc):
+    event = parse(prefix + KLOG_NEW)
+    assert (event.severity, event.time_utc, event.loaded_pair) == ("I", time_utc, SNI_1)
+    assert event.message.startswith('"Loaded a new cert/key pair"')
+
+
+@pytest.mark.parametrize(("line", "time_utc"), [
+    ("2025-06-01T11:58:01+0000 master-0 systemd[1]: Started Kubernetes Kubelet.", datetime(2025, 6, 1, 11, 58, 1, tzinfo=UTC)),
+    ("Jun 01 11:58:01 master-0 systemd[1]: Started Kubernetes Kubelet.", datetime(2025, 6, 1, 11, 58, 1, tzinfo=UTC)),
+], ids=["short-iso", "short"])
+def test_a_journal_line_without_a_klog_header_keeps_the_journal_time(line, time_utc):
+    event = parse(line)
+    assert (event.severity, event.time_utc, event.message) == ("", time_utc, "Started Kubernetes Kubelet.")
+
+
+def export_record(message: bytes, *, usec: int, priority: int, binary: bool = False) -> bytes:
+    fields = b"__CURSOR=s=0123;i=1\n" + f"__REALTIME_TIMESTAMP={usec}\n".encode() + f"PRIORITY={priority}\n".encode()
+    fields += b"_SYSTEMD_UNIT=kubelet.service\nSYSLOG_IDENTIFIER=kubelet\n"
+    if binary:  # journalctl writes a value holding a newline or a control byte as name, LE64 size, bytes
+        fields += b"MESSAGE\n" + len(message).to_bytes(8, "little") + message + b"\n"
+    else:
+        fields += b"MESSAGE=" + message + b"\n"
+    return fields + b"\n"
+
+
+def test_a_journal_export_stream_is_read_record_by_record():
+    at_usec = int(AT.timestamp()) * 1_000_000 + AT.microsecond
+    data = (export_record(KLOG_NEW.encode(), usec=at_usec, priority=6)
+            + export_record(b"Error: failed to load SNI cert and key: tls: failed to parse private key", usec=at_usec + 1_000_000, priority=3)
+            + export_record(b"W0601 11:58:03.000000       1 x.go:1] two\nlines", usec=at_usec + 2_000_000, priority=6, binary=True)
+            + export_record(b"plain notice", usec=at_usec + 3_000_000, priority=4))
+    events = list(iter_log_events(data, "journal.export", REFERENCE_UTC))
+    assert [(e.severity, e.time_utc) for e in events] == [
+        ("I", AT), ("E", AT + timedelta(seconds=1)), ("W", AT + timedelta(seconds=2)), ("W", AT + timedelta(seconds=3))]
+    assert events[0].loaded_pair == SNI_1
+    assert events[1].message.startswith("Error: failed to load SNI cert and key")
+    assert events[2].message == "two\nlines"
+    assert not any("__CURSOR" in e.message or "PRIORITY" in e.message for e in events)
+    # Line numbers point at each record's first line in the stream, binary values counted.
+    assert [e.line_number for e in events] == [1, 8, 15, 24]
+
+
+def test_a_cut_export_stream_keeps_the_records_before_the_cut():
+    record = export_record(KLOG_NEW.encode(), usec=1, priority=6)
+    cut = export_record(b"x" * 40, usec=2, priority=6, binary=True)[:-20]
+    events = list(iter_log_events(record + cut, "journal.export", REFERENCE_UTC))
+    assert [e.loaded_pair for e in events] == [SNI_1]

@@ -34,7 +34,6 @@ like Kubernetes, etcd, kubelet, pki or ssl, logs, YAML, PEM and small top-level 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import stat
@@ -47,6 +46,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from analyzer.decode.manifest import find_host_path, load_static_pod
+from analyzer.gomodel.klog import LogFormat, sniff_log
 from analyzer.gomodel.pem import load_yaml_mapping
 from analyzer.errors import DecodeError, EvidenceError, UnsupportedEvidence, os_problem
 from analyzer.evidence.archive import (
@@ -73,7 +73,6 @@ from analyzer.evidence.node import (
 BOLT_MAGICS = (b"\xed\xda\x0c\xed", b"\xed\x0c\xda\xed")  # bbolt MAGIC in LE and BE, at offset 16
 BOLT_SNIFF_BYTES = 64
 LOG_SNIFF_BYTES = 64 << 10
-LOG_SNIFF_LINES = 50
 MAX_CONFIG_BYTES = LOG_SNIFF_BYTES  # an EncryptionConfiguration is a few hundred bytes
 MAX_LOOSE_DEPTH = 3  # loose files (logs, configs, archives) are looked for this deep in a case
 EXPECTED = (
@@ -84,12 +83,6 @@ EXPECTED = (
 
 _BACKUP_NAME = re.compile(
     r"^(snapshot|static_kuberesources)_(?P<stamp>\d{4}-\d\d-\d\d_\d{6})(?P<dirty>__POSSIBLY_DIRTY__)?\.(db|tar\.gz)$"
-)
-_KLOG = re.compile(rb"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d{6}\s+\d+ [^ \]]+:\d+\] ")
-_CRI_PREFIX = re.compile(rb"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d) (stdout|stderr) [FP] ")
-# journalctl's short and short-iso formats: "May 01 12:00:00 host unit[123]: ".
-_JOURNAL_PREFIX = re.compile(
-    rb"^([A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d{2}:?\d{2}|Z)) \S+ [^:\s]+: "
 )
 _REVISION_DIR = re.compile(r"^kube-apiserver-pod-(\d+)$")
 _HOLD_HINTS = ("kube", "etcd", "kubelet", "openshift", "static-pod", "pki", "ssl", "apiserver", "manifests",
@@ -107,14 +100,6 @@ class InputKind(StrEnum):
     CASE = "case"
     ENCRYPTION_CONFIG = "encryption-config"
     LOG = "log"
-
-
-class LogFormat(StrEnum):
-    KLOG = "klog"  # text klog, structured or not (crictl logs, termination.log)
-    JSON = "json"  # klog's JSON format
-    CRI = "cri"  # /var/log/pods lines: "<RFC3339Nano> stderr F <klog line>"
-    JOURNAL = "journal"  # journalctl short formats
-    JOURNAL_EXPORT = "journal-export"  # journalctl -o export
 
 
 @dataclass(frozen=True)
@@ -238,41 +223,6 @@ def _plausible_bolt_size(size: int) -> bool:
 def _named_like_snapshot(path: str) -> bool:
     name = path.rpartition("/")[2].lower()
     return name == "db" or name.endswith(".db") or name.startswith("snapshot")
-
-
-def _log_line(line: bytes) -> LogFormat | None:
-    """The format of one line, or None when it is no log line kforensic reads."""
-    prefix: LogFormat | None = None
-    for pattern, kind in ((_CRI_PREFIX, LogFormat.CRI), (_JOURNAL_PREFIX, LogFormat.JOURNAL)):
-        match = pattern.match(line)
-        if match:
-            line, prefix = line[match.end() :], kind
-            break
-    if _KLOG.match(line):
-        return prefix or LogFormat.KLOG
-    if line.startswith(b"{"):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            return None
-        if isinstance(record, dict) and "msg" in record and ("ts" in record or "v" in record):
-            return prefix or LogFormat.JSON
-    return None
-
-
-def sniff_log(head: bytes) -> LogFormat | None:
-    """The log format of a file's first bytes: at least half its first lines must be log lines."""
-    if b"\x00" in head:
-        return None
-    # A line cut by the sniff limit still starts like a log line, so it is judged like the rest.
-    lines = [line.rstrip(b"\r") for line in head.split(b"\n") if line.strip()][:LOG_SNIFF_LINES]
-    if lines and lines[0].startswith(b"__CURSOR="):
-        messages = [line[len(b"MESSAGE=") :] for line in head.split(b"\n") if line.startswith(b"MESSAGE=")]
-        return LogFormat.JOURNAL_EXPORT if any(_log_line(m) for m in messages) else None
-    formats = [kind for kind in map(_log_line, lines) if kind is not None]
-    if not formats or 2 * len(formats) < len(lines):
-        return None
-    return max(set(formats), key=formats.count)
 
 
 def is_encryption_config(data: bytes) -> bool:

@@ -1,26 +1,56 @@
-"""kube-apiserver log lines, in every form they reach a support case, as plain events.
+"""kube component log lines, in every form they reach a support case: one grammar for detection and reading.
 
 Forms: klog text (``I0501 12:00:00.123456 1 file.go:12] message``), structured klog from
-Kubernetes 1.22 on (``"Loaded a new cert/key pair" name="…"``), klog's JSON output, CRI log files
-(``<RFC3339Nano> stderr F <line>``), journal lines (``May 01 12:00:00 host kubelet[1]: <line>``),
-and a bare ``Error: …`` from component-base when logging was not yet set up (layouts §3.1–3.2).
-klog headers carry no year; the reference time supplies it.
+Kubernetes 1.22 on (``"Loaded a new cert/key pair" name="…"``), klog's JSON output, and a bare
+``Error: …`` from component-base when logging was not yet set up (layouts §3.1–3.2), each either
+as it is (``crictl logs``, ``termination.log``) or behind a prefix:
+
+* CRI log files: ``<RFC3339Nano> stderr F <line>`` (kubelet's CRI logging format);
+* ``journalctl`` short: ``May 01 12:00:00 host unit[1]: <line>`` (no year, no zone: read as UTC);
+* ``journalctl -o short-iso`` (and ``short-iso-precise``): ``2025-05-01T12:00:00+0000 host unit[1]: <line>``;
+* ``journalctl -o export``: records of ``FIELD=value`` lines (or a binary field: its name, a
+  little-endian 64-bit size, the bytes) ended by an empty line (systemd JOURNAL_EXPORT_FORMATS);
+  the time is ``__REALTIME_TIMESTAMP`` (microseconds since the epoch), the line ``MESSAGE`` and
+  the severity ``PRIORITY`` (syslog levels) when the message has no klog header of its own.
+
+klog headers carry no year; the reference time supplies it. A prefix with a zone (CRI, short-iso,
+export) gives the time; otherwise klog's header does.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
-_CRI = re.compile(rb"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})) (?:stdout|stderr) [FP] (.*)$")
-_JOURNAL = re.compile(rb"^[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \S+ [^:]+: (.*)$")
-_KLOG = re.compile(r"^([IWEF])(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s+\d+\s+([\w./-]+:\d+)\]\s?(.*)$")
+
+class LogFormat(StrEnum):
+    KLOG = "klog"  # text klog, structured or not (crictl logs, termination.log)
+    JSON = "json"  # klog's JSON format
+    CRI = "cri"  # /var/log/pods lines: "<RFC3339Nano> stderr F <klog line>"
+    JOURNAL = "journal"  # journalctl short formats
+    JOURNAL_EXPORT = "journal-export"  # journalctl -o export
+
+
+LOG_SNIFF_LINES = 50
+
+_CRI = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (?:stdout|stderr) [FP] ")
+_JOURNAL_SHORT = re.compile(rb"^([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) \S+ [^:\s]+: ")
+_JOURNAL_ISO = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S+ [^:\s]+: ")
+_KLOG = re.compile(r"^([IWEF])(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s+\d+\s+([^\s\]]+:\d+)\]\s?(.*)$", re.DOTALL)  # an export MESSAGE may hold newlines
 _LOADED_NEW = re.compile(r'"Loaded a new cert/key pair" name="([^"]+)"')
 _LOADED_OLD = re.compile(r'Loaded a new cert/key pair for "([^"]+)"')
 _FLAG = re.compile(r'FLAG: --([\w-]+)="(.*)"$')
+_MONTHS = {name: number for number, name in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+EXPORT_START = b"__CURSOR="
+_EXPORT_SIZE = struct.Struct("<Q")
+# syslog PRIORITY → klog severity: emerg..err are errors, warning a warning, notice..debug information.
+_PRIORITY = {"0": "E", "1": "E", "2": "E", "3": "E", "4": "W", "5": "I", "6": "I", "7": "I"}
 
 
 @dataclass(frozen=True)
@@ -34,37 +64,58 @@ class LogEvent:
     flag: tuple[str, str] | None = None  # (name, value) of a FLAG dump line
 
 
-def _klog_time(month: str, day: str, hour: str, minute: str, second: str, fraction: str | None, reference: datetime) -> datetime | None:
+def _in_year(month: int, day: int, hour: int, minute: int, second: int, micro: int, reference: datetime) -> datetime | None:
+    """A year-less time (klog, journal short) placed in the reference's year, or the one before."""
     year = reference.year
     try:
-        moment = datetime(year, int(month), int(day), int(hour), int(minute), int(second), int((fraction or "0").ljust(6, "0")), tzinfo=UTC)
+        moment = datetime(year, month, day, hour, minute, second, micro, tzinfo=UTC)
     except ValueError:
         return None
-    # A klog line from December read in January belongs to the year before.
+    # A line from December read in January belongs to the year before.
     return moment.replace(year=year - 1) if moment > reference.replace(microsecond=999999) and (moment - reference).days > 180 else moment
 
 
+def _klog_time(month: str, day: str, hour: str, minute: str, second: str, fraction: str | None, reference: datetime) -> datetime | None:
+    return _in_year(int(month), int(day), int(hour), int(minute), int(second), int((fraction or "0").ljust(6, "0")), reference)
+
+
+def split_prefix(line: bytes, reference: datetime) -> tuple[LogFormat | None, datetime | None, bool, bytes]:
+    """(the prefix's format, the time it carries, whether that time has a zone, the line after it)."""
+    cri = _CRI.match(line)
+    if cri:
+        return LogFormat.CRI, _iso(cri.group(1).decode()), True, line[cri.end():]
+    iso = _JOURNAL_ISO.match(line)
+    if iso:
+        return LogFormat.JOURNAL, _iso(iso.group(1).decode()), True, line[iso.end():]
+    short = _JOURNAL_SHORT.match(line)
+    if short:
+        month = _MONTHS.get(short.group(1).decode())
+        day, hour, minute, second = (int(group) for group in short.group(2, 3, 4, 5))
+        moment = _in_year(month, day, hour, minute, second, 0, reference) if month else None
+        return LogFormat.JOURNAL, moment, False, line[short.end():]
+    return None, None, False, line
+
+
 def parse_line(raw: bytes, source: str, line_number: int, reference: datetime) -> LogEvent | None:
-    line = raw.rstrip(b"\r")
-    time_utc = None
-    match = _CRI.match(line)
-    if match:
-        time_utc = _iso(match.group(1).decode())
-        line = match.group(2)
-    else:
-        journal = _JOURNAL.match(line)
-        if journal:
-            line = journal.group(1)
+    _prefix, time_utc, zoned, line = split_prefix(raw.rstrip(b"\r"), reference)
+    return parse_message(line, source, line_number, reference, time_utc, zoned=zoned)
+
+
+def parse_message(line: bytes, source: str, line_number: int, reference: datetime, time_utc: datetime | None = None,
+                  *, zoned: bool = True, severity: str = "") -> LogEvent | None:
+    """The event of a line without its prefix; ``time_utc`` and ``severity`` are the prefix's, used
+    when klog's own header does not say better (a zoned prefix's time wins over klog's)."""
     text = line.decode("utf-8", "replace").strip()
     if not text:
         return None
     if text.startswith("{"):
         return _json_event(text, source, line_number, time_utc)
     klog = _KLOG.match(text)
-    severity, message = "", text
+    message = text
     if klog:
         severity = klog.group(1)
-        time_utc = time_utc or _klog_time(*klog.group(2, 3, 4, 5, 6, 7), reference)
+        klog_time = _klog_time(*klog.group(2, 3, 4, 5, 6, 7), reference)
+        time_utc = time_utc if zoned and time_utc is not None else klog_time or time_utc
         message = klog.group(9)
     loaded = _LOADED_NEW.search(message) or _LOADED_OLD.search(message)
     flag = _FLAG.search(message)
@@ -101,10 +152,96 @@ def _json_event(text: str, source: str, line_number: int, time_utc: datetime | N
 
 
 def iter_log_events(data: bytes, source: str, reference: datetime) -> Iterator[LogEvent]:
+    if data.startswith(EXPORT_START):
+        yield from _iter_export_events(data, source, reference)
+        return
     for number, raw in enumerate(data.split(b"\n"), start=1):
         event = parse_line(raw, source, number, reference)
         if event is not None:
             yield event
+
+
+def iter_export_records(data: bytes) -> Iterator[tuple[int, dict[str, bytes]]]:
+    """(line number, fields) of each record of a ``journalctl -o export`` stream; a record cut
+    short (a binary field running past the end) ends the stream."""
+    position, line_number = 0, 1
+    record: dict[str, bytes] = {}
+    start = line_number
+    while position < len(data):
+        end = data.find(b"\n", position)
+        if end < 0:
+            end = len(data)
+        line = data[position:end]
+        if not line:
+            if record:
+                yield start, record
+            record, position, line_number = {}, end + 1, line_number + 1
+            start = line_number
+            continue
+        if b"=" in line:
+            name, _, value = line.partition(b"=")
+            record[name.decode("ascii", "replace")] = value
+            position, line_number = end + 1, line_number + 1
+            continue
+        # A binary field: its name on a line of its own, then size and bytes, then a newline.
+        size_at = end + 1
+        if size_at + _EXPORT_SIZE.size > len(data):
+            break
+        (size,) = _EXPORT_SIZE.unpack_from(data, size_at)
+        value = data[size_at + _EXPORT_SIZE.size: size_at + _EXPORT_SIZE.size + size]
+        if len(value) < size:
+            break
+        record[line.decode("ascii", "replace")] = value
+        after = size_at + _EXPORT_SIZE.size + size + 1
+        line_number += 1 + data.count(b"\n", size_at, after)
+        position = after
+    if record:
+        yield start, record
+
+
+def _iter_export_events(data: bytes, source: str, reference: datetime) -> Iterator[LogEvent]:
+    for line_number, record in iter_export_records(data):
+        message = record.get("MESSAGE")
+        if message is None:
+            continue
+        time_utc = None
+        stamp = record.get("__REALTIME_TIMESTAMP", b"")
+        if stamp.isdigit():
+            time_utc = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=int(stamp))
+        severity = _PRIORITY.get(record.get("PRIORITY", b"").decode("ascii", "replace"), "")
+        event = parse_message(message, source, line_number, reference, time_utc, severity=severity)
+        if event is not None:
+            yield event
+
+
+def line_format(line: bytes) -> LogFormat | None:
+    """The format of one line, or None when it is no log line kforensic reads."""
+    prefix, _time, _zoned, rest = split_prefix(line, datetime(2000, 1, 1, tzinfo=UTC))
+    if _KLOG.match(rest.decode("utf-8", "replace")):
+        return prefix or LogFormat.KLOG
+    if rest.startswith(b"{"):
+        try:
+            record = json.loads(rest)
+        except ValueError:
+            return None
+        if isinstance(record, dict) and "msg" in record and ("ts" in record or "v" in record):
+            return prefix or LogFormat.JSON
+    return None
+
+
+def sniff_log(head: bytes) -> LogFormat | None:
+    """The log format of a file's first bytes: at least half its first lines must be log lines."""
+    if b"\x00" in head and not head.startswith(EXPORT_START):
+        return None
+    if head.startswith(EXPORT_START):
+        messages = [record["MESSAGE"] for _, record in iter_export_records(head) if "MESSAGE" in record]
+        return LogFormat.JOURNAL_EXPORT if any(line_format(m) for m in messages) else None
+    # A line cut by the sniff limit still starts like a log line, so it is judged like the rest.
+    lines = [line.rstrip(b"\r") for line in head.split(b"\n") if line.strip()][:LOG_SNIFF_LINES]
+    formats = [kind for kind in map(line_format, lines) if kind is not None]
+    if not formats or 2 * len(formats) < len(lines):
+        return None
+    return max(set(formats), key=formats.count)
 
 
 # klog quotes a value with strconv.Quote-style escapes; the ones an error message carries.
