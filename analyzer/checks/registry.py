@@ -9,6 +9,7 @@ from analyzer.checks.bundles import check_bundle, check_private_key, check_publi
 from analyzer.checks.context import CheckContext
 from analyzer.checks.drift import check_drift
 from analyzer.checks.history import check_history
+from analyzer.checks.key_size import check_rsa_key_size
 from analyzer.checks.kubeconfigs import check_kubeconfig_servers
 from analyzer.checks.names import check_allowed_client_names, check_names
 from analyzer.checks.pairs import check_pair
@@ -37,6 +38,7 @@ LOAD_CHECKS: tuple[LoadCheck, ...] = (
     check_allowed_client_names,
     check_drift,
     check_history,
+    check_rsa_key_size,
 )
 WIRING_CHECKS: tuple[WiringCheck, ...] = (
     check_flags,
