@@ -14,13 +14,16 @@ from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from analyzer import __version__
 from analyzer.errors import KforensicError, UsageError
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without loading every room
+    from analyzer.decode.encryption import EncryptionConfig
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # scan: an error-level finding; info: the snapshot is damaged or altered
@@ -83,7 +86,7 @@ class ObjectFormat(StrEnum):
     YAML = "yaml"
 
 
-def _load_encryption(path: Path | None):  # type: ignore[no-untyped-def]
+def _load_encryption(path: Path | None) -> EncryptionConfig | None:
     if path is None:
         return None
     from analyzer.decode.encryption import load_encryption_config

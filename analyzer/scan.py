@@ -75,7 +75,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         objects = None
         opened = []
         for index, source in enumerate(snapshots):
-            snapshot = stack.enter_context(Snapshot(source.path))  # type: ignore[arg-type]
+            snapshot = stack.enter_context(Snapshot(source.path))  # type: ignore[arg-type]  # only snapshots that open in place (a path) are in this list
             integrity = snapshot.verify_integrity()
             opened.append((source, snapshot, integrity))
             if index == 0:
@@ -108,7 +108,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
                 source.source, InputKind.SNAPSHOT.value, "file", snapshot.file_size, snapshot.file_sha256(), integrity.status.value,
                 snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
             )
-            known[str(Path(source.path).resolve())] = snapshot.file_sha256()  # type: ignore[arg-type]
+            known[str(Path(source.path).resolve())] = snapshot.file_sha256()  # type: ignore[arg-type]  # only snapshots that open in place (a path) are in this list
         for detected in evidence.inputs:
             if detected.source in snapshot_records:
                 inputs.append(snapshot_records[detected.source])

@@ -265,7 +265,7 @@ def main() -> None:
           f"{info['events']:,} stored events, {info['live_keys']:,} live keys")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     ticks_after = _cpu_ticks()
-    total, steal = (after - before for after, before in zip(ticks_after, ticks_before))
+    total, steal = (after - before for after, before in zip(ticks_after, ticks_before, strict=True))
     print(f"runs: {options.runs} (median shown); CPU stolen by the hypervisor during the runs: {100 * steal / max(total, 1):.1f} %\n")
     print("| command | seconds | vs etcdutl | peak anon PSS (MiB) | peak RSS incl. file pages (MiB) |")
     print("|---|---:|---:|---:|---:|")

@@ -103,9 +103,9 @@ def scenario_reports(real_etcd, tmp_path_factory):
             cache[name] = (result.returncode, json.loads(report_path.read_text()), result.stdout)
         return cache[name]
 
-    get.secrets = secrets  # type: ignore[attr-defined]
-    get.root = root  # type: ignore[attr-defined]
-    get.cases = cases  # type: ignore[attr-defined]
+    get.secrets = secrets  # type: ignore[attr-defined]  # attributes hung on the fixture function for the tests that use it
+    get.root = root  # type: ignore[attr-defined]  # attributes hung on the fixture function for the tests that use it
+    get.cases = cases  # type: ignore[attr-defined]  # attributes hung on the fixture function for the tests that use it
     return get
 
 

@@ -7,6 +7,7 @@ a function, under TYPE_CHECKING or not), so a lazy import cannot hide an upward 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,15 @@ def test_imports_are_read() -> None:
     # Both forms are seen: ``from analyzer.gomodel.pem import …`` and ``from analyzer.pb import k8s_json_pb2``.
     assert "analyzer.gomodel.pem" in GRAPH["analyzer.decode.kubeconfig"]
     assert "analyzer.pb.k8s_json_pb2" in GRAPH["analyzer.pb.k8s_core_v1_pb2"]
+
+
+def test_every_type_ignore_names_its_code_and_its_reason() -> None:
+    # mypy runs in .ci/run; a silenced error says which one and why, on the same line.
+    marker = "# type" + ": ignore"  # spelt apart so that this test does not find itself
+    bare = []
+    for path in sorted([*PACKAGE.rglob("*.py"), *(PACKAGE.parent / "tests").rglob("*.py")]):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            at = line.find(marker)
+            if at >= 0 and not re.match(re.escape(marker) + r"\[[\w, -]+\]  # \S", line[at:]):
+                bare.append(f"{path.relative_to(PACKAGE.parent)}:{number}")
+    assert bare == []

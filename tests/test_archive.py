@@ -117,7 +117,7 @@ def test_kubeadm_tree_lists_stats_reads_and_resolves(
         assert tree.stat("./etc//kubernetes/pki/ca.crt") == tree.stat("etc/kubernetes/pki/ca.crt")
         assert tree.stat("etc/kubernetes/nope") is None and tree.resolve("nope/x") is None
         assert tree.resolve("../etc/kubernetes/admin.conf") is None  # the caller's own climb
-        assert tree.stat("").kind is EntryKind.DIR  # type: ignore[union-attr]
+        assert tree.stat("").kind is EntryKind.DIR  # type: ignore[union-attr]  # the fixture tree holds this entry
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -182,8 +182,8 @@ def test_links_chain_through_directories_and_loops_are_cut(sandbox: Path, fmt: s
         assert tree.read_bytes("up") == b"CA"
         assert tree.resolve("current") == "etc/kubernetes/pki/ca.crt"
         # stat follows links in the parents only.
-        assert tree.stat("etc/kubernetes/pki-link/ca.crt").path == "etc/kubernetes/pki/ca.crt"  # type: ignore[union-attr]
-        assert tree.stat("etc/kubernetes/pki-link").kind is EntryKind.SYMLINK  # type: ignore[union-attr]
+        assert tree.stat("etc/kubernetes/pki-link/ca.crt").path == "etc/kubernetes/pki/ca.crt"  # type: ignore[union-attr]  # the fixture tree holds this entry
+        assert tree.stat("etc/kubernetes/pki-link").kind is EntryKind.SYMLINK  # type: ignore[union-attr]  # the fixture tree holds this entry
         assert [e.path for e in tree.iter_dir("etc/kubernetes/pki-link")] == [
             "etc/kubernetes/pki/ca.crt"
         ]
@@ -312,7 +312,7 @@ def test_zip_without_unix_times_has_no_guessed_mtime(sandbox: Path) -> None:
     path = sandbox / "dos.zip"
     path.write_bytes(zip_bytes([File("a", b"a")], unix_times=False))
     with forbid_writes(sandbox), open_tree(path) as tree:
-        assert tree.stat("a").mtime_utc is None  # type: ignore[union-attr]
+        assert tree.stat("a").mtime_utc is None  # type: ignore[union-attr]  # the fixture tree holds this entry
 
 
 # --------------------------------------------------------------------------- hostile members
@@ -361,7 +361,7 @@ def test_hostile_tar_members_are_reported_and_skipped(sandbox: Path) -> None:
             "leaves the evidence" in problems["esc/rel"]
             and "leaves the evidence" in problems["esc/abs"]
         )
-        assert tree.stat("esc/rel").link_target == "../../../etc/shadow"  # type: ignore[union-attr]
+        assert tree.stat("esc/rel").link_target == "../../../etc/shadow"  # type: ignore[union-attr]  # the fixture tree holds this entry
         for link in ("esc/rel", "esc/abs", "esc/sneaky"):  # the last escapes only via another link
             assert_escapes(tree, link)
         # An absolute link is the evidence's own /etc, which the archive does not hold.
@@ -707,9 +707,9 @@ def test_unreadable_directory_really(sandbox: Path) -> None:
 
 def _deny(real: object, denied: str) -> object:
     def guarded(path: object, *args: object, **kwargs: object) -> object:
-        if os.fspath(path).endswith(denied):  # type: ignore[call-overload]
+        if os.fspath(path).endswith(denied):  # type: ignore[call-overload]  # the patched os functions take path-likes
             raise PermissionError(errno.EACCES, "Permission denied", path)
-        return real(*(path, *args), **kwargs)  # type: ignore[operator]
+        return real(*(path, *args), **kwargs)  # type: ignore[operator]  # real is the os function it replaces
 
     return guarded
 

@@ -38,7 +38,7 @@ from analyzer.gomodel.verify import (
 )
 from analyzer.gomodel.pem import KeyAlgorithm, KeyEncoding, MaterialState
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=UTC)
 NOT_AFTER_UTC = dt.datetime(2025, 1, 1, tzinfo=UTC)
 PEM, DER = serialization.Encoding.PEM, serialization.Encoding.DER

@@ -16,7 +16,7 @@ from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.gomodel.pem import MaterialState, RedactedMaterial, load_certificates, load_private_key
 from analyzer.errors import DecodeError
 
-NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")

@@ -50,7 +50,7 @@ def openshift() -> OpenShiftCluster:
 
 
 def only_node(path: Path, **tree_options: object) -> NodeEvidence:
-    tree = open_tree(path, **tree_options)  # type: ignore[arg-type]
+    tree = open_tree(path, **tree_options)  # type: ignore[arg-type]  # the options are parametrized per case
     nodes = find_nodes(tree)
     assert len(nodes) == 1, nodes
     return nodes[0]

@@ -33,8 +33,8 @@ from analyzer.gomodel.pem import (
 )
 from analyzer.errors import DecodeError
 
-NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-NOT_AFTER_UTC = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+NOT_AFTER_UTC = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 PEM, DER = serialization.Encoding.PEM, serialization.Encoding.DER
 NO_PASSWORD = serialization.NoEncryption()
 

@@ -28,7 +28,7 @@ def test_every_output_format_has_a_renderer():
 
 
 def test_nothing_is_rendered_for_a_format_not_asked_for():
-    assert render_outputs(None, {OutputFormat.JSON: None, OutputFormat.HTML: None}) == []  # type: ignore[arg-type]
+    assert render_outputs(None, {OutputFormat.JSON: None, OutputFormat.HTML: None}) == []  # type: ignore[arg-type]  # nothing is rendered, so no result is needed
 
 
 LOAD = sni_load(LEAF, 2)

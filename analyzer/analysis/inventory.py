@@ -8,6 +8,7 @@ material only: subjects, names, dates, fingerprints.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,7 +40,7 @@ def _public_key(certificate: x509.Certificate) -> str:
     return type(key).__name__
 
 
-def _extension(certificate: x509.Certificate, kind):  # type: ignore[no-untyped-def]
+def _extension(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> Any:
     try:
         return certificate.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:

@@ -115,7 +115,7 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
         by_source[event.source].append(event)
     apiservers = [c for c in wiring.components if c.name == "kube-apiserver"]
     found = []
-    for source, source_events in sorted(by_source.items()):
+    for _source, source_events in sorted(by_source.items()):
         failure = _last_failure(source_events)
         if failure is None:
             continue
@@ -204,7 +204,7 @@ def _expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> l
             f"The log shows {len(hits)} verification failure(s) of a certificate {what} {bound}, first {_where(hits[0])}, "
             f"last {_where(hits[-1])}. "
             + (f"The certificate is {names}." if matches else "No certificate in this evidence ends exactly then: it belongs to a peer not in the evidence."),
-            Subject(source=_where(hits[0])), go_error=EXPIRED.search(hits[0].message).group(0).rstrip('" ,;)'),  # type: ignore[union-attr]
+            Subject(source=_where(hits[0])), go_error=EXPIRED.search(hits[0].message).group(0).rstrip('" ,;)'),  # type: ignore[union-attr]  # hits holds only lines EXPIRED matched
             evidence=tuple(f"log: {_where(e)}" for e in hits[:5]), label="x509 verification errors",
             fingerprint=matches[0].fingerprint if matches else None,
             remediation=("Renew the certificate named above: its validity finding gives the commands for this distribution",)

@@ -63,7 +63,7 @@ def _empty_pool(load: Load, ctx: CheckContext, problem: str) -> list[Finding]:
     return [finding(
         load, "bundle.empty-pool", Severity.CRITICAL if storage else Severity.ERROR,
         f"{load.label}: {problem}; every peer it verifies is refused",
-        f"{load.label} ({load.flag}={load.ca_path}): {problem}, read from {load.ca.location.describe()}. "  # type: ignore[union-attr]
+        f"{load.label} ({load.flag}={load.ca_path}): {problem}, read from {load.ca.location.describe()}. "  # type: ignore[union-attr]  # the caller passes a load whose CA was read
         f"{load.component} starts but gets no CA certificate from it, so every TLS handshake it verifies with this bundle fails"
         + ("; without etcd, kube-apiserver never becomes ready." if storage else "."),
         material=load.ca, go_error="x509: certificate signed by unknown authority", peer="its peers",

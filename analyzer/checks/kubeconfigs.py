@@ -73,7 +73,7 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
                 found.append(finding(
                     load, "kubeconfig.ca-does-not-trust-server", Severity.ERROR,
                     f"{load.label}: its CA does not trust kube-apiserver's certificate for {host}",
-                    f"{component.label} dials {load.server}; kube-apiserver answers {host} with {served.label} "  # type: ignore[union-attr]
+                    f"{component.label} dials {load.server}; kube-apiserver answers {host} with {served.label} "  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
                     f"(CN={common_name(chain[0])}, issued by {chain[0].issuer.rfc4514_string()}), but the kubeconfig's "
                     f"certificate-authority holds {', '.join('CN=' + common_name(r) for r in roots) or 'nothing'}. "
                     "This is what a regenerated CA looks like while kubeconfigs still carry the old one.",
@@ -85,8 +85,8 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
                 found.append(finding(
                     load, "kubeconfig.server-name-mismatch", Severity.ERROR,
                     f"{load.label}: kube-apiserver's certificate for {host} does not cover that name",
-                    f"{component.label} dials {load.server}; the certificate served for it ({served.label}) does not cover {host}.",  # type: ignore[union-attr]
-                    material=served.cert, go_error=TLS_VERIFY + name_error, peer="kube-apiserver",  # type: ignore[union-attr]
-                    remediation=remedies(served, "names.missing", ctx),  # type: ignore[arg-type]
+                    f"{component.label} dials {load.server}; the certificate served for it ({served.label}) does not cover {host}.",  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
+                    material=served.cert, go_error=TLS_VERIFY + name_error, peer="kube-apiserver",  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
+                    remediation=remedies(served, "names.missing", ctx),  # type: ignore[arg-type]  # served is set: the loop continues when no load serves the host
                 ))
     return found

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 
+from analyzer.checks.context import CheckContext
 from analyzer.wiring.model import Load, Loader
 
 RESTART_STATIC_PODS = (
@@ -48,7 +49,7 @@ def _renew_name(load: Load) -> str | None:
     return KUBEADM_RENEW_NAMES.get(stem)
 
 
-def remedies(load: Load, finding_id: str, ctx) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
+def remedies(load: Load, finding_id: str, ctx: CheckContext) -> tuple[str, ...]:
     if finding_id.startswith("drift."):
         return _drift(load, ctx.distribution)
     if finding_id == "names.not-allowed":
@@ -95,9 +96,9 @@ def _kubeadm(load: Load, finding_id: str) -> tuple[str, ...]:
             RESTART_STATIC_PODS,
         )
     if load.loader is Loader.KUBECONFIG and finding_id.startswith(("kubeconfig.ca", "trust.")):
-        name = posixpath.basename(load.cert_path or "")
+        conf = posixpath.basename(load.cert_path or "")
         return (
-            f"Back up and regenerate the kubeconfig from the current CA: mv /etc/kubernetes/{name} /root/{name}.bak && kubeadm init phase kubeconfig {name.removesuffix('.conf')}",
+            f"Back up and regenerate the kubeconfig from the current CA: mv /etc/kubernetes/{conf} /root/{conf}.bak && kubeadm init phase kubeconfig {conf.removesuffix('.conf')}",
             RESTART_STATIC_PODS,
         )
     name = _renew_name(load)

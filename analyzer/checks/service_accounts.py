@@ -51,12 +51,12 @@ def check_service_account_keys(wiring: Wiring, ctx: CheckContext) -> list[Findin
             if fingerprint is None or fingerprint in verifying:
                 continue
             found.append(finding(
-                load, "service-account.key-mismatch", Severity.ERROR,  # type: ignore[arg-type]
+                load, "service-account.key-mismatch", Severity.ERROR,  # type: ignore[arg-type]  # a signer without a key has no fingerprint and was skipped
                 f"{component.name}: service-account signing key is not among kube-apiserver's verification keys",
-                f"{load.label} ({load.flag}={load.key_path}) has public key sha256:{fingerprint[:16]}, which none of "  # type: ignore[union-attr]
+                f"{load.label} ({load.flag}={load.key_path}) has public key sha256:{fingerprint[:16]}, which none of "  # type: ignore[union-attr]  # a signer without a key has no fingerprint and was skipped
                 f"kube-apiserver's {verify_load.flag} files ({verify_load.key_path}) holds: {what} are rejected "
                 "(401 Unauthorized for every pod that uses them).",
-                material=load.key, peer="kube-apiserver", remediation=remedies(load, "service-account.key-mismatch", ctx),  # type: ignore[union-attr, arg-type]
+                material=load.key, peer="kube-apiserver", remediation=remedies(load, "service-account.key-mismatch", ctx),  # type: ignore[union-attr, arg-type]  # a signer without a key has no fingerprint and was skipped
             ))
     return found
 

@@ -128,8 +128,8 @@ def load_kubeconfig(data: bytes, path: str | None = None) -> Kubeconfig:
         source_path=path,
         current_context=current,
         namespace=_string(context.get("namespace")),
-        cluster=_cluster(cluster_name, cluster_entry, base_dir) if cluster_entry is not None else None,
-        user=_user(user_name, user_entry, base_dir) if user_entry is not None else None,
+        cluster=_cluster(cluster_name, cluster_entry, base_dir) if cluster_name and cluster_entry is not None else None,
+        user=_user(user_name, user_entry, base_dir) if user_name and user_entry is not None else None,
         problems=tuple(problems),
     )
 

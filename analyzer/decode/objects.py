@@ -15,6 +15,7 @@ import binascii
 import functools
 import json
 from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -172,7 +173,8 @@ def _message_json(message: Message) -> dict[str, Any]:
 
 def _value(field: FieldDescriptor, value: Any) -> Any:
     if field.message_type is not None:
-        return _SPECIAL_MESSAGES.get(field.message_type.full_name, _message_json)(value)
+        convert: Callable[[Any], Any] = _SPECIAL_MESSAGES.get(str(field.message_type.full_name), _message_json)
+        return convert(value)
     if field.type == FieldDescriptor.TYPE_BYTES:
         return base64.b64encode(value).decode("ascii")
     if field.type == FieldDescriptor.TYPE_STRING:
@@ -205,7 +207,7 @@ def _fields_v1_json(fields: Message) -> Any:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SPECIAL_MESSAGES = {
+_SPECIAL_MESSAGES: dict[str, Callable[[Any], Any]] = {
     k8s_meta_v1_pb2.Time.DESCRIPTOR.full_name: _time_json,
     k8s_meta_v1_pb2.FieldsV1.DESCRIPTOR.full_name: _fields_v1_json,
     k8s_meta_v1_pb2.Quantity.DESCRIPTOR.full_name: lambda quantity: _text(quantity.string),
@@ -250,7 +252,7 @@ def _cbor_json(item: object) -> Any:
 
 # RFC 8949 §3.4.5.2 "expected later encoding" tags around byte strings: the encoder wraps []byte in
 # tag 22 so that, decoded into a string, they read as the same base64 text JSON would carry.
-_EXPECTED_LATER_ENCODING = {
+_EXPECTED_LATER_ENCODING: dict[int, Callable[[bytes], Any]] = {
     21: lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii"),
     22: lambda raw: base64.b64encode(raw).decode("ascii"),
     23: lambda raw: raw.hex(),
@@ -305,6 +307,7 @@ def _parse_time(obj: dict[str, Any], text: Any) -> datetime | None:
 
 
 def _describe(obj: dict[str, Any]) -> str:
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    found = obj.get("metadata")
+    metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     name = "/".join(str(part) for part in (metadata.get("namespace"), metadata.get("name")) if part)
     return f"{obj.get('apiVersion')} {obj.get('kind')} {name or '(unnamed)'}"

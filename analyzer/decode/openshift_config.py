@@ -141,7 +141,7 @@ def config_to_flags(config: KubeAPIServerConfig) -> Flags:
     set_if_unset("tls-min-version", config.serving_info.min_tls_version)
     set_if_unset("tls-sni-cert-key", *(_sni_cert_key(nc) for nc in config.serving_info.named_certificates))
 
-    flags = []
+    flags: list[Flag] = []
     for name in sorted(args):  # Go's sort.Strings: byte order
         for value in args[name]:
             flags.append(Flag(name, value, FlagOrigin.CONFIG, len(flags)))

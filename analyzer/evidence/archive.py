@@ -371,11 +371,11 @@ class _Index:
             return None if parent.kind is EntryKind.DIR else parent
         parts = path.split("/")
         for depth in range(1, len(parts)):
-            parent = "/".join(parts[:depth])
-            existing = self.entries.get(parent)
+            ancestor = "/".join(parts[:depth])
+            existing = self.entries.get(ancestor)
             if existing is None:
-                self.entries[parent] = Entry(parent, EntryKind.DIR, 0, None, None, None)
-                self._implicit.add(parent)
+                self.entries[ancestor] = Entry(ancestor, EntryKind.DIR, 0, None, None, None)
+                self._implicit.add(ancestor)
             elif existing.kind is not EntryKind.DIR:
                 return existing
         return None
@@ -663,9 +663,9 @@ class DirectoryTree(EvidenceTree):
 
 
 # tarfile's kinds of header error: undocumented, but stable since Python 3.2 (typeshed omits them).
-_TAR_END_OF_ARCHIVE: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]
-_TAR_NO_HEADER: type[Exception] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]
-_TAR_CUT_HEADER: type[Exception] = tarfile.TruncatedHeaderError  # type: ignore[attr-defined]
+_TAR_END_OF_ARCHIVE: type[Exception] = tarfile.EOFHeaderError  # type: ignore[attr-defined]  # typeshed does not declare tarfile's header errors
+_TAR_NO_HEADER: type[Exception] = tarfile.EmptyHeaderError  # type: ignore[attr-defined]  # typeshed does not declare tarfile's header errors
+_TAR_CUT_HEADER: type[Exception] = tarfile.TruncatedHeaderError  # type: ignore[attr-defined]  # typeshed does not declare tarfile's header errors
 
 
 class _DamagedHeader(Exception):

@@ -305,7 +305,7 @@ def _leaf_elements(
     Returns the elements that lie inside the page and the index of the first one that does not
     (None when all do). A list per page, not a generator per element: this runs millions of times.
     """
-    elements = []
+    elements: list[tuple[int, int, int, int]] = []
     offset = start + PAGE_HEADER_SIZE
     for flags, pos, ksize, vsize in layout.LEAF_ELEMENT.iter_unpack(data[offset : offset + count * ELEMENT_SIZE]):
         # pos is relative to the element itself, not to the page (bbolt page.go Key/Value).
@@ -591,10 +591,10 @@ class Bucket:
     def last_key(self, damage: list[Damage] | None = None) -> bytes | None:
         """The greatest key, following the last child of every branch."""
         if self.inline is not None:
-            last = None
+            greatest = None
             for key, _value, _flags in self.iter_items(damage):
-                last = bytes(key)
-            return last
+                greatest = bytes(key)
+            return greatest
         layout = self.db.layout
         pgid = self.root_page
         for _depth in range(MAX_DEPTH):

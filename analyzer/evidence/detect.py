@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 from analyzer.decode.manifest import find_host_path, load_static_pod
 from analyzer.gomodel.klog import LogFormat, sniff_log
@@ -209,7 +210,7 @@ def is_bolt_head(head: bytes) -> bool:
     """A valid-looking bbolt meta page 0: magic, version 2 and a power-of-two page size."""
     if len(head) < 28 or head[16:20] not in BOLT_MAGICS:
         return False
-    order = "little" if head[16:20] == BOLT_MAGICS[0] else "big"
+    order: Literal["little", "big"] = "little" if head[16:20] == BOLT_MAGICS[0] else "big"
     version = int.from_bytes(head[20:24], order)
     page_size = int.from_bytes(head[24:28], order)
     return version == 2 and page_size >= 512 and page_size & (page_size - 1) == 0

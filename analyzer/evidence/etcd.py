@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from itertools import pairwise
 from pathlib import Path
 
 from analyzer.errors import CorruptEvidence
@@ -281,13 +282,14 @@ def _page_events(data: bytes | mmap.mmap, pgid: int | None, elements: list[tuple
             run.damage.append(Damage(pgid, f"key {data[kstart:vstart].hex()} is not a revision", "key"))
             continue
         if tag == 0x0A and length < 0x80 and vstart + 2 + length <= vend:
-            name = data[vstart + 2 : vstart + 2 + length]
+            name: bytes | None = data[vstart + 2 : vstart + 2 + length]
         else:
             name = user_key(data[vstart:vend])
             if name is None:
                 run.skipped += 1
                 run.damage.append(Damage(pgid, f"revision {main}_{sub} is not an etcd KeyValue record", "key"))
                 continue
+        assert name is not None  # a record without one was skipped above
         events.append((main, sub, tombstone, name))
     return events
 
@@ -529,7 +531,7 @@ class Snapshot:
 
     # -- revisions -----------------------------------------------------------------------------
 
-    def iter_raw_revisions(self) -> Iterator[tuple[memoryview, memoryview]]:
+    def iter_raw_revisions(self) -> Iterator[tuple[bytes | memoryview, bytes | memoryview]]:
         """(revision key, KeyValue bytes) in revision order, read through the tree."""
         bucket = self._bucket(KEY_BUCKET)
         if bucket is None:
@@ -647,10 +649,10 @@ class Snapshot:
         packed = list(packed_revisions)
         bucket = self._bucket(KEY_BUCKET)
         done = 0
-        if not self.salvage_mode and bucket is not None and len(packed) > 1 and all(a < b for a, b in zip(packed, packed[1:])):
+        if not self.salvage_mode and bucket is not None and len(packed) > 1 and all(a < b for a, b in pairwise(packed)):
             revisions = [unpack_revision(p) for p in packed]
             try:
-                for revision, raw in zip(revisions, bucket.get_many(r.key() for r in revisions)):
+                for revision, raw in zip(revisions, bucket.get_many(r.key() for r in revisions), strict=False):
                     done += 1
                     if raw is None:
                         self.damage.append(Damage(None, f"revision {revision} is not in the key bucket", "key"))

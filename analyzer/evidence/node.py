@@ -558,7 +558,7 @@ class _Listing:
 def _etc_kubernetes_markers(listing: _Listing, directory: str) -> tuple[int, list[str]]:
     """How strongly a directory looks like /etc/kubernetes, and what showed it."""
     names = listing.names(directory)
-    score, shown = 0, []
+    score, shown = 0, list[str]()
 
     def sub(name: str) -> set[str]:
         return set(listing.names(_join(directory, name))) if listing.is_dir(directory, name) else set()

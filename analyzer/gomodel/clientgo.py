@@ -47,7 +47,7 @@ def bundle(data: bytes) -> tuple[tuple[x509.Certificate, ...], str | None]:
             continue
         try:
             certificate = x509.load_der_x509_certificate(block.der)
-            certificate.extensions  # parsed lazily by cryptography; Go parses them in ParseCertificate
+            _ = certificate.extensions  # parsed lazily by cryptography; Go parses them in ParseCertificate
         except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
             return tuple(certificates), "x509: malformed certificate"
         certificates.append(certificate)

@@ -151,7 +151,7 @@ class KeyPairResult:
 def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int, int] = GO_VERSION) -> KeyPairResult:
     """Replay Go's ``tls.X509KeyPair`` on the two inputs, as built with ``go_version``."""
     cert_material, key_material = inspect_material(cert_pem), inspect_material(key_pem)
-    base = {"cert_material": cert_material, "key_material": key_material}
+    base: dict[str, Any] = {"cert_material": cert_material, "key_material": key_material}
 
     if not cert_material.state.verifiable:
         return KeyPairResult(
@@ -203,6 +203,7 @@ def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int
     leaf, leaf_error, leaf_error_exact = _go_parse_leaf(chain[0], go_version)
     if leaf_error is not None:
         return _fail(base, PairFailure.LEAF_UNPARSEABLE, leaf_error, exact=leaf_error_exact)
+    assert leaf is not None  # _go_parse_leaf returns a certificate or an error
     base["leaf"] = leaf
 
     key, key_failure, key_detail = _go_parse_private_key(key_block, go_version)
@@ -268,10 +269,11 @@ def _go_parse_private_key(
             return private_key_info(key, encoding, block.type), None, None
 
     # x509.ParseECPrivateKey: version must be 1 and the curve one of Go's.
-    if encoding is KeyEncoding.SEC1 and DerReader(der).read(SEQUENCE).read_integer() == 1:
+    sec1 = DerReader(der).read(SEQUENCE) if encoding is KeyEncoding.SEC1 else None
+    if sec1 is not None and sec1.read_integer() == 1:
         key = _load_der_key(der[:length])
         if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in _GO_CURVES:
-            return private_key_info(key, encoding, block.type), None, None
+            return private_key_info(key, KeyEncoding.SEC1, block.type), None, None
 
     return None, None, _unparseable_key_detail(block, encoding)
 
@@ -318,7 +320,7 @@ def _go_parse_leaf(der: bytes, go_version: tuple[int, int]) -> tuple[x509.Certif
         return None, structural_error, True
     try:
         cert = x509.load_der_x509_certificate(der[:raw_length])
-        cert.extensions  # parsed lazily by cryptography; Go parses them in ParseCertificate
+        _ = cert.extensions  # parsed lazily by cryptography; Go parses them in ParseCertificate
     except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
         return None, "x509: malformed certificate", False
     try:
@@ -343,18 +345,21 @@ def _go_certificate_structure(der: bytes, go_version: tuple[int, int]) -> tuple[
     if outer is None:
         return "x509: malformed certificate", 0
     certificate = DerReader(outer).read(SEQUENCE)
+    assert certificate is not None  # read_element has just framed it
 
     tbs_element = certificate.read_element(SEQUENCE)
     if tbs_element is None:
         return "x509: malformed tbs certificate", len(outer)
     tbs = DerReader(tbs_element).read(SEQUENCE)
+    assert tbs is not None  # read_element has just framed it
 
     present, version_body = tbs.read_optional(_CTX_0)
     version = 0
     if present:
-        version = version_body.read_integer() if version_body is not None else None
-        if version is None or not version_body.empty:
+        read = version_body.read_integer() if version_body is not None else None
+        if read is None or version_body is None or not version_body.empty:
             return "x509: malformed version", len(outer)
+        version = read
     # ReadOptionalASN1Integer into an int64 refuses what does not fit; then only v1-v3 are valid.
     if version < 0 or version >= 1 << 63:
         return "x509: malformed version", len(outer)

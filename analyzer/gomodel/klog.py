@@ -114,7 +114,8 @@ def parse_message(line: bytes, source: str, line_number: int, reference: datetim
     message = text
     if klog:
         severity = klog.group(1)
-        klog_time = _klog_time(*klog.group(2, 3, 4, 5, 6, 7), reference)
+        month, day, hour, minute, second, fraction = klog.group(2, 3, 4, 5, 6, 7)
+        klog_time = _klog_time(month, day, hour, minute, second, fraction, reference)
         time_utc = time_utc if zoned and time_utc is not None else klog_time or time_utc
         message = klog.group(9)
     loaded = _LOADED_NEW.search(message) or _LOADED_OLD.search(message)

@@ -196,7 +196,7 @@ def _go_parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | N
 
 def _go_ip_equal(a: Any, b: Any) -> bool:
     """net.IP.Equal treats an IPv4 address and its IPv4-mapped IPv6 form as equal."""
-    return _as_v4(a) == _as_v4(b)
+    return bool(_as_v4(a) == _as_v4(b))
 
 
 def _as_v4(ip: Any) -> Any:

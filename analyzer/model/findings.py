@@ -66,7 +66,7 @@ class Finding:
     problem: str = ""  # what is wrong, in words, for the verdict's sentence (defaults to the title)
 
     @property
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[int, int, str, int, str, str]:
         return (self.severity.rank, component_rank(self.component), self.subject.node or "", self.order, self.id, self.title)
 
     def to_json(self) -> dict[str, object]:

@@ -64,7 +64,7 @@ def _load(load: Load, findings: list[Finding]) -> dict[str, Any]:
 
 def history(wiring: Wiring) -> list[dict[str, Any]]:
     """Every surviving revision of every etcd data key that feeds a load: when, by whom, how big."""
-    rows: dict[tuple, dict[str, Any]] = {}
+    rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for load in wiring.iter_loads():
         materials = [load.cert, load.key, load.ca, *(m for copy in load.copies for m in (copy.cert, copy.key))]
         for material in materials:

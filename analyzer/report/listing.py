@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -69,14 +69,14 @@ def _node_view(node: NodeListing) -> Group:
     table = _table("", "host path", "kind", "detail", "size", "in the evidence")
     for listed in node.files:
         table.add_row(*_file_row(listed))
-    parts: list[object] = [header, Text(mounts)]
+    parts: list[RenderableType] = [header, Text(mounts)]
     parts.extend(Text(f"  note: {note}", style="yellow") for note in node.notes)
     parts.append(table)
-    return Group(*parts)  # type: ignore[arg-type]
+    return Group(*parts)
 
 
 def listing_view(listing: EvidenceListing) -> Group:
-    parts: list[object] = [_inputs_table(listing), Text()]
+    parts: list[RenderableType] = [_inputs_table(listing), Text()]
     for node in listing.nodes:
         parts += [_node_view(node), Text()]
     if listing.snapshots:
@@ -100,4 +100,4 @@ def listing_view(listing: EvidenceListing) -> Group:
     if listing.problems:
         parts.append(Text("Problems", style="bold"))
         parts.extend(Text(f"  {problem}", style="yellow") for problem in listing.problems)
-    return Group(*parts)  # type: ignore[arg-type]
+    return Group(*parts)

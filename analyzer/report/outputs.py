@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
 
@@ -27,7 +27,7 @@ RENDERERS: dict[OutputFormat, Callable[[ScanResult], str]] = {
 }
 
 
-def render_outputs(result: ScanResult, requested: dict[OutputFormat, Path | None]) -> list[tuple[Path, str]]:
+def render_outputs(result: ScanResult, requested: Mapping[OutputFormat, Path | None]) -> list[tuple[Path, str]]:
     """Render every requested output before any is written: a failing renderer leaves no half-set."""
     return [(path, RENDERERS[kind](result)) for kind, path in requested.items() if path is not None]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from html import escape
+from typing import Any
 
 from analyzer.model.findings import Finding
 
@@ -27,7 +28,7 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def validity_timeline(certificates: list[dict], reference: str, next_expiry: dict | None) -> str:
+def validity_timeline(certificates: list[dict[str, Any]], reference: str, next_expiry: dict[str, Any] | None) -> str:
     """One bar per certificate, from not-before to not-after, against the reference time."""
     if not certificates:
         return ""
@@ -49,7 +50,7 @@ def validity_timeline(certificates: list[dict], reference: str, next_expiry: dic
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="certificate validity timeline" '
         f'width="{LABEL_WIDTH + PLOT_WIDTH + MARGIN}" height="{height}" font-family="sans-serif" font-size="11">'
     ]
-    for index, (cert, start, end) in enumerate(zip(certificates, starts, ends)):
+    for index, (cert, start, end) in enumerate(zip(certificates, starts, ends, strict=True)):
         y = MARGIN + index * ROW
         state = cert["state"]
         label = escape(_short(f"{cert['common_name']} — {(cert.get('used_by') or ['in a bundle'])[0]}", 62))
@@ -72,7 +73,7 @@ def validity_timeline(certificates: list[dict], reference: str, next_expiry: dic
     return "".join(parts)
 
 
-def trust_graph(certificates: list[dict], findings: list[Finding]) -> str:
+def trust_graph(certificates: list[dict[str, Any]], findings: list[Finding]) -> str:
     """CAs on the left, the certificates they issued in the middle, the loads that present them on the right."""
     cas = [c for c in certificates if c["is_ca"]]
     ca_order = {c["subject"]: i for i, c in enumerate(cas)}
@@ -116,7 +117,7 @@ def trust_graph(certificates: list[dict], findings: list[Finding]) -> str:
         parts.append(f'<text x="{column[0]}" y="{ca_y[ca["subject"]] + 4:.1f}" fill="#0969da"><title>{escape(ca["subject"])}</title>{escape(_short(ca["common_name"], 50))}</text>')
     for user, user_position in user_y.items():
         parts.append(f'<text x="{column[2] + 4}" y="{user_position + 4:.1f}">{escape(_short(user, 52))}</text>')
-    for x_position, heading in zip(column, ("issuers (CAs)", "certificates", "presented by")):
+    for x_position, heading in zip(column, ("issuers (CAs)", "certificates", "presented by"), strict=True):
         parts.append(f'<text x="{x_position}" y="12" font-weight="bold">{heading}</text>')
     parts.append("</svg>")
     return "".join(parts)

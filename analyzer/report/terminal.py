@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from analyzer.analysis.result import ScanResult
 from analyzer.views.records import KeyRecord
 from analyzer.evidence.etcd import Integrity
 from analyzer.views.snapshot_summary import SnapshotSummary
@@ -58,7 +59,7 @@ def snapshot_summary_view(summary: SnapshotSummary) -> Group:
     for member in summary.members:
         role = " (learner)" if member.is_learner else ""
         rows.append(("member", f"{member.name or '(unnamed)'} id {member.id}{role} peers {', '.join(member.peer_urls)}"))
-    parts: list[object] = [_facts_table(rows)]
+    parts: list[RenderableType] = [_facts_table(rows)]
 
     if summary.resources:
         resources = Table(title="live keys per resource", title_justify="left", show_edge=False)
@@ -121,10 +122,10 @@ _STATUS_STYLE = {"broken": "bold white on red", "degraded": "bold black on yello
 TERMINAL_FINDINGS = 10
 
 
-def scan_summary_view(result) -> Group:  # type: ignore[no-untyped-def]
+def scan_summary_view(result: ScanResult) -> Group:
     """The verdict, the components, and the top findings; the reports carry the rest."""
     verdict = result.verdict
-    parts: list[object] = [
+    parts: list[RenderableType] = [
         Text.assemble((f" {verdict.status.upper()} ", _STATUS_STYLE.get(verdict.status, "bold")), " ", verdict.headline),
         Text(f"reference time {format_utc(result.reference_utc)}, {result.wiring.distribution}"
              + (", PARTIAL evidence" if result.partial else ""), style="dim"),

@@ -272,8 +272,8 @@ def _yaml_facts(host_path: str, data: bytes, state: str) -> FileFacts | None:
                 parts += [cert] if cert else []
             return FileFacts(FileKind.KUBECONFIG, state, ", ".join(parts))
         if kind == "KubeAPIServerConfig" and api_version.startswith("kubecontrolplane.config.openshift.io"):
-            config = load_kube_apiserver_config(data)
-            named = len(config.serving_info.named_certificates)
+            apiserver_config = load_kube_apiserver_config(data)
+            named = len(apiserver_config.serving_info.named_certificates)
             return FileFacts(FileKind.KUBE_APISERVER_CONFIG, state, f"{named} named certificates")
         if kind in ("EncryptionConfiguration", "EncryptionConfig"):
             return FileFacts(FileKind.ENCRYPTION_CONFIG, state, describe_encryption_config(data, host_path))

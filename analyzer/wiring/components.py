@@ -153,11 +153,12 @@ def kubeconfig_load(component: Component, order: int, role: str, label: str, pat
         location = replace(document.location, kind="kubeconfig", data_key=data_key)
         if field.path_scrubbed:
             return Material(State.SCRUBBED, location, detail="the file reference is scrubbed in this evidence"), None
-        if field.uses_data:
+        if field.uses_data and field.data_state is not None:
             return Material(_DATA_STATE[field.data_state], location, field.data), None
         if field.path:
             return resolver.file(field.path).material, field.path
-        return Material(_DATA_STATE.get(field.data_state, State.EMPTY), location, field.data or b""), None
+        state = _DATA_STATE.get(field.data_state, State.EMPTY) if field.data_state is not None else State.EMPTY
+        return Material(state, location, field.data or b""), None
 
     cert, cert_file = material(user.client_certificate if user else None, "client-certificate-data")
     key, key_file = material(user.client_key if user else None, "client-key-data")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
@@ -61,7 +62,7 @@ def mirror_nodes(objects: EtcdObjects) -> list[str]:
     return sorted(stored.name[len(prefix) :] for stored in objects.iter_objects("pods", "kube-system") if stored.name.startswith(prefix))
 
 
-def cluster_configuration(objects: EtcdObjects | None) -> dict:
+def cluster_configuration(objects: EtcdObjects | None) -> dict[str, Any]:
     """kube-system/kubeadm-config ClusterConfiguration, the source of kubeadm's SAN list."""
     if objects is None:
         return {}
@@ -86,14 +87,15 @@ def first_service_ip(service_range: str | None) -> str | None:
     return str(network.network_address + 1)
 
 
-def apiserver_names(flags: Flags, node: str, config: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def apiserver_names(flags: Flags, node: str, config: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(names in-cluster clients dial, the rest of kubeadm's list)."""
     domain = (config.get("networking") or {}).get("dnsDomain") or "cluster.local"
     service_ip = first_service_ip(flags.find("service-cluster-ip-range") or (config.get("networking") or {}).get("serviceSubnet"))
     required = ["kubernetes.default.svc"] + ([service_ip] if service_ip else [])
     advised = [node, "kubernetes", "kubernetes.default", f"kubernetes.default.svc.{domain}"]
-    if flags.find("advertise-address"):
-        advised.append(flags.find("advertise-address"))
+    advertise = flags.find("advertise-address")
+    if advertise:
+        advised.append(advertise)
     endpoint = str(config.get("controlPlaneEndpoint") or "")
     if endpoint:
         advised.append(endpoint_host(endpoint))
@@ -141,15 +143,15 @@ def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distrib
             apiserver_flags = pods["kube-apiserver"][0].flags if "kube-apiserver" in pods else Flags()
             dialed = tuple(url_hosts(apiserver_flags.values("etcd-servers")))
             peers = tuple(url_hosts(pod.flags.values("initial-advertise-peer-urls")))
-            component = etcd(pod.flags, resolver, node=name, distribution=distribution, configured_by=source,
-                             expected_server=dialed, expected_peer=peers)
+            etcd_component = etcd(pod.flags, resolver, node=name, distribution=distribution, configured_by=source,
+                                  expected_server=dialed, expected_peer=peers)
             advertised = tuple(url_hosts(pod.flags.values("advertise-client-urls")))
-            component.loads = [
+            etcd_component.loads = [
                 replace(load, advised_names=tuple(dict.fromkeys((name, "localhost", "127.0.0.1", *advertised))))
                 if load.role == "etcd-server" else load
-                for load in component.loads
+                for load in etcd_component.loads
             ]
-            wiring.components.append(component)
+            wiring.components.append(etcd_component)
         if "kube-controller-manager" in pods:
             pod, source = pods["kube-controller-manager"]
             wiring.components.append(controller_manager(pod.flags, resolver, node=name, distribution=distribution, configured_by=source))
@@ -196,6 +198,6 @@ def _attach_service_account_tokens(wiring: Wiring, objects: EtcdObjects | None, 
         if current.state is State.PRESENT:
             wiring.current_ca = current
             return
-    stored = objects.find("configmaps", "kube-system", "kube-root-ca.crt")
-    if stored is not None:
+    root_ca = objects.find("configmaps", "kube-system", "kube-root-ca.crt")
+    if root_ca is not None:
         wiring.current_ca = objects.data("configmaps", "kube-system", "kube-root-ca.crt", "ca.crt")

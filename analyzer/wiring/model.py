@@ -9,6 +9,7 @@ from, the revisioned copy, the user's source secret) so that drift can be shown.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -182,6 +183,6 @@ class Wiring:
     # Per node: the bundle clients use to verify kube-apiserver's serving pairs, and where it is.
     serving_trust: dict[str | None, tuple[Material, str]] = field(default_factory=dict)
 
-    def iter_loads(self):  # type: ignore[no-untyped-def]
+    def iter_loads(self) -> Iterator[Load]:
         for component in self.components:
             yield from component.loads

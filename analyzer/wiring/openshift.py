@@ -17,7 +17,7 @@ from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
 from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
 from analyzer.wiring.kubeadm import first_service_ip
-from analyzer.wiring.model import Load, Material, State, Wiring
+from analyzer.wiring.model import Component, Load, Material, State, Wiring
 from analyzer.wiring.resolve import Mount, StaticPodResolver
 from analyzer.wiring.sources import EtcdObjects, node_static_pod, static_pod_of
 
@@ -111,7 +111,7 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
     wiring = Wiring("openshift")
     sources = user_sources(objects)
     lb_names = load_balancer_names(objects)
-    targets: list[tuple[str, NodeEvidence | None]] = [(node.name, node) for node in nodes]
+    targets: list[tuple[str | None, NodeEvidence | None]] = [(node.name, node) for node in nodes]
     if not targets and objects is not None:
         stored = objects.find("operator.openshift.io/kubeapiservers", None, "cluster")
         statuses = (((stored.object or {}).get("status") or {}).get("nodeStatuses") or []) if stored else []
@@ -146,7 +146,7 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
     return wiring
 
 
-def _controllers(node: NodeEvidence | None, name: str | None, objects: EtcdObjects | None) -> list:
+def _controllers(node: NodeEvidence | None, name: str | None, objects: EtcdObjects | None) -> list[Component]:
     """kube-controller-manager and kube-scheduler: their static pods (on the node, else their
     revisioned copies in etcd), with kube-controller-manager's extendedArguments from its config."""
     found = []
@@ -206,7 +206,7 @@ def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: st
     return load
 
 
-def _node_components(node: NodeEvidence, objects: EtcdObjects | None) -> list:
+def _node_components(node: NodeEvidence, objects: EtcdObjects | None) -> list[Component]:
     components = []
     etcd_pod = node_static_pod(node, ETCD_POD, "etcd")
     if etcd_pod is not None:

@@ -22,9 +22,9 @@ def _find(component: Component | None, role: str) -> Load | None:
 
 def _bundle(component: Component | None, role: str) -> tuple[Material | None, str | None]:
     load = _find(component, role)
-    if load is None or load.ca is None:
+    if component is None or load is None or load.ca is None:
         return None, None
-    return load.ca, f"{component.name} {load.flag}={load.ca_path}"  # type: ignore[union-attr]
+    return load.ca, f"{component.name} {load.flag}={load.ca_path}"
 
 
 def link_peers(wiring: Wiring) -> None:

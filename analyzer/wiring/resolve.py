@@ -108,11 +108,11 @@ class StaticPodResolver:
         copies: list[tuple[Copy, Material]] = []
         object_ref = f"{self.namespace}/{source[1]}" if source else None
         user_source = self.user_sources.get(source[1]) if source else None
-        if user_source and self.objects is not None:
+        if user_source and self.objects is not None and source is not None:
             namespace, name = user_source.split("/", 1)
             copies.append((Copy.USER_SOURCE, self.objects.data("secrets", namespace, name, source[2])))
         if disk is not None and disk.state is not State.NOT_IN_EVIDENCE:
-            if stored is not None:
+            if stored is not None and source is not None:
                 copies.insert(0, (source[3], stored))
             return Resolved(disk, tuple(copies), object_ref, user_source)
         if stored is not None:

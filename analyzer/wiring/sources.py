@@ -14,6 +14,7 @@ import hashlib
 import posixpath
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from analyzer.decode.encryption import EncryptionConfig
@@ -216,7 +217,7 @@ class _Revision:
     deleted: bool
     data: dict[str, tuple[str, int]]  # data key -> (SHA-256, size)
     manager: str | None
-    time_utc: object
+    time_utc: datetime | None
 
 
 def _data_digests(obj: dict[str, Any]) -> dict[str, tuple[str, int]]:
@@ -250,7 +251,7 @@ def object_data(obj: dict[str, Any], data_key: str) -> bytes | None:
     return None
 
 
-def last_writer(obj: dict[str, Any]) -> tuple[str | None, object]:
+def last_writer(obj: dict[str, Any]) -> tuple[str | None, datetime | None]:
     """The manager and time of the most recent managedFields entry: who wrote the object last."""
     try:
         entries = managed_fields(obj)
@@ -259,7 +260,7 @@ def last_writer(obj: dict[str, Any]) -> tuple[str | None, object]:
     dated = [entry for entry in entries if entry.time_utc is not None]
     if not dated:
         return (entries[-1].manager if entries else None), None
-    latest = max(dated, key=lambda entry: entry.time_utc)
+    latest = max(dated, key=lambda entry: entry.time_utc or datetime.min.replace(tzinfo=UTC))  # all dated: see above
     return latest.manager, latest.time_utc
 
 
