@@ -107,9 +107,10 @@ def test_the_certificate_chosen_by_sni_is_the_one_verified():
     assert check_kubeconfig_servers(case(USER_CA.cert_pem, "https://api.example.com:6443", snis=snis), CTX) == []
 
 
-def test_a_kubeconfig_people_use_is_only_a_warning():
+def test_a_kubeconfig_people_use_fails_like_any_other():
+    """Severity by consequence: an administrator's kubectl that will certainly fail is error-level (issue 13)."""
     [found] = check_kubeconfig_servers(case(make_ca("kubernetes").cert_pem, "https://10.0.0.1:6443", owner="admin kubeconfigs"), CTX)
-    assert found.severity is Severity.WARNING
+    assert found.severity is Severity.ERROR
 
 
 def test_a_kubeconfig_on_a_node_without_kube_apiserver_is_checked_against_another_master():

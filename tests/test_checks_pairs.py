@@ -184,9 +184,10 @@ def test_a_kubeconfig_whose_client_pair_does_not_load_cannot_authenticate(case):
     assert found.problem.startswith(data_key)
 
 
-def test_a_broken_admin_kubeconfig_is_only_a_warning():
+def test_a_broken_admin_kubeconfig_is_an_error():
+    """kubectl with it will certainly fail: error-level whoever uses it (checks/severity.py rule 2)."""
     [found] = check_pair(kubeconfig_pair(LEAF.cert_pem, OTHER.key_pem, owner="admin kubeconfigs"), CTX)
-    assert found.severity is Severity.WARNING
+    assert found.severity is Severity.ERROR
 
 
 def test_a_healthy_kubeconfig_pair():

@@ -85,7 +85,8 @@ def test_kubeadm_new_ca_with_old_kubeconfigs(scenario_reports):
     code, report, _ = scenario_reports("kubeadm_new_ca")
     assert code == 1
     stale = [f for f in failing(report) if f["id"] == "kubeconfig.ca-does-not-trust-server"]
-    assert {f["component"] for f in stale} == {"kube-controller-manager", "kube-scheduler", "kubelet"}
+    # A person's admin.conf fails as surely as a component's kubeconfig: error-level too (issue 13).
+    assert {f["component"] for f in stale} == {"kube-controller-manager", "kube-scheduler", "kubelet", "admin kubeconfigs"}
     assert all('candidate authority certificate \\"kubernetes\\"' in json.dumps(f["go_error"]) for f in stale)
     tokens = [f for f in failing(report) if f["id"] == "service-account.token-ca-stale"]
     assert len(tokens) == 1 and "2 service-account token secret" in tokens[0]["title"]

@@ -76,15 +76,23 @@ def build_verdict(wiring: Wiring, findings: list[Finding], reference_utc: dateti
         undecided = any(l.fatal and l.order in unseen for l in component.loads) or (
             bool(component.loads) and all(l.order in unseen for l in component.loads))
         starts = False if blocking else (None if undecided else True)
-        reach = tuple(sorted({f.peer for f in mine if f.severity.failing and f.peer and not f.blocks_start}))
+        failing = [f for f in mine if f.severity.failing and not f.blocks_start]
+        reach = tuple(sorted({f.peer for f in failing if f.peer}))
+        # Kubeconfigs people use are not processes: they do not "start", their kubectl fails or works.
+        person = not any(load.loader is not Loader.KUBECONFIG for load in component.loads)
+        starts_word = "in use" if person else "starts"
+        # The table says what the findings say (checks/severity.py): an error-level finding never sits
+        # beside "every connection checked is accepted".
         if blocking:
             summary = f"does not start: {blocking.label}: {blocking.problem or blocking.title}"
         elif starts is None:
             summary = "cannot tell whether it starts: some of what it loads is not in this evidence"
         elif reach:
-            summary = f"starts, but cannot talk to {', '.join(reach)}"
+            summary = f"{starts_word}, but cannot talk to {', '.join(reach)}"
+        elif failing:
+            summary = f"{starts_word}, but {failing[0].title}"
         else:
-            summary = "starts and every connection checked is accepted"
+            summary = f"{starts_word} and every connection checked is accepted"
         components.append(ComponentVerdict(component.name, component.node, starts, blocking.id if blocking else None, reach, summary))
 
     counts = {severity.value: sum(1 for f in findings if f.severity is severity) for severity in Severity}

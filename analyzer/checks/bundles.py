@@ -14,13 +14,14 @@ refuses every peer it verifies.
 
 from __future__ import annotations
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import file_name
 from analyzer.gomodel.dynamiccerts import ca_bundle_error, missing_ca_content, open_missing
 from analyzer.gomodel.clientgo import NO_CERTIFICATES, bundle, private_key, public_keys
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, Material, State
 
 POOL_BUNDLES = ("etcd-ca", "etcd-trusted-ca", "etcd-peer-trusted-ca", "kubelet-ca")
@@ -61,7 +62,7 @@ def predict_bundle_error(load: Load) -> tuple[str, str, str] | None:
 def _empty_pool(load: Load, ctx: CheckContext, problem: str) -> list[Finding]:
     storage = load.role in STORAGE_ROLES
     return [finding(
-        load, "bundle.empty-pool", Severity.CRITICAL if storage else Severity.ERROR,
+        load, "bundle.empty-pool", severity.failure(load, stops_component=False),
         f"{load.label}: {problem}; every peer it verifies is refused",
         f"{load.label} ({load.flag}={load.ca_path}): {problem}, read from {load.ca.location.describe()}. "  # type: ignore[union-attr]  # the caller passes a load whose CA was read
         f"{load.component} starts but gets no CA certificate from it, so every TLS handshake it verifies with this bundle fails"
@@ -83,7 +84,7 @@ def check_bundle(load: Load, ctx: CheckContext) -> list[Finding]:
     fatal = load.fatal
     consequence = "it stops at start-up" if fatal else "connections verified with this bundle fail"
     return [finding(
-        load, finding_id, Severity.CRITICAL if fatal else Severity.ERROR,
+        load, finding_id, severity.failure(load, stops_component=fatal),
         f"{load.component} {'cannot start' if fatal else 'cannot verify peers'}: {load.label}: {problem}",
         f"{load.label} ({load.flag}={load.ca_path}): {problem}, read from {load.ca.location.describe()}; {load.component} {consequence}.",
         material=load.ca, go_error=go_error, blocks_start=fatal, remediation=remedies(load, finding_id, ctx), problem=problem,
@@ -105,7 +106,7 @@ def check_private_key(load: Load, ctx: CheckContext) -> list[Finding]:
             return []
         problem, error = f"{file_name(key, load.key_path)} holds no private key that parses ({why})", None
     return [finding(
-        load, "key.unparseable", Severity.CRITICAL if load.fatal else Severity.ERROR,
+        load, "key.unparseable", severity.failure(load),
         f"{load.component} cannot start: {load.label}: {problem}",
         f"{load.label} ({load.flag}={load.key_path}): {problem}, read from {key.location.describe()}; "
         f"{load.component} validates this key at start-up and exits.",
@@ -127,7 +128,7 @@ def check_public_keys(load: Load, ctx: CheckContext) -> list[Finding]:
         else:
             problem = f"{material.location.describe()} is {material.state.value}"
         found.append(finding(
-            load, "keys.unparseable", Severity.CRITICAL if load.fatal else Severity.ERROR,
+            load, "keys.unparseable", severity.failure(load),
             # One finding per file: the title names it, so that findings of two files stay apart.
             f"{load.component} cannot start: {load.label}: {file_name(material, None)} is unusable", f"{load.label} ({load.flag}): {problem}.",
             material=material, blocks_start=load.fatal, remediation=remedies(load, "keys.unparseable", ctx), problem=problem,

@@ -3,8 +3,9 @@ parse makes the process exit during flag parsing, which is before everything in 
 
 from __future__ import annotations
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load, Loader, Wiring
 
 
@@ -15,7 +16,7 @@ def check_flags(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
             flags = Load(component=component.name, node=component.node, role="flags", order=0, loader=Loader.DYNAMIC_PAIR,
                          fatal=True, label="command-line flags")
             found.append(finding(
-                flags, "configuration.flag-invalid", Severity.CRITICAL,
+                flags, "configuration.flag-invalid", severity.component_stops(),
                 f"{component.name} cannot start: a flag value does not parse",
                 f"{component.label} is configured by {component.configured_by}; {error}. The process exits while it reads "
                 "its flags, before it loads any certificate.",

@@ -34,17 +34,10 @@ def subject_of(load: Load, material: Material | None = None) -> Subject:
     )
 
 
-# Kubeconfigs people use (admin.conf, OpenShift's recovery kubeconfigs) rather than components:
-# when they fail, a person's kubectl fails and the control plane runs on. That is a warning.
-PEOPLE_KUBECONFIGS = frozenset({"admin kubeconfigs", "node kubeconfigs"})
-
-
 def finding(load: Load, id: str, severity: Severity, title: str, detail: str, *, material: Material | None = None,
             go_error: str | None = None, evidence: tuple[str, ...] = (), remediation: tuple[str, ...] = (),
             blocks_start: bool = False, peer: str | None = None, fingerprint: str | None = None,
             problem: str = "") -> Finding:
-    if load.component in PEOPLE_KUBECONFIGS and severity.failing:
-        severity = Severity.WARNING
     return Finding(
         id=id, severity=severity, component=load.component, role=load.role, title=title, detail=detail,
         subject=subject_of(load, material), go_error=go_error, evidence=evidence, remediation=remediation,

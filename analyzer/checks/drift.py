@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.remediation import remedies
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import Copy, Load, Material, State
 
 _COPY_NAME = {
@@ -37,7 +38,7 @@ def check_drift(load: Load, ctx: CheckContext) -> list[Finding]:
                 continue
             assert loaded is not None and other is not None
             found.append(finding(
-                load, "drift.copies-differ", Severity.WARNING,
+                load, "drift.copies-differ", severity.later(),
                 f"{load.label}: the loaded {what} differs from {_COPY_NAME[copy.copy]}",
                 f"{load.component} reads {loaded.location.describe()} ({loaded.size} bytes, sha256:{mine[:16]}) but "
                 f"{other.location.describe()} holds {other.size} bytes (sha256:{theirs[:16]}). "

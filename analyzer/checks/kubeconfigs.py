@@ -13,12 +13,13 @@ from __future__ import annotations
 
 
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.dynamiccerts import certificate_names, is_ip, sni_matches
 from analyzer.gomodel.verify import find_hostname_error, verifies
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.components import server_host
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring
 
@@ -70,20 +71,26 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
             roots, _ = bundle(load.ca.data)
             trusted, error = verifies(chain, roots)
             if not trusted:
+                # A generated break-glass kubeconfig behind a user's named certificate fails by design.
+                by_design = component.name == "node kubeconfigs" and served is not None and served.source_object is not None
                 found.append(finding(
-                    load, "kubeconfig.ca-does-not-trust-server", Severity.ERROR,
+                    load, "kubeconfig.ca-does-not-trust-server",
+                    severity.documented_consequence() if by_design else severity.failure(load, stops_component=False),
                     f"{load.label}: its CA does not trust kube-apiserver's certificate for {host}",
                     f"{component.label} dials {load.server}; kube-apiserver answers {host} with {served.label} "  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
                     f"(CN={common_name(chain[0])}, issued by {chain[0].issuer.rfc4514_string()}), but the kubeconfig's "
                     f"certificate-authority holds {', '.join('CN=' + common_name(r) for r in roots) or 'nothing'}. "
-                    "This is what a regenerated CA looks like while kubeconfigs still carry the old one.",
+                    + ("OpenShift generates this kubeconfig with its own serving signers only; since the user serves "
+                       f"{host} with their own certificate ({served.source_object}), it needs the user's CA added "
+                       "(the localhost and lb-int kubeconfigs beside it still work)."
+                       if by_design else "This is what a regenerated CA looks like while kubeconfigs still carry the old one."),
                     material=load.ca, go_error=TLS_VERIFY + (error or ""), peer="kube-apiserver",
                     remediation=remedies(load, "kubeconfig.ca-does-not-trust-server", ctx),
                 ))
             name_error = find_hostname_error(chain[0], host)
             if name_error:
                 found.append(finding(
-                    load, "kubeconfig.server-name-mismatch", Severity.ERROR,
+                    load, "kubeconfig.server-name-mismatch", severity.failure(load, stops_component=False),
                     f"{load.label}: kube-apiserver's certificate for {host} does not cover that name",
                     f"{component.label} dials {load.server}; the certificate served for it ({served.label}) does not cover {host}.",  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
                     material=served.cert, go_error=TLS_VERIFY + name_error, peer="kube-apiserver",  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host

@@ -8,11 +8,12 @@ puts in (kubeadm's list, layouts §1.3): a missing one is a warning.
 
 from __future__ import annotations
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import find_hostname_error
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load
 
 
@@ -22,18 +23,18 @@ def check_names(load: Load, ctx: CheckContext) -> list[Finding]:
         return []
     leaf = chain[0]
     found = []
-    for names, severity, finding_id in ((load.expected_names, Severity.ERROR, "names.missing"),
-                                        (load.advised_names, Severity.WARNING, "names.advised-missing")):
+    for names, level, finding_id in ((load.expected_names, severity.failure(load, stops_component=False), "names.missing"),
+                                     (load.advised_names, severity.advised(), "names.advised-missing")):
         missing = [(name, error) for name in names if (error := find_hostname_error(leaf, name))]
         if not missing:
             continue
         listed = ", ".join(name for name, _ in missing)
         consequence = (
-            "clients dialling these names refuse the connection" if severity is Severity.ERROR
+            "clients dialling these names refuse the connection" if finding_id == "names.missing"
             else "the installer would have included these; clients using them would refuse the connection"
         )
         found.append(finding(
-            load, finding_id, severity, f"{load.label}: certificate does not cover {listed}",
+            load, finding_id, level, f"{load.label}: certificate does not cover {listed}",
             f"{load.label} (CN={common_name(leaf)}) does not cover {listed}; {consequence}.",
             material=load.cert, go_error=missing[0][1], remediation=remedies(load, finding_id, ctx),
             peer=load.peer.name if load.peer else "clients of " + load.component,
@@ -57,7 +58,7 @@ def check_allowed_client_names(load: Load, ctx: CheckContext) -> list[Finding]:
     if name in peer.allowed_names:
         return []
     return [finding(
-        load, "names.not-allowed", Severity.ERROR, f"{load.label}: CN={name} is not in --requestheader-allowed-names",
+        load, "names.not-allowed", severity.failure(load, stops_component=False), f"{load.label}: CN={name} is not in --requestheader-allowed-names",
         f"{load.label} presents CN={name}, but aggregated API servers accept the front proxy only as "
         f"{', '.join(peer.allowed_names)}; every request kube-apiserver proxies to them (metrics, custom APIs) is refused.",
         material=load.cert, go_error=NOT_ALLOWED.format(name), peer=peer.name, fingerprint=sha256_fingerprint(chain[0]),

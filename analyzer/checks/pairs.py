@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import posixpath
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
 from analyzer.gomodel.clientgo import key_pair, leaf, sha256_fingerprint
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.dynamiccerts import missing_serving_content, open_missing
 from analyzer.gomodel.keypair import PairFailure
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load, Loader, Material, State
 from analyzer.reftime import format_utc
 
@@ -101,7 +102,7 @@ def check_pair(load: Load, ctx: CheckContext) -> list[Finding]:
     detail = f"{load.label} ({load.flag}): {problem}. Read from {where}. {consequence}."
     certificate = leaf(load.cert.data) if load.cert.state is State.PRESENT else None
     return [finding(
-        load, finding_id, Severity.CRITICAL if fatal else Severity.ERROR,
+        load, finding_id, severity.failure(load),
         f"{load.component} {'cannot start' if fatal else 'cannot use'}: {load.label}: {problem.split(' (')[0]}",
         detail, material=at_fault, go_error=go_error, blocks_start=fatal,
         peer=None if fatal else (load.peer.name if load.peer else "kube-apiserver" if load.loader is Loader.KUBECONFIG else None),

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load, Material, State
 
 _WHY = {
@@ -55,7 +56,7 @@ def check_unverifiable(load: Load, ctx: CheckContext) -> list[Finding]:
         + "Nothing is claimed about it, either way."
     )
     return [finding(
-        load, f"evidence.{first.state.value}", Severity.WARNING,
+        load, f"evidence.{first.state.value}", severity.cannot_tell(),
         f"{load.label}: {what} cannot be verified ({_WHY[first.state]})", detail,
         material=first, remediation=(_ASK[first.state],),
     )]

@@ -9,11 +9,12 @@ to trust kube-apiserver: after a CA change, stale ones make every such pod fail 
 
 from __future__ import annotations
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
 from analyzer.gomodel.clientgo import bundle, common_name, private_key, public_keys, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.pem import public_key_sha256
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring
 
 
@@ -51,7 +52,7 @@ def check_service_account_keys(wiring: Wiring, ctx: CheckContext) -> list[Findin
             if fingerprint is None or fingerprint in verifying:
                 continue
             found.append(finding(
-                load, "service-account.key-mismatch", Severity.ERROR,  # type: ignore[arg-type]  # a signer without a key has no fingerprint and was skipped
+                load, "service-account.key-mismatch", severity.failure(load, stops_component=False),  # type: ignore[arg-type]  # a signer without a key has no fingerprint and was skipped
                 f"{component.name}: service-account signing key is not among kube-apiserver's verification keys",
                 f"{load.label} ({load.flag}={load.key_path}) has public key sha256:{fingerprint[:16]}, which none of "  # type: ignore[union-attr]  # a signer without a key has no fingerprint and was skipped
                 f"kube-apiserver's {verify_load.flag} files ({verify_load.key_path}) holds: {what} are rejected "
@@ -83,7 +84,7 @@ def check_service_account_tokens(wiring: Wiring, ctx: CheckContext) -> list[Find
     load = Load(component="service-account tokens", node=None, role="token-ca", order=0, loader=Loader.CA_BUNDLE, fatal=False,
                 label="service-account token secrets", object=first.location.object)
     return [finding(
-        load, "service-account.token-ca-stale", Severity.ERROR,
+        load, "service-account.token-ca-stale", severity.failure(load, stops_component=False),
         f"{len(stale)} service-account token secret(s) carry a CA that is no longer the cluster's",
         f"{objects} hold ca.crt {', '.join('CN=' + common_name(c) + ' sha256:' + sha256_fingerprint(c)[:16] for c in carried) or '(none)'}, "
         f"but kube-apiserver's certificates chain to CN={common_name(current_certificates[0])} "

@@ -6,11 +6,12 @@ the cluster. Validity is its own check, so chains are verified at a moment insid
 
 from __future__ import annotations
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import verifies
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import STORAGE_ROLES, Load, State
 
 def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
@@ -49,7 +50,7 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
         + ("Without its etcd connection kube-apiserver never becomes ready." if storage else "")
     )
     return [finding(
-        load, "trust.unknown-authority", Severity.CRITICAL if storage else Severity.ERROR,
+        load, "trust.unknown-authority", severity.failure(load, stops_component=False),
         f"{load.label}: not trusted by {peer.name}", detail.strip(), material=load.cert, go_error=go_error,
         peer=peer.name, remediation=remedies(load, "trust.unknown-authority", ctx), fingerprint=sha256_fingerprint(leaf),
         evidence=(f"trust bundle: {peer.ca.location.describe()}",),

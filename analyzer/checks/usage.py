@@ -12,11 +12,12 @@ from __future__ import annotations
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import ERR_INCOMPATIBLE_USAGE
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load, Loader
 
 SERVER, CLIENT = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
@@ -56,7 +57,7 @@ def check_usage(load: Load, ctx: CheckContext) -> list[Finding]:
     names = " and ".join(_NAMES[m] for m in missing)
     carried = ", ".join(sorted(getattr(u, "_name", u.dotted_string) for u in allowed or ())) or "none"
     return [finding(
-        load, "usage.incompatible", Severity.ERROR,
+        load, "usage.incompatible", severity.failure(load, stops_component=False),
         f"{load.label}: certificate lacks {names}",
         f"{load.label} (CN={common_name(chain[0])}) carries extended key usages {carried} but its role needs {names}; "
         f"{peer} reject it during the handshake.",

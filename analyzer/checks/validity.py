@@ -15,11 +15,12 @@ from datetime import timedelta
 
 from cryptography import x509
 
+from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import find_validity_error
-from analyzer.model.findings import Finding, Severity
+from analyzer.model.findings import Finding
 from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, State
 from analyzer.reftime import format_utc
 
@@ -60,7 +61,7 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
         expired = now > leaf.not_valid_after_utc
         storage = load.role in STORAGE_ROLES
         unchecked = load.role in OPTIONALLY_VERIFIED and load.peer is None
-        severity = Severity.CRITICAL if storage else Severity.WARNING if unchecked else Severity.ERROR
+        level = severity.unverified_by_peer() if unchecked else severity.failure(load, stops_component=False)
         if expired:
             title = f"{load.label}: certificate expired {format_utc(leaf.not_valid_after_utc)}"
             what = f"expired at {format_utc(leaf.not_valid_after_utc)}, {(now - leaf.not_valid_after_utc).days} days before the reference time"
@@ -74,14 +75,14 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
             + ("; kube-apiserver cannot reach its storage and will not become ready" if storage else "")
         )
         return [finding(
-            load, "validity.expired" if expired else "validity.not-yet-valid", severity, title,
+            load, "validity.expired" if expired else "validity.not-yet-valid", level, title,
             f"{load.label} ({subject}) {what}. {consequence}.", material=load.cert, go_error=go_error,
             peer=peer, remediation=remedies(load, "validity.expired", ctx), fingerprint=sha256_fingerprint(leaf),
         )]
     remaining = leaf.not_valid_after_utc - now
     if remaining <= warning_window(leaf, ctx):
         return [finding(
-            load, "validity.expiring", Severity.WARNING,
+            load, "validity.expiring", severity.later(),
             f"{load.label}: certificate expires in {remaining.days} days ({format_utc(leaf.not_valid_after_utc)})",
             f"{load.label} ({subject}) expires at {format_utc(leaf.not_valid_after_utc)}, {remaining.days} days after the reference time; "
             f"then {peer} will refuse it.",
@@ -104,7 +105,7 @@ def check_bundle_validity(load: Load, ctx: CheckContext) -> list[Finding]:
     names = ", ".join(f"CN={common_name(c)} (until {format_utc(c.not_valid_after_utc)})" for c in expired)
     every = len(expired) == len(certificates)
     return [finding(
-        load, "validity.ca-expired", Severity.ERROR if every else Severity.WARNING,
+        load, "validity.ca-expired", severity.failure(load, stops_component=False) if every else severity.partial_defect(),
         f"{load.label}: {'every' if every else str(len(expired)) + ' of ' + str(len(certificates))} CA certificate(s) expired or not yet valid",
         f"{load.label} ({load.flag}={load.ca_path}) holds {names}; "
         + ("nothing this bundle verifies can be trusted now." if every else "the other certificates of the bundle still verify."),

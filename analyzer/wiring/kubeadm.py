@@ -34,6 +34,16 @@ from analyzer.wiring.sources import EtcdObjects, node_file, node_static_pod
 MANIFESTS = "/etc/kubernetes/manifests"
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 ADMIN_KUBECONFIGS = {"admin": "/etc/kubernetes/admin.conf", "super-admin": "/etc/kubernetes/super-admin.conf"}
+# Files kubeadm writes on some nodes or versions only: when absent they are not loads at all, so no
+# check reports them (severity by consequence, checks/severity.py rule 4). path -> why, for the notes.
+OPTIONAL_FILES: dict[str, str] = {
+    # cmd/kubeadm/app/phases/kubeconfig/kubeconfig.go: super-admin.conf is created by `kubeadm init`
+    # from v1.29 (CreateInitKubeConfigFiles); CreateJoinControlPlaneKubeConfigFiles never writes it.
+    "/etc/kubernetes/super-admin.conf": (
+        "no /etc/kubernetes/super-admin.conf: kubeadm writes it only from v1.29 and only on the node where "
+        "`kubeadm init` ran, so its absence is normal"
+    ),
+}
 KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
 # kubeadm writes KubeletConfiguration authentication.x509.clientCAFile as the cluster CA.
 KUBELET_CLIENT_CA = "/etc/kubernetes/pki/ca.crt"
@@ -167,8 +177,11 @@ def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distrib
                 resolver, node=name, distribution=distribution, configured_by=f"{KUBELET_KUBECONFIG} on {name}",
                 kubeconfig=KUBELET_KUBECONFIG, serving_cert=serving_cert, serving_key=serving_key, client_ca=KUBELET_CLIENT_CA,
             ))
-            admin = kubeconfigs("admin kubeconfigs", ADMIN_KUBECONFIGS, resolver, node=name, distribution=distribution,
+            present = {role: path for role, path in ADMIN_KUBECONFIGS.items()
+                       if path not in OPTIONAL_FILES or node_file(node, path).state is not State.MISSING}
+            admin = kubeconfigs("admin kubeconfigs", present, resolver, node=name, distribution=distribution,
                                 configured_by=f"/etc/kubernetes on {name}")
+            admin.notes += [OPTIONAL_FILES[path] for path in ADMIN_KUBECONFIGS.values() if path not in present.values()]
             if admin.loads:
                 wiring.components.append(admin)
     _attach_service_account_tokens(wiring, objects, nodes)
