@@ -95,3 +95,71 @@ def test_a_private_key_given_as_verification_key_verifies_with_its_public_half()
     assert check_service_account_keys(cluster(SA.key_pem, SA.key_pem, SA.key_pem), CTX) == []
     found = check_service_account_keys(cluster(SA.key_pem, OTHER_SA.key_pem, OTHER_SA.key_pem), CTX)
     assert [(f.id, f.component) for f in found] == [("service-account.key-mismatch", "kube-apiserver")]
+
+
+# -- stale trust, cluster-wide (issue 13) -------------------------------------------------------------
+
+from analyzer.wiring.model import Component, Load, Loader, Location, Material, State  # noqa: E402
+from tests.fixtures.pki import make_leaf  # noqa: E402
+
+
+def _configmap(namespace: str, data: bytes) -> Material:
+    return Material(State.PRESENT, Location(input="snapshot.db", etcd_key=f"/registry/configmaps/{namespace}/kube-root-ca.crt",
+                                            object=f"{namespace}/kube-root-ca.crt", kind="ConfigMap", data_key="ca.crt"), data)
+
+
+def _served_by(w, signer) -> None:
+    """kube-apiserver serving a pair signed by ``signer``, dialled by pods at the service IP."""
+    leaf = make_leaf(signer, "kube-apiserver", dns=("kubernetes.default.svc",), ips=("10.96.0.1",), server=True)
+    apiserver = Component("kube-apiserver", "master-0", "kubeadm", "test")
+    apiserver.loads.append(Load(component="kube-apiserver", node="master-0", role="serving", order=1, loader=Loader.DYNAMIC_PAIR,
+                                fatal=True, label="serving pair", cert_path=f"{PKI}/apiserver.crt", key_path=f"{PKI}/apiserver.key",
+                                cert=on_node(f"{PKI}/apiserver.crt", leaf.cert_pem), key=on_node(f"{PKI}/apiserver.key", leaf.key_pem),
+                                expected_names=("kubernetes.default.svc", "10.96.0.1")))
+    w.components.append(apiserver)
+
+
+def _controller_manager(w, root_ca: bytes | None) -> None:
+    kcm = Component("kube-controller-manager", "master-0", "kubeadm", "test")
+    if root_ca is not None:
+        kcm.loads.append(Load(component="kube-controller-manager", node="master-0", role="root-ca", order=2, loader=Loader.CA_BUNDLE,
+                              fatal=True, label="root CA", ca_path=f"{PKI}/ca.crt", ca=on_node(f"{PKI}/ca.crt", root_ca)))
+    w.components.append(kcm)
+
+
+def test_copies_are_judged_against_the_certificate_kube_apiserver_serves():
+    w = tokens(bundle(CA), bundle(NEW_CA))  # the disk CA says CA, but kube-apiserver serves a NEW_CA leaf
+    _served_by(w, NEW_CA)
+    w.root_ca_configmaps = [_configmap("default", bundle(CA)), _configmap("apps", bundle(NEW_CA))]
+    _controller_manager(w, bundle(NEW_CA))
+    [found] = check_service_account_tokens(w, CTX)
+    assert found.title == "1 kube-root-ca.crt config map(s) carry a CA that does not verify kube-apiserver"
+    assert "default/kube-root-ca.crt" in found.detail and "apps/" not in found.detail
+    assert "serves to pods (serving pair, CN=kube-apiserver" in found.detail and "dialled as 10.96.0.1" in found.detail
+    assert "the source is right" in found.detail
+
+
+def test_a_stale_source_is_named_and_fixed_first():
+    w = tokens(bundle(NEW_CA), bundle(CA))
+    _served_by(w, NEW_CA)
+    _controller_manager(w, bundle(CA))
+    [found] = check_service_account_tokens(w, CTX)
+    assert f"the source is stale too: kube-controller-manager's --root-ca-file {PKI}/ca.crt on master-0 holds CN=" in found.detail
+    assert found.remediation[0].startswith("Fix the source first")
+
+
+def test_without_the_source_it_says_it_cannot_tell():
+    w = tokens(bundle(NEW_CA), bundle(CA))
+    _served_by(w, NEW_CA)
+    [found] = check_service_account_tokens(w, CTX)
+    assert "--root-ca-file is not in this evidence" in found.detail and "cannot be told" in found.detail
+    assert found.remediation[0].startswith("Fix the source first")
+
+
+def test_many_copies_make_one_finding_with_the_count():
+    w = tokens(bundle(NEW_CA))
+    _served_by(w, NEW_CA)
+    w.root_ca_configmaps = [_configmap(f"ns-{i:03d}", bundle(CA)) for i in range(25)]
+    [found] = check_service_account_tokens(w, CTX)
+    assert found.title.startswith("25 kube-root-ca.crt config map(s)")
+    assert "and 15 more" in found.detail and "Pods in 25 namespace(s)" in found.detail

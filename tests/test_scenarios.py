@@ -89,7 +89,13 @@ def test_kubeadm_new_ca_with_old_kubeconfigs(scenario_reports):
     assert {f["component"] for f in stale} == {"kube-controller-manager", "kube-scheduler", "kubelet", "admin kubeconfigs"}
     assert all('candidate authority certificate \\"kubernetes\\"' in json.dumps(f["go_error"]) for f in stale)
     tokens = [f for f in failing(report) if f["id"] == "service-account.token-ca-stale"]
-    assert len(tokens) == 1 and "2 service-account token secret" in tokens[0]["title"]
+    # One grouped finding for every stale copy pods trust kube-apiserver with, naming the source.
+    assert len(tokens) == 1
+    assert "2 service-account token secret(s) and 3 kube-root-ca.crt config map(s)" in tokens[0]["title"]
+    assert "Pods in 3 namespace(s) (default, kube-public, kube-system)" in tokens[0]["detail"]
+    assert "the source is right: kube-controller-manager's --root-ca-file /etc/kubernetes/pki/ca.crt" in tokens[0]["detail"]
+    assert "serves to pods (serving pair" in tokens[0]["detail"] or "serves to pods (" in tokens[0]["detail"]
+    assert not any("Fix the source first" in step for step in tokens[0]["remediation"])
     # The certificates under the CAs that were kept (etcd, front-proxy) are not blamed.
     assert not any(f["component"] == "etcd" or f["role"] in ("etcd-client", "proxy-client") for f in failing(report))
 

@@ -78,11 +78,6 @@ def _kubeadm(load: Load, finding_id: str) -> tuple[str, ...]:
         return KUBELET_CLIENT_RECOVERY
     if load.role == "kubelet-serving":
         return ("Remove /var/lib/kubelet/pki/kubelet.crt and kubelet.key (or kubelet-server-*.pem) and systemctl restart kubelet: it makes a new serving pair",)
-    if finding_id.startswith("service-account.token"):
-        return (
-            "Delete the stale token secret; the token controller recreates it with the current CA: kubectl -n <namespace> delete secret <name>",
-            "Restart the workloads that mount it: kubectl -n <namespace> rollout restart deployment/<name>",
-        )
     if finding_id.startswith("service-account"):
         return (
             "sa.key and sa.pub must be the same pair on every control-plane node: copy both from the first control-plane node",

@@ -9,13 +9,20 @@ to trust kube-apiserver: after a CA change, stale ones make every such pod fail 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from cryptography import x509
+
 from analyzer.checks import severity
-from analyzer.checks.context import CheckContext, finding
+from analyzer.checks.context import CheckContext, finding, presented_chain
+from analyzer.checks.kubeconfigs import served_load
+from analyzer.gomodel.dynamiccerts import is_ip
+from analyzer.gomodel.verify import verifies
 from analyzer.gomodel.clientgo import bundle, common_name, private_key, public_keys, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.pem import public_key_sha256
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import Component, Load, Loader, State, Wiring
+from analyzer.wiring.model import Component, Load, Loader, Material, State, Wiring
 
 
 def _verification_keys(apiserver: Component) -> tuple[Load | None, set[str]]:
@@ -62,33 +69,96 @@ def check_service_account_keys(wiring: Wiring, ctx: CheckContext) -> list[Findin
     return found
 
 
-def check_service_account_tokens(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
+def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]], bool], str] | None:
+    """How to tell a current copy from a stale one: (does this bundle verify?, what it is compared with).
+
+    The truth is the certificate kube-apiserver serves to pods. In-cluster clients dial the service IP
+    (KUBERNETES_SERVICE_HOST), so the pair is chosen as for that IP (checks/kubeconfigs.served_load).
+    Without it, the cluster CA on a master's disk; without either, nothing can be judged.
+    """
+    for apiserver in (c for c in wiring.components if c.name == "kube-apiserver"):
+        serving = next((l for l in apiserver.loads if l.role == "serving"), None)
+        host = next((n for n in (serving.expected_names if serving else ()) if is_ip(n)), "kubernetes.default.svc")
+        served = served_load(apiserver, host)
+        chain = presented_chain(served) if served else ()
+        if chain:
+            return (lambda roots: verifies(chain, roots)[0],
+                    f"the certificate kube-apiserver serves to pods ({served.label}, CN={common_name(chain[0])}, "  # type: ignore[union-attr]
+                    f"issued by {chain[0].issuer.rfc4514_string()}), dialled as {host}")
     current = wiring.current_ca
-    if current is None or current.state is not State.PRESENT or not wiring.service_account_tokens:
+    if current is not None and current.state is State.PRESENT:
+        certificates, _ = bundle(current.data)
+        if certificates:
+            wanted = {sha256_fingerprint(c) for c in certificates}
+            return (lambda roots: bool(wanted & {sha256_fingerprint(c) for c in roots}),
+                    f"the cluster CA CN={common_name(certificates[0])} (sha256:{sha256_fingerprint(certificates[0])[:16]}, "
+                    f"from {current.location.describe()})")
+    return None
+
+
+def _source(wiring: Wiring, trusted: Callable[[tuple[x509.Certificate, ...]], bool]) -> tuple[str, bool | None]:
+    """Where the copies come from, and whether that source is itself stale (None: cannot tell)."""
+    roots = [l for c in wiring.components if c.name == "kube-controller-manager" for l in c.loads if l.role == "root-ca"]
+    readable = [l for l in roots if l.ca is not None and l.ca.state is State.PRESENT]
+    if not readable:
+        return ("kube-controller-manager's --root-ca-file is not in this evidence, so whether it publishes the right CA "
+                "cannot be told", None)
+    stale_sources = [l for l in readable if not trusted(bundle(l.ca.data)[0])]  # type: ignore[union-attr]
+    if stale_sources:
+        load = stale_sources[0]
+        held = ", ".join("CN=" + common_name(c) for c in bundle(load.ca.data)[0]) or "no certificate"  # type: ignore[union-attr]
+        return (f"the source is stale too: kube-controller-manager's --root-ca-file {load.ca_path}"
+                f"{' on ' + load.node if load.node else ''} holds {held}, so it keeps publishing the old CA", True)
+    load = readable[0]
+    blocked = [f"{c.label}" for c in wiring.components if c.name == "kube-controller-manager"]
+    return (f"the source is right: kube-controller-manager's --root-ca-file {load.ca_path} holds the current CA, and its "
+            "tokens controller and root-ca-cert-publisher rewrite every copy that differs once it runs and reaches "
+            f"kube-apiserver ({', '.join(blocked)}: see its own findings if it cannot)", False)
+
+
+def _listed(materials: list[Material], limit: int = 10) -> str:
+    shown = ", ".join(m.location.object or "?" for m in materials[:limit])
+    return shown + (f" and {len(materials) - limit} more" if len(materials) > limit else "")
+
+
+def check_service_account_tokens(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
+    """Stale trust, cluster-wide: token secrets and kube-root-ca.crt config maps whose CA no longer
+    verifies kube-apiserver, grouped into one finding that names the source first."""
+    copies = [m for m in (*wiring.service_account_tokens, *wiring.root_ca_configmaps) if m.state is State.PRESENT]
+    reference = _reference(wiring)
+    if not copies or reference is None:
         return []
-    current_certificates, _ = bundle(current.data)
-    if not current_certificates:
-        return []
-    wanted = {sha256_fingerprint(c) for c in current_certificates}
-    stale = []
-    for material in wiring.service_account_tokens:
-        if material.state is not State.PRESENT:
-            continue
-        carried, _ = bundle(material.data)
-        if not wanted & {sha256_fingerprint(c) for c in carried}:
-            stale.append((material, carried))
+    trusted, against = reference
+    stale = [m for m in copies if not trusted(bundle(m.data)[0])]
     if not stale:
         return []
-    first, carried = stale[0]
-    objects = ", ".join(m.location.object or "?" for m, _ in stale[:10]) + (f" and {len(stale) - 10} more" if len(stale) > 10 else "")
+    tokens = [m for m in stale if m.location.kind == "Secret"]
+    configmaps = [m for m in stale if m.location.kind == "ConfigMap"]
+    source, source_stale = _source(wiring, trusted)
+    carried = bundle(stale[0].data)[0]
+    parts = ([f"{len(tokens)} service-account token secret(s)"] if tokens else []) + (
+        [f"{len(configmaps)} kube-root-ca.crt config map(s)"] if configmaps else [])
+    namespaces = sorted({m.location.object.split("/")[0] for m in stale if m.location.object})
     load = Load(component="service-account tokens", node=None, role="token-ca", order=0, loader=Loader.CA_BUNDLE, fatal=False,
-                label="service-account token secrets", object=first.location.object)
+                label="CA copies handed to pods", object=stale[0].location.object)
+    steps = []
+    if source_stale is not False:
+        steps.append("Fix the source first: point kube-controller-manager's --root-ca-file at the current cluster CA "
+                     "(kubeadm: /etc/kubernetes/pki/ca.crt) and restart it; otherwise it keeps publishing the old CA")
+    steps += [
+        "Let kube-controller-manager reach kube-apiserver (its kubeconfig must trust the current CA); its tokens controller "
+        "rewrites ca.crt of every token secret and its root-ca-cert-publisher every kube-root-ca.crt config map",
+        "Check: kubectl get configmap -A --field-selector metadata.name=kube-root-ca.crt -o yaml | grep -c 'BEGIN CERTIFICATE'",
+        "Restart the pods of the affected namespaces: client-go reads the in-cluster CA once and does not reload it "
+        "(kubernetes/kubernetes#119483): kubectl -n <namespace> rollout restart deployment,daemonset,statefulset",
+    ]
     return [finding(
         load, "service-account.token-ca-stale", severity.failure(load, stops_component=False),
-        f"{len(stale)} service-account token secret(s) carry a CA that is no longer the cluster's",
-        f"{objects} hold ca.crt {', '.join('CN=' + common_name(c) + ' sha256:' + sha256_fingerprint(c)[:16] for c in carried) or '(none)'}, "
-        f"but kube-apiserver's certificates chain to CN={common_name(current_certificates[0])} "
-        f"(sha256:{sha256_fingerprint(current_certificates[0])[:16]}, from {current.location.describe()}). "
-        "Pods using these tokens fail to verify kube-apiserver.",
-        material=first, peer="kube-apiserver", remediation=remedies(load, "service-account.token-ca-stale", ctx),
+        f"{' and '.join(parts)} carry a CA that does not verify kube-apiserver",
+        f"{_listed(tokens + configmaps)} hold ca.crt "
+        f"{', '.join('CN=' + common_name(c) + ' sha256:' + sha256_fingerprint(c)[:16] for c in carried) or '(none)'}, "
+        f"which does not verify {against}. Pods in {len(namespaces)} namespace(s) ({', '.join(namespaces[:10])}"
+        f"{' …' if len(namespaces) > 10 else ''}) fail with x509: certificate signed by unknown authority. Source: {source}.",
+        material=stale[0], peer="kube-apiserver", remediation=tuple(steps),
+        evidence=tuple(f"stale: {m.location.describe()}" for m in stale[:50]),
     )]

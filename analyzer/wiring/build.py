@@ -7,6 +7,7 @@ from analyzer.wiring.kubeadm import wire_kubeadm
 from analyzer.wiring.model import Wiring
 from analyzer.wiring.openshift import wire_openshift
 from analyzer.wiring.peers import link_peers
+from analyzer.wiring.root_ca import attach_root_ca_copies
 from analyzer.wiring.sources import OPENSHIFT, EtcdObjects
 
 
@@ -30,5 +31,6 @@ def build_wiring(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiri
         wiring.notes.append("RKE node trees are recognised, but RKE's wiring (containers, not static pods) is not modelled yet")
     else:
         wiring = wire_kubeadm(nodes, objects, distribution)
+    attach_root_ca_copies(wiring, objects, nodes)
     link_peers(wiring)
     return wiring

@@ -184,7 +184,6 @@ def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distrib
             admin.notes += [OPTIONAL_FILES[path] for path in ADMIN_KUBECONFIGS.values() if path not in present.values()]
             if admin.loads:
                 wiring.components.append(admin)
-    _attach_service_account_tokens(wiring, objects, nodes)
     if not wiring.components:
         wiring.notes.append("no kubeadm static pod manifests or mirror pods were found")
     return wiring
@@ -197,20 +196,3 @@ def kubelet_serving_paths(node: NodeEvidence) -> tuple[str, str]:
     if node_file(node, current).state is State.PRESENT:
         return current, current
     return f"{KUBELET_PKI}/kubelet.crt", f"{KUBELET_PKI}/kubelet.key"
-
-
-def _attach_service_account_tokens(wiring: Wiring, objects: EtcdObjects | None, nodes: list[NodeEvidence]) -> None:
-    """Token secrets carry the CA pods use to trust kube-apiserver; it must be today's cluster CA."""
-    if objects is None:
-        return
-    for stored in objects.iter_objects("secrets"):
-        if stored.object is not None and stored.object.get("type") == "kubernetes.io/service-account-token":
-            wiring.service_account_tokens.append(objects.data("secrets", stored.namespace or "", stored.name, "ca.crt"))
-    for node in nodes:
-        current = node_file(node, KUBELET_CLIENT_CA)
-        if current.state is State.PRESENT:
-            wiring.current_ca = current
-            return
-    root_ca = objects.find("configmaps", "kube-system", "kube-root-ca.crt")
-    if root_ca is not None:
-        wiring.current_ca = objects.data("configmaps", "kube-system", "kube-root-ca.crt", "ca.crt")

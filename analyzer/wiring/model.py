@@ -179,7 +179,8 @@ class Wiring:
     components: list[Component] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what could not be wired, and why
     service_account_tokens: list[Material] = field(default_factory=list)  # ca.crt of token secrets
-    current_ca: Material | None = None  # the cluster CA those tokens must carry
+    root_ca_configmaps: list[Material] = field(default_factory=list)  # ca.crt of every kube-root-ca.crt config map
+    current_ca: Material | None = None  # the cluster CA on a master's disk: the reference when no served chain is read
     # Per node: the bundle clients use to verify kube-apiserver's serving pairs, and where it is.
     serving_trust: dict[str | None, tuple[Material, str]] = field(default_factory=dict)
 

@@ -135,6 +135,17 @@ class EtcdObjects:
             if stored is not None:
                 yield stored
 
+    def namespaces_with(self, resource: str, name: str) -> list[str]:
+        """The namespaces holding an object of that name, read from the keys alone (nothing decoded)."""
+        prefix, suffix = f"{self.root}/{resource}/".encode(), f"/{name}".encode()
+        found = []
+        for key in self.index.live:
+            if key.startswith(prefix) and key.endswith(suffix):
+                namespace = key[len(prefix) : -len(suffix)]
+                if namespace and b"/" not in namespace:
+                    found.append(namespace.decode("utf-8", "replace"))
+        return sorted(found)
+
     def _load(self, key: str, packed: int) -> StoredObject | None:
         record = next(self.snapshot.iter_read([packed]), None)
         if record is None:

@@ -1,0 +1,47 @@
+"""The copies of the cluster CA that pods trust kube-apiserver with, wherever they are in etcd.
+
+kube-controller-manager publishes one CA to every pod, from ``--root-ca-file`` (else the CA of its
+own kubeconfig; cmd/kube-controller-manager/app/controllermanager.go), through two controllers:
+
+* the tokens controller writes it as ``ca.crt`` into every ``kubernetes.io/service-account-token``
+  secret, and rewrites it whenever it differs (pkg/controller/serviceaccount/tokens_controller.go,
+  ``secretUpdateNeeded``: ``needsCA`` when the bytes differ from rootCA);
+* since v1.20 the root-ca-cert-publisher writes it as ``ca.crt`` of the ``kube-root-ca.crt``
+  config map in every namespace, and rewrites it when it differs
+  (pkg/controller/certificates/rootcacertpublisher/publisher.go ``syncNamespace``).
+
+So after a CA change the copies stay on the old CA until kube-controller-manager runs with the new
+one and reaches kube-apiserver; and pods that already read them keep the old CA until restarted
+(client-go reads the in-cluster CA once: kubernetes/kubernetes#119483). The checks compare every
+copy with the certificate kube-apiserver really serves (checks/service_accounts.py).
+"""
+
+from __future__ import annotations
+
+from analyzer.evidence.node import NodeEvidence
+from analyzer.wiring.model import State, Wiring
+from analyzer.wiring.sources import EtcdObjects, node_file
+
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
+# Where kubeadm keeps the cluster CA on a master (the kubelet's client CA, embedded in every kubeconfig).
+KUBEADM_CLUSTER_CA = "/etc/kubernetes/pki/ca.crt"
+
+
+def attach_root_ca_copies(wiring: Wiring, objects: EtcdObjects | None, nodes: list[NodeEvidence]) -> None:
+    """Every copy of the CA handed to pods, and the cluster CA as a fallback reference."""
+    if objects is None:
+        return
+    for stored in objects.iter_objects("secrets"):
+        if stored.object is not None and stored.object.get("type") == TOKEN_SECRET_TYPE:
+            wiring.service_account_tokens.append(objects.data("secrets", stored.namespace or "", stored.name, "ca.crt"))
+    # The config map has the same name in every namespace: select by key before decoding anything.
+    for namespace in objects.namespaces_with("configmaps", ROOT_CA_CONFIGMAP):
+        wiring.root_ca_configmaps.append(objects.data("configmaps", namespace, ROOT_CA_CONFIGMAP, "ca.crt"))
+    # The reference when kube-apiserver's served chain cannot be read: the CA the node's files use.
+    # (Never one of the copies themselves: a stale kube-system copy would make the others look right.)
+    for node in nodes:
+        current = node_file(node, KUBEADM_CLUSTER_CA)
+        if current.state is State.PRESENT:
+            wiring.current_ca = current
+            return
