@@ -56,6 +56,10 @@ def remedies(load: Load, finding_id: str, ctx: CheckContext) -> tuple[str, ...]:
         return _not_allowed(load, ctx.distribution)
     if ctx.distribution == "openshift":
         return _openshift(load, finding_id)
+    if ctx.distribution == "rke2":
+        return _rke2(load, finding_id)
+    if ctx.distribution == "kubespray":
+        return _kubespray(load, finding_id)
     return _kubeadm(load, finding_id)
 
 
@@ -109,6 +113,56 @@ def _kubeadm(load: Load, finding_id: str) -> tuple[str, ...]:
     if load.component == "admin kubeconfigs":
         steps.append("cp /etc/kubernetes/admin.conf ~/.kube/config")
     return tuple(steps)
+
+
+# RKE2's own procedure (docs.rke2.io "Certificate Rotation"): the service must be stopped while the
+# leaf certificates under /var/lib/rancher/rke2/server/tls are re-issued; CAs are not touched by it.
+RKE2_ROTATE = (
+    "systemctl stop rke2-server",
+    "rke2 certificate rotate   # re-issues every leaf certificate under /var/lib/rancher/rke2/server/tls; "
+    "--service <name> limits it to one component",
+    "systemctl start rke2-server",
+)
+# Kubespray runs kubeadm with certificatesDir /etc/kubernetes/ssl and keeps its kubeadm config on the
+# node (roles/kubernetes/control-plane/tasks/kubeadm-setup.yml); its etcd certificates are its own
+# (roles/etcd/tasks/check_certs.yml regenerates them when force_etcd_cert_refresh is set).
+KUBESPRAY_KUBEADM_CONFIG = "/etc/kubernetes/kubeadm-config.yaml"
+
+
+def _rke2(load: Load, finding_id: str) -> tuple[str, ...]:
+    if finding_id.startswith("bundle.") or load.role.endswith("-ca") or load.role in ("client-ca", "root-ca", "token-ca"):
+        return (
+            "RKE2 does not re-create its CAs: restore /var/lib/rancher/rke2/server/tls/*-ca.crt and *-ca.key from a backup "
+            "(or an etcd snapshot's bootstrap data), or replace them deliberately with `rke2 certificate rotate-ca --path <new CA dir>`",
+            "systemctl restart rke2-server",
+        )
+    if load.component == "admin kubeconfigs":
+        return (
+            "rke2-server rewrites /etc/rancher/rke2/rke2.yaml from its current CA and admin certificate at every start: systemctl restart rke2-server",
+            "cp /etc/rancher/rke2/rke2.yaml ~/.kube/config",
+        )
+    if load.component == "kubelet":
+        return ("systemctl restart rke2-server (rke2-agent on workers): the agent requests new kubelet certificates from the server at start",)
+    return RKE2_ROTATE
+
+
+def _kubespray(load: Load, finding_id: str) -> tuple[str, ...]:
+    if any((path or "").startswith("/etc/ssl/etcd/ssl/") for path in (load.cert_path, load.key_path, load.ca_path)):
+        if finding_id.startswith("bundle.") or load.role.endswith("trusted-ca") or load.role == "etcd-ca":
+            return ("Restore /etc/ssl/etcd/ssl/ca.pem and ca-key.pem from a backup: every etcd certificate is signed by that CA",)
+        return (
+            "Kubespray's etcd certificates are not kubeadm's: re-issue them from the inventory with "
+            "ansible-playbook -i <inventory> cluster.yml --tags etcd -e force_etcd_cert_refresh=true",
+            "systemctl restart etcd on every etcd host, then restart the kube-apiserver static pods",
+        )
+    steps = list(_kubeadm(load, finding_id))
+    # kubeadm defaults to /etc/kubernetes/pki; Kubespray's certificates live in /etc/kubernetes/ssl.
+    return tuple(
+        step.replace("kubeadm certs renew", f"kubeadm certs renew --config {KUBESPRAY_KUBEADM_CONFIG}", 1)
+            .replace("kubeadm certs check-expiration", f"kubeadm certs check-expiration --config {KUBESPRAY_KUBEADM_CONFIG}")
+            .replace("/etc/kubernetes/pki", "/etc/kubernetes/ssl")
+        for step in steps
+    ) + ("Kubespray can renew these monthly by itself: set auto_renew_certificates: true (k8s-certs-renew.timer)",)
 
 
 def _openshift(load: Load, finding_id: str) -> tuple[str, ...]:

@@ -60,6 +60,10 @@ from analyzer.evidence.archive import Entry, EntryKind, EvidenceTree, path_parts
 ETC_KUBERNETES = "/etc/kubernetes"
 KUBELET_PKI = "/var/lib/kubelet/pki"
 KUBESPRAY_ETCD_SSL = "/etc/ssl/etcd/ssl"
+# RKE2 keeps nothing in /etc/kubernetes: its data dir and its config dir (rancher/rke2 docs and
+# pkg/podtemplate/spec.go; k3s pkg/daemons/control/deps FillRuntimeCerts for the file names).
+RKE2_DATA = "/var/lib/rancher/rke2"
+RKE2_CONFIG = "/etc/rancher/rke2"
 HOST_ROOT = "/"
 
 # Why a HostFile has no data.
@@ -104,6 +108,7 @@ class Distribution(StrEnum):
     OPENSHIFT = "openshift"
     KUBESPRAY = "kubespray"
     RKE = "rke"
+    RKE2 = "rke2"
     UNKNOWN = "unknown"
 
 
@@ -411,6 +416,13 @@ def _name_from_kubelet_pem(node: NodeEvidence) -> tuple[str, str] | None:
     return None
 
 
+def _name_from_rke2_agent(node: NodeEvidence) -> tuple[str, str] | None:
+    """RKE2's kubelet client certificate (agent/client-kubelet.crt, CN system:node:<name>)."""
+    found = node.read_host_file(f"{RKE2_DATA}/agent/client-kubelet.crt")
+    name = _certificate_node_name(found.data)
+    return (name, f"kubelet client certificate {found.host_path} (CN {_NODE_USER}{name})") if name else None
+
+
 def _name_from_kubelet_conf(node: NodeEvidence) -> tuple[str, str] | None:
     found = node.read_host_file(f"{ETC_KUBERNETES}/kubelet.conf")
     if found.data is None:
@@ -502,7 +514,8 @@ def input_stem(source: str) -> str:
 
 
 def _find_name(node: NodeEvidence, fallback: str) -> tuple[str, str]:
-    for finder in (_name_from_kubelet_pem, _name_from_kubelet_conf, _name_from_etcd_manifest, _name_from_hostname):
+    for finder in (_name_from_kubelet_pem, _name_from_rke2_agent, _name_from_kubelet_conf, _name_from_etcd_manifest,
+                   _name_from_hostname):
         found = finder(node)
         if found:
             return found
@@ -516,6 +529,8 @@ def _find_distribution(node: NodeEvidence) -> Distribution:
     def names(host_dir: str) -> set[str]:
         return {path.rpartition("/")[2] for path in node.list_host_dir(host_dir)}
 
+    if node.host_exists(f"{RKE2_DATA}/server") or node.host_exists(f"{RKE2_DATA}/agent"):
+        return Distribution.RKE2
     kubernetes = names(ETC_KUBERNETES)
     manifests = names(f"{ETC_KUBERNETES}/manifests")
     ssl = names(f"{ETC_KUBERNETES}/ssl")
@@ -590,6 +605,23 @@ def _kubespray_etcd_markers(listing: _Listing, directory: str) -> list[str]:
     names = listing.names(directory)
     members = sorted(name for name in names if _KUBESPRAY_ETCD_PEM.match(name))
     return ["ca.pem", members[0]] if "ca.pem" in names and members else []
+
+
+def _rke2_data_markers(listing: _Listing, directory: str) -> list[str]:
+    """/var/lib/rancher/rke2: server/tls with its CAs, or agent/pod-manifests with a control-plane pod."""
+    shown = []
+    tls = _join(directory, "server/tls")
+    if tls in listing.children and set(listing.names(tls)) & {"server-ca.crt", "client-ca.crt"}:
+        shown.append("server/tls/")
+    manifests = _join(directory, "agent/pod-manifests")
+    if manifests in listing.children and any(_CONTROL_PLANE_MANIFEST.match(n) for n in listing.names(manifests)):
+        shown.append("agent/pod-manifests/")
+    return shown
+
+
+def _rke2_config_markers(listing: _Listing, directory: str) -> list[str]:
+    names = listing.names(directory)
+    return ["rke2.yaml"] if "rke2.yaml" in names and names["rke2.yaml"].kind is not EntryKind.DIR else []
 
 
 def _is_sos_root(listing: _Listing, directory: str) -> bool:
@@ -714,6 +746,14 @@ def find_nodes(tree: EvidenceTree, *, fallback_name: str | None = None) -> list[
         shown = _kubespray_etcd_markers(listing, directory)
         if shown:
             _place(drafts, directory, KUBESPRAY_ETCD_SSL, ", ".join(shown), where(directory))
+        shown = _rke2_data_markers(listing, directory)
+        if shown:
+            _place(drafts, directory, RKE2_DATA, ", ".join(shown), where(directory))
+    for directory in directories:
+        # After the data dirs, so that a tree of / holding both finds one node for them.
+        shown = _rke2_config_markers(listing, directory)
+        if shown and drafts:
+            _place(drafts, directory, RKE2_CONFIG, ", ".join(shown), where(directory))
     return [_build(tree, listing, draft, fallback_name) for draft in sorted(drafts, key=lambda d: d.root)]
 
 
@@ -721,7 +761,7 @@ def _build(tree: EvidenceTree, listing: _Listing, draft: _Draft, fallback_name: 
     mounts = list(draft.mounts)
     if draft.host_root is not None:
         # The well-known directories under a host root are listed as mounts too, for `ls`.
-        for host_dir in (KUBELET_PKI, KUBESPRAY_ETCD_SSL):
+        for host_dir in (KUBELET_PKI, KUBESPRAY_ETCD_SSL, RKE2_DATA, RKE2_CONFIG):
             tree_dir = _join(draft.host_root, host_dir.lstrip("/"))
             if not draft.has(host_dir) and tree_dir in listing.children and listing.names(tree_dir):
                 mounts.append(Mount(host_dir, tree_dir, "below the host root"))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from analyzer.evidence.node import Distribution, NodeEvidence
-from analyzer.wiring.kubeadm import wire_kubeadm
+from analyzer.wiring.kubeadm import wire_kubeadm, wire_static_pods
+from analyzer.wiring.layouts import KUBESPRAY, RKE2
 from analyzer.wiring.model import Wiring
 from analyzer.wiring.openshift import wire_openshift
 from analyzer.wiring.peers import link_peers
@@ -15,6 +16,8 @@ def distribution_of(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> s
     kinds = {node.distribution for node in nodes} - {Distribution.UNKNOWN}
     if Distribution.OPENSHIFT in kinds or (objects is not None and objects.root == OPENSHIFT):
         return "openshift"
+    if Distribution.RKE2 in kinds:
+        return "rke2"
     if Distribution.RKE in kinds:
         return "rke"
     if Distribution.KUBESPRAY in kinds:
@@ -29,6 +32,10 @@ def build_wiring(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiri
     elif distribution == "rke":
         wiring = Wiring("rke")
         wiring.notes.append("RKE node trees are recognised, but RKE's wiring (containers, not static pods) is not modelled yet")
+    elif distribution == "kubespray":
+        wiring = wire_static_pods(nodes, objects, KUBESPRAY)
+    elif distribution == "rke2":
+        wiring = wire_static_pods(nodes, objects, RKE2)
     else:
         wiring = wire_kubeadm(nodes, objects, distribution)
     attach_root_ca_copies(wiring, objects, nodes)

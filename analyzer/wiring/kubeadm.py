@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import replace
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,8 +51,26 @@ KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
 KUBELET_CLIENT_CA = "/etc/kubernetes/pki/ca.crt"
 
 
-def _pod_from_node(node: NodeEvidence, component: str) -> tuple[StaticPod, str] | None:
-    path = f"{MANIFESTS}/{component}.yaml"
+@dataclass(frozen=True)
+class Layout:
+    """Where a static-pod control plane keeps what the wiring reads. kubeadm's is the reference;
+    Kubespray and RKE2 (wiring/layouts.py) differ in directories, not in how components load."""
+
+    distribution: str
+    manifests: str
+    kubelet_kubeconfig: str
+    kubelet_client_ca: str
+    # The CA kubeconfigs embed, which clients verify kube-apiserver's serving pairs with.
+    cluster_ca: str
+    admin_kubeconfigs: dict[str, str]
+    # The kubelet's serving pair, decided per node (rotated pem or self-signed pair).
+    kubelet_serving: Callable[[NodeEvidence], tuple[str, str]]
+    # etcd's flags when etcd is not a static pod with a command line: (flags, where from) or None.
+    etcd_flags: Callable[[NodeEvidence], tuple[Flags, str] | None] | None = None
+
+
+def _pod_from_node(node: NodeEvidence, component: str, layout: Layout) -> tuple[StaticPod, str] | None:
+    path = f"{layout.manifests}/{component}.yaml"
     pod = node_static_pod(node, path, component)
     return (pod, f"{path} on {node.name}") if pod is not None else None
 
@@ -121,6 +141,12 @@ def endpoint_host(endpoint: str) -> str:
 
 
 def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distribution: str = "kubeadm") -> Wiring:
+    return wire_static_pods(nodes, objects, replace(KUBEADM, distribution=distribution))
+
+
+def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, layout: Layout) -> Wiring:
+    """A control plane of static pods: flags from the manifests on each node (or the mirror pods in etcd)."""
+    distribution = layout.distribution
     wiring = Wiring(distribution)
     config = cluster_configuration(objects)
     targets: list[tuple[str, NodeEvidence | None]] = [(node.name, node) for node in nodes]
@@ -135,7 +161,7 @@ def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distrib
         resolver = HostResolver(node)
         pods: dict[str, tuple[StaticPod, str]] = {}
         for component in COMPONENTS:
-            found = _pod_from_node(node, component) if node else None
+            found = _pod_from_node(node, component, layout) if node else None
             found = found or (_pod_from_mirror(objects, component, name) if objects is not None else None)
             if found:
                 pods[component] = found
@@ -148,14 +174,18 @@ def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distrib
                 for load in apiserver.loads
             ]
             wiring.components.append(apiserver)
-        if "etcd" in pods:
-            pod, source = pods["etcd"]
+        etcd_flags: tuple[Flags | None, str] = (pods["etcd"][0].flags, pods["etcd"][1]) if "etcd" in pods else (None, "")
+        if node is not None and layout.etcd_flags is not None and (etcd_flags[0] is None or not etcd_flags[0].find("cert-file")):
+            # etcd as a service (Kubespray) or a static pod configured by file (RKE2).
+            etcd_flags = layout.etcd_flags(node) or etcd_flags
+        flags, source = etcd_flags
+        if flags is not None:
             apiserver_flags = pods["kube-apiserver"][0].flags if "kube-apiserver" in pods else Flags()
             dialed = tuple(url_hosts(apiserver_flags.values("etcd-servers")))
-            peers = tuple(url_hosts(pod.flags.values("initial-advertise-peer-urls")))
-            etcd_component = etcd(pod.flags, resolver, node=name, distribution=distribution, configured_by=source,
+            peers = tuple(url_hosts(flags.values("initial-advertise-peer-urls")))
+            etcd_component = etcd(flags, resolver, node=name, distribution=distribution, configured_by=source,
                                   expected_server=dialed, expected_peer=peers)
-            advertised = tuple(url_hosts(pod.flags.values("advertise-client-urls")))
+            advertised = tuple(url_hosts(flags.values("advertise-client-urls")))
             etcd_component.loads = [
                 replace(load, advised_names=tuple(dict.fromkeys((name, "localhost", "127.0.0.1", *advertised))))
                 if load.role == "etcd-server" else load
@@ -169,23 +199,24 @@ def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distrib
             pod, source = pods["kube-scheduler"]
             wiring.components.append(scheduler(pod.flags, resolver, node=name, distribution=distribution, configured_by=source))
         if node is not None:
-            cluster_ca = node_file(node, KUBELET_CLIENT_CA)
+            cluster_ca = node_file(node, layout.cluster_ca)
             if cluster_ca.state is State.PRESENT:
-                wiring.serving_trust[name] = (cluster_ca, f"the cluster CA {KUBELET_CLIENT_CA}, embedded in every kubeconfig")
-            serving_cert, serving_key = kubelet_serving_paths(node)
+                wiring.serving_trust[name] = (cluster_ca, f"the cluster CA {layout.cluster_ca}, embedded in every kubeconfig")
+            serving_cert, serving_key = layout.kubelet_serving(node)
             wiring.components.append(kubelet(
-                resolver, node=name, distribution=distribution, configured_by=f"{KUBELET_KUBECONFIG} on {name}",
-                kubeconfig=KUBELET_KUBECONFIG, serving_cert=serving_cert, serving_key=serving_key, client_ca=KUBELET_CLIENT_CA,
+                resolver, node=name, distribution=distribution, configured_by=f"{layout.kubelet_kubeconfig} on {name}",
+                kubeconfig=layout.kubelet_kubeconfig, serving_cert=serving_cert, serving_key=serving_key,
+                client_ca=layout.kubelet_client_ca,
             ))
-            present = {role: path for role, path in ADMIN_KUBECONFIGS.items()
+            present = {role: path for role, path in layout.admin_kubeconfigs.items()
                        if path not in OPTIONAL_FILES or node_file(node, path).state is not State.MISSING}
             admin = kubeconfigs("admin kubeconfigs", present, resolver, node=name, distribution=distribution,
-                                configured_by=f"/etc/kubernetes on {name}")
-            admin.notes += [OPTIONAL_FILES[path] for path in ADMIN_KUBECONFIGS.values() if path not in present.values()]
+                                configured_by=f"{', '.join(sorted({posixpath.dirname(p) for p in present.values()}))} on {name}")
+            admin.notes += [OPTIONAL_FILES[path] for path in layout.admin_kubeconfigs.values() if path not in present.values()]
             if admin.loads:
                 wiring.components.append(admin)
     if not wiring.components:
-        wiring.notes.append("no kubeadm static pod manifests or mirror pods were found")
+        wiring.notes.append(f"no static pod manifests in {layout.manifests} and no mirror pods were found")
     return wiring
 
 
@@ -196,3 +227,9 @@ def kubelet_serving_paths(node: NodeEvidence) -> tuple[str, str]:
     if node_file(node, current).state is State.PRESENT:
         return current, current
     return f"{KUBELET_PKI}/kubelet.crt", f"{KUBELET_PKI}/kubelet.key"
+
+
+KUBEADM = Layout(
+    distribution="kubeadm", manifests=MANIFESTS, kubelet_kubeconfig=KUBELET_KUBECONFIG, kubelet_client_ca=KUBELET_CLIENT_CA,
+    cluster_ca=KUBELET_CLIENT_CA, admin_kubeconfigs=ADMIN_KUBECONFIGS, kubelet_serving=kubelet_serving_paths,
+)
