@@ -4,6 +4,8 @@ verifier decides it (no extension or anyExtendedKeyUsage allows everything)."""
 from __future__ import annotations
 
 import pytest
+
+from analyzer.wiring.model import STORAGE_ROLES
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from analyzer.checks.usage import check_usage
@@ -59,7 +61,8 @@ def test_exactly_the_needed_usages_are_enough(role):
 def test_a_missing_usage_is_gos_incompatible_key_usage(role, usages, lacks):
     [found] = check_usage(load_for(role, usages), CTX)
     assert found.id == "usage.incompatible"
-    assert found.severity is Severity.ERROR and not found.blocks_start
+    # Severity by consequence (checks/severity.py): refused storage connections take the control plane down.
+    assert found.severity is (Severity.CRITICAL if role in STORAGE_ROLES else Severity.ERROR) and not found.blocks_start
     assert found.go_error == "x509: certificate specifies an incompatible key usage"
     assert found.title.endswith(f"certificate lacks {lacks}")
 
