@@ -74,6 +74,7 @@ SCENARIOS = {
     "missing_san": ("kubeadm_serving_defects", ("missing-san",)),
     "no_server_auth": ("kubeadm_serving_defects", ("no-server-auth",)),
     "not_yet_valid": ("kubeadm_serving_defects", ("not-yet-valid",)),
+    "self_hosted_tectonic": ("self_hosted_tectonic", ()),
 }
 
 

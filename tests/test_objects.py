@@ -232,8 +232,8 @@ def test_unmodelled_kind_decodes_to_metadata_only() -> None:
     secret_value, expected = corpus_pair("Secret")
     # Secret's raw message under another type: field 1 is still ObjectMeta, the rest must not leak.
     _, _, raw = unwrap_protobuf(secret_value)
-    got = load_object(stored("apps/v1", "Deployment", raw))
-    assert got == {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": expected["metadata"]}
+    got = load_object(stored("apps/v1", "StatefulSet", raw))
+    assert got == {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": expected["metadata"]}
 
 
 def test_unmodelled_kind_without_metadata_still_has_metadata() -> None:

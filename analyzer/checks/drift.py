@@ -23,6 +23,13 @@ _COPY_NAME = {
 }
 
 
+# bootkube's pod-checkpointer (pkg/checkpoint) refreshes its copy only from a running API server.
+_CHECKPOINT = (
+    "This is the pod-checkpointer's copy: while kube-apiserver is down nothing refreshes it, and the kubelet "
+    "will keep restarting the stale checkpoint until the checkpointed files are replaced by hand."
+)
+
+
 def _digest(material: Material | None) -> str | None:
     if material is None or material.state not in (State.PRESENT, State.EMPTY):
         return None
@@ -42,7 +49,8 @@ def check_drift(load: Load, ctx: CheckContext) -> list[Finding]:
                 f"{load.label}: the loaded {what} differs from {_COPY_NAME[copy.copy]}",
                 f"{load.component} reads {loaded.location.describe()} ({loaded.size} bytes, sha256:{mine[:16]}) but "
                 f"{other.location.describe()} holds {other.size} bytes (sha256:{theirs[:16]}). "
-                "The next sync or revision rollout replaces the loaded copy with the other one.",
+                + (_CHECKPOINT if ctx.distribution == "self-hosted" else
+                   "The next sync or revision rollout replaces the loaded copy with the other one."),
                 material=loaded,
                 evidence=(f"loaded: {loaded.location.describe()}", f"{copy.copy.value}: {other.location.describe()}"),
                 remediation=remedies(load, "drift.copies-differ", ctx),

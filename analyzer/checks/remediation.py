@@ -50,12 +50,14 @@ def _renew_name(load: Load) -> str | None:
 
 
 def remedies(load: Load, finding_id: str, ctx: CheckContext) -> tuple[str, ...]:
-    if finding_id.startswith("drift."):
+    if finding_id.startswith("drift.") and ctx.distribution != "self-hosted":
         return _drift(load, ctx.distribution)
     if finding_id == "names.not-allowed":
         return _not_allowed(load, ctx.distribution)
     if ctx.distribution == "openshift":
         return _openshift(load, finding_id)
+    if ctx.distribution == "self-hosted":
+        return _self_hosted(load, finding_id)
     if ctx.distribution == "rke2":
         return _rke2(load, finding_id)
     if ctx.distribution == "kubespray":
@@ -199,6 +201,20 @@ def _openshift(load: Load, finding_id: str) -> tuple[str, ...]:
     return (
         f"Restore {hint or 'the file'} from the revision that worked, or have the operator re-issue it: oc -n openshift-kube-apiserver delete secret {hint or '<secret>'}",
         "Roll out a new revision: oc patch kubeapiserver cluster --type=merge -p '{\"spec\":{\"forceRedeploymentReason\":\"recover-certs\"}}'",
+    )
+
+
+def _self_hosted(load: Load, finding_id: str) -> tuple[str, ...]:
+    """bootkube/Tectonic: the API is down, so the pod-checkpointer's files on each master are what to fix first."""
+    secret = (load.object or "kube-system/<secret>").split("/", 1)[1]
+    return (
+        f"On every master, replace the checkpointed copies the kubelet runs from: "
+        f"/etc/kubernetes/checkpoint-secrets/kube-system/<pod>/{secret}/ (the file names are the Secret's keys) with "
+        "re-issued material signed by the CA the cluster should use",
+        "Or start a temporary control plane from re-rendered assets: bootkube render, copy its bootstrap-manifests to "
+        "/etc/kubernetes/manifests with its tls/ in /etc/kubernetes/bootstrap-secrets, and let it come up",
+        f"Once kube-apiserver answers, update the Secret so the next rollout mounts the same: "
+        f"kubectl -n kube-system edit secret {secret} (or kubectl apply the re-rendered manifests/{secret}-secret.yaml)",
     )
 
 

@@ -74,17 +74,26 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
 
     The truth is the certificate kube-apiserver serves to pods. In-cluster clients dial the service IP
     (KUBERNETES_SERVICE_HOST), so the pair is chosen as for that IP (checks/kubeconfigs.served_load).
-    Without it, the cluster CA on a master's disk; without either, nothing can be judged.
+    When the loaded pair differs from the object it is synced from (a pending sync, a stale
+    checkpoint), a copy must verify both: what is served now and what the next restart serves.
+    Without either, the cluster CA on a master's disk; without that, nothing can be judged.
     """
     for apiserver in (c for c in wiring.components if c.name == "kube-apiserver"):
         serving = next((l for l in apiserver.loads if l.role == "serving"), None)
         host = next((n for n in (serving.expected_names if serving else ()) if is_ip(n)), "kubernetes.default.svc")
         served = served_load(apiserver, host)
         chain = presented_chain(served) if served else ()
-        if chain:
-            return (lambda roots: verifies(chain, roots)[0],
-                    f"the certificate kube-apiserver serves to pods ({served.label}, CN={common_name(chain[0])}, "  # type: ignore[union-attr]
-                    f"issued by {chain[0].issuer.rfc4514_string()}), dialled as {host}")
+        if not chain:
+            continue
+        chains = [(chain, f"the certificate kube-apiserver serves to pods ({served.label}, CN={common_name(chain[0])}, "  # type: ignore[union-attr]
+                          f"issued by {chain[0].issuer.rfc4514_string()}), dialled as {host}")]
+        for copy in served.copies:  # type: ignore[union-attr]
+            if copy.cert is not None and copy.cert.state is State.PRESENT and copy.cert.data != served.cert.data:  # type: ignore[union-attr]
+                pending = bundle(copy.cert.data)[0]
+                if pending:
+                    chains.append((pending, f"the one {copy.cert.location.describe()} holds for the next restart "
+                                            f"(issued by {pending[0].issuer.rfc4514_string()})"))
+        return (lambda roots: all(verifies(c, roots)[0] for c, _ in chains), " and ".join(text for _, text in chains))
     current = wiring.current_ca
     if current is not None and current.state is State.PRESENT:
         certificates, _ = bundle(current.data)
@@ -143,8 +152,10 @@ def check_service_account_tokens(wiring: Wiring, ctx: CheckContext) -> list[Find
                 label="CA copies handed to pods", object=stale[0].location.object)
     steps = []
     if source_stale is not False:
-        steps.append("Fix the source first: point kube-controller-manager's --root-ca-file at the current cluster CA "
-                     "(kubeadm: /etc/kubernetes/pki/ca.crt) and restart it; otherwise it keeps publishing the old CA")
+        root_ca = next((l for c in wiring.components if c.name == "kube-controller-manager" for l in c.loads if l.role == "root-ca"), None)
+        where = (f"{root_ca.ca_path}" + (f", written from Secret {root_ca.object}" if root_ca.object else "")) if root_ca else "--root-ca-file"
+        steps.append(f"Fix the source first: kube-controller-manager's --root-ca-file ({where}) must hold the current "
+                     "cluster CA; restart kube-controller-manager, otherwise it keeps publishing the old CA")
     steps += [
         "Let kube-controller-manager reach kube-apiserver (its kubeconfig must trust the current CA); its tokens controller "
         "rewrites ca.crt of every token secret and its root-ca-cert-publisher every kube-root-ca.crt config map",

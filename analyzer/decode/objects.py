@@ -24,7 +24,7 @@ from google.protobuf.message import Message
 
 from analyzer.decode.cbor import Tag, load_cbor
 from analyzer.decode.envelope import ValueKind, detect_kind, unwrap_protobuf
-from analyzer.pb import k8s_core_v1_pb2, k8s_json_pb2, k8s_meta_v1_pb2
+from analyzer.pb import k8s_apps_v1_pb2, k8s_core_v1_pb2, k8s_json_pb2, k8s_meta_v1_pb2
 from analyzer.errors import DecodeError
 
 MODELLED_KINDS: dict[tuple[str, str], type[Message]] = {
@@ -32,6 +32,9 @@ MODELLED_KINDS: dict[tuple[str, str], type[Message]] = {
     ("v1", "Pod"): k8s_core_v1_pb2.Pod,
     ("v1", "Secret"): k8s_core_v1_pb2.Secret,
     ("v1", "ServiceAccount"): k8s_core_v1_pb2.ServiceAccount,
+    # A self-hosted control plane's components (wiring/selfhosted.py).
+    ("apps/v1", "DaemonSet"): k8s_apps_v1_pb2.DaemonSet,
+    ("apps/v1", "Deployment"): k8s_apps_v1_pb2.Deployment,
 }
 
 

@@ -109,6 +109,7 @@ class Distribution(StrEnum):
     KUBESPRAY = "kubespray"
     RKE = "rke"
     RKE2 = "rke2"
+    SELF_HOSTED = "self-hosted"  # bootkube / Tectonic
     UNKNOWN = "unknown"
 
 
@@ -424,7 +425,10 @@ def _name_from_rke2_agent(node: NodeEvidence) -> tuple[str, str] | None:
 
 
 def _name_from_kubelet_conf(node: NodeEvidence) -> tuple[str, str] | None:
+    # kubeadm's kubelet.conf; bootkube/Tectonic nodes keep the kubelet's kubeconfig as /etc/kubernetes/kubeconfig.
     found = node.read_host_file(f"{ETC_KUBERNETES}/kubelet.conf")
+    if found.data is None:
+        found = node.read_host_file(f"{ETC_KUBERNETES}/kubeconfig")
     if found.data is None:
         return None
     try:
@@ -531,6 +535,8 @@ def _find_distribution(node: NodeEvidence) -> Distribution:
 
     if node.host_exists(f"{RKE2_DATA}/server") or node.host_exists(f"{RKE2_DATA}/agent"):
         return Distribution.RKE2
+    if node.host_exists(f"{ETC_KUBERNETES}/checkpoint-secrets") or node.host_exists(f"{ETC_KUBERNETES}/bootstrap-manifests"):
+        return Distribution.SELF_HOSTED
     kubernetes = names(ETC_KUBERNETES)
     manifests = names(f"{ETC_KUBERNETES}/manifests")
     ssl = names(f"{ETC_KUBERNETES}/ssl")
@@ -587,6 +593,10 @@ def _etc_kubernetes_markers(listing: _Listing, directory: str) -> tuple[int, lis
         score, shown = score + 2, [*shown, "ssl/"]
     if any(_STATIC_POD_DIR.match(name) for name in sub("static-pod-resources")):
         score, shown = score + 2, [*shown, "static-pod-resources/"]
+    # bootkube/Tectonic: the pod-checkpointer's secrets, and the bootstrap control plane's manifests.
+    for marker in ("checkpoint-secrets", "bootstrap-manifests"):
+        if listing.is_dir(directory, marker):
+            score, shown = score + 2, [*shown, f"{marker}/"]
     for name in sorted(names):
         if (name in _KUBECONFIG_NAMES or name == "kubelet-ca.crt") and names[name].kind is not EntryKind.DIR:
             score, shown = score + 1, [*shown, name]

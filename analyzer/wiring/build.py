@@ -9,6 +9,7 @@ from analyzer.wiring.model import Wiring
 from analyzer.wiring.openshift import wire_openshift
 from analyzer.wiring.peers import link_peers
 from analyzer.wiring.root_ca import attach_root_ca_copies
+from analyzer.wiring.selfhosted import is_self_hosted, wire_self_hosted
 from analyzer.wiring.sources import OPENSHIFT, EtcdObjects
 
 
@@ -16,6 +17,8 @@ def distribution_of(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> s
     kinds = {node.distribution for node in nodes} - {Distribution.UNKNOWN}
     if Distribution.OPENSHIFT in kinds or (objects is not None and objects.root == OPENSHIFT):
         return "openshift"
+    if Distribution.SELF_HOSTED in kinds or is_self_hosted(objects, []):
+        return "self-hosted"
     if Distribution.RKE2 in kinds:
         return "rke2"
     if Distribution.RKE in kinds:
@@ -32,6 +35,8 @@ def build_wiring(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiri
     elif distribution == "rke":
         wiring = Wiring("rke")
         wiring.notes.append("RKE node trees are recognised, but RKE's wiring (containers, not static pods) is not modelled yet")
+    elif distribution == "self-hosted":
+        wiring = wire_self_hosted(nodes, objects)
     elif distribution == "kubespray":
         wiring = wire_static_pods(nodes, objects, KUBESPRAY)
     elif distribution == "rke2":

@@ -37,6 +37,8 @@ RESOURCES = (
     "secrets/",
     "configmaps/",
     "pods/kube-system/",
+    "daemonsets/kube-system/",  # a self-hosted control plane (wiring/selfhosted.py)
+    "deployments/kube-system/",
     "pods/openshift-kube-apiserver/",
     "pods/openshift-etcd/",
     "config.openshift.io/apiservers/",
