@@ -99,7 +99,7 @@ def test_a_private_key_given_as_verification_key_verifies_with_its_public_half()
 
 # -- stale trust, cluster-wide (issue 13) -------------------------------------------------------------
 
-from analyzer.wiring.model import Component, Load, Loader, Location, Material, State  # noqa: E402
+from analyzer.wiring.model import Component, Location, Material  # noqa: E402
 from tests.fixtures.pki import make_leaf  # noqa: E402
 
 

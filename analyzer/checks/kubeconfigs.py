@@ -81,7 +81,7 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
                     f"(CN={common_name(chain[0])}, issued by {chain[0].issuer.rfc4514_string()}), but the kubeconfig's "
                     f"certificate-authority holds {', '.join('CN=' + common_name(r) for r in roots) or 'nothing'}. "
                     + ("OpenShift generates this kubeconfig with its own serving signers only; since the user serves "
-                       f"{host} with their own certificate ({served.source_object}), it needs the user's CA added "
+                       f"{host} with their own certificate ({served.source_object if served else ''}), it needs the user's CA added "
                        "(the localhost and lb-int kubeconfigs beside it still work)."
                        if by_design else "This is what a regenerated CA looks like while kubeconfigs still carry the old one."),
                     material=load.ca, go_error=TLS_VERIFY + (error or ""), peer="kube-apiserver",

@@ -93,7 +93,8 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
                 if pending:
                     chains.append((pending, f"the one {copy.cert.location.describe()} holds for the next restart "
                                             f"(issued by {pending[0].issuer.rfc4514_string()})"))
-        return (lambda roots: all(verifies(c, roots)[0] for c, _ in chains), " and ".join(text for _, text in chains))
+        judged = tuple(c for c, _ in chains)
+        return (lambda roots, judged=judged: all(verifies(c, roots)[0] for c in judged), " and ".join(text for _, text in chains))
     current = wiring.current_ca
     if current is not None and current.state is State.PRESENT:
         certificates, _ = bundle(current.data)

@@ -55,7 +55,7 @@ def flags_from_config_file(data: bytes, source: str, origin: FlagOrigin = FlagOr
         raise DecodeError(f"{source}: etcd config file is not YAML: {err.__class__.__name__}") from None
     if not isinstance(document, dict):
         raise DecodeError(f"{source}: etcd config file is not a YAML mapping")
-    flags = []
+    flags: list[Flag] = []
     for name, value in document.items():
         if name in ("client-transport-security", "peer-transport-security") and isinstance(value, dict):
             prefix = "peer-" if name.startswith("peer") else ""

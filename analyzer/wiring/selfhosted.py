@@ -186,6 +186,7 @@ def wire_self_hosted(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> 
         for component, build in builders.items():
             checkpoint = _checkpointed_pod(node, component) if node is not None else None
             template = _template(objects, component)
+            pod: StaticPod | None
             if checkpoint is not None:
                 pod_name, pod, path = checkpoint
                 mounts = _secret_mounts(template[0].get("spec") or {}, pod.component) if template else _checkpoint_mounts(pod)
