@@ -83,12 +83,12 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
         host = next((n for n in (serving.expected_names if serving else ()) if is_ip(n)), "kubernetes.default.svc")
         served = served_load(apiserver, host)
         chain = presented_chain(served) if served else ()
-        if not chain:
+        if served is None or served.cert is None or not chain:
             continue
-        chains = [(chain, f"the certificate kube-apiserver serves to pods ({served.label}, CN={common_name(chain[0])}, "  # type: ignore[union-attr]
+        chains = [(chain, f"the certificate kube-apiserver serves to pods ({served.label}, CN={common_name(chain[0])}, "
                           f"issued by {chain[0].issuer.rfc4514_string()}), dialled as {host}")]
-        for copy in served.copies:  # type: ignore[union-attr]
-            if copy.cert is not None and copy.cert.state is State.PRESENT and copy.cert.data != served.cert.data:  # type: ignore[union-attr]
+        for copy in served.copies:
+            if copy.cert is not None and copy.cert.state is State.PRESENT and copy.cert.data != served.cert.data:
                 pending = bundle(copy.cert.data)[0]
                 if pending:
                     chains.append((pending, f"the one {copy.cert.location.describe()} holds for the next restart "
@@ -109,17 +109,17 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
 def _source(wiring: Wiring, trusted: Callable[[tuple[x509.Certificate, ...]], bool]) -> tuple[str, bool | None]:
     """Where the copies come from, and whether that source is itself stale (None: cannot tell)."""
     roots = [l for c in wiring.components if c.name == "kube-controller-manager" for l in c.loads if l.role == "root-ca"]
-    readable = [l for l in roots if l.ca is not None and l.ca.state is State.PRESENT]
+    readable = [(l, l.ca) for l in roots if l.ca is not None and l.ca.state is State.PRESENT]
     if not readable:
         return ("kube-controller-manager's --root-ca-file is not in this evidence, so whether it publishes the right CA "
                 "cannot be told", None)
-    stale_sources = [l for l in readable if not trusted(bundle(l.ca.data)[0])]  # type: ignore[union-attr]
+    stale_sources = [(l, ca) for l, ca in readable if not trusted(bundle(ca.data)[0])]
     if stale_sources:
-        load = stale_sources[0]
-        held = ", ".join("CN=" + common_name(c) for c in bundle(load.ca.data)[0]) or "no certificate"  # type: ignore[union-attr]
+        load, ca = stale_sources[0]
+        held = ", ".join("CN=" + common_name(c) for c in bundle(ca.data)[0]) or "no certificate"
         return (f"the source is stale too: kube-controller-manager's --root-ca-file {load.ca_path}"
                 f"{' on ' + load.node if load.node else ''} holds {held}, so it keeps publishing the old CA", True)
-    load = readable[0]
+    load = readable[0][0]
     blocked = [f"{c.label}" for c in wiring.components if c.name == "kube-controller-manager"]
     return (f"the source is right: kube-controller-manager's --root-ca-file {load.ca_path} holds the current CA, and its "
             "tokens controller and root-ca-cert-publisher rewrite every copy that differs once it runs and reaches "
