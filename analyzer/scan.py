@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from analyzer import __version__
+from analyzer.analysis.recovery import deadlines, with_recovery
 from analyzer.checks.context import CheckContext
 from analyzer.analysis.logs import correlate_logs
 from analyzer.checks.registry import run_checks
@@ -127,7 +128,8 @@ def run_scan(options: ScanOptions) -> ScanResult:
                 notes.append(_note("evidence.problem", Severity.WARNING, "a log was not read", str(err), log.source))
         inventory = build_inventory(wiring, ctx)
         findings = run_checks(wiring, ctx, extra=[*notes, *correlate_logs(events, wiring, inventory, ctx)])
+        findings = with_recovery(wiring, findings, options.reference_utc)
         verdict = build_verdict(wiring, findings, options.reference_utc, next_expiry(inventory, options.reference_utc))
         partial = any(record.partial for record in inputs) or any(f.id in ("evidence.snapshot-damaged", "evidence.problem") for f in findings)
         return ScanResult(__version__, options.reference_utc, options.warn_days, sorted(inputs, key=lambda r: r.path), wiring,
-                          findings, verdict, inventory, encryption_sources, partial)
+                          findings, verdict, inventory, encryption_sources, partial, deadlines(wiring, options.reference_utc))

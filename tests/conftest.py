@@ -67,6 +67,8 @@ def _scenarios():  # imported late: the scenario builders need etcd3 and the tes
 SCENARIOS = {
     "openshift_user_key": ("openshift_user_key", ()),
     "openshift_healthy": ("openshift_healthy", ()),
+    "openshift_offline_expired": ("openshift_offline_expired", ()),
+    "openshift_annotation_drift": ("openshift_annotation_drift", ()),
     "kubeadm_healthy": ("kubeadm_healthy", ()),
     "kubeadm_expired": ("kubeadm_expired", ()),
     "kubeadm_kubelet_client_expired": ("kubeadm_kubelet_client_expired", ()),

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from analyzer.analysis.inventory import InventoryEntry
+from analyzer.analysis.recovery import Deadlines
 from analyzer.model.findings import Finding, Verdict
 from analyzer.wiring.model import Wiring
 
@@ -41,6 +42,7 @@ class ScanResult:
     inventory: list[InventoryEntry]
     encryption_sources: list[str] = field(default_factory=list)
     partial: bool = False
+    deadlines: Deadlines | None = None  # safe-shutdown deadline and next outage, at reference_utc
 
     @property
     def failing(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from analyzer.checks.annotations import check_rotation_annotations
 from analyzer.checks.configuration import check_flags
 from analyzer.checks.bundles import check_bundle, check_private_key, check_public_keys
 from analyzer.checks.context import CheckContext
@@ -37,6 +38,7 @@ LOAD_CHECKS: tuple[LoadCheck, ...] = (
     check_names,
     check_allowed_client_names,
     check_drift,
+    check_rotation_annotations,
     check_history,
     check_rsa_key_size,
 )

@@ -64,6 +64,8 @@ class Finding:
     peer: str | None = None  # whom the component will fail to talk to
     fingerprint: str | None = None  # SHA-256 of the certificate concerned
     problem: str = ""  # what is wrong, in words, for the verdict's sentence (defaults to the title)
+    recovery: str | None = None  # heals-on-restart | needs-csr-approval | needs-reissue | unknown (analysis.recovery)
+    recovery_detail: str | None = None  # why, naming the mechanism
 
     @property
     def sort_key(self) -> tuple[int, int, str, int, str, str]:
@@ -87,6 +89,8 @@ class Finding:
             "peer": self.peer,
             "fingerprint": self.fingerprint,
             "problem": self.problem or self.title,
+            "recovery": self.recovery,
+            "recovery_detail": self.recovery_detail,
         }
 
 

@@ -98,7 +98,7 @@ def build_report(result: ScanResult) -> dict[str, Any]:
         "partial": result.partial,
         "inputs": [record.to_json() for record in result.inputs],
         "encryption_configs": sorted(result.encryption_sources),
-        "verdict": result.verdict.to_json(),
+        "verdict": {**result.verdict.to_json(), **(result.deadlines.to_json(result.reference_utc) if result.deadlines else {"safe_shutdown": None, "next_outage": None})},
         "findings": [f.to_json() for f in result.findings],
         "components": [
             {

@@ -92,6 +92,9 @@ class Material:
     detail: str | None = None  # why it is not verifiable, in words
     history: tuple[Change, ...] = ()
     history_complete: bool = True  # False when compaction removed older revisions
+    # The metadata.annotations of the etcd object it was read from (OpenShift's rotation annotations
+    # say when the operator believes the certificate ends); empty for files.
+    annotations: tuple[tuple[str, str], ...] = ()
 
     @property
     def size(self) -> int:

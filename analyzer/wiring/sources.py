@@ -179,7 +179,7 @@ class EtcdObjects:
         if value is None:
             return Material(State.MISSING, location, detail=f"{kind} {namespace}/{name} has no key {data_key!r}",
                             history=history, history_complete=complete)
-        return _classified(value, location, history, complete)
+        return replace(_classified(value, location, history, complete), annotations=_annotations(stored.object))
 
     def _history(self, key: str, data_key: str) -> tuple[tuple[Change, ...], bool]:
         revisions, complete = self._object_revisions(key)
@@ -275,6 +275,13 @@ def last_writer(obj: dict[str, Any]) -> tuple[str | None, datetime | None]:
         return (entries[-1].manager if entries else None), None
     latest = max(dated, key=lambda entry: entry.time_utc or datetime.min.replace(tzinfo=UTC))  # all dated: see above
     return latest.manager, latest.time_utc
+
+
+def _annotations(obj: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    if not isinstance(annotations, dict):
+        return ()
+    return tuple(sorted((str(k), str(v)) for k, v in annotations.items()))
 
 
 def _classified(value: bytes, location: Location, history: tuple[Change, ...] = (), complete: bool = True) -> Material:
