@@ -147,8 +147,8 @@ def info(
     (the output is then marked partial).
     """
     from analyzer.evidence.etcd import Integrity, Snapshot
-    from analyzer.views.snapshot_summary import summarize_snapshot
     from analyzer.report.terminal import snapshot_summary_view
+    from analyzer.views.snapshot_summary import summarize_snapshot
 
     with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
         summary = summarize_snapshot(opened, progress, check_hash=not skip_hash_check)
@@ -186,9 +186,9 @@ def get(
 
     Secret values are redacted (size and SHA-256 prefix) unless --reveal-secrets is given.
     """
-    from analyzer.views.records import iter_key_records
     from analyzer.evidence.etcd import Snapshot
     from analyzer.report.terminal import key_table
+    from analyzer.views.records import iter_key_records
 
     if (key is None) == (prefix is None):
         raise UsageError("give exactly one of KEY or --prefix")
@@ -274,8 +274,8 @@ def ls(
     Shows subjects, dates, sizes and fingerprints only, never key material or secret values.
     """
     from analyzer.evidence.detect import detect_evidence
-    from analyzer.views.listing import list_evidence
     from analyzer.report.listing import listing_view
+    from analyzer.views.listing import list_evidence
 
     with detect_evidence(evidence) as found:
         listing = list_evidence(found)
@@ -370,6 +370,42 @@ def demo(
     stdout.print("evidence: " + ", ".join(path.name for path in evidence))
     stdout.print(scan_summary_view(result))
     stdout.print("reports: " + ", ".join(str(path) for path in targets.values()))
+
+
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "    kforensic recover backup.db openshift-kube-apiserver/user-serving-cert-000 --out ./recovered\n\n"
+        "    kforensic recover backup.db user-serving-cert-000 --out ./recovered --encryption-config encryption-config"
+    )
+)
+def recover(
+    snapshot: SnapshotArg,
+    secret: Annotated[str, typer.Argument(metavar="NAMESPACE/SECRET", help="The secret, or the pair's label from the report (user-serving-cert-000).")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the files (created 0700); an existing file is never overwritten.")],
+    at: Annotated[str | None, typer.Option("--at", help="Reference time (RFC 3339): a pair valid then is preferred; default now.")] = None,
+    encryption_config: EncryptionConfigOpt = None,
+) -> None:
+    """Write the newest working certificate and key of a secret from the snapshot's history, as 0600 files.
+
+    The one command that writes secret material, and only into --out. Exit code 1 when no surviving
+    revision holds a pair that loads, 2 when an input cannot be used or a file exists.
+    """
+    from analyzer.reftime import parse_reference_time
+    from analyzer.report.recovered import (
+        no_working_pair_lines,
+        recovery_lines,
+        write_recovered,
+    )
+    from analyzer.scan import run_recover
+
+    reference = parse_reference_time(at)
+    found = run_recover(snapshot, secret, reference, encryption_config)
+    if found.last_good.chosen is None:
+        stderr.print("\n".join(no_working_pair_lines(found.last_good)), markup=False)
+        raise typer.Exit(EXIT_FINDINGS)
+    written = write_recovered(found.last_good, out)
+    stdout.print("\n".join(recovery_lines(found.last_good, found.distribution, found.users, out, written, reference)), markup=False)
 
 
 @contextmanager

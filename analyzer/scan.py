@@ -13,21 +13,36 @@ from datetime import datetime
 from pathlib import Path
 
 from analyzer import __version__
-from analyzer.analysis.recovery import deadlines, with_recovery
-from analyzer.checks.context import CheckContext
+from analyzer.analysis.inventory import build_inventory, next_expiry
+from analyzer.analysis.last_good import (
+    LastGood,
+    find_last_good,
+    resolve_secret,
+    with_recover_hints,
+)
 from analyzer.analysis.logs import correlate_logs
-from analyzer.checks.registry import run_checks
-from analyzer.decode.encryption import EncryptionConfig, load_encryption_config, merge_encryption_configs
-from analyzer.errors import DecodeError, EvidenceError
+from analyzer.analysis.recovery import deadlines, with_recovery
 from analyzer.analysis.result import InputRecord, ScanResult
-from analyzer.evidence.detect import LOG_READ_LIMIT, Evidence, InputKind, detect_evidence
-from analyzer.gomodel.klog import LogEvent, iter_log_events
+from analyzer.analysis.verdict import build_verdict
+from analyzer.checks.context import CheckContext
+from analyzer.checks.registry import run_checks
+from analyzer.decode.encryption import (
+    EncryptionConfig,
+    load_encryption_config,
+    merge_encryption_configs,
+)
+from analyzer.errors import DecodeError, EvidenceError
+from analyzer.evidence.detect import (
+    LOG_READ_LIMIT,
+    Evidence,
+    InputKind,
+    detect_evidence,
+)
 from analyzer.evidence.digest import input_sha256
 from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.files import read_input_file
-from analyzer.analysis.inventory import build_inventory, next_expiry
+from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.model.findings import Finding, Severity, Subject
-from analyzer.analysis.verdict import build_verdict
 from analyzer.wiring.build import build_wiring
 from analyzer.wiring.sources import EtcdObjects
 
@@ -129,7 +144,30 @@ def run_scan(options: ScanOptions) -> ScanResult:
         inventory = build_inventory(wiring, ctx)
         findings = run_checks(wiring, ctx, extra=[*notes, *correlate_logs(events, wiring, inventory, ctx)])
         findings = with_recovery(wiring, findings, options.reference_utc)
+        if objects is not None:
+            findings = with_recover_hints(findings, wiring, objects, options.reference_utc)
         verdict = build_verdict(wiring, findings, options.reference_utc, next_expiry(inventory, options.reference_utc))
         partial = any(record.partial for record in inputs) or any(f.id in ("evidence.snapshot-damaged", "evidence.problem") for f in findings)
         return ScanResult(__version__, options.reference_utc, options.warn_days, sorted(inputs, key=lambda r: r.path), wiring,
                           findings, verdict, inventory, encryption_sources, partial, deadlines(wiring, options.reference_utc))
+
+
+@dataclass(frozen=True)
+class RecoverResult:
+    last_good: LastGood
+    distribution: str
+    users: dict[str, str]  # user-serving-cert-NNN -> the openshift-config secret it is copied from
+
+
+def run_recover(snapshot: str | Path, target: str, reference_utc: datetime, encryption_config: str | Path | None = None) -> RecoverResult:
+    """``kforensic recover``: find the newest working pair of one secret (writing it is the CLI's call)."""
+    from analyzer.wiring.openshift import user_sources
+    from analyzer.wiring.sources import OPENSHIFT
+
+    encryption = load_encryption_config(read_input_file(encryption_config), str(encryption_config)) if encryption_config else None
+    with Snapshot(snapshot) as opened:
+        objects = EtcdObjects(opened, encryption)
+        namespace, name = resolve_secret(objects, target)
+        last_good = find_last_good(objects, namespace, name, reference_utc)
+        openshift = objects.root == OPENSHIFT
+        return RecoverResult(last_good, "openshift" if openshift else "kubeadm", user_sources(objects) if openshift else {})

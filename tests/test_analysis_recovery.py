@@ -8,10 +8,16 @@ from datetime import timedelta
 
 import pytest
 
-from analyzer.analysis.recovery import Recovery, deadlines, forecast, mechanism, with_recovery
+from analyzer.analysis.recovery import (
+    Recovery,
+    deadlines,
+    forecast,
+    mechanism,
+    with_recovery,
+)
 from analyzer.checks.annotations import NOT_AFTER, NOT_BEFORE
-from analyzer.checks.registry import run_checks
 from analyzer.checks.context import CheckContext
+from analyzer.checks.registry import run_checks
 from analyzer.wiring.model import Copy, Loader
 from tests.fixtures.models import component, in_etcd, pair_load, synced, wiring
 from tests.fixtures.pki import DAY, REFERENCE_UTC, YEAR, make_ca, make_leaf

@@ -6,7 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from analyzer.checks.annotations import NOT_AFTER, NOT_BEFORE, check_rotation_annotations, rotation_annotations
+from analyzer.checks.annotations import (
+    NOT_AFTER,
+    NOT_BEFORE,
+    check_rotation_annotations,
+    rotation_annotations,
+)
 from analyzer.wiring.model import Copy
 from tests.fixtures.models import CTX, in_etcd, pair_load, synced
 from tests.fixtures.pki import DAY, REFERENCE_UTC, make_ca, make_leaf

@@ -65,3 +65,23 @@ def test_every_certificate_and_pair_finding_has_a_forecast(scenario_reports, nam
     for finding in concerned:
         assert finding["recovery"] in ("heals-on-restart", "needs-csr-approval", "needs-reissue", "unknown"), finding["id"]
         assert finding["recovery_detail"], finding["id"]
+
+
+@pytest.mark.parametrize("name", ["openshift_offline_expired", "openshift_healthy", "kubeadm_kubelet_client_expired"])
+def test_deadline_and_next_outage_in_every_headline(scenario_reports, name):
+    _, report, stdout = scenario_reports(name)
+    root = scenario_reports.root
+    shutdown, outage = report["verdict"]["safe_shutdown"], report["verdict"]["next_outage"]
+    html, markdown = (root / f"{name}.html").read_text(), (root / f"{name}.md").read_text()
+    headline_md = markdown.split("| component |")[0]  # the headline area: before the tables
+    headline_html = html.split('<h2 id="evidence">')[0]
+    for text in (stdout, headline_md, headline_html):
+        assert "Safe-shutdown deadline: " in text and "Next outage if it keeps running: " in text
+        assert shutdown["time"] in text
+        assert ("passed at " in text) == shutdown["passed"]
+        if outage is not None:
+            assert outage["time"] in text
+    # Findings show their forecast in every format, not only in the JSON.
+    forecasts = [f["recovery"] for f in report["findings"] if f["recovery"] and f["severity"] in ("critical", "error")]
+    if forecasts:
+        assert f"On restart: {forecasts[0]}" in html and forecasts[0] in markdown and forecasts[0] in stdout

@@ -329,6 +329,22 @@ class Deadlines:
         return {"safe_shutdown": self.safe_shutdown.to_json(at) if self.safe_shutdown else None,
                 "next_outage": self.next_outage.to_json(at) if self.next_outage else None}
 
+    def sentences(self, at: datetime) -> tuple[str, str]:
+        """The two lines every report's headline area carries, computed at ``at``."""
+        if self.safe_shutdown is None:
+            shutdown = "Safe-shutdown deadline: none found (nothing in this evidence needs a hand after a restart)."
+        elif self.safe_shutdown.when_utc <= at:
+            shutdown = (f"Safe-shutdown deadline: passed at {format_utc(self.safe_shutdown.when_utc)} ({self.safe_shutdown.label}); "
+                        f"a restart now does not come back by itself: {self.safe_shutdown.why.split(':', 1)[0]}.")
+        else:
+            shutdown = (f"Safe-shutdown deadline: {self.safe_shutdown.sentence(at)}; shut down after it and the cluster does not "
+                        f"come back by itself ({self.safe_shutdown.why.split(':', 1)[0]}).")
+        if self.next_outage is None:
+            outage = "Next outage if it keeps running: none found (everything left is renewed while it runs)."
+        else:
+            outage = f"Next outage if it keeps running: {self.next_outage.sentence(at)}."
+        return shutdown, outage
+
 
 def _certificates(load: Load) -> Iterator[x509.Certificate]:
     """The leaf of a pair, or every certificate of a CA bundle."""
@@ -372,7 +388,7 @@ def deadlines(wiring: Wiring, at: datetime) -> Deadlines:
             if (drifted or not m.rotates_while_running) and m.after_expiry is not Recovery.UNKNOWN and end > at:
                 outage.append(Deadline(end, _who(load, certificate), "nothing renews it while the cluster runs: "
                                        + (why.removeprefix("needs-reissue: ") if drifted else m.name)))
-    first = lambda found: min(found, key=lambda d: (d.when_utc, d.label)) if found else None  # noqa: E731
+    first = lambda found: min(found, key=lambda d: (d.when_utc, d.label)) if found else None
     return Deadlines(first(shutdown), first(outage))
 
 

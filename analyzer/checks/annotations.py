@@ -109,10 +109,12 @@ def check_rotation_annotations(load: Load, ctx: CheckContext) -> list[Finding]:
             "library-go's certrotation decides from the annotations, not the certificate. " + consequence,
             material=material, fingerprint=sha256_fingerprint(leaf),
             evidence=(f"{material.location.describe()}",),
-            remediation=(
-                f"Have the operator re-issue it: oc -n {secret.split('/')[0] if secret else '<namespace>'} delete secret "
-                f"{secret.split('/')[-1] if secret else '<name>'} (certrotation creates a missing secret at once), "
-                "or set the annotations to the certificate's real dates",
-            ) if late else (),
+            remediation=(_reissue(secret),) if late else (),
         ))
     return found
+
+
+def _reissue(secret: str | None) -> str:
+    namespace, name = secret.split("/", 1) if secret and "/" in secret else ("<namespace>", "<name>")
+    return (f"Have the operator re-issue it: oc -n {namespace} delete secret {name} (certrotation creates a missing "
+            "secret at once), or set the annotations to the certificate's real dates")

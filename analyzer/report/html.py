@@ -39,6 +39,7 @@ def render_html(result: ScanResult) -> str:
     timeline = validity_timeline(report["certificates"], report["reference_time"], report["verdict"]["next_expiry"])
     trust = trust_graph(report["certificates"], result.findings)
     unverified = [f for f in report["findings"] if f["id"].startswith("evidence.") and f["component"] != "evidence"]
+    deadlines = result.deadlines.sentences(result.reference_utc) if result.deadlines is not None else ()
     return environment().get_template(TEMPLATE).render(
-        report=report, fix=first_fix, timeline=Markup(timeline), trust=Markup(trust), unverified=unverified
+        report=report, fix=first_fix, timeline=Markup(timeline), trust=Markup(trust), unverified=unverified, deadlines=deadlines
     )

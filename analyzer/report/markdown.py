@@ -21,17 +21,18 @@ def render_markdown(result: ScanResult) -> str:
         f"Reference time {format_utc(result.reference_utc)}, kforensic {result.tool_version}"
         + (" — **partial evidence**" if result.partial else "") + ".",
         "",
+        *([f"- {line}" for line in result.deadlines.sentences(result.reference_utc)] + [""] if result.deadlines else []),
         "| component | node | verdict |",
         "|---|---|---|",
     ]
     lines += [f"| {c.component} | {c.node or ''} | {_cell(c.summary)} |" for c in verdict.components]
     important = [f for f in result.findings if f.severity in (Severity.CRITICAL, Severity.ERROR, Severity.WARNING)]
     if important:
-        lines += ["", "| severity | finding | Go error |", "|---|---|---|"]
+        lines += ["", "| severity | finding | Go error | recovery |", "|---|---|---|---|"]
         for f in important[:MAX_FINDINGS]:
-            lines.append(f"| {f.severity.value} | {_cell(f.title)} | {('`' + _cell(f.go_error) + '`') if f.go_error else ''} |")
+            lines.append(f"| {f.severity.value} | {_cell(f.title)} | {('`' + _cell(f.go_error) + '`') if f.go_error else ''} | {f.recovery or ''} |")
         if len(important) > MAX_FINDINGS:
-            lines.append(f"| | … and {len(important) - MAX_FINDINGS} more in the full report | |")
+            lines.append(f"| | … and {len(important) - MAX_FINDINGS} more in the full report | | |")
     top = verdict.lead
     if top is not None and top.remediation:
         lines += ["", f"**Fix ({top.label})**:", ""]

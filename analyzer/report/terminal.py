@@ -130,6 +130,8 @@ def scan_summary_view(result: ScanResult) -> Group:
         Text(f"reference time {format_utc(result.reference_utc)}, {result.wiring.distribution}"
              + (", PARTIAL evidence" if result.partial else ""), style="dim"),
     ]
+    if result.deadlines is not None:
+        parts += [Text(line) for line in result.deadlines.sentences(result.reference_utc)]
     if verdict.components:
         components = Table(show_edge=False, header_style="bold")
         for column in ("component", "node", "verdict"):
@@ -143,8 +145,9 @@ def scan_summary_view(result: ScanResult) -> Group:
         findings = Table(show_edge=False, header_style="bold")
         findings.add_column("severity")
         findings.add_column("finding", overflow="fold")
+        findings.add_column("recovery")
         for f in shown:
-            findings.add_row(Text(f.severity.value, style=_SEVERITY_STYLE[f.severity.value]), f.title)
+            findings.add_row(Text(f.severity.value, style=_SEVERITY_STYLE[f.severity.value]), f.title, f.recovery or "")
         parts.append(findings)
         hidden = len([f for f in result.findings if f.severity.value != "info"]) - len(shown)
         if hidden > 0:
