@@ -15,18 +15,25 @@ def parse_reference_time(text: str | None, *, now: datetime | None = None) -> da
     if text is None or text.strip() == "" or text.strip().lower() == "now":
         moment = now or datetime.now(UTC)
         return moment.astimezone(UTC).replace(microsecond=0)
+    moment = find_iso_time(text)
+    if moment is None:
+        raise UsageError(
+            f"--at {text!r}: not a time; use RFC 3339 such as 2024-05-01T12:00:00Z or a date such as 2024-05-01"
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def find_iso_time(text: str) -> datetime | None:
+    """ISO 8601 / RFC 3339 text as a datetime (``Z`` taken as UTC), naive when it has no offset; None when it is not a time."""
     cleaned = text.strip()
     if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(cleaned)
+        return datetime.fromisoformat(cleaned)
     except ValueError:
-        raise UsageError(
-            f"--at {text!r}: not a time; use RFC 3339 such as 2024-05-01T12:00:00Z or a date such as 2024-05-01"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+        return None
 
 
 def format_utc(moment: datetime) -> str:

@@ -19,7 +19,7 @@ from datetime import datetime
 from analyzer.checks.context import CheckContext, finding
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.model.findings import Finding, Severity
-from analyzer.reftime import format_utc
+from analyzer.reftime import find_iso_time, format_utc
 from analyzer.wiring.model import Load, Material, State
 
 NOT_BEFORE = "auth.openshift.io/certificate-not-before"
@@ -37,14 +37,8 @@ class RotationAnnotations:
 
 def _parse(text: str) -> datetime | None:
     # Go's time.Parse(time.RFC3339, ...): an offset is required; fromisoformat is looser, so insist on one.
-    cleaned = text.strip()
-    if cleaned.endswith(("Z", "z")):
-        cleaned = cleaned[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(cleaned)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else None
+    moment = find_iso_time(text)
+    return moment if moment is not None and moment.tzinfo is not None else None
 
 
 def rotation_annotations(material: Material) -> RotationAnnotations | None:
