@@ -96,3 +96,18 @@ def test_scan_points_at_recover_when_the_last_good_pair_survives(scenario_report
     assert top["remediation"][0].startswith("The last working pair is in the evidence")
     assert "kforensic recover " in top["remediation"][0] and SECRET in top["remediation"][0]
     assert "survives in the snapshot at revision" in top["recovery_detail"]
+
+
+def test_recover_opens_secrets_encrypted_at_rest_with_the_config(real_etcd, tmp_path):
+    import tarfile
+
+    case = scenarios.openshift_user_key(tmp_path, with_log=False, encrypted=True)
+    with tarfile.open(case.node_tree) as tree:
+        member = next(m for m in tree.getmembers() if m.name.endswith("secrets/encryption-config/encryption-config"))
+        config = tmp_path / "encryption-config"
+        config.write_bytes(tree.extractfile(member).read())
+    refused = recover(str(case.snapshot), SECRET, "--out", str(tmp_path / "none"))
+    assert refused.returncode == 2 and "--encryption-config" in refused.stderr and not (tmp_path / "none").exists()
+    result = recover(str(case.snapshot), SECRET, "--out", str(tmp_path / "out"), "--encryption-config", str(config))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "tls.key").read_bytes() == case.originals["tls.key"]
