@@ -15,14 +15,14 @@ def parse_reference_time(text: str | None, *, now: datetime | None = None) -> da
     if text is None or text.strip() == "" or text.strip().lower() == "now":
         moment = now or datetime.now(UTC)
         return moment.astimezone(UTC).replace(microsecond=0)
-    moment = find_iso_time(text)
-    if moment is None:
+    given = find_iso_time(text)
+    if given is None:
         raise UsageError(
             f"--at {text!r}: not a time; use RFC 3339 such as 2024-05-01T12:00:00Z or a date such as 2024-05-01"
         )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    if given.tzinfo is None:
+        given = given.replace(tzinfo=UTC)
+    return given.astimezone(UTC)
 
 
 def find_iso_time(text: str) -> datetime | None:

@@ -388,8 +388,11 @@ def deadlines(wiring: Wiring, at: datetime) -> Deadlines:
             if (drifted or not m.rotates_while_running) and m.after_expiry is not Recovery.UNKNOWN and end > at:
                 outage.append(Deadline(end, _who(load, certificate), "nothing renews it while the cluster runs: "
                                        + (why.removeprefix("needs-reissue: ") if drifted else m.name)))
-    first = lambda found: min(found, key=lambda d: (d.when_utc, d.label)) if found else None
-    return Deadlines(first(shutdown), first(outage))
+    return Deadlines(_earliest(shutdown), _earliest(outage))
+
+
+def _earliest(found: list[Deadline]) -> Deadline | None:
+    return min(found, key=lambda d: (d.when_utc, d.label)) if found else None
 
 
 def _annotation_claims_later(m: Mechanism, end: datetime) -> bool:
