@@ -36,7 +36,8 @@ from analyzer.gomodel.verify import (
     format_validity_error,
     go_hint_certificate_name,
 )
-from analyzer.gomodel.pem import KeyAlgorithm, KeyEncoding, MaterialState
+from analyzer.gomodel.material import MaterialState
+from analyzer.gomodel.pem import KeyAlgorithm, KeyEncoding
 
 UTC = dt.UTC
 NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=UTC)

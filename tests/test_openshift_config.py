@@ -14,7 +14,7 @@ from analyzer.decode.openshift_config import (
     go_split_host_port,
     load_kube_apiserver_config,
 )
-from analyzer.gomodel.pem import SOS_PLACEHOLDER
+from analyzer.gomodel.material import SOS_PLACEHOLDER
 from analyzer.errors import DecodeError
 
 CERTS = "/etc/kubernetes/static-pod-certs/secrets"

@@ -11,24 +11,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
+from analyzer.decode.sos_yaml import load_yaml_mapping, mask_sos_scrubs
+from analyzer.gomodel.der import SEQUENCE, DerReader
+from analyzer.gomodel.material import MaterialState, SOS_PLACEHOLDER, is_scrub_marker
 from analyzer.gomodel.pem import (
-    SEQUENCE,
-    DerReader,
     EncryptedPrivateKey,
     KeyAlgorithm,
     KeyEncoding,
-    MaterialState,
     RedactedMaterial,
-    SOS_PLACEHOLDER,
     find_pem_block,
     inspect_material,
-    is_scrub_marker,
     iter_pem_blocks,
     load_certificates,
     load_private_key,
     load_public_keys,
-    load_yaml_mapping,
-    mask_sos_scrubs,
     public_key_sha256,
 )
 from analyzer.errors import DecodeError

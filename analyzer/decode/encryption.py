@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from analyzer.decode.envelope import ENCRYPTED_PREFIX
-from analyzer.gomodel.pem import load_yaml_mapping
+from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.errors import DecodeError, DecryptionError
 from analyzer.pb import kms_v2_pb2
 

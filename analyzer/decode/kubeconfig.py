@@ -16,14 +16,9 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.gomodel.pem import (
-    MaterialState,
-    RedactedMaterial,
-    decode_go_base64,
-    inspect_material,
-    is_scrub_marker,
-    load_yaml_mapping,
-)
+from analyzer.decode.sos_yaml import load_yaml_mapping
+from analyzer.gomodel.material import MaterialState, is_scrub_marker
+from analyzer.gomodel.pem import RedactedMaterial, decode_go_base64, inspect_material
 from analyzer.errors import DecodeError
 
 

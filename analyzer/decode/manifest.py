@@ -22,7 +22,7 @@ from enum import Enum
 from typing import Any
 
 from analyzer.gomodel.fmt import go_quote
-from analyzer.gomodel.pem import load_yaml_mapping
+from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.errors import DecodeError
 
 KNOWN_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")

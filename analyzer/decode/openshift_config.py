@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from analyzer.decode.manifest import Flag, FlagOrigin, Flags
-from analyzer.gomodel.pem import is_scrub_marker, load_yaml_mapping
+from analyzer.decode.sos_yaml import load_yaml_mapping
+from analyzer.gomodel.material import is_scrub_marker
 from analyzer.errors import DecodeError
 
 API_VERSION = "kubecontrolplane.config.openshift.io/v1"

@@ -48,7 +48,7 @@ from typing import Literal
 
 from analyzer.decode.manifest import find_host_path, load_static_pod
 from analyzer.gomodel.klog import LogFormat, sniff_log
-from analyzer.gomodel.pem import load_yaml_mapping
+from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.errors import DecodeError, EvidenceError, UnsupportedEvidence, os_problem
 from analyzer.evidence.archive import (
     DEFAULT_LIMITS,

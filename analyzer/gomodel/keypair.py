@@ -34,14 +34,10 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
+from analyzer.gomodel.der import BOOLEAN, OCTET_STRING, SEQUENCE, DerReader
+from analyzer.gomodel.material import Material, MaterialState
 from analyzer.gomodel.pem import (
-    BOOLEAN,
-    OCTET_STRING,
-    SEQUENCE,
-    DerReader,
     KeyEncoding,
-    Material,
-    MaterialState,
     PemBlock,
     PrivateKeyInfo,
     classify_private_key_der,

@@ -1,6 +1,4 @@
-"""PEM and DER material, seen the way Go sees it, and told apart from evidence that was redacted.
-
-These jobs live together because every certificate-reading module needs all of them:
+"""PEM and keys, seen the way Go sees them.
 
 * ``iter_pem_blocks`` is a port of the loop ``for { block, rest = pem.Decode(rest) }`` over Go's
   ``encoding/pem.Decode`` (golang/go@bbf8f423:src/encoding/pem/pem.go: the algorithm of the
@@ -8,21 +6,17 @@ These jobs live together because every certificate-reading module needs all of t
   releases scan for BEGIN first, and both agree on every input not built to tell them apart). Like
   Go it skips leading junk, accepts ``Key: Value`` headers and CRLF line ends, ignores spaces and
   tabs inside the base64, and silently drops a block whose base64 does not decode.
-* ``inspect_material`` says whether bytes hold material at all, or were scrubbed by sos
-  (``-----SCRUBBED``, ``***** SCRUBBED BASE64 PEM *****``, ``field: *******``) or elided by
-  must-gather (``"<N> bytes long"``, openshift/oc pkg/cli/admin/inspect/secret.go elideSecret), so
-  that redacted evidence is reported as unverifiable rather than broken.
+* ``inspect_material`` says whether bytes hold material Go would decode at all, or what a
+  collector left in its place (``gomodel.material``), so that redacted evidence is reported as
+  unverifiable rather than broken.
 * ``load_certificates``, ``load_private_key`` and ``load_public_keys`` turn PEM or DER into
   cryptography objects. Private keys are wrapped in ``PrivateKeyInfo`` whose repr shows only the
   algorithm, size and public-key fingerprint; no function here puts key bytes in a message.
-* ``load_yaml_mapping`` parses YAML that sos may have scrubbed (its markers are not valid YAML), and
-  ``DerReader`` reads DER as strictly as Go's cryptobyte, for the modules that mirror crypto/x509.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import re
 import warnings
@@ -31,177 +25,19 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-import yaml
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from analyzer.errors import DecodeError
+from analyzer.gomodel.der import INTEGER, OCTET_STRING, SEQUENCE, DerReader, sequence_children
 from analyzer.gomodel.fmt import go_string_list
+from analyzer.gomodel.material import Material, MaterialState, find_elided_size, scrub_hints
 
 # OpenShift's signer names ("openshift-kube-apiserver-operator_localhost-recovery-serving-signer@…")
 # exceed RFC 5280's 64-character bound; Go accepts them and so must we, without a warning per certificate.
 warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
-
-# --------------------------------------------------------------------------------------------
-# Material states: present, empty, or redacted by the collector
-# --------------------------------------------------------------------------------------------
-
-
-class MaterialState(Enum):
-    """What a piece of evidence holds, before anyone tries to use it."""
-
-    PRESENT = "present"  # at least one PEM block Go would decode, or a DER structure
-    EMPTY = "empty"  # no bytes, or only whitespace
-    SCRUBBED = "scrubbed"  # sos replaced the content with a marker
-    ELIDED = "elided"  # must-gather replaced the content with "<N> bytes long"
-    MALFORMED = "malformed"  # bytes that neither Go's PEM decoder nor a DER reader accepts
-
-    @property
-    def verifiable(self) -> bool:
-        """False when the original content is unknown, so no verdict can be drawn from it."""
-        return self not in (MaterialState.SCRUBBED, MaterialState.ELIDED)
-
-
-@dataclass(frozen=True)
-class Material:
-    """The state of some bytes, with what the collector left behind about the original."""
-
-    state: MaterialState
-    size: int
-    # must-gather keeps the original length: "1675 bytes long".
-    original_size: int | None = None
-    # sos keeps the text after the scrubbed PEM block: "-----SCRUBBED RSA PRIVATE KEY-----".
-    scrub_hints: tuple[str, ...] = ()
-
-
-# sos/report/plugins/__init__.py: _certmatch (-*BEGIN.*?-*END, DOTALL) is replaced by
-# _cert_replace = "-----SCRUBBED" (+ " <desc>"), so the rest of the END line survives.
-SOS_PEM_SCRUB = b"-----SCRUBBED"
-# sos/report/plugins/kubernetes.py: r'LS0tLS1CRUdJ[A-Za-z0-9+/=]+' -> this text.
-SOS_BASE64_SCRUB = "***** SCRUBBED BASE64 PEM *****"
-# What mask_sos_scrubs() puts where a marker was, so that YAML can be parsed. It contains '-',
-# which standard base64 never does, so it cannot be mistaken for data.
-SOS_PLACEHOLDER = "KFORENSIC-SOS-SCRUBBED"
-
-_SOS_PEM_RE = re.compile(rb"-----SCRUBBED([^\r\n]*)")
-# sos/report/plugins/openshift.py postproc: r'(\s*(<fields>):)(.*)' -> r'\1 *******'.
-_ASTERISKS_RE = re.compile(rb"\A\s*\*{5,}\s*\Z")
-_ELIDED_RE = re.compile(rb"\A\s*(\d{1,15}) bytes long\s*\Z")
-_SHORT_BASE64_RE = re.compile(rb"\A[A-Za-z0-9+/]{4,40}={0,2}\Z")
-
-
-def inspect_material(data: bytes) -> Material:
-    """Classify ``data`` as present, empty, scrubbed, elided or malformed."""
-    size = len(data)
-    if not data.strip():
-        return Material(MaterialState.EMPTY, size)
-    elided = _find_elided_size(data)
-    if elided is not None:
-        # "0 bytes long" means the original value was empty: that is a finding, not a gap.
-        state = MaterialState.EMPTY if elided == 0 else MaterialState.ELIDED
-        return Material(state, size, original_size=elided)
-    hints = _scrub_hints(data)
-    if hints:
-        return Material(MaterialState.SCRUBBED, size, scrub_hints=hints)
-    if find_pem_block(data) is not None:
-        return Material(MaterialState.PRESENT, size)
-    if DerReader(data).read_element(SEQUENCE) is not None:
-        return Material(MaterialState.PRESENT, size)
-    return Material(MaterialState.MALFORMED, size)
-
-
-def is_scrub_marker(value: str) -> bool:
-    """True for a text value that sos (or mask_sos_scrubs) put in place of the original."""
-    text = value.strip()
-    return (
-        text == SOS_PLACEHOLDER
-        or SOS_BASE64_SCRUB in text
-        or bool(_ASTERISKS_RE.match(text.encode()))
-        or text.startswith(SOS_PEM_SCRUB.decode())
-    )
-
-
-def _find_elided_size(data: bytes) -> int | None:
-    match = _ELIDED_RE.match(data)
-    if match is None and _SHORT_BASE64_RE.match(data.strip()):
-        # The same marker still base64-encoded, as it sits in a must-gather Secret's data map.
-        try:
-            match = _ELIDED_RE.match(base64.b64decode(data.strip(), validate=True))
-        except binascii.Error:
-            match = None
-    return int(match.group(1)) if match else None
-
-
-def _scrub_hints(data: bytes) -> tuple[str, ...]:
-    hints = []
-    for match in _SOS_PEM_RE.finditer(data):
-        hint = match.group(1).decode("utf-8", "replace").strip()
-        hints.append(hint.removesuffix("-----").strip() or "PEM")
-    if SOS_BASE64_SCRUB.encode() in data:
-        hints.append("BASE64 PEM")
-    if SOS_PLACEHOLDER.encode() in data or _ASTERISKS_RE.match(data):
-        hints.append("field")
-    return tuple(hints)
-
-
-# --------------------------------------------------------------------------------------------
-# sos-scrubbed YAML
-# --------------------------------------------------------------------------------------------
-
-# `key: *******` is a YAML alias (undefined), and `***** SCRUBBED ... *****` starts one too, so a
-# scrubbed kubeconfig or config.yaml does not parse as it is.
-_SOS_FIELD_LINE_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<key>(?:- )?[^\s:#][^:#]*?):[ \t]*\*{5,}[ \t]*$")
-
-
-def mask_sos_scrubs(text: str) -> str:
-    """Replace sos scrub markers in YAML text by ``SOS_PLACEHOLDER`` so the YAML parses.
-
-    sos scrubs line by line (``(.*)`` to the end of the line), so a scrubbed key whose value was a
-    block sequence leaves its ``- item`` lines dangling under a scalar; those lines are dropped.
-    """
-    text = text.replace(SOS_BASE64_SCRUB, SOS_PLACEHOLDER)
-    out: list[str] = []
-    key_column: int | None = None  # column of the last scrubbed key while its value dangles
-    for line in text.splitlines(keepends=True):
-        bare = line.rstrip("\r\n")
-        if key_column is not None:
-            indent = len(bare) - len(bare.lstrip(" \t"))
-            stripped = bare.strip()
-            if not stripped or indent > key_column or (indent == key_column and stripped.startswith("- ")):
-                continue
-            key_column = None
-        match = _SOS_FIELD_LINE_RE.match(bare)
-        if match:
-            out.append(f"{match['indent']}{match['key']}: {SOS_PLACEHOLDER}{line[len(bare):]}")
-            key_column = len(match["indent"]) + (2 if match["key"].startswith("- ") else 0)
-            continue
-        out.append(line)
-    return "".join(out)
-
-
-def load_yaml_mapping(data: bytes, what: str) -> dict[str, Any]:
-    """Parse a YAML (or JSON) document that must be a mapping, tolerating sos scrub markers.
-
-    PyYAML's messages quote the offending line, which may be a token or key, so only the position
-    is kept.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DecodeError(f"{what} is not UTF-8 text (byte {exc.start})") from None
-    try:
-        document = yaml.safe_load(mask_sos_scrubs(text))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise DecodeError(f"{what} is not valid YAML{where}") from None
-    except yaml.YAMLError:
-        raise DecodeError(f"{what} is not valid YAML") from None
-    if not isinstance(document, dict):
-        raise DecodeError(f"{what} is not a YAML mapping (found {type(document).__name__})")
-    return document
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,153 +184,24 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-# --------------------------------------------------------------------------------------------
-# A DER reader with cryptobyte's strictness
-# --------------------------------------------------------------------------------------------
-
-BOOLEAN, INTEGER, BIT_STRING, OCTET_STRING, NULL, OBJECT_IDENTIFIER = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
-SEQUENCE = 0x30
-
-
-class DerReader:
-    """A cursor over DER bytes that refuses what Go's ``cryptobyte.String.ReadASN1`` refuses:
-    high tag numbers, the indefinite length form, and non-minimal length encodings
-    (golang.org/x/crypto/cryptobyte/asn1.go readASN1)."""
-
-    __slots__ = ("_data", "_pos", "_end")
-
-    def __init__(self, data: bytes, start: int = 0, end: int | None = None) -> None:
-        self._data = data
-        self._pos = start
-        self._end = len(data) if end is None else end
-
-    @property
-    def empty(self) -> bool:
-        return self._pos >= self._end
-
-    @property
-    def position(self) -> int:
-        return self._pos
-
-    def content(self) -> bytes:
-        return self._data[self._pos : self._end]
-
-    def peek_tag(self) -> int | None:
-        return self._data[self._pos] if self._pos < self._end else None
-
-    def _header(self) -> tuple[int, int, int] | None:
-        """(tag, content start, element end) of the next element, without consuming it."""
-        pos, end, data = self._pos, self._end, self._data
-        if end - pos < 2:
-            return None
-        tag, length_byte = data[pos], data[pos + 1]
-        if tag & 0x1F == 0x1F:
-            return None
-        if length_byte & 0x80 == 0:
-            header, length = 2, length_byte
-        else:
-            count = length_byte & 0x7F
-            if count == 0 or count > 4 or end - pos < 2 + count:
-                return None
-            length = int.from_bytes(data[pos + 2 : pos + 2 + count], "big")
-            if length < 128 or length >> ((count - 1) * 8) == 0:
-                return None
-            header = 2 + count
-        if end - pos < header + length:
-            return None
-        return tag, pos + header, pos + header + length
-
-    def read_any(self) -> tuple[int, DerReader] | None:
-        header = self._header()
-        if header is None:
-            return None
-        tag, content_start, element_end = header
-        self._pos = element_end
-        return tag, DerReader(self._data, content_start, element_end)
-
-    def read(self, tag: int) -> DerReader | None:
-        """The content of the next element if it has ``tag`` (cryptobyte ReadASN1)."""
-        header = self._header()
-        if header is None or header[0] != tag:
-            return None
-        self._pos = header[2]
-        return DerReader(self._data, header[1], header[2])
-
-    def read_element(self, tag: int) -> bytes | None:
-        """The whole next element, header included (cryptobyte ReadASN1Element)."""
-        header = self._header()
-        if header is None or header[0] != tag:
-            return None
-        start, self._pos = self._pos, header[2]
-        return self._data[start : header[2]]
-
-    def read_optional(self, tag: int) -> tuple[bool, DerReader | None]:
-        """(present, content); content is None when present but malformed."""
-        if self.peek_tag() != tag:
-            return False, None
-        return True, self.read(tag)
-
-    def read_integer(self) -> int | None:
-        """A minimally encoded INTEGER (cryptobyte checkASN1Integer)."""
-        body = self.read(INTEGER)
-        if body is None:
-            return None
-        raw = body.content()
-        if not raw:
-            return None
-        if len(raw) > 1 and ((raw[0] == 0 and raw[1] < 0x80) or (raw[0] == 0xFF and raw[1] >= 0x80)):
-            return None
-        return int.from_bytes(raw, "big", signed=True)
-
-    def read_bit_string(self) -> bytes | None:
-        body = self.read(BIT_STRING)
-        if body is None:
-            return None
-        raw = body.content()
-        if not raw or raw[0] > 7 or (len(raw) == 1 and raw[0] > 0):
-            return None
-        if raw[0] and raw[-1] & ((1 << raw[0]) - 1):
-            return None
-        return raw[1:]
-
-    def read_oid(self) -> tuple[int, ...] | None:
-        """An OBJECT IDENTIFIER, with cryptobyte's limits on each arc."""
-        body = self.read(OBJECT_IDENTIFIER)
-        if body is None:
-            return None
-        raw = body.content()
-        arcs: list[int] = []
-        value, length = 0, 0
-        for byte in raw:
-            if (length == 0 and byte == 0x80) or length == 5:
-                return None
-            value = (value << 7) | (byte & 0x7F)
-            length += 1
-            if byte & 0x80 == 0:
-                arcs.append(value)
-                value, length = 0, 0
-        if length or not arcs:
-            return None
-        first = arcs[0]
-        head = (first // 40, first % 40) if first < 80 else (2, first - 80)
-        return head + tuple(arcs[1:])
-
-
-def _sequence_children(der: bytes) -> tuple[list[int], int] | None:
-    """Tags of the children of the SEQUENCE at the start of ``der`` and that SEQUENCE's length."""
-    reader = DerReader(der)
-    element = reader.read_element(SEQUENCE)
-    if element is None:
-        return None
-    body = DerReader(element)
-    inner = body.read(SEQUENCE)
-    tags: list[int] = []
-    while inner is not None and not inner.empty:
-        child = inner.read_any()
-        if child is None:
-            return None
-        tags.append(child[0])
-    return tags, len(element)
+def inspect_material(data: bytes) -> Material:
+    """Classify ``data`` as present, empty, scrubbed, elided or malformed."""
+    size = len(data)
+    if not data.strip():
+        return Material(MaterialState.EMPTY, size)
+    elided = find_elided_size(data)
+    if elided is not None:
+        # "0 bytes long" means the original value was empty: that is a finding, not a gap.
+        state = MaterialState.EMPTY if elided == 0 else MaterialState.ELIDED
+        return Material(state, size, original_size=elided)
+    hints = scrub_hints(data)
+    if hints:
+        return Material(MaterialState.SCRUBBED, size, scrub_hints=hints)
+    if find_pem_block(data) is not None:
+        return Material(MaterialState.PRESENT, size)
+    if DerReader(data).read_element(SEQUENCE) is not None:
+        return Material(MaterialState.PRESENT, size)
+    return Material(MaterialState.MALFORMED, size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -606,7 +313,7 @@ def classify_private_key_der(der: bytes) -> tuple[KeyEncoding | None, int]:
     """Which private-key container ``der`` is, by the tags of its top-level children, and the
     length of the outer SEQUENCE. ``KeyEncoding`` None with length > 0 means a SEQUENCE of no known
     key shape; an EncryptedPrivateKeyInfo is reported by ``is_encrypted_pkcs8``."""
-    shape = _sequence_children(der)
+    shape = sequence_children(der)
     if shape is None:
         return None, 0
     tags, length = shape
@@ -621,7 +328,7 @@ def classify_private_key_der(der: bytes) -> tuple[KeyEncoding | None, int]:
 
 def is_encrypted_pkcs8(der: bytes) -> bool:
     """EncryptedPrivateKeyInfo ::= SEQUENCE { AlgorithmIdentifier, OCTET STRING } (RFC 5958)."""
-    shape = _sequence_children(der)
+    shape = sequence_children(der)
     return shape is not None and shape[0] == [SEQUENCE, OCTET_STRING]
 
 
@@ -723,7 +430,7 @@ def _load_der_public_key(der: bytes, pem_type: str | None) -> PublicKeyInfo:
         key = serialization.load_der_public_key(der)
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise DecodeError(f"{pem_type or 'DER'} public key does not parse: {exc}") from None
-    if pem_type is None and isinstance(key, rsa.RSAPublicKey) and _sequence_children(der) == ([INTEGER, INTEGER], len(der)):
+    if pem_type is None and isinstance(key, rsa.RSAPublicKey) and sequence_children(der) == ([INTEGER, INTEGER], len(der)):
         encoding = KeyEncoding.PKCS1
     return public_key_info(key, encoding, pem_type)
 

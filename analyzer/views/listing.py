@@ -22,16 +22,16 @@ from analyzer.decode.encryption import load_encryption_config
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.decode.manifest import load_static_pod
 from analyzer.decode.openshift_config import load_kube_apiserver_config
+from analyzer.decode.sos_yaml import load_yaml_mapping
+from analyzer.gomodel.material import MaterialState
 from analyzer.gomodel.pem import (
     EncryptedPrivateKey,
-    MaterialState,
     inspect_material,
     is_private_key_type,
     iter_pem_blocks,
     load_certificates,
     load_private_key,
     load_public_keys,
-    load_yaml_mapping,
 )
 from analyzer.errors import DecodeError
 from analyzer.evidence.archive import Entry, EntryKind

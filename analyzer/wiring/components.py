@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.decode.manifest import Flags, sni_cert_keys
-from analyzer.gomodel.pem import MaterialState, RedactedMaterial
+from analyzer.gomodel.material import MaterialState
+from analyzer.gomodel.pem import RedactedMaterial
 from analyzer.errors import DecodeError
 from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Material, State
 from analyzer.wiring.resolve import Resolved, Resolver

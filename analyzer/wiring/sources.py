@@ -20,7 +20,8 @@ from typing import Any
 from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.objects import configmap_binary_data, configmap_data, managed_fields, secret_data
 from analyzer.decode.manifest import StaticPod, load_static_pod
-from analyzer.gomodel.pem import MaterialState, inspect_material
+from analyzer.gomodel.material import MaterialState
+from analyzer.gomodel.pem import inspect_material
 from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.evidence.etcd import KeyIndex, KeyValue, Snapshot
 from analyzer.errors import DecodeError

@@ -1,0 +1,96 @@
+"""What some bytes hold before anyone uses them: material, nothing, or what a collector left in its place.
+
+sos scrubs PEM blocks, base64 PEM and secret fields (sos/report/plugins/__init__.py _certmatch,
+plugins/kubernetes.py, plugins/openshift.py postproc); must-gather elides secret values to
+``"<N> bytes long"`` (openshift/oc pkg/cli/admin/inspect/secret.go elideSecret). Redacted evidence
+is reported as unverifiable, never as broken. ``gomodel.pem.inspect_material`` classifies bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+# --------------------------------------------------------------------------------------------
+# Material states: present, empty, or redacted by the collector
+# --------------------------------------------------------------------------------------------
+
+
+class MaterialState(Enum):
+    """What a piece of evidence holds, before anyone tries to use it."""
+
+    PRESENT = "present"  # at least one PEM block Go would decode, or a DER structure
+    EMPTY = "empty"  # no bytes, or only whitespace
+    SCRUBBED = "scrubbed"  # sos replaced the content with a marker
+    ELIDED = "elided"  # must-gather replaced the content with "<N> bytes long"
+    MALFORMED = "malformed"  # bytes that neither Go's PEM decoder nor a DER reader accepts
+
+    @property
+    def verifiable(self) -> bool:
+        """False when the original content is unknown, so no verdict can be drawn from it."""
+        return self not in (MaterialState.SCRUBBED, MaterialState.ELIDED)
+
+
+@dataclass(frozen=True)
+class Material:
+    """The state of some bytes, with what the collector left behind about the original."""
+
+    state: MaterialState
+    size: int
+    # must-gather keeps the original length: "1675 bytes long".
+    original_size: int | None = None
+    # sos keeps the text after the scrubbed PEM block: "-----SCRUBBED RSA PRIVATE KEY-----".
+    scrub_hints: tuple[str, ...] = ()
+
+
+# sos/report/plugins/__init__.py: _certmatch (-*BEGIN.*?-*END, DOTALL) is replaced by
+# _cert_replace = "-----SCRUBBED" (+ " <desc>"), so the rest of the END line survives.
+SOS_PEM_SCRUB = b"-----SCRUBBED"
+# sos/report/plugins/kubernetes.py: r'LS0tLS1CRUdJ[A-Za-z0-9+/=]+' -> this text.
+SOS_BASE64_SCRUB = "***** SCRUBBED BASE64 PEM *****"
+# What mask_sos_scrubs() puts where a marker was, so that YAML can be parsed. It contains '-',
+# which standard base64 never does, so it cannot be mistaken for data.
+SOS_PLACEHOLDER = "KFORENSIC-SOS-SCRUBBED"
+
+_SOS_PEM_RE = re.compile(rb"-----SCRUBBED([^\r\n]*)")
+# sos/report/plugins/openshift.py postproc: r'(\s*(<fields>):)(.*)' -> r'\1 *******'.
+_ASTERISKS_RE = re.compile(rb"\A\s*\*{5,}\s*\Z")
+_ELIDED_RE = re.compile(rb"\A\s*(\d{1,15}) bytes long\s*\Z")
+_SHORT_BASE64_RE = re.compile(rb"\A[A-Za-z0-9+/]{4,40}={0,2}\Z")
+
+
+def is_scrub_marker(value: str) -> bool:
+    """True for a text value that sos (or mask_sos_scrubs) put in place of the original."""
+    text = value.strip()
+    return (
+        text == SOS_PLACEHOLDER
+        or SOS_BASE64_SCRUB in text
+        or bool(_ASTERISKS_RE.match(text.encode()))
+        or text.startswith(SOS_PEM_SCRUB.decode())
+    )
+
+
+def find_elided_size(data: bytes) -> int | None:
+    match = _ELIDED_RE.match(data)
+    if match is None and _SHORT_BASE64_RE.match(data.strip()):
+        # The same marker still base64-encoded, as it sits in a must-gather Secret's data map.
+        try:
+            match = _ELIDED_RE.match(base64.b64decode(data.strip(), validate=True))
+        except binascii.Error:
+            match = None
+    return int(match.group(1)) if match else None
+
+
+def scrub_hints(data: bytes) -> tuple[str, ...]:
+    hints = []
+    for match in _SOS_PEM_RE.finditer(data):
+        hint = match.group(1).decode("utf-8", "replace").strip()
+        hints.append(hint.removesuffix("-----").strip() or "PEM")
+    if SOS_BASE64_SCRUB.encode() in data:
+        hints.append("BASE64 PEM")
+    if SOS_PLACEHOLDER.encode() in data or _ASTERISKS_RE.match(data):
+        hints.append("field")
+    return tuple(hints)
