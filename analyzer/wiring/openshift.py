@@ -8,16 +8,19 @@ pod; the config from the node's revisioned directory, else ``config-<revision>``
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from analyzer.decode.manifest import Flags, StaticPod
+from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
 from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_extended_arguments, load_kube_apiserver_config
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
 from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
 from analyzer.wiring.kubeadm import first_service_ip
 from analyzer.wiring.model import Component, Load, Material, State, Wiring
+from analyzer.wiring.openshift_releases import STANDARD_MOUNTS, STANDARD_MOUNTS_SOURCE, STATIC_POD_RESOURCES, standard_host_path, substitute_placeholders
 from analyzer.wiring.resolve import Mount, StaticPodResolver
 from analyzer.wiring.sources import EtcdObjects, node_static_pod, static_pod_of
 
@@ -46,36 +49,105 @@ def _mounts(pod: StaticPod) -> tuple[Mount, ...]:
     return tuple(Mount(mount.mount_path, host_paths[mount.name]) for mount in pod.mounts if mount.name in host_paths)
 
 
-def _operator_revision(objects: EtcdObjects | None, node: str) -> int | None:
+def _operator_revision(objects: EtcdObjects | None, node: str) -> tuple[int | None, str]:
+    """The revision the operator's status says a node runs, else its latest available revision."""
     if objects is None:
-        return None
+        return None, ""
     stored = objects.find("operator.openshift.io/kubeapiservers", None, "cluster")
     status = (stored.object or {}).get("status", {}) if stored else {}
     for entry in status.get("nodeStatuses") or []:
-        if entry.get("nodeName") == node and entry.get("currentRevision"):
-            return int(entry["currentRevision"])
+        if entry.get("nodeName") == node and str(entry.get("currentRevision") or "").isdigit():
+            return int(entry["currentRevision"]), f"nodeStatuses[{node}].currentRevision"
     latest = status.get("latestAvailableRevision")
-    return int(latest) if latest else None
+    if str(latest or "").isdigit() and int(latest):
+        return int(latest), "latestAvailableRevision"
+    return None, ""
+
+
+# The revisioned secrets every kube-apiserver revision has (cluster-kube-apiserver-operator
+# pkg/operator/starter.go RevisionSecrets, the ones not Optional, release-4.6 → main).
+REQUIRED_REVISION_SECRETS = ("etcd-client", "localhost-recovery-serving-certkey")
+
+
+def highest_complete_config(objects: EtcdObjects | None) -> int | None:
+    """The highest revision N whose config-N loads and whose required revisioned secrets exist: the
+    revision controller writes them all before the installer can roll N out
+    (library-go pkg/operator/revisioncontroller/revision_controller.go createNewRevision)."""
+    if objects is None:
+        return None
+    revisions = sorted((int(m.group(1)) for stored in objects.iter_objects("configmaps", TARGET)
+                        if (m := re.fullmatch(r"config-(\d+)", stored.name))), reverse=True)
+    for revision in revisions:
+        config = objects.data("configmaps", TARGET, f"config-{revision}", "config.yaml")
+        if config.state is not State.PRESENT:
+            continue
+        try:
+            load_kube_apiserver_config(config.data)
+        except DecodeError:
+            continue
+        if all(objects.find("secrets", TARGET, f"{name}-{revision}") is not None for name in REQUIRED_REVISION_SECRETS):
+            return revision
+    return None
 
 
 def _pod_from_etcd(objects: EtcdObjects, revision: int | None, component: str = "kube-apiserver",
-                   namespace: str = TARGET) -> StaticPod | None:
-    """The static pod the installer writes from ``<component>-pod-<revision>`` (or the latest copy)."""
+                   namespace: str = TARGET, node: str | None = None) -> StaticPod | None:
+    """The static pod the installer writes from ``<component>-pod-<revision>`` (or the latest copy),
+    with the installer's placeholders replaced as it replaces them on the node."""
     name = f"{component}-pod-{revision}" if revision else f"{component}-pod"
-    return static_pod_of(objects.data("configmaps", namespace, name, "pod.yaml"), component)
+    material = objects.data("configmaps", namespace, name, "pod.yaml")
+    if material.state is State.PRESENT and revision is not None:
+        text = substitute_placeholders(material.data.decode("utf-8", "replace"), revision, node)
+        material = replace(material, data=text.encode())
+    return static_pod_of(material, component)
 
 
-def _config(node: NodeEvidence | None, resolver: StaticPodResolver, objects: EtcdObjects | None) -> tuple[KubeAPIServerConfig | None, str]:
-    candidates: list[Material] = [resolver.file(CONFIG_IN_POD).material]
+def _mirror_pod(objects: EtcdObjects, node: str | None, component: str = "kube-apiserver", namespace: str = TARGET) -> StaticPod | None:
+    """The kubelet's mirror of the static pod (``<component>-<node>``): the node's manifest as the kubelet saw it."""
+    if not node:
+        return None
+    stored = objects.find("pods", namespace, f"{component}-{node}")
+    if stored is None or stored.object is None:
+        return None
+    try:
+        return load_static_pod(json.dumps(stored.object).encode(), component)
+    except DecodeError:
+        return None
+
+
+def standard_mounts(component: str, revision: int | None) -> tuple[Mount, ...]:
+    """The operator's own resource-dir and cert-dir mounts, for a revision (the revisioned one only when it is known)."""
+    mounts = []
+    for mount in STANDARD_MOUNTS[component]:
+        host = standard_host_path(mount.host_path, revision)
+        if host is not None:
+            mounts.append(Mount(mount.pod_path, host))
+    return tuple(mounts)
+
+
+def _config(resolver: StaticPodResolver, objects: EtcdObjects | None, revision: int | None,
+            node: str | None) -> tuple[KubeAPIServerConfig | None, str, list[str]]:
+    """config.yaml: the node's revisioned copy, else ``config-<revision>`` in etcd (both through the
+    resolver), else the operator's current ``config`` (what the next revision will carry)."""
+    steps: list[str] = []
+    candidates: list[tuple[Material, bool]] = [(resolver.file(CONFIG_IN_POD).material, False)]
     if objects is not None:
-        candidates.append(objects.data("configmaps", TARGET, "config", "config.yaml"))
-    for material in candidates:
-        if material.state is State.PRESENT:
-            try:
-                return load_kube_apiserver_config(material.data), material.location.describe()
-            except DecodeError:
-                continue
-    return None, ""
+        candidates.append((objects.data("configmaps", TARGET, "config", "config.yaml"), True))
+    for material, unrevisioned in candidates:
+        if material.state is not State.PRESENT:
+            continue
+        data = substitute_placeholders(material.data.decode("utf-8", "replace"), revision, node).encode()
+        try:
+            config = load_kube_apiserver_config(data)
+        except DecodeError as err:
+            steps.append(f"{material.location.describe()} does not load ({err})")
+            continue
+        if unrevisioned:
+            steps.append(f"no config-{revision} in the evidence: wired from the operator's current ConfigMap "
+                         f"{TARGET}/config, which the next revision will carry" if revision else
+                         f"wired from the operator's current ConfigMap {TARGET}/config (no revision known)")
+        return config, material.location.describe(), steps
+    return None, "", steps
 
 
 def user_sources(objects: EtcdObjects | None) -> dict[str, str]:
@@ -117,23 +189,56 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
         statuses = (((stored.object or {}).get("status") or {}).get("nodeStatuses") or []) if stored else []
         targets = [(entry.get("nodeName"), None) for entry in statuses if entry.get("nodeName")] or [(None, None)]
         wiring.notes.append("no node files in the evidence: every file is checked through the etcd object it is written from")
+    given = ("the etcd snapshot" if objects is not None else None, "node files" if nodes else None)
     for name, node in targets:
+        steps: list[str] = []
         pod = node_static_pod(node, APISERVER_POD, "kube-apiserver") if node else None
-        revision = (pod.revision if pod else None) or _operator_revision(objects, name or "")
+        revision = pod.revision if pod else None
+        pod_source = f"{APISERVER_POD} on {name}" if pod else ""
+        if revision is None:
+            revision, field_name = _operator_revision(objects, name or "")
+            if revision is not None:
+                steps.append(f"revision {revision} from the operator's status (kubeapiservers.operator.openshift.io/cluster {field_name})"
+                             + (f"; no {APISERVER_POD} on {name}" if node else ""))
+        if revision is None:
+            revision = highest_complete_config(objects)
+            if revision is not None:
+                steps.append(f"revision {revision}: the highest complete config-{revision} in etcd (no static pod and no operator status)")
         if pod is None and objects is not None:
-            pod = _pod_from_etcd(objects, revision)
+            pod = _pod_from_etcd(objects, revision, node=name)
+            pod_source = f"ConfigMap {TARGET}/kube-apiserver-pod-{revision}" if pod else ""
+            if pod is None:
+                pod = _mirror_pod(objects, name)
+                pod_source = f"mirror pod {TARGET}/kube-apiserver-{name}" if pod else ""
+                if pod is not None:
+                    steps.append(f"mounts from the {pod_source} in etcd (no kube-apiserver-pod-{revision} in the evidence)")
             revision = revision or (pod.revision if pod else None)
-        if pod is None:
-            wiring.notes.append(_missing_config_note(objects, revision, name))
-            continue
-        resolver = StaticPodResolver(node, objects, TARGET, revision, _mounts(pod), sources)
-        config, config_source = _config(node, resolver, objects)
+        if pod is not None:
+            mounts = _mounts(pod)
+        else:
+            mounts = standard_mounts("kube-apiserver", revision)
+            missing = f"kube-apiserver-pod-{revision}" if revision else "kube-apiserver-pod-N"
+            steps.append(f"no {missing} in the evidence: wired with the operator's standard mounts (resource-dir → "
+                         f"{STATIC_POD_RESOURCES}/kube-apiserver-pod-{revision if revision else 'N'}, cert-dir → "
+                         f"{STATIC_POD_RESOURCES}/kube-apiserver-certs; {STANDARD_MOUNTS_SOURCE})")
+            if revision is None:
+                steps.append("cannot tell the revision (no static pod, no operator status, no complete config-N): "
+                             "the revisioned files (static-pod-resources/…) cannot be resolved")
+        resolver = StaticPodResolver(node, objects, TARGET, revision, mounts, sources)
+        config, config_source, config_steps = _config(resolver, objects, revision, name)
+        steps.extend(config_steps)
         if config is None:
-            wiring.notes.append(f"no KubeAPIServerConfig (config.yaml) for {name or 'the cluster'} in the evidence")
+            wiring.notes.extend(steps)
+            wiring.notes.append(_missing_config_note(objects, revision, name, given))
             continue
         flags = config_to_flags(config)
+        how = f"{config_source} (revision {revision})" if revision else config_source
         apiserver = kube_apiserver(flags, resolver, node=name, distribution="openshift",
-                                   configured_by=f"{config_source} (revision {revision})")
+                                   configured_by=how + (f", mounts from {pod_source}" if pod_source else ", the operator's standard mounts"))
+        if steps:
+            note = f"kube-apiserver on {name or 'the cluster'}: " + "; ".join(steps)
+            apiserver.notes.append(note)
+            wiring.notes.append(note)
         service_ip = first_service_ip(config.services_subnet)
         apiserver.loads = [_with_names(load, lb_names, service_ip) for load in apiserver.loads]
         wiring.components.append(apiserver)
@@ -176,19 +281,24 @@ def _controllers(node: NodeEvidence | None, name: str | None, objects: EtcdObjec
     return found
 
 
-def _missing_config_note(objects: EtcdObjects | None, revision: int | None, node: str | None) -> str:
-    """Why there is no kube-apiserver configuration to wire from, and what to send."""
+def _missing_config_note(objects: EtcdObjects | None, revision: int | None, node: str | None,
+                         given: tuple[str | None, str | None]) -> str:
+    """Why there is no kube-apiserver configuration to wire from, and what else would hold it (never
+    what was already given)."""
     where = node or "the cluster"
     if objects is not None:
-        name = f"kube-apiserver-pod-{revision}" if revision else "kube-apiserver-pod"
-        stored = objects.data("configmaps", TARGET, name, "pod.yaml")
+        name = f"config-{revision}" if revision else "config"
+        stored = objects.data("configmaps", TARGET, name, "config.yaml")
         if stored.state is State.ENCRYPTED:
             return (
-                f"the kube-apiserver configuration for {where} is encrypted at rest in etcd; give the "
+                f"cannot tell how kube-apiserver on {where} is configured: its config.yaml is encrypted at rest in etcd; give the "
                 "EncryptionConfiguration with --encryption-config, or the master's /etc/kubernetes, whose "
                 "static-pod-resources/kube-apiserver-pod-N/secrets/encryption-config/encryption-config holds it"
             )
-    return f"no kube-apiserver static pod for {where} in the evidence; send the master's /etc/kubernetes or the etcd snapshot"
+    wanted = [what for what, have in (("the master's /etc/kubernetes", given[1]), ("an etcd snapshot", given[0])) if not have]
+    gone = "neither the master's files nor the etcd snapshot hold" if all(given) else "the evidence does not hold"
+    tail = f"; {' or '.join(wanted)} would" if wanted else ""
+    return f"cannot tell how kube-apiserver on {where} is configured: {gone} its config.yaml (config-N){tail}"
 
 
 def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: str | None) -> Load:

@@ -1,0 +1,147 @@
+"""What the OpenShift operators do the same in every 4.x release, and what changed between them.
+
+The wiring reads the real configuration wherever the evidence holds it; these facts are the
+fallbacks when it does not (a pruned ``kube-apiserver-pod-N``, a log on its own, a must-gather
+without node files). Every fact names the operator repository, branch and file it was read from.
+
+Release differences (``RELEASE_FACTS``) are a table, not ``if`` statements scattered in the wiring:
+each row is one fact, the releases it holds for, and its source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+KAS_OPERATOR = "openshift/cluster-kube-apiserver-operator"
+ETCD_OPERATOR = "openshift/cluster-etcd-operator"
+LIBRARY_GO = "openshift/library-go"
+
+STATIC_POD_RESOURCES = "/etc/kubernetes/static-pod-resources"
+RESOURCES_IN_POD = "/etc/kubernetes/static-pod-resources"  # volume resource-dir
+CERTS_IN_POD = "/etc/kubernetes/static-pod-certs"  # volume cert-dir
+
+
+@dataclass(frozen=True)
+class StandardMount:
+    volume: str
+    pod_path: str
+    host_path: str  # REVISION stands for the revision, as in the operator's bindata
+
+
+# The operators' static pods mount the revisioned directory as resource-dir and the cert-synced one
+# as cert-dir. Unchanged from release-4.6 to main in:
+#   cluster-kube-apiserver-operator bindata/v4.1.0/kube-apiserver/pod.yaml (≤ 4.9) and
+#   bindata/assets/kube-apiserver/pod.yaml (4.10 →) volumes resource-dir / cert-dir;
+#   cluster-etcd-operator bindata/etcd/pod.yaml (pod.gotpl.yaml on main) volumes resource-dir / cert-dir;
+#   cluster-kube-controller-manager-operator and cluster-kube-scheduler-operator bindata pod.yaml.
+STANDARD_MOUNTS: dict[str, tuple[StandardMount, ...]] = {
+    component: (
+        StandardMount("resource-dir", RESOURCES_IN_POD, f"{STATIC_POD_RESOURCES}/{component}-pod-REVISION"),
+        StandardMount("cert-dir", CERTS_IN_POD, f"{STATIC_POD_RESOURCES}/{component}-certs"),
+    )
+    for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
+}
+STANDARD_MOUNTS_SOURCE = f"{KAS_OPERATOR}:bindata/assets/kube-apiserver/pod.yaml (volumes resource-dir, cert-dir)"
+
+
+def standard_host_path(host_path: str, revision: int | None) -> str | None:
+    """A standard mount's host path for a revision; None for the revisioned one when the revision is unknown."""
+    if "REVISION" in host_path:
+        return host_path.replace("REVISION", str(revision)) if revision is not None else None
+    return host_path
+
+
+def substitute_placeholders(text: str, revision: int | None, node: str | None) -> str:
+    """What the installer does to every revisioned config map and secret before writing it to the
+    node: ``REVISION`` → the revision, ``NODE_NAME`` → the node, ``NODE_ENVVAR_NAME`` → the node with
+    ``-`` and ``.`` as ``_`` (library-go pkg/operator/staticpod/installerpod/cmd.go substituteConfigMap).
+    The copy in etcd keeps the placeholders; the node's copy has them replaced."""
+    if revision is not None:
+        text = text.replace("REVISION", str(revision))
+    if node:
+        text = text.replace("NODE_ENVVAR_NAME", node.replace("-", "_").replace(".", "_"))
+        text = text.replace("NODE_NAME", node)
+    return text
+
+
+# kube-apiserver's default servingInfo.namedCertificates, in the order the config observer writes them
+# (cluster-kube-apiserver-operator pkg/operator/configobservation/apiserver/observe_apiserver.go, the same
+# on release-4.6, release-4.14, release-4.20 and main): four cert-synced pairs, the revisioned recovery
+# pair, then one user-serving-cert-%03d per spec.servingCerts.namedCertificates entry.
+SYSTEM_SNI_PAIRS = (
+    f"{CERTS_IN_POD}/secrets/localhost-serving-cert-certkey",
+    f"{CERTS_IN_POD}/secrets/service-network-serving-certkey",
+    f"{CERTS_IN_POD}/secrets/external-loadbalancer-serving-certkey",
+    f"{CERTS_IN_POD}/secrets/internal-loadbalancer-serving-certkey",
+    f"{RESOURCES_IN_POD}/secrets/localhost-recovery-serving-certkey",
+)
+USER_SNI_PAIR = f"{CERTS_IN_POD}/secrets/user-serving-cert-%03d"
+USER_SNI_LIMIT = 10  # the observer refuses more; starter.go lists user-serving-cert-000 … -009
+SNI_ORDER_SOURCE = f"{KAS_OPERATOR}:pkg/operator/configobservation/apiserver/observe_apiserver.go"
+
+
+def default_sni_order() -> tuple[str, ...]:
+    """Directories of the SNI pairs in the operator's load order, user entries included (up to ten)."""
+    return SYSTEM_SNI_PAIRS + tuple(USER_SNI_PAIR % index for index in range(USER_SNI_LIMIT))
+
+
+# -- release differences ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReleaseFact:
+    fact: str  # a stable key the wiring asks for
+    first: tuple[int, int]  # the first 4.x release it holds for
+    last: tuple[int, int] | None  # the last, None for "still true on main"
+    value: str
+    source: str  # repository@branch:path
+
+
+def _v(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")[:2]
+    return int(major), int(minor)
+
+
+RELEASE_FACTS: tuple[ReleaseFact, ...] = (
+    # kubelet-client moved from RevisionSecrets to CertSecrets in 4.9; the argument followed it.
+    ReleaseFact("kube-apiserver.kubelet-client", _v("4.6"), _v("4.8"), "revisioned",
+                f"{KAS_OPERATOR}@release-4.8:pkg/operator/starter.go (RevisionSecrets kubelet-client); "
+                "bindata/v4.1.0/config/defaultconfig.yaml kubelet-client-certificate=/etc/kubernetes/static-pod-resources/secrets/kubelet-client/tls.crt"),
+    ReleaseFact("kube-apiserver.kubelet-client", _v("4.9"), None, "cert-synced",
+                f"{KAS_OPERATOR}@release-4.9:pkg/operator/starter.go (CertSecrets kubelet-client); "
+                "bindata/v4.1.0/config/defaultconfig.yaml kubelet-client-certificate=/etc/kubernetes/static-pod-certs/secrets/kubelet-client/tls.crt"),
+    # The bindata directory of the operator's assets.
+    ReleaseFact("kube-apiserver.bindata", _v("4.6"), _v("4.9"), "bindata/v4.1.0",
+                f"{KAS_OPERATOR}@release-4.9:bindata/v4.1.0/kube-apiserver/pod.yaml"),
+    ReleaseFact("kube-apiserver.bindata", _v("4.10"), None, "bindata/assets",
+                f"{KAS_OPERATOR}@release-4.10:bindata/assets/kube-apiserver/pod.yaml"),
+    # The revisioned pod.yaml in kube-apiserver-pod-N is the operator's JSON encoding of the pod
+    # (resourceread.WritePodV1OrDie, a JSON codec) with REVISION left for the installer to replace.
+    ReleaseFact("kube-apiserver.pod-configmap", _v("4.6"), None, "json-with-REVISION",
+                f"{KAS_OPERATOR}@release-4.6:pkg/operator/targetconfigcontroller/targetconfigcontroller.go "
+                f"(Data[\"pod.yaml\"] = WritePodV1OrDie); {LIBRARY_GO}:pkg/operator/staticpod/installerpod/cmd.go substituteConfigMap"),
+    # Kubernetes ≤ 1.21 (OpenShift ≤ 4.8) logs a loaded pair as `Loaded a new cert/key pair for "<name>"`,
+    # 1.22 on (4.9 →) as structured `"Loaded a new cert/key pair" name="<name>"`.
+    ReleaseFact("kube-apiserver.loaded-pair-log", _v("4.6"), _v("4.8"), "klog-printf",
+                "kubernetes/apiserver@v0.21.0:pkg/server/dynamiccertificates/dynamic_serving_content.go"),
+    ReleaseFact("kube-apiserver.loaded-pair-log", _v("4.9"), None, "klog-structured",
+                "kubernetes/apiserver@v0.22.0:pkg/server/dynamiccertificates/dynamic_serving_content.go"),
+)
+
+
+def release_fact(fact: str, release: str | None) -> ReleaseFact | None:
+    """The row that holds for a release ("4.8.12" or "4.8"); None when the release is unknown or outside the table."""
+    if not release or not re.match(r"^\d+\.\d+", release):
+        return None
+    version = _v(release)
+    for row in RELEASE_FACTS:
+        if row.fact == fact and row.first <= version and (row.last is None or version <= row.last):
+            return row
+    return None
+
+
+def parse_release(text: str | None) -> str | None:
+    """``4.14.3`` from a ClusterVersion's version or a release image tag; None for anything else."""
+    match = re.search(r"\b(4\.\d+)(?:\.\d+)?", text or "")
+    return match.group(0) if match else None

@@ -1,0 +1,75 @@
+"""Degraded OpenShift evidence (issue 12): a snapshot without kube-apiserver-pod-N plus the seed's
+log still names the failing pair, and every fallback the wiring took is said in the report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures.pki import REFERENCE_UTC
+
+REFERENCE = REFERENCE_UTC.strftime("%Y-%m-%dT%H:%M:%SZ")
+GO_ERROR = "failed to load SNI cert and key: tls: failed to parse private key"
+
+
+@pytest.fixture(scope="module")
+def degraded(real_etcd, tmp_path_factory):
+    from tests.fixtures import scenarios
+
+    root = tmp_path_factory.mktemp("degraded")
+    cache: dict[str, tuple[int, dict, object]] = {}
+
+    def get(variant: str) -> tuple[int, dict, object]:
+        if variant not in cache:
+            case = scenarios.openshift_degraded(root, variant)
+            out = root / f"{variant}.json"
+            result = subprocess.run([sys.executable, "-m", "analyzer", "scan", *case.evidence(), "--at", REFERENCE, "--json", str(out)],
+                                    capture_output=True, text=True, timeout=300)
+            assert "Traceback" not in result.stderr, result.stderr
+            cache[variant] = (result.returncode, json.loads(out.read_text()), case)
+        return cache[variant]
+
+    return get
+
+
+def _notes(report: dict) -> str:
+    return " | ".join(report["wiring"]["notes"]) if "wiring" in report else json.dumps(report)
+
+
+def test_no_pod_configmap_names_the_user_pair_from_config_and_log(degraded):
+    code, report, case = degraded("no-pod")
+    headline = report["verdict"]["headline"]
+    assert "user-serving-cert-000" in headline, headline
+    assert "/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-000/tls.key" in headline
+    assert f"`{GO_ERROR}`" in headline
+    log = next(f for f in report["findings"] if f["id"] == "logs.sni-failure")
+    assert log["label"] == "SNI pair 6 of 6, user-serving-cert-000"
+    assert log["subject"]["object"] == "openshift-kube-apiserver/user-serving-cert-000"
+    assert log["go_error"] == GO_ERROR
+    assert "line 6" in log["detail"]
+    notes = " | ".join(f["detail"] for f in report["findings"] if f["id"] == "wiring.note")
+    assert "revision 7 from the operator's status" in notes
+    assert "no kube-apiserver-pod-7 in the evidence: wired with the operator's standard mounts" in notes
+    assert "bindata/assets/kube-apiserver/pod.yaml" in notes
+    # Nothing asks for the snapshot that was given.
+    everything = json.dumps(report)
+    assert "send the etcd snapshot" not in everything.lower() and "or the etcd snapshot" not in everything.lower()
+    assert code == 1
+
+
+def test_no_operator_status_takes_the_highest_complete_config(degraded):
+    _, report, _ = degraded("no-status")
+    notes = " | ".join(f["detail"] for f in report["findings"] if f["id"] == "wiring.note")
+    assert "revision 7: the highest complete config-7 in etcd" in notes
+    assert "user-serving-cert-000" in report["verdict"]["headline"]
+
+
+def test_missing_secret_still_named_from_load_order(degraded):
+    _, report, _ = degraded("no-secret")
+    log = next(f for f in report["findings"] if f["id"] == "logs.sni-failure")
+    assert log["label"] == "SNI pair 6 of 6, user-serving-cert-000"
+    assert log["subject"]["object"] == "openshift-kube-apiserver/user-serving-cert-000"
+    assert "user-serving-cert-000" in report["verdict"]["headline"]
