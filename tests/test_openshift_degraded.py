@@ -73,3 +73,20 @@ def test_missing_secret_still_named_from_load_order(degraded):
     assert log["label"] == "SNI pair 6 of 6, user-serving-cert-000"
     assert log["subject"]["object"] == "openshift-kube-apiserver/user-serving-cert-000"
     assert "user-serving-cert-000" in report["verdict"]["headline"]
+
+
+def test_the_seed_log_alone_names_the_pair(degraded, tmp_path):
+    _, _, case = degraded("no-pod")
+    out = tmp_path / "log.json"
+    result = subprocess.run([sys.executable, "-m", "analyzer", "scan", str(case.logs[0]), "--at", REFERENCE, "--json", str(out)],
+                            capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr, result.stderr
+    report = json.loads(out.read_text())
+    log = next(f for f in report["findings"] if f["id"] == "logs.sni-failure")
+    assert log["subject"]["object"] == "openshift-kube-apiserver/user-serving-cert-000"
+    assert log["subject"]["key"] == "/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-000/tls.key"
+    assert log["go_error"] == GO_ERROR and "line 6" in log["detail"]
+    assert "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/user-serving-cert-000/" in log["detail"]
+    assert "observe_apiserver.go" in log["detail"]
+    assert log["blocks_start"]
+    assert "user-serving-cert-000" in report["verdict"]["headline"]

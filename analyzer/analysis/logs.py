@@ -12,6 +12,7 @@ end of the certificate's validity, which finds the certificate among those in ev
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections import defaultdict
 from datetime import datetime
@@ -24,8 +25,12 @@ from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.klog import LogEvent, klog_value
 from analyzer.analysis.inventory import InventoryEntry
+from analyzer.decode.manifest import parse_named_cert_key
+from analyzer.errors import DecodeError
 from analyzer.model.findings import Finding, Severity, Subject
+from analyzer.wiring.components import object_hint
 from analyzer.wiring.model import Component, Load, Loader, Wiring
+from analyzer.wiring.openshift_releases import SNI_ORDER_SOURCE, default_sni_order, openshift_host_path
 from analyzer.reftime import format_utc
 
 SNI_FAILURE = "failed to load SNI cert and key: "
@@ -60,19 +65,63 @@ def start_error(message: str) -> str | None:
     return error[error.index(SNI_FAILURE) :] if SNI_FAILURE in error else error
 
 
-def _last_failure(events: list[LogEvent]) -> tuple[LogEvent, str, list[str]] | None:
-    """The last start-up failure of a log: the line, its error, and the pairs loaded in that run."""
+def _last_failure(events: list[LogEvent]) -> tuple[LogEvent, str, list[str], LogEvent | None] | None:
+    """The last start-up failure of a log: the line, its error, the pairs loaded in that run, and the
+    run's FLAG dump of --tls-sni-cert-key when it logged one (-v=1)."""
     loaded: list[str] = []
+    sni_flag: LogEvent | None = None
     last = None
     for event in events:
         if event.loaded_pair:
             loaded.append(event.loaded_pair)
             continue
+        if event.flag and event.flag[0] == "tls-sni-cert-key":
+            sni_flag = event
+            continue
         error = start_error(event.message)
         if error is not None:
-            last = (event, error, loaded)
-            loaded = []  # the process exits; the next lines are its next start
+            last = (event, error, loaded, sni_flag)
+            loaded, sni_flag = [], None  # the process exits; the next lines are its next start
     return last
+
+
+def _flag_sni_pairs(value: str) -> list[tuple[str, str]] | None:
+    """NamedCertKeyArray.String as the FLAG dump prints it: ``[cert,key:names;cert,key]``
+    (component-base cli/flag/namedcertkey_flag.go); None when it does not read so."""
+    if not (value.startswith("[") and value.endswith("]")):
+        return None
+    pairs = []
+    for item in filter(None, value[1:-1].split(";")):
+        try:
+            named = parse_named_cert_key(item)
+        except DecodeError:
+            return None
+        pairs.append((named.cert_file, named.key_file))
+    return pairs
+
+
+def sni_after(loaded: list[str], sni_flag: LogEvent | None) -> tuple[str, str, str] | None:
+    """(cert, key, how it was told) of the SNI pair after the last one the log shows loaded, from the
+    log alone: the run's FLAG dump of the configured list, else OpenShift's default order of
+    namedCertificates when the loaded pairs are the operator's (cluster-kube-apiserver-operator
+    observe_apiserver.go). None when neither tells: then the pair cannot be named from the log."""
+    done = [name.split("::")[1:3] for name in loaded if name.startswith("sni-serving-cert::") and name.count("::") >= 2]
+    if sni_flag is not None and sni_flag.flag is not None:
+        configured = _flag_sni_pairs(sni_flag.flag[1])
+        if configured is not None:
+            index = configured.index(tuple(done[-1])) + 1 if done and tuple(done[-1]) in configured else (0 if not done else None)
+            if index is not None and index < len(configured):
+                return (*configured[index], f"the configured list the log dumps at line {sni_flag.line_number} (FLAG: --tls-sni-cert-key)")
+    if not done:
+        return None
+    order = default_sni_order()
+    directory = posixpath.dirname(done[-1][0])
+    if directory in order and order.index(directory) + 1 < len(order):
+        following = order[order.index(directory) + 1]
+        return (f"{following}/tls.crt", f"{following}/tls.key",
+                f"OpenShift's default order of servingInfo.namedCertificates ({SNI_ORDER_SOURCE}): "
+                f"the pair after {posixpath.basename(directory)}")
+    return None
 
 
 def _identify(apiserver: Component, error: str, loaded: list[str]) -> Load | None:
@@ -119,15 +168,9 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
         failure = _last_failure(source_events)
         if failure is None:
             continue
-        event, logged_error, loaded = failure
+        event, logged_error, loaded, sni_flag = failure
         if not apiservers and SNI_FAILURE in logged_error:
-            found.append(Finding(
-                "logs.sni-failure", Severity.CRITICAL, "kube-apiserver", "sni", "kube-apiserver failed to load an SNI pair (from the log)",
-                f"{_where(event)}: `{logged_error}`. The evidence holds no kube-apiserver configuration to name the pair; "
-                f"the last SNI pair it loaded was {loaded[-1] if loaded else 'none'}.",
-                Subject(source=_where(event)), go_error=logged_error, label="SNI pair (from the log)",
-                remediation=("Send the master's /etc/kubernetes (or the etcd snapshot): its config names the SNI pair after the last one loaded",),
-            ))
+            found.append(_sni_failure_from_log(event, logged_error, loaded, sni_flag, wiring))
             continue
         if not apiservers:
             found.append(Finding(
@@ -170,6 +213,49 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
             remediation=remedies(failing, "pair.from-log", ctx),
         ))
     return found
+
+
+def _sni_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str], sni_flag: LogEvent | None,
+                          wiring: Wiring) -> Finding:
+    """An SNI failure with no kube-apiserver wired: the pair named from the log alone, or said to be unknown."""
+    last = next((name for name in reversed(loaded) if name.startswith("sni-serving-cert::")), None)
+    evidence = (f"log: {_where(event)}",) + tuple(f"log: loaded {name}" for name in loaded[-3:])
+    named = sni_after(loaded, sni_flag)
+    if named is None:
+        why = (f"the last SNI pair it loaded was {last}, but the log shows neither the configured list "
+               "(FLAG: --tls-sni-cert-key at -v=1) nor a layout whose order is known" if last
+               else "it loaded no SNI pair before failing, and the log does not show the configured list")
+        wanted = [what for what, kind in (("the master's /etc/kubernetes", "node files"), ("the etcd snapshot", "etcd snapshot"))
+                  if kind not in wiring.given]
+        return Finding(
+            "logs.sni-failure", Severity.CRITICAL, "kube-apiserver", "sni", "kube-apiserver failed to load an SNI pair (from the log)",
+            f"{_where(event)}: `{logged_error}`. Cannot tell which pair: {why}. {wiring_gap(wiring)}",
+            Subject(source=_where(event)), go_error=logged_error, evidence=evidence, label="SNI pair (from the log)", blocks_start=True,
+            remediation=(f"Give {' or '.join(wanted)}: the kube-apiserver configuration there names the SNI pair after the last one loaded"
+                         if wanted else "Run kube-apiserver at -v=1 or more once: its FLAG dump lists the SNI pairs in load order",),
+        )
+    cert, key, how = named
+    secret = object_hint(cert)
+    host = openshift_host_path(cert)
+    operator = cert.startswith(("/etc/kubernetes/static-pod-certs/", "/etc/kubernetes/static-pod-resources/"))
+    obj = f"openshift-kube-apiserver/{secret}" if operator else None
+    where_on_disk = f" On the master it is {posixpath.dirname(host)}/ (the operator's standard cert-dir/resource-dir mounts)." if host else ""
+    user = (" It is synced from the openshift-config secret that apiservers.config.openshift.io/cluster "
+            f"spec.servingCerts.namedCertificates[{int(secret[-3:])}] names.") if secret.startswith("user-serving-cert-") else ""
+    label = f"SNI pair after {last.split('::', 1)[1].split('::')[0] if last else 'none'}: {secret}"
+    return Finding(
+        "logs.sni-failure", Severity.CRITICAL, "kube-apiserver", "sni", f"the log shows kube-apiserver stopping at SNI pair {secret}",
+        f"{_where(event)}: `{logged_error}`. The message names no file; the pair that failed is the one after the last SNI pair "
+        f"it loaded ({last.split('::', 1)[1] if last else 'none'}), from {how}: cert {cert}, key {key}"
+        + (f", Secret {obj}" if obj else "") + f".{where_on_disk}{user} The files themselves are not in this evidence, so the log is the witness.",
+        Subject(cert=cert, key=key, object=obj, source=_where(event)), go_error=logged_error, evidence=evidence,
+        label=f"SNI pair {secret} (from the log)" if secret else label, blocks_start=True, problem=f"named from the log ({how.split(' (')[0]})",
+        remediation=(f"Check the key in {obj or key} (and its source secret): Go cannot parse it; replace the secret with a valid pair",),
+    )
+
+
+def wiring_gap(wiring: Wiring) -> str:
+    return ("The evidence holds no kube-apiserver configuration: " + "; ".join(wiring.notes)) if wiring.notes else ""
 
 
 def _parse_time(text: str) -> datetime | None:

@@ -45,4 +45,5 @@ def build_wiring(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiri
         wiring = wire_kubeadm(nodes, objects, distribution)
     attach_root_ca_copies(wiring, objects, nodes)
     link_peers(wiring)
+    wiring.given = tuple(kind for kind, have in (("etcd snapshot", objects is not None), ("node files", bool(nodes))) if have)
     return wiring

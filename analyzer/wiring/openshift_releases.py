@@ -65,6 +65,17 @@ def substitute_placeholders(text: str, revision: int | None, node: str | None) -
     return text
 
 
+def openshift_host_path(pod_path: str, component: str = "kube-apiserver", revision: int | None = None) -> str | None:
+    """Where an in-pod path lives on the master under the operator's standard mounts (``N`` for an
+    unknown revision); None for a path outside them."""
+    for mount in STANDARD_MOUNTS[component]:
+        prefix = mount.pod_path + "/"
+        if pod_path.startswith(prefix):
+            host = mount.host_path.replace("REVISION", str(revision) if revision is not None else "N")
+            return host + "/" + pod_path[len(prefix):]
+    return None
+
+
 # kube-apiserver's default servingInfo.namedCertificates, in the order the config observer writes them
 # (cluster-kube-apiserver-operator pkg/operator/configobservation/apiserver/observe_apiserver.go, the same
 # on release-4.6, release-4.14, release-4.20 and main): four cert-synced pairs, the revisioned recovery
