@@ -90,3 +90,51 @@ def test_the_seed_log_alone_names_the_pair(degraded, tmp_path):
     assert "observe_apiserver.go" in log["detail"]
     assert log["blocks_start"]
     assert "user-serving-cert-000" in report["verdict"]["headline"]
+
+
+def _scan(paths: list[str], out) -> dict:
+    result = subprocess.run([sys.executable, "-m", "analyzer", "scan", *paths, "--at", REFERENCE, "--json", str(out)],
+                            capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def etcd_snapshots(real_etcd, tmp_path_factory):
+    """A snapshot-only OpenShift cluster, healthy and with etcd's peer key replaced by another key."""
+    from tests.fixtures import scenarios
+    from tests.fixtures.openshift_case import ETCD_NS, OpenShiftCluster
+    from tests.fixtures.pki import new_key
+
+    root = tmp_path_factory.mktemp("etcd")
+    healthy = OpenShiftCluster()
+    broken = OpenShiftCluster()
+    peer = broken.etcd_pairs["etcd-peer-master-0"]
+    from cryptography.hazmat.primitives import serialization
+    other = new_key("rsa").private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                         serialization.NoEncryption())
+    broken.secret_overrides[(ETCD_NS, "etcd-peer-master-0")] = {"tls.crt": peer.cert_pem, "tls.key": other}
+    return {
+        "healthy": _scan([str(scenarios._save(root, "healthy", [healthy.etcd_objects()]))], root / "healthy.json"),
+        "broken": _scan([str(scenarios._save(root, "broken", [broken.etcd_objects()]))], root / "broken.json"),
+    }
+
+
+def test_openshift_etcd_is_wired_from_its_objects(etcd_snapshots):
+    report = etcd_snapshots["healthy"]
+    etcd = next(c for c in report["components"] if c["component"] == "etcd")
+    roles = {load["role"]: load for load in etcd["loads"]}
+    assert {"etcd-server", "etcd-peer", "etcd-trusted-ca", "etcd-peer-trusted-ca"} <= set(roles)
+    assert all(load["status"] == "ok" for load in etcd["loads"]), [(l["role"], l["status"]) for l in etcd["loads"]]
+    assert roles["etcd-peer"]["cert"] == "/etc/kubernetes/static-pod-certs/secrets/etcd-all-certs/etcd-peer-master-0.crt"
+    assert roles["etcd-peer"]["object"] == "openshift-etcd/etcd-all-certs"
+    assert "key etcd-peer-master-0.key" in roles["etcd-peer"]["materials"][1]["location"]
+    assert "etcd-pod" in etcd["configured_by"]
+
+
+def test_openshift_etcd_peer_key_mismatch_is_found(etcd_snapshots):
+    report = etcd_snapshots["broken"]
+    failing = [f for f in report["findings"] if f["component"] == "etcd" and f["severity"] in ("critical", "error")]
+    assert failing and failing[0]["role"] == "etcd-peer", [(f["role"], f["id"]) for f in failing]
+    assert "does not match public key" in (failing[0]["go_error"] or "")
+    assert not [f for f in report["findings"] if f["component"] == "etcd" and f["severity"] in ("critical", "error") and f["role"] != "etcd-peer"]

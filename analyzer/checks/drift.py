@@ -20,6 +20,7 @@ _COPY_NAME = {
     Copy.SYNCED_FROM: "the etcd object it is synced from",
     Copy.REVISIONED: "the revisioned copy in etcd",
     Copy.USER_SOURCE: "the user's source secret",
+    Copy.AGGREGATED_FROM: "the object the aggregate takes it from",
 }
 
 

@@ -107,6 +107,7 @@ class Copy(StrEnum):
     SYNCED_FROM = "synced-from"  # the etcd object the file is synced from
     REVISIONED = "revisioned"  # <name>-<revision> in etcd
     USER_SOURCE = "user-source"  # the user's secret in openshift-config
+    AGGREGATED_FROM = "aggregated-from"  # the per-node secret or bundle an aggregate (etcd-all-certs) takes it from
 
 
 @dataclass(frozen=True)

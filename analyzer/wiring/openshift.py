@@ -96,7 +96,7 @@ def _pod_from_etcd(objects: EtcdObjects, revision: int | None, component: str = 
     with the installer's placeholders replaced as it replaces them on the node."""
     name = f"{component}-pod-{revision}" if revision else f"{component}-pod"
     material = objects.data("configmaps", namespace, name, "pod.yaml")
-    if material.state is State.PRESENT and revision is not None:
+    if material.state is State.PRESENT and (revision is not None or node):
         text = substitute_placeholders(material.data.decode("utf-8", "replace"), revision, node)
         material = replace(material, data=text.encode())
     return static_pod_of(material, component)
@@ -247,6 +247,8 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
             wiring.serving_trust[name] = (server_ca, "kube-apiserver-server-ca, the bundle node and local kubeconfigs trust")
         if node is not None:
             wiring.components.extend(_node_components(node, objects))
+        elif objects is not None:
+            wiring.components.extend(_etcd_from_objects(objects, name))
         wiring.components.extend(_controllers(node, name, objects))
     return wiring
 
@@ -314,6 +316,25 @@ def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: st
     if hint == "service-network-serving-certkey":
         return replace(load, expected_names=("kubernetes.default.svc",) + ((service_ip,) if service_ip else ()))
     return load
+
+
+def _etcd_from_objects(objects: EtcdObjects, node: str | None) -> list[Component]:
+    """etcd on a master known only from etcd: its static pod from ``etcd-pod`` in openshift-etcd (the
+    installer's NODE_NAME placeholder replaced), its files through the objects they are written from
+    (cluster-etcd-operator bindata/etcd/pod.gotpl.yaml; etcd-all-certs takes etcd-serving-<node> and
+    etcd-peer-<node>, etcd-all-bundles takes etcd-ca-bundle)."""
+    if not node:
+        return []
+    pod = _pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node)
+    source = f"ConfigMap {ETCD_NAMESPACE}/etcd-pod in etcd"
+    if pod is None:
+        pod = _mirror_pod(objects, node, "etcd", ETCD_NAMESPACE)
+        source = f"mirror pod {ETCD_NAMESPACE}/etcd-{node} in etcd"
+    if pod is None:
+        return []
+    resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, pod.revision, standard_mounts("etcd", pod.revision))
+    return [etcd(pod.flags, resolver, node=node, distribution="openshift", configured_by=f"{source}, the operator's standard mounts",
+                 expected_server=("localhost", "127.0.0.1"), expected_peer=())]
 
 
 def _node_components(node: NodeEvidence, objects: EtcdObjects | None) -> list[Component]:

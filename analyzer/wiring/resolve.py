@@ -15,6 +15,7 @@ from typing import Protocol
 
 from analyzer.evidence.node import NodeEvidence
 from analyzer.wiring.model import Copy, Location, Material, State
+from analyzer.wiring.openshift_paths import origins
 from analyzer.wiring.sources import EtcdObjects, configmap_files, node_directory, node_file
 
 
@@ -111,6 +112,17 @@ class StaticPodResolver:
         if user_source and self.objects is not None and source is not None:
             namespace, name = user_source.split("/", 1)
             copies.append((Copy.USER_SOURCE, self.objects.data("secrets", namespace, name, source[2])))
+        # An aggregate (etcd-all-certs, etcd-all-bundles) takes each key from another object: that object is
+        # the source of the bytes, and stands in for the aggregate when the snapshot lacks it.
+        for origin in (origins(host) if host and self.objects is not None else ()):
+            if origin.what != "source":
+                continue
+            resource = "secrets" if origin.kind == "Secret" else "configmaps"
+            aggregated = self.objects.data(resource, origin.namespace, origin.name, origin.data_key)  # type: ignore[union-attr]
+            if (stored is None or stored.state is State.MISSING) and aggregated.state is not State.MISSING:
+                stored, object_ref = aggregated, origin.ref
+            else:
+                copies.append((Copy.AGGREGATED_FROM, aggregated))
         if disk is not None and disk.state is not State.NOT_IN_EVIDENCE:
             if stored is not None and source is not None:
                 copies.insert(0, (source[3], stored))
