@@ -44,7 +44,8 @@ from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.build import build_wiring
-from analyzer.wiring.sources import EtcdObjects
+from analyzer.evidence.mustgather import iter_resource_files
+from analyzer.wiring.sources import CollectedObjects, EtcdObjects
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,18 @@ def run_scan(options: ScanOptions) -> ScanResult:
                 notes.append(_note("evidence.scrubbed", Severity.INFO, f"{node.input} is a sosreport: keys and kubeconfig data are scrubbed",
                                    "Pairs whose key was scrubbed are reported as unverifiable, not as broken.", node.input))
 
+        if objects is None and evidence.must_gathers:
+            # A must-gather stands in for the snapshot: the same objects, values of secrets elided.
+            gathered = evidence.must_gathers[0]
+            objects = CollectedObjects(gathered.source, iter_resource_files(gathered))  # type: ignore[assignment]
+            notes.append(_note("evidence.must-gather", Severity.INFO, f"{gathered.source} is a must-gather: secret values other than certificates are elided",
+                               "Private keys and tokens read `<N> bytes long` (oc adm inspect elideSecret): the pairs they belong to "
+                               "cannot be verified from this evidence; their certificates are checked.", gathered.source))
+            for problem in objects.problems:  # type: ignore[union-attr]
+                notes.append(_note("evidence.problem", Severity.WARNING, "part of the evidence was skipped", problem))
+            for other in evidence.must_gathers[1:]:
+                notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another must-gather was not analysed",
+                                   f"{other.source}: only {gathered.source} is analysed", other.source))
         wiring = build_wiring(list(evidence.nodes), objects)
         # Reading values while wiring can find damage the index pass did not: judge the snapshots after it.
         snapshot_records: dict[str, InputRecord] = {}

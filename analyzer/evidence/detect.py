@@ -61,6 +61,7 @@ from analyzer.evidence.archive import (
     open_tree,
     sniff_container,
 )
+from analyzer.evidence.mustgather import MustGatherRoot, find_must_gathers, inside_must_gather
 from analyzer.evidence.node import (
     ETC_KUBERNETES,
     STATIC_KUBERESOURCES_NOTE,
@@ -101,6 +102,7 @@ class InputKind(StrEnum):
     CASE = "case"
     ENCRYPTION_CONFIG = "encryption-config"
     LOG = "log"
+    MUST_GATHER = "must-gather"  # oc adm must-gather / oc adm inspect output
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,7 @@ class Evidence:
     logs: tuple[LogSource, ...]
     problems: tuple[str, ...]
     trees: tuple[EvidenceTree, ...] = field(default=(), repr=False)
+    must_gathers: tuple[MustGatherRoot, ...] = ()
 
     def close(self) -> None:
         for tree in reversed(self.trees):  # nested trees before their parents
@@ -310,6 +313,7 @@ class _Found:
     nodes: list[NodeEvidence] = field(default_factory=list)
     snapshots: list[SnapshotSource] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    must_gathers: list[MustGatherRoot] = field(default_factory=list)
 
 
 class _Collector:
@@ -322,6 +326,7 @@ class _Collector:
         self.logs: list[LogSource] = []
         self.problems: list[str] = []
         self.trees: list[EvidenceTree] = []
+        self.must_gathers: list[MustGatherRoot] = []
 
     def result(self) -> Evidence:
         return Evidence(
@@ -332,6 +337,7 @@ class _Collector:
             tuple(self.logs),
             tuple(dict.fromkeys(self.problems)),
             tuple(self.trees),
+            tuple(self.must_gathers),
         )
 
     def close(self) -> None:
@@ -413,7 +419,11 @@ class _Collector:
             return None
         self.nodes.extend(found.nodes)
         self.snapshots.extend(found.snapshots)
+        self.must_gathers.extend(found.must_gathers)
         notes = list(found.notes)
+        for gathered in found.must_gathers:
+            notes.append(f"must-gather/inspect root {gathered.root or '.'}: {len(gathered.resource_files)} resource files, "
+                         f"{len(gathered.logs)} kube-apiserver logs")
         for node in found.nodes:
             label = f"node {node.name} ({node.distribution.value})"
             notes.append(f"{label}, scrubbed by sos" if node.scrubbed else label)
@@ -426,7 +436,7 @@ class _Collector:
         return found.kind
 
     def _survey(self, tree: EvidenceTree, fs_path: Path | None, fallback: str | None) -> _Found:
-        found = _Found(nodes=find_nodes(tree, fallback_name=fallback))
+        found = _Found(nodes=find_nodes(tree, fallback_name=fallback), must_gathers=find_must_gathers(tree))
         mounts = [m.tree_path for node in found.nodes for m in node.mounts]
         host_roots = [node.host_root for node in found.nodes if node.host_root is not None]
         sos_roots = [node.host_root for node in found.nodes if node.scrubbed and node.host_root is not None]
@@ -442,6 +452,8 @@ class _Collector:
             in_sos = any(path_inside(entry.path, root) for root in sos_roots)
             if in_mount or deep_in_host or in_sos or entry.path.count("/") > MAX_LOOSE_DEPTH:
                 continue
+            if inside_must_gather(entry.path, found.must_gathers):
+                continue
             kind = self._loose_member(tree, fs_path, entry, found)
             if kind is None:
                 ignored.append(entry.path)
@@ -450,6 +462,13 @@ class _Collector:
         for node in found.nodes:
             self._node_configs(node)
             self._node_logs(node)
+        for gathered in found.must_gathers:
+            for path in gathered.logs:
+                head = self._head(tree, path, LOG_SNIFF_BYTES)
+                log_format = sniff_log(head) if head else None
+                entry = tree.stat(path)
+                if log_format is not None and entry is not None:
+                    self.logs.append(LogSource(f"{tree.source}:{path}", log_format, entry.size, None, None, tree, path))
         if ignored:
             shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
             found.notes.append(f"not recognised ({len(ignored)} files): {shown}")
@@ -465,6 +484,8 @@ class _Collector:
             if nodes[0].exclusions and nodes[0].exclusions[0][1] == STATIC_KUBERESOURCES_NOTE:
                 return InputKind.STATIC_KUBERESOURCES
             return InputKind.NODE_TREE
+        if found.must_gathers and not nodes and not found.snapshots:
+            return InputKind.MUST_GATHER
         # cluster-backup.sh's directory: the snapshot beside the static_kuberesources tarball (§2.6).
         if not nodes and found.snapshots and InputKind.STATIC_KUBERESOURCES in kinds:
             return InputKind.CLUSTER_BACKUP

@@ -32,6 +32,7 @@ class LogFormat(StrEnum):
     KLOG = "klog"  # text klog, structured or not (crictl logs, termination.log)
     JSON = "json"  # klog's JSON format
     CRI = "cri"  # /var/log/pods lines: "<RFC3339Nano> stderr F <klog line>"
+    TIMESTAMPED = "timestamped"  # `oc logs --timestamps` (must-gather current.log): "<RFC3339Nano> <klog line>"
     JOURNAL = "journal"  # journalctl short formats
     JOURNAL_EXPORT = "journal-export"  # journalctl -o export
 
@@ -39,6 +40,9 @@ class LogFormat(StrEnum):
 LOG_SNIFF_LINES = 50
 
 _CRI = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) (?:stdout|stderr) [FP] ")
+# `oc logs --timestamps` (what `oc adm inspect` and must-gather write to current.log / previous.log): the
+# kubelet's RFC3339Nano time, one space, the line (openshift/oc pkg/cli/admin/inspect/pod.go, Timestamps: true).
+_TIMESTAMPED = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)) ")
 _JOURNAL_SHORT = re.compile(rb"^([A-Z][a-z]{2}) ([ \d]\d) (\d\d):(\d\d):(\d\d) \S+ [^:\s]+: ")
 _JOURNAL_ISO = re.compile(rb"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)) \S+ [^:\s]+: ")
 _KLOG = re.compile(r"^([IWEF])(\d{2})(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s+\d+\s+([^\s\]]+:\d+)\]\s?(.*)$", re.DOTALL)  # an export MESSAGE may hold newlines
@@ -87,6 +91,9 @@ def split_prefix(line: bytes, reference: datetime) -> tuple[LogFormat | None, da
     iso = _JOURNAL_ISO.match(line)
     if iso:
         return LogFormat.JOURNAL, _iso(iso.group(1).decode()), True, line[iso.end():]
+    stamped = _TIMESTAMPED.match(line)
+    if stamped:
+        return LogFormat.TIMESTAMPED, _iso(stamped.group(1).decode()), True, line[stamped.end():]
     short = _JOURNAL_SHORT.match(line)
     if short:
         month = _MONTHS.get(short.group(1).decode())

@@ -45,5 +45,6 @@ def build_wiring(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiri
         wiring = wire_kubeadm(nodes, objects, distribution)
     attach_root_ca_copies(wiring, objects, nodes)
     link_peers(wiring)
-    wiring.given = tuple(kind for kind, have in (("etcd snapshot", objects is not None), ("node files", bool(nodes))) if have)
+    source = getattr(objects, "evidence_kind", "etcd snapshot")
+    wiring.given = tuple(kind for kind, have in ((source, objects is not None), ("node files", bool(nodes))) if have)
     return wiring

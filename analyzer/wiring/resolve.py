@@ -119,7 +119,8 @@ class StaticPodResolver:
                 continue
             resource = "secrets" if origin.kind == "Secret" else "configmaps"
             aggregated = self.objects.data(resource, origin.namespace, origin.name, origin.data_key)  # type: ignore[union-attr]
-            if (stored is None or stored.state is State.MISSING) and aggregated.state is not State.MISSING:
+            # A must-gather elides the aggregate's values (its keys are not tls.crt) but keeps the source's tls.crt.
+            if (stored is None or stored.state in (State.MISSING, State.ELIDED, State.NOT_IN_EVIDENCE)) and aggregated.state is State.PRESENT:
                 stored, object_ref = aggregated, origin.ref
             else:
                 copies.append((Copy.AGGREGATED_FROM, aggregated))

@@ -1,0 +1,86 @@
+"""must-gather and ``oc adm inspect`` output: the cluster's objects as YAML files, and pod logs.
+
+Layout (openshift/oc pkg/cli/admin/inspect/util.go dirPathForInfo, filenameForInfo; pod.go):
+- ``<root>/namespaces/<ns>/<group>/<resource>.yaml`` — a whole list (``core`` for the core group),
+  e.g. ``namespaces/openshift-kube-apiserver/core/secrets.yaml``;
+- ``<root>/namespaces/<ns>/<group>/<resource>/<name>.yaml`` — one object;
+- ``<root>/cluster-scoped-resources/<group>/<resource>.yaml`` or ``…/<resource>/<name>.yaml``;
+- ``<root>/namespaces/<ns>/pods/<pod>/<container>/<container>/logs/current.log`` and ``previous.log``,
+  written with ``Timestamps: true``: each line starts with the kubelet's RFC3339Nano time.
+must-gather (openshift/must-gather collection-scripts/gather) runs ``oc adm inspect`` into one
+directory per image, so a must-gather holds one root per image directory. Secrets are collected
+with every value but ``tls.crt``, ``ca.crt`` and ``service-ca.crt`` replaced by ``<N> bytes long``
+(inspect/secret.go elideSecret); that is decided when the values are read (gomodel.pem).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from analyzer.evidence.archive import EntryKind, EvidenceTree
+
+_ROOT = re.compile(r"^(?:(?P<root>.*)/)?(?:namespaces/[^/]+/[^/]+/[^/]+\.yaml|namespaces/[^/]+/[^/]+/[^/]+/[^/]+\.yaml"
+                   r"|cluster-scoped-resources/[^/]+/[^/]+(?:/[^/]+)?\.yaml)$")
+_POD_LOG = re.compile(r"^namespaces/(?P<ns>[^/]+)/pods/(?P<pod>[^/]+)/(?P<container>[^/]+)/(?P=container)/logs/(?:current|previous)\.log$")
+# The pod logs kforensic reads like --log: kube-apiserver's own container.
+LOG_CONTAINERS = {("openshift-kube-apiserver", "kube-apiserver")}
+MAX_RESOURCE_FILE = 256 << 20  # a secrets.yaml of a large namespace is tens of MiB at most
+
+
+@dataclass(frozen=True)
+class MustGatherRoot:
+    """One ``oc adm inspect`` directory inside a tree."""
+
+    tree: EvidenceTree = field(repr=False, compare=False)
+    root: str  # tree path of the directory that holds namespaces/ and cluster-scoped-resources/
+    resource_files: tuple[str, ...]  # tree paths of the YAML files
+    logs: tuple[str, ...]  # tree paths of the kube-apiserver pod logs
+
+    @property
+    def source(self) -> str:
+        return f"{self.tree.source}:{self.root}" if self.root else self.tree.source
+
+
+def _relative(path: str, root: str) -> str:
+    return path[len(root) + 1 :] if root else path
+
+
+def find_must_gathers(tree: EvidenceTree) -> list[MustGatherRoot]:
+    """Every inspect root in a tree: the directories above ``namespaces/<ns>/<group>/…`` or
+    ``cluster-scoped-resources/…`` files."""
+    files: dict[str, list[str]] = {}
+    entries = [entry.path for entry in tree.iter_entries() if entry.kind is EntryKind.FILE]
+    for path in entries:
+        match = _ROOT.match(path)
+        if match is not None:
+            files.setdefault(match.group("root") or "", []).append(path)
+    roots = []
+    for root, resource_files in sorted(files.items()):
+        logs = []
+        for path in entries:
+            if root and not path.startswith(root + "/"):
+                continue
+            log = _POD_LOG.match(_relative(path, root))
+            if log is not None and (log.group("ns"), log.group("container")) in LOG_CONTAINERS:
+                logs.append(path)
+        roots.append(MustGatherRoot(tree, root, tuple(sorted(resource_files)), tuple(sorted(logs))))
+    return roots
+
+
+def inside_must_gather(path: str, roots: list[MustGatherRoot]) -> bool:
+    return any(root.root == "" or path.startswith(root.root + "/") for root in roots)
+
+
+def iter_resource_files(root: MustGatherRoot) -> Iterator[tuple[str, str | None, str, str, bytes]]:
+    """(tree path, namespace or None, group, resource, bytes) of each YAML file of a root."""
+    for path in root.resource_files:
+        parts = _relative(path, root.root).split("/")
+        if parts[0] == "namespaces" and parts[2] == "pods":  # pod.go: namespaces/<ns>/pods/<pod>/<pod>.yaml
+            namespace, group, resource = parts[1], "core", "pods"
+        elif parts[0] == "namespaces":
+            namespace, group, resource = parts[1], parts[2], parts[3].removesuffix(".yaml")
+        else:
+            namespace, group, resource = None, parts[1], parts[2].removesuffix(".yaml")
+        yield path, namespace, group, resource, root.tree.read_bytes(path, MAX_RESOURCE_FILE)
