@@ -40,6 +40,9 @@ NODE_FILES = {
     # identity with no secret behind it.
     ("/etc/kubernetes/kubeconfig", "ca"): ("ConfigMap", "openshift-config-managed", "kube-apiserver-server-ca", "ca-bundle.crt"),
 }
+# etcd-all-certs from release-4.8; etcd-all-peer, etcd-all-serving and etcd-all-serving-metrics before
+# (cluster-etcd-operator@release-4.7:pkg/operator/starter.go CertSecrets), filled the same way.
+ETCD_CERT_AGGREGATES = ("etcd-all-certs", "etcd-all-peer", "etcd-all-serving", "etcd-all-serving-metrics")
 _ETCD_BUNDLES = {"server-ca-bundle.crt": "etcd-ca-bundle", "metrics-ca-bundle.crt": "etcd-metrics-ca-bundle"}
 NODE_KUBECONFIG_CLIENT = ("Secret", "openshift-kube-apiserver-operator", "node-system-admin-client", "tls.crt")
 NODE_KUBECONFIG_CA = ("ConfigMap", "openshift-kube-apiserver", "kube-apiserver-server-ca", "ca-bundle.crt")
@@ -72,7 +75,7 @@ def origins(host_path: str, *, part: str = "file") -> tuple[Origin, ...]:
     revision = match.group("revision")
     direct = Origin(kind, namespace, f"{name}-{revision}" if revision else name, key, "copy")
     found = [direct]
-    if component == "etcd" and name == "etcd-all-certs" and key.endswith((".crt", ".key")):
+    if component == "etcd" and name in ETCD_CERT_AGGREGATES and key.endswith((".crt", ".key")):
         secret, _, suffix = key.rpartition(".")
         found.append(Origin("Secret", namespace, secret, f"tls.{suffix}", "source"))  # addCertSecretToMap strips "tls"
     elif component == "etcd" and name == "etcd-all-bundles" and key in _ETCD_BUNDLES:

@@ -122,6 +122,17 @@ RELEASE_FACTS: tuple[ReleaseFact, ...] = (
     ReleaseFact("kube-apiserver.kubelet-client", _v("4.9"), None, "cert-synced",
                 f"{KAS_OPERATOR}@release-4.9:pkg/operator/starter.go (CertSecrets kubelet-client); "
                 "bindata/v4.1.0/config/defaultconfig.yaml kubelet-client-certificate=/etc/kubernetes/static-pod-certs/secrets/kubelet-client/tls.crt"),
+    # etcd's per-node pairs: three aggregates up to 4.7, one from 4.8 (pod.yaml --cert-file/--peer-cert-file follow).
+    ReleaseFact("etcd.cert-aggregates", _v("4.6"), _v("4.7"), "etcd-all-peer,etcd-all-serving,etcd-all-serving-metrics",
+                f"{ETCD_OPERATOR}@release-4.7:pkg/operator/starter.go (CertSecrets); bindata/etcd/pod.yaml"),
+    ReleaseFact("etcd.cert-aggregates", _v("4.8"), None, "etcd-all-certs",
+                f"{ETCD_OPERATOR}@release-4.8:pkg/operator/starter.go (CertSecrets); bindata/etcd/pod.yaml"),
+    # etcd's trusted CAs: the etcd-serving-ca and etcd-peer-client-ca config maps up to 4.17, etcd-all-bundles from 4.18.
+    ReleaseFact("etcd.ca-bundles", _v("4.6"), _v("4.17"), "configmaps/etcd-serving-ca/ca-bundle.crt,configmaps/etcd-peer-client-ca/ca-bundle.crt",
+                f"{ETCD_OPERATOR}@release-4.16:bindata/etcd/pod.yaml (--trusted-ca-file, --peer-trusted-ca-file); pkg/operator/starter.go CertConfigMaps"),
+    ReleaseFact("etcd.ca-bundles", _v("4.18"), None, "configmaps/etcd-all-bundles/server-ca-bundle.crt,configmaps/etcd-all-bundles/server-ca-bundle.crt",
+                f"{ETCD_OPERATOR}@release-4.18:bindata/etcd/pod.yaml; main:bindata/etcd/pod.gotpl.yaml; "
+                "pkg/operator/etcdcertsigner/etcdcertsignercontroller.go (etcd-all-bundles)"),
     # The bindata directory of the operator's assets.
     ReleaseFact("kube-apiserver.bindata", _v("4.6"), _v("4.9"), "bindata/v4.1.0",
                 f"{KAS_OPERATOR}@release-4.9:bindata/v4.1.0/kube-apiserver/pod.yaml"),
