@@ -177,7 +177,7 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
                 "logs.start-failure", Severity.ERROR, "logs", "start-up", "a component exited at start-up (from the log)",
                 f"{_where(event)}: `{logged_error}`. The evidence holds no kube-apiserver configuration to tie the error to a file.",
                 Subject(source=_where(event)), go_error=logged_error, label="start-up failure (from the log)",
-                remediation=("Send the master's /etc/kubernetes (or the etcd snapshot) so the error can be tied to the file it names",),
+                remediation=(f"Give {' or '.join(_not_given(wiring)) or 'the kube-apiserver configuration'} so the error can be tied to the file it names",),
             ))
             continue
         apiserver = apiservers[0]
@@ -225,8 +225,7 @@ def _sni_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str],
         why = (f"the last SNI pair it loaded was {last}, but the log shows neither the configured list "
                "(FLAG: --tls-sni-cert-key at -v=1) nor a layout whose order is known" if last
                else "it loaded no SNI pair before failing, and the log does not show the configured list")
-        wanted = [what for what, kind in (("the master's /etc/kubernetes", "node files"), ("the etcd snapshot", "etcd snapshot"))
-                  if kind not in wiring.given]
+        wanted = _not_given(wiring)
         return Finding(
             "logs.sni-failure", Severity.CRITICAL, "kube-apiserver", "sni", "kube-apiserver failed to load an SNI pair (from the log)",
             f"{_where(event)}: `{logged_error}`. Cannot tell which pair: {why}. {wiring_gap(wiring)}",
@@ -252,6 +251,13 @@ def _sni_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str],
         label=f"SNI pair {secret} (from the log)" if secret else label, blocks_start=True, problem=f"named from the log ({how.split(' (')[0]})",
         remediation=(f"Check the key in {obj or key} (and its source secret): Go cannot parse it; replace the secret with a valid pair",),
     )
+
+
+def _not_given(wiring: Wiring) -> list[str]:
+    """The kinds of evidence that hold kube-apiserver's configuration and were not given (a note never
+    asks for what the engineer already sent)."""
+    return [what for what, kind in (("the master's /etc/kubernetes", "node files"), ("the etcd snapshot", "etcd snapshot"))
+            if kind not in wiring.given and not (kind == "etcd snapshot" and "must-gather" in wiring.given)]
 
 
 def wiring_gap(wiring: Wiring) -> str:

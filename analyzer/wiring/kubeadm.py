@@ -215,7 +215,10 @@ def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, lay
             admin.notes += [OPTIONAL_FILES[path] for path in layout.admin_kubeconfigs.values() if path not in present.values()]
             if admin.loads:
                 wiring.components.append(admin)
-    if not wiring.components:
+    if not wiring.components and not nodes and objects is None:
+        # A log on its own: nothing says which distribution it is, so no distribution's layout is blamed.
+        wiring.notes.append("no node files and no etcd snapshot in the evidence: no component configuration to wire from")
+    elif not wiring.components:
         wiring.notes.append(f"no static pod manifests in {layout.manifests} and no mirror pods were found")
     return wiring
 

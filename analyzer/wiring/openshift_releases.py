@@ -31,8 +31,8 @@ class StandardMount:
 
 # The operators' static pods mount the revisioned directory as resource-dir and the cert-synced one
 # as cert-dir. Unchanged from release-4.6 to main in:
-#   cluster-kube-apiserver-operator bindata/v4.1.0/kube-apiserver/pod.yaml (≤ 4.9) and
-#   bindata/assets/kube-apiserver/pod.yaml (4.10 →) volumes resource-dir / cert-dir;
+#   cluster-kube-apiserver-operator bindata/v4.1.0/kube-apiserver/pod.yaml (≤ 4.8) and
+#   bindata/assets/kube-apiserver/pod.yaml (4.9 →) volumes resource-dir / cert-dir;
 #   cluster-etcd-operator bindata/etcd/pod.yaml (pod.gotpl.yaml on main) volumes resource-dir / cert-dir;
 #   cluster-kube-controller-manager-operator and cluster-kube-scheduler-operator bindata pod.yaml.
 STANDARD_MOUNTS: dict[str, tuple[StandardMount, ...]] = {
@@ -121,7 +121,7 @@ RELEASE_FACTS: tuple[ReleaseFact, ...] = (
                 "bindata/v4.1.0/config/defaultconfig.yaml kubelet-client-certificate=/etc/kubernetes/static-pod-resources/secrets/kubelet-client/tls.crt"),
     ReleaseFact("kube-apiserver.kubelet-client", _v("4.9"), None, "cert-synced",
                 f"{KAS_OPERATOR}@release-4.9:pkg/operator/starter.go (CertSecrets kubelet-client); "
-                "bindata/v4.1.0/config/defaultconfig.yaml kubelet-client-certificate=/etc/kubernetes/static-pod-certs/secrets/kubelet-client/tls.crt"),
+                "bindata/assets/config/defaultconfig.yaml kubelet-client-certificate=/etc/kubernetes/static-pod-certs/secrets/kubelet-client/tls.crt"),
     # etcd's per-node pairs: three aggregates up to 4.7, one from 4.8 (pod.yaml --cert-file/--peer-cert-file follow).
     ReleaseFact("etcd.cert-aggregates", _v("4.6"), _v("4.7"), "etcd-all-peer,etcd-all-serving,etcd-all-serving-metrics",
                 f"{ETCD_OPERATOR}@release-4.7:pkg/operator/starter.go (CertSecrets); bindata/etcd/pod.yaml"),
@@ -134,10 +134,10 @@ RELEASE_FACTS: tuple[ReleaseFact, ...] = (
                 f"{ETCD_OPERATOR}@release-4.18:bindata/etcd/pod.yaml; main:bindata/etcd/pod.gotpl.yaml; "
                 "pkg/operator/etcdcertsigner/etcdcertsignercontroller.go (etcd-all-bundles)"),
     # The bindata directory of the operator's assets.
-    ReleaseFact("kube-apiserver.bindata", _v("4.6"), _v("4.9"), "bindata/v4.1.0",
-                f"{KAS_OPERATOR}@release-4.9:bindata/v4.1.0/kube-apiserver/pod.yaml"),
-    ReleaseFact("kube-apiserver.bindata", _v("4.10"), None, "bindata/assets",
-                f"{KAS_OPERATOR}@release-4.10:bindata/assets/kube-apiserver/pod.yaml"),
+    ReleaseFact("kube-apiserver.bindata", _v("4.6"), _v("4.8"), "bindata/v4.1.0",
+                f"{KAS_OPERATOR}@release-4.8:bindata/v4.1.0/kube-apiserver/pod.yaml"),
+    ReleaseFact("kube-apiserver.bindata", _v("4.9"), None, "bindata/assets",
+                f"{KAS_OPERATOR}@release-4.9:bindata/assets/kube-apiserver/pod.yaml"),
     # The revisioned pod.yaml in kube-apiserver-pod-N is the operator's JSON encoding of the pod
     # (resourceread.WritePodV1OrDie, a JSON codec) with REVISION left for the installer to replace.
     ReleaseFact("kube-apiserver.pod-configmap", _v("4.6"), None, "json-with-REVISION",
