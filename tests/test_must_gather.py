@@ -91,3 +91,19 @@ def test_a_namespace_not_collected_is_not_in_the_evidence_not_missing(tmp_path):
     assert not [f for f in report["findings"] if f["severity"] in ("critical", "error")]
     states = {m["state"] for c in etcd for l in c["loads"] for m in l["materials"]}
     assert "missing" not in states
+
+
+def test_elision_markers_say_what_the_value_was():
+    from analyzer.wiring.model import State
+    from analyzer.wiring.sources import CollectedObjects
+
+    secret = {"apiVersion": "v1", "kind": "SecretList", "items": [{
+        "metadata": {"name": "pair", "namespace": "ns"},
+        "data": {"tls.key": "MTY3NSBieXRlcyBsb25n", "token": "MCBieXRlcyBsb25n"}}]}  # "1675 bytes long", "0 bytes long"
+    import yaml
+
+    objects = CollectedObjects("mg", iter([("namespaces/ns/core/secrets.yaml", "ns", "core", "secrets", yaml.safe_dump(secret).encode())]))
+    assert objects.data("secrets", "ns", "pair", "tls.key").state is State.ELIDED
+    assert objects.data("secrets", "ns", "pair", "token").state is State.EMPTY
+    assert objects.data("secrets", "ns", "gone", "tls.key").state is State.MISSING  # the namespace's list was collected
+    assert objects.data("secrets", "other", "pair", "tls.key").state is State.NOT_IN_EVIDENCE

@@ -292,6 +292,10 @@ def _classified(value: bytes, location: Location, history: tuple[Change, ...] = 
     if not value:
         return Material(State.EMPTY, location, value, detail="0 bytes", history=history, history_complete=complete)
     inspected = inspect_material(value)
+    if inspected.state is MaterialState.EMPTY and inspected.original_size == 0:
+        # must-gather's "0 bytes long": the value it replaced was empty, which is what the component reads.
+        return Material(State.EMPTY, location, b"", detail="0 bytes (must-gather: \"0 bytes long\")", history=history,
+                        history_complete=complete)
     state = _STATE_OF_PEM.get(inspected.state)
     if state is not None:
         return Material(state, location, value, detail=f"{state.value} in this evidence", history=history, history_complete=complete)
@@ -425,6 +429,7 @@ class CollectedObjects:
                 if not isinstance(item, dict):
                     continue
                 item.setdefault("kind", item_kind)  # a typed list's items may carry no kind of their own
+                item.setdefault("apiVersion", document.get("apiVersion"))
                 metadata = item.get("metadata") or {}
                 name = str(metadata.get("name") or "")
                 ns = metadata.get("namespace") or namespace
