@@ -189,7 +189,7 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
         statuses = (((stored.object or {}).get("status") or {}).get("nodeStatuses") or []) if stored else []
         targets = [(entry.get("nodeName"), None) for entry in statuses if entry.get("nodeName")] or [(None, None)]
         wiring.notes.append("no node files in the evidence: every file is checked through the etcd object it is written from")
-    given = ("the etcd snapshot" if objects is not None else None, "node files" if nodes else None)
+    given = (f"the {getattr(objects, 'evidence_kind', 'etcd snapshot')}" if objects is not None else None, "node files" if nodes else None)
     for name, node in targets:
         steps: list[str] = []
         pod = node_static_pod(node, APISERVER_POD, "kube-apiserver") if node else None
@@ -298,7 +298,7 @@ def _missing_config_note(objects: EtcdObjects | None, revision: int | None, node
                 "static-pod-resources/kube-apiserver-pod-N/secrets/encryption-config/encryption-config holds it"
             )
     wanted = [what for what, have in (("the master's /etc/kubernetes", given[1]), ("an etcd snapshot", given[0])) if not have]
-    gone = "neither the master's files nor the etcd snapshot hold" if all(given) else "the evidence does not hold"
+    gone = f"neither the master's files nor {given[0]} hold" if all(given) else "the evidence does not hold"
     tail = f"; {' or '.join(wanted)} would" if wanted else ""
     return f"cannot tell how kube-apiserver on {where} is configured: {gone} its config.yaml (config-N){tail}"
 
