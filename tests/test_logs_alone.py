@@ -56,3 +56,28 @@ def test_unknown_layout_without_flag_dump_cannot_tell():
     assert finding.subject.object is None and finding.go_error == "failed to load SNI cert and key: tls: failed to parse private key"
     # Nothing was given, so both kinds of evidence are asked for.
     assert "/etc/kubernetes" in finding.remediation[0] and "etcd snapshot" in finding.remediation[0]
+
+
+def test_a_named_pair_error_is_tied_to_its_files_and_secret_without_config():
+    events = _events(
+        'E0601 11:58:02.000000       1 run.go:74] "command failed" err="unable to load configmap based request-header-client-ca-file: '
+        'open /etc/kubernetes/static-pod-certs/configmaps/aggregator-client-ca/ca-bundle.crt: no such file or directory"\n')
+    [finding] = correlate_logs(events, Wiring("kubeadm"), [], CheckContext(REFERENCE_UTC, 30, "kubeadm"))
+    assert finding.subject.key == "/etc/kubernetes/static-pod-certs/configmaps/aggregator-client-ca/ca-bundle.crt"
+    assert finding.subject.object == "openshift-kube-apiserver/aggregator-client-ca" and finding.component == "logs"
+    assert "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/configmaps/aggregator-client-ca/" in finding.detail
+    assert "line 1" in finding.detail
+
+
+def test_a_dynamic_pair_name_in_the_error_names_the_pair():
+    error = ('tls: private key does not match public key" name="aggregator-proxy-cert::/etc/kubernetes/static-pod-certs/secrets/aggregator-client/tls.crt'
+             '::/etc/kubernetes/static-pod-certs/secrets/aggregator-client/tls.key')
+    events = _events(f'E0601 11:58:02.000000       1 run.go:74] "command failed" err="{error.split(chr(34))[0]}"\n')
+    [plain] = correlate_logs(events, Wiring("kubeadm"), [], CheckContext(REFERENCE_UTC, 30, "kubeadm"))
+    # A bare X509KeyPair error before any pair was loaded is the default serving pair's.
+    assert plain.label.startswith("the default serving pair") and plain.go_error == "tls: private key does not match public key"
+    events = _events('Error: unable to load "aggregator-proxy-cert::/etc/kubernetes/static-pod-certs/secrets/aggregator-client/tls.crt'
+                     '::/etc/kubernetes/static-pod-certs/secrets/aggregator-client/tls.key": tls: private key does not match public key\n')
+    [named] = correlate_logs(events, Wiring("kubeadm"), [], CheckContext(REFERENCE_UTC, 30, "kubeadm"))
+    assert named.label == "aggregator proxy client pair (from the log)"
+    assert named.subject.cert.endswith("aggregator-client/tls.crt") and named.subject.object == "openshift-kube-apiserver/aggregator-client"

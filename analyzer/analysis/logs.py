@@ -173,12 +173,7 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
             found.append(_sni_failure_from_log(event, logged_error, loaded, sni_flag, wiring))
             continue
         if not apiservers:
-            found.append(Finding(
-                "logs.start-failure", Severity.ERROR, "logs", "start-up", "a component exited at start-up (from the log)",
-                f"{_where(event)}: `{logged_error}`. The evidence holds no kube-apiserver configuration to tie the error to a file.",
-                Subject(source=_where(event)), go_error=logged_error, label="start-up failure (from the log)",
-                remediation=(f"Give {' or '.join(_not_given(wiring)) or 'the kube-apiserver configuration'} so the error can be tied to the file it names",),
-            ))
+            found.append(_start_failure_from_log(event, logged_error, loaded, wiring))
             continue
         apiserver = apiservers[0]
         failing = _identify(apiserver, logged_error, loaded)
@@ -250,6 +245,60 @@ def _sni_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str],
         Subject(cert=cert, key=key, object=obj, source=_where(event)), go_error=logged_error, evidence=evidence,
         label=f"SNI pair {secret} (from the log)" if secret else label, blocks_start=True, problem=f"named from the log ({how.split(' (')[0]})",
         remediation=(f"Check the key in {obj or key} (and its source secret): Go cannot parse it; replace the secret with a valid pair",),
+    )
+
+
+# What a dynamiccertificates error names: "<purpose>::<cert>::<key>" for a pair, "<purpose>::<file>" for a
+# bundle (k8s.io/apiserver pkg/server/dynamiccertificates), or the file of an os.ReadFile error.
+_NAMED_CONTENT = re.compile(r'"(?P<purpose>[\w-]+)::(?P<first>[^":]+)(?:::(?P<second>[^"]+))?"')
+_OPENED = re.compile(r"open (?P<path>/\S+): ")
+_PURPOSES = {"serving-cert": "default serving pair", "aggregator-proxy-cert": "aggregator proxy client pair",
+             "client-ca-bundle": "client CA bundle", "request-header": "request-header CA bundle",
+             "sni-serving-cert": "SNI pair"}
+
+
+def _start_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str], wiring: Wiring) -> Finding:
+    """A start-up failure with no kube-apiserver wired: what the error itself names, said with its files and,
+    for OpenShift's paths, the host directory and the secret or config map they are written from."""
+    named = _NAMED_CONTENT.search(logged_error)
+    opened = _OPENED.search(logged_error)
+    cert = key = None
+    what = ""
+    if named is not None:
+        what = _PURPOSES.get(named.group("purpose"), named.group("purpose"))
+        cert, key = (named.group("first"), named.group("second")) if named.group("second") else (None, named.group("first"))
+    elif opened is not None:
+        key = opened.group("path")
+        what = "a file"
+    elif logged_error.startswith(("tls: ", "x509: ")) and not any(name.startswith("serving-cert::") for name in loaded):
+        what = "the default serving pair (the first pair kube-apiserver loads; the error names no file)"
+    path = key or cert
+    secret = object_hint(path) if path else None
+    operator = bool(path) and path.startswith(("/etc/kubernetes/static-pod-certs/", "/etc/kubernetes/static-pod-resources/"))
+    obj = f"openshift-kube-apiserver/{secret}" if operator else None
+    host = openshift_host_path(path) if operator and path else None
+    if what:
+        files = ", ".join(f"{label} {value}" for label, value in (("cert", cert), ("key" if cert else "file", key)) if value)
+        detail = (f"{_where(event)}: `{logged_error}`. The error names {what}" + (f" ({files})" if files else "")
+                  + (f", written from {obj} (on the master under {posixpath.dirname(host)}/)" if obj and host else "")
+                  + ". The files themselves are not in this evidence, so the log is the witness.")
+    else:
+        detail = (f"{_where(event)}: `{logged_error}`. Cannot tell which file: the error names none and the evidence holds no "
+                  f"kube-apiserver configuration. {wiring_gap(wiring)}")
+    # A pair or bundle named by dynamiccertificates, or the first pair's bare error, is kube-apiserver's own
+    # load; a file in an os error could be any component's, so it stays the log's.
+    apiserver = named is not None or (bool(what) and opened is None)
+    if opened is not None and named is None:
+        detail += " The evidence holds no kube-apiserver configuration to tie it to a component's load."
+    return Finding(
+        "logs.start-failure", Severity.CRITICAL if apiserver else Severity.ERROR, "kube-apiserver" if apiserver else "logs", "start-up",
+        f"the log shows kube-apiserver stopping at {what}" if apiserver else
+        (f"a component exited at start-up on {path} (from the log)" if path else "a component exited at start-up (from the log)"),
+        detail, Subject(cert=cert, key=key, object=obj, source=_where(event)), go_error=logged_error,
+        evidence=(f"log: {_where(event)}",), label=f"{what} (from the log)" if apiserver else "start-up failure (from the log)",
+        blocks_start=apiserver,
+        remediation=(f"Fix {obj or path or what}: Go refuses it with the error above",) if apiserver else
+        (f"Give {' or '.join(_not_given(wiring)) or 'the kube-apiserver configuration'} so the error can be tied to the load that reads it",),
     )
 
 
