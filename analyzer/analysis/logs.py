@@ -119,8 +119,8 @@ def sni_after(loaded: list[str], sni_flag: LogEvent | None) -> tuple[str, str, s
     if directory in order and order.index(directory) + 1 < len(order):
         following = order[order.index(directory) + 1]
         return (f"{following}/tls.crt", f"{following}/tls.key",
-                f"OpenShift's default order of servingInfo.namedCertificates ({SNI_ORDER_SOURCE}): "
-                f"the pair after {posixpath.basename(directory)}")
+                (f"OpenShift's default order of servingInfo.namedCertificates ({SNI_ORDER_SOURCE}): "
+                 f"the pair after {posixpath.basename(directory)}"))
     return None
 
 
