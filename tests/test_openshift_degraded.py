@@ -40,7 +40,7 @@ def _notes(report: dict) -> str:
 
 
 def test_no_pod_configmap_names_the_user_pair_from_config_and_log(degraded):
-    code, report, case = degraded("no-pod")
+    code, report, _ = degraded("no-pod")
     headline = report["verdict"]["headline"]
     assert "user-serving-cert-000" in headline, headline
     assert "/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-000/tls.key" in headline
