@@ -11,6 +11,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import cast
 
 from analyzer import __version__
 from analyzer.analysis.inventory import build_inventory, next_expiry
@@ -116,11 +117,13 @@ def run_scan(options: ScanOptions) -> ScanResult:
         if objects is None and evidence.must_gathers:
             # A must-gather stands in for the snapshot: the same objects, values of secrets elided.
             gathered = evidence.must_gathers[0]
-            objects = CollectedObjects(gathered.source, iter_resource_files(gathered))  # type: ignore[assignment]
+            collected = CollectedObjects(gathered.source, iter_resource_files(gathered))
+            # It answers the questions the wiring asks of a snapshot (find, data, iter_objects, root, source).
+            objects = cast(EtcdObjects, collected)
             notes.append(_note("evidence.must-gather", Severity.INFO, f"{gathered.source} is a must-gather: secret values other than certificates are elided",
                                "Private keys and tokens read `<N> bytes long` (oc adm inspect elideSecret): the pairs they belong to "
                                "cannot be verified from this evidence; their certificates are checked.", gathered.source))
-            for problem in objects.problems:  # type: ignore[union-attr]
+            for problem in collected.problems:
                 notes.append(_note("evidence.problem", Severity.WARNING, "part of the evidence was skipped", problem))
             for other in evidence.must_gathers[1:]:
                 notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another must-gather was not analysed",

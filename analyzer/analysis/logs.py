@@ -105,11 +105,11 @@ def sni_after(loaded: list[str], sni_flag: LogEvent | None) -> tuple[str, str, s
     log alone: the run's FLAG dump of the configured list, else OpenShift's default order of
     namedCertificates when the loaded pairs are the operator's (cluster-kube-apiserver-operator
     observe_apiserver.go). None when neither tells: then the pair cannot be named from the log."""
-    done = [name.split("::")[1:3] for name in loaded if name.startswith("sni-serving-cert::") and name.count("::") >= 2]
+    done = [(parts[1], parts[2]) for parts in (name.split("::") for name in loaded if name.startswith("sni-serving-cert::")) if len(parts) >= 3]
     if sni_flag is not None and sni_flag.flag is not None:
         configured = _flag_sni_pairs(sni_flag.flag[1])
         if configured is not None:
-            index = configured.index(tuple(done[-1])) + 1 if done and tuple(done[-1]) in configured else (0 if not done else None)
+            index = configured.index(done[-1]) + 1 if done and done[-1] in configured else (0 if not done else None)
             if index is not None and index < len(configured):
                 return (*configured[index], f"the configured list the log dumps at line {sni_flag.line_number} (FLAG: --tls-sni-cert-key)")
     if not done:
@@ -274,9 +274,9 @@ def _start_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str
         what = "the default serving pair (the first pair kube-apiserver loads; the error names no file)"
     path = key or cert
     secret = object_hint(path) if path else None
-    operator = bool(path) and path.startswith(("/etc/kubernetes/static-pod-certs/", "/etc/kubernetes/static-pod-resources/"))
+    operator = path is not None and path.startswith(("/etc/kubernetes/static-pod-certs/", "/etc/kubernetes/static-pod-resources/"))
     obj = f"openshift-kube-apiserver/{secret}" if operator else None
-    host = openshift_host_path(path) if operator and path else None
+    host = openshift_host_path(path) if operator and path is not None else None
     if what:
         files = ", ".join(f"{label} {value}" for label, value in (("cert", cert), ("key" if cert else "file", key)) if value)
         detail = (f"{_where(event)}: `{logged_error}`. The error names {what}" + (f" ({files})" if files else "")

@@ -466,9 +466,9 @@ class _Collector:
             for path in gathered.logs:
                 head = self._head(tree, path, LOG_SNIFF_BYTES)
                 log_format = sniff_log(head) if head else None
-                entry = tree.stat(path)
-                if log_format is not None and entry is not None:
-                    self.logs.append(LogSource(f"{tree.source}:{path}", log_format, entry.size, None, None, tree, path))
+                member = tree.stat(path)
+                if log_format is not None and member is not None:
+                    self.logs.append(LogSource(f"{tree.source}:{path}", log_format, member.size, None, None, tree, path))
         if ignored:
             shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
             found.notes.append(f"not recognised ({len(ignored)} files): {shown}")

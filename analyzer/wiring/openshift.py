@@ -57,10 +57,10 @@ def _operator_revision(objects: EtcdObjects | None, node: str) -> tuple[int | No
     status = (stored.object or {}).get("status", {}) if stored else {}
     for entry in status.get("nodeStatuses") or []:
         if entry.get("nodeName") == node and str(entry.get("currentRevision") or "").isdigit():
-            return int(entry["currentRevision"]), f"nodeStatuses[{node}].currentRevision"
+            return int(str(entry["currentRevision"])), f"nodeStatuses[{node}].currentRevision"
     latest = status.get("latestAvailableRevision")
-    if str(latest or "").isdigit() and int(latest):
-        return int(latest), "latestAvailableRevision"
+    if str(latest or "").isdigit() and int(str(latest)):
+        return int(str(latest)), "latestAvailableRevision"
     return None, ""
 
 
