@@ -114,11 +114,12 @@ class StaticPodResolver:
             copies.append((Copy.USER_SOURCE, self.objects.data("secrets", namespace, name, source[2])))
         # An aggregate (etcd-all-certs, etcd-all-bundles) takes each key from another object: that object is
         # the source of the bytes, and stands in for the aggregate when the snapshot lacks it.
-        for origin in (origins(host) if host and self.objects is not None else ()):
-            if origin.what != "source":
+        objects = self.objects
+        for origin in origins(host) if host else ():
+            if origin.what != "source" or objects is None:
                 continue
             resource = "secrets" if origin.kind == "Secret" else "configmaps"
-            aggregated = self.objects.data(resource, origin.namespace, origin.name, origin.data_key)  # type: ignore[union-attr]
+            aggregated = objects.data(resource, origin.namespace, origin.name, origin.data_key)
             # A must-gather elides the aggregate's values (its keys are not tls.crt) but keeps the source's tls.crt.
             if (stored is None or stored.state in (State.MISSING, State.ELIDED, State.NOT_IN_EVIDENCE)) and aggregated.state is State.PRESENT:
                 stored, object_ref = aggregated, origin.ref
