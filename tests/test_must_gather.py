@@ -107,3 +107,10 @@ def test_elision_markers_say_what_the_value_was():
     assert objects.data("secrets", "ns", "pair", "token").state is State.EMPTY
     assert objects.data("secrets", "ns", "gone", "tls.key").state is State.MISSING  # the namespace's list was collected
     assert objects.data("secrets", "other", "pair", "tls.key").state is State.NOT_IN_EVIDENCE
+
+
+def test_ls_lists_a_must_gather(tmp_path):
+    path = build_must_gather(tmp_path, OpenShiftCluster(), "tar.gz")
+    result = subprocess.run([sys.executable, "-m", "analyzer", "ls", str(path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "must-gather / oc adm inspect" in result.stdout

@@ -19,6 +19,7 @@ INPUT_KINDS = {
     InputKind.CASE: "case (several inputs)",
     InputKind.ENCRYPTION_CONFIG: "EncryptionConfiguration",
     InputKind.LOG: "kube-apiserver log",
+    InputKind.MUST_GATHER: "must-gather / oc adm inspect",
 }
 
 _STATE_STYLE = {"present": "", "scrubbed": "yellow", "elided": "yellow", "empty": "red", "malformed": "red"}

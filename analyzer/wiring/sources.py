@@ -450,6 +450,11 @@ class CollectedObjects:
     def find(self, resource: str, namespace: str | None, name: str) -> CollectedObject | None:
         return self._objects.get(self.key_for(resource, namespace, name))
 
+    def namespaces_with(self, resource: str, name: str) -> list[str]:
+        """The namespaces holding an object of that name among those collected."""
+        return sorted({o.namespace for o in self._objects.values() if o.namespace and o.name == name
+                       and o.key == self.key_for(resource, o.namespace, name)})
+
     def iter_objects(self, resource: str, namespace: str | None = None) -> Iterator[CollectedObject]:
         prefix = f"{self.root}/{resource}/" + (f"{namespace}/" if namespace else "")
         for key in sorted(k for k in self._objects if k.startswith(prefix)):
