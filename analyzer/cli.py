@@ -54,12 +54,39 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 # -- shared options ------------------------------------------------------------------------------
 
 SnapshotArg = Annotated[
-    Path, typer.Argument(metavar="SNAPSHOT", help="An etcd snapshot (`etcdctl snapshot save`) or a member/snap/db file.")
+    Path | None,
+    typer.Argument(metavar="[SNAPSHOT]", help="An etcd snapshot (`etcdctl snapshot save`) or a member/snap/db file; omit with --etcd."),
 ]
 SalvageOpt = Annotated[
     bool,
     typer.Option("--salvage", help="Also scan every page for revision records the damaged tree no longer reaches."),
 ]
+
+
+# A running etcd instead of a snapshot (scan, info, get): one option block, declared once.
+EtcdOpt = Annotated[
+    list[str] | None,
+    typer.Option("--etcd", metavar="URL", help="Read a running etcd at this client URL (repeatable: the first that answers is read), "
+                 "with range requests only, at one revision.", rich_help_panel="Running etcd"),
+]
+EtcdCacertOpt = Annotated[Path | None, typer.Option("--etcd-cacert", help="CA bundle that verifies etcd's serving certificate.", rich_help_panel="Running etcd")]
+EtcdCertOpt = Annotated[Path | None, typer.Option("--etcd-cert", help="Client certificate (a master's etcd client pair).", rich_help_panel="Running etcd")]
+EtcdKeyOpt = Annotated[Path | None, typer.Option("--etcd-key", help="Private key of --etcd-cert.", rich_help_panel="Running etcd")]
+EtcdTimeoutOpt = Annotated[float, typer.Option("--etcd-timeout", min=0.1, help="Seconds to wait for each etcd request.", rich_help_panel="Running etcd")]
+EtcdRevisionOpt = Annotated[
+    int | None, typer.Option("--etcd-revision", min=1, help="Read at this earlier revision instead of the current one.", rich_help_panel="Running etcd")
+]
+
+
+def _live_target(urls: list[str] | None, cacert: Path | None, cert: Path | None, key: Path | None, timeout: float, revision: int | None):  # type: ignore[no-untyped-def]
+    """The --etcd option block as one value, or None when no --etcd was given."""
+    from analyzer.evidence.live import ClientFiles, LiveTarget
+
+    if not urls:
+        if any((cacert, cert, key, revision)):
+            raise UsageError("--etcd-cacert, --etcd-cert, --etcd-key and --etcd-revision need --etcd URL")
+        return None
+    return LiveTarget(tuple(urls), ClientFiles(cacert, cert, key), timeout, revision)
 
 
 EncryptionConfigOpt = Annotated[
@@ -114,6 +141,20 @@ def _progress(label: str, total_bytes: int) -> Iterator[Callable[[int], None] | 
         yield lambda events: bar.update(task, completed=events)
 
 
+@contextmanager
+def _open_store(snapshot: Path | None, target, salvage: bool):  # type: ignore[no-untyped-def]
+    """The snapshot file, or the running etcd of --etcd: both are read the same way from here on."""
+    if target is not None:
+        from analyzer.scan import open_live_etcd
+
+        with open_live_etcd(target) as live:
+            yield live
+        return
+
+    with Snapshot(snapshot, salvage=salvage) as opened:  # type: ignore[arg-type]
+        yield opened
+
+
 def _print_json(document: object) -> None:
     sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
 
@@ -130,7 +171,7 @@ def _print_json(document: object) -> None:
     )
 )
 def info(
-    snapshot: SnapshotArg,
+    snapshot: SnapshotArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     salvage: SalvageOpt = False,
     skip_hash_check: Annotated[
@@ -140,6 +181,12 @@ def info(
             help="Do not verify the SHA-256 trailer (the slowest part on CPUs without SHA instructions); integrity shows 'unchecked'.",
         ),
     ] = False,
+    etcd: EtcdOpt = None,
+    etcd_cacert: EtcdCacertOpt = None,
+    etcd_cert: EtcdCertOpt = None,
+    etcd_key: EtcdKeyOpt = None,
+    etcd_timeout: EtcdTimeoutOpt = 10.0,
+    etcd_revision: EtcdRevisionOpt = None,
 ) -> None:
     """What a snapshot holds and whether it is intact: revision, keys, size, integrity, members, damage.
 
@@ -150,6 +197,19 @@ def info(
     from analyzer.report.terminal import snapshot_summary_view
     from analyzer.views.snapshot_summary import summarize_snapshot
 
+    target = _live_target(etcd, etcd_cacert, etcd_cert, etcd_key, etcd_timeout, etcd_revision)
+    if (target is None) == (snapshot is None):
+        raise UsageError("give exactly one of SNAPSHOT or --etcd URL")
+    if target is not None:
+        from analyzer.views.live_summary import summarize_live
+        from analyzer.report.terminal import live_summary_view
+        from analyzer.scan import open_live_etcd
+
+        with open_live_etcd(target) as live:
+            live_summary = summarize_live(live)
+        _print_json(live_summary.to_json()) if as_json else stdout.print(live_summary_view(live_summary))
+        raise typer.Exit(EXIT_FINDINGS if live_summary.partial else EXIT_OK)
+    assert snapshot is not None
     with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
         summary = summarize_snapshot(opened, progress, check_hash=not skip_hash_check)
     if as_json:
@@ -170,7 +230,7 @@ def info(
     )
 )
 def get(
-    snapshot: SnapshotArg,
+    snapshot: SnapshotArg = None,
     key: Annotated[str | None, typer.Argument(help="An exact etcd key, e.g. /registry/secrets/NS/NAME.")] = None,
     prefix: Annotated[str | None, typer.Option("--prefix", "-p", help="Every live key starting with this.")] = None,
     history: Annotated[bool, typer.Option("--history", help="Every surviving revision, deletes included.")] = False,
@@ -181,21 +241,31 @@ def get(
     encryption_config: EncryptionConfigOpt = None,
     reveal_secrets: RevealOpt = False,
     salvage: SalvageOpt = False,
+    etcd: EtcdOpt = None,
+    etcd_cacert: EtcdCacertOpt = None,
+    etcd_cert: EtcdCertOpt = None,
+    etcd_key: EtcdKeyOpt = None,
+    etcd_timeout: EtcdTimeoutOpt = 10.0,
+    etcd_revision: EtcdRevisionOpt = None,
 ) -> None:
     """Keys of a snapshot with their revisions, version, size, value kind and decoded object.
 
     Secret values are redacted (size and SHA-256 prefix) unless --reveal-secrets is given.
     """
-    from analyzer.evidence.etcd import Snapshot
     from analyzer.report.terminal import key_table
     from analyzer.views.records import iter_key_records
 
+    target = _live_target(etcd, etcd_cacert, etcd_cert, etcd_key, etcd_timeout, etcd_revision)
+    if target is not None and snapshot is not None and key is None:
+        key, snapshot = str(snapshot), None  # with --etcd the one positional argument is the KEY
+    if (target is None) == (snapshot is None):
+        raise UsageError("give exactly one of SNAPSHOT or --etcd URL")
     if (key is None) == (prefix is None):
         raise UsageError("give exactly one of KEY or --prefix")
     if raw and (key is None or history):
         raise UsageError("--raw prints the value of exactly one KEY (without --history)")
     encryption = _load_encryption(encryption_config)
-    with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
+    with _open_store(snapshot, target, salvage) as opened, _progress("reading revisions", getattr(opened, "file_size", 0)) as progress:
         wanted = (key if key is not None else prefix or "").encode()
         records = list(
             iter_key_records(
@@ -204,7 +274,7 @@ def get(
         )
         if raw:
             if not records:
-                raise UsageError(f"{snapshot}: key {key} is not live in this snapshot")
+                raise UsageError(f"{opened.source}: key {key} is not live at revision {opened.revision}")
             if "/secrets/" in wanted.decode("utf-8", "replace") and not reveal_secrets:
                 raise UsageError("refusing to print a Secret's stored bytes; add --reveal-secrets if you mean it")
             sys.stdout.buffer.write(records[-1].value)
@@ -297,7 +367,7 @@ def ls(
     )
 )
 def scan(
-    evidence: Annotated[list[Path], typer.Argument(metavar="EVIDENCE...", help="Snapshots, node trees, archives, backup directories, logs.")],
+    evidence: Annotated[list[Path] | None, typer.Argument(metavar="EVIDENCE...", help="Snapshots, node trees, archives, backup directories, logs.")] = None,
     at: Annotated[str | None, typer.Option("--at", help="Reference time for every check (RFC 3339); default now.")] = None,
     warn_days: Annotated[int, typer.Option("--warn-days", min=0, help="Warn about certificates expiring within this many days.")] = 30,
     encryption_config: Annotated[
@@ -308,6 +378,12 @@ def scan(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here ('-' for stdout).")] = None,
     html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")] = None,
     markdown_out: Annotated[Path | None, typer.Option("--markdown", help="Write a Markdown summary here.")] = None,
+    etcd: EtcdOpt = None,
+    etcd_cacert: EtcdCacertOpt = None,
+    etcd_cert: EtcdCertOpt = None,
+    etcd_key: EtcdKeyOpt = None,
+    etcd_timeout: EtcdTimeoutOpt = 10.0,
+    etcd_revision: EtcdRevisionOpt = None,
 ) -> None:
     """Find the certificate, key or CA that keeps the control plane down, and say how to fix it.
 
@@ -320,7 +396,10 @@ def scan(
     from analyzer.scan import ScanOptions, run_scan
 
     reference = parse_reference_time(at)
-    options = ScanOptions(evidence, reference, warn_days, encryption_config or [], log or [])
+    target = _live_target(etcd, etcd_cacert, etcd_cert, etcd_key, etcd_timeout, etcd_revision)
+    if not evidence and target is None:
+        raise UsageError("give EVIDENCE, or --etcd URL to read a running etcd")
+    options = ScanOptions(evidence or [], reference, warn_days, encryption_config or [], log or [], etcd=target)
     with _scan_progress() as progress:
         result = run_scan(replace(options, progress=progress))
     rendered = render_outputs(result, {OutputFormat.JSON: json_out, OutputFormat.HTML: html_out, OutputFormat.MARKDOWN: markdown_out})

@@ -59,3 +59,27 @@ def os_problem(err: OSError) -> str:
     if isinstance(err, PermissionError):
         return "cannot read: permission denied"
     return f"cannot read: {(err.strerror or str(err)).lower()}"
+
+
+class LiveEtcdError(EvidenceError):
+    """A running etcd given with ``--etcd`` that cannot be read: ``source`` is the endpoint."""
+
+
+class EtcdUnreachable(LiveEtcdError):
+    """Nothing answers at the endpoint, or not within the timeout."""
+
+
+class EtcdHandshakeRefused(LiveEtcdError):
+    """The TLS handshake failed; ``facts`` says which side refused which file (live.HandshakeFacts)."""
+
+    def __init__(self, source: object, problem: str, facts: object) -> None:
+        super().__init__(source, problem)
+        self.facts = facts
+
+
+class EtcdPermissionDenied(LiveEtcdError):
+    """etcd's authentication refused the read (the client certificate's user lacks a role)."""
+
+
+class EtcdRevisionCompacted(LiveEtcdError):
+    """The revision asked for is older than etcd's last compaction."""

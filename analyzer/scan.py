@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -23,6 +23,7 @@ from analyzer.analysis.last_good import (
 )
 from analyzer.analysis.logs import correlate_logs
 from analyzer.analysis.recovery import deadlines, with_recovery
+from analyzer.checks.etcd_client import client_pair_finding, explain_refusal, pair_problem
 from analyzer.analysis.result import InputRecord, ScanResult
 from analyzer.analysis.verdict import build_verdict
 from analyzer.checks.context import CheckContext
@@ -32,7 +33,7 @@ from analyzer.decode.encryption import (
     load_encryption_config,
     merge_encryption_configs,
 )
-from analyzer.errors import DecodeError, EvidenceError
+from analyzer.errors import DecodeError, EtcdHandshakeRefused, EvidenceError
 from analyzer.evidence.detect import (
     LOG_READ_LIMIT,
     Evidence,
@@ -43,6 +44,7 @@ from analyzer.evidence.digest import input_sha256
 from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.klog import LogEvent, iter_log_events
+from analyzer.evidence.live import LiveEtcd, LiveTarget
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.build import build_wiring
 from analyzer.evidence.mustgather import iter_resource_files
@@ -57,6 +59,32 @@ class ScanOptions:
     encryption_configs: Sequence[str | Path] = ()
     logs: Sequence[str | Path] = ()
     progress: Callable[[int], None] | None = None
+    etcd: LiveTarget | None = None  # a running etcd to read instead of a snapshot
+
+
+def open_live_etcd(target: LiveTarget, now_utc: datetime | None = None) -> LiveEtcd:
+    """A running etcd opened for reading. A refused handshake becomes one line naming the file the
+    server (or our side) refused and Go's reason; the handshake happens now, whatever --at says."""
+    now = now_utc or datetime.now(UTC)
+    problem = pair_problem(target.files)
+    if problem:
+        raise EtcdHandshakeRefused(target.urls[0] if target.urls else "--etcd", problem, None)
+    try:
+        return LiveEtcd(target.urls, target.files, timeout=target.timeout, revision=target.revision)
+    except EtcdHandshakeRefused as err:
+        raise EtcdHandshakeRefused(err.source, explain_refusal(err.facts, now), err.facts) from None  # type: ignore[arg-type]
+
+
+def live_record(live: LiveEtcd) -> InputRecord:
+    """The evidence table's row for a running etcd: where, at which revision, which cluster and members."""
+    members = [{"id": m.id, "name": m.name, "peer_urls": list(m.peer_urls), "client_urls": list(m.client_urls)} for m in live.members()]
+    notes = tuple(f"not read: {refused}" for refused in live.refused)
+    details: dict[str, object] = {
+        "endpoint": live.endpoint.url, "revision": live.revision, "current_revision": live.current_revision,
+        "cluster_id": live.cluster_id, "member_id": live.member_id, "members": members, "server_version": live.server_version,
+        "compaction_revision": live.compaction.finished, "client_cert": str(live.files.cert) if live.files.cert else None,
+    }
+    return InputRecord(live.endpoint.url, "etcd-live", "grpc", live.db_size, None, None, live.partial, notes, live.revision, details)
 
 
 def _note(id_: str, severity: Severity, title: str, detail: str, source: str | None = None) -> Finding:
@@ -92,15 +120,22 @@ def run_scan(options: ScanOptions) -> ScanResult:
         snapshots.sort(key=lambda s: (s.backup_utc is not None, s.backup_utc or 0), reverse=True)
         objects = None
         opened = []
+        live = None
+        if options.etcd is not None:
+            live = stack.enter_context(open_live_etcd(options.etcd))
+            objects = EtcdObjects(live, encryption, options.progress)
+            pair = client_pair_finding(live.files, live.endpoint.url, live.revision, datetime.now(UTC))
+            notes.extend([pair] if pair else [])
         for index, source in enumerate(snapshots):
             snapshot = stack.enter_context(Snapshot(source.path))  # type: ignore[arg-type]  # only snapshots that open in place (a path) are in this list
             integrity = snapshot.verify_integrity()
             opened.append((source, snapshot, integrity))
-            if index == 0:
+            if index == 0 and live is None:
                 objects = EtcdObjects(snapshot, encryption, options.progress)
             else:
+                analysed = f"etcd at {live.endpoint.url}" if live is not None else f"the newest snapshot ({snapshots[0].source})"
                 notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another etcd snapshot was not analysed",
-                                   f"{source.source}: only the newest snapshot ({snapshots[0].source}) is analysed", source.source))
+                                   f"{source.source}: only {analysed} is analysed", source.source))
             if integrity.status.value == "mismatch":
                 notes.append(_note("evidence.snapshot-integrity", Severity.WARNING, f"{source.source}: SHA-256 trailer does not match",
                                    integrity.describe(), source.source))
@@ -141,6 +176,11 @@ def run_scan(options: ScanOptions) -> ScanResult:
                 snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
             )
             known[str(Path(source.path).resolve())] = snapshot.file_sha256()  # type: ignore[arg-type]  # only snapshots that open in place (a path) are in this list
+        if live is not None:
+            if live.partial:
+                notes.append(_note("evidence.live-damaged", Severity.WARNING, f"{live.endpoint.url}: part of etcd could not be read",
+                                   "; ".join(str(d) for d in dict.fromkeys(live.damage))[:2000], live.endpoint.url))
+            inputs.append(live_record(live))
         for detected in evidence.inputs:
             if detected.source in snapshot_records:
                 inputs.append(snapshot_records[detected.source])

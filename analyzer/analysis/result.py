@@ -21,12 +21,18 @@ class InputRecord:
     integrity: str | None  # etcd snapshots: ok | mismatch | absent
     partial: bool
     notes: tuple[str, ...] = ()
-    revision: int | None = None  # etcd snapshots: the revision analysed
+    revision: int | None = None  # etcd snapshots: the revision analysed; a running etcd: the revision read
+    etcd: dict[str, object] | None = None  # a running etcd: endpoint, cluster ID, members, version, compaction
+
+    @property
+    def live(self) -> bool:
+        return self.etcd is not None
 
     def to_json(self) -> dict[str, object]:
         return {
             "path": self.path, "kind": self.kind, "format": self.format, "size": self.size, "sha256": self.sha256,
             "integrity": self.integrity, "partial": self.partial, "revision": self.revision, "notes": list(self.notes),
+            "live": self.live, "etcd": self.etcd,
         }
 
 

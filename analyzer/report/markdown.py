@@ -37,5 +37,11 @@ def render_markdown(result: ScanResult) -> str:
     if top is not None and top.remediation:
         lines += ["", f"**Fix ({top.label})**:", ""]
         lines += [f"{i}. {' '.join(step.split())}" for i, step in enumerate(top.remediation, start=1)]
-    lines += ["", "Evidence: " + ", ".join(f"`{r.path}`" + (f" (sha256 {r.sha256[:12]}…)" if r.sha256 else "") for r in result.inputs)]
+    lines += ["", "Evidence: " + ", ".join(f"`{r.path}`" + _provenance(r) for r in result.inputs)]
     return "\n".join(lines) + "\n"
+
+
+def _provenance(record) -> str:  # type: ignore[no-untyped-def]
+    if record.etcd is not None:
+        return f" (live etcd, revision {record.revision}, cluster {record.etcd['cluster_id']})"
+    return f" (sha256 {record.sha256[:12]}…)" if record.sha256 else ""

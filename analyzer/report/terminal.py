@@ -11,6 +11,7 @@ from rich.text import Text
 from analyzer.analysis.result import ScanResult
 from analyzer.views.records import KeyRecord
 from analyzer.evidence.etcd import Integrity
+from analyzer.views.live_summary import LiveSummary
 from analyzer.views.snapshot_summary import SnapshotSummary
 from analyzer.reftime import format_utc
 
@@ -62,12 +63,7 @@ def snapshot_summary_view(summary: SnapshotSummary) -> Group:
     parts: list[RenderableType] = [_facts_table(rows)]
 
     if summary.resources:
-        resources = Table(title="live keys per resource", title_justify="left", show_edge=False)
-        resources.add_column("resource")
-        resources.add_column("keys", justify="right")
-        for prefix, count in sorted(summary.resources.items(), key=lambda item: (-item[1], item[0])):
-            resources.add_row(prefix, str(count))
-        parts.append(resources)
+        parts.append(_resources_table(summary.resources))
 
     if summary.salvage is not None:
         salvage = summary.salvage
@@ -85,6 +81,42 @@ def snapshot_summary_view(summary: SnapshotSummary) -> Group:
             parts.append(Text(f"  damage: {damage}", style="red"))
         if len(summary.damage) > 50:
             parts.append(Text(f"  … and {len(summary.damage) - 50} more", style="red"))
+    return Group(*parts)
+
+
+def _history_line(compaction_revision: int | None) -> str:
+    if compaction_revision is None:
+        return "none: history is readable back to revision 1"
+    return f"at revision {compaction_revision}; history before it is gone"
+
+
+def _resources_table(resources: dict[str, int]) -> Table:
+    table = Table(title="live keys per resource", title_justify="left", show_edge=False)
+    table.add_column("resource")
+    table.add_column("keys", justify="right")
+    for prefix, count in sorted(resources.items(), key=lambda item: (-item[1], item[0])):
+        table.add_row(prefix, str(count))
+    return table
+
+
+def live_summary_view(summary: LiveSummary) -> Group:
+    rows: list[tuple[str, str | Text]] = [
+        ("etcd", Text(f"{summary.endpoint} (live, read-only)", style="cyan")),
+        ("cluster", f"id {summary.cluster_id}, answered by member {summary.member_id}, etcd {summary.server_version or 'unknown'}"),
+        ("revision", f"{summary.revision}" + (f" (current {summary.current_revision})" if summary.current_revision != summary.revision else "")),
+        ("live keys", f"{summary.live_keys}"),
+        ("size", f"{format_bytes(summary.db_size)} database" if summary.db_size is not None else "unknown"),
+        ("compaction", _history_line(summary.compaction.finished)),
+    ]
+    for member in summary.members:
+        rows.append(("member", f"{member.name or '(unnamed)'} id {member.id} peers {', '.join(member.peer_urls)} clients {', '.join(member.client_urls)}"))
+    for refused in summary.refused:
+        rows.append(("not read", Text(refused, style="yellow")))
+    parts: list[object] = [_facts_table(rows)]
+    if summary.resources:
+        parts.append(_resources_table(summary.resources))
+    for damage in summary.damage[:50]:
+        parts.append(Text(f"  damage: {damage}", style="red"))
     return Group(*parts)
 
 

@@ -10,7 +10,8 @@ from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.envelope import ValueKind, detect_kind
 from analyzer.decode.redaction import redact_object
 from analyzer.decode.values import DecodedValue, decode_value
-from analyzer.evidence.etcd import KeyValue, Snapshot
+from analyzer.evidence.etcd import KeyValue
+from analyzer.evidence.store import EtcdStore
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def describe(record: KeyValue, *, decode: bool = False, encryption: EncryptionCo
 
 
 def iter_key_records(
-    snapshot: Snapshot,
+    snapshot: EtcdStore,
     wanted: bytes,
     *,
     exact: bool,

@@ -25,7 +25,8 @@ from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.gomodel.material import MaterialState
 from analyzer.gomodel.pem import inspect_material
 from analyzer.decode.values import DecodedValue, decode_value
-from analyzer.evidence.etcd import KeyIndex, KeyValue, Snapshot
+from analyzer.evidence.etcd import KeyIndex, KeyValue, unpack_revision
+from analyzer.evidence.store import EtcdStore
 from analyzer.errors import DecodeError
 from analyzer.evidence.archive import EntryKind
 from analyzer.evidence.node import NOT_IN_EVIDENCE, NodeEvidence
@@ -91,11 +92,11 @@ class StoredObject:
 
 
 class EtcdObjects:
-    """The objects of one snapshot that certificate wiring can need, decoded on demand."""
+    """The objects of one etcd (a snapshot or a running one) that certificate wiring can need, decoded on demand."""
 
     def __init__(
         self,
-        snapshot: Snapshot,
+        snapshot: EtcdStore,
         encryption: EncryptionConfig | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> None:
@@ -170,7 +171,7 @@ class EtcdObjects:
         location = Location(input=self.source, etcd_key=key, object=f"{namespace}/{name}", kind=kind, data_key=data_key)
         stored = self.find(resource, namespace, name)
         if stored is None:
-            detail = f"{kind} {namespace}/{name} is not in the snapshot"
+            detail = f"{kind} {namespace}/{name} is not in etcd at revision {self.snapshot.revision}"
             if self.snapshot.partial:
                 detail += " (the snapshot is damaged; it may be in the part that could not be read)"
             return Material(State.MISSING, location, detail=detail)
@@ -207,8 +208,9 @@ class EtcdObjects:
             return self._revisions[key]
         revisions = []
         first = None
+        oldest = unpack_revision(packed[0]).main  # one key is written at most once per revision
         for record in self.snapshot.iter_read(packed):
-            if record.revision.packed == packed[0]:
+            if record.revision.main == oldest:
                 first = record
             if record.deleted:
                 revisions.append(_Revision(record.revision.main, True, {}, None, None))

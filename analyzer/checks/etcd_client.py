@@ -1,0 +1,144 @@
+"""The etcd client pair the user passed with ``--etcd-cert``/``--etcd-key``, judged by a real etcd.
+
+When kforensic reads a running etcd, the handshake itself is evidence about the pair found on a
+master: etcd accepted it (so kube-apiserver's etcd client pair, if it is this one, is not what keeps
+the control plane down) or refused it, and then why, in the words Go would use.
+
+etcd 3.5 is built with Go 1.16, whose TLS server answers every client-certificate verification
+failure with the one alert "bad certificate" (crypto/tls handshake_server.go
+processCertsFromClient; Go 1.21 added "unknown CA" and "certificate expired" alerts). The alert
+alone never says why, so the reason is worked out here from the files and the server's chain, the
+way Go's crypto/x509 decides, and etcd's own log line is predicted:
+``tls: failed to verify client's certificate: <x509 error>`` (Go 1.16 wording; newer Go says
+``tls: failed to verify certificate: ...``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from analyzer.checks.trust import go_chain
+from analyzer.gomodel.keypair import (
+    find_hostname_error,
+    find_validity_error,
+    load_x509_key_pair,
+)
+from analyzer.gomodel.pem import iter_pem_blocks
+from analyzer.evidence.live import ClientFiles, HandshakeFacts
+from analyzer.model.findings import Finding, Severity, Subject
+
+ERR_INCOMPATIBLE_USAGE = "x509: certificate specifies an incompatible key usage"  # crypto/x509 verify.go IncompatibleUsage
+
+
+def _certificates(path: Path | None) -> tuple[x509.Certificate, ...]:
+    if path is None:
+        return ()
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return ()
+    found = []
+    for block in iter_pem_blocks(data):
+        if block.type == "CERTIFICATE":
+            try:
+                found.append(x509.load_der_x509_certificate(block.der))
+            except ValueError:
+                continue
+    return tuple(found)
+
+
+def _name(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string() or "(empty subject)"
+
+
+def pair_problem(files: ClientFiles) -> str | None:
+    """Go's tls.X509KeyPair over the two files: None when they load, else one line naming them."""
+    if files.cert is None or files.key is None:
+        return None
+    try:
+        result = load_x509_key_pair(Path(files.cert).read_bytes(), Path(files.key).read_bytes())
+    except OSError:
+        return None  # the reader names an unreadable file itself
+    if result.ok:
+        return None
+    return f"--etcd-cert {files.cert} and --etcd-key {files.key} do not load as a pair: {result.go_error or result.detail}"
+
+
+def explain_refusal(facts: HandshakeFacts, now_utc: datetime) -> str:
+    """One line: which of the given files the handshake refused, and Go's reason where it can be told."""
+    files = facts.files
+    if facts.stage == "server-untrusted":
+        return f"the TLS handshake failed: {_server_untrusted(facts, now_utc)}"
+    if facts.stage == "pair-unusable":
+        return f"the TLS handshake failed: the given files do not load: {facts.detail}"
+    if facts.stage == "client-refused":
+        alert = f"TLS alert \"{facts.alert}\"" if facts.alert else facts.detail
+        if files.cert is None:
+            return (f"etcd refused the handshake ({alert}): it requires a client certificate (--client-cert-auth) "
+                    "and none was given; pass the master's etcd client pair with --etcd-cert and --etcd-key")
+        reason = client_reason(files, now_utc)
+        return (f"etcd refused the client certificate --etcd-cert {files.cert} ({alert}): {reason}; "
+                f"etcd logs it as \"tls: failed to verify client's certificate: {reason.split(' (')[0]}\"")
+    return f"the TLS handshake failed: {facts.detail}"
+
+
+def _server_untrusted(facts: HandshakeFacts, now_utc: datetime) -> str:
+    files = facts.files
+    chain = tuple(x509.load_der_x509_certificate(der) for der in facts.peer_chain_der)
+    given = f"--etcd-cacert {files.cacert}" if files.cacert else "the system's CA certificates"
+    if not chain:
+        return f"the server's certificate is not trusted by {given} ({facts.detail})"
+    leaf = chain[0]
+    host = facts.endpoint.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    roots = _certificates(files.cacert)
+    trusted, go_error = go_chain(chain, roots) if roots else (False, None)
+    reason = go_error if not trusted else (find_validity_error(leaf, now_utc) or find_hostname_error(leaf, host))
+    return f"{given} does not verify the server's certificate ({_name(leaf)}, issued by {leaf.issuer.rfc4514_string()}): {reason or facts.detail}"
+
+
+def client_reason(files: ClientFiles, now_utc: datetime) -> str:
+    """Why a Go server would refuse this client certificate, most decisive first."""
+    certs = _certificates(files.cert)
+    if not certs:
+        return "the file holds no certificate"
+    leaf = certs[0]
+    expired = find_validity_error(leaf, now_utc)
+    if expired:
+        return expired
+    try:
+        usages = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        if ExtendedKeyUsageOID.CLIENT_AUTH not in usages and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in usages:
+            return ERR_INCOMPATIBLE_USAGE
+    except x509.ExtensionNotFound:
+        pass
+    roots = _certificates(files.cacert)
+    trusted, go_error = go_chain(certs, roots) if roots else (False, None)
+    if not trusted and go_error:
+        return f"{go_error} (judged against --etcd-cacert {files.cacert}; etcd trusts the CA of its --trusted-ca-file)"
+    return ("x509: certificate signed by unknown authority (most likely: it chains to --etcd-cacert, but etcd's "
+            "--trusted-ca-file holds another CA)")
+
+
+def client_pair_finding(files: ClientFiles, endpoint: str, revision: int, now_utc: datetime) -> Finding | None:
+    """The pair etcd accepted, as a finding on that pair (refusals end the run with exit 2)."""
+    if files.cert is None:
+        return None
+    certs = _certificates(files.cert)
+    leaf = certs[0] if certs else None
+    described = f"{_name(leaf)}, valid until {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}" if leaf else "no parseable certificate"
+    return Finding(
+        id="etcd-client.accepted",
+        severity=Severity.INFO,
+        component="evidence",
+        role="etcd-client",
+        title=f"etcd at {endpoint} accepted the client pair {files.cert}",
+        detail=(f"The TLS handshake with client certificate {files.cert} ({described}) and key {files.key} succeeded "
+                f"at {now_utc:%Y-%m-%dT%H:%M:%SZ}, and etcd answered reads at revision {revision}. A component configured "
+                "with this pair can reach etcd today."),
+        subject=Subject(cert=str(files.cert), key=str(files.key), source=endpoint),
+        label="etcd client pair",
+    )
