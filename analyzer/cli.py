@@ -150,6 +150,7 @@ def _open_store(snapshot: Path | None, target, salvage: bool):  # type: ignore[n
         with open_live_etcd(target) as live:
             yield live
         return
+    from analyzer.evidence.etcd import Snapshot
 
     with Snapshot(snapshot, salvage=salvage) as opened:  # type: ignore[arg-type]
         yield opened
