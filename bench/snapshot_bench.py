@@ -96,16 +96,16 @@ def _write_share(endpoint_port: int, writer: int, operations: int) -> int:
     return operations
 
 
-def build(target: Path) -> dict[str, int]:
-    """Write TARGET_REVISIONS revisions over DISTINCT_KEYS keys, with deletes, then save.
+def build(target: Path, revisions: int = TARGET_REVISIONS) -> dict[str, int]:
+    """Write ``revisions`` revisions over DISTINCT_KEYS keys, with deletes, then save.
 
     Every request is one put or one delete of a live key, so each is one etcd revision: the
-    saved file's revision is TARGET_REVISIONS + 1 (etcd starts at 1).
+    saved file's revision is ``revisions`` + 1 (etcd starts at 1).
     """
     import multiprocessing
 
     with EtcdServer(quota_bytes=8 * GiB, fast_unsafe=True) as etcd:
-        share = TARGET_REVISIONS // WRITERS
+        share = revisions // WRITERS
         with multiprocessing.get_context("spawn").Pool(WRITERS) as pool:
             written = sum(pool.starmap(_write_share, [(etcd.client_port, writer, share) for writer in range(WRITERS)]))
         print("  saving the snapshot with etcdctl", file=sys.stderr)

@@ -135,6 +135,17 @@ def test_unreachable_endpoint(pki, tmp_path):
     assert f"https://127.0.0.1:{port}: cannot reach etcd: connection refused" in line
 
 
+def test_silent_endpoint_times_out(pki):
+    import socket
+
+    with socket.socket() as sock:  # accepts connections (the kernel's backlog) but never speaks
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        url = f"https://127.0.0.1:{sock.getsockname()[1]}"
+        line = one_line_exit_2(kforensic("scan", "--etcd", url, "--etcd-cacert", str(pki.ca), "--etcd-timeout", "1"))
+    assert f"{url}: etcd did not answer within 1 s" in line
+
+
 def test_wrong_ca_names_the_ca_file_and_gos_reason(served, pki):
     etcd, _, _ = served
     line = one_line_exit_2(kforensic("scan", *etcd_args(etcd, pki, ca=pki.wrong_ca)))

@@ -174,6 +174,8 @@ def probe_handshake(endpoint: EtcdEndpoint, files: ClientFiles, timeout: float) 
     try:
         with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw, context.wrap_socket(raw) as tls:
             tls.getpeercert(binary_form=True)
+    except TimeoutError:
+        return None  # nothing to tell about TLS: the server does not answer at all
     except ssl.SSLCertVerificationError as err:
         return HandshakeFacts(endpoint.url, "server-untrusted", files, err.verify_message or _ssl_reason(err), chain)
     except (ssl.SSLError, OSError) as err:
