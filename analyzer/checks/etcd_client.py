@@ -21,17 +21,16 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from analyzer.checks.trust import go_chain
-from analyzer.gomodel.keypair import (
+from analyzer.evidence.live import ClientFiles, HandshakeFacts
+from analyzer.gomodel.keypair import load_x509_key_pair
+from analyzer.gomodel.pem import iter_pem_blocks
+from analyzer.gomodel.verify import (
+    ERR_INCOMPATIBLE_USAGE,
     find_hostname_error,
     find_validity_error,
-    load_x509_key_pair,
+    go_chain,
 )
-from analyzer.gomodel.pem import iter_pem_blocks
-from analyzer.evidence.live import ClientFiles, HandshakeFacts
 from analyzer.model.findings import Finding, Severity, Subject
-
-ERR_INCOMPATIBLE_USAGE = "x509: certificate specifies an incompatible key usage"  # crypto/x509 verify.go IncompatibleUsage
 
 
 def _certificates(path: Path | None) -> tuple[x509.Certificate, ...]:
