@@ -24,6 +24,8 @@ from analyzer.errors import KforensicError, UsageError
 
 if TYPE_CHECKING:  # imported where used: the CLI starts without loading every room
     from analyzer.decode.encryption import EncryptionConfig
+    from analyzer.evidence.live import LiveTarget
+    from analyzer.evidence.store import EtcdStore
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # scan: an error-level finding; info: the snapshot is damaged or altered
@@ -78,7 +80,9 @@ EtcdRevisionOpt = Annotated[
 ]
 
 
-def _live_target(urls: list[str] | None, cacert: Path | None, cert: Path | None, key: Path | None, timeout: float, revision: int | None):  # type: ignore[no-untyped-def]
+def _live_target(
+    urls: list[str] | None, cacert: Path | None, cert: Path | None, key: Path | None, timeout: float, revision: int | None
+) -> LiveTarget | None:
     """The --etcd option block as one value, or None when no --etcd was given."""
     from analyzer.evidence.live import ClientFiles, LiveTarget
 
@@ -142,7 +146,7 @@ def _progress(label: str, total_bytes: int) -> Iterator[Callable[[int], None] | 
 
 
 @contextmanager
-def _open_store(snapshot: Path | None, target, salvage: bool):  # type: ignore[no-untyped-def]
+def _open_store(snapshot: Path | None, target: LiveTarget | None, salvage: bool) -> Iterator[EtcdStore]:
     """The snapshot file, or the running etcd of --etcd: both are read the same way from here on."""
     if target is not None:
         from analyzer.scan import open_live_etcd
@@ -152,7 +156,8 @@ def _open_store(snapshot: Path | None, target, salvage: bool):  # type: ignore[n
         return
     from analyzer.evidence.etcd import Snapshot
 
-    with Snapshot(snapshot, salvage=salvage) as opened:  # type: ignore[arg-type]
+    assert snapshot is not None  # the caller checked that exactly one of the two was given
+    with Snapshot(snapshot, salvage=salvage) as opened:
         yield opened
 
 

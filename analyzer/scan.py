@@ -44,7 +44,7 @@ from analyzer.evidence.digest import input_sha256
 from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.klog import LogEvent, iter_log_events
-from analyzer.evidence.live import LiveEtcd, LiveTarget
+from analyzer.evidence.live import HandshakeFacts, LiveEtcd, LiveTarget
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.build import build_wiring
 from analyzer.evidence.mustgather import iter_resource_files
@@ -72,7 +72,9 @@ def open_live_etcd(target: LiveTarget, now_utc: datetime | None = None) -> LiveE
     try:
         return LiveEtcd(target.urls, target.files, timeout=target.timeout, revision=target.revision)
     except EtcdHandshakeRefused as err:
-        raise EtcdHandshakeRefused(err.source, explain_refusal(err.facts, now), err.facts) from None  # type: ignore[arg-type]
+        if not isinstance(err.facts, HandshakeFacts):
+            raise
+        raise EtcdHandshakeRefused(err.source, explain_refusal(err.facts, now), err.facts) from None
 
 
 def live_record(live: LiveEtcd) -> InputRecord:

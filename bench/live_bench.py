@@ -91,7 +91,7 @@ def main() -> None:
     live_info = json.loads(results["info --etcd (live)"][-1].output)
     assert live_info["live_keys"] == offline_info["live_keys"], (live_info["live_keys"], offline_info["live_keys"])
 
-    total, steal = (after - before for after, before in zip(ticks_after, ticks_before))
+    total, steal = (after - before for after, before in zip(ticks_after, ticks_before, strict=True))
     print(f"\nfile: {snapshot} ({snapshot.stat().st_size / GiB:.2f} GiB), revision {offline_info['revision']:,}, "
           f"{offline_info['events']:,} stored events, {offline_info['live_keys']:,} live keys; restored into etcd in {restored:.0f} s")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")

@@ -161,7 +161,7 @@ def test_expired_client_certificate_names_the_cert_and_gos_reason(served, pki):
     assert f"etcd refused the client certificate --etcd-cert {pki.expired.cert}" in line
     assert 'TLS alert "bad certificate"' in line
     not_after = pki.pairs["expired"].cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert f"x509: certificate has expired or is not yet valid: current time " in line and f"is after {not_after}" in line
+    assert "x509: certificate has expired or is not yet valid: current time " in line and f"is after {not_after}" in line
     assert "tls: failed to verify client's certificate: x509: certificate has expired" in line
 
 

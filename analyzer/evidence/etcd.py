@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import struct
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from itertools import pairwise
@@ -221,7 +221,8 @@ class KeyIndex:
     """
 
     live: dict[bytes, int] = field(default_factory=dict)
-    history: dict[bytes, list[int]] = field(default_factory=dict)
+    # A running etcd fills it lazily (evidence.live.LiveHistory); a snapshot with a dict.
+    history: MutableMapping[bytes, list[int]] = field(default_factory=dict)
     events: int = 0
     skipped: int = 0  # entries of the key bucket that are not revision records
     tombstones: int = 0

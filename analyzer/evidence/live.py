@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import socket
 import ssl
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -250,51 +250,31 @@ class _Where:
     at: int
 
 
-class LiveHistory(dict):  # type: ignore[type-arg]
-    """KeyIndex.history for a running etcd: a key's events are walked only when asked for."""
+class LiveHistory(MutableMapping[bytes, list[int]]):
+    """KeyIndex.history for a running etcd: a key's events are walked only when asked for, then kept."""
 
     def __init__(self, store: LiveEtcd, wanted: Callable[[bytes], bool], live: dict[bytes, int]) -> None:
-        super().__init__()
         self._store, self._wanted, self._live = store, wanted, live
-
-    def _names(self) -> list[bytes]:
-        return [name for name in self._live if self._wanted(name)]
+        self._walked: dict[bytes, list[int]] = {}
 
     def __getitem__(self, name: bytes) -> list[int]:
-        found = self.get(name)
-        if found is None:
-            raise KeyError(name)
-        return found
+        if name not in self._walked:
+            if name not in self._live or not self._wanted(name):
+                raise KeyError(name)
+            self._walked[name] = self._store._walk_history(name, self._live[name])
+        return self._walked[name]
 
-    def get(self, name: bytes, default: list[int] | None = None) -> list[int] | None:  # type: ignore[override]
-        if dict.__contains__(self, name):
-            return dict.__getitem__(self, name)
-        if name not in self._live or not self._wanted(name):
-            return default
-        events = self._store._walk_history(name, self._live[name])
-        dict.__setitem__(self, name, events)
-        return events
+    def __setitem__(self, name: bytes, handles: list[int]) -> None:
+        self._walked[name] = handles
 
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, bytes) and name in self._live and self._wanted(name)
+    def __delitem__(self, name: bytes) -> None:
+        del self._walked[name]
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._names())
+        return (name for name in self._live if self._wanted(name))
 
     def __len__(self) -> int:
-        return len(self._names())
-
-    def __bool__(self) -> bool:
-        return any(self._wanted(name) for name in self._live)
-
-    def keys(self):  # type: ignore[no-untyped-def, override]
-        return self._names()
-
-    def items(self):  # type: ignore[no-untyped-def, override]
-        return [(name, self[name]) for name in self._names()]
-
-    def values(self):  # type: ignore[no-untyped-def, override]
-        return [self[name] for name in self._names()]
+        return sum(1 for _ in self)
 
 
 class LiveEtcd:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from analyzer.model.findings import Severity
-from analyzer.analysis.result import ScanResult
+from analyzer.analysis.result import InputRecord, ScanResult
 from analyzer.reftime import format_utc
 
 MAX_FINDINGS = 8
@@ -41,7 +41,7 @@ def render_markdown(result: ScanResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _provenance(record) -> str:  # type: ignore[no-untyped-def]
+def _provenance(record: InputRecord) -> str:
     if record.etcd is not None:
         return f" (live etcd, revision {record.revision}, cluster {record.etcd['cluster_id']})"
     return f" (sha256 {record.sha256[:12]}…)" if record.sha256 else ""

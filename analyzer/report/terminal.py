@@ -112,7 +112,7 @@ def live_summary_view(summary: LiveSummary) -> Group:
         rows.append(("member", f"{member.name or '(unnamed)'} id {member.id} peers {', '.join(member.peer_urls)} clients {', '.join(member.client_urls)}"))
     for refused in summary.refused:
         rows.append(("not read", Text(refused, style="yellow")))
-    parts: list[object] = [_facts_table(rows)]
+    parts: list[RenderableType] = [_facts_table(rows)]
     if summary.resources:
         parts.append(_resources_table(summary.resources))
     for damage in summary.damage[:50]:
