@@ -65,7 +65,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kforensic-live-bench-"))
     pki = make_live_pki(work / "pki")
     started = time.monotonic()
-    with live_etcd(snapshot, pki) as etcd:
+    # The bench database is near etcd's default 2 GiB quota, and opening it takes a while on a busy machine.
+    with live_etcd(snapshot, pki, quota_bytes=8 * GiB, ready_timeout=900) as etcd:
         restored = time.monotonic() - started
         python = sys.executable
         tls = ["--etcd-cacert", str(pki.ca), "--etcd-cert", str(pki.root.cert), "--etcd-key", str(pki.root.key)]
