@@ -56,6 +56,9 @@ stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 # -- shared options ------------------------------------------------------------------------------
 
 SnapshotArg = Annotated[
+    Path, typer.Argument(metavar="SNAPSHOT", help="An etcd snapshot (`etcdctl snapshot save`) or a member/snap/db file.")
+]
+OptionalSnapshotArg = Annotated[
     Path | None,
     typer.Argument(metavar="[SNAPSHOT]", help="An etcd snapshot (`etcdctl snapshot save`) or a member/snap/db file; omit with --etcd."),
 ]
@@ -177,7 +180,7 @@ def _print_json(document: object) -> None:
     )
 )
 def info(
-    snapshot: SnapshotArg = None,
+    snapshot: OptionalSnapshotArg = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
     salvage: SalvageOpt = False,
     skip_hash_check: Annotated[
@@ -236,7 +239,7 @@ def info(
     )
 )
 def get(
-    snapshot: SnapshotArg = None,
+    snapshot: OptionalSnapshotArg = None,
     key: Annotated[str | None, typer.Argument(help="An exact etcd key, e.g. /registry/secrets/NS/NAME.")] = None,
     prefix: Annotated[str | None, typer.Option("--prefix", "-p", help="Every live key starting with this.")] = None,
     history: Annotated[bool, typer.Option("--history", help="Every surviving revision, deletes included.")] = False,
