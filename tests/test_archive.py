@@ -12,6 +12,7 @@ import io
 import os
 import random
 import subprocess
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +53,7 @@ from tests.fixtures.archives import (
     build_zip,
     forbid_writes,
     forge_zip_size,
+    forge_zip_version,
     kubeadm_members,
     tar_bytes,
     zip_bytes,
@@ -538,6 +540,28 @@ def test_zip_member_declaring_more_than_it_holds_is_corrupt(sandbox: Path) -> No
         pytest.raises(CorruptEvidence, match="declares 5000"),
     ):
         tree.read_bytes("short")
+
+
+def test_zip_needing_a_newer_version_to_extract_is_one_line_not_a_crash(sandbox: Path) -> None:
+    # Python's zipfile raises NotImplementedError for the whole archive when one member needs a
+    # version past 6.3; the tree says so and names the version.
+    data = forge_zip_version(zip_bytes([File("a", b"a"), File("b", b"b")]), "b", 99)
+    path = sandbox / "new.zip"
+    path.write_bytes(data)
+    with forbid_writes(sandbox), pytest.raises(UnsupportedEvidence, match=r"newer reader \(zip file version 9\.9\)") as exc:
+        open_tree(path)
+    assert_one_line(exc.value, path)
+
+
+def test_zip_member_with_an_empty_name_is_skipped_not_a_crash(sandbox: Path) -> None:
+    # Found by fuzz/target_archives.py: zipfile's ZipInfo.is_dir() raises IndexError on it.
+    path = sandbox / "empty-name.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(""), b"a")
+        archive.writestr("b", b"b")
+    with forbid_writes(sandbox), open_tree(path) as tree:
+        assert files_of(tree) == {"b": 1}
+        assert any(p.problem == "member with an empty name; skipped" for p in tree.problems)
 
 
 def test_zip_member_declaring_a_huge_size_is_never_decompressed(sandbox: Path) -> None:

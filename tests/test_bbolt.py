@@ -281,6 +281,27 @@ def test_truncated_file_reports_missing_pages(tmp_path):
             db.page(layout.high_water - 2)
 
 
+@pytest.mark.parametrize("claimed", [1 << 40, 1 << 62])
+def test_a_meta_claiming_more_pages_than_the_file_costs_only_the_file(tmp_path, claimed):
+    """A valid checksum over an absurd high-water mark is a truncated file, not an allocation of it.
+
+    The walk's visited map was sized by the claim: 2**33 pages took seconds and gigabytes, more
+    ended in MemoryError. Every page the walk can reach lies inside the file, so the map is too.
+    """
+    path = tmp_path / "db"
+    layout = write_bolt(path, BUCKETS, leaf_capacity=9, branch_capacity=5)
+    patch(path, 0, meta_page(4096, "<", 0, 3, claimed, 7))
+    patch(path, 4096, meta_page(4096, "<", 1, 3, claimed, 6))
+    with open_bolt(path) as db:
+        assert db.high_water == claimed and db.file_pages == layout.high_water
+        assert db.missing_pages == claimed - layout.high_water
+        assert "file is truncated" in db.file_damage()[-1].problem
+        damage: list[Damage] = []
+        assert items_of(db, b"key") == BUCKETS[b"key"]
+        assert sum(1 for _ in db.bucket(b"key").iter_items(damage)) == len(BUCKETS[b"key"]) and not damage
+        assert db.bucket(b"key").count() == len(BUCKETS[b"key"])
+
+
 # -- files that are not bbolt at all -------------------------------------------------------------
 
 

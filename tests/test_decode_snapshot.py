@@ -117,3 +117,17 @@ def test_decode_command_reads_a_raw_value(decoding_case, tmp_path):
     piped = subprocess.run([sys.executable, "-m", "analyzer", "decode", "-"], input=written["/registry/configmaps/default/cm"],
                            capture_output=True, timeout=60)
     assert json.loads(piped.stdout)["data"] == {"ca.crt": "---- not secret ----"}
+
+
+def test_decode_a_secret_whose_data_key_is_not_utf8():
+    """Issue 17: gogo decodes such a key into a Go string and the apiserver serves it; decode used to
+    end in UnicodeDecodeError (exit 3). Now it shows the key as encoding/json does, values redacted."""
+    value = k8s.secret("default", "odd", {"tls.crt": b"CERT", "tls-key": b"hunter2"})
+    value = value.replace(b"tls-key", b"tls\xffkey")  # same length: every protobuf length stays right
+    result = subprocess.run([sys.executable, "-m", "analyzer", "decode", "-", "-o", "json"], input=value,
+                            capture_output=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    decoded = json.loads(result.stdout)
+    assert sorted(decoded["data"]) == ["tls.crt", "tls\ufffdkey"]
+    assert decoded["data"]["tls\ufffdkey"].startswith("<redacted: 7 bytes")
+    assert b"hunter2" not in result.stdout and b"aHVudGVyMg" not in result.stdout

@@ -134,6 +134,19 @@ def test_unconfigured_and_unknown_providers():
         load_encryption_config(bad.encode(), "bad.yaml")
 
 
+@pytest.mark.parametrize("stored", [
+    b"k8s:enc:p\x12\x01x\n8\nkubectl:v1:\xff:",  # what the value fuzz target found: a message of three lines
+    b"k8s:enc:hunter2-the-plaintext",  # a damaged prefix in front of a secret's plaintext
+    b"k8s:enc:aescbc:v1:hunter2 the\nplaintext:xyz",
+])
+def test_a_damaged_prefix_is_described_not_repeated(stored):
+    with pytest.raises(DecryptionError) as raised:
+        decrypt_value(stored, ETCD_KEY, _config("aescbc", "key1", os.urandom(32)))
+    message = str(raised.value)
+    assert "\n" not in message and "hunter2" not in message and "kubectl" not in message
+    assert "no readable name" in message
+
+
 def test_kms_values_need_the_plugin():
     with pytest.raises(DecryptionError, match=r"needs the KMS plugin \(provider vault\); 256-byte wrapped DEK"):
         decrypt_value(b"k8s:enc:kms:v1:vault:" + (256).to_bytes(2, "big") + os.urandom(256) + os.urandom(40), ETCD_KEY, None)

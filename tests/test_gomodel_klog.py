@@ -149,3 +149,16 @@ def test_a_cut_export_stream_keeps_the_records_before_the_cut():
     cut = export_record(b"x" * 40, usec=2, priority=6, binary=True)[:-20]
     events = list(iter_log_events(record + cut, "journal.export", REFERENCE_UTC))
     assert [e.loaded_pair for e in events] == [SNI_1]
+
+
+@pytest.mark.parametrize("ts", ["1.7487e83", "-1e300", "1e400"], ids=["past-time_t", "before-year-1", "infinite"])
+def test_a_json_time_no_datetime_holds_is_no_time(ts):
+    """Found by fuzz/target_logs.py: datetime.fromtimestamp raised OverflowError (exit 3 on a log)."""
+    event = parse('{"ts":' + ts + ',"msg":"Loaded a new cert/key pair","name":"' + SNI_1 + '","v":0}')
+    assert event.time_utc is None and event.loaded_pair == SNI_1
+
+
+def test_json_log_strings_are_read_as_go_reads_them():
+    event = parse('{"ts":1748779081.5,"msg":"bad \\ud800 escape","err":"x\\udc00","v":0}')
+    assert event.message == 'bad \ufffd escape err="x\ufffd"'
+    event.message.encode("utf-8")

@@ -228,6 +228,29 @@ def test_invalid_utf8_in_strings_is_replaced_like_encoding_json() -> None:
     assert load_object(stored("v1", "ConfigMap", raw))["metadata"]["name"] == "bad\ufffdname"
 
 
+def bytes_entry(number: int, key: bytes, value: bytes) -> bytes:
+    return field(number, field(1, key) + field(2, value))
+
+
+def test_map_keys_that_are_not_utf8_decode_as_go_holds_them() -> None:
+    """gogo's Unmarshal copies map keys into Go strings unchecked; encoding/json then writes them
+    sorted by their bytes with U+FFFD for each invalid byte (upb could not look such keys up)."""
+    metadata = field(1, field(1, "s") + bytes_entry(11, b"zone\xfe", b"b") + bytes_entry(11, b"app", b"a\xff"))
+    raw = metadata + bytes_entry(2, b"tls\xffkey", b"SECRET") + bytes_entry(2, b"ca.crt", b"CA")
+    raw += bytes_entry(4, b"\xc3(", b"text")
+    got = load_object(stored("v1", "Secret", raw))
+    assert got["metadata"]["labels"] == {"app": "a\ufffd", "zone\ufffd": "b"}
+    assert list(got["data"]) == ["ca.crt", "tls\ufffdkey"]
+    assert secret_data(got) == {"ca.crt": b"CA", "tls\ufffdkey": b"SECRET", "\ufffd(": b"text"}
+    config = load_object(stored("v1", "ConfigMap", field(1, field(1, "c")) + bytes_entry(2, b"\x80", b"x")))
+    assert configmap_data(config) == {"\ufffd": "x"}
+
+
+def test_map_keys_equal_after_replacement_keep_the_later_one_like_a_json_reader() -> None:
+    raw = field(1, field(1, "c")) + bytes_entry(2, b"k\xff", b"second") + bytes_entry(2, b"k\xfe", b"first")
+    assert configmap_data(load_object(stored("v1", "ConfigMap", raw))) == {"k\ufffd": "second"}
+
+
 def test_unmodelled_kind_decodes_to_metadata_only() -> None:
     secret_value, expected = corpus_pair("Secret")
     # Secret's raw message under another type: field 1 is still ObjectMeta, the rest must not leak.
@@ -251,6 +274,7 @@ def test_unmodelled_kind_without_metadata_still_has_metadata() -> None:
         pytest.param(b"k8s\x00\x0a\x02\x0a", id="truncated-envelope"),
         pytest.param(b"k8s:enc:aescbc:v1:key1:\x8a\x01", id="encrypted"),
         pytest.param(b"231840", id="not-an-object"),
+        pytest.param(stored("v0\n", "Sec\n8", b"\x0a\xff\x01"), id="kind-with-newlines"),  # found by fuzz/target_values.py
     ],
 )
 def test_undecodable_values_raise_one_line(value: bytes) -> None:
@@ -301,6 +325,29 @@ def test_bad_json_objects_raise_one_line(value: bytes) -> None:
     with pytest.raises(DecodeError) as caught:
         load_object(value)
     assert "\n" not in str(caught.value)
+
+
+def test_json_strings_read_as_go_reads_them() -> None:
+    # Invalid UTF-8 and unpaired surrogate escapes are U+FFFD in encoding/json, not an error; a
+    # surrogate left in a Python str would fail later, when a report is written as UTF-8.
+    value = b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a\xffb"},"data":{"\\ud800k":"\\udc00\\ud83d\\ude00"}}'
+    got = load_object(value)
+    assert got["metadata"]["name"] == "a\ufffdb"
+    assert got["data"] == {"\ufffdk": "\ufffd\U0001F600"}
+    json.dumps(got, ensure_ascii=False).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(b'{"apiVersion":"v1","kind":"X","n":NaN}', id="nan"),
+        pytest.param(b'{"apiVersion":"v1","kind":"X","n":-Infinity}', id="infinity"),
+        pytest.param(b'\xef\xbb\xbf{"apiVersion":"v1","kind":"X"}', id="byte-order-mark"),
+    ],
+)
+def test_json_that_go_refuses_is_refused(value: bytes) -> None:
+    with pytest.raises(DecodeError, match="JSON value does not parse|no protobuf, JSON or CBOR prefix"):
+        load_object(value)
 
 
 def cbor_bytes(text: str) -> bytes:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from analyzer.checks.context import CheckContext
+from analyzer.gomodel.x509parse import public_key_of
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.validity import validity_state
 from analyzer.wiring.model import Load, Material, State, Wiring
@@ -30,7 +31,9 @@ _EKU_NAMES = {
 
 
 def _public_key(certificate: x509.Certificate) -> str:
-    key = certificate.public_key()
+    key = public_key_of(certificate)
+    if key is None:
+        return "unknown algorithm"
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA {key.key_size}"
     if isinstance(key, ec.EllipticCurvePublicKey):

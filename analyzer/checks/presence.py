@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
+from analyzer.gomodel.clientgo import unreadable_certificate
 from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load, Material, State
 
@@ -39,9 +40,24 @@ def materials(load: Load) -> Iterator[tuple[str, Material]]:
         yield "public key", material
 
 
+# A certificate Go would load but cryptography cannot read (gomodel.x509parse): present, and still
+# nothing about it can be checked.
+_UNREADABLE_CERTIFICATE = "unreadable-certificate"
+_WHY_UNREADABLE = "Go loads a certificate in it that this tool cannot read"
+_ASK_UNREADABLE = "inspect the certificate with `openssl x509 -text` or Go itself; kforensic cannot read it, so it claims nothing about it"
+
+
+def _why(material: Material) -> str | None:
+    if material.state in _WHY:
+        return _WHY[material.state]
+    if material.state is State.PRESENT and unreadable_certificate(material.data):
+        return _WHY_UNREADABLE
+    return None
+
+
 def unverifiable(load: Load) -> list[tuple[str, Material]]:
     """The parts of a load the evidence cannot show, in order."""
-    return [(what, m) for what, m in materials(load) if m.state in _WHY]
+    return [(what, m) for what, m in materials(load) if _why(m)]
 
 
 def check_unverifiable(load: Load, ctx: CheckContext) -> list[Finding]:
@@ -49,14 +65,16 @@ def check_unverifiable(load: Load, ctx: CheckContext) -> list[Finding]:
     if not parts:
         return []
     what, first = parts[0]
-    names = ", ".join(f"{w} ({_WHY[m.state]})" for w, m in parts)
+    names = ", ".join(f"{w} ({_why(m)})" for w, m in parts)
+    unreadable = unreadable_certificate(first.data) if first.state is State.PRESENT else None
+    first_detail = unreadable or first.detail
     detail = (
         f"{load.label} of {load.component} cannot be verified from this evidence: {names}. "
-        + (f"{first.detail}. " if first.detail and first.detail not in names else "")
+        + (f"{first_detail}. " if first_detail and first_detail not in names else "")
         + "Nothing is claimed about it, either way."
     )
     return [finding(
-        load, f"evidence.{first.state.value}", severity.cannot_tell(),
-        f"{load.label}: {what} cannot be verified ({_WHY[first.state]})", detail,
-        material=first, remediation=(_ASK[first.state],),
+        load, f"evidence.{_UNREADABLE_CERTIFICATE if unreadable else first.state.value}", severity.cannot_tell(),
+        f"{load.label}: {what} cannot be verified ({_why(first)})", detail,
+        material=first, remediation=(_ASK_UNREADABLE if unreadable else _ASK[first.state],),
     )]

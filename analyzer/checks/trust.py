@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
-from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
+from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint, unreadable_certificate
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Finding
@@ -16,7 +16,7 @@ from analyzer.wiring.model import STORAGE_ROLES, Load, State
 
 def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     peer = load.peer
-    if peer is None or peer.ca is None or peer.ca.state is not State.PRESENT:
+    if peer is None or peer.ca is None or peer.ca.state is not State.PRESENT or unreadable_certificate(peer.ca.data):
         return []
     chain = presented_chain(load)
     if not chain:

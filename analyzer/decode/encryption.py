@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,15 +169,28 @@ def _static_key(source: str, provider: str, entry: object, resources: tuple[str,
 # -- decrypting -----------------------------------------------------------------------------------
 
 
+# What of "k8s:enc:<provider>:<v1|v2>:<name>:" (apiserver/pkg/storage/value/encrypt) a message may
+# repeat: a provider spelled like one, followed by a version, and a name of printable ASCII
+# without ':' or spaces.
+_PROVIDER_NAME = re.compile(rb"[a-z0-9]{1,32}")
+_PRINTABLE_NAME = re.compile(rb"[!-9;-~]{1,128}")
+
+
 def stored_provider(value: bytes) -> tuple[str, str | None]:
-    """(provider, key name) as far as the prefix alone tells; the name is a best guess without a config."""
+    """(provider, key name) as far as the prefix alone tells; the name is a best guess without a config.
+
+    Only a known provider and a printable name are ever repeated: the bytes after "k8s:enc:" of a
+    damaged value may be anything, the plaintext of a secret included, and must not reach a message.
+    """
     if not value.startswith(ENCRYPTED_PREFIX):
         return "identity", None
     fields = value[len(ENCRYPTED_PREFIX) :].split(b":", 3)
-    provider = fields[0].decode("ascii", "replace")
-    name = fields[2].decode("utf-8", "replace") if len(fields) > 2 else None
-    if provider == "kms" and len(fields) > 1:
-        provider = f"kms {fields[1].decode('ascii', 'replace')}"
+    if len(fields) < 3 or fields[1] not in (b"v1", b"v2") or not _PROVIDER_NAME.fullmatch(fields[0]):
+        return "an unknown provider", None
+    provider = fields[0].decode("ascii")
+    name = fields[2].decode("ascii") if _PRINTABLE_NAME.fullmatch(fields[2]) else None
+    if provider == "kms":
+        provider = f"kms {fields[1].decode('ascii')}"
     return provider, name
 
 
@@ -185,7 +199,8 @@ def decrypt_value(value: bytes, etcd_key: bytes, config: EncryptionConfig | None
     if not value.startswith(ENCRYPTED_PREFIX):
         return Decrypted(value, "identity", None)
     provider, name = stored_provider(value)
-    label = f"{provider} key {name!r}" if not provider.startswith("kms") else f"KMS provider {name!r}"
+    shown = repr(name) if name is not None else "(no readable name)"
+    label = f"{provider} key {shown}" if not provider.startswith("kms") else f"KMS provider {shown}"
     if provider.startswith("kms"):
         detail = _kms_detail(value)
         raise DecryptionError(f"encrypted with {label} ({provider}): needs the KMS plugin (provider {name}){detail}")

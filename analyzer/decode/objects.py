@@ -13,9 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import json
 from datetime import UTC, datetime, timedelta
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
@@ -24,6 +23,8 @@ from google.protobuf.message import Message
 
 from analyzer.decode.cbor import Tag, load_cbor
 from analyzer.decode.envelope import ValueKind, detect_kind, unwrap_protobuf
+from analyzer.gomodel.fmt import go_quote
+from analyzer.gomodel.gojson import load_go_json
 from analyzer.pb import k8s_apps_v1_pb2, k8s_core_v1_pb2, k8s_json_pb2, k8s_meta_v1_pb2
 from analyzer.errors import DecodeError
 
@@ -121,7 +122,7 @@ def _load_protobuf(value: bytes) -> dict[str, Any]:
     try:
         message.ParseFromString(raw)
     except ProtobufDecodeError:
-        raise DecodeError(f"{api_version} {kind} protobuf of {len(raw)} bytes is truncated or corrupt") from None
+        raise DecodeError(f"{_shown(api_version)} {_shown(kind)} protobuf of {len(raw)} bytes is truncated or corrupt") from None
     return _api_form({"apiVersion": api_version, "kind": kind, **_message_json(message)}, "protobuf")
 
 
@@ -148,13 +149,11 @@ def _message_json(message: Message) -> dict[str, Any]:
     for field, keep_zero, inline, is_map in _plan(message.DESCRIPTOR):
         name = field.name
         if is_map:
-            entries = getattr(message, name)
-            if entries:
+            if getattr(message, name):
                 value_field = field.message_type.fields_by_name["value"]
-                # encoding/json writes map keys sorted; doing the same keeps the output deterministic.
-                out[name] = {
-                    _text(key): _value(value_field, entries[key]) for key in sorted(entries, key=_text)
-                }
+                # encoding/json writes map keys sorted by their bytes, invalid UTF-8 replaced; two
+                # keys that differ only there both appear, and a JSON reader keeps the later one.
+                out[name] = {_text(key): _value(value_field, value) for key, value in _map_items(message, field)}
         elif field.is_repeated:
             items = getattr(message, name)
             if items:
@@ -185,6 +184,73 @@ def _value(field: FieldDescriptor, value: Any) -> Any:
     return value
 
 
+def _map_items(message: Message, field: FieldDescriptor) -> list[tuple[bytes, Any]]:
+    """A map field's entries as (key bytes, value), sorted by key bytes.
+
+    gogo's generated Unmarshal for Kubernetes types copies a map key into a Go string without a
+    UTF-8 check (k8s.io/api/core/v1/generated.pb.go, ``mapkey = string(dAtA[...])``), so a stored
+    Secret can hold such a key and the apiserver serves it. upb iterates such a key as bytes but
+    cannot look it up again (it wants a valid str), so then the entries are read from the wire.
+    """
+    entries = getattr(message, field.name)
+    try:
+        items = [(_raw(key), entries[key]) for key in entries]
+    except UnicodeDecodeError:
+        items = _map_items_from_wire(message, field)
+    return sorted(items, key=lambda item: item[0])
+
+
+def _map_items_from_wire(message: Message, field: FieldDescriptor) -> list[tuple[bytes, Any]]:
+    if field.message_type.fields_by_name["value"].message_type is not None:
+        raise DecodeError(f"{message.DESCRIPTOR.name}.{field.name} has a key that is not UTF-8")
+    found: dict[bytes, bytes] = {}
+    # upb re-serializes what it parsed, so the bytes are well-formed; the last entry for a key
+    # wins, as in Go's generated code and upb.
+    for number, entry in _wire_fields(message.SerializeToString()):
+        if number == field.number and isinstance(entry, bytes):
+            parts = {part_number: part for part_number, part in _wire_fields(entry)}
+            key, value = parts.get(1, b""), parts.get(2, b"")
+            if isinstance(key, bytes) and isinstance(value, bytes):
+                found[key] = value
+    return list(found.items())
+
+
+def _wire_fields(raw: bytes) -> Iterator[tuple[int, bytes | int]]:
+    """(field number, bytes or integer) of each field of a serialized protobuf message."""
+    at = 0
+    while at < len(raw):
+        tag, at = _varint(raw, at)
+        wire_type = tag & 7
+        value: bytes | int
+        if wire_type == 0:
+            value, at = _varint(raw, at)
+        elif wire_type == 2:
+            length, at = _varint(raw, at)
+            value, at = raw[at : at + length], at + length
+        elif wire_type in (1, 5):
+            width = 8 if wire_type == 1 else 4
+            value, at = raw[at : at + width], at + width
+        else:  # groups: never part of a Kubernetes type
+            raise DecodeError(f"protobuf field {tag >> 3} has wire type {wire_type}, which no Kubernetes type uses")
+        yield tag >> 3, value
+
+
+def _varint(raw: bytes, at: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if at >= len(raw) or shift > 63:
+            raise DecodeError("protobuf varint is truncated or too long")
+        byte = raw[at]
+        value |= (byte & 0x7F) << shift
+        at, shift = at + 1, shift + 7
+        if not byte & 0x80:
+            return value, at
+
+
+def _raw(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
 def _text(value: str | bytes) -> str:
     # proto2 strings are not UTF-8 checked (gogo writes Go strings as they are) and upb returns bytes
     # for invalid ones; encoding/json replaces each invalid byte with U+FFFD, and so do we.
@@ -204,7 +270,7 @@ def _time_json(time: Message) -> str | None:
 
 def _fields_v1_json(fields: Message) -> Any:
     try:
-        return json.loads(fields.Raw)
+        return load_go_json(fields.Raw)
     except (ValueError, RecursionError):
         raise DecodeError("managedFields fieldsV1 is not a JSON document") from None
 
@@ -221,8 +287,9 @@ _SPECIAL_MESSAGES: dict[str, Callable[[Any], Any]] = {
 
 
 def _parse_json(value: bytes) -> Any:
+    # The apiserver reads stored JSON with sigs.k8s.io/json: Go's reading, not Python's.
     try:
-        return json.loads(value)
+        return load_go_json(value)
     except RecursionError:
         raise DecodeError("JSON value nests too deeply to decode") from None
     except ValueError as error:
@@ -270,7 +337,7 @@ def _api_form(obj: Any, encoding: str) -> dict[str, Any]:
         raise DecodeError(f"{encoding} object has no apiVersion and kind strings")
     metadata = obj.get("metadata", {})
     if not isinstance(metadata, dict):
-        raise DecodeError(f"{encoding} {api_version} {kind} has a metadata that is not an object")
+        raise DecodeError(f"{encoding} {_shown(api_version)} {_shown(kind)} has a metadata that is not an object")
     # ObjectMeta is a struct in every Go kind, so the API always shows metadata, if only as {}.
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **obj}
 
@@ -313,4 +380,10 @@ def _describe(obj: dict[str, Any]) -> str:
     found = obj.get("metadata")
     metadata: dict[str, Any] = found if isinstance(found, dict) else {}
     name = "/".join(str(part) for part in (metadata.get("namespace"), metadata.get("name")) if part)
-    return f"{obj.get('apiVersion')} {obj.get('kind')} {name or '(unnamed)'}"
+    return f"{_shown(str(obj.get('apiVersion')))} {_shown(str(obj.get('kind')))} {_shown(name) if name else '(unnamed)'}"
+
+
+def _shown(text: str) -> str:
+    # Names come from the stored bytes: a newline or control character in one must not break the
+    # one-line message (found by fuzz/target_values.py), so such a name is shown quoted as Go's %q.
+    return text if text.isprintable() else go_quote(text)

@@ -1016,7 +1016,7 @@ def _zip_mtime(extra: bytes) -> datetime | None:
 
 
 # What zipfile and its decompressors raise on damaged member data.
-_ZIP_DAMAGE = (zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
+_ZIP_DAMAGE = (zipfile.BadZipFile, EOFError, OSError, zlib.error, lzma.LZMAError, ValueError, struct.error)
 
 
 class ZipTree(EvidenceTree):
@@ -1034,6 +1034,10 @@ class ZipTree(EvidenceTree):
         self._input = fileobj
         try:
             self._zip = zipfile.ZipFile(fileobj)
+        except NotImplementedError as exc:
+            # zipfile refuses the whole archive when any member needs a newer "version needed to
+            # extract" than it implements (zip file version 9.9), as unzip refuses that member.
+            raise UnsupportedEvidence(source, f"zip archive needs a newer reader ({_reason(exc)})") from None
         except _ZIP_DAMAGE as exc:
             raise CorruptEvidence(
                 source,
@@ -1048,6 +1052,10 @@ class ZipTree(EvidenceTree):
         self._adopt(index)
 
     def _admit(self, index: _Index, info: zipfile.ZipInfo) -> None:
+        if not info.filename:
+            # zipfile's own is_dir() fails on it (found by fuzz/target_archives.py: IndexError).
+            index.refuse(info.filename, "member with an empty name; skipped")
+            return
         unix = info.create_system == ZIP_UNIX_SYSTEM
         st_mode = info.external_attr >> 16 if unix else 0
         mode = stat.S_IMODE(st_mode) if unix else None

@@ -456,7 +456,9 @@ class Bucket:
         data = db.data
         page_bounds = db.page_bounds
         branch_elements = layout.BRANCH_ELEMENT.iter_unpack
-        seen = bytearray(db.high_water)
+        # One byte per page the file holds, not per page the meta claims: a damaged meta can claim
+        # 2**64 pages, and every page past the file's end fails page_bounds before it is marked.
+        seen = bytearray(min(db.high_water, db.file_pages))
         # A stack of (page id, depth, parent) walked so that children come out left to right.
         stack: list[tuple[int, int, int | None]] = [(self.root_page, 0, None)]
         while stack:

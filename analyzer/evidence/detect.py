@@ -297,7 +297,7 @@ def _tar_member_span(archive: Path, member: str, limits: Limits) -> tuple[int, i
                 name = "/".join(p for p in info.name.split("/") if p not in ("", "."))
                 if name == member:
                     return (info.offset_data, info.size) if info.isreg() and not info.issparse() else None
-    except (tarfile.TarError, OSError, EOFError, ValueError):
+    except (tarfile.TarError, OSError, EOFError, ValueError, RecursionError):  # RecursionError: chained pax headers
         return None
     return None
 

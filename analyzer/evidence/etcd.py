@@ -367,8 +367,9 @@ class SalvageReport:
 class Snapshot:
     """An etcd snapshot (or a raw ``member/snap/db``) opened read-only. A context manager."""
 
-    def __init__(self, path: str | Path, *, salvage: bool = False) -> None:
-        mapped = map_file(path)
+    def __init__(self, path: str | Path, *, salvage: bool = False, mapped: tuple[str, mmap.mmap | None, int] | None = None) -> None:
+        # ``mapped`` lets a caller hand over a mapping it made (the fuzzer's in-memory files).
+        mapped = mapped or map_file(path)
         self.source, _mapping, self.file_size = mapped
         self.has_trailer = self.file_size % SECTOR == TRAILER_SIZE
         data_size = self.file_size - TRAILER_SIZE if self.has_trailer else self.file_size

@@ -6,11 +6,13 @@ is memoised on the bytes themselves so that every check sees the same objects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from analyzer.gomodel.x509parse import ParsedCertificate, parse_certificate
 from analyzer.gomodel.keypair import KeyPairResult, load_x509_key_pair
 from analyzer.gomodel.pem import (
     KeyAlgorithm,
@@ -42,18 +44,36 @@ def bundle(data: bytes) -> tuple[tuple[x509.Certificate, ...], str | None]:
     Only CERTIFICATE blocks without headers count; one that does not parse fails the whole bundle.
     """
     certificates: list[x509.Certificate] = []
-    for block in iter_pem_blocks(data):
-        if block.type != "CERTIFICATE" or block.headers:
-            continue
-        try:
-            certificate = x509.load_der_x509_certificate(block.der)
-            _ = certificate.extensions  # parsed lazily by cryptography; Go parses them in ParseCertificate
-        except (ValueError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType):
-            return tuple(certificates), "x509: malformed certificate"
-        certificates.append(certificate)
-    if not certificates:
+    accepted = 0
+    for parsed in _bundle_certificates(data):
+        if parsed.go_error is not None:
+            return tuple(certificates), parsed.go_error
+        accepted += 1
+        if parsed.certificate is not None:  # an unreadable one makes the load unverifiable instead
+            certificates.append(parsed.certificate)
+    if not accepted:
         return (), NO_CERTIFICATES
     return tuple(certificates), None
+
+
+@lru_cache(maxsize=4096)
+def unreadable_certificate(data: bytes) -> str | None:
+    """Why a certificate Go would take from ``data`` cannot be read here, or None.
+
+    Such a certificate cannot be checked at all: a load that uses it is "cannot be verified".
+    """
+    for parsed in _bundle_certificates(data):
+        if parsed.go_error is not None:
+            return None  # Go stops at this one: that is a finding, not a blind spot
+        if parsed.unreadable is not None:
+            return parsed.unreadable
+    return None
+
+
+def _bundle_certificates(data: bytes) -> Iterator[ParsedCertificate]:
+    for block in iter_pem_blocks(data):
+        if block.type == "CERTIFICATE" and not block.headers:
+            yield parse_certificate(block.der)
 
 
 @lru_cache(maxsize=1024)

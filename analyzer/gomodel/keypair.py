@@ -51,14 +51,11 @@ from analyzer.gomodel.pem import (
 )
 from analyzer.errors import DecodeError
 from analyzer.gomodel.fmt import go_string_list
-from analyzer.gomodel.x509parse import GO_CURVES, parse_certificate
+from analyzer.gomodel.x509parse import GO_CURVES, GO_VERSION, parse_certificate, public_key_of
 
 # --------------------------------------------------------------------------------------------
 # X509KeyPair
 # --------------------------------------------------------------------------------------------
-
-# The Go release whose behaviour is replayed unless a caller names another (see the module doc).
-GO_VERSION = (1, 25)
 
 ERR_CERT_NO_PEM = "tls: failed to find any PEM data in certificate input"
 ERR_CERT_SWITCHED = (
@@ -109,10 +106,9 @@ class PairFailure(Enum):
 class KeyPairResult:
     """The outcome of ``load_x509_key_pair``.
 
-    ``go_error`` is the string Go returns; ``go_error_exact`` is False only for a broken leaf whose
-    fault lies deeper than the structure mirrored here (names, times, extension contents), where the
-    text is the closest Go message rather than a certain one. ``detail`` is a plain explanation for
-    people (never key material).
+    ``go_error`` is the string Go returns. A leaf Go would load but cryptography cannot read makes
+    the pair UNVERIFIABLE (``unverifiable_input`` "certificate"). ``detail`` is a plain explanation
+    for people (never key material).
     """
 
     outcome: PairOutcome
@@ -120,7 +116,6 @@ class KeyPairResult:
     key_material: Material
     failure: PairFailure | None = None
     go_error: str | None = None
-    go_error_exact: bool = True
     detail: str | None = None
     leaf: x509.Certificate | None = None
     chain_der: tuple[bytes, ...] = field(default=(), repr=False)
@@ -136,13 +131,8 @@ class KeyPairResult:
     def chain(self) -> tuple[x509.Certificate, ...]:
         """The certificates of the input that cryptography parses, leaf first. Go keeps the
         others as raw DER and never parses them at load time."""
-        parsed = []
-        for der in self.chain_der:
-            try:
-                parsed.append(x509.load_der_x509_certificate(der))
-            except ValueError:
-                continue
-        return tuple(parsed)
+        parsed = (parse_certificate(der).certificate for der in self.chain_der)
+        return tuple(certificate for certificate in parsed if certificate is not None)
 
 
 def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int, int] = GO_VERSION) -> KeyPairResult:
@@ -174,7 +164,7 @@ def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int
     base["chain_der"] = tuple(chain)
 
     if not key_material.state.verifiable:
-        leaf, _, _ = parse_certificate(chain[0], go_version)
+        leaf = parse_certificate(chain[0], go_version).certificate
         return KeyPairResult(
             PairOutcome.UNVERIFIABLE,
             **base,
@@ -197,11 +187,18 @@ def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int
         return _fail(base, PairFailure.KEY_NO_PRIVATE_KEY_BLOCK, ERR_KEY_SKIPPED + go_string_list(skipped))
     base["key_block"] = key_block
 
-    leaf, leaf_error, leaf_error_exact = parse_certificate(chain[0], go_version)
-    if leaf_error is not None:
-        return _fail(base, PairFailure.LEAF_UNPARSEABLE, leaf_error, exact=leaf_error_exact)
-    assert leaf is not None  # parse_certificate returns a certificate or an error
-    base["leaf"] = leaf
+    parsed_leaf = parse_certificate(chain[0], go_version)
+    if parsed_leaf.go_error is not None:
+        return _fail(base, PairFailure.LEAF_UNPARSEABLE, parsed_leaf.go_error)
+    if parsed_leaf.certificate is None:
+        # Go loads this leaf; cryptography cannot read it, so nothing after this step can be told.
+        return KeyPairResult(
+            PairOutcome.UNVERIFIABLE,
+            **base,
+            unverifiable_input="certificate",
+            detail=f"the leaf certificate: {parsed_leaf.unreadable}",
+        )
+    leaf = base["leaf"] = parsed_leaf.certificate
 
     key, key_failure, key_detail = _go_parse_private_key(key_block, go_version)
     if key_failure is PairFailure.KEY_PKCS8_UNKNOWN_TYPE:
@@ -218,10 +215,10 @@ def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int
 
 
 def _fail(
-    base: dict[str, Any], failure: PairFailure, message: str, detail: str | None = None, *, exact: bool = True
+    base: dict[str, Any], failure: PairFailure, message: str, detail: str | None = None
 ) -> KeyPairResult:
     return KeyPairResult(
-        PairOutcome.FAILS, **base, failure=failure, go_error=message, go_error_exact=exact, detail=detail
+        PairOutcome.FAILS, **base, failure=failure, go_error=message, detail=detail
     )
 
 
@@ -238,8 +235,6 @@ def _emptiness(what: str, material: Material) -> str:
 # --------------------------------------------------------------------------------------------
 # parsePrivateKey: PKCS#1, then PKCS#8, then SEC1
 # --------------------------------------------------------------------------------------------
-
-# namedCurveFromOID in crypto/x509: only these curves exist for Go.
 
 
 def _go_parse_private_key(
@@ -308,10 +303,7 @@ def _unparseable_key_detail(block: PemBlock, encoding: KeyEncoding | None) -> st
 
 
 def _compare_keys(leaf: x509.Certificate, private_key: Any) -> tuple[PairFailure, str] | None:
-    try:
-        public = leaf.public_key()
-    except UnsupportedAlgorithm:
-        return PairFailure.UNKNOWN_PUBLIC_KEY_ALGORITHM, ERR_UNKNOWN_PUBLIC_KEY
+    public = public_key_of(leaf)
     if isinstance(public, rsa.RSAPublicKey):
         if not isinstance(private_key, rsa.RSAPrivateKey):
             return PairFailure.KEY_TYPE_MISMATCH, ERR_KEY_TYPE_MISMATCH
@@ -338,10 +330,12 @@ def _compare_keys(leaf: x509.Certificate, private_key: Any) -> tuple[PairFailure
 
 def _mismatch_detail(leaf: x509.Certificate, key: PrivateKeyInfo) -> str:
     try:
-        public = leaf.public_key()
+        public = public_key_of(leaf)
+        if public is None:
+            raise DecodeError("unknown public key algorithm")
         algorithm, bits, curve = describe_key(public)
         leaf_side = f"{algorithm.value} {curve or bits} key {public_key_sha256(public)[:16]}"
-    except (UnsupportedAlgorithm, ValueError, DecodeError):
+    except DecodeError:
         leaf_side = "a key of an algorithm Go does not know"
     key_side = f"{key.algorithm.value} {key.curve or key.size_bits} key {key.public_key_sha256[:16]}"
     return f"the certificate holds {leaf_side}, the key file holds {key_side}"

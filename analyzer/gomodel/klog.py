@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from analyzer.gomodel.gojson import load_go_json
+
 
 class LogFormat(StrEnum):
     KLOG = "klog"  # text klog, structured or not (crictl logs, termination.log)
@@ -140,10 +142,18 @@ def _iso(text: str) -> datetime | None:
         return None
 
 
+def _epoch_utc(ts: float) -> datetime | None:
+    """zap's "ts": seconds (or milliseconds) since the epoch; None when no datetime can hold it."""
+    try:
+        return datetime.fromtimestamp(ts / (1000 if ts > 1e11 else 1), UTC)
+    except (OverflowError, OSError, ValueError):  # found by fuzz/target_logs.py: "ts":1.7e83
+        return None
+
+
 def _json_event(text: str, source: str, line_number: int, time_utc: datetime | None) -> LogEvent | None:
     try:
-        record = json.loads(text)
-    except ValueError:
+        record = load_go_json(text)
+    except (ValueError, RecursionError):
         return LogEvent(source, line_number, time_utc, "", text)
     if not isinstance(record, dict):
         return None
@@ -153,7 +163,7 @@ def _json_event(text: str, source: str, line_number: int, time_utc: datetime | N
             # Quoted as klog's text output quotes values, so one reader serves both forms.
             message += f" {field}={json.dumps(str(record[field]), ensure_ascii=False)}"
     if time_utc is None and isinstance(record.get("ts"), (int, float)):
-        time_utc = datetime.fromtimestamp(record["ts"] / (1000 if record["ts"] > 1e11 else 1), UTC)
+        time_utc = _epoch_utc(record["ts"])
     loaded = str(record.get("name")) if record.get("msg") == "Loaded a new cert/key pair" else None
     severity = {"0": "I", "info": "I", "error": "E"}.get(str(record.get("v", record.get("level", ""))).lower(), "E" if "err" in record else "I")
     return LogEvent(source, line_number, time_utc, severity, message, loaded)
@@ -229,8 +239,8 @@ def line_format(line: bytes) -> LogFormat | None:
         return prefix or LogFormat.KLOG
     if rest.startswith(b"{"):
         try:
-            record = json.loads(rest)
-        except ValueError:
+            record = load_go_json(rest)
+        except (ValueError, RecursionError):
             return None
         if isinstance(record, dict) and "msg" in record and ("ts" in record or "v" in record):
             return prefix or LogFormat.JSON

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from analyzer.errors import DecodeError
+from analyzer.gomodel.x509parse import parse_certificate, public_key_of
 from analyzer.gomodel.der import INTEGER, OCTET_STRING, SEQUENCE, DerReader, sequence_children
 from analyzer.gomodel.fmt import go_string_list
 from analyzer.gomodel.material import Material, MaterialState, find_elided_size, scrub_hints
@@ -414,10 +415,9 @@ def load_public_keys(data: bytes) -> tuple[PublicKeyInfo, ...]:
             keys.append(_load_der_public_key(block.der, block.type))
         elif block.type == "CERTIFICATE":
             cert = _load_der_certificate(block.der, f"CERTIFICATE block at offset {block.offset}")
-            try:
-                key = cert.public_key()
-            except (ValueError, UnsupportedAlgorithm) as exc:
-                raise DecodeError(f"the certificate at offset {block.offset} holds a public key that does not parse: {exc}") from None
+            key = public_key_of(cert)
+            if key is None:
+                raise DecodeError(f"the certificate at offset {block.offset} holds a public key of an unknown algorithm")
             keys.append(public_key_info(key, KeyEncoding.CERTIFICATE, block.type))
     if not keys:
         raise DecodeError(f"no public key block (found {go_string_list(b.type for b in blocks)})")
@@ -436,10 +436,10 @@ def _load_der_public_key(der: bytes, pem_type: str | None) -> PublicKeyInfo:
 
 
 def _load_der_certificate(der: bytes, what: str) -> x509.Certificate:
-    try:
-        return x509.load_der_x509_certificate(der)
-    except ValueError as exc:
-        raise DecodeError(f"{what} does not parse: {exc}") from None
+    parsed = parse_certificate(der)
+    if parsed.certificate is None:
+        raise DecodeError(f"{what} does not parse: {parsed.go_error or parsed.unreadable}")
+    return parsed.certificate
 
 
 def _require_material(data: bytes, what: str) -> Material:

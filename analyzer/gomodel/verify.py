@@ -22,12 +22,13 @@ from functools import lru_cache
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
+from analyzer.gomodel.x509parse import public_key_of, signature_parameters_of
 from analyzer.gomodel.fmt import go_quote, go_rfc3339
 
 # --------------------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ def _signed_with(certificate: x509.Certificate) -> str | None:
     """The key algorithm the certificate's signature algorithm names (RSA, ECDSA, Ed25519)."""
     if certificate.signature_algorithm_oid == x509.oid.SignatureAlgorithmOID.ED25519:
         return "Ed25519"
-    parameters = certificate.signature_algorithm_parameters
+    parameters = signature_parameters_of(certificate)
     if isinstance(parameters, padding.PKCS1v15 | padding.PSS):
         return "RSA"
     if isinstance(parameters, ec.ECDSA):
@@ -273,7 +274,7 @@ def _signature_error(certificate: x509.Certificate, issuer: x509.Certificate) ->
     insecure = insecure_algorithm_error(certificate)
     if insecure is not None:
         return insecure
-    key, wanted = issuer.public_key(), _signed_with(certificate)
+    key, wanted = public_key_of(issuer), _signed_with(certificate)
     for kind, algorithm, go_type, error in _KEY_TYPES:
         if isinstance(key, kind):
             if wanted is not None and wanted != algorithm:
@@ -291,9 +292,9 @@ def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool 
     try:
         certificate.verify_directly_issued_by(issuer)
         return True
-    except InvalidSignature:
-        return False
-    except (ValueError, TypeError):
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        # UnsupportedAlgorithm: a key or signature algorithm cryptography does not know; Go's
+        # CheckSignature fails with ErrUnsupportedAlgorithm for such a parent as well.
         return False
 
 
@@ -342,5 +343,5 @@ def verifies(chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate,
         verifier = PolicyBuilder().store(Store(list(roots))).time(moment).build_client_verifier()
         verifier.verify(leaf, list(chain[1:]))
         return True, None
-    except (VerificationError, ValueError, TypeError):
+    except (VerificationError, UnsupportedAlgorithm, ValueError, TypeError):
         return go_chain(chain, roots)
