@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import warnings
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from analyzer.gomodel.clientgo import bundle, unreadable_certificate
-from analyzer.gomodel.x509parse import parse_certificate
+from analyzer.gomodel.x509parse import parse_certificate, serial_of
 from analyzer.gomodel.keypair import PairFailure, PairOutcome, load_x509_key_pair
 from analyzer.gomodel.pem import load_certificates
 from analyzer.errors import DecodeError
@@ -217,3 +218,14 @@ def test_ls_and_scan_survive_hostile_certificates(tmp_path, kubeadm, target, edi
 def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "analyzer", *map(str, args)], capture_output=True, text=True,
                           timeout=300, cwd=REPO, env={"PATH": "/usr/bin:/bin", "KFORENSIC_DEBUG": "", "COLUMNS": "200"})
+
+
+def test_a_zero_serial_go_accepts_loads_without_a_warning_on_stderr():
+    def zero_serial(root: D.Node) -> None:
+        D.tbs_field(root, "serial").content = b"\x00"
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parsed = parse_certificate(damaged(EC_LEAF, zero_serial))
+        assert parsed.certificate is not None and serial_of(parsed.certificate) == 0
+    assert caught == []

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from analyzer.checks.context import CheckContext
-from analyzer.gomodel.x509parse import public_key_of
+from analyzer.gomodel.x509parse import public_key_of, serial_of
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.validity import validity_state
 from analyzer.wiring.model import Load, Material, State, Wiring
@@ -74,7 +74,7 @@ class InventoryEntry:
             "subject": cert.subject.rfc4514_string(),
             "common_name": common_name(cert),
             "issuer": cert.issuer.rfc4514_string(),
-            "serial": format(cert.serial_number, "x"),
+            "serial": format(serial_of(cert), "x"),
             "not_before": format_utc(cert.not_valid_before_utc),
             "not_after": format_utc(cert.not_valid_after_utc),
             "state": self.state,

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from analyzer.gomodel.x509parse import public_key_of, signature_parameters_of
+from analyzer.gomodel.x509parse import public_key_of, serial_of, signature_parameters_of
 from analyzer.gomodel.fmt import go_quote, go_rfc3339
 
 # --------------------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ def go_hint_certificate_name(cert: x509.Certificate) -> str:
     organizations = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
     if organizations:
         return str(organizations[0].value)
-    return f"serial:{cert.serial_number}"
+    return f"serial:{serial_of(cert)}"
 
 
 def format_hostname_error(

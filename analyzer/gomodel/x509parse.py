@@ -21,11 +21,13 @@ read either, comes out ``unreadable`` ("cannot be checked"), never as a guessed 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
@@ -88,8 +90,12 @@ def parse_certificate(der: bytes, go_version: tuple[int, int] = GO_VERSION) -> P
     if error is not None:
         return ParsedCertificate(None, go_error=error)
     try:
-        certificate = x509.load_der_x509_certificate(der[:raw_length])
-        _read_every_lazy_part(certificate)
+        with warnings.catch_warnings():
+            # A serial of zero (which Go takes) makes cryptography warn on stderr; the report, not
+            # a warning, is where a certificate's oddities go.
+            warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+            certificate = x509.load_der_x509_certificate(der[:raw_length])
+            _read_every_lazy_part(certificate)
     except _LAZY_ERRORS as exc:
         if raw_length != len(der):
             return ParsedCertificate(None, go_error="x509: trailing data")
@@ -108,6 +114,13 @@ def public_key_of(certificate: x509.Certificate) -> CertificatePublicKeyTypes | 
         return None
 
 
+def serial_of(certificate: x509.Certificate) -> int:
+    """The serial number; cryptography warns on every read of a zero one, which Go takes silently."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return certificate.serial_number
+
+
 def signature_parameters_of(certificate: x509.Certificate) -> object | None:
     """The padding or ECDSA parameters of a parsed certificate's signature; None when unknown."""
     try:
@@ -124,7 +137,7 @@ def _read_every_lazy_part(certificate: x509.Certificate) -> None:
             _ = attribute.value
     for extension in certificate.extensions:
         _ = extension.value
-    _ = certificate.not_valid_before_utc, certificate.not_valid_after_utc, certificate.serial_number
+    _ = certificate.not_valid_before_utc, certificate.not_valid_after_utc, serial_of(certificate)
     # An algorithm cryptography does not know only raises UnsupportedAlgorithm, on every access;
     # callers read these through public_key_of and signature_parameters_of.
     public_key_of(certificate)
