@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass, field
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,63 @@ def scenario_reports(real_etcd, tmp_path_factory):
     return get
 
 
+# --------------------------------------------------------------------------------------------
+# Real Go as an oracle (tests/gooracle/main.go; see tests/fixtures/gooracle.py)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class OracleTotals:
+    """Generated cases compared with Go in this process (an xdist worker sends its own to the controller)."""
+
+    cases: int = 0
+    matched: int = 0
+    go: str | None = None
+    mismatches: list[str] = field(default_factory=list)
+
+    def add(self, cases: int, matched: int, go: str | None, mismatches: list[str]) -> None:
+        self.cases += cases
+        self.matched += matched
+        self.go = self.go or go
+        self.mismatches += mismatches
+
+
+ORACLE_TOTALS = OracleTotals()
+
+
+@pytest.fixture(scope="session")
+def go_oracle():
+    from tests.fixtures.gooracle import OracleUnavailable, start_oracle
+
+    try:
+        oracle = start_oracle()
+    except OracleUnavailable as error:
+        pytest.skip(f"needs the Go oracle: {error}")
+    yield oracle
+    oracle.close()
+    ORACLE_TOTALS.add(oracle.cases, oracle.matched, oracle.go_version, oracle.mismatches)
+
+
+def pytest_sessionfinish(session):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker hands its counts to the controller
+        workeroutput["gooracle"] = json.dumps(asdict(ORACLE_TOTALS))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    counts = json.loads(getattr(node, "workeroutput", {}).get("gooracle", "null") or "null")
+    if counts:
+        ORACLE_TOTALS.add(counts["cases"], counts["matched"], counts["go"], counts["mismatches"])
+
+
+def pytest_terminal_summary(terminalreporter):
+    totals = ORACLE_TOTALS
+    if not totals.cases:
+        return
+    terminalreporter.write_sep("-", "Go oracle")
+    terminalreporter.write_line(
+        f"{totals.cases} generated cases ran against real Go ({totals.go}); {totals.matched} matched kforensic's Go model"
+        + ("" if totals.matched == totals.cases else f"; {totals.cases - totals.matched} DID NOT MATCH")
+    )
+    for description in totals.mismatches[:10]:
+        terminalreporter.write_line(f"  mismatch: {description}")
