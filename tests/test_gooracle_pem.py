@@ -112,7 +112,7 @@ def model_decode(data: bytes) -> dict:
             "headers": sorted((k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
                               for k, v in block.headers),
             "bytes": block.der,
-            "parse": _parse(block.der, GO_VERSION)[1],
+            "parse": _parse(block.der, GO_VERSION).go_error,
         })
         rest = data[block.end :]
     return {"blocks": blocks, "rest": rest}
