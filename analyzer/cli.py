@@ -370,6 +370,7 @@ def demo(
     stdout.print("evidence: " + ", ".join(path.name for path in evidence))
     stdout.print(scan_summary_view(result))
     stdout.print("reports: " + ", ".join(str(path) for path in targets.values()))
+    raise typer.Exit(EXIT_FINDINGS if result.failing else EXIT_OK)
 
 
 @app.command(

@@ -51,7 +51,8 @@ def render(browser, html: Path, screenshot: Path) -> tuple[list[str], dict]:
 
 def test_demo_report_renders_offline_with_the_verdict_on_screen(browser, tmp_path):
     out = tmp_path / "demo"
-    subprocess.run([sys.executable, "-m", "analyzer", "demo", "--out", str(out)], check=True, capture_output=True, timeout=300)
+    demo = subprocess.run([sys.executable, "-m", "analyzer", "demo", "--out", str(out)], capture_output=True, timeout=300)
+    assert demo.returncode == 1, demo.stderr  # the demo case has an error-level finding
     html = out / "report.html"
     requested, facts = render(browser, html, tmp_path / "demo.png")
     assert requested == [html.as_uri()], requested

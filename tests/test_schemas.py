@@ -16,8 +16,8 @@ PACKAGE_DIR = REPO / "analyzer" / "pb"
 
 
 def load_generator():
-    # schemas/generate.py is a script beside the .proto files, not part of an importable package.
-    spec = importlib.util.spec_from_file_location("schemas_generate", REPO / "schemas" / "generate.py")
+    # tools/generate_pb.py is a developer script, not part of an importable package.
+    spec = importlib.util.spec_from_file_location("generate_pb", REPO / "tools" / "generate_pb.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -27,9 +27,9 @@ def test_committed_modules_match_the_schemas(tmp_path: Path) -> None:
     pytest.importorskip("grpc_tools", reason="grpcio-tools (test extra) is needed to run protoc")
     generated = {path.name: path.read_text(encoding="utf-8") for path in load_generator().generate(tmp_path)}
     committed = {path.name: path.read_text(encoding="utf-8") for path in PACKAGE_DIR.glob("*_pb2.py")}
-    assert sorted(committed) == sorted(generated), "run `python schemas/generate.py`: module set differs"
+    assert sorted(committed) == sorted(generated), "run `python tools/generate_pb.py`: module set differs"
     stale = [name for name in generated if committed[name] != generated[name]]
-    assert not stale, f"run `python schemas/generate.py`: {stale} are stale"
+    assert not stale, f"run `python tools/generate_pb.py`: {stale} are stale"
 
 
 def test_gencode_version_is_the_declared_protobuf_floor() -> None:

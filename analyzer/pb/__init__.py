@@ -1,1 +1,1 @@
-"""Protobuf modules generated from schemas/*.proto by ``python schemas/generate.py``. Do not edit."""
+"""Protobuf modules generated from schemas/*.proto by ``python tools/generate_pb.py``. Do not edit."""

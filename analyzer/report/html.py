@@ -1,10 +1,9 @@
 """The HTML report: one self-contained file (inline CSS and SVG, no script, nothing fetched), from
-the JSON report rendered with jinja2 templates in ``reports/templates``. Autoescaping is on: text
-from the evidence is never markup. It prints to PDF as it shows."""
+the JSON report rendered with jinja2 templates in ``reports/templates`` (``analyzer/templates`` once
+installed). Autoescaping is on: text from the evidence is never markup. It prints to PDF as it
+shows."""
 
 from __future__ import annotations
-
-from importlib.resources import files
 
 from jinja2 import Environment, FunctionLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -12,12 +11,13 @@ from markupsafe import Markup
 from analyzer.report.json_report import build_report
 from analyzer.report.svg import trust_graph, validity_timeline
 from analyzer.analysis.result import ScanResult
+from analyzer.resources import read_resource
 
 TEMPLATE = "report.html.j2"
 
 
 def _template_source(name: str) -> str:
-    return (files("reports") / "templates" / name).read_text(encoding="utf-8")
+    return read_resource("templates", name)
 
 
 def environment() -> Environment:

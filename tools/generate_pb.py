@@ -1,6 +1,9 @@
-"""Regenerate the Python protobuf modules in analyzer/pb from the .proto files beside this script.
+"""Regenerate the Python protobuf modules in analyzer/pb from the .proto files in schemas/.
 
-Run ``python schemas/generate.py`` after editing a schema and commit the result;
+A developer's tool, kept out of schemas/ because that folder is installed as package data
+(analyzer/schemas in the wheel) and every ``*.py`` in a package folder would be installed with it.
+
+Run ``python tools/generate_pb.py`` after editing a schema and commit the result;
 tests/test_schemas.py fails while the committed modules are stale. The output depends only on the
 schemas and the protoc bundled with grpcio-tools (pinned in pyproject.toml), so it is reproducible.
 """
@@ -12,8 +15,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCHEMA_DIR = Path(__file__).resolve().parent
-PACKAGE_DIR = SCHEMA_DIR.parent / "analyzer" / "pb"
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA_DIR = REPO / "schemas"
+PACKAGE_DIR = REPO / "analyzer" / "pb"
 
 # protoc writes `import k8s_meta_v1_pb2 as ...`, which only resolves when the output directory is on
 # sys.path; inside a package the sibling module has to be imported relatively.
@@ -39,4 +43,4 @@ def generate(out_dir: Path) -> list[Path]:
 
 if __name__ == "__main__":
     for written in generate(PACKAGE_DIR):
-        print(written.relative_to(SCHEMA_DIR.parent))
+        print(written.relative_to(REPO))

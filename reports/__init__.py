@@ -1,1 +1,0 @@
-"""Report templates (reports/templates), shipped with the package."""

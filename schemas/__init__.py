@@ -1,1 +1,0 @@
-"""Protobuf schemas (*.proto), their generator, and the JSON report schema."""
