@@ -6,6 +6,7 @@ after it. The CLI calls ``run_scan`` and renders what it returns.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from analyzer.decode.encryption import (
     load_encryption_config,
     merge_encryption_configs,
 )
-from analyzer.errors import DecodeError, EvidenceError
+from analyzer.errors import DecodeError, EvidenceError, UsageError
 from analyzer.evidence.detect import (
     LOG_READ_LIMIT,
     Evidence,
@@ -187,3 +188,30 @@ def run_recover(snapshot: str | Path, target: str, reference_utc: datetime, encr
         last_good = find_last_good(objects, namespace, name, reference_utc)
         openshift = objects.root == OPENSHIFT
         return RecoverResult(last_good, "openshift" if openshift else "kubeadm", user_sources(objects) if openshift else {})
+
+
+def scan_demo(out: Path) -> tuple[ScanResult, list[Path], list[Path]]:
+    """Scan the bundled example case as ``scan`` would and write its three reports into ``out``.
+
+    Returns the result, the evidence and the reports written.
+    """
+    from analyzer.demo import REFERENCE_TIME, evidence_paths
+    from analyzer.reftime import parse_reference_time
+    from analyzer.report.outputs import OutputFormat, render_outputs, write_outputs
+
+    evidence = evidence_paths()
+    out = out.resolve()
+    # The report lists inputs as given: name them as a case would, not by this installation's path.
+    home = os.getcwd()
+    os.chdir(evidence[0].parent)
+    try:
+        result = run_scan(ScanOptions([path.name for path in evidence], parse_reference_time(REFERENCE_TIME)))
+    finally:
+        os.chdir(home)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"{out}: cannot create the output directory: {err.strerror or err}") from None
+    targets = {OutputFormat.HTML: out / "report.html", OutputFormat.JSON: out / "report.json", OutputFormat.MARKDOWN: out / "report.md"}
+    write_outputs(render_outputs(result, targets))
+    return result, evidence, list(targets.values())
