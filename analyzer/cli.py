@@ -265,20 +265,20 @@ def _scan_progress() -> Iterator[Callable[[int], None] | None]:
         yield lambda events: bar.update(task, completed=events)
 
 
-def _scan_exit(result: Any) -> typer.Exit:
+def _scan_exit(result: ScanResult) -> typer.Exit:
     from analyzer.analysis.result import Outcome
 
     return typer.Exit({Outcome.CLEAN: EXIT_OK, Outcome.FAILING: EXIT_FINDINGS, Outcome.INCOMPLETE: EXIT_INCOMPLETE}[result.outcome])
 
 
-def _scan_options(evidence: list[Path], at: str | None, warn_days: int, encryption_config: list[Path] | None, log: list[Path] | None):  # type: ignore[no-untyped-def]
+def _scan_options(evidence: list[Path], at: str | None, warn_days: int, encryption_config: list[Path] | None, log: list[Path] | None) -> ScanOptions:
     from analyzer.reftime import parse_reference_time
     from analyzer.scan import ScanOptions
 
     return ScanOptions(evidence, parse_reference_time(at), warn_days, encryption_config or [], log or [])
 
 
-def _print_scan(result: Any, output: Output) -> None:
+def _print_scan(result: ScanResult, output: Output) -> None:
     """The scan on stdout: the summary (every finding with -o wide or -v), or the report as JSON/YAML."""
     if output in (Output.JSON, Output.YAML):
         from analyzer.report.json_report import build_report
@@ -534,7 +534,7 @@ def certs(
     _setup(quiet, verbose)
     options = _scan_options(evidence, at, warn_days, encryption_config, None)
     with _scan_progress() as progress:
-        result = run_scan(replace(options, progress=progress))
+        result = run_scan(replace(options, progress=progress, every_certificate=True))
     rows = certificate_rows(result.inventory, result.reference_utc)
     if output in (Output.JSON, Output.YAML):
         _print_document(certificates_json(rows, result.reference_utc), output)

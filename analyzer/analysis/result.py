@@ -64,4 +64,6 @@ class ScanResult:
         if self.failing:
             return Outcome.FAILING
         undecided = self.verdict.status == "unknown" or any(c.starts is None for c in self.verdict.components)
+        # Two inputs that disagree about one node: each is judged, but which is the node's truth is not known.
+        undecided = undecided or any(f.id == "evidence.node-conflict" for f in self.findings)
         return Outcome.INCOMPLETE if self.partial or undecided else Outcome.CLEAN

@@ -129,7 +129,7 @@ def certificates_table(rows: Sequence[CertificateRow], *, wide: bool = False) ->
             residual_text(row.residual),
             Text(row.status, style=_STATUS_STYLE.get(row.status, "")),
             _listed(row.where, shown),
-            _listed(row.loaded_by, shown),
+            _listed(row.loaded_by, shown) or "(no load wired)",
         ]
         if wide:
             cells += ["yes" if row.is_ca else "no", row.fingerprint]
