@@ -66,7 +66,7 @@ def test_every_command_shows_examples_whole_and_its_exit_codes(command):
     for line in examples:
         # Printed as written, never re-wrapped: a long example continues on a line of its own.
         assert line.strip().replace("\\[", "[") in rendered, line
-    continued = [line for line, after in zip(examples, examples[1:]) if after.startswith("      ")]
+    continued = [line for line, after in zip(examples, examples[1:], strict=False) if after.startswith("      ")]
     assert all(line.endswith(" \\") for line in continued), continued
 
 

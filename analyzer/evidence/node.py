@@ -907,7 +907,7 @@ def join_nodes(nodes: Iterable[NodeEvidence]) -> tuple[list[NodeEvidence | Merge
         labels = [posixpath.basename(m.input.rstrip("/")) or m.input for m in members]
         if len(set(labels)) < len(labels):
             labels = [m.input for m in members]
-        for member, label in zip(members, labels):
+        for member, label in zip(members, labels, strict=True):
             member.name = f"{name} ({label})"
         conflicts.append(NodeConflict(name, tuple(m.input for m in members), tuple(differing) or ("the distribution",),
                                       tuple(m.name for m in members)))

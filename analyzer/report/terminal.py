@@ -124,7 +124,7 @@ def key_table(records: Sequence[KeyRecord], *, history: bool, wide: bool = False
         lines: list[Text] = []
         for key, row in rows:
             lines.append(Text(key, style="bold", no_wrap=True, overflow="ignore"))
-            lines.append(Text("    " + "  ".join(f"{c.lower()}={v}" for c, v in zip(columns, row) if v)))
+            lines.append(Text("    " + "  ".join(f"{c.lower()}={v}" for c, v in zip(columns, row, strict=True) if v)))
         return Group(*lines)
     table = Table(show_edge=False, header_style="bold")
     table.add_column("KEY", no_wrap=True, min_width=longest)
