@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -36,9 +37,9 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
     )
 
 
-def click_commands() -> dict[str, object]:
+def click_commands() -> dict[str, Any]:
     group = typer.main.get_command(app)
-    return dict(group.commands)  # type: ignore[attr-defined]
+    return dict(group.commands)
 
 
 # -- help -----------------------------------------------------------------------------------------
@@ -59,7 +60,7 @@ def test_help_fits_80_columns_and_names_no_python_type(command):
 def test_every_command_shows_examples_whole_and_its_exit_codes(command):
     result = run(command, "--help", env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
     assert "Examples:" in result.stdout and "Exit codes" in " ".join(result.stdout.split())
-    epilog = click_commands()[command].epilog  # type: ignore[attr-defined]
+    epilog = click_commands()[command].epilog
     examples = [line for line in epilog.splitlines() if line.startswith("  ")]  # notes are not indented
     assert examples and examples[0].strip().startswith(("kforensic ", "etcdctl "))
     rendered = {line.strip() for line in result.stdout.splitlines()}
@@ -85,17 +86,17 @@ def test_output_option_is_the_same_everywhere():
     for name, command in click_commands().items():
         if name == "recover":  # it writes files into --out; its stdout is a fixed set of instructions
             continue
-        by_name = {param.name: param for param in command.params}  # type: ignore[attr-defined]
+        by_name = {param.name: param for param in command.params}
         assert "output" in by_name, name
         output = by_name["output"]
         assert sorted(output.opts) == ["--output", "-o"], name
-        assert output.type_descriptor.annotation is Output, name  # type: ignore[attr-defined]
+        assert output.type_descriptor.annotation is Output, name
 
 
 def test_no_option_is_a_flag_in_one_command_and_takes_a_value_in_another():
     seen: dict[str, set[bool]] = {}
     for command in click_commands().values():
-        for param in command.params:  # type: ignore[attr-defined]
+        for param in command.params:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("-"):
                     seen.setdefault(opt, set()).add(bool(getattr(param, "is_flag", False) or getattr(param, "count", False)))
@@ -106,7 +107,7 @@ def test_no_option_is_a_flag_in_one_command_and_takes_a_value_in_another():
 
 def test_every_command_takes_quiet_and_verbose():
     for name, command in click_commands().items():
-        opts = {opt for param in command.params for opt in getattr(param, "opts", [])}  # type: ignore[attr-defined]
+        opts = {opt for param in command.params for opt in getattr(param, "opts", [])}
         assert {"-q", "--quiet", "-v", "--verbose"} <= opts, name
 
 
