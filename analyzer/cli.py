@@ -363,7 +363,6 @@ def get(
     certificates (tls.crt, ca.crt, ca-bundle.crt, service-ca.crt) are public and shown.
     """
     from analyzer.evidence.etcd import Snapshot
-    from analyzer.views.records import iter_key_records
     from analyzer.report.terminal import key_table
     from analyzer.views.records import iter_key_records
 
