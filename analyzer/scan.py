@@ -6,6 +6,7 @@ after it. The CLI calls ``run_scan`` and renders what it returns.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import cast
 
 from analyzer import __version__
-from analyzer.analysis.inventory import build_inventory, next_expiry
+from analyzer.analysis.inventory import build_inventory, next_expiry, with_node_certificates
 from analyzer.analysis.last_good import (
     LastGood,
     find_last_good,
@@ -33,7 +34,7 @@ from analyzer.decode.encryption import (
     load_encryption_config,
     merge_encryption_configs,
 )
-from analyzer.errors import DecodeError, EtcdHandshakeRefused, EvidenceError
+from analyzer.errors import DecodeError, EtcdHandshakeRefused, EvidenceError, UsageError
 from analyzer.evidence.detect import (
     LOG_READ_LIMIT,
     Evidence,
@@ -42,6 +43,7 @@ from analyzer.evidence.detect import (
 )
 from analyzer.evidence.digest import input_sha256
 from analyzer.evidence.etcd import Snapshot
+from analyzer.evidence.node import join_nodes
 from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.evidence.live import HandshakeFacts, LiveEtcd, LiveTarget
@@ -60,6 +62,8 @@ class ScanOptions:
     logs: Sequence[str | Path] = ()
     progress: Callable[[int], None] | None = None
     etcd: LiveTarget | None = None  # a running etcd to read instead of a snapshot
+    # `certs`: also every certificate in the nodes' files that no load uses
+    every_certificate: bool = False
 
 
 def open_live_etcd(target: LiveTarget, now_utc: datetime | None = None) -> LiveEtcd:
@@ -118,8 +122,12 @@ def run_scan(options: ScanOptions) -> ScanResult:
             if not source.opens_in_place:
                 notes.append(_note("evidence.snapshot-unreadable", Severity.WARNING, "an etcd snapshot in the evidence cannot be read in place",
                                    source.problem or "it lies inside an archive", source.source))
-        # Several snapshots (one per master, or one per backup): the newest backup is analysed.
-        snapshots.sort(key=lambda s: (s.backup_utc is not None, s.backup_utc or 0), reverse=True)
+        # Several snapshots (one per master, or one per backup): the newest is analysed, by backup
+        # time, then by etcd revision, then by name, so that the command line's order never decides.
+        opened_all = [(source, stack.enter_context(Snapshot(source.path))) for source in snapshots]  # type: ignore[arg-type]  # in-place snapshots have a path
+        opened_all.sort(key=lambda pair: (pair[0].backup_utc is not None, pair[0].backup_utc or 0,
+                                          pair[1].revision if pair[1].db.meta else 0, pair[0].source), reverse=True)
+        snapshots = [source for source, _ in opened_all]
         objects = None
         opened = []
         live = None
@@ -128,8 +136,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
             objects = EtcdObjects(live, encryption, options.progress)
             pair = client_pair_finding(live.files, live.endpoint.url, live.revision, datetime.now(UTC))
             notes.extend([pair] if pair else [])
-        for index, source in enumerate(snapshots):
-            snapshot = stack.enter_context(Snapshot(source.path))  # type: ignore[arg-type]  # only snapshots that open in place (a path) are in this list
+        for index, (source, snapshot) in enumerate(opened_all):
             integrity = snapshot.verify_integrity()
             opened.append((source, snapshot, integrity))
             if index == 0 and live is None:
@@ -146,6 +153,10 @@ def run_scan(options: ScanOptions) -> ScanResult:
                                    "cluster-backup.sh took this backup while operators were progressing; revisions may be mid-rollout.", source.source))
         for problem in evidence.problems:
             notes.append(_note("evidence.problem", Severity.WARNING, "part of the evidence was skipped", problem))
+        nodes, conflicts = join_nodes(evidence.nodes)
+        for conflict in conflicts:
+            notes.append(_note("evidence.node-conflict", Severity.WARNING, f"two inputs describe node {conflict.node} differently",
+                               conflict.describe(), " + ".join(conflict.inputs)))
         for node in evidence.nodes:
             if node.scrubbed:
                 notes.append(_note("evidence.scrubbed", Severity.INFO, f"{node.input} is a sosreport: keys and kubeconfig data are scrubbed",
@@ -165,7 +176,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
             for other in evidence.must_gathers[1:]:
                 notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another must-gather was not analysed",
                                    f"{other.source}: only {gathered.source} is analysed", other.source))
-        wiring = build_wiring(list(evidence.nodes), objects)
+        wiring = build_wiring(nodes, objects)  # type: ignore[arg-type]  # MergedNode reads like a NodeEvidence
         # Reading values while wiring can find damage the index pass did not: judge the snapshots after it.
         snapshot_records: dict[str, InputRecord] = {}
         known: dict[str, str] = {}  # a snapshot inside a directory input (a cluster-backup directory) is hashed already
@@ -205,6 +216,8 @@ def run_scan(options: ScanOptions) -> ScanResult:
             except EvidenceError as err:
                 notes.append(_note("evidence.problem", Severity.WARNING, "a log was not read", str(err), log.source))
         inventory = build_inventory(wiring, ctx)
+        if options.every_certificate:
+            inventory = with_node_certificates(inventory, evidence.nodes, ctx)
         findings = run_checks(wiring, ctx, extra=[*notes, *correlate_logs(events, wiring, inventory, ctx)])
         findings = with_recovery(wiring, findings, options.reference_utc)
         if objects is not None:
@@ -234,3 +247,30 @@ def run_recover(snapshot: str | Path, target: str, reference_utc: datetime, encr
         last_good = find_last_good(objects, namespace, name, reference_utc)
         openshift = objects.root == OPENSHIFT
         return RecoverResult(last_good, "openshift" if openshift else "kubeadm", user_sources(objects) if openshift else {})
+
+
+def scan_demo(out: Path) -> tuple[ScanResult, list[Path], list[Path]]:
+    """Scan the bundled example case as ``scan`` would and write its three reports into ``out``.
+
+    Returns the result, the evidence and the reports written.
+    """
+    from analyzer.demo import REFERENCE_TIME, evidence_paths
+    from analyzer.reftime import parse_reference_time
+    from analyzer.report.outputs import OutputFormat, render_outputs, write_outputs
+
+    evidence = evidence_paths()
+    out = out.resolve()
+    # The report lists inputs as given: name them as a case would, not by this installation's path.
+    home = os.getcwd()
+    os.chdir(evidence[0].parent)
+    try:
+        result = run_scan(ScanOptions([path.name for path in evidence], parse_reference_time(REFERENCE_TIME)))
+    finally:
+        os.chdir(home)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"{out}: cannot create the output directory: {err.strerror or err}") from None
+    targets = {OutputFormat.HTML: out / "report.html", OutputFormat.JSON: out / "report.json", OutputFormat.MARKDOWN: out / "report.md"}
+    write_outputs(render_outputs(result, targets))
+    return result, evidence, list(targets.values())

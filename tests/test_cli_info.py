@@ -1,7 +1,7 @@
 """``kforensic info`` and ``get`` as a person runs them, including every kind of bad input.
 
 Bad input must give one line naming the file and the problem, exit code 2 (or a result clearly
-marked partial, exit code 1), and never a traceback.
+marked partial, exit code 4), and never a traceback.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def assert_one_clean_line(result: subprocess.CompletedProcess[str], path: Path) 
 
 def test_info_json_matches_etcdutl(mvcc_snapshot):
     path, ledger = mvcc_snapshot
-    result = run("info", str(path), "--json")
+    result = run("info", str(path), "-o", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     status = etcdutl_status(path)
@@ -125,7 +125,7 @@ def test_unreadable_file(tmp_path):
 
 
 def info_in_process(path: Path, *salvage: str) -> tuple[int, str, dict | None]:
-    """What ``kforensic info --json`` decides, without a process: (exit code, error line, report).
+    """What ``kforensic info -o json`` decides, without a process: (exit code, error line, report).
 
     The same calls as the command (cli.info) and the same one place errors become exit code 2
     (cli.main); anything else raised is a bug and fails the test with its traceback.
@@ -140,7 +140,7 @@ def info_in_process(path: Path, *salvage: str) -> tuple[int, str, dict | None]:
     except KforensicError as err:
         return 2, f"kforensic: {err}", None
     report = json.loads(json.dumps(summary.to_json()))
-    return (1 if summary.partial or summary.integrity.status is Integrity.MISMATCH else 0), "", report
+    return (4 if summary.partial or summary.integrity.status is Integrity.MISMATCH else 0), "", report
 
 
 def truncation_offsets(size: int) -> list[int]:
@@ -159,7 +159,7 @@ def test_truncated_at_many_offsets(mvcc_snapshot, tmp_path):
         if code == 2:
             assert str(target) in error and "\n" not in error, offset
             continue
-        assert code == 1 and report is not None, (offset, code)
+        assert code == 4 and report is not None, (offset, code)
         # Whatever survived is reported, and the report says it is not the whole story.
         assert report["partial"] or report["integrity"] == "mismatch", offset
         if offset < len(data) - 32:
@@ -169,7 +169,7 @@ def test_truncated_at_many_offsets(mvcc_snapshot, tmp_path):
 def assert_cli_agrees(target: Path, *salvage: str) -> int:
     """The real command decides as ``info_in_process`` does: same exit code, same line, same JSON."""
     code, error, report = info_in_process(target, *salvage)
-    result = run("info", str(target), "--json", *salvage)
+    result = run("info", str(target), "-o", "json", *salvage)
     assert "Traceback" not in result.stderr
     assert result.returncode == code, result.stderr
     if code == 2:
@@ -190,7 +190,7 @@ def test_a_truncated_snapshot_through_the_cli(mvcc_snapshot, tmp_path):
     for offset in (15, len(data) // 2):
         target.write_bytes(data[:offset])
         codes.add(assert_cli_agrees(target))
-    assert codes == {1, 2}
+    assert codes == {2, 4}
 
 
 def scribble(path: Path, target: Path, rng: random.Random) -> None:
@@ -210,7 +210,7 @@ def test_random_page_scribbles(mvcc_snapshot, tmp_path):
         scribble(path, target, rng)
         for salvage in ((), ("--salvage",)):
             code, error, report = info_in_process(target, *salvage)
-            assert code in (1, 2), (round_, code)
+            assert code in (2, 4), (round_, code)
             if code == 2:
                 assert str(target) in error and "\n" not in error, round_
             else:
@@ -223,7 +223,7 @@ def test_a_scribbled_snapshot_through_the_cli(mvcc_snapshot, tmp_path):
     target = tmp_path / "scribbled.db"
     scribble(path, target, random.Random(7))
     for salvage in ((), ("--salvage",)):
-        assert assert_cli_agrees(target, *salvage) in (1, 2)
+        assert assert_cli_agrees(target, *salvage) in (2, 4)
 
 
 def test_both_metas_destroyed_needs_salvage(mvcc_snapshot, tmp_path):
@@ -234,8 +234,8 @@ def test_both_metas_destroyed_needs_salvage(mvcc_snapshot, tmp_path):
     result = run("info", str(target))
     assert result.returncode == 2 and "--salvage" in result.stderr
     assert_one_clean_line(result, target)
-    result = run("info", str(target), "--json", "--salvage")
-    assert result.returncode == 1, result.stderr
+    result = run("info", str(target), "-o", "json", "--salvage")
+    assert result.returncode == 4, result.stderr
     report = json.loads(result.stdout)
     assert report["partial"] and report["salvage"]["recovered_records"] > 0
     assert report["live_keys"] == len(ledger.live())

@@ -74,7 +74,7 @@ def test_ls_kubeadm_tree_shows_files_kinds_and_links(tmp_path, kubeadm):
 
 def test_ls_json_is_complete_and_secret_free(tmp_path, kubeadm):
     path = build_node_tree(tmp_path, kubeadm.files(), "split", "zip")
-    result = run_untouched(tmp_path, path, "--json")
+    result = run_untouched(tmp_path, path, "-o", "json")
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     assert [(i["kind"], i["format"]) for i in listing["inputs"]] == [("node-tree", "zip")]
@@ -97,7 +97,7 @@ def test_ls_json_is_complete_and_secret_free(tmp_path, kubeadm):
 
 def test_ls_sosreport_marks_files_scrubbed(tmp_path, kubeadm):
     path = build_node_tree(tmp_path, kubeadm.files(), "sosreport", "tar.xz")
-    result = run_untouched(tmp_path, path, "--json")
+    result = run_untouched(tmp_path, path, "-o", "json")
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     assert listing["inputs"][0]["kind"] == "sosreport"
@@ -113,7 +113,7 @@ def test_ls_sosreport_marks_files_scrubbed(tmp_path, kubeadm):
 
 def test_ls_openshift_sosreport_scrubbed_certificates_keep_their_kind(tmp_path):
     path = build_node_tree(tmp_path, OpenShiftCluster().files(), "sosreport", "directory")
-    result = run_untouched(tmp_path, path, "--json")
+    result = run_untouched(tmp_path, path, "-o", "json")
     files = {f["host_path"]: f for f in json.loads(result.stdout)["nodes"][0]["files"]}
     secret = "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/kubelet-client"
     assert (files[f"{secret}/tls.crt"]["kind"], files[f"{secret}/tls.crt"]["state"]) == ("certificate", "scrubbed")
@@ -123,7 +123,7 @@ def test_ls_openshift_sosreport_scrubbed_certificates_keep_their_kind(tmp_path):
 def test_ls_openshift_master_kinds(tmp_path):
     cluster = OpenShiftCluster()
     path = build_node_tree(tmp_path, cluster.files(), "host-root", "tar.xz")
-    result = run_untouched(tmp_path, path, "--json")
+    result = run_untouched(tmp_path, path, "-o", "json")
     assert result.returncode == 0, result.stderr
     (node,) = json.loads(result.stdout)["nodes"]
     assert (node["name"], node["distribution"]) == ("master-0", "openshift")
@@ -164,7 +164,7 @@ def test_ls_multi_master_case(tmp_path):
     for name in ("master-0", "master-1"):
         build_node_tree(case, KubeadmCluster(node=name).files(), "host-root", "tar", name=name)
     (case / "snapshot.db").write_bytes(tiny_bolt_bytes(tmp_path))
-    result = run_untouched(tmp_path, case, "--json")
+    result = run_untouched(tmp_path, case, "-o", "json")
     assert result.returncode == 0, result.stderr
     listing = json.loads(result.stdout)
     assert [n["name"] for n in listing["nodes"]] == ["master-0", "master-1"]

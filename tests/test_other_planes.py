@@ -107,7 +107,9 @@ def test_a_healthy_rke2_server_with_a_zero_serial_ca_has_no_error(tmp_path):
     tree = next(tmp_path.glob("*.tar.gz"))
     run = subprocess.run([sys.executable, "-m", "analyzer", "scan", str(tree), "--at", "2025-06-01T12:00:00Z"],
                          capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
+    # Nothing error-level: 0, or 4 while this evidence cannot show every component starting.
+    assert run.returncode in (0, 4), run.stdout + run.stderr
+    assert run.returncode == (4 if result.outcome.value == "incomplete" else 0)
     assert "serial number" not in run.stderr and "Warning" not in run.stderr
 
 

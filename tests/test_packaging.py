@@ -95,6 +95,17 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
+def _installed(tmp_path: Path, *pip_args: str) -> tuple[Path, Path]:
+    """(python, an empty working directory): kforensic pip-installed into a fresh environment."""
+    python = _venv_with_our_dependencies(tmp_path / "venv")
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", *pip_args],
+                             capture_output=True, text=True, env=_clean_env())
+    assert install.returncode == 0, install.stderr
+    elsewhere = tmp_path / "case"
+    elsewhere.mkdir()
+    return python, elsewhere
+
+
 def _build(source: Path, out: Path) -> tuple[Path, Path]:
     """(wheel, sdist) built the way `python -m build` does: the sdist first, the wheel from it."""
     result = subprocess.run(
@@ -146,16 +157,7 @@ def test_built_wheel_installs_and_runs_demo_and_scan_from_elsewhere(tmp_path: Pa
     _check_wheel(wheel)
     _check_sdist(sdist)
 
-    python = _venv_with_our_dependencies(tmp_path / "venv")
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index", str(wheel)],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-    )
-    assert install.returncode == 0, install.stderr
-    elsewhere = tmp_path / "case"
-    elsewhere.mkdir()
+    python, elsewhere = _installed(tmp_path, "--no-index", str(wheel))
 
     def run(*argv: str | Path) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*map(str, argv)], cwd=elsewhere, capture_output=True, text=True, env=_clean_env())
@@ -189,16 +191,7 @@ def test_editable_install_of_the_readme_runs_from_elsewhere(tmp_path: Path) -> N
     # The README's `pip install -e .`: setuptools' editable finder maps analyzer.templates and
     # analyzer.schemas onto reports/templates and schemas in the checkout.
     source = _copy_source(tmp_path / "src")
-    python = _venv_with_our_dependencies(tmp_path / "venv")
-    install = subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(source)],
-        capture_output=True,
-        text=True,
-        env=_clean_env(),
-    )
-    assert install.returncode == 0, install.stderr
-    elsewhere = tmp_path / "case"
-    elsewhere.mkdir()
+    python, elsewhere = _installed(tmp_path, "--no-build-isolation", "-e", str(source))
     probe = subprocess.run(
         [python, "-c", "from analyzer.resources import resource; print(resource('templates', 'report.html.j2'))"],
         cwd=elsewhere,

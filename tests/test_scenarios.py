@@ -160,7 +160,7 @@ def test_info_agrees_with_etcdutl_on_every_scenario_snapshot(scenario_reports, n
     scenario_reports(name)
     snapshot = scenario_reports.cases[name].snapshot
     status = etcdutl_status(snapshot)
-    result = subprocess.run([sys.executable, "-m", "analyzer", "info", str(snapshot), "--json"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "analyzer", "info", str(snapshot), "-o", "json"], capture_output=True, text=True, timeout=120)
     info = json.loads(result.stdout)
     assert (info["revision"], info["total_keys"], info["size"]) == (status["revision"], status["totalKey"], status["totalSize"])
     assert info["integrity"] == "ok"

@@ -7,7 +7,7 @@ material only: subjects, names, dates, fingerprints.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +20,8 @@ from analyzer.checks.context import CheckContext
 from analyzer.gomodel.x509parse import public_key_of, serial_of
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.validity import validity_state
+from analyzer.evidence.archive import EntryKind
+from analyzer.evidence.node import NodeEvidence
 from analyzer.wiring.model import Load, Material, State, Wiring
 from analyzer.reftime import format_utc
 
@@ -114,6 +116,30 @@ def build_inventory(wiring: Wiring, ctx: CheckContext) -> list[InventoryEntry]:
             entry = entries.setdefault(fingerprint, InventoryEntry(certificate, fingerprint, validity_state(certificate, ctx)))
             entry.locations.add(material.location.describe())
             entry.used_by.add(use)
+    return sorted(entries.values(), key=lambda e: (e.certificate.not_valid_after_utc, e.fingerprint))
+
+
+# A certificate file is small; a bigger file under a node's mounts is something else.
+NODE_CERTIFICATE_LIMIT = 1 << 20
+
+
+def with_node_certificates(inventory: list[InventoryEntry], nodes: Iterable[NodeEvidence], ctx: CheckContext) -> list[InventoryEntry]:
+    """The inventory plus every PEM certificate in the nodes' files that no load uses (kubeadm's
+    etcd healthcheck client, a renewed pair's old copy): ``certs`` lists what the evidence holds,
+    not only what is wired. Such entries have places but no ``used_by``."""
+    entries = {entry.fingerprint: entry for entry in inventory}
+    for node in sorted(nodes, key=lambda n: (n.name, n.input)):
+        for host_path, entry in node.iter_host_entries():
+            if entry.kind is not EntryKind.FILE or (entry.size or 0) > NODE_CERTIFICATE_LIMIT:
+                continue
+            found = node.read_host_file(host_path, NODE_CERTIFICATE_LIMIT)
+            if not found.data or b"-----BEGIN CERTIFICATE-----" not in found.data:
+                continue
+            certificates, _error = bundle(found.data)
+            for certificate in certificates:
+                fingerprint = sha256_fingerprint(certificate)
+                known = entries.setdefault(fingerprint, InventoryEntry(certificate, fingerprint, validity_state(certificate, ctx)))
+                known.locations.add(f"{host_path} on {node.name}")
     return sorted(entries.values(), key=lambda e: (e.certificate.not_valid_after_utc, e.fingerprint))
 
 

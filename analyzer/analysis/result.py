@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from analyzer.analysis.inventory import InventoryEntry
 from analyzer.analysis.recovery import Deadlines
@@ -36,6 +37,16 @@ class InputRecord:
         }
 
 
+class Outcome(StrEnum):
+    """What a scan can honestly claim; the CLI turns it into an exit code (0, 1 or 4)."""
+
+    CLEAN = "clean"  # a verdict was reached and nothing is error-level
+    FAILING = "failing"  # an error-level finding
+    # Nothing error-level, but the evidence was damaged or not enough to decide: automation must
+    # not read this as healthy.
+    INCOMPLETE = "incomplete"
+
+
 @dataclass
 class ScanResult:
     tool_version: str
@@ -53,3 +64,12 @@ class ScanResult:
     @property
     def failing(self) -> bool:
         return any(f.severity.failing for f in self.findings)
+
+    @property
+    def outcome(self) -> Outcome:
+        if self.failing:
+            return Outcome.FAILING
+        undecided = self.verdict.status == "unknown" or any(c.starts is None for c in self.verdict.components)
+        # Two inputs that disagree about one node: each is judged, but which is the node's truth is not known.
+        undecided = undecided or any(f.id == "evidence.node-conflict" for f in self.findings)
+        return Outcome.INCOMPLETE if self.partial or undecided else Outcome.CLEAN

@@ -23,3 +23,4 @@ def evidence_paths() -> list[Path]:
         with as_file(files(__name__) / name) as path:
             paths.append(Path(path))
     return paths
+

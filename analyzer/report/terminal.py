@@ -136,32 +136,50 @@ def _freelist_line(summary: SnapshotSummary) -> Text:
     return Text(f"{freelist.free_pages} free pages, consistent with the tree{checked}", style="green" if not checked else "yellow")
 
 
-def key_table(records: Sequence[KeyRecord], *, history: bool) -> Table:
+def _key_row(item: KeyRecord, *, history: bool, wide: bool) -> list[str]:
+    record = item.record
+    row = [str(record.revision), "delete" if record.deleted else "put"] if history else []
+    row += [
+        str(record.create_revision or ""),
+        str(record.mod_revision or ""),
+        str(record.version or ""),
+        str(len(record.value)) if not record.deleted else "",
+        (item.kind.value if item.kind else "") + (" (salvaged)" if record.salvaged else ""),
+        item.object_kind or (item.decoded.error or "" if item.decoded else ""),
+    ]
+    if wide:
+        row += [str(record.lease or ""), (item.decoded.encryption or "") if item.decoded else ""]
+    return row
+
+
+def _key_columns(*, history: bool, wide: bool) -> list[str]:
+    columns = ["REVISION", "EVENT"] if history else []
+    columns += ["CREATE", "MOD", "VER", "SIZE", "KIND", "OBJECT"]
+    return columns + ["LEASE", "ENCRYPTION"] if wide else columns
+
+
+def key_table(records: Sequence[KeyRecord], *, history: bool, wide: bool = False, width: int | None = None) -> Table | Group:
+    """Keys with their revisions; a key is never wrapped (it is copied into the next command).
+
+    When the widest key leaves no room for the other columns in ``width``, each key goes on a line
+    of its own with its facts on the line below.
+    """
+    columns = _key_columns(history=history, wide=wide)
+    rows = [(item.record.key_text, _key_row(item, history=history, wide=wide)) for item in records]
+    longest = max((len(key) for key, _ in rows), default=3)
+    others = sum(max([len(column)] + [len(row[i]) for _, row in rows]) + 2 for i, column in enumerate(columns))
+    if width is not None and longest + 1 + others > width:
+        lines: list[Text] = []
+        for key, row in rows:
+            lines.append(Text(key, style="bold", no_wrap=True, overflow="ignore"))
+            lines.append(Text("    " + "  ".join(f"{c.lower()}={v}" for c, v in zip(columns, row, strict=True) if v)))
+        return Group(*lines)
     table = Table(show_edge=False, header_style="bold")
-    table.add_column("KEY", overflow="fold")
-    if history:
-        table.add_column("REVISION")
-        table.add_column("EVENT")
-    table.add_column("CREATE", justify="right")
-    table.add_column("MOD", justify="right")
-    table.add_column("VER", justify="right")
-    table.add_column("SIZE", justify="right")
-    table.add_column("KIND")
-    table.add_column("OBJECT")
-    for item in records:
-        record = item.record
-        row = [record.key_text]
-        if history:
-            row += [str(record.revision), "delete" if record.deleted else "put"]
-        row += [
-            str(record.create_revision or ""),
-            str(record.mod_revision or ""),
-            str(record.version or ""),
-            str(len(record.value)) if not record.deleted else "",
-            (item.kind.value if item.kind else "") + (" (salvaged)" if record.salvaged else ""),
-            item.object_kind or (item.decoded.error or "" if item.decoded else ""),
-        ]
-        table.add_row(*row)
+    table.add_column("KEY", no_wrap=True, min_width=longest)
+    for column in columns:
+        table.add_column(column, justify="right" if column in ("REVISION", "CREATE", "MOD", "VER", "SIZE", "LEASE") else "left")
+    for key, row in rows:
+        table.add_row(key, *row)
     return table
 
 
@@ -170,8 +188,9 @@ _STATUS_STYLE = {"broken": "bold white on red", "degraded": "bold black on yello
 TERMINAL_FINDINGS = 10
 
 
-def scan_summary_view(result: ScanResult) -> Group:
-    """The verdict, the components, and the top findings; the reports carry the rest."""
+def scan_summary_view(result: ScanResult, *, every_finding: bool = False) -> Group:
+    """The verdict, the components, and the top findings (all of them with ``every_finding``);
+    the reports carry the rest."""
     verdict = result.verdict
     parts: list[RenderableType] = [
         Text.assemble((f" {verdict.status.upper()} ", _STATUS_STYLE.get(verdict.status, "bold")), " ", verdict.headline),
@@ -188,7 +207,7 @@ def scan_summary_view(result: ScanResult) -> Group:
             style = "red" if c.starts is False else ("yellow" if c.cannot_reach or c.starts is None else "green")
             components.add_row(c.component, c.node or "", Text(c.summary, style=style))
         parts.append(components)
-    shown = [f for f in result.findings if f.severity.value != "info"][:TERMINAL_FINDINGS]
+    shown = list(result.findings) if every_finding else [f for f in result.findings if f.severity.value != "info"][:TERMINAL_FINDINGS]
     if shown:
         findings = Table(show_edge=False, header_style="bold")
         findings.add_column("severity")

@@ -10,7 +10,8 @@ from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.envelope import ValueKind, detect_kind
 from analyzer.decode.redaction import redact_object
 from analyzer.decode.values import DecodedValue, decode_value
-from analyzer.evidence.etcd import KeyValue
+from analyzer.errors import UsageError
+from analyzer.evidence.etcd import KeyValue, Snapshot, unpack_revision
 from analyzer.evidence.store import EtcdStore
 
 
@@ -63,6 +64,18 @@ def describe(record: KeyValue, *, decode: bool = False, encryption: EncryptionCo
     return KeyRecord(record, detect_kind(record.value), decoded)
 
 
+def check_revision(snapshot: EtcdStore, revision: int) -> None:
+    """Refuse a revision the snapshot cannot show, as etcd refuses ``get --rev`` (ErrCompacted,
+    ErrFutureRev in etcd's server/storage/mvcc/kvstore.go)."""
+    compacted = snapshot.compaction.finished
+    if compacted is not None and revision < compacted:
+        raise UsageError(f"{snapshot.source}: revision {revision} has been compacted; this snapshot keeps revisions from {compacted} on")
+    if revision > snapshot.revision:
+        raise UsageError(f"{snapshot.source}: revision {revision} is newer than the snapshot (revision {snapshot.revision})")
+    if revision < 1:
+        raise UsageError(f"revision {revision}: revisions start at 1")
+
+
 def iter_key_records(
     snapshot: EtcdStore,
     wanted: bytes,
@@ -72,11 +85,25 @@ def iter_key_records(
     decode: bool = False,
     encryption: EncryptionConfig | None = None,
     progress: Callable[[int], None] | None = None,
+    revision: int | None = None,
 ) -> Iterator[KeyRecord]:
-    """One key or every key under a prefix, at its latest put or with its whole surviving history."""
-    index = snapshot.build_index([wanted], history=history, progress=progress)
-    names = [wanted] if exact else sorted(index.history if history else index.live)
-    for name in names:
-        packed = index.history.get(name, []) if history else [index.live[name]] if name in index.live else []
-        for record in snapshot.iter_read(packed):
-            yield describe(record, decode=decode, encryption=encryption)
+    """One key or every key under a prefix, at its latest put or with its whole surviving history.
+
+    With ``revision`` the keys are read as they stood at that revision (what ``etcdctl get --rev``
+    answers): the last event at or before it, unless that was a delete; with ``history``, every
+    surviving event up to it.
+    """
+    if revision is not None:
+        check_revision(snapshot, revision)
+    index = snapshot.build_index([wanted], history=history or revision is not None, progress=progress)
+    if revision is None:
+        names = [wanted] if exact else sorted(index.history if history else index.live)
+        for name in names:
+            packed = index.history.get(name, []) if history else [index.live[name]] if name in index.live else []
+            yield from (describe(r, decode=decode, encryption=encryption) for r in snapshot.iter_read(packed))
+        return
+    for name in [wanted] if exact else sorted(index.history):
+        events = [p for p in index.history.get(name, []) if unpack_revision(p).main <= revision]
+        if not history:
+            events = events[-1:] if events and not unpack_revision(events[-1]).tombstone else []
+        yield from (describe(r, decode=decode, encryption=encryption) for r in snapshot.iter_read(events))

@@ -1,0 +1,216 @@
+"""The command line's conventions, checked on the real program: help that reads well and fits 80
+columns, one output-format option, shell completion, -q/-v, NO_COLOR, and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+
+from analyzer.cli import EXIT_CODES, Output, app
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "analyzer" / "demo"
+DEMO_EVIDENCE = [str(DEMO / "snapshot_2025-06-01_115500.db"), str(DEMO / "master-0-etc-kubernetes.tar.gz"), str(DEMO / "kube-apiserver.log")]
+DEMO_AT = "2025-06-01T12:00:00Z"
+COMMANDS = ["info", "get", "decode", "ls", "scan", "certs", "demo", "recover"]
+# An SGR sequence that sets a colour (30-37, 38;…, 40-47, 48;…, 90-97, 100-107); bold alone is not colour.
+COLOUR = re.compile(r"\x1b\[(?:[0-9;]*;)?(?:3[0-7]|38|4[0-7]|48|9[0-7]|10[0-7])(?:;[0-9;]*)?m")
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    base = {key: value for key, value in os.environ.items() if key not in ("KFORENSIC_DEBUG", "NO_COLOR", "FORCE_COLOR")}
+    return subprocess.run(
+        [sys.executable, "-m", "analyzer", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd or REPO,
+        env={**base, "PYTHONPATH": str(REPO), **(env or {})},
+    )
+
+
+def click_commands() -> dict[str, Any]:
+    group = typer.main.get_command(app)
+    return dict(group.commands)
+
+
+# -- help -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+def test_help_fits_80_columns_and_names_no_python_type(command):
+    result = run(*([command] if command else []), "--help", env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, max(lines, key=len)
+    # typer labels parameters with their Python types unless told otherwise.
+    assert not re.search(r"<(bool|str|int|path|list\[\w+\]|int range)>", result.stdout), result.stdout
+    assert "list[" not in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_shows_examples_whole_and_its_exit_codes(command):
+    result = run(command, "--help", env={"COLUMNS": "80", "TERMINAL_WIDTH": "80"})
+    assert "Examples:" in result.stdout and "Exit codes" in " ".join(result.stdout.split())
+    epilog = click_commands()[command].epilog
+    examples = [line for line in epilog.splitlines() if line.startswith("  ")]  # notes are not indented
+    assert examples and examples[0].strip().startswith(("kforensic ", "etcdctl "))
+    rendered = {line.strip() for line in result.stdout.splitlines()}
+    for line in examples:
+        # Printed as written, never re-wrapped: a long example continues on a line of its own.
+        assert line.strip().replace("\\[", "[") in rendered, line
+    continued = [line for line, after in zip(examples, examples[1:], strict=False) if after.startswith("      ")]
+    assert all(line.endswith(" \\") for line in continued), continued
+
+
+def test_root_help_documents_every_exit_code():
+    result = run("--help", env={"COLUMNS": "200"})
+    flat = " ".join(result.stdout.split())
+    for code in ("0 a verdict was reached", "1 an error-level finding", "2 an input cannot be used", "3 a bug", "4 nothing error-level"):
+        assert code in flat, code
+    assert " ".join(EXIT_CODES.split()) in flat
+
+
+# -- one output option; report files only by path ------------------------------------------------
+
+
+def test_output_option_is_the_same_everywhere():
+    for name, command in click_commands().items():
+        if name == "recover":  # it writes files into --out; its stdout is a fixed set of instructions
+            continue
+        by_name = {param.name: param for param in command.params}
+        assert "output" in by_name, name
+        output = by_name["output"]
+        assert sorted(output.opts) == ["--output", "-o"], name
+        assert output.type_descriptor.annotation is Output, name
+
+
+def test_no_option_is_a_flag_in_one_command_and_takes_a_value_in_another():
+    seen: dict[str, set[bool]] = {}
+    for command in click_commands().values():
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("-"):
+                    seen.setdefault(opt, set()).add(bool(getattr(param, "is_flag", False) or getattr(param, "count", False)))
+    mixed = sorted(opt for opt, kinds in seen.items() if len(kinds) > 1)
+    assert mixed == [], mixed
+    assert seen["--json"] == {False} and seen["--html"] == {False} and seen["--markdown"] == {False}
+
+
+def test_every_command_takes_quiet_and_verbose():
+    for name, command in click_commands().items():
+        opts = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert {"-q", "--quiet", "-v", "--verbose"} <= opts, name
+
+
+def test_shell_completion_script_is_offered():
+    result = run("--show-completion", "bash", env={"_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "complete" in result.stdout and "_KFORENSIC_COMPLETE" in result.stdout.upper()
+
+
+def test_completion_offers_the_commands_and_output_formats():
+    def complete(words: str) -> list[str]:
+        result = run(env={"_KFORENSIC_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))})
+        return result.stdout.split()
+
+    assert {"scan", "certs", "get", "demo"} <= set(complete("kforensic "))
+    assert set(complete("kforensic scan x -o ")) >= {"table", "wide", "json", "yaml"}
+
+
+# -- scan/demo on stdout, -q, -v, NO_COLOR --------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_outputs(tmp_path_factory):
+    """The demo evidence scanned in each stdout mode (one run per mode)."""
+    root = tmp_path_factory.mktemp("cli")
+    runs = {}
+    for mode, extra, env in [
+        ("table", [], {}),
+        ("json", ["-o", "json"], {}),
+        ("yaml", ["-o", "yaml"], {}),
+        ("verbose", ["-v"], {}),
+        ("quiet", ["-q", "--json", str(root / "quiet.json")], {}),
+        ("colour", [], {"FORCE_COLOR": "1", "COLUMNS": "200"}),
+        ("no-colour", [], {"FORCE_COLOR": "1", "NO_COLOR": "1", "COLUMNS": "200"}),
+    ]:
+        runs[mode] = run("scan", *DEMO_EVIDENCE, "--at", DEMO_AT, *extra, env=env)
+    runs["quiet-report"] = root / "quiet.json"
+    return runs
+
+
+def test_scan_prints_the_report_itself_with_o_json_or_yaml(demo_outputs):
+    import yaml
+
+    as_json = json.loads(demo_outputs["json"].stdout)
+    as_yaml = yaml.safe_load(demo_outputs["yaml"].stdout)
+    assert as_json == as_yaml
+    assert as_json["verdict"]["headline"].startswith("kube-apiserver on master-0 cannot start")
+    assert demo_outputs["json"].returncode == demo_outputs["yaml"].returncode == 1
+
+
+def test_quiet_prints_nothing_but_writes_the_report(demo_outputs):
+    quiet = demo_outputs["quiet"]
+    assert quiet.returncode == 1 and quiet.stdout == "" and quiet.stderr == ""
+    assert json.loads(demo_outputs["quiet-report"].read_text())["verdict"]["status"] == "broken"
+
+
+def test_verbose_lists_every_finding(demo_outputs):
+    report = json.loads(demo_outputs["json"].stdout)
+    infos = [f["title"] for f in report["findings"] if f["severity"] == "info"]
+    assert infos, "the demo case has info-level findings to show"
+    assert not any(title in demo_outputs["table"].stdout for title in infos)
+    assert all(title[:60] in " ".join(demo_outputs["verbose"].stdout.split()) for title in infos)
+
+
+def test_no_color_turns_colour_off(demo_outputs):
+    assert COLOUR.search(demo_outputs["colour"].stdout), "FORCE_COLOR should colour the verdict"
+    assert not COLOUR.search(demo_outputs["no-colour"].stdout)
+    assert "BROKEN" in demo_outputs["no-colour"].stdout
+
+
+def test_demo_exits_like_scan_on_the_same_evidence(demo_outputs, tmp_path):
+    demo = run("demo", "--out", str(tmp_path / "out"), "-o", "json", cwd=tmp_path)
+    assert demo.returncode == demo_outputs["json"].returncode == 1
+    # The same verdict and findings as scan's; only the paths differ (the demo names its inputs as a case would).
+    scanned, shown = json.loads(demo_outputs["json"].stdout), json.loads(demo.stdout)
+    assert scanned["verdict"] == shown["verdict"]
+    assert [(f["id"], f["severity"], f["label"]) for f in scanned["findings"]] == [(f["id"], f["severity"], f["label"]) for f in shown["findings"]]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["report.html", "report.json", "report.md"]
+
+
+def test_wrong_output_format_for_decode_is_a_usage_error(tmp_path):
+    value = tmp_path / "value.bin"
+    value.write_bytes(b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}')
+    assert run("decode", str(value), "-o", "yaml").returncode == 0
+    refused = run("decode", str(value), "-o", "table")
+    assert refused.returncode == 2 and "decode prints with -o json or -o yaml" in refused.stderr
+    assert run("decode", str(value), "-o", "xml").returncode == 2  # click's usage error
+
+
+def test_a_bug_is_exit_3_in_one_line_and_v_shows_the_traceback(tmp_path):
+    # A snapshot path that makes the library raise something that is not a KforensicError.
+    program = (
+        "import sys; import analyzer.scan as s\n"
+        "def boom(options): raise RuntimeError('boom')\n"
+        "s.run_scan = boom\n"
+        "from analyzer.cli import main\n"
+        "sys.argv = ['kforensic', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    base = {key: value for key, value in os.environ.items() if key != "KFORENSIC_DEBUG"}
+    for extra, traceback in (([], False), (["-v"], True)):
+        result = subprocess.run([sys.executable, "-c", program, "scan", DEMO_EVIDENCE[0], *extra], capture_output=True, text=True,
+                                cwd=REPO, env={**base, "PYTHONPATH": str(REPO)}, timeout=120)
+        assert result.returncode == 3, result.stderr
+        assert ("Traceback" in result.stderr) is traceback
+        assert result.stderr.strip().splitlines()[-1].startswith("kforensic: internal error (RuntimeError)")
