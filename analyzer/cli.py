@@ -189,12 +189,12 @@ EtcdOpt = Annotated[
     typer.Option("--etcd", metavar="URL", help="Read a running etcd at this client URL (repeatable: the first that answers is read), "
                  "with range requests only, at one revision.", rich_help_panel="Running etcd"),
 ]
-EtcdCacertOpt = Annotated[Path | None, typer.Option("--etcd-cacert", help="CA bundle that verifies etcd's serving certificate.", rich_help_panel="Running etcd")]
-EtcdCertOpt = Annotated[Path | None, typer.Option("--etcd-cert", help="Client certificate (a master's etcd client pair).", rich_help_panel="Running etcd")]
-EtcdKeyOpt = Annotated[Path | None, typer.Option("--etcd-key", help="Private key of --etcd-cert.", rich_help_panel="Running etcd")]
-EtcdTimeoutOpt = Annotated[float, typer.Option("--etcd-timeout", min=0.1, help="Seconds to wait for each etcd request.", rich_help_panel="Running etcd")]
+EtcdCacertOpt = Annotated[Path | None, typer.Option("--etcd-cacert", metavar="FILE", help="CA bundle that verifies etcd's serving certificate.", rich_help_panel="Running etcd")]
+EtcdCertOpt = Annotated[Path | None, typer.Option("--etcd-cert", metavar="FILE", help="Client certificate (a master's etcd client pair).", rich_help_panel="Running etcd")]
+EtcdKeyOpt = Annotated[Path | None, typer.Option("--etcd-key", metavar="FILE", help="Private key of --etcd-cert.", rich_help_panel="Running etcd")]
+EtcdTimeoutOpt = Annotated[float, typer.Option("--etcd-timeout", metavar="SECONDS", min=0.1, help="Seconds to wait for each etcd request.", rich_help_panel="Running etcd")]
 EtcdRevisionOpt = Annotated[
-    int | None, typer.Option("--etcd-revision", min=1, help="Read at this earlier revision instead of the current one.", rich_help_panel="Running etcd")
+    int | None, typer.Option("--etcd-revision", metavar="N", min=1, help="Read at this earlier revision instead of the current one.", rich_help_panel="Running etcd")
 ]
 
 

@@ -201,11 +201,11 @@ def test_ls_and_scan_survive_hostile_certificates(tmp_path, kubeadm, target, edi
         hostile = pem_block(damaged(EC_LEAF if target != "ca" else CA, edit))
         files[f"/etc/kubernetes/pki/{target}.crt"] = hostile
     tree = build_node_tree(tmp_path / "in", files, "host-root", "tar.gz", name="master-0")
-    listed = cli("ls", tree, "--json")
+    listed = cli("ls", tree, "-o", "json")
     assert listed.returncode == 0 and "Traceback" not in listed.stderr, listed.stderr
     report_path = tmp_path / "report.json"
     scanned = cli("scan", tree, "--at", "2025-06-01T12:00:00Z", "--json", report_path)
-    assert scanned.returncode in (0, 1) and "Traceback" not in scanned.stderr, scanned.stderr
+    assert scanned.returncode in (0, 1, 4) and "Traceback" not in scanned.stderr, scanned.stderr  # 4: what cannot be read is "cannot tell"
     report = json.loads(report_path.read_text())
     text = json.dumps(report)
     if go_error:

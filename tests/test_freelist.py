@@ -105,16 +105,17 @@ def test_many_problems_are_summed_up(real, tmp_path):
     assert found[-1] == f"file: 5 more pages already freed (pages {free[0]}..{free[0]})"
 
 
-def test_info_names_the_damage_and_exits_1(real, tmp_path):
+def test_info_names_the_damage_and_exits_4(real, tmp_path):
+    """A freelist that fails bbolt's check is damaged evidence: exit 4 (README's exit codes)."""
     snapshot, free, _root = real
     path = with_freelist(snapshot, tmp_path / "db", free[1:])
     result = kforensic("info", str(path))
-    assert result.returncode == 1
+    assert result.returncode == 4
     assert f"freelist: page {free[0]}: unreachable unfreed" in result.stdout
-    as_json = json.loads(kforensic("info", str(path), "--json").stdout)
+    as_json = json.loads(kforensic("info", str(path), "-o", "json").stdout)
     assert as_json["freelist"]["consistent"] is False and as_json["partial"] is False
     assert as_json["freelist"]["problems"] == [{"page": free[0], "problem": "unreachable unfreed"}]
-    clean = kforensic("info", str(with_freelist(snapshot, tmp_path / "clean.db", free)), "--json")
+    clean = kforensic("info", str(with_freelist(snapshot, tmp_path / "clean.db", free)), "-o", "json")
     assert clean.returncode == 0 and json.loads(clean.stdout)["freelist"]["free_pages"] == len(free)
 
 
@@ -134,7 +135,7 @@ def test_the_auger_corpus_file_has_a_stale_freelist_pointer(tmp_path):
     assert found.startswith("page 2: the meta (txid 3) names page 2 as the freelist, but it is a leaf page")
     assert "the pointer is stale" in found and "the data is complete" in found
     assert bbolt_check(db) == ["panic: invalid freelist page: 2, page type is leaf"]
-    result = json.loads(kforensic("info", str(db), "--json").stdout)
+    result = json.loads(kforensic("info", str(db), "-o", "json").stdout)
     assert result["live_keys"] == 4 and result["partial"] is False and result["freelist"]["consistent"] is False
 
 

@@ -197,10 +197,10 @@ def test_revision_older_than_compaction(served, pki):
 
 def test_info_says_where_history_stops(served, pki):
     etcd, path, ledger = served
-    result = kforensic("info", *etcd_args(etcd, pki), "--json")
+    result = kforensic("info", *etcd_args(etcd, pki), "-o", "json")
     assert result.returncode == 0, result.stderr
     live = json.loads(result.stdout)
-    offline = json.loads(kforensic("info", str(path), "--json").stdout)
+    offline = json.loads(kforensic("info", str(path), "-o", "json").stdout)
     assert live["live"] is True and live["source"] == etcd.url
     assert live["compaction"]["finished_revision"] == ledger.compacted_at == offline["compaction"]["finished_revision"]
     assert live["live_keys"] == offline["live_keys"] == len(ledger.live())
@@ -255,7 +255,7 @@ def test_auth_read_only_role_and_permission_denied(pki, mvcc_snapshot):
     path, ledger = mvcc_snapshot
     with live_etcd(path, pki) as etcd:
         enable_read_only_auth(etcd)
-        result = kforensic("info", *etcd_args(etcd, pki, pair=pki.reader), "--json")
+        result = kforensic("info", *etcd_args(etcd, pki, pair=pki.reader), "-o", "json")
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["live_keys"] == len(ledger.live())
         line = one_line_exit_2(kforensic("scan", *etcd_args(etcd, pki, pair=pki.nobody)))

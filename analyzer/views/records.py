@@ -11,7 +11,7 @@ from analyzer.decode.envelope import ValueKind, detect_kind
 from analyzer.decode.redaction import redact_object
 from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.errors import UsageError
-from analyzer.evidence.etcd import KeyValue, Snapshot, unpack_revision
+from analyzer.evidence.etcd import KeyValue, unpack_revision
 from analyzer.evidence.store import EtcdStore
 
 
