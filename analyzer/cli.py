@@ -223,11 +223,18 @@ def get(
     epilog=(
         "Examples:\n\n"
         "    etcdctl get /registry/secrets/ns/name --print-value-only | kforensic decode - --etcd-key /registry/secrets/ns/name\n\n"
+        "    etcdctl get /registry/configmaps/ns/ --prefix -w json | kforensic decode -\n\n"
         "    kforensic decode value.bin -o yaml --encryption-config encryption-config --etcd-key /kubernetes.io/secrets/ns/name"
     )
 )
 def decode(
-    value_file: Annotated[Path, typer.Argument(metavar="FILE", help="One raw etcd value; '-' reads stdin.")] = Path("-"),
+    value_file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="One raw etcd value, or the output of `etcdctl get` (with or without -w json); '-' reads stdin.",
+        ),
+    ] = Path("-"),
     output: Annotated[ObjectFormat, typer.Option("--output", "-o", help="Output format.")] = ObjectFormat.JSON,
     etcd_key: Annotated[
         str | None, typer.Option("--etcd-key", help="The value's etcd key: AES-GCM authenticates it, and it picks the key's resource.")
@@ -235,18 +242,43 @@ def decode(
     encryption_config: EncryptionConfigOpt = None,
     reveal_secrets: RevealOpt = False,
 ) -> None:
-    """Decode one raw etcd value (protobuf, JSON, CBOR, or encrypted at rest) into the API object."""
+    """Decode etcd values (protobuf, JSON, CBOR, or encrypted at rest) into API objects.
+
+    Reads a raw value (etcdctl's trailing newline is recognised), `etcdctl get` output (key and
+    value lines), or `etcdctl get -w json` output, where every key-value pair is decoded. One value
+    prints its object; several print a list of {key, object}.
+    """
+    from analyzer.decode.etcdctl import InputForm, decode_input_value, load_input_values
     from analyzer.decode.redaction import redact_object
-    from analyzer.decode.values import decode_value
     from analyzer.errors import DecodeError
     from analyzer.evidence.files import read_input_file
 
-    value = read_input_file(value_file)
-    decoded = decode_value(value, etcd_key=(etcd_key or "").encode(), encryption=_load_encryption(encryption_config))
-    if decoded.object is None:
-        raise DecodeError(f"{value_file}: {decoded.error}")
-    obj = decoded.object if reveal_secrets else redact_object(decoded.object)
-    (_print_json if output is ObjectFormat.JSON else _print_yaml)(obj)
+    if str(value_file) == "-" and sys.stdin.isatty():
+        stderr.print("kforensic: waiting for an etcd value on stdin (end with Ctrl-D; or give a FILE)", markup=False)
+    try:
+        form, items = load_input_values(read_input_file(value_file))
+    except DecodeError as err:
+        raise DecodeError(f"{value_file}: {err}") from None
+    if etcd_key is not None and any(item.key not in (None, etcd_key.encode()) for item in items):
+        raise UsageError(f"--etcd-key {etcd_key} differs from the key{'s' if len(items) > 1 else ''} in the {form.value}")
+    encryption = _load_encryption(encryption_config)
+    documents: list[dict[str, object]] = []
+    failed: list[str] = []
+    for item in items:
+        decoded = decode_input_value(item, etcd_key=(etcd_key or "").encode(), encryption=encryption)
+        name = item.key.decode("utf-8", "backslashreplace") if item.key is not None else str(value_file)
+        if decoded.object is None:
+            failed.append(f"{name}: {decoded.error}")
+        obj = None if decoded.object is None else decoded.object if reveal_secrets else redact_object(decoded.object)
+        documents.append({"key": name, "object": obj} if decoded.object is not None else {"key": name, "decode_error": decoded.error})
+    if form is InputForm.RAW or len(items) == 1:
+        if failed:
+            raise DecodeError(failed[0] if form is not InputForm.RAW else f"{value_file}: {documents[0]['decode_error']}")
+        (_print_json if output is ObjectFormat.JSON else _print_yaml)(documents[0]["object"])
+        return
+    (_print_json if output is ObjectFormat.JSON else _print_yaml)(documents)
+    if failed:
+        raise DecodeError(f"{value_file}: {len(failed)} of {len(items)} values could not be decoded (first: {failed[0]})")
 
 
 @app.command(
