@@ -143,8 +143,8 @@ def info(
 ) -> None:
     """What a snapshot holds and whether it is intact: revision, keys, size, integrity, members, damage.
 
-    Exit code 1 when the SHA-256 trailer does not match or part of the file could not be read
-    (the output is then marked partial).
+    Exit code 1 when the SHA-256 trailer does not match, part of the file could not be read (the
+    output is then marked partial), or the freelist fails bbolt's check (pages named by id).
     """
     from analyzer.evidence.etcd import Integrity, Snapshot
     from analyzer.report.terminal import snapshot_summary_view
@@ -156,7 +156,7 @@ def info(
         _print_json(summary.to_json())
     else:
         stdout.print(snapshot_summary_view(summary))
-    damaged = summary.partial or summary.integrity.status is Integrity.MISMATCH
+    damaged = summary.damaged or summary.integrity.status is Integrity.MISMATCH
     raise typer.Exit(EXIT_FINDINGS if damaged else EXIT_OK)
 
 

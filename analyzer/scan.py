@@ -133,6 +133,11 @@ def run_scan(options: ScanOptions) -> ScanResult:
         snapshot_records: dict[str, InputRecord] = {}
         known: dict[str, str] = {}  # a snapshot inside a directory input (a cluster-backup directory) is hashed already
         for source, snapshot, integrity in opened:
+            freelist = snapshot.check_freelist()
+            if freelist.damage:
+                notes.append(_note("evidence.snapshot-freelist", Severity.WARNING,
+                                   f"{source.source}: the bbolt freelist is inconsistent (the data was read whole without it)",
+                                   "; ".join(str(d) for d in freelist.damage)[:2000], source.source))
             if snapshot.partial:
                 notes.append(_note("evidence.snapshot-damaged", Severity.WARNING, f"{source.source} is damaged: the analysis is partial",
                                    "; ".join(str(d) for d in dict.fromkeys(snapshot.damage))[:2000], source.source))

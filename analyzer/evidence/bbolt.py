@@ -69,6 +69,8 @@ class _Layout:
         self.LEAF_ELEMENT = struct.Struct(order + "IIII")  # flags, pos, ksize, vsize
         self.IN_BUCKET = struct.Struct(order + "QQ")  # root pgid, sequence
         self.U32 = struct.Struct(order + "I")
+        self.U64 = struct.Struct(order + "Q")
+        self.order_char = order
 
 
 LITTLE_ENDIAN = _Layout("<")
@@ -253,7 +255,7 @@ class BoltDB:
         if flags != LEAF_PAGE:
             damage.append(Damage(pgid, f"page flags {flags:#x} do not make a leaf page", bucket))
             return []
-        elements, broken = _leaf_elements(self.layout, self.data, start, end, count)
+        elements, broken = leaf_elements(self.layout, self.data, start, end, count)
         if broken is not None:
             damage.append(Damage(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", bucket))
         return elements
@@ -293,11 +295,11 @@ class BoltDB:
             end = min(start + (overflow + 1) * self.page_size, self.data_size)
             if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
                 continue
-            for flags, kstart, vstart, vend in _leaf_elements(self.layout, data, start, end, count)[0]:
+            for flags, kstart, vstart, vend in leaf_elements(self.layout, data, start, end, count)[0]:
                 yield pgid, data[kstart:vstart], data[vstart:vend], flags
 
 
-def _leaf_elements(
+def leaf_elements(
     layout: _Layout, data: mmap.mmap | bytes, start: int, end: int, count: int
 ) -> tuple[list[tuple[int, int, int, int]], int | None]:
     """(flags, key start, value start, value end) of a leaf page's elements, as absolute offsets.
@@ -488,7 +490,7 @@ class Bucket:
     def _elements(
         self, pgid: int | None, data: mmap.mmap | bytes, start: int, end: int, count: int, damage: list[Damage] | None
     ) -> list[tuple[int, int, int, int]]:
-        elements, broken = _leaf_elements(self.db.layout, data, start, end, count)
+        elements, broken = leaf_elements(self.db.layout, data, start, end, count)
         if broken is not None:
             self._fail(damage, pgid, f"element {broken} points past the end of the page ({end - start} bytes)")
         return elements

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from analyzer.errors import CorruptEvidence
 from analyzer.evidence.bbolt import BoltDB, Bucket, Damage, map_file, open_bolt
+from analyzer.evidence.freelist import FreelistCheck, check_freelist
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from analyzer.pb import etcd_mvcc_pb2 as mvccpb_pb2
@@ -386,6 +387,7 @@ class Snapshot:
         self._salvaged_index: dict[int, KeyValue] | None = None
         self._buckets: dict[bytes, Bucket | None] = {}
         self._salvage_report: SalvageReport | None = None
+        self._freelist: FreelistCheck | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -400,6 +402,14 @@ class Snapshot:
     def partial(self) -> bool:
         """True when something could not be read; every answer is then a lower bound."""
         return bool(self.damage)
+
+    def check_freelist(self) -> FreelistCheck:
+        """The stored freelist against the tree (bbolt's check). Its problems are kept apart from
+        ``damage``: the data is read by walking the tree, so a wrong freelist leaves every answer
+        whole, but etcd's next write (or its refusal to open the file) is what it endangers."""
+        if self._freelist is None:
+            self._freelist = check_freelist(self.db)
+        return self._freelist
 
     # -- integrity -----------------------------------------------------------------------------
 

@@ -45,6 +45,7 @@ def snapshot_summary_view(summary: SnapshotSummary) -> Group:
         ("events", f"{summary.events} revisions stored, {summary.tombstones} of them deletes"),
         ("size", f"{format_bytes(summary.size)} in use ({summary.size} bytes), file {format_bytes(summary.file_size)}"),
         ("pages", f"{summary.page_size} bytes, {summary.byte_order}-endian, txid {summary.txid}"),
+        ("freelist", _freelist_line(summary)),
         (
             "compaction",
             "none recorded"
@@ -79,6 +80,11 @@ def snapshot_summary_view(summary: SnapshotSummary) -> Group:
                 style="cyan",
             )
         )
+    if summary.freelist.damage:
+        parts.append(Text("INCONSISTENT FREELIST: bbolt's check fails on this file (etcd's next write, or its opening "
+                          "of the file, depends on it); the tree was read without it", style="bold red"))
+        for damage in summary.freelist.damage:
+            parts.append(Text(f"  freelist: {damage}", style="red"))
     if summary.damage:
         parts.append(Text("PARTIAL: the snapshot is damaged; everything above is a lower bound", style="bold red"))
         for damage in summary.damage[:50]:
@@ -86,6 +92,16 @@ def snapshot_summary_view(summary: SnapshotSummary) -> Group:
         if len(summary.damage) > 50:
             parts.append(Text(f"  … and {len(summary.damage) - 50} more", style="red"))
     return Group(*parts)
+
+
+def _freelist_line(summary: SnapshotSummary) -> Text:
+    freelist = summary.freelist
+    if not freelist.synced:
+        return Text("not stored (NoFreelistSync): bbolt rebuilds it from the tree", style="dim")
+    if freelist.damage:
+        return Text(f"INCONSISTENT: {len(freelist.damage)} problems (below)", style="bold red")
+    checked = "" if freelist.checked_unreachable else "; unreachable pages not checked (the tree is damaged)"
+    return Text(f"{freelist.free_pages} free pages, consistent with the tree{checked}", style="green" if not checked else "yellow")
 
 
 def key_table(records: Sequence[KeyRecord], *, history: bool) -> Table:

@@ -8,7 +8,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from analyzer.evidence.bbolt import Damage
-from analyzer.evidence.etcd import Compaction, Integrity, IntegrityResult, Member, SalvageReport, Snapshot
+from analyzer.evidence.etcd import (
+    Compaction,
+    Integrity,
+    IntegrityResult,
+    Member,
+    SalvageReport,
+    Snapshot,
+)
+from analyzer.evidence.freelist import FreelistCheck
 
 # Built-in resources whose etcd path has two segments (kubernetes default_storage_factory_builder.go).
 TWO_SEGMENT_RESOURCES = frozenset({"services"})
@@ -54,10 +62,17 @@ class SnapshotSummary:
     members: list[Member]
     damage: list[Damage]
     salvage: SalvageReport | None
+    freelist: FreelistCheck
 
     @property
     def partial(self) -> bool:
+        """Something could not be read: every count is a lower bound."""
         return bool(self.damage)
+
+    @property
+    def damaged(self) -> bool:
+        """Partial, or whole but inconsistent (a freelist bbolt's check rejects)."""
+        return self.partial or not self.freelist.consistent
 
     @property
     def store_revision(self) -> int:
@@ -108,6 +123,13 @@ class SnapshotSummary:
             "damage": [
                 {"page": d.page, "bucket": d.bucket or None, "problem": d.problem} for d in self.damage
             ],
+            "freelist": {
+                "stored": self.freelist.synced,
+                "free_pages": self.freelist.free_pages if self.freelist.synced else None,
+                "consistent": self.freelist.consistent,
+                "unreachable_checked": self.freelist.checked_unreachable,
+                "problems": [{"page": d.page, "problem": d.problem} for d in self.freelist.damage],
+            },
             "salvage": None
             if self.salvage is None
             else {
@@ -155,5 +177,6 @@ def summarize_snapshot(
             members=snapshot.members(),
             damage=list(dict.fromkeys(snapshot.damage)),
             salvage=salvage,
+            freelist=snapshot.check_freelist(),
         )
     return summary
