@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -146,11 +147,12 @@ def info(
     Exit code 1 when the SHA-256 trailer does not match, part of the file could not be read (the
     output is then marked partial), or the freelist fails bbolt's check (pages named by id).
     """
-    from analyzer.evidence.etcd import Integrity, Snapshot
+    from analyzer.evidence.detect import open_snapshot_input
+    from analyzer.evidence.etcd import Integrity
     from analyzer.report.terminal import snapshot_summary_view
     from analyzer.views.snapshot_summary import summarize_snapshot
 
-    with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
+    with open_snapshot_input(snapshot, salvage=salvage, progress=_decompress_progress()) as opened, _progress("reading revisions", opened.file_size) as progress:
         summary = summarize_snapshot(opened, progress, check_hash=not skip_hash_check)
     if as_json:
         _print_json(summary.to_json())
@@ -186,7 +188,7 @@ def get(
 
     Secret values are redacted (size and SHA-256 prefix) unless --reveal-secrets is given.
     """
-    from analyzer.evidence.etcd import Snapshot
+    from analyzer.evidence.detect import open_snapshot_input
     from analyzer.report.terminal import key_table
     from analyzer.views.records import iter_key_records
 
@@ -195,7 +197,7 @@ def get(
     if raw and (key is None or history):
         raise UsageError("--raw prints the value of exactly one KEY (without --history)")
     encryption = _load_encryption(encryption_config)
-    with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
+    with open_snapshot_input(snapshot, salvage=salvage, progress=_decompress_progress()) as opened, _progress("reading revisions", opened.file_size) as progress:
         wanted = (key if key is not None else prefix or "").encode()
         records = list(
             iter_key_records(
@@ -354,7 +356,7 @@ def scan(
     reference = parse_reference_time(at)
     options = ScanOptions(evidence, reference, warn_days, encryption_config or [], log or [])
     with _scan_progress() as progress:
-        result = run_scan(replace(options, progress=progress))
+        result = run_scan(replace(options, progress=progress, decompress_progress=_decompress_progress()))
     rendered = render_outputs(result, {OutputFormat.JSON: json_out, OutputFormat.HTML: html_out, OutputFormat.MARKDOWN: markdown_out})
     write_outputs(rendered)
     if json_out is None or str(json_out) != "-":
@@ -438,6 +440,24 @@ def recover(
         raise typer.Exit(EXIT_FINDINGS)
     written = write_recovered(found.last_good, out)
     stdout.print("\n".join(recovery_lines(found.last_good, found.distribution, found.users, out, written, reference)), markup=False)
+
+
+def _decompress_progress() -> Callable[[str, int, int | None], None] | None:
+    """"decompressing X: 812 MiB of 2048 MiB" on stderr, rewritten in place, when a person is watching."""
+    if not sys.stderr.isatty():
+        return None
+    shown = [0.0]
+
+    def report(what: str, done: int, total: int | None) -> None:
+        finished = total is not None and done >= total
+        if not finished and time.monotonic() - shown[0] < 0.25:
+            return
+        shown[0] = time.monotonic()
+        of = f" of {total >> 20} MiB" if total else ""
+        sys.stderr.write("\r\x1b[K" if finished else f"\r\x1b[Kdecompressing {what}: {done >> 20} MiB{of}")
+        sys.stderr.flush()
+
+    return report
 
 
 @contextmanager

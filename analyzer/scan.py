@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import cast
@@ -40,7 +40,6 @@ from analyzer.evidence.detect import (
     detect_evidence,
 )
 from analyzer.evidence.digest import input_sha256
-from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.model.findings import Finding, Severity, Subject
@@ -57,6 +56,8 @@ class ScanOptions:
     encryption_configs: Sequence[str | Path] = ()
     logs: Sequence[str | Path] = ()
     progress: Callable[[int], None] | None = None
+    # (what, bytes so far, bytes expected): a snapshot decompressed from an archive or a .gz
+    decompress_progress: Callable[[str, int, int | None], None] | None = None
 
 
 def _note(id_: str, severity: Severity, title: str, detail: str, source: str | None = None) -> Finding:
@@ -80,12 +81,12 @@ def _encryption(options: ScanOptions, evidence: Evidence, notes: list[Finding]) 
 def run_scan(options: ScanOptions) -> ScanResult:
     notes: list[Finding] = []
     with ExitStack() as stack:
-        evidence = stack.enter_context(detect_evidence([*options.evidence, *options.logs]))
+        evidence = stack.enter_context(detect_evidence([*options.evidence, *options.logs], progress=options.decompress_progress))
         encryption, encryption_sources = _encryption(options, evidence, notes)
         inputs = []
-        snapshots = [s for s in evidence.snapshots if s.opens_in_place]
+        snapshots = [s for s in evidence.snapshots if s.problem is None]
         for source in evidence.snapshots:
-            if not source.opens_in_place:
+            if source.problem is not None:
                 notes.append(_note("evidence.snapshot-unreadable", Severity.WARNING, "an etcd snapshot in the evidence cannot be read in place",
                                    source.problem or "it lies inside an archive", source.source))
         # Several snapshots (one per master, or one per backup): the newest backup is analysed.
@@ -93,7 +94,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         objects = None
         opened = []
         for index, source in enumerate(snapshots):
-            snapshot = stack.enter_context(Snapshot(source.path))  # type: ignore[arg-type]  # only snapshots that open in place (a path) are in this list
+            snapshot = stack.enter_context(source.open(progress=options.decompress_progress))
             integrity = snapshot.verify_integrity()
             opened.append((source, snapshot, integrity))
             if index == 0:
@@ -145,14 +146,17 @@ def run_scan(options: ScanOptions) -> ScanResult:
                 source.source, InputKind.SNAPSHOT.value, "file", snapshot.file_size, snapshot.file_sha256(), integrity.status.value,
                 snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
             )
-            known[str(Path(source.path).resolve())] = snapshot.file_sha256()  # type: ignore[arg-type]  # only snapshots that open in place (a path) are in this list
+            if source.opens_in_place and source.path is not None:
+                known[str(Path(source.path).resolve())] = snapshot.file_sha256()
         for detected in evidence.inputs:
             if detected.source in snapshot_records:
-                inputs.append(snapshot_records[detected.source])
+                inputs.append(replace(snapshot_records.pop(detected.source), format=detected.format))
                 continue
             digest = input_sha256(detected.source, known) if detected.parent is None else None
             partial = any(node.partial for node in evidence.nodes if node.input == detected.source)
             inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, detected.notes))
+        # Snapshots found inside a directory or an archive: listed after the inputs that hold them.
+        inputs.extend(snapshot_records.values())
         for note in wiring.notes:
             notes.append(_note("wiring.note", Severity.INFO, note, note))
         ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)
