@@ -744,13 +744,13 @@ def open_snapshot_input(
     if "!" in source and not os.path.exists(source):
         source, _, named = source.partition("!")
     try:
-        with open(source, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-    except IsADirectoryError:
-        head = b""
+        regular = stat.S_ISREG(os.stat(source).st_mode)
     except OSError:
-        return Snapshot(path, salvage=salvage)  # its error names the problem in the usual words
-    if named is None and not os.path.isdir(source) and (is_bolt_head(head) or sniff_container(BytesIO(head)) is None):
+        regular = False
+    if not regular:  # missing, a directory, a fifo (never opened: it would block): Snapshot says which
+        return Snapshot(path, salvage=salvage)
+    head = _read_head(Path(source), SNIFF_BYTES)
+    if named is None and (is_bolt_head(head) or sniff_container(BytesIO(head)) is None):
         return Snapshot(path, salvage=salvage)
     with detect_evidence([source], limits=limits) as evidence:
         found = list(evidence.snapshots)
