@@ -219,3 +219,17 @@ def test_an_encryption_config_named_as_the_report_names_it(real_etcd, tmp_path):
     opened = kforensic("get", str(scenario.snapshot), key, "-o", "json", "--encryption-config", named)
     assert opened.returncode == 0, opened.stderr
     assert json.loads(opened.stdout)[0]["object"]["metadata"]["name"] == "api-cert"
+
+
+def test_ls_says_how_each_snapshot_is_read(case, tmp_path):
+    snapshot, _ = case
+    expected = {
+        "tar": "in place at offset",
+        "tar.gz": "decompressed into an anonymous file while the archive was read",
+        "zip": "decompressed into an anonymous file when read",
+        "gz": "decompressed (gzip) into an anonymous file when read",
+    }
+    for shape, access in expected.items():
+        result = kforensic("ls", str(pack(snapshot, shape, tmp_path)), "--json")
+        (listed,) = json.loads(result.stdout)["snapshots"]
+        assert listed["access"].startswith(access) and listed["problem"] is None, (shape, listed)

@@ -425,6 +425,7 @@ class EvidenceTree(ABC):
         self._children: dict[str, list[str]] = {}
         # Members decompressed into anonymous files while a compressed stream was read.
         self._spilled: dict[str, SpilledFile] = {}
+        self._spilled_paths: frozenset[str] = frozenset()
 
     def _adopt(self, index: _Index) -> None:
         self.problems = tuple(index.problems)
@@ -488,8 +489,8 @@ class EvidenceTree(ABC):
 
     @property
     def spilled(self) -> frozenset[str]:
-        """Members decompressed into anonymous files while the archive was read."""
-        return frozenset(self._spilled)
+        """Members decompressed into anonymous files while the archive was read (known after close too)."""
+        return self._spilled_paths | frozenset(self._spilled)
 
     def open_member(self, path: str) -> IO[bytes]:
         """A stream over a file member (seekable where the archive allows), for the caller to close."""
@@ -522,6 +523,7 @@ class EvidenceTree(ABC):
 
     def close(self) -> None:
         """Release the open input, if any. Close nested trees before their parent."""
+        self._spilled_paths = self.spilled
         for spilled in self._spilled.values():
             spilled.close()
         self._spilled.clear()
