@@ -63,10 +63,7 @@ from analyzer.errors import (
 )
 from analyzer.evidence.spill import SpilledFile, SpillProgress
 
-try:  # zstd is optional: python-zstandard is a well-kept binding, but a wheel may be missing on odd platforms
-    import zstandard
-except ImportError:  # pragma: no cover - declared as a dependency
-    zstandard = None
+import zstandard  # python-zstandard: Python 3.11 has no compression.zstd
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -85,7 +82,6 @@ SNIFF_BYTES = 512  # one tar header block holds every magic above
 
 # Recognised only so that an unsupported file can be named in the error.
 _OTHER_MAGICS = (
-    *(((ZSTD_MAGIC, "zstd-compressed data (install the zstandard package to read it)"),) if zstandard is None else ()),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"Rar!\x1a\x07", "a RAR archive"),
     (b"\x04\x22\x4d\x18", "lz4-compressed data"),
@@ -278,7 +274,7 @@ def _container_of(head: bytes) -> Container | None:
         return Container.XZ
     if head.startswith(BZIP2_MAGIC) and head[3:4].isdigit():
         return Container.BZIP2
-    if head.startswith(ZSTD_MAGIC) and zstandard is not None:
+    if head.startswith(ZSTD_MAGIC):
         return Container.ZSTD
     if head.startswith((ZIP_LOCAL_MAGIC, ZIP_EMPTY_MAGIC)):
         return Container.ZIP
@@ -777,7 +773,7 @@ DECOMPRESSION_DAMAGE: tuple[type[BaseException], ...] = (
     gzip.BadGzipFile,
     lzma.LZMAError,
     zlib.error,
-    *((zstandard.ZstdError,) if zstandard is not None else ()),
+    zstandard.ZstdError,
 )
 
 _TAR_DAMAGE = (
@@ -790,7 +786,7 @@ _TAR_DAMAGE = (
     zlib.error,
     ValueError,
     RecursionError,
-    *((zstandard.ZstdError,) if zstandard is not None else ()),
+    zstandard.ZstdError,
 )
 
 
@@ -968,17 +964,16 @@ class TarTree(EvidenceTree):
 
 
 def _zstd_reader(raw: IO[bytes]) -> io.BufferedReader:
-    assert zstandard is not None
     # Buffered for peek(); read_across_frames: zstd -T writes several frames, like pigz's gzip members.
     reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
-    return io.BufferedReader(reader)  # type: ignore[arg-type]
+    return io.BufferedReader(reader)
 
 
 _DECOMPRESSORS: dict[Container, Callable[[IO[bytes]], _Decompressed]] = {
     Container.GZIP: lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
     Container.XZ: lambda raw: lzma.LZMAFile(raw, "rb"),  # noqa: SIM115 - closed by its caller
     Container.BZIP2: lambda raw: bz2.BZ2File(raw, "rb"),
-    Container.ZSTD: _zstd_reader,  # type: ignore[dict-item]
+    Container.ZSTD: _zstd_reader,  # type: ignore[dict-item]  # a BufferedReader reads like the others; typeshed names each class
 }
 _TAR_FORMATS = {Container.GZIP: "tar.gz", Container.XZ: "tar.xz", Container.BZIP2: "tar.bz2", Container.ZSTD: "tar.zst"}
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import IO
 from typing import Literal
 
 from analyzer.decode.manifest import find_host_path, load_static_pod
@@ -127,6 +128,10 @@ class DetectedInput:
     notes: tuple[str, ...] = ()
 
 
+# What decompressing a snapshot compressed on its own can raise besides OSError.
+_DECOMPRESSED_DAMAGE: tuple[type[BaseException], ...] = (EOFError, ValueError, *DECOMPRESSION_DAMAGE)
+
+
 @dataclass(frozen=True)
 class SnapshotSource:
     """An etcd snapshot: ``path`` from ``offset`` for ``size`` bytes, unless ``problem`` says why not."""
@@ -186,6 +191,7 @@ class SnapshotSource:
             return self.tree.spill_member(self.tree_path, progress)
         spilled = SpilledFile(self.source)
         try:
+            raw: IO[bytes]
             if self.path is not None:
                 raw = open(self.path, "rb")  # noqa: SIM115 - closed below
             else:
@@ -193,7 +199,7 @@ class SnapshotSource:
                 raw = self.tree.open_member(self.tree_path)
             with raw, open_decompressed(raw, self.compressed) as stream:
                 spilled.fill(stream, limit=limits.max_stream_bytes, progress=progress)
-        except (EOFError, ValueError, *DECOMPRESSION_DAMAGE) as exc:  # before OSError: BadGzipFile is one
+        except _DECOMPRESSED_DAMAGE as exc:  # before OSError: BadGzipFile is one
             spilled.close()
             raise CorruptEvidence(self.source, f"{self.compressed.value} data is damaged or cut off: {exc}") from None
         except OSError as exc:
@@ -462,8 +468,14 @@ class _Collector:
     def _compressed_snapshot(self, source: str, path: Path | None, size: int, container: Container, *,
                              tree: EvidenceTree | None = None, tree_path: str | None = None, parent: str | None = None) -> bool:
         """A snapshot compressed on its own (``snapshot.db.gz``): recorded to be decompressed when read."""
+        raw: IO[bytes]
         try:
-            with open(path, "rb") if path is not None else tree.open_member(tree_path) as raw:  # type: ignore[union-attr,arg-type]
+            if path is not None:
+                raw = open(path, "rb")  # noqa: SIM115 - closed below
+            else:
+                assert tree is not None and tree_path is not None
+                raw = tree.open_member(tree_path)
+            with raw:
                 head = peek_decompressed(source, raw, container, BOLT_SNIFF_BYTES)
         except OSError as exc:
             raise EvidenceError(source, os_problem(exc)) from None
@@ -637,9 +649,9 @@ class _Collector:
         source = tree_location(tree, entry.path)
         container = sniff_container(BytesIO(head))
         if container in COMPRESSED:
-            on_disk = fs_path / entry.path if tree.format == "directory" and fs_path is not None else None
-            if self._compressed_snapshot(source, on_disk, entry.size, container, tree=None if on_disk else tree,
-                                         tree_path=None if on_disk else entry.path, parent=tree.source):
+            disk_path = fs_path / entry.path if tree.format == "directory" and fs_path is not None else None
+            if self._compressed_snapshot(source, disk_path, entry.size, container, tree=None if disk_path else tree,
+                                         tree_path=None if disk_path else entry.path, parent=tree.source):
                 found.snapshots.append(self.snapshots.pop())
                 return InputKind.SNAPSHOT
         if container is not None:
@@ -748,10 +760,10 @@ def open_snapshot_input(
     except OSError:
         regular = False
     if not regular:  # missing, a directory, a fifo (never opened: it would block): Snapshot says which
-        return Snapshot(path, salvage=salvage)
+        return Snapshot(os.fspath(path), salvage=salvage)
     head = _read_head(Path(source), SNIFF_BYTES)
     if named is None and (is_bolt_head(head) or sniff_container(BytesIO(head)) is None):
-        return Snapshot(path, salvage=salvage)
+        return Snapshot(os.fspath(path), salvage=salvage)
     with detect_evidence([source], limits=limits) as evidence:
         found = list(evidence.snapshots)
         if named is not None:

@@ -19,11 +19,15 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 from analyzer.errors import EvidenceError
 
 CHUNK = 1 << 20
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
 
 # (what is being decompressed, bytes written so far, bytes expected or None)
 SpillProgress = Callable[[str, int, int | None], None]
@@ -60,7 +64,7 @@ class SpilledFile:
     def read(self, limit: int) -> bytes:
         return os.pread(self._fd, min(limit, self.size), 0)
 
-    def fill(self, stream: IO[bytes], *, head: bytes = b"", limit: int, expected: int | None = None,
+    def fill(self, stream: Readable, *, head: bytes = b"", limit: int, expected: int | None = None,
              progress: SpillProgress | None = None) -> SpilledFile:
         """Copy ``head`` and then ``stream`` in, at most ``limit`` bytes; damage is the caller's to name."""
         self._write(head, limit)
