@@ -38,6 +38,7 @@ from analyzer.evidence.detect import (
     Evidence,
     InputKind,
     detect_evidence,
+    open_snapshot_input,
 )
 from analyzer.evidence.digest import input_sha256
 from analyzer.evidence.files import read_input_file
@@ -190,7 +191,7 @@ def run_recover(snapshot: str | Path, target: str, reference_utc: datetime, encr
     from analyzer.wiring.sources import OPENSHIFT
 
     encryption = load_encryption_config(read_input_file(encryption_config), str(encryption_config)) if encryption_config else None
-    with Snapshot(snapshot) as opened:
+    with open_snapshot_input(snapshot) as opened:  # a file, or ARCHIVE!member as info and get take it
         objects = EtcdObjects(opened, encryption)
         namespace, name = resolve_secret(objects, target)
         last_good = find_last_good(objects, namespace, name, reference_utc)
