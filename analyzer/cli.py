@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import traceback
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -297,10 +298,10 @@ def _open_store(snapshot: Path | None, target: LiveTarget | None, salvage: bool)
         with open_live_etcd(target) as live:
             yield live
         return
-    from analyzer.evidence.etcd import Snapshot
+    from analyzer.evidence.detect import open_snapshot_input
 
     assert snapshot is not None  # the caller checked that exactly one of the two was given
-    with Snapshot(snapshot, salvage=salvage) as opened:
+    with open_snapshot_input(snapshot, salvage=salvage, progress=_decompress_progress()) as opened:
         yield opened
 
 
@@ -373,7 +374,8 @@ def info(
     verbose: VerboseOpt = 0,
 ) -> None:
     """What a snapshot holds and whether it is intact: revision, keys, size, integrity, members, damage."""
-    from analyzer.evidence.etcd import Integrity, Snapshot
+    from analyzer.evidence.detect import open_snapshot_input
+    from analyzer.evidence.etcd import Integrity
     from analyzer.report.terminal import snapshot_summary_view
     from analyzer.views.snapshot_summary import summarize_snapshot
 
@@ -391,7 +393,7 @@ def info(
         _print_document(live_summary.to_json(), output) if output in (Output.JSON, Output.YAML) else stdout.print(live_summary_view(live_summary))
         raise typer.Exit(EXIT_INCOMPLETE if live_summary.partial else EXIT_OK)
     assert snapshot is not None
-    with Snapshot(snapshot, salvage=salvage) as opened, _progress("reading revisions", opened.file_size) as progress:
+    with open_snapshot_input(snapshot, salvage=salvage, progress=_decompress_progress()) as opened, _progress("reading revisions", opened.file_size) as progress:
         summary = summarize_snapshot(opened, progress, check_hash=not skip_hash_check)
     if output in (Output.JSON, Output.YAML):
         _print_document(summary.to_json(), output)
@@ -627,7 +629,7 @@ def scan(
         raise UsageError("give EVIDENCE, or --etcd URL to read a running etcd")
     options = replace(_scan_options(evidence or [], at, warn_days, encryption_config, log), etcd=target)
     with _scan_progress() as progress:
-        result = run_scan(replace(options, progress=progress))
+        result = run_scan(replace(options, progress=progress, decompress_progress=_decompress_progress()))
     write_outputs(render_outputs(result, {OutputFormat.JSON: json_out, OutputFormat.HTML: html_out, OutputFormat.MARKDOWN: markdown_out}))
     if json_out is None or str(json_out) != "-":  # `--json -` (older scripts) already wrote to stdout
         _print_scan(result, output)
@@ -744,6 +746,24 @@ def recover(
     written = write_recovered(found.last_good, out)
     if not quiet:
         stdout.print("\n".join(recovery_lines(found.last_good, found.distribution, found.users, out, written, reference)), markup=False)
+
+
+def _decompress_progress() -> Callable[[str, int, int | None], None] | None:
+    """"decompressing X: 812 MiB of 2048 MiB" on stderr, rewritten in place, when a person is watching."""
+    if not sys.stderr.isatty():
+        return None
+    shown = [0.0]
+
+    def report(what: str, done: int, total: int | None) -> None:
+        finished = total is not None and done >= total
+        if not finished and time.monotonic() - shown[0] < 0.25:
+            return
+        shown[0] = time.monotonic()
+        of = f" of {total >> 20} MiB" if total else ""
+        sys.stderr.write("\r\x1b[K" if finished else f"\r\x1b[Kdecompressing {what}: {done >> 20} MiB{of}")
+        sys.stderr.flush()
+
+    return report
 
 
 @app.callback(invoke_without_command=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
@@ -40,9 +40,9 @@ from analyzer.evidence.detect import (
     Evidence,
     InputKind,
     detect_evidence,
+    open_snapshot_input,
 )
 from analyzer.evidence.digest import input_sha256
-from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.node import join_nodes
 from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.klog import LogEvent, iter_log_events
@@ -64,6 +64,8 @@ class ScanOptions:
     etcd: LiveTarget | None = None  # a running etcd to read instead of a snapshot
     # `certs`: also every certificate in the nodes' files that no load uses
     every_certificate: bool = False
+    # (what, bytes so far, bytes expected): a snapshot decompressed from an archive or a .gz
+    decompress_progress: Callable[[str, int, int | None], None] | None = None
 
 
 def open_live_etcd(target: LiveTarget, now_utc: datetime | None = None) -> LiveEtcd:
@@ -114,17 +116,17 @@ def _encryption(options: ScanOptions, evidence: Evidence, notes: list[Finding]) 
 def run_scan(options: ScanOptions) -> ScanResult:
     notes: list[Finding] = []
     with ExitStack() as stack:
-        evidence = stack.enter_context(detect_evidence([*options.evidence, *options.logs]))
+        evidence = stack.enter_context(detect_evidence([*options.evidence, *options.logs], progress=options.decompress_progress))
         encryption, encryption_sources = _encryption(options, evidence, notes)
         inputs = []
-        snapshots = [s for s in evidence.snapshots if s.opens_in_place]
+        snapshots = [s for s in evidence.snapshots if s.problem is None]
         for source in evidence.snapshots:
-            if not source.opens_in_place:
+            if source.problem is not None:
                 notes.append(_note("evidence.snapshot-unreadable", Severity.WARNING, "an etcd snapshot in the evidence cannot be read in place",
                                    source.problem or "it lies inside an archive", source.source))
         # Several snapshots (one per master, or one per backup): the newest is analysed, by backup
         # time, then by etcd revision, then by name, so that the command line's order never decides.
-        opened_all = [(source, stack.enter_context(Snapshot(source.path))) for source in snapshots]  # type: ignore[arg-type]  # in-place snapshots have a path
+        opened_all = [(source, stack.enter_context(source.open(progress=options.decompress_progress))) for source in snapshots]
         opened_all.sort(key=lambda pair: (pair[0].backup_utc is not None, pair[0].backup_utc or 0,
                                           pair[1].revision if pair[1].db.meta else 0, pair[0].source), reverse=True)
         snapshots = [source for source, _ in opened_all]
@@ -193,7 +195,8 @@ def run_scan(options: ScanOptions) -> ScanResult:
                 source.source, InputKind.SNAPSHOT.value, "file", snapshot.file_size, snapshot.file_sha256(), integrity.status.value,
                 snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
             )
-            known[str(Path(source.path).resolve())] = snapshot.file_sha256()  # type: ignore[arg-type]  # only snapshots that open in place (a path) are in this list
+            if source.opens_in_place and source.path is not None:
+                known[str(Path(source.path).resolve())] = snapshot.file_sha256()
         if live is not None:
             if live.partial:
                 notes.append(_note("evidence.live-damaged", Severity.WARNING, f"{live.endpoint.url}: part of etcd could not be read",
@@ -201,11 +204,13 @@ def run_scan(options: ScanOptions) -> ScanResult:
             inputs.append(live_record(live))
         for detected in evidence.inputs:
             if detected.source in snapshot_records:
-                inputs.append(snapshot_records[detected.source])
+                inputs.append(replace(snapshot_records.pop(detected.source), format=detected.format))
                 continue
             digest = input_sha256(detected.source, known) if detected.parent is None else None
             partial = any(node.partial for node in evidence.nodes if node.input == detected.source)
             inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, detected.notes))
+        # Snapshots found inside a directory or an archive: listed after the inputs that hold them.
+        inputs.extend(snapshot_records.values())
         for note in wiring.notes:
             notes.append(_note("wiring.note", Severity.INFO, note, note))
         ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)
@@ -241,7 +246,7 @@ def run_recover(snapshot: str | Path, target: str, reference_utc: datetime, encr
     from analyzer.wiring.sources import OPENSHIFT
 
     encryption = load_encryption_config(read_input_file(encryption_config), str(encryption_config)) if encryption_config else None
-    with Snapshot(snapshot) as opened:
+    with open_snapshot_input(snapshot) as opened:  # a file, or ARCHIVE!member as info and get take it
         objects = EtcdObjects(opened, encryption)
         namespace, name = resolve_secret(objects, target)
         last_good = find_last_good(objects, namespace, name, reference_utc)

@@ -16,15 +16,16 @@ from harness import instrumented, run, utf8_clean
 with instrumented():
     from analyzer.errors import KforensicError
     from analyzer.evidence.bbolt import _MAGIC_BYTES, LITTLE_ENDIAN, META_CHECKSUMMED, META_OFFSET, fnv1a64
-    from analyzer.evidence.etcd import Snapshot
+    from analyzer.evidence.bbolt import Mapped
+from analyzer.evidence.etcd import Snapshot
 
 SOURCE = "fuzz.db"
 
 
-def _mapped(data: bytes) -> tuple[str, mmap.mmap, int]:
+def _mapped(data: bytes) -> Mapped:
     mapping = mmap.mmap(-1, len(data))
     mapping.write(data)
-    return SOURCE, mapping, len(data)
+    return Mapped(SOURCE, mapping, len(data), 0)
 
 
 def with_meta0_checksum(data: bytes) -> bytes:

@@ -131,16 +131,17 @@ def info_in_process(path: Path, *salvage: str) -> tuple[int, str, dict | None]:
     (cli.main); anything else raised is a bug and fails the test with its traceback.
     """
     from analyzer.errors import KforensicError
-    from analyzer.evidence.etcd import Integrity, Snapshot
+    from analyzer.evidence.detect import open_snapshot_input
+    from analyzer.evidence.etcd import Integrity
     from analyzer.views.snapshot_summary import summarize_snapshot
 
     try:
-        with Snapshot(path, salvage=bool(salvage)) as opened:
+        with open_snapshot_input(path, salvage=bool(salvage)) as opened:
             summary = summarize_snapshot(opened)
     except KforensicError as err:
         return 2, f"kforensic: {err}", None
     report = json.loads(json.dumps(summary.to_json()))
-    return (4 if summary.partial or summary.integrity.status is Integrity.MISMATCH else 0), "", report
+    return (4 if summary.damaged or summary.integrity.status is Integrity.MISMATCH else 0), "", report
 
 
 def truncation_offsets(size: int) -> list[int]:

@@ -61,6 +61,9 @@ from analyzer.errors import (
     UnsupportedEvidence,
     os_problem,
 )
+from analyzer.evidence.spill import SpilledFile, SpillProgress
+
+import zstandard  # python-zstandard: Python 3.11 has no compression.zstd
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -70,6 +73,7 @@ GiB = 1 << 30
 GZIP_MAGIC = b"\x1f\x8b"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 BZIP2_MAGIC = b"BZh"  # followed by the block size digit '1'..'9'
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 section 3.1.1
 ZIP_LOCAL_MAGIC = b"PK\x03\x04"
 ZIP_EMPTY_MAGIC = b"PK\x05\x06"  # an empty zip is only its end-of-central-directory record
 USTAR_MAGIC = b"ustar"  # POSIX writes "ustar\x0000", GNU "ustar  \x00"; both start so
@@ -78,7 +82,6 @@ SNIFF_BYTES = 512  # one tar header block holds every magic above
 
 # Recognised only so that an unsupported file can be named in the error.
 _OTHER_MAGICS = (
-    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
     (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
     (b"Rar!\x1a\x07", "a RAR archive"),
     (b"\x04\x22\x4d\x18", "lz4-compressed data"),
@@ -141,7 +144,11 @@ class Container(Enum):
     GZIP = "gzip"
     XZ = "xz"
     BZIP2 = "bzip2"
+    ZSTD = "zstd"
     ZIP = "zip"
+
+
+COMPRESSED = frozenset({Container.GZIP, Container.XZ, Container.BZIP2, Container.ZSTD})
 
 
 @dataclass(frozen=True)
@@ -172,6 +179,16 @@ class TreeProblem:
 _ROOT = Entry("", EntryKind.DIR, 0, None, None, None)
 
 WantFilter = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Spill:
+    """Which members of a compressed tar to decompress into anonymous files as the stream passes
+    (an etcd snapshot: too big to hold, and a compressed stream cannot be read again later)."""
+
+    wanted: Callable[[str, int, bytes], bool]  # (member path, size, its first head_bytes) -> spill it?
+    head_bytes: int = 64
+    progress: SpillProgress | None = None
 _Decompressed = gzip.GzipFile | lzma.LZMAFile | bz2.BZ2File
 _Unavailable = tuple[type[EvidenceError], str]
 
@@ -257,6 +274,8 @@ def _container_of(head: bytes) -> Container | None:
         return Container.XZ
     if head.startswith(BZIP2_MAGIC) and head[3:4].isdigit():
         return Container.BZIP2
+    if head.startswith(ZSTD_MAGIC):
+        return Container.ZSTD
     if head.startswith((ZIP_LOCAL_MAGIC, ZIP_EMPTY_MAGIC)):
         return Container.ZIP
     if head[USTAR_MAGIC_OFFSET : USTAR_MAGIC_OFFSET + len(USTAR_MAGIC)] == USTAR_MAGIC:
@@ -400,6 +419,9 @@ class EvidenceTree(ABC):
         self._entries: dict[str, Entry] = {}
         self._paths: list[str] = []
         self._children: dict[str, list[str]] = {}
+        # Members decompressed into anonymous files while a compressed stream was read.
+        self._spilled: dict[str, SpilledFile] = {}
+        self._spilled_paths: frozenset[str] = frozenset()
 
     def _adopt(self, index: _Index) -> None:
         self.problems = tuple(index.problems)
@@ -457,10 +479,50 @@ class EvidenceTree(ABC):
         size = entry.size if limit is None else min(limit, entry.size)
         if size > self.limits.max_member_bytes:
             raise EvidenceError(self.source, _too_big(entry.size, self.limits), _member(found))
+        if found in self._spilled:
+            return self._spilled[found].read(size)
         return self._read_file(found, size)
 
-    def close(self) -> None:  # noqa: B027 - a tree over a directory or held bytes has no input
+    @property
+    def spilled(self) -> frozenset[str]:
+        """Members decompressed into anonymous files while the archive was read (known after close too)."""
+        return self._spilled_paths | frozenset(self._spilled)
+
+    def open_member(self, path: str) -> IO[bytes]:
+        """A stream over a file member (seekable where the archive allows), for the caller to close."""
+        found, _entry = self._file(path)
+        return self._open_member(found)
+
+    def spill_member(self, path: str, progress: SpillProgress | None = None) -> SpilledFile:
+        """A file member decompressed into an anonymous file of the caller's own (close it).
+
+        Bounded by ``max_stream_bytes``, not by ``max_member_bytes``: this is how a multi-GiB
+        snapshot inside a zip or a nested archive is read without holding it in memory.
+        """
+        found, entry = self._file(path)
+        if found in self._spilled:
+            return self._spilled[found].dup()
+        spilled = SpilledFile(f"{self.source}!{found}")
+        try:
+            with self._open_member(found) as stream:
+                spilled.fill(stream, limit=self.limits.max_stream_bytes, expected=entry.size, progress=progress)
+        except (*_ZIP_DAMAGE, *_TAR_DAMAGE) as exc:
+            spilled.close()
+            raise CorruptEvidence(self.source, f"cannot be decompressed: {_reason(exc)}", _member(found)) from None
+        except BaseException:
+            spilled.close()
+            raise
+        if spilled.size != entry.size:
+            spilled.close()
+            raise TruncatedEvidence(self.source, f"holds {spilled.size} of its {entry.size} bytes", _member(found))
+        return spilled
+
+    def close(self) -> None:
         """Release the open input, if any. Close nested trees before their parent."""
+        self._spilled_paths = self.spilled
+        for spilled in self._spilled.values():
+            spilled.close()
+        self._spilled.clear()
 
     def __enter__(self) -> EvidenceTree:
         return self
@@ -706,6 +768,14 @@ class _BoundedTarInfo(tarfile.TarInfo):
 
 # What tarfile and the decompressors (and a zip member they read from) raise on damaged or cut-off
 # input. RecursionError: tarfile recurses once per chained pax header.
+# What the decompressors raise on damaged data (gzip's is an OSError: catch these first).
+DECOMPRESSION_DAMAGE: tuple[type[BaseException], ...] = (
+    gzip.BadGzipFile,
+    lzma.LZMAError,
+    zlib.error,
+    zstandard.ZstdError,
+)
+
 _TAR_DAMAGE = (
     tarfile.TarError,
     zipfile.BadZipFile,  # a tar streamed out of a zip member fails its CRC at the end
@@ -716,6 +786,7 @@ _TAR_DAMAGE = (
     zlib.error,
     ValueError,
     RecursionError,
+    zstandard.ZstdError,
 )
 
 
@@ -887,16 +958,41 @@ class TarTree(EvidenceTree):
         return stream  # a seekable view into this archive's file
 
     def close(self) -> None:
+        super().close()
         self._tar.close()
         self._input.close()
+
+
+def _zstd_reader(raw: IO[bytes]) -> io.BufferedReader:
+    # Buffered for peek(); read_across_frames: zstd -T writes several frames, like pigz's gzip members.
+    reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
+    return io.BufferedReader(reader)
 
 
 _DECOMPRESSORS: dict[Container, Callable[[IO[bytes]], _Decompressed]] = {
     Container.GZIP: lambda raw: gzip.GzipFile(fileobj=raw, mode="rb"),
     Container.XZ: lambda raw: lzma.LZMAFile(raw, "rb"),  # noqa: SIM115 - closed by its caller
     Container.BZIP2: lambda raw: bz2.BZ2File(raw, "rb"),
+    Container.ZSTD: _zstd_reader,  # type: ignore[dict-item]  # a BufferedReader reads like the others; typeshed names each class
 }
-_TAR_FORMATS = {Container.GZIP: "tar.gz", Container.XZ: "tar.xz", Container.BZIP2: "tar.bz2"}
+_TAR_FORMATS = {Container.GZIP: "tar.gz", Container.XZ: "tar.xz", Container.BZIP2: "tar.bz2", Container.ZSTD: "tar.zst"}
+
+
+def open_decompressed(fileobj: IO[bytes], container: Container) -> _Decompressed:
+    """A one-pass stream of what a gzip, xz, bzip2 or zstd file holds (a ``snapshot.db.gz``)."""
+    return _DECOMPRESSORS[container](fileobj)
+
+
+def peek_decompressed(source: str, fileobj: IO[bytes], container: Container, size: int) -> bytes | None:
+    """The first ``size`` decompressed bytes, or None when the stream is damaged; fileobj is rewound."""
+    position = fileobj.tell()
+    try:
+        with open_decompressed(fileobj, container) as stream:
+            return stream.read(size)
+    except (EOFError, *_TAR_DAMAGE):
+        return None
+    finally:
+        fileobj.seek(position)
 
 
 def _check_stream_start(source: str, stream: _Decompressed, container: Container) -> None:
@@ -929,10 +1025,12 @@ class StreamedTarTree(EvidenceTree):
         limits: Limits,
         want: WantFilter | None,
         depth: int,
+        spill: Spill | None = None,
     ) -> None:
         super().__init__(source, limits, depth)
         self.format = _TAR_FORMATS[container]
         self._want = want
+        self._spill = spill
         self._held: dict[str, bytes] = {}
         self._held_bytes = 0
         index = _Index(limits)
@@ -948,6 +1046,46 @@ class StreamedTarTree(EvidenceTree):
         self._adopt(index)
 
     def _hold(self, tar: tarfile.TarFile, index: _Index, member: _TarFile) -> bool:
+        if self._spill is not None and member.info.size >= self._spill.head_bytes:
+            return self._hold_or_spill(tar, index, member, self._spill)
+        return self._hold_in_memory(tar, index, member)
+
+    def _hold_or_spill(self, tar: tarfile.TarFile, index: _Index, member: _TarFile, spill: Spill) -> bool:
+        """Read a member's first bytes; spill it whole when ``spill`` wants it, else hold it as usual."""
+        path, size = member.path, member.info.size
+        try:
+            stream = tar.extractfile(member.info)
+            assert stream is not None
+            head = stream.read(spill.head_bytes)
+        except _TAR_DAMAGE as exc:
+            return self._cut_off(index, member, exc)
+        if not spill.wanted(path, size, head):
+            return self._hold_in_memory(tar, index, member, head=head, stream=stream)
+        spilled = SpilledFile(f"{self.source}!{path}")
+        try:
+            spilled.fill(stream, head=head, limit=self.limits.max_stream_bytes, expected=size, progress=spill.progress)
+            if spilled.size != size:
+                raise EOFError(f"{spilled.size} of {size} bytes")
+        except _TAR_DAMAGE as exc:
+            spilled.close()
+            return self._cut_off(index, member, exc)
+        except BaseException:
+            spilled.close()
+            raise
+        self._spilled[path] = spilled
+        return True
+
+    def _cut_off(self, index: _Index, member: _TarFile, exc: BaseException) -> bool:
+        index.stop(
+            member.path,
+            f"archive is damaged or cut off inside this member (data at offset "
+            f"{member.info.offset_data}): {_reason(exc)}; later members are missing",
+        )
+        self._unavailable[member.path] = (TruncatedEvidence, "the archive is damaged or cut off inside this member")
+        return False
+
+    def _hold_in_memory(self, tar: tarfile.TarFile, index: _Index, member: _TarFile, *,
+                        head: bytes = b"", stream: IO[bytes] | None = None) -> bool:
         path, size = member.path, member.info.size
         if self._want is not None and not self._want(path):
             self._unavailable[path] = (
@@ -967,29 +1105,23 @@ class StreamedTarTree(EvidenceTree):
             self._unavailable[path] = (EvidenceError, problem)
             return True
         try:
-            stream = tar.extractfile(member.info)
+            if stream is None:
+                stream = tar.extractfile(member.info)
             assert stream is not None
             with stream:
-                data = stream.read(size)
+                data = head + stream.read(size - len(head))
             if len(data) != size:
                 raise EOFError(f"{len(data)} of {size} bytes")
         except _TAR_DAMAGE as exc:
-            index.stop(
-                path,
-                f"archive is damaged or cut off inside this member (data at offset "
-                f"{member.info.offset_data}): {_reason(exc)}; later members are missing",
-            )
-            self._unavailable[path] = (
-                TruncatedEvidence,
-                "the archive is damaged or cut off inside this member",
-            )
-            return False
+            return self._cut_off(index, member, exc)
         self._held[path] = data
         self._held_bytes += size
         return True
 
     def _share(self, path: str, same_as: str) -> None:
-        if same_as in self._held:
+        if same_as in self._spilled:
+            self._spilled[path] = self._spilled[same_as].dup()
+        elif same_as in self._held:
             self._held[path] = self._held[same_as]  # the same bytes object: no extra memory
         elif same_as in self._unavailable:
             self._unavailable[path] = self._unavailable[same_as]
@@ -1134,6 +1266,7 @@ class ZipTree(EvidenceTree):
             raise CorruptEvidence(self.source, f"member header is damaged ({_reason(exc)})", _member(info.filename)) from None
 
     def close(self) -> None:
+        super().close()
         self._zip.close()
         self._input.close()
 
@@ -1142,7 +1275,7 @@ class ZipTree(EvidenceTree):
 
 
 def _open_archive(
-    source: str, fileobj: IO[bytes], limits: Limits, want: WantFilter | None, depth: int
+    source: str, fileobj: IO[bytes], limits: Limits, want: WantFilter | None, depth: int, spill: Spill | None = None
 ) -> EvidenceTree:
     """Sniff fileobj and open the matching tree. Takes ownership of fileobj (closed on failure,
     after a one-pass read, or by the tree's close())."""
@@ -1158,7 +1291,7 @@ def _open_archive(
             return ZipTree(source, fileobj, limits, depth)
         if container is Container.TAR:
             return TarTree(source, fileobj, limits, depth)
-        tree = StreamedTarTree(source, fileobj, container, limits, want, depth)
+        tree = StreamedTarTree(source, fileobj, container, limits, want, depth, spill)
     except BaseException:
         fileobj.close()
         raise
@@ -1171,10 +1304,12 @@ def open_tree(
     *,
     limits: Limits = DEFAULT_LIMITS,
     want: WantFilter | None = None,
+    spill: Spill | None = None,
 ) -> EvidenceTree:
-    """A tree over a directory, tar, tar.gz/xz/bz2 or zip, recognised by content, not by name.
+    """A tree over a directory, tar, tar.gz/xz/bz2/zst or zip, recognised by content, not by name.
 
-    ``want`` matters only for compressed tars: it picks which files' contents are held.
+    ``want`` and ``spill`` matter only for compressed tars: which files' contents are held, and
+    which are decompressed into anonymous files (see ``Spill``).
     """
     source = os.fspath(path)
     try:
@@ -1186,11 +1321,11 @@ def open_tree(
         fileobj = open(path, "rb")  # noqa: SIM115 - the tree owns it and closes it
     except OSError as exc:
         raise EvidenceError(source, os_problem(exc)) from None
-    return _open_archive(source, fileobj, limits, want, depth=0)
+    return _open_archive(source, fileobj, limits, want, depth=0, spill=spill)
 
 
 def open_member_tree(
-    parent: EvidenceTree, path: str, *, want: WantFilter | None = None
+    parent: EvidenceTree, path: str, *, want: WantFilter | None = None, spill: Spill | None = None
 ) -> EvidenceTree:
     """A tree over an archive inside another tree (static_kuberesources_*.tar.gz in a backup).
 
@@ -1210,4 +1345,5 @@ def open_member_tree(
         parent.limits,
         want,
         parent.depth + 1,
+        spill,
     )

@@ -24,6 +24,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from analyzer.errors import (
     CorruptEvidence,
@@ -149,6 +150,7 @@ class BoltDB:
         layout: _Layout,
         page_size: int,
         metas: tuple[Meta, Meta],
+        base: int = 0,
     ) -> None:
         self.source = source
         self._mmap = mapping
@@ -157,6 +159,11 @@ class BoltDB:
         self.data: mmap.mmap | bytes = mapping if mapping is not None else b""
         self.buf = memoryview(mapping) if mapping is not None else memoryview(b"")
         self.data_size = data_size
+        # The database starts ``base`` bytes into the mapping (a snapshot read in place from a tar:
+        # mmap offsets are page-aligned, tar members only 512-byte aligned). Every position handed
+        # out (page_bounds, element offsets) is absolute in ``data``; sizes and messages are not.
+        self.base = base
+        self.data_end = base + data_size
         self.layout = layout
         self.page_size = page_size
         self.metas = metas
@@ -225,8 +232,8 @@ class BoltDB:
             raise CorruptEvidence(
                 self.source, f"page id {pgid} is outside the database (pages 2..{high_water - 1})", f"page {pgid}"
             )
-        start = pgid * self.page_size
-        if start + PAGE_HEADER_SIZE > self.data_size:
+        start = self.base + pgid * self.page_size
+        if start + PAGE_HEADER_SIZE > self.data_end:
             raise TruncatedEvidence(self.source, f"page lies beyond the end of the file (byte {self.data_size})", f"page {pgid}")
         stored_id, flags, count, overflow = self.layout.PAGE_HEADER.unpack_from(self.data, start)
         if stored_id != pgid:
@@ -236,9 +243,9 @@ class BoltDB:
             raise CorruptEvidence(
                 self.source, f"overflow of {overflow} pages runs past the high-water mark {high_water}", f"page {pgid}"
             )
-        if end > self.data_size:
+        if end > self.data_end:
             raise TruncatedEvidence(
-                self.source, f"page and its {overflow} overflow pages end at byte {end}, past the end of the file", f"page {pgid}"
+                self.source, f"page and its {overflow} overflow pages end at byte {end - self.base}, past the end of the file", f"page {pgid}"
             )
         # Every reader of a branch or leaf trusts the element count; checked once, here.
         if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
@@ -288,11 +295,11 @@ class BoltDB:
         header = self.layout.PAGE_HEADER
         data = self.data
         for pgid in range(2, limit):
-            start = pgid * self.page_size
+            start = self.base + pgid * self.page_size
             stored_id, flags, count, overflow = header.unpack_from(data, start)
             if stored_id != pgid or flags != LEAF_PAGE or count == 0:
                 continue
-            end = min(start + (overflow + 1) * self.page_size, self.data_size)
+            end = min(start + (overflow + 1) * self.page_size, self.data_end)
             if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > end - start:
                 continue
             for flags, kstart, vstart, vend in leaf_elements(self.layout, data, start, end, count)[0]:
@@ -683,9 +690,19 @@ def _guess_layout_for_salvage(buf: memoryview) -> tuple[_Layout, int, int]:
     return best
 
 
-def map_file(path: str | Path) -> tuple[str, mmap.mmap | None, int]:
-    """Open a path read-only and map it, turning every OS-level problem into one clear line."""
-    source = str(path)
+class Mapped(NamedTuple):
+    """A read-only mapping of a file, or of a window of one: the data starts ``base`` bytes in."""
+
+    source: str
+    mapping: mmap.mmap | None
+    size: int  # bytes of the window
+    base: int = 0
+
+
+def map_file(path: str | Path, *, offset: int = 0, length: int | None = None, source: str | None = None) -> Mapped:
+    """Open a path read-only and map it (or ``length`` bytes from ``offset``: a member of a tar,
+    read in place), turning every OS-level problem into one clear line."""
+    source = source or str(path)
     try:
         st = os.stat(path)
     except OSError as err:
@@ -694,16 +711,20 @@ def map_file(path: str | Path) -> tuple[str, mmap.mmap | None, int]:
         raise UnsupportedEvidence(source, "is a directory, not an etcd snapshot")
     if not stat.S_ISREG(st.st_mode):
         raise UnsupportedEvidence(source, "is not a regular file")
-    if st.st_size == 0:
+    size = st.st_size - offset if length is None else length
+    if offset + size > st.st_size:
+        raise TruncatedEvidence(source, f"the archive holding it ends at byte {st.st_size}, inside it (it should end at {offset + size})")
+    if size <= 0:
         raise UnsupportedEvidence(source, "is empty (0 bytes)")
+    aligned = offset - offset % mmap.ALLOCATIONGRANULARITY
     try:
         with open(path, "rb") as handle:
-            mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+            mapping = mmap.mmap(handle.fileno(), size + offset - aligned, access=mmap.ACCESS_READ, offset=aligned)
     except OSError as err:
         raise EvidenceError(source, os_problem(err)) from None
     if hasattr(mapping, "madvise") and hasattr(mmap, "MADV_SEQUENTIAL"):
         mapping.madvise(mmap.MADV_SEQUENTIAL)  # one forward pass is the common case
-    return source, mapping, st.st_size
+    return Mapped(source, mapping, size, offset - aligned)
 
 
 def open_bolt(
@@ -711,15 +732,15 @@ def open_bolt(
     *,
     data_size: int | None = None,
     salvage: bool = False,
-    mapped: tuple[str, mmap.mmap | None, int] | None = None,
+    mapped: Mapped | None = None,
 ) -> BoltDB:
     """Map a bbolt file. ``data_size`` excludes a trailer (the snapshot's SHA-256) from the pages.
 
     Raises ``UnsupportedEvidence`` when no meta page validates, unless ``salvage`` is set, in
     which case the byte order and page size are guessed so that pages can still be scanned.
     """
-    source, mapping, size = mapped or map_file(path)
-    buf = memoryview(mapping) if mapping is not None else memoryview(b"")
+    source, mapping, size, base = mapped or map_file(path)
+    buf = memoryview(mapping)[base : base + size] if mapping is not None else memoryview(b"")
     if data_size is not None:
         buf = buf[:data_size]
     try:
@@ -751,4 +772,4 @@ def open_bolt(
         raise
     usable = len(buf)
     buf.release()
-    return BoltDB(source, mapping, usable, layout, page_size, metas)
+    return BoltDB(source, mapping, usable, layout, page_size, metas, base)

@@ -21,11 +21,13 @@ One ordered list of recognisers, catch-alls last (the shape of dissect.target's 
 Anything else raises ``UnsupportedEvidence`` in one line that says what was seen and what was
 expected.
 
-Snapshots inside archives are never extracted. In an uncompressed tar a member's data is one
-contiguous run of the archive, so ``SnapshotSource`` gives the archive's ``path`` with the
-member's ``offset`` and ``size``: a reader that maps ``[offset, offset + size)`` reads it in place
-(``Snapshot`` opens offset 0 only, today). Inside a compressed archive or a zip the snapshot is
-listed with a ``problem`` saying to decompress the archive first, rather than held in memory.
+Snapshots inside archives are never extracted to a named file. In an uncompressed tar a member's
+data is one contiguous run of the archive, so ``SnapshotSource`` gives the archive's ``path`` with
+the member's ``offset`` and ``size`` and ``Snapshot`` maps that window in place. A snapshot inside a
+compressed tar is decompressed into an anonymous file while the tar streams past (``spill``); one
+inside a zip or a nested archive, or compressed on its own (``snapshot.db.gz``, ``.xz``, ``.bz2``,
+``.zst``), when it is opened (``SnapshotSource.open``). Either way nothing is left behind on disk
+(see ``spill.py``) and the archive limits bound it.
 
 Compressed tars are read in one pass, keeping only members whose path could matter (anything named
 like Kubernetes, etcd, kubelet, pki or ssl, logs, YAML, PEM and small top-level files: see
@@ -44,23 +46,32 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
+from typing import IO
 from typing import Literal
 
 from analyzer.decode.manifest import find_host_path, load_static_pod
 from analyzer.gomodel.klog import LogFormat, sniff_log
 from analyzer.decode.sos_yaml import load_yaml_mapping
-from analyzer.errors import DecodeError, EvidenceError, UnsupportedEvidence, os_problem
+from analyzer.errors import CorruptEvidence, DecodeError, EvidenceError, UnsupportedEvidence, os_problem
 from analyzer.evidence.archive import (
+    COMPRESSED,
+    DECOMPRESSION_DAMAGE,
     DEFAULT_LIMITS,
     SNIFF_BYTES,
+    Container,
     Entry,
     EntryKind,
     EvidenceTree,
     Limits,
+    Spill,
+    open_decompressed,
     open_member_tree,
     open_tree,
+    peek_decompressed,
     sniff_container,
 )
+from analyzer.evidence.etcd import Snapshot
+from analyzer.evidence.spill import SpilledFile, SpillProgress
 from analyzer.evidence.mustgather import MustGatherRoot, find_must_gathers, inside_must_gather
 from analyzer.evidence.node import (
     ETC_KUBERNETES,
@@ -117,6 +128,10 @@ class DetectedInput:
     notes: tuple[str, ...] = ()
 
 
+# What decompressing a snapshot compressed on its own can raise besides OSError.
+_DECOMPRESSED_DAMAGE: tuple[type[BaseException], ...] = (EOFError, ValueError, *DECOMPRESSION_DAMAGE)
+
+
 @dataclass(frozen=True)
 class SnapshotSource:
     """An etcd snapshot: ``path`` from ``offset`` for ``size`` bytes, unless ``problem`` says why not."""
@@ -130,11 +145,70 @@ class SnapshotSource:
     backup_utc: datetime | None  # that stamp read as UTC (RHCOS runs in UTC)
     recognised_by: str
     problem: str | None = None
+    # Read through a tree when it has no place of its own on disk (a zip, a nested archive).
+    tree: EvidenceTree | None = field(default=None, repr=False, compare=False)
+    tree_path: str | None = None
+    compressed: Container | None = None  # compressed on its own: decompressed when opened
 
     @property
     def opens_in_place(self) -> bool:
         """True when ``Snapshot(path)`` reads it directly (a file of its own)."""
-        return self.problem is None and self.path is not None and self.offset == 0
+        return self.problem is None and self.path is not None and self.offset == 0 and self.compressed is None
+
+    @property
+    def access(self) -> str:
+        """How it is read, for listings: in place, at an offset, or decompressed when opened."""
+        if self.problem is not None:
+            return self.problem
+        if self.compressed is not None:
+            return f"decompressed ({self.compressed.value}) into an anonymous file when read"
+        if self.path is not None:
+            return "in place" if self.offset == 0 else f"in place at offset {self.offset} of {self.path}"
+        if self.tree is not None and self.tree_path in self.tree.spilled:
+            return "decompressed into an anonymous file while the archive was read"
+        return "decompressed into an anonymous file when read"
+
+    def open(self, *, salvage: bool = False, limits: Limits = DEFAULT_LIMITS, progress: SpillProgress | None = None) -> Snapshot:
+        """The snapshot, read in place or from an anonymous decompressed copy the Snapshot owns."""
+        if self.problem is not None:
+            raise UnsupportedEvidence(self.source, self.problem)
+        if self.path is not None and self.compressed is None:
+            if self.offset == 0 and self.tree is None:
+                return Snapshot(self.path, salvage=salvage)
+            return Snapshot(self.path, offset=self.offset, size=self.size, source=self.source, salvage=salvage)
+        spilled = self._decompress(limits, progress)
+        try:
+            snapshot = Snapshot(spilled.path, size=spilled.size, source=self.source, salvage=salvage)
+        except BaseException:
+            spilled.close()
+            raise
+        snapshot.on_close(spilled.close)
+        return snapshot
+
+    def _decompress(self, limits: Limits, progress: SpillProgress | None) -> SpilledFile:
+        if self.compressed is None:
+            assert self.tree is not None and self.tree_path is not None
+            return self.tree.spill_member(self.tree_path, progress)
+        spilled = SpilledFile(self.source)
+        try:
+            raw: IO[bytes]
+            if self.path is not None:
+                raw = open(self.path, "rb")  # noqa: SIM115 - closed below
+            else:
+                assert self.tree is not None and self.tree_path is not None
+                raw = self.tree.open_member(self.tree_path)
+            with raw, open_decompressed(raw, self.compressed) as stream:
+                spilled.fill(stream, limit=limits.max_stream_bytes, progress=progress)
+        except _DECOMPRESSED_DAMAGE as exc:  # before OSError: BadGzipFile is one
+            spilled.close()
+            raise CorruptEvidence(self.source, f"{self.compressed.value} data is damaged or cut off: {exc}") from None
+        except OSError as exc:
+            spilled.close()
+            raise EvidenceError(self.source, os_problem(exc)) from None
+        except BaseException:
+            spilled.close()
+            raise
+        return spilled
 
 
 @dataclass(frozen=True)
@@ -316,9 +390,19 @@ class _Found:
     must_gathers: list[MustGatherRoot] = field(default_factory=list)
 
 
+def _spill_wanted(path: str, size: int, head: bytes) -> bool:
+    """A member of a compressed tar worth decompressing to an anonymous file: an etcd snapshot."""
+    return _plausible_bolt_size(size) and is_bolt_head(head)
+
+
+_COMPRESSION_SUFFIX = re.compile(r"\.(gz|xz|bz2|zst)$")
+
+
 class _Collector:
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, progress: SpillProgress | None = None) -> None:
         self.limits = limits
+        self.progress = progress
+        self.spill = Spill(_spill_wanted, BOLT_SNIFF_BYTES, progress)
         self.inputs: list[DetectedInput] = []
         self.snapshots: list[SnapshotSource] = []
         self.nodes: list[NodeEvidence] = []
@@ -366,8 +450,11 @@ class _Collector:
             )
             self.inputs.append(DetectedInput(source, InputKind.SNAPSHOT, "file", info.st_size))
             return
-        if sniff_container(BytesIO(head)) is not None:
-            tree = self._open(lambda: open_tree(path, limits=self.limits, want=_worth_holding))
+        container = sniff_container(BytesIO(head))
+        if container in COMPRESSED and self._compressed_snapshot(source, Path(path), info.st_size, container):
+            return
+        if container is not None:
+            tree = self._open(lambda: open_tree(path, limits=self.limits, want=_worth_holding, spill=self.spill))
             self._add_tree(tree, Path(path), parent=None, size=info.st_size, required=True)
             return
         if not self._add_text(source, head, info.st_size, node=None, path=Path(path), parent=None):
@@ -377,6 +464,30 @@ class _Collector:
                     "try `kforensic info --salvage`"
                 )  # fmt: skip
             raise UnsupportedEvidence(source, f"{_describe_text(head)}; {EXPECTED}{self._so_far()}")
+
+    def _compressed_snapshot(self, source: str, path: Path | None, size: int, container: Container, *,
+                             tree: EvidenceTree | None = None, tree_path: str | None = None, parent: str | None = None) -> bool:
+        """A snapshot compressed on its own (``snapshot.db.gz``): recorded to be decompressed when read."""
+        raw: IO[bytes]
+        try:
+            if path is not None:
+                raw = open(path, "rb")  # noqa: SIM115 - closed below
+            else:
+                assert tree is not None and tree_path is not None
+                raw = tree.open_member(tree_path)
+            with raw:
+                head = peek_decompressed(source, raw, container, BOLT_SNIFF_BYTES)
+        except OSError as exc:
+            raise EvidenceError(source, os_problem(exc)) from None
+        if head is None or not is_bolt_head(head):
+            return False
+        stamp, dirty = _backup_name(_COMPRESSION_SUFFIX.sub("", source))
+        self.snapshots.append(SnapshotSource(source, path, 0, size, dirty, stamp, _stamp_utc(stamp),
+                                             f"bbolt meta page ({container.value}-compressed)",
+                                             tree=tree, tree_path=tree_path, compressed=container))
+        self.inputs.append(DetectedInput(source, InputKind.SNAPSHOT, container.value, size, parent,
+                                         ("decompressed into an anonymous file when read",)))
+        return True
 
     def _so_far(self) -> str:
         if not self.inputs:
@@ -409,13 +520,18 @@ class _Collector:
                   required: bool, fallback_name: str | None = None) -> InputKind | None:
         """Survey one tree; record it as an input. Unrecognised: raise when ``required``, else None."""
         position = len(self.inputs)  # the tree is listed before what was found inside it
+        problems_before = len(self.problems)
         found = self._survey(tree, fs_path, fallback_name)
         if found.kind is None:
             if required:
                 entries = [e.path for e in tree.iter_entries() if e.kind is EntryKind.FILE]
                 shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
                 seen = f"{len(entries)} files ({shown}), none of them evidence" if entries else "no files"
-                raise UnsupportedEvidence(tree.source, f"{tree.format} with {seen}; {EXPECTED}{self._so_far()}")
+                # Why nothing was found matters more than what was expected: a nested archive past
+                # the nesting limit, a stream cut off by a limit, a member that could not be read.
+                why = [f"{p.path}: {p.problem}" for p in tree.problems] + self.problems[problems_before:]
+                because = f" ({'; '.join(why[:3])})" if why else ""
+                raise UnsupportedEvidence(tree.source, f"{tree.format} with {seen}{because}; {EXPECTED}{self._so_far()}")
             return None
         self.nodes.extend(found.nodes)
         self.snapshots.extend(found.snapshots)
@@ -508,36 +624,37 @@ class _Collector:
         recognised = "bbolt meta page" if head is not None else "name only (its contents were not read)"
         source = tree_location(tree, entry.path)
         stamp, dirty = _backup_name(entry.path)
-        path, offset, problem = self._snapshot_access(tree, fs_path, entry)
+        path, offset = self._snapshot_place(tree, fs_path, entry)
         found.snapshots.append(
-            SnapshotSource(source, path, offset, entry.size, dirty, stamp, _stamp_utc(stamp), recognised, problem)
+            SnapshotSource(source, path, offset, entry.size, dirty, stamp, _stamp_utc(stamp), recognised,
+                           tree=None if path is not None else tree, tree_path=None if path is not None else entry.path)
         )
-        if problem:
-            self.problems.append(f"{source}: {problem}")
         return True
 
-    def _snapshot_access(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry) -> tuple[Path | None, int, str | None]:
+    def _snapshot_place(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry) -> tuple[Path | None, int]:
+        """Where a snapshot member can be mapped in place: (file, offset), or (None, 0) to read it
+        through its tree (decompressed into an anonymous file, already or when opened)."""
         if tree.format == "directory" and fs_path is not None:
-            return fs_path / entry.path, 0, None
+            return fs_path / entry.path, 0
         if tree.format == "tar" and fs_path is not None:
             span = _tar_member_span(fs_path, entry.path, self.limits)
             if span is not None:
-                return fs_path, span[0], None
-            return None, 0, "extract this snapshot from the tar first: its data could not be located in place"
-        if tree.format == "tar":
-            return None, 0, f"extract {tree.source.rpartition('!')[2]} first: the snapshot is inside a nested tar"
-        stream = {"tar.gz": "a gzip stream", "tar.xz": "an xz stream", "tar.bz2": "a bzip2 stream", "zip": "a zip archive"}
-        return None, 0, (
-            f"decompress the archive first; snapshot member {entry.path} is {entry.size} bytes inside "
-            f"{stream.get(tree.format, 'a compressed archive')}"
-        )
+                return fs_path, span[0]
+        return None, 0
 
     def _loose_member(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry, found: _Found) -> InputKind | None:
         head = self._head(tree, entry.path, SNIFF_BYTES)
         if head is None:
             return None
         source = tree_location(tree, entry.path)
-        if sniff_container(BytesIO(head)) is not None:
+        container = sniff_container(BytesIO(head))
+        if container in COMPRESSED:
+            disk_path = fs_path / entry.path if tree.format == "directory" and fs_path is not None else None
+            if self._compressed_snapshot(source, disk_path, entry.size, container, tree=None if disk_path else tree,
+                                         tree_path=None if disk_path else entry.path, parent=tree.source):
+                found.snapshots.append(self.snapshots.pop())
+                return InputKind.SNAPSHOT
+        if container is not None:
             return self._nested(tree, fs_path, entry, source)
         text = self._head(tree, entry.path, LOG_SNIFF_BYTES) or b""
         owner = next((n.name for n in sorted(found.nodes, key=lambda n: -len(n.base)) if path_inside(entry.path, n.base)), None)
@@ -555,10 +672,10 @@ class _Collector:
         fallback = input_stem(tree.source) if backup else None
         try:
             if tree.format == "directory" and fs_path is not None:
-                nested = self._open(lambda: open_tree(fs_path / entry.path, limits=self.limits, want=_worth_holding))
+                nested = self._open(lambda: open_tree(fs_path / entry.path, limits=self.limits, want=_worth_holding, spill=self.spill))
                 nested_fs: Path | None = fs_path / entry.path
             else:
-                nested = self._open(lambda: open_member_tree(tree, entry.path, want=_worth_holding))
+                nested = self._open(lambda: open_member_tree(tree, entry.path, want=_worth_holding, spill=self.spill))
                 nested_fs = None
         except EvidenceError as exc:
             self.problems.append(f"{source}: {exc.problem}")
@@ -609,13 +726,17 @@ class _Collector:
                 self.logs.append(LogSource(node.where(head.tree_path), log_format, size, node.name, None, node.tree, head.tree_path))
 
 
-def detect_evidence(paths: Sequence[str | os.PathLike[str]], *, limits: Limits = DEFAULT_LIMITS) -> Evidence:
+def detect_evidence(
+    paths: Sequence[str | os.PathLike[str]], *, limits: Limits = DEFAULT_LIMITS, progress: SpillProgress | None = None
+) -> Evidence:
     """Classify every path by content and collect nodes, snapshots, configs and logs from them.
+
+    ``progress`` hears about snapshots decompressed while a compressed tar is read.
 
     Raises ``UnsupportedEvidence`` for a path that holds nothing kforensic reads, and
     ``EvidenceError`` for one that cannot be read; non-fatal trouble is in ``problems``.
     """
-    collector = _Collector(limits)
+    collector = _Collector(limits, progress)
     try:
         for path in paths:
             collector.add_path(path)
@@ -623,3 +744,34 @@ def detect_evidence(paths: Sequence[str | os.PathLike[str]], *, limits: Limits =
         collector.close()
         raise
     return collector.result()
+
+
+def open_snapshot_input(
+    path: str | os.PathLike[str], *, salvage: bool = False, progress: SpillProgress | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Snapshot:
+    """One snapshot named on the command line (``info``, ``get``): a file, or the one snapshot inside
+    an archive or compressed file, or ``ARCHIVE!member`` as reports name it."""
+    source = os.fspath(path)
+    named = None
+    if "!" in source and not os.path.exists(source):
+        source, _, named = source.partition("!")
+    try:
+        regular = stat.S_ISREG(os.stat(source).st_mode)
+    except OSError:
+        regular = False
+    if not regular:  # missing, a directory, a fifo (never opened: it would block): Snapshot says which
+        return Snapshot(os.fspath(path), salvage=salvage)
+    head = _read_head(Path(source), SNIFF_BYTES)
+    if named is None and (is_bolt_head(head) or sniff_container(BytesIO(head)) is None):
+        return Snapshot(os.fspath(path), salvage=salvage)
+    with detect_evidence([source], limits=limits) as evidence:
+        found = list(evidence.snapshots)
+        if named is not None:
+            found = [s for s in found if s.source == os.fspath(path)]
+        if len(found) != 1:
+            listed = ", ".join(s.source for s in evidence.snapshots) or "none"
+            what = f"holds no etcd snapshot named {named}" if named is not None else (
+                "holds no etcd snapshot" if not found else "holds several etcd snapshots; name one as ARCHIVE!member")
+            raise UnsupportedEvidence(source, f"{what} (snapshots found: {listed})")
+        # The Snapshot keeps its own handle (a window of the file, or an anonymous copy): the trees may close.
+        return found[0].open(salvage=salvage, limits=limits, progress=progress)

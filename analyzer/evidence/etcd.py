@@ -25,7 +25,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from analyzer.errors import CorruptEvidence
-from analyzer.evidence.bbolt import BoltDB, Bucket, Damage, map_file, open_bolt
+from analyzer.evidence.bbolt import BoltDB, Bucket, Damage, Mapped, map_file, open_bolt
 from analyzer.evidence.freelist import FreelistCheck, check_freelist
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
@@ -315,10 +315,10 @@ def _index_events(run: _Run, events: list[tuple[int, int, int, bytes]], wanted: 
     run.events += len(events)
 
 
-def _index_leaf_run(source: str, data_size: int, pages: list[int], wanted: _Wanted) -> _Run:
+def _index_leaf_run(source: str, path: str, offset: int, data_size: int, pages: list[int], wanted: _Wanted) -> _Run:
     """Worker: index a run of the key bucket's leaf pages, in a process of its own."""
     run = _Run()
-    with open_bolt(source, data_size=data_size) as db:
+    with open_bolt(path, data_size=data_size, mapped=map_file(path, offset=offset, length=data_size, source=source)) as db:
         for pgid in pages:
             _index_events(run, _page_events(db.data, pgid, db.read_leaf(pgid, run.damage, "key"), run), wanted)
     return run
@@ -368,10 +368,16 @@ class SalvageReport:
 class Snapshot:
     """An etcd snapshot (or a raw ``member/snap/db``) opened read-only. A context manager."""
 
-    def __init__(self, path: str | Path, *, salvage: bool = False, mapped: tuple[str, mmap.mmap | None, int] | None = None) -> None:
-        # ``mapped`` lets a caller hand over a mapping it made (the fuzzer's in-memory files).
-        mapped = mapped or map_file(path)
-        self.source, _mapping, self.file_size = mapped
+    def __init__(
+        self, path: str | Path, *, salvage: bool = False, offset: int = 0, size: int | None = None, source: str | None = None,
+        mapped: Mapped | None = None,
+    ) -> None:
+        """``offset`` and ``size`` name a window of ``path`` (a member of a tar, read in place);
+        ``source`` is how the snapshot is named in messages (``backup.tar!snapshot.db``); ``mapped``
+        lets a caller hand over a mapping it made (the fuzzer's in-memory files)."""
+        mapped = mapped or map_file(path, offset=offset, length=size, source=source)
+        self.source, _mapping, self.file_size, _base = mapped
+        self.path, self.offset = str(path), offset
         self.has_trailer = self.file_size % SECTOR == TRAILER_SIZE
         data_size = self.file_size - TRAILER_SIZE if self.has_trailer else self.file_size
         self.db: BoltDB = open_bolt(path, data_size=data_size, salvage=salvage, mapped=mapped)
@@ -390,9 +396,16 @@ class Snapshot:
         self._buckets: dict[bytes, Bucket | None] = {}
         self._salvage_report: SalvageReport | None = None
         self._freelist: FreelistCheck | None = None
+        self._on_close: list[Callable[[], None]] = []
+
+    def on_close(self, release: Callable[[], None]) -> None:
+        """Release something the snapshot's bytes live in (an anonymous decompressed file) with it."""
+        self._on_close.append(release)
 
     def close(self) -> None:
         self.db.close()
+        while self._on_close:
+            self._on_close.pop()()
 
     def __enter__(self) -> Snapshot:
         return self
@@ -437,13 +450,15 @@ class Snapshot:
         assert whole is not None
         data_end = self.file_size - TRAILER_SIZE if self.has_trailer else self.file_size
         digest = hashlib.sha256()
-        view = memoryview(whole)
+        mapped = memoryview(whole)
+        view = mapped[self.db.base : self.db.base + self.file_size]
         try:
             for start in range(0, data_end, HASH_CHUNK):
                 digest.update(view[start : min(start + HASH_CHUNK, data_end)])
             trailer = bytes(view[data_end : self.file_size])
         finally:
             view.release()
+            mapped.release()
         whole_file = digest.copy()
         whole_file.update(trailer)
         self._file_sha256 = whole_file.hexdigest()
@@ -629,7 +644,7 @@ class Snapshot:
         def in_order() -> Iterator[_Run]:
             nonlocal done
             with context.Pool(min(workers, len(chunks))) as pool:
-                args = [(self.db.source, self.db.data_size, chunk, wanted) for chunk in chunks]
+                args = [(self.db.source, self.path, self.offset, self.db.data_size, chunk, wanted) for chunk in chunks]
                 # imap keeps the runs in order, so each is merged as soon as its predecessors are.
                 for run in pool.imap(_star_index_leaf_run, args):
                     done += run.events
@@ -734,7 +749,7 @@ class Snapshot:
         return self._salvage_report
 
 
-def _star_index_leaf_run(args: tuple[str, int, list[int], _Wanted]) -> _Run:
+def _star_index_leaf_run(args: tuple[str, str, int, int, list[int], _Wanted]) -> _Run:
     return _index_leaf_run(*args)
 
 

@@ -159,8 +159,8 @@ def _read_freelist(db: BoltDB, reachable: bytearray) -> tuple[list[int] | None, 
     pgid = meta.freelist
     if pgid < 2 or pgid >= db.high_water:
         return None, f"that is outside the database (pages 2..{db.high_water - 1})"
-    start = pgid * db.page_size
-    if start + PAGE_HEADER_SIZE > db.data_size:
+    start = db.base + pgid * db.page_size
+    if start + PAGE_HEADER_SIZE > db.data_end:
         return None, "that page lies beyond the end of the file"
     stored_id, flags, count, overflow = db.layout.PAGE_HEADER.unpack_from(db.data, start)
     if stored_id != pgid:
@@ -168,7 +168,7 @@ def _read_freelist(db: BoltDB, reachable: bytearray) -> tuple[list[int] | None, 
     if not flags & FREELIST_PAGE:
         kind = {BRANCH_PAGE: "a branch page", LEAF_PAGE: "a leaf page"}.get(flags, f"a page with flags {flags:#x}")
         return None, f"it is {kind}"
-    end = min(start + (overflow + 1) * db.page_size, db.data_size)
+    end = min(start + (overflow + 1) * db.page_size, db.data_end)
     for extra in range(overflow + 1):
         if pgid + extra < len(reachable):
             reachable[pgid + extra] = 1

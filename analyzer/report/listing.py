@@ -83,8 +83,7 @@ def listing_view(listing: EvidenceListing) -> Group:
     if listing.snapshots:
         table = _table("etcd snapshots", "snapshot", "size", "backup", "dirty", "readable")
         for snapshot in listing.snapshots:
-            where = "in place" if snapshot.opens_in_place else (
-                f"at offset {snapshot.offset} of {snapshot.path}" if snapshot.path else snapshot.problem or "")
+            where = snapshot.access
             table.add_row(snapshot.source, _size(snapshot.size), snapshot.backup_stamp or "",
                           Text("POSSIBLY_DIRTY", style="yellow") if snapshot.possibly_dirty else "", where)
         parts += [table, Text()]

@@ -419,4 +419,5 @@ def _snapshot_json(snapshot: SnapshotSource) -> dict[str, Any]:
         "backup_time": _utc_text(snapshot.backup_utc),
         "recognised_by": snapshot.recognised_by,
         "problem": snapshot.problem,
+        "access": snapshot.access,
     }
