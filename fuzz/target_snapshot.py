@@ -17,7 +17,7 @@ with instrumented():
     from analyzer.errors import KforensicError
     from analyzer.evidence.bbolt import _MAGIC_BYTES, LITTLE_ENDIAN, META_CHECKSUMMED, META_OFFSET, fnv1a64
     from analyzer.evidence.bbolt import Mapped
-from analyzer.evidence.etcd import Snapshot
+    from analyzer.evidence.etcd import Snapshot
 
 SOURCE = "fuzz.db"
 

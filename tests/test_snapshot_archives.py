@@ -76,7 +76,7 @@ def kforensic(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
 
 def info_json(path: Path | str) -> dict:
-    result = kforensic("info", str(path), "--json")
+    result = kforensic("info", str(path), "-o", "json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -230,6 +230,6 @@ def test_ls_says_how_each_snapshot_is_read(case, tmp_path):
         "gz": "decompressed (gzip) into an anonymous file when read",
     }
     for shape, access in expected.items():
-        result = kforensic("ls", str(pack(snapshot, shape, tmp_path)), "--json")
+        result = kforensic("ls", str(pack(snapshot, shape, tmp_path)), "-o", "json")
         (listed,) = json.loads(result.stdout)["snapshots"]
         assert listed["access"].startswith(access) and listed["problem"] is None, (shape, listed)
