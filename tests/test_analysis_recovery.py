@@ -139,3 +139,21 @@ def test_deadline_passed_when_a_certificate_that_does_not_heal_already_expired()
     result = deadlines(wired, REFERENCE_UTC)
     assert result.safe_shutdown.when_utc < REFERENCE_UTC and result.to_json(REFERENCE_UTC)["safe_shutdown"]["passed"] is True
     assert result.next_outage is None
+
+
+def test_an_expired_rke2_serving_pair_heals_on_restart_and_its_ca_bounds_the_shutdown(tmp_path):
+    from analyzer.scan import ScanOptions, run_scan
+    from tests.fixtures.node_trees import build_node_tree
+    from tests.fixtures.other_planes import rke2_files, with_serial_zero
+
+    ca = with_serial_zero(make_ca("rke2-server-ca@1"))
+    expired = make_leaf(ca, "kube-apiserver", dns=("kubernetes.default.svc",), ips=("10.43.0.1", "127.0.0.1"), server=True,
+                        not_before=REFERENCE_UTC - 2 * YEAR)
+    tree = build_node_tree(tmp_path, rke2_files(serving=expired), "host-root", "tar.gz", name="node")
+    result = run_scan(ScanOptions(evidence=[tree], reference_utc=REFERENCE_UTC))
+    assert result.wiring.distribution == "rke2"
+    found = [f for f in result.findings if f.component == "kube-apiserver" and f.id == "validity.expired"]
+    assert found and found[0].recovery == "heals-on-restart" and "CertificateRenewDays" in found[0].recovery_detail
+    # Leaves renew at start; what does not is a CA, and nothing renews anything while RKE2 runs.
+    assert result.deadlines is not None and result.deadlines.safe_shutdown is not None
+    assert "CA" in result.deadlines.safe_shutdown.why or "rotate-ca" in result.deadlines.safe_shutdown.why
