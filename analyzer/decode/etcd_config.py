@@ -19,6 +19,7 @@ import shlex
 import yaml
 
 from analyzer.decode.manifest import Flag, FlagOrigin, Flags
+from analyzer.decode.sos_yaml import safe_load
 from analyzer.errors import DecodeError
 
 _ENV_PREFIX = "ETCD_"
@@ -50,7 +51,7 @@ def flags_from_env(data: bytes, origin: FlagOrigin = FlagOrigin.CONFIG) -> Flags
 def flags_from_config_file(data: bytes, source: str, origin: FlagOrigin = FlagOrigin.CONFIG) -> Flags:
     """Flags from etcd's ``--config-file`` YAML."""
     try:
-        document = yaml.safe_load(data)
+        document = safe_load(data)
     except yaml.YAMLError as err:
         raise DecodeError(f"{source}: etcd config file is not YAML: {err.__class__.__name__}") from None
     if not isinstance(document, dict):

@@ -10,6 +10,16 @@ import yaml
 from analyzer.errors import DecodeError
 from analyzer.gomodel.material import SOS_BASE64_SCRUB, SOS_PLACEHOLDER
 
+# libyaml when PyYAML was built with it (the wheels on PyPI are): the same safe constructor over
+# a C scanner, about ten times faster on a large secrets.yaml or config.yaml, and it keeps the
+# configs fuzz target from spending its time inside PyYAML's pure-Python reader.
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str | bytes) -> Any:
+    """``yaml.safe_load`` with the fastest safe loader this PyYAML has."""
+    return yaml.load(text, Loader=YAML_LOADER)  # a safe loader, libyaml or not
+
 # --------------------------------------------------------------------------------------------
 # sos-scrubbed YAML
 # --------------------------------------------------------------------------------------------
@@ -56,7 +66,7 @@ def load_yaml_mapping(data: bytes, what: str) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise DecodeError(f"{what} is not UTF-8 text (byte {exc.start})") from None
     try:
-        document = yaml.safe_load(mask_sos_scrubs(text))
+        document = safe_load(mask_sos_scrubs(text))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
+from analyzer.decode.sos_yaml import safe_load
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
 from analyzer.wiring.components import (
@@ -100,7 +101,7 @@ def cluster_configuration(objects: EtcdObjects | None) -> dict[str, Any]:
     if stored is None or stored.object is None:
         return {}
     try:
-        document = yaml.safe_load((stored.object.get("data") or {}).get("ClusterConfiguration", "")) or {}
+        document = safe_load((stored.object.get("data") or {}).get("ClusterConfiguration", "")) or {}
     except yaml.YAMLError:
         return {}
     return document if isinstance(document, dict) else {}
