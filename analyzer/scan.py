@@ -45,6 +45,8 @@ from analyzer.evidence.detect import (
 from analyzer.evidence.digest import input_sha256
 from analyzer.evidence.node import join_nodes
 from analyzer.evidence.files import read_input_file
+from analyzer.gomodel.goversions import annotate as annotate_go_versions
+from analyzer.gomodel.goversions import releases_in_log
 from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.evidence.live import HandshakeFacts, LiveEtcd, LiveTarget
 from analyzer.model.findings import Finding, Severity, Subject
@@ -227,6 +229,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
         findings = with_recovery(wiring, findings, options.reference_utc)
         if objects is not None:
             findings = with_recover_hints(findings, wiring, objects, options.reference_utc)
+        findings = annotate_go_versions(findings, [*wiring.releases, *releases_in_log(events)])
         verdict = build_verdict(wiring, findings, options.reference_utc, next_expiry(inventory, options.reference_utc))
         partial = any(record.partial for record in inputs) or any(f.id in ("evidence.snapshot-damaged", "evidence.problem") for f in findings)
         return ScanResult(__version__, options.reference_utc, options.warn_days, sorted(inputs, key=lambda r: r.path), wiring,

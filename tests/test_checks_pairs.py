@@ -24,6 +24,13 @@ LEAF = make_leaf(CA, "kube-apiserver", dns=("kubernetes",), server=True)
 OTHER = make_leaf(CA, "someone-else", client=True)
 RSA_PKCS8 = new_key("rsa").private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 BROKEN_KEY = b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+# What Go 1.27.3's X509KeyPair returns for BROKEN_KEY (checked with tests/gooracle): the PKCS#8
+# parser's asn1 error, wrapped.
+BROKEN_KEY_ERROR = (
+    "tls: failed to parse private key: asn1: structure error: tags don't match (16 vs {class:0 tag:0 length:0 "
+    "isCompound:false}) {optional:false explicit:false application:false private:false defaultValue:<nil> tag:<nil> "
+    "stringType:0 timeType:0 set:false omitEmpty:false} pkcs8 @2"
+)
 
 SNI_CERT = "/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-000/tls.crt"
 SNI_KEY = "/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-000/tls.key"
@@ -119,7 +126,7 @@ BROKEN = {
                  "tls: failed to find certificate PEM data in certificate input, but did find a private key; PEM inputs may have been switched", "cert"),
     "certificate as key": (LEAF.cert_pem, LEAF.cert_pem, "pair.key-is-certificate",
                            "tls: found a certificate rather than a key in the PEM for the private key", "key"),
-    "unparseable key": (LEAF.cert_pem, BROKEN_KEY, "pair.key-unparseable", "tls: failed to parse private key", "key"),
+    "unparseable key": (LEAF.cert_pem, BROKEN_KEY, "pair.key-unparseable", BROKEN_KEY_ERROR, "key"),
     "someone else's key": (LEAF.cert_pem, OTHER.key_pem, "pair.key-mismatch", "tls: private key does not match public key", "key"),
     "key of another type": (LEAF.cert_pem, RSA_PKCS8, "pair.key-type-mismatch", "tls: private key type does not match public key type", "key"),
 }

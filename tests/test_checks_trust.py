@@ -8,7 +8,8 @@ from dataclasses import replace
 import pytest
 
 from analyzer.checks.trust import check_trust
-from analyzer.gomodel.verify import insecure_algorithm_error, verifies
+from analyzer.gomodel.signature import insecure_algorithm_error
+from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Severity
 from analyzer.wiring.model import State
 from tests.fixtures.models import CTX, leaf_with_usages, on_node, pair_load, peer_trusting

@@ -16,8 +16,9 @@ from analyzer.gomodel.keypair import GO_VERSION
 from analyzer.gomodel.x509parse import parse_certificate as _parse
 from analyzer.gomodel.pem import iter_pem_blocks
 from tests.fixtures import gocases
+from tests.fixtures.gooracle import examples
 
-EXAMPLES = 500
+EXAMPLES = examples(500)
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 

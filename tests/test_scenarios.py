@@ -27,7 +27,8 @@ def test_openshift_empty_user_key_is_the_headline(scenario_reports):
     headline = verdict["headline"]
     assert headline.startswith("kube-apiserver on master-0 cannot start: SNI pair 6 of 6, user-serving-cert-000")
     assert "/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-000/tls.key" in headline
-    assert "`failed to load SNI cert and key: tls: failed to parse private key`" in headline
+    # Go 1.27 adds the PKCS#8 parser's error; the log (an older kube-apiserver) has the bare text.
+    assert "`failed to load SNI cert and key: tls: failed to parse private key: asn1: " in headline
     assert "openshift-config/api-cert" in headline and "kubectl-edit" in headline and "2025-05-30T09:14:00Z" in headline
     # Only the broken pair is error-level; the five system pairs before it load.
     assert [f["label"] for f in failing(report)] == ["SNI pair 6 of 6, user-serving-cert-000"]
@@ -40,6 +41,12 @@ def test_openshift_empty_user_key_is_the_headline(scenario_reports):
     log = next(f for f in report["findings"] if f["id"] == "logs.sni-failure")
     assert log["label"] == "SNI pair 6 of 6, user-serving-cert-000" and "same error" in log["detail"]
     assert "user-serving-cert-000" in stdout
+    # The log names the release (Kubernetes 1.31, built with Go 1.22), which words the failure the older way.
+    assert top["go_version"] == "1.27"
+    [older] = top["go_error_older"]
+    assert older["release"].startswith("Kubernetes v1.31.5+2a1b3c4 (") and older["go"] == "1.22"
+    assert older["text"] == "failed to load SNI cert and key: tls: failed to parse private key"
+    assert "same error" in log["detail"] and "older Go" in log["detail"]
 
 
 @pytest.mark.parametrize("name", ["openshift_healthy", "kubeadm_healthy"])

@@ -23,7 +23,9 @@ from analyzer.checks.pairs import predict_load_error
 from analyzer.gomodel.clientgo import common_name
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
+from analyzer.gomodel.goversions import PREDICTED_GO, older_go_wording_of
 from analyzer.gomodel.klog import LogEvent, klog_value
+from analyzer.gomodel.wrappers import wrap
 from analyzer.analysis.inventory import InventoryEntry
 from analyzer.decode.manifest import parse_named_cert_key
 from analyzer.errors import DecodeError
@@ -33,7 +35,7 @@ from analyzer.wiring.model import Component, Load, Loader, Wiring
 from analyzer.wiring.openshift_releases import SNI_ORDER_SOURCE, default_sni_order, openshift_host_path
 from analyzer.reftime import format_utc
 
-SNI_FAILURE = "failed to load SNI cert and key: "
+SNI_FAILURE = wrap("sni", "")
 EXPIRED = re.compile(r"x509: certificate has expired or is not yet valid(?:: current time (\S+) is (after|before) (\S+?))?(?:[\"\s,;)]|$)")
 UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
 
@@ -194,8 +196,14 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
             if predicted is not None:
                 severity, blocks = Severity.INFO, False
                 # Callers may wrap the error (delegated authentication does), never shorten it.
-                agreement = ("The files in the evidence give the same error." if logged_error.endswith(predicted)
-                             else f"The files in the evidence give `{predicted}` today.")
+                older = older_go_wording_of(logged_error, predicted)
+                if logged_error.endswith(predicted):
+                    agreement = "The files in the evidence give the same error."
+                elif older is not None:
+                    agreement = (f"The files in the evidence give the same error: Go {PREDICTED_GO} words it `{predicted}`, "
+                                 f"this log comes from a build with an older Go, which words it as Go {older[0]}.{older[1]} does.")
+                else:
+                    agreement = f"The files in the evidence give `{predicted}` today."
             else:
                 severity, blocks = Severity.WARNING, False
                 agreement = "The files in the evidence load fine now: they were fixed after this log was written, or this log is from another master."

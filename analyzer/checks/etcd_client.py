@@ -24,12 +24,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from analyzer.evidence.live import ClientFiles, HandshakeFacts
 from analyzer.gomodel.keypair import load_x509_key_pair
 from analyzer.gomodel.pem import iter_pem_blocks
-from analyzer.gomodel.verify import (
-    ERR_INCOMPATIBLE_USAGE,
-    find_hostname_error,
-    find_validity_error,
-    go_chain,
-)
+from analyzer.gomodel.hostname import find_hostname_error
+from analyzer.gomodel.verify import ERR_INCOMPATIBLE_USAGE, find_validity_error, verifies
 from analyzer.model.findings import Finding, Severity, Subject
 
 
@@ -94,7 +90,7 @@ def _server_untrusted(facts: HandshakeFacts, now_utc: datetime) -> str:
     leaf = chain[0]
     host = facts.endpoint.split("://")[-1].rsplit(":", 1)[0].strip("[]")
     roots = _certificates(files.cacert)
-    trusted, go_error = go_chain(chain, roots) if roots else (False, None)
+    trusted, go_error = verifies(chain, roots) if roots else (False, None)
     reason = go_error if not trusted else (find_validity_error(leaf, now_utc) or find_hostname_error(leaf, host))
     return f"{given} does not verify the server's certificate ({_name(leaf)}, issued by {leaf.issuer.rfc4514_string()}): {reason or facts.detail}"
 
@@ -115,7 +111,7 @@ def client_reason(files: ClientFiles, now_utc: datetime) -> str:
     except x509.ExtensionNotFound:
         pass
     roots = _certificates(files.cacert)
-    trusted, go_error = go_chain(certs, roots) if roots else (False, None)
+    trusted, go_error = verifies(certs, roots) if roots else (False, None)
     if not trusted and go_error:
         return f"{go_error} (judged against --etcd-cacert {files.cacert}; etcd trusts the CA of its --trusted-ca-file)"
     return ("x509: certificate signed by unknown authority (most likely: it chains to --etcd-cacert, but etcd's "

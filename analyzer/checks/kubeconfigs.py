@@ -18,7 +18,8 @@ from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.dynamiccerts import certificate_names, is_ip, sni_matches
-from analyzer.gomodel.verify import find_hostname_error, verifies
+from analyzer.gomodel.hostname import find_hostname_error
+from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Finding
 from analyzer.wiring.components import server_host
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring

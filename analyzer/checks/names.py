@@ -12,7 +12,7 @@ from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.gomodel.verify import find_hostname_error
+from analyzer.gomodel.hostname import find_hostname_error
 from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load
 

@@ -199,6 +199,7 @@ class StaticPod:
     mounts: tuple[VolumeMount, ...]  # of the main container
     revision_label: str | None
     static_pod_version: str | None  # env STATIC_POD_VERSION of the main container
+    image: str | None = None  # of the main container: "registry.k8s.io/kube-apiserver:v1.28.3"
 
     @property
     def revision(self) -> int | None:
@@ -244,6 +245,7 @@ def load_static_pod(data: bytes, component: str | None = None) -> StaticPod:
         mounts=tuple(_mount(m) for m in _list(main.get("volumeMounts"), "volumeMounts")),
         revision_label=labels.get("revision"),
         static_pod_version=_env_value(main, "STATIC_POD_VERSION"),
+        image=_optional_str(main.get("image")),
     )
 
 

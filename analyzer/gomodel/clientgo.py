@@ -27,6 +27,7 @@ from analyzer.gomodel.pem import (
     public_key_info,
 )
 from analyzer.errors import DecodeError
+from analyzer.gomodel.wrappers import CA_NOT_PEM, CA_NOTHING_VALID
 
 # client-go certutil.ParseCertsPEM: the error kube components print for a bundle without certificates.
 NO_CERTIFICATES = "data does not contain any valid RSA or ECDSA certificates"
@@ -74,6 +75,26 @@ def _bundle_certificates(data: bytes) -> Iterator[ParsedCertificate]:
     for block in iter_pem_blocks(data):
         if block.type == "CERTIFICATE" and not block.headers:
             yield parse_certificate(block.der)
+
+
+def root_ca_error(data: bytes) -> str | None:
+    """client-go's rootCertPool for a kubeconfig's CA data, unwrapped: None when
+    AppendCertsFromPEM adds a certificate (or there is no CA data: system roots), else
+    createErrorParsingCAData's reason (client-go transport/transport.go): the first CERTIFICATE
+    block's parse error, else bytes pem.Decode cannot read, else nothing valid seen. The caller
+    wraps it with ``unable to load root certificates: `` (gomodel.wrappers)."""
+    if not data:
+        return None
+    first_error, rest = None, data
+    for block in iter_pem_blocks(data):
+        rest = data[block.end :]
+        if block.type != "CERTIFICATE" or block.headers:
+            continue
+        error = parse_certificate(block.der).go_error
+        if error is None:
+            return None
+        first_error = first_error or f"failed to parse certificate: {error}"
+    return first_error or (CA_NOT_PEM if rest else CA_NOTHING_VALID)
 
 
 @lru_cache(maxsize=1024)

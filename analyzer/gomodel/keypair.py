@@ -8,8 +8,10 @@ order of the checks is Go's:
 1. every ``CERTIFICATE`` block of the cert input is kept (other types are listed as skipped);
 2. the first key block whose type is ``PRIVATE KEY`` or ends in `` PRIVATE KEY`` is taken;
 3. the first certificate (the leaf) is parsed with ``x509.ParseCertificate`` (``gomodel.x509parse``);
-4. the key is parsed as PKCS#1, then PKCS#8 (RSA, ECDSA, Ed25519 only), then SEC1;
-5. the leaf public key is compared with the key: type first, then the modulus or point.
+4. the key is parsed as PKCS#8, then PKCS#1, then SEC1 (``gomodel.privkey``); when all three fail,
+   Go 1.27 reports the PKCS#8 parser's error (``tls: failed to parse private key: <error>``);
+5. the leaf public key is compared with the key: type first, then the public key (for RSA the
+   modulus and, since Go's switch to ``PublicKey.Equal``, the exponent).
 
 Validity dates, SANs and issuers are not checked by X509KeyPair; ``gomodel.verify`` gives the
 strings Go's verifier prints for those.
@@ -17,10 +19,12 @@ strings Go's verifier prints for those.
 Evidence a collector redacted (sos scrub, must-gather elision) makes the step that needs it
 unverifiable instead of failing: Go never saw those markers.
 
-The strings follow current Go. Where a Go release changed the outcome for an input, ``go_version``
-selects the older behaviour: X25519 keys in PKCS#8 are parsed (and then refused as an unknown
-type) only from Go 1.20, and negative serial numbers are refused only from Go 1.23. Both were
-cross-checked against a Go 1.19 toolchain.
+The strings follow Go 1.27 (checked against Go 1.27.3 by tests/test_gooracle_keypair.py). Where a
+Go release changed the outcome for an input, ``go_version`` selects the older behaviour: before Go
+1.27 keys were tried as PKCS#1 first and every failure was the bare ``tls: failed to parse private
+key``; X25519 keys in PKCS#8 are parsed (and then refused as an unknown type) only from Go 1.20,
+and negative serial numbers are refused only from Go 1.23. Those were cross-checked against a Go
+1.19 toolchain.
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ from enum import Enum
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
+from analyzer.gomodel import privkey
 from analyzer.gomodel.der import SEQUENCE, DerReader
 from analyzer.gomodel.material import Material, MaterialState
 from analyzer.gomodel.pem import (
@@ -200,14 +204,14 @@ def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int
         )
     leaf = base["leaf"] = parsed_leaf.certificate
 
-    key, key_failure, key_detail = _go_parse_private_key(key_block, go_version)
+    key, key_failure, key_detail, key_error = _go_parse_private_key(key_block, go_version)
     if key_failure is PairFailure.KEY_PKCS8_UNKNOWN_TYPE:
-        return _fail(base, key_failure, ERR_KEY_PKCS8_UNKNOWN, key_detail)
+        return _fail(base, key_failure, key_error, key_detail)
     if key is None:
-        return _fail(base, PairFailure.KEY_UNPARSEABLE, ERR_KEY_PARSE, key_detail)
+        return _fail(base, PairFailure.KEY_UNPARSEABLE, key_error, key_detail)
     base["private_key"] = key
 
-    mismatch = _compare_keys(leaf, key.key)
+    mismatch = _compare_keys(leaf, key.key, go_version)
     if mismatch is not None:
         failure, message = mismatch
         return _fail(base, failure, message, _mismatch_detail(leaf, key))
@@ -233,47 +237,72 @@ def _emptiness(what: str, material: Material) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# parsePrivateKey: PKCS#1, then PKCS#8, then SEC1
+# parsePrivateKey: PKCS#8, then PKCS#1, then SEC1 (PKCS#1 first before Go 1.27)
 # --------------------------------------------------------------------------------------------
 
+# The first Go release verified to try PKCS#8 first and wrap its error (Go 1.27.3, by the oracle
+# in tests/gooracle), and to compare RSA keys with rsa.PublicKey.Equal (modulus and exponent).
+# golang/go@7926af0d tls.go (and the Go 1.19 toolchain the model was first checked with) tried
+# PKCS#1 first, returned the bare message and compared the modulus only; Go 1.26 was not checked.
+PKCS8_FIRST_VERSION = (1, 27)
 
-def _go_parse_private_key(
-    block: PemBlock, go_version: tuple[int, int]
-) -> tuple[PrivateKeyInfo | None, PairFailure | None, str | None]:
-    """Mirror tls.parsePrivateKey; the third item explains a failure for people."""
+_KeyParse = tuple[PrivateKeyInfo | None, PairFailure | None, str | None, str]
+
+
+def _go_parse_private_key(block: PemBlock, go_version: tuple[int, int]) -> _KeyParse:
+    """Mirror tls.parsePrivateKey: (key, failure, explanation for people, Go's error text)."""
     der = block.der
     encoding, length = classify_private_key_der(der)
+    if go_version < PKCS8_FIRST_VERSION:
+        return _go_parse_private_key_before_1_27(block, encoding, length, go_version)
 
-    # x509.ParsePKCS1PrivateKey refuses trailing data after the RSAPrivateKey.
-    if encoding is KeyEncoding.PKCS1 and length == len(der):
-        key = _load_der_key(der)
+    # crypto/tls/tls.go parsePrivateKey: fmt.Errorf("tls: failed to parse private key: %w", pkcs8Err).
+    kind, pkcs8_error = privkey.parse_pkcs8(der)
+    if kind == "x25519":
+        return None, PairFailure.KEY_PKCS8_UNKNOWN_TYPE, "the PKCS#8 key is X25519, which cannot sign", ERR_KEY_PKCS8_UNKNOWN
+    if kind is not None:
+        key = privkey.load_der_key(der[:length] if encoding is KeyEncoding.PKCS8 else der)
+        if key is not None:
+            return private_key_info(key, KeyEncoding.PKCS8, block.type), None, None, ""
+    if privkey.pkcs1_error(der) is None:
+        key = privkey.load_der_key(der)
         if isinstance(key, rsa.RSAPrivateKey):
-            return private_key_info(key, encoding, block.type), None, None
+            return private_key_info(key, KeyEncoding.PKCS1, block.type), None, None, ""
+    if privkey.sec1_error(None, der) is None:
+        key = privkey.load_der_key(der[:length])
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return private_key_info(key, KeyEncoding.SEC1, block.type), None, None, ""
+    return None, None, _unparseable_key_detail(block, encoding), f"{ERR_KEY_PARSE}: {pkcs8_error}"
+
+
+def _go_parse_private_key_before_1_27(
+    block: PemBlock, encoding: KeyEncoding | None, length: int, go_version: tuple[int, int]
+) -> _KeyParse:
+    """tls.parsePrivateKey before Go 1.27: PKCS#1, then PKCS#8, then SEC1, one bare message."""
+    der = block.der
+    # x509.ParsePKCS1PrivateKey refuses trailing data after the RSAPrivateKey.
+    if encoding is KeyEncoding.PKCS1 and length == len(der) and privkey.pkcs1_error(der) is None:
+        key = privkey.load_der_key(der)
+        if isinstance(key, rsa.RSAPrivateKey):
+            return private_key_info(key, encoding, block.type), None, None, ""
 
     # x509.ParsePKCS8PrivateKey ignores trailing data; it knows RSA, ECDSA on Go's curves,
     # Ed25519 and X25519, and X509KeyPair rejects the X25519 (*ecdh.PrivateKey) it returns.
     if encoding is KeyEncoding.PKCS8:
-        key = _load_der_key(der[:length])
+        key = privkey.load_der_key(der[:length])
         if isinstance(key, x25519.X25519PrivateKey) and go_version >= (1, 20):
-            return None, PairFailure.KEY_PKCS8_UNKNOWN_TYPE, "the PKCS#8 key is X25519, which cannot sign"
-        if _go_accepts_private_key(key):
-            return private_key_info(key, encoding, block.type), None, None
+            return None, PairFailure.KEY_PKCS8_UNKNOWN_TYPE, "the PKCS#8 key is X25519, which cannot sign", ERR_KEY_PKCS8_UNKNOWN
+        if _go_accepts_private_key(key) and privkey.parse_pkcs8(der)[0] is not None:
+            return private_key_info(key, encoding, block.type), None, None, ""
 
     # x509.ParseECPrivateKey: version must be 1 and the curve one of Go's.
     sec1 = DerReader(der).read(SEQUENCE) if encoding is KeyEncoding.SEC1 else None
     if sec1 is not None and sec1.read_integer() == 1:
-        key = _load_der_key(der[:length])
+        key = privkey.load_der_key(der[:length])
         if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.name in GO_CURVES:
-            return private_key_info(key, KeyEncoding.SEC1, block.type), None, None
+            return private_key_info(key, KeyEncoding.SEC1, block.type), None, None, ""
 
-    return None, None, _unparseable_key_detail(block, encoding)
-
-
-def _load_der_key(der: bytes) -> Any:
-    try:
-        return serialization.load_der_private_key(der, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        return None
+    return None, None, _unparseable_key_detail(block, encoding), ERR_KEY_PARSE
 
 
 def _go_accepts_private_key(key: Any) -> bool:
@@ -291,7 +320,9 @@ def _unparseable_key_detail(block: PemBlock, encoding: KeyEncoding | None) -> st
         return f"the {block.type} block is empty"
     if encoding is None:
         return f"the {block.type} block holds {len(block.der)} bytes that are not a PKCS#1, PKCS#8 or SEC1 key"
-    key = _load_der_key(block.der)
+    key = privkey.load_der_key(block.der)
+    if isinstance(key, rsa.RSAPrivateKey):
+        return f"the {encoding.value} RSA key's numbers do not agree with each other (Go's rsa.PrivateKey.Validate refuses it)"
     if key is not None:
         return f"the {encoding.value} key uses an algorithm or curve Go does not load ({type(key).__name__})"
     return f"the {encoding.value} key in the {block.type} block is damaged or truncated"
@@ -302,13 +333,14 @@ def _unparseable_key_detail(block: PemBlock, encoding: KeyEncoding | None) -> st
 # --------------------------------------------------------------------------------------------
 
 
-def _compare_keys(leaf: x509.Certificate, private_key: Any) -> tuple[PairFailure, str] | None:
+def _compare_keys(leaf: x509.Certificate, private_key: Any, go_version: tuple[int, int]) -> tuple[PairFailure, str] | None:
     public = public_key_of(leaf)
     if isinstance(public, rsa.RSAPublicKey):
         if not isinstance(private_key, rsa.RSAPrivateKey):
             return PairFailure.KEY_TYPE_MISMATCH, ERR_KEY_TYPE_MISMATCH
-        # Go compares only the modulus N, not the exponent.
-        if public.public_numbers().n != private_key.public_key().public_numbers().n:
+        # Go 1.27 uses priv.PublicKey.Equal(pub): N and E (crypto/rsa/rsa.go); older Go compared N only.
+        ours, held = public.public_numbers(), private_key.public_key().public_numbers()
+        if ours.n != held.n or (go_version >= PKCS8_FIRST_VERSION and ours.e != held.e):
             return PairFailure.KEY_MISMATCH, ERR_KEY_MISMATCH
         return None
     if isinstance(public, ec.EllipticCurvePublicKey):

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
 
 from analyzer.errors import DecodeError
+from analyzer.gomodel import privkey
 from analyzer.gomodel.x509parse import parse_certificate, public_key_of
 from analyzer.gomodel.der import INTEGER, OCTET_STRING, SEQUENCE, DerReader, sequence_children
 from analyzer.gomodel.fmt import go_string_list
@@ -340,11 +341,15 @@ def load_private_key_der(der: bytes, pem_type: str | None = None) -> PrivateKeyI
     encoding, length = classify_private_key_der(der)
     if encoding is None:
         raise DecodeError("bytes are not a PKCS#1, SEC1 or PKCS#8 private key")
-    try:
-        key = serialization.load_der_private_key(der[:length], password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
+    key = privkey.load_der_key(der[:length])
+    if key is None:
         # cryptography's message is generic, but key parsing errors are never forwarded.
-        raise DecodeError(f"{encoding.value} private key does not parse") from None
+        raise DecodeError(f"{encoding.value} private key does not parse")
+    if isinstance(key, rsa.RSAPrivateKey):
+        # Loaded without OpenSSL's validation; Go's own checks (rsa.PrivateKey.Validate) decide.
+        go_error = privkey.pkcs1_error(der[:length]) if encoding is KeyEncoding.PKCS1 else privkey.parse_pkcs8(der[:length])[1]
+        if go_error is not None:
+            raise DecodeError(f"{encoding.value} private key: {go_error}")
     return private_key_info(key, encoding, pem_type)
 
 

@@ -1,45 +1,41 @@
-"""What Go's crypto/x509 says when it verifies a certificate: chains, signatures, names, validity.
+"""What Go's crypto/x509 says when it verifies a certificate: chains, validity, key usages.
 
-Chains: ``cryptography.x509.verification`` is tried first; its RFC 5280 policy is stricter than
-Go's (it wants key identifiers, key usage on CAs, SANs), so a refusal there is re-checked the way Go
-decides: a chain of issuer-name and signature matches from the presented certificates to a
-certificate of the roots (crypto/x509 verify.go buildChains). When Go would refuse, its error is
-predicted, including the hint it adds when a candidate CA has the right name but the wrong key —
-the signature of a regenerated CA: ``x509: certificate signed by unknown authority (possibly
-because of "crypto/rsa: verification error" while trying to verify candidate authority certificate
-"kubernetes")``.
-
-Names and validity: the strings of HostnameError and CertificateInvalidError
-(src/crypto/x509/verify.go, Go 1.25.5+ HostnameError).
+``go_verify`` replays x509.Certificate.Verify step by step (src/crypto/x509/verify.go, Go 1.27.3),
+in Go's order and with Go's texts: the leaf's isValid (unhandled critical extensions, validity),
+VerifyHostname (``gomodel.hostname``), Roots.contains, buildChains (candidates in
+findPotentialParents order, CheckSignatureFrom (``gomodel.signature``), the candidate's isValid,
+the hint, and the ``err`` later candidates overwrite), then the extended key usages of each chain.
+tests/test_gooracle_verify.py checks it against real Go on generated chains. A SHA-1 leaf signed
+by its CA is ``x509: certificate signed by unknown authority (possibly because of "x509: cannot
+verify signature: insecure algorithm SHA1-RSA" while trying to verify candidate authority
+certificate "kubernetes")`` — not a verification error.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
-from datetime import timedelta
 from functools import lru_cache
-from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from analyzer.gomodel.x509parse import public_key_of, serial_of, signature_parameters_of
+from analyzer.gomodel.certpool import GoCertificate, go_cert_pool, go_certificate, hint_name
 from analyzer.gomodel.fmt import go_quote, go_rfc3339
-
-# --------------------------------------------------------------------------------------------
+from analyzer.gomodel.hostname import find_hostname_error
+from analyzer.gomodel.signature import go_check_signature_from
+from analyzer.gomodel.x509parse import parse_certificate, public_key_of, serial_of
 
 ERR_INCOMPATIBLE_USAGE = "x509: certificate specifies an incompatible key usage"
 ERR_NOT_AUTHORIZED_TO_SIGN = "x509: certificate is not authorized to sign other certificates"
 ERR_NAME_MISMATCH = "x509: issuer name does not match subject from issuing certificate"
 ERR_UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
-ERR_LEGACY_COMMON_NAME = "x509: certificate relies on legacy Common Name field, use SANs instead"
-# HostnameError.Error prints a count instead of the names from 100 on (CVE-2025-61729 fix).
-_MAX_NAMES_INCLUDED = 100
+ERR_UNHANDLED_CRITICAL = "x509: unhandled critical extension"
+ERR_TOO_MANY_INTERMEDIATES = "x509: too many intermediates for path length constraint"
+ERR_SIGNATURE_LIMIT = "x509: signature check attempts limit reached while verifying certificate chain"
+_MAX_SIGNATURE_CHECKS = 100
+_EKU_ANY = "2.5.29.37.0"
+EKU_OIDS = {"any": _EKU_ANY, "serverAuth": "1.3.6.1.5.5.7.3.1", "clientAuth": "1.3.6.1.5.5.7.3.2"}
 
 
 def format_validity_error(now_utc: dt.datetime, not_before_utc: dt.datetime, not_after_utc: dt.datetime) -> str | None:
@@ -83,265 +79,149 @@ def go_hint_certificate_name(cert: x509.Certificate) -> str:
     return f"serial:{serial_of(cert)}"
 
 
-def format_hostname_error(
-    host: str,
-    *,
-    dns_names: tuple[str, ...] | list[str] = (),
-    ip_addresses: tuple[Any, ...] | list[Any] = (),
-    common_name: str = "",
-    has_san_extension: bool | None = None,
-) -> str:
-    """HostnameError.Error for a certificate with these names that did not match ``host``.
-
-    ``host`` is what VerifyHostname passes on: an IP without its brackets. ``has_san_extension``
-    defaults to whether any SAN was given.
-    """
-    if has_san_extension is None:
-        has_san_extension = bool(dns_names or ip_addresses)
-    if not has_san_extension and _go_match_hostnames(common_name, host):
-        return ERR_LEGACY_COMMON_NAME
-    if _go_parse_ip(host) is not None:
-        if not ip_addresses:
-            return f"x509: cannot validate certificate for {host} because it doesn't contain any IP SANs"
-        if len(ip_addresses) >= _MAX_NAMES_INCLUDED:
-            return f"x509: certificate is valid for {len(ip_addresses)} IP SANs, but none matched {host}"
-        valid = ", ".join(_go_ip_string(ip) for ip in ip_addresses)
-    else:
-        if len(dns_names) >= _MAX_NAMES_INCLUDED:
-            return f"x509: certificate is valid for {len(dns_names)} names, but none matched {host}"
-        valid = ", ".join(dns_names)
-    if not valid:
-        return f"x509: certificate is not valid for any names, but wanted to match {host}"
-    return f"x509: certificate is valid for {valid}, not {host}"
+def _is_valid(cert: GoCertificate, kind: str, chain: list[GoCertificate], now: dt.datetime | None) -> str | None:
+    """Certificate.isValid (verify.go) for a leaf, intermediate or root appended to ``chain``."""
+    if cert.unhandled_critical:
+        return ERR_UNHANDLED_CRITICAL
+    if chain and chain[-1].raw_issuer != cert.raw_subject:
+        return ERR_NAME_MISMATCH
+    error = find_validity_error(cert.cert, now) if now is not None else None
+    if error:
+        return error
+    if kind == "intermediate" and not (cert.basic_constraints_valid and cert.is_ca):
+        return ERR_NOT_AUTHORIZED_TO_SIGN
+    if cert.basic_constraints_valid and cert.max_path_len >= 0 and len(chain) - 1 > cert.max_path_len:
+        return ERR_TOO_MANY_INTERMEDIATES
+    return None
 
 
-def find_hostname_error(cert: x509.Certificate, host: str) -> str | None:
-    """Certificate.VerifyHostname(host): None when Go accepts ``host``, else its message."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = tuple(san.get_values_for_type(x509.DNSName))
-        ip_addresses = tuple(san.get_values_for_type(x509.IPAddress))
-        has_san = True
-    except x509.ExtensionNotFound:
-        dns_names, ip_addresses, has_san = (), (), False
-    common_names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    common_name = str(common_names[-1].value) if common_names else ""
-
-    candidate = host[1:-1] if len(host) >= 3 and host[0] == "[" and host[-1] == "]" else host
-    ip = _go_parse_ip(candidate)
-    if ip is not None:
-        if any(_go_ip_equal(ip, other) for other in ip_addresses):
-            return None
-        return format_hostname_error(
-            candidate, dns_names=dns_names, ip_addresses=ip_addresses, common_name=common_name, has_san_extension=has_san
-        )
-    name = _ascii_lower(host)
-    valid_name = _go_valid_hostname(name, pattern=False)
-    for match in dns_names:
-        if valid_name and _go_valid_hostname(match, pattern=True):
-            if _go_match_hostnames(match, name):
-                return None
-        elif _go_match_exactly(match, name):
-            return None
-    return format_hostname_error(
-        host, dns_names=dns_names, ip_addresses=ip_addresses, common_name=common_name, has_san_extension=has_san
-    )
-
-
-def _ascii_lower(text: str) -> str:
-    return "".join(chr(ord(c) + 32) if "A" <= c <= "Z" else c for c in text)
-
-
-def _go_match_hostnames(pattern: str, host: str) -> bool:
-    pattern, host = _ascii_lower(pattern), _ascii_lower(host.removesuffix("."))
-    if not pattern or not host:
-        return False
-    pattern_parts, host_parts = pattern.split("."), host.split(".")
-    if len(pattern_parts) != len(host_parts):
-        return False
-    return all((i == 0 and part == "*") or part == host_parts[i] for i, part in enumerate(pattern_parts))
-
-
-def _go_match_exactly(a: str, b: str) -> bool:
-    if a in ("", ".") or b in ("", "."):
-        return False
-    return _ascii_lower(a) == _ascii_lower(b)
-
-
-def _go_valid_hostname(host: str, *, pattern: bool) -> bool:
-    if not pattern:
-        host = host.removesuffix(".")
-    if not host or host == "*":
-        return False
-    for i, part in enumerate(host.split(".")):
-        if not part:
-            return False
-        if pattern and i == 0 and part == "*":
+def _potential_parents(pool: list[GoCertificate], cert: GoCertificate) -> list[GoCertificate]:
+    """CertPool.findPotentialParents: same subject as the issuer, ordered by key-id agreement."""
+    matching, one, mismatch = [], [], []
+    for candidate in pool:
+        if candidate.raw_subject != cert.raw_issuer:
             continue
-        for j, c in enumerate(part):
-            if c.isascii() and (c.isalnum() or c == "_" or (c == "-" and j != 0)):
+        if candidate.subject_key_id == cert.authority_key_id:
+            matching.append(candidate)
+        elif bool(candidate.subject_key_id) != bool(cert.authority_key_id):
+            one.append(candidate)
+        else:
+            mismatch.append(candidate)
+    return matching + one + mismatch
+
+
+def _already_in_chain(candidate: GoCertificate, chain: list[GoCertificate]) -> bool:
+    for cert in chain:
+        if candidate.raw_subject != cert.raw_subject or candidate.raw_spki != cert.raw_spki:
+            continue
+        if candidate.san_value is None and cert.san_value is None:
+            return True
+        if candidate.san_value is None or cert.san_value is None:
+            return False
+        if candidate.san_value == cert.san_value:
+            return True
+    return False
+
+
+def _build_chains(
+    cert: GoCertificate, chain: list[GoCertificate], checks: list[int],
+    roots: list[GoCertificate], intermediates: list[GoCertificate], now: dt.datetime | None,
+) -> tuple[list[list[GoCertificate]], str | None]:
+    """Certificate.buildChains: (chains, error). ``error`` follows Go's variable: the last
+    candidate's isValid or recursion result, else the UnknownAuthorityError with its hint."""
+    chains: list[list[GoCertificate]] = []
+    error: str | None = None
+    hint: tuple[str, GoCertificate] | None = None
+    for kind, pool in (("root", roots), ("intermediate", intermediates)):
+        for candidate in _potential_parents(pool, cert):
+            checks[0] += 1
+            if checks[0] > _MAX_SIGNATURE_CHECKS:
+                error = ERR_SIGNATURE_LIMIT
+                break
+            if public_key_of(candidate.cert) is None:
+                continue  # PublicKey == nil
+            if _already_in_chain(candidate, chain):
                 continue
+            signature_error = go_check_signature_from(cert, candidate)
+            if signature_error is not None:
+                hint = hint or (signature_error, candidate)
+                continue
+            error = _is_valid(candidate, kind, chain, now)
+            if error is not None:
+                hint = hint or (error, candidate)
+                continue
+            if kind == "root":
+                chains.append([*chain, candidate])
+            else:
+                children, error = _build_chains(candidate, [*chain, candidate], checks, roots, intermediates, now)
+                chains.extend(children)
+        if error == ERR_SIGNATURE_LIMIT:
+            break
+    if chains:
+        return chains, None
+    if error is None:
+        error = format_unknown_authority(hint[0], hint_name(hint[1])) if hint else format_unknown_authority()
+    return [], error
+
+
+def _chain_allows(chain: list[GoCertificate], usages: list[str]) -> bool:
+    """checkChainForKeyUsage: every certificate with EKUs must allow at least one wanted usage."""
+    remaining = list(usages)
+    for cert in reversed(chain):
+        if not cert.ext_key_usages or _EKU_ANY in cert.ext_key_usages:
+            continue
+        remaining = [usage for usage in remaining if usage in cert.ext_key_usages]
+        if not remaining:
             return False
     return True
 
 
-def _go_parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """net.ParseIP: dotted IPv4 or IPv6 text, without zone or brackets."""
-    if "%" in text:
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
+def go_verify(
+    leaf_der: bytes, *, roots_pem: bytes, intermediates_pem: bytes = b"", dns_name: str = "",
+    now: dt.datetime | None, key_usages: tuple[str, ...] = (),
+) -> str | None:
+    """x509.Certificate.Verify: None when Go verifies the leaf, else Go's error text.
 
-
-def _go_ip_equal(a: Any, b: Any) -> bool:
-    """net.IP.Equal treats an IPv4 address and its IPv4-mapped IPv6 form as equal."""
-    return bool(_as_v4(a) == _as_v4(b))
-
-
-def _as_v4(ip: Any) -> Any:
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
-
-
-def _go_ip_string(ip: Any) -> str:
-    """net.IP.String: IPv4-mapped addresses print as dotted IPv4, IPv6 as RFC 5952 text."""
-    return str(_as_v4(ipaddress.ip_address(ip) if isinstance(ip, str) else ip))
-
-
-MAX_CHAIN = 8
-# Per key type: Go's name for the algorithm, its %T, and what CheckSignatureFrom reports when the
-# signature does not verify (crypto/x509 x509.go checkSignature).
-_KEY_TYPES = (
-    (rsa.RSAPublicKey, "RSA", "*rsa.PublicKey", "crypto/rsa: verification error"),
-    (ec.EllipticCurvePublicKey, "ECDSA", "*ecdsa.PublicKey", "x509: ECDSA verification failure"),
-    (ed25519.Ed25519PublicKey, "Ed25519", "ed25519.PublicKey", "x509: Ed25519 verification failure"),
-)
-ERR_CANNOT_SIGN = "x509: invalid signature: parent certificate cannot sign this kind of certificate"
-# Signature algorithms checkSignature refuses as insecure, by OID, with Go's name for them
-# (crypto/x509 x509.go signatureAlgorithmDetails: hash MD5, or SHA-1 outside CRLs and CSRs).
-_INSECURE_SIGNATURES = {
-    "1.2.840.113549.1.1.4": "MD5-RSA",
-    "1.2.840.113549.1.1.5": "SHA1-RSA",
-    "1.3.14.3.2.29": "SHA1-RSA",
-    "1.2.840.10040.4.3": "DSA-SHA1",
-    "1.2.840.10045.4.1": "ECDSA-SHA1",
-}
-
-
-def _signed_with(certificate: x509.Certificate) -> str | None:
-    """The key algorithm the certificate's signature algorithm names (RSA, ECDSA, Ed25519)."""
-    if certificate.signature_algorithm_oid == x509.oid.SignatureAlgorithmOID.ED25519:
-        return "Ed25519"
-    parameters = signature_parameters_of(certificate)
-    if isinstance(parameters, padding.PKCS1v15 | padding.PSS):
-        return "RSA"
-    if isinstance(parameters, ec.ECDSA):
-        return "ECDSA"
-    return None
-
-
-def _can_sign(issuer: x509.Certificate) -> bool:
-    """CheckSignatureFrom's first test: a v3 parent needs basicConstraints CA=true, and certSign when it has key usage."""
-    try:
-        constraints = issuer.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return issuer.version is not x509.Version.v3
-    if not constraints.ca:
-        return False
-    try:
-        return issuer.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign
-    except x509.ExtensionNotFound:
-        return True
-
-
-def insecure_algorithm_error(certificate: x509.Certificate) -> str | None:
-    """checkSignature's refusal before any key is tried: MD5 and SHA-1 signatures (SHA-1 is allowed
-    only for CRLs and CSRs), and algorithms Go does not implement (crypto/x509 x509.go
-    checkSignature, signatureAlgorithmDetails; Go 1.27)."""
-    oid = certificate.signature_algorithm_oid.dotted_string
-    if oid in _INSECURE_SIGNATURES:
-        return f"x509: cannot verify signature: insecure algorithm {_INSECURE_SIGNATURES[oid]}"
-    return None
-
-
-def _signature_error(certificate: x509.Certificate, issuer: x509.Certificate) -> str:
-    """What Go's CheckSignatureFrom returns for a candidate issuer that did not sign the certificate."""
-    if not _can_sign(issuer):
-        return ERR_CANNOT_SIGN
-    insecure = insecure_algorithm_error(certificate)
-    if insecure is not None:
-        return insecure
-    key, wanted = public_key_of(issuer), _signed_with(certificate)
-    for kind, algorithm, go_type, error in _KEY_TYPES:
-        if isinstance(key, kind):
-            if wanted is not None and wanted != algorithm:
-                return f"x509: signature algorithm specifies an {wanted} public key, but have public key of type {go_type}"
+    ``key_usages`` are names (``serverAuth``, ``clientAuth``, ``any``); none means serverAuth.
+    The leaf must be one Go parses (see parse_certificate). ``now`` None leaves validity out
+    (kforensic judges it on its own); Go always checks it."""
+    leaf = go_certificate(leaf_der)
+    if leaf is None:
+        raise ValueError("go_verify needs a leaf that Go parses and cryptography loads")
+    roots, intermediates = go_cert_pool(roots_pem), go_cert_pool(intermediates_pem)
+    error = _is_valid(leaf, "leaf", [], now)
+    if error:
+        return error
+    if dns_name:
+        error = find_hostname_error(leaf.cert, dns_name)
+        if error:
             return error
-    return "x509: signature verification failure"
-
-
-def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool | None:
-    """True when ``issuer`` signed it (and may sign); False when names match but Go refuses it; None otherwise."""
-    if certificate.issuer != issuer.subject:
+    if any(root.raw == leaf.raw for root in roots):
+        chains = [[leaf]]
+    else:
+        chains, error = _build_chains(leaf, [leaf], [0], roots, intermediates, now)
+        if error:
+            return error
+    if "any" in key_usages:
         return None
-    if not _can_sign(issuer) or insecure_algorithm_error(certificate) is not None:
-        return False
-    try:
-        certificate.verify_directly_issued_by(issuer)
-        return True
-    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
-        # UnsupportedAlgorithm: a key or signature algorithm cryptography does not know; Go's
-        # CheckSignature fails with ErrUnsupportedAlgorithm for such a parent as well.
-        return False
-
-
-def go_chain(chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...]) -> tuple[bool, str | None]:
-    """Whether Go finds a path from the leaf to a root, and the unknown-authority error when not."""
-    intermediates = chain[1:]
-    hint: tuple[str, str] | None = None
-    frontier = [(chain[0], 0)]
-    seen: set[bytes] = set()
-    while frontier:
-        current, depth = frontier.pop()
-        for root in roots:
-            verdict = _issued_by(current, root)
-            if verdict:
-                return True, None
-            if verdict is False and hint is None:
-                hint = (_signature_error(current, root), go_hint_certificate_name(root))
-        if depth >= MAX_CHAIN:
-            continue
-        for candidate in intermediates:
-            identity = candidate.fingerprint(hashes.SHA256())
-            if identity in seen:
-                continue
-            verdict = _issued_by(current, candidate)
-            if verdict:
-                seen.add(identity)
-                frontier.append((candidate, depth + 1))
-            elif verdict is False and hint is None:
-                hint = (_signature_error(current, candidate), go_hint_certificate_name(candidate))
-    return False, format_unknown_authority(*hint) if hint else format_unknown_authority()
+    wanted = [EKU_OIDS[usage] for usage in key_usages] or [EKU_OIDS["serverAuth"]]
+    if any(_chain_allows(chain, wanted) for chain in chains):
+        return None
+    return ERR_INCOMPATIBLE_USAGE
 
 
 @lru_cache(maxsize=4096)
 def verifies(chain: tuple[x509.Certificate, ...], roots: tuple[x509.Certificate, ...]) -> tuple[bool, str | None]:
-    """(trusted, Go's error) for a presented chain against a bundle of roots.
+    """(trusted, Go's error) for a presented chain against a bundle of roots, any key usage.
 
+    Validity is its own check, so chains are judged without it (go_verify with ``now`` None).
     Pure and cached: every kubeconfig of a node verifies the same served chain with the same CA.
     """
-    if not roots:
-        return False, format_unknown_authority()
-    leaf = chain[0]
-    if any(root == leaf for root in roots):
-        return True, None  # Go trusts a certificate that is itself in the roots (Verify: opts.Roots.contains)
-    moment = max(leaf.not_valid_before_utc + timedelta(seconds=1), min(r.not_valid_before_utc for r in roots) + timedelta(seconds=1))
-    try:
-        verifier = PolicyBuilder().store(Store(list(roots))).time(moment).build_client_verifier()
-        verifier.verify(leaf, list(chain[1:]))
-        return True, None
-    except (VerificationError, UnsupportedAlgorithm, ValueError, TypeError):
-        return go_chain(chain, roots)
+    pem = serialization.Encoding.PEM
+    leaf_der = chain[0].public_bytes(serialization.Encoding.DER)
+    parse_error = parse_certificate(leaf_der).go_error
+    if parse_error is not None:
+        return False, parse_error
+    error = go_verify(leaf_der, roots_pem=b"".join(root.public_bytes(pem) for root in roots),
+                      intermediates_pem=b"".join(c.public_bytes(pem) for c in chain[1:]), now=None, key_usages=("any",))
+    return error is None, error

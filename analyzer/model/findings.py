@@ -66,6 +66,9 @@ class Finding:
     problem: str = ""  # what is wrong, in words, for the verdict's sentence (defaults to the title)
     recovery: str | None = None  # heals-on-restart | needs-csr-approval | needs-reissue | unknown (analysis.recovery)
     recovery_detail: str | None = None  # why, naming the mechanism
+    go_version: str | None = None  # the Go release whose words go_error is ("1.27")
+    # (release named by the evidence, its Go, what it prints instead) where an older Go words it otherwise
+    go_error_older: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def sort_key(self) -> tuple[int, int, str, int, str, str]:
@@ -91,6 +94,8 @@ class Finding:
             "problem": self.problem or self.title,
             "recovery": self.recovery,
             "recovery_detail": self.recovery_detail,
+            "go_version": self.go_version,
+            "go_error_older": [{"release": r, "go": g, "text": t} for r, g, t in self.go_error_older],
         }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.model.findings import Severity
+from analyzer.model.findings import Finding, Severity
 from analyzer.analysis.result import InputRecord, ScanResult
 from analyzer.reftime import format_utc
 
@@ -30,7 +30,7 @@ def render_markdown(result: ScanResult) -> str:
     if important:
         lines += ["", "| severity | finding | Go error | recovery |", "|---|---|---|---|"]
         for f in important[:MAX_FINDINGS]:
-            lines.append(f"| {f.severity.value} | {_cell(f.title)} | {('`' + _cell(f.go_error) + '`') if f.go_error else ''} | {f.recovery or ''} |")
+            lines.append(f"| {f.severity.value} | {_cell(f.title)} | {_go_error_cell(f)} | {f.recovery or ''} |")
         if len(important) > MAX_FINDINGS:
             lines.append(f"| | … and {len(important) - MAX_FINDINGS} more in the full report | | |")
     top = verdict.lead
@@ -45,3 +45,13 @@ def _provenance(record: InputRecord) -> str:
     if record.etcd is not None:
         return f" (live etcd, revision {record.revision}, cluster {record.etcd['cluster_id']})"
     return f" (sha256 {record.sha256[:12]}…)" if record.sha256 else ""
+
+
+def _go_error_cell(f: Finding) -> str:
+    """Go's text, the Go release it is worded for, and an older release's words where the evidence names one."""
+    if not f.go_error:
+        return ""
+    cell = f"`{_cell(f.go_error)}`" + (f" (Go {f.go_version})" if f.go_version else "")
+    for release, go, text in f.go_error_older:
+        cell += f"<br>{_cell(release)}, Go {go}: `{_cell(text)}`"
+    return cell

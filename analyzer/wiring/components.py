@@ -19,6 +19,7 @@ from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.decode.manifest import Flags, sni_cert_keys
 from analyzer.gomodel.material import MaterialState
 from analyzer.gomodel.pem import RedactedMaterial
+from analyzer.gomodel.wrappers import error_format as wrapper_format
 from analyzer.errors import DecodeError
 from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Material, State
 from analyzer.wiring.resolve import Resolved, Resolver
@@ -189,7 +190,7 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
         # Names given with the pair are what clients dial to reach it (wildcards are patterns, not hosts).
         build.pair("sni", f"SNI pair {number} of {len(sni)}, {object_hint(entry.cert_file)}", entry.cert_file, entry.key_file,
                    loader=Loader.DYNAMIC_PAIR, fatal=True, flag=f"--tls-sni-cert-key #{number}", purpose="sni-serving-cert",
-                   error_format="failed to load SNI cert and key: {}", names=tuple(entry.names), expected=tuple(n for n in entry.names if not n.startswith("*")))
+                   error_format=wrapper_format("sni"), names=tuple(entry.names), expected=tuple(n for n in entry.names if not n.startswith("*")))
     build.bundle("client-ca", "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
                  purpose="client-ca-bundle")
     build.bundle("requestheader-ca", "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
@@ -228,8 +229,8 @@ def etcd(flags: Flags, resolver: Resolver, *, node: str | None, distribution: st
 
 # Delegated authentication (k8s.io/apiserver DelegatingAuthenticationOptions.ApplyTo) wraps the
 # errors of the CA files it loads; kube-apiserver returns them as they are.
-DELEGATED_CLIENT_CA = "unable to load client CA provider: {}"
-DELEGATED_REQUEST_HEADER = "unable to create request header authentication config: {}"
+DELEGATED_CLIENT_CA = wrapper_format("delegated-client-ca")
+DELEGATED_REQUEST_HEADER = wrapper_format("delegated-request-header")
 
 
 def controller_manager(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
@@ -250,11 +251,11 @@ def controller_manager(flags: Flags, resolver: Resolver, *, node: str | None, di
                       fatal=True, flag="--service-account-private-key-file")
     root_ca = flags.find("root-ca-file")
     build.bundle("root-ca", "root CA for service-account tokens", root_ca, fatal=True, flag="--root-ca-file",
-                 error_format=f"error parsing root-ca-file at {root_ca}: {{}}")
+                 error_format=wrapper_format("root-ca-file", path=str(root_ca)))
     signing_cert = flags.find("cluster-signing-cert-file")
     build.pair("cluster-signing", "cluster signing pair", signing_cert, flags.find("cluster-signing-key-file"),
                loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--cluster-signing-cert-file/--cluster-signing-key-file",
-               purpose="csr-controller", error_format=f'error reading CA cert file "{signing_cert}": {{}}')
+               purpose="csr-controller", error_format=wrapper_format("cluster-signing", path=str(signing_cert)))
     return component
 
 
@@ -304,7 +305,7 @@ def kubelet(resolver: Resolver, *, node: str | None, distribution: str, configur
         # BuildAuthn loads it through dynamiccertificates; its error ends the kubelet (server.go Run).
         build.bundle("kubelet-client-ca", "kubelet client CA bundle", client_ca, fatal=True,
                      flag="KubeletConfiguration authentication.x509.clientCAFile", purpose="client-ca-bundle",
-                     error_format="failed to run Kubelet: {}")
+                     error_format=wrapper_format("kubelet-run"))
     return component
 
 

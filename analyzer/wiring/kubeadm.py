@@ -21,6 +21,7 @@ from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
 from analyzer.decode.sos_yaml import safe_load
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
+from analyzer.gomodel.goversions import release_of_image
 from analyzer.wiring.components import (
     controller_manager,
     etcd,
@@ -150,6 +151,8 @@ def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, lay
     distribution = layout.distribution
     wiring = Wiring(distribution)
     config = cluster_configuration(objects)
+    if config.get("kubernetesVersion"):
+        wiring.releases.append((str(config["kubernetesVersion"]), "kube-system/kubeadm-config ClusterConfiguration kubernetesVersion"))
     targets: list[tuple[str, NodeEvidence | None]] = [(node.name, node) for node in nodes]
     if not targets and objects is not None:
         targets = [(name, None) for name in mirror_nodes(objects)]
@@ -166,6 +169,9 @@ def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, lay
             found = found or (_pod_from_mirror(objects, component, name) if objects is not None else None)
             if found:
                 pods[component] = found
+                release = release_of_image(found[0].image)
+                if release:
+                    wiring.releases.append((release, f"{found[1]} image {found[0].image}"))
         if "kube-apiserver" in pods:
             pod, source = pods["kube-apiserver"]
             apiserver = kube_apiserver(pod.flags, resolver, node=name, distribution=distribution, configured_by=source)

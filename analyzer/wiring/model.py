@@ -187,6 +187,8 @@ class Wiring:
     current_ca: Material | None = None  # the cluster CA on a master's disk: the reference when no served chain is read
     # Per node: the bundle clients use to verify kube-apiserver's serving pairs, and where it is.
     serving_trust: dict[str | None, tuple[Material, str]] = field(default_factory=dict)
+    # Kubernetes releases the evidence names, with where: ("v1.28.3", "kubeadm-config kubernetesVersion").
+    releases: list[tuple[str, str]] = field(default_factory=list)
     given: tuple[str, ...] = ()  # the kinds of evidence the wiring had: "etcd snapshot", "node files"
 
     def iter_loads(self) -> Iterator[Load]:
