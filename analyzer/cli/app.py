@@ -1,0 +1,158 @@
+"""The Typer application, its help classes, the consoles, and ``main``: the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+from analyzer import __version__
+from analyzer.errors import KforensicError
+
+EXIT_OK = 0  # a verdict was reached and nothing is error-level
+EXIT_FINDINGS = 1  # an error-level finding
+EXIT_UNUSABLE = 2  # an input cannot be used (also click's exit code for bad usage)
+EXIT_INTERNAL = 3  # a bug in kforensic
+EXIT_INCOMPLETE = 4  # nothing error-level, but the evidence was damaged or not enough for a verdict
+
+EXIT_CODES = (
+    "Exit codes: 0 a verdict was reached and nothing is error-level; 1 an error-level finding; "
+    "2 an input cannot be used (one line on stderr names it); 3 a bug in kforensic; "
+    "4 nothing error-level, but the evidence was damaged or not enough to reach a verdict."
+)
+
+
+# -- help that reads well ---------------------------------------------------------------------------
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar alone (EVIDENCE..., FILE), never as a Python type."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:  # noqa: ARG002 - typer's signature
+        return None
+
+    def _usage_display_name(self) -> str:
+        name = self.metavar or self.name or ""
+        return name if self.required else f"[{name}]"
+
+
+def _readable(params: list[Any]) -> list[Any]:
+    # typer labels every parameter with its Python type (<bool>, <list[Path]>, <str>); a flag needs
+    # no placeholder and a value is named by its metavar.
+    for param in params:
+        if isinstance(param, TyperArgument) and not isinstance(param, _Argument) and hasattr(param, "display_type_rich"):
+            param.__class__ = _Argument
+        elif isinstance(param, TyperOption) and param.metavar is None and (param.is_flag or param.count):
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _readable(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _readable(super().get_params(ctx))
+
+
+app = typer.Typer(
+    name="kforensic",
+    cls=_Group,
+    help=(
+        "Find the certificate or key that took a Kubernetes or OpenShift control plane down, "
+        "offline, from an etcd snapshot, a copy of /etc/kubernetes, and the apiserver's logs.\n\n"
+        + EXIT_CODES
+        + "\n\nNO_COLOR=1 turns colour off; KFORENSIC_DEBUG=1 (or -v) shows the traceback of a bug."
+    ),
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+# Piped output is read by people too (pasted into a case); do not fold it at 80 columns.
+# Both consoles honour NO_COLOR (rich reads it).
+stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Verbosity:
+    quiet: bool = False
+    verbose: int = 0
+
+
+verbosity = Verbosity()
+
+
+def command(*examples: str, note: str = "", exits: str = EXIT_CODES) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a command whose help ends with its exit codes and examples.
+
+    Examples keep their line breaks (a long one continues with `` \\``) and fit 80 columns.
+    """
+
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        lines = ["Examples:", ""]
+        for example in examples:
+            lines += ["  " + line for line in example.splitlines()] + [""]
+        if note:
+            lines += [note, ""]
+        # One line per paragraph: rich help keeps a docstring's line breaks and would break twice.
+        paragraphs = [" ".join(p.split("\n")) for p in inspect.cleandoc(function.__doc__ or "").split("\n\n")]
+        help_text = "\n\n".join([*paragraphs, *([exits] if exits else [])])
+        return app.command(cls=_Command, help=help_text, epilog=escape("\n".join(lines).rstrip()))(function)
+
+    return register
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)] = False,
+) -> None:
+    if version:
+        stdout.print(f"kforensic {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+def _error(message: str) -> None:
+    # Written directly: --quiet silences notes and progress, never the reason for the exit code.
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def main() -> None:
+    """Console entry point: the one place errors become exit codes."""
+    try:
+        app(prog_name="kforensic")
+    except KforensicError as err:
+        _error(f"kforensic: {err}")
+        sys.exit(EXIT_UNUSABLE)
+    except BrokenPipeError:
+        # `kforensic get … | head`: the reader left; that is not an error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_OK)
+    except KeyboardInterrupt:
+        _error("kforensic: interrupted")
+        sys.exit(130)
+    except Exception as err:  # a bug: one line, no traceback unless asked for
+        if os.environ.get("KFORENSIC_DEBUG"):
+            raise
+        if verbosity.verbose:
+            traceback.print_exc()
+        _error(
+            f"kforensic: internal error ({type(err).__name__}); this is a bug in kforensic — "
+            "rerun with -v or KFORENSIC_DEBUG=1 for the traceback and report it"
+        )
+        sys.exit(EXIT_INTERNAL)
