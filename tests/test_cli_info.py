@@ -253,7 +253,7 @@ def test_a_fifo_is_refused_without_blocking(tmp_path):
 def test_permission_refused_is_one_line(tmp_path, monkeypatch):
     # Root reads any file, so the refusal a customer's engineer would meet is injected here.
     from analyzer.errors import EvidenceError
-    from analyzer.evidence import bbolt
+    from analyzer.evidence import mapping
 
     path = tmp_path / "locked.db"
     path.write_bytes(b"x" * 8192)
@@ -261,7 +261,7 @@ def test_permission_refused_is_one_line(tmp_path, monkeypatch):
     def refuse(*_args, **_kwargs):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(bbolt.os, "stat", refuse)
+    monkeypatch.setattr(mapping.os, "stat", refuse)
     with pytest.raises(EvidenceError) as raised:
-        bbolt.map_file(path)
+        mapping.map_file(path)
     assert str(raised.value) == f"{path}: cannot read: permission denied"

@@ -150,7 +150,7 @@ def test_integrity_mismatch_and_absent(mvcc_snapshot, tmp_path):
     stripped.write_bytes(path.read_bytes()[:-32])
     with Snapshot(stripped) as snapshot:
         assert snapshot.verify_integrity().status is Integrity.ABSENT
-        assert snapshot._file_sha256 is None  # no trailer, nothing to compare: the file was not read for it
+        assert snapshot._hashing is None  # no trailer, nothing to compare: the file was not read for it
         assert snapshot.file_sha256() == hashlib.sha256(stripped.read_bytes()).hexdigest()
         assert snapshot.revision == etcdutl_status(path)["revision"]
 

@@ -38,7 +38,8 @@ import struct
 from dataclasses import dataclass, field
 
 from analyzer.errors import CorruptEvidence
-from analyzer.evidence.bbolt import (
+from analyzer.evidence.bbolt import BoltDB
+from analyzer.evidence.bbolt_format import (
     BRANCH_PAGE,
     BUCKET_LEAF_FLAG,
     ELEMENT_SIZE,
@@ -47,7 +48,6 @@ from analyzer.evidence.bbolt import (
     MAX_DEPTH,
     PAGE_HEADER_SIZE,
     PGID_NO_FREELIST,
-    BoltDB,
     Damage,
     leaf_elements,
 )

@@ -23,12 +23,9 @@ from __future__ import annotations
 
 import os
 import socket
-import ssl
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
-from urllib.parse import urlsplit
 
 # gRPC's C core logs a failed handshake on stderr by itself; the one line kforensic prints says it
 # better. Read when grpc is first imported, hence before the import.
@@ -46,71 +43,26 @@ from analyzer.errors import (
     UsageError,
     os_problem,
 )
-from analyzer.evidence.bbolt import Damage
-from analyzer.evidence.etcd import (
-    Compaction,
-    KeyIndex,
-    KeyValue,
-    Member,
-    Revision,
-    pack_revision,
+from analyzer.evidence.bbolt_format import Damage
+from analyzer.evidence.live_tls import (
+    DEFAULT_PORT,
+    DEFAULT_TIMEOUT,
+    ClientFiles,
+    EtcdEndpoint,
+    HandshakeFacts,
+    LiveTarget,
+    parse_endpoint,
+    probe_handshake,
 )
+from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member, Revision, pack_revision
+from analyzer.evidence.store import EtcdStore, IndexQuery
+
+# The names readers have always imported from here.
+__all__ = ["DEFAULT_PORT", "DEFAULT_TIMEOUT", "ClientFiles", "HandshakeFacts", "LiveEtcd", "LiveTarget", "ReadOnlyRpc", "parse_endpoint"]
 
 PAGE_SIZE = 1000  # keys per range response; etcd's own clients page at 1000 too (etcdctl --limit)
-DEFAULT_TIMEOUT = 10.0  # seconds per request
-DEFAULT_PORT = 2379
 _ALL = b"\0"  # key and range_end b"\0" together mean "every key" (etcd api rpc.proto RangeRequest)
 _SEQ_MASK = 0xFFFF_FFFF
-
-
-@dataclass(frozen=True)
-class ClientFiles:
-    """The files given with --etcd-cacert, --etcd-cert and --etcd-key, as the user named them."""
-
-    cacert: Path | None = None
-    cert: Path | None = None
-    key: Path | None = None
-
-    @property
-    def given(self) -> bool:
-        return any((self.cacert, self.cert, self.key))
-
-
-@dataclass(frozen=True)
-class LiveTarget:
-    """What ``--etcd`` and its companions ask for: where, with which files, how long to wait, which revision."""
-
-    urls: tuple[str, ...]
-    files: ClientFiles = ClientFiles()
-    timeout: float = DEFAULT_TIMEOUT
-    revision: int | None = None
-
-
-@dataclass(frozen=True)
-class EtcdEndpoint:
-    url: str
-    host: str
-    port: int
-    secure: bool
-
-    @property
-    def netloc(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-def parse_endpoint(url: str, files: ClientFiles) -> EtcdEndpoint:
-    """``https://host:port``, ``http://host:port`` or ``host:port`` (https when a CA or pair is given)."""
-    text = url.strip()
-    parts = urlsplit(text if "://" in text else f"{'https' if files.given else 'http'}://{text}")
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-        raise UsageError(f"--etcd {url}: not an etcd client URL (expected https://HOST:PORT)")
-    try:
-        port = parts.port or DEFAULT_PORT
-    except ValueError:
-        raise UsageError(f"--etcd {url}: the port is not a number between 0 and 65535") from None
-    if parts.scheme == "http" and files.given:
-        raise UsageError(f"--etcd {url}: TLS files were given for a plain http:// endpoint")
-    return EtcdEndpoint(text, parts.hostname, port, parts.scheme == "https")
 
 
 class ReadOnlyRpc:
@@ -134,127 +86,14 @@ class ReadOnlyRpc:
         return self._status(etcdrpc.StatusRequest(), timeout=self.timeout)
 
 
-# -- handshake diagnosis ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HandshakeFacts:
-    """What a plain TLS probe learnt about a failed handshake; checks.etcd_client explains it the Go way.
-
-    ``stage``: "server-untrusted" (the server's certificate does not verify with --etcd-cacert),
-    "client-refused" (the server ended the handshake over our client certificate), "pair-unusable"
-    (the pair does not load locally), or "other".
-    """
-
-    endpoint: str
-    stage: str
-    files: ClientFiles
-    detail: str
-    peer_chain_der: tuple[bytes, ...] = ()
-    alert: str | None = None
-
-
-def probe_handshake(endpoint: EtcdEndpoint, files: ClientFiles, timeout: float) -> HandshakeFacts | None:
-    """One TLS handshake outside gRPC, to tell which of the given files was refused, or None when it succeeds.
-
-    First without a client certificate and with the CA: does our side trust the server? Then with
-    the pair: does the server accept it? A Go server sends its verdict on the client certificate as
-    an alert; under TLS 1.3 that arrives after our side finished, so one read waits for it.
-    """
-    chain = _peer_chain(endpoint, files, timeout)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False  # Go's hostname verdict is given separately, from the chain
-    if files.cacert is not None:
-        try:
-            context.load_verify_locations(cafile=str(files.cacert))
-        except (ssl.SSLError, OSError) as err:
-            return HandshakeFacts(endpoint.url, "pair-unusable", files, f"{files.cacert}: {_ssl_reason(err)}", chain)
-    else:
-        context.load_default_certs()
-    try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw, context.wrap_socket(raw) as tls:
-            tls.getpeercert(binary_form=True)
-    except TimeoutError:
-        return None  # nothing to tell about TLS: the server does not answer at all
-    except ssl.SSLCertVerificationError as err:
-        return HandshakeFacts(endpoint.url, "server-untrusted", files, err.verify_message or _ssl_reason(err), chain)
-    except (ssl.SSLError, OSError) as err:
-        if files.cert is None:
-            alert = _alert(err) if isinstance(err, ssl.SSLError) else None
-            return HandshakeFacts(endpoint.url, "client-refused", files, _ssl_reason(err), chain, alert)
-    if files.cert is None:
-        return None
-    try:
-        context.load_cert_chain(str(files.cert), str(files.key) if files.key else None)
-    except (ssl.SSLError, OSError) as err:
-        return HandshakeFacts(endpoint.url, "pair-unusable", files, _ssl_reason(err), chain)
-    try:
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw, context.wrap_socket(raw) as tls:
-            # An HTTP/2 client preface: a server that accepted the certificate waits for more
-            # (a timeout), one that refused it has sent an alert (etcd serves gRPC and HTTP on one port).
-            tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-            tls.settimeout(min(timeout, 2.0))
-            tls.recv(1)
-    except TimeoutError:
-        return None
-    except ssl.SSLError as err:
-        return HandshakeFacts(endpoint.url, "client-refused", files, _ssl_reason(err), chain, _alert(err))
-    except OSError as err:
-        return HandshakeFacts(endpoint.url, "client-refused", files, os_problem(err).removeprefix("cannot read: "), chain)
-    return None
-
-
-def _peer_chain(endpoint: EtcdEndpoint, files: ClientFiles, timeout: float) -> tuple[bytes, ...]:
-    """The certificates the server presents, read without verifying them (to explain a refusal).
-
-    Under TLS 1.2 a server that wants a client certificate ends the handshake without one before
-    our side can look at its chain, so the pair goes along when there is one.
-    """
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    try:
-        if files.cert is not None:
-            context.load_cert_chain(str(files.cert), str(files.key) if files.key else None)
-        with socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw, context.wrap_socket(raw) as tls:
-            if hasattr(tls, "get_unverified_chain"):  # Python 3.13+
-                return tuple(tls.get_unverified_chain())
-            leaf = tls.getpeercert(binary_form=True)
-            return (leaf,) if leaf else ()
-    except (ssl.SSLError, OSError):
-        return ()
-
-
-def _ssl_reason(err: BaseException) -> str:
-    reason = getattr(err, "reason", None)
-    return str(reason).lower().replace("_", " ") if reason else (str(err) or type(err).__name__)
-
-
-def _alert(err: ssl.SSLError) -> str | None:
-    """The TLS alert the server sent (OpenSSL names it ``SSLV3_ALERT_BAD_CERTIFICATE`` and the like)."""
-    reason = str(getattr(err, "reason", "") or "")
-    for marker in ("ALERT_", "alert "):
-        if marker in reason:
-            return reason.split(marker, 1)[1].lower().replace("_", " ")
-    return None
-
-
 # -- the store -------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Where:
-    """Where a handle's record is read: its key, at which revision."""
-
-    key: bytes
-    at: int
 
 
 class LiveHistory(MutableMapping[bytes, list[int]]):
     """KeyIndex.history for a running etcd: a key's events are walked only when asked for, then kept."""
 
-    def __init__(self, store: LiveEtcd, wanted: Callable[[bytes], bool], live: dict[bytes, int]) -> None:
-        self._store, self._wanted, self._live = store, wanted, live
+    def __init__(self, store: LiveEtcd, query: IndexQuery, live: dict[bytes, int]) -> None:
+        self._store, self._wanted, self._live = store, query.keeps_history, live
         self._walked: dict[bytes, list[int]] = {}
 
     def __getitem__(self, name: bytes) -> list[int]:
@@ -277,18 +116,19 @@ class LiveHistory(MutableMapping[bytes, list[int]]):
         return sum(1 for _ in self)
 
 
-class LiveEtcd:
+class LiveEtcd(EtcdStore):
     """One member of a running etcd, read at one revision. A context manager; implements EtcdStore."""
 
     def __init__(
         self,
         urls: Sequence[str],
-        files: ClientFiles = ClientFiles(),
+        files: ClientFiles | None = None,
         *,
         timeout: float = DEFAULT_TIMEOUT,
         revision: int | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
+        files = files or ClientFiles()
         if not urls:
             raise UsageError("--etcd needs at least one URL")
         if (files.cert is None) != (files.key is None):
@@ -305,7 +145,10 @@ class LiveEtcd:
         self.endpoints = [parse_endpoint(url, files) for url in urls]
         self.damage: list[Damage] = []
         self.refused: list[str] = []  # endpoints tried before the one read, and why they failed
-        self._where: dict[int, _Where] = {}
+        # Where a handle's record is read: the key, at the pinned revision; a handle of a key's
+        # history also names the earlier revision it is read at. No more than that is kept per key.
+        self._keys: dict[int, bytes] = {}
+        self._past: dict[int, tuple[bytes, int]] = {}
         self._seq = 0
         last: LiveEtcdError | None = None
         for endpoint in self.endpoints:
@@ -335,6 +178,7 @@ class LiveEtcd:
         self._endpoint = Endpoint(endpoint.host, endpoint.port, secure=endpoint.secure, creds=credentials,
                                   opts=[("grpc.max_receive_message_length", 64 << 20)])
         self.endpoint = endpoint
+        self.source = endpoint.url  # EtcdStore: the input as the user named it
         self._rpc = ReadOnlyRpc(self._endpoint.channel, self.timeout)
         try:
             first = self._call(lambda: self._rpc.range(etcdrpc.RangeRequest(key=_ALL, range_end=_ALL, count_only=True, serializable=True)), b"")
@@ -447,10 +291,6 @@ class LiveEtcd:
     # -- EtcdStore -----------------------------------------------------------------------------
 
     @property
-    def source(self) -> str:
-        return self.endpoint.url
-
-    @property
     def revision(self) -> int:
         return self._revision
 
@@ -463,40 +303,29 @@ class LiveEtcd:
         """The version the answering member reports (etcd 3.5 has no cluster version over gRPC)."""
         return self.server_version
 
-    @property
-    def partial(self) -> bool:
-        return bool(self.damage)
-
     def members(self) -> list[Member]:
         return list(self._members)
 
-    def _handle(self, key: bytes, mod_revision: int, at: int) -> int:
+    def _handle(self, mod_revision: int) -> int:
         """A handle in revision order; the sequence number keeps keys of one transaction apart."""
         self._seq = (self._seq + 1) & _SEQ_MASK
-        handle = pack_revision(mod_revision, self._seq, False)
-        self._where[handle] = _Where(key, at)
-        return handle
+        return pack_revision(mod_revision, self._seq, False)
 
-    def build_index(
-        self,
-        prefixes: Iterable[bytes] | None = None,
-        *,
-        history: bool = False,
-        keys: Iterable[bytes] = (),
-        history_prefixes: Iterable[bytes] = (),
-        progress: Callable[[int], None] | None = None,
-    ) -> KeyIndex:
+    def index(self, query: IndexQuery, progress: Callable[[int], None] | None = None, workers: int | None = None) -> KeyIndex:
+        prefixes = query.prefixes
         ranges = [(_ALL, _ALL)] if prefixes is None else [(p, _prefix_end(p)) for p in sorted(set(prefixes))]
         index = KeyIndex(last_revision=self._revision)
         live = index.live
+        keys = self._keys
         for start, end in ranges:
             for kv in self._iter_range(start, end, keys_only=True):
-                live[kv.key] = self._handle(kv.key, kv.mod_revision, self._revision)
+                handle = self._handle(kv.mod_revision)
+                live[kv.key] = handle
+                keys[handle] = kv.key
                 index.events += 1
                 if progress is not None and index.events % self.page_size == 0:
                     progress(index.events)
-        exact, under = frozenset(keys), tuple(history_prefixes)
-        index.history = LiveHistory(self, lambda name: history or name in exact or bool(under and name.startswith(under)), live)
+        index.history = LiveHistory(self, query, live)
         return index
 
     def _walk_history(self, key: bytes, latest: int) -> list[int]:
@@ -508,8 +337,7 @@ class LiveEtcd:
         """
         handles = [latest]
         floor = self._compaction.finished or 1
-        where = self._where[latest]
-        response = self._range(key, revision=where.at, keys_only=True)
+        response = self._range(key, revision=self._revision, keys_only=True)
         if not response.kvs:
             return handles
         current = response.kvs[0]
@@ -519,28 +347,42 @@ class LiveEtcd:
             if not response.kvs:
                 break
             current = response.kvs[0]
-            handles.append(self._handle(key, current.mod_revision, at))
+            handle = self._handle(current.mod_revision)
+            self._past[handle] = (key, at)
+            handles.append(handle)
         return handles[::-1]
 
     def iter_read(self, handles: Iterable[int]) -> Iterator[KeyValue]:
         for handle in handles:
-            where = self._where.get(handle)
-            if where is None:
+            key = self._keys.get(handle)
+            key, at = (key, self._revision) if key is not None else self._past.get(handle, (None, 0))
+            if key is None:
                 self.damage.append(Damage(None, f"handle {handle} was not made by this reader", "key"))
                 continue
-            response = self._range(where.key, revision=where.at)
+            response = self._range(key, revision=at)
             if not response.kvs:
-                self.damage.append(Damage(None, f"{where.key.decode('utf-8', 'replace')} is gone at revision {where.at}", "key"))
+                self.damage.append(Damage(None, f"{key.decode('utf-8', 'replace')} is gone at revision {at}", "key"))
                 continue
-            kv = response.kvs[0]
-            # etcd does not say at which position of its transaction a key was written: sub is 0.
-            yield KeyValue(kv.key, Revision(kv.mod_revision), kv.create_revision, kv.mod_revision, kv.version, kv.value, kv.lease)
+            yield _key_value(response.kvs[0])
+
+    def iter_latest(self, index: KeyIndex, prefix: bytes) -> Iterator[KeyValue]:
+        """Every live key under ``prefix`` with its value, a page of ranges at a time at the pinned
+        revision (one request per page, not one per key); nothing is kept."""
+        live = index.live
+        for kv in self._iter_range(prefix, _prefix_end(prefix), keys_only=False):
+            if kv.key in live:
+                yield _key_value(kv)
 
     def iter_keys(self, prefix: bytes | None = None) -> Iterator[bytes]:
         """Every live key (under a prefix) at the pinned revision, paginated: for summaries."""
         start, end = (_ALL, _ALL) if not prefix else (prefix, _prefix_end(prefix))
         for kv in self._iter_range(start, end, keys_only=True):
             yield kv.key
+
+
+def _key_value(kv: etcdrpc.KeyValue) -> KeyValue:
+    # etcd does not say at which position of its transaction a key was written: sub is 0.
+    return KeyValue(kv.key, Revision(kv.mod_revision), kv.create_revision, kv.mod_revision, kv.version, kv.value, kv.lease)
 
 
 def _read(path: Path | None) -> bytes | None:

@@ -6,49 +6,75 @@ reports hold an ``EtcdStore`` and never ask which one it is.
 
 The index a store builds maps keys to *handles*: ints that only the same store's ``iter_read``
 understands, ascending in revision order. For a snapshot a handle is the packed revision of the
-record; for a running etcd it also says at which revision the key is to be read.
+record; for a running etcd it also says at which revision the key is to be read. A source
+implements ``index`` and ``iter_read``; the lookups built on them (``build_index``, ``get``,
+``history``, ``iter_latest``) are written once, here.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
 
-from analyzer.evidence.bbolt import Damage
-from analyzer.evidence.etcd import Compaction, KeyIndex, KeyValue, Member
+from analyzer.evidence.bbolt_format import Damage
+from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member
+
+Progress = Callable[[int], None]
 
 
-@runtime_checkable
-class EtcdStore(Protocol):
+@dataclass(frozen=True)
+class IndexQuery:
+    """What one index pass keeps: the live keys under ``prefixes`` (all when None), and the history
+    of every key (``history``), of ``keys``, or of the keys under ``history_prefixes``."""
+
+    prefixes: tuple[bytes, ...] | None = None
+    history: bool = False
+    keys: frozenset[bytes] = frozenset()
+    history_prefixes: tuple[bytes, ...] = ()
+
+    def keeps_history(self, name: bytes) -> bool:
+        return self.history or name in self.keys or bool(self.history_prefixes and name.startswith(self.history_prefixes))
+
+
+class EtcdStore(ABC):
     """Latest state, the history that survives compaction, compaction, members and version."""
 
-    @property
-    def source(self) -> str:
-        """The input as the user named it: a snapshot's path, or the endpoint read."""
-        ...
+    source: str  # the input as the user named it: a snapshot's path, or the endpoint read
+    damage: list[Damage]
 
     @property
+    @abstractmethod
     def revision(self) -> int:
         """The revision every answer is read at (a snapshot's last event; the revision pinned live)."""
-        ...
 
     @property
+    @abstractmethod
     def compaction(self) -> Compaction:
         """Where history stops: nothing older than the finished compaction survives."""
-        ...
 
     @property
+    @abstractmethod
     def cluster_version(self) -> str | None: ...
 
     @property
     def partial(self) -> bool:
         """True when something could not be read; every answer is then a lower bound."""
-        ...
+        return bool(self.damage)
 
-    @property
-    def damage(self) -> list[Damage]: ...
-
+    @abstractmethod
     def members(self) -> list[Member]: ...
+
+    @abstractmethod
+    def index(self, query: IndexQuery, progress: Progress | None = None, workers: int | None = None) -> KeyIndex:
+        """One pass: the live keys and the histories ``query`` asks for. ``workers`` is a snapshot's
+        number of processes (None: its default); a running etcd has no use for it."""
+
+    @abstractmethod
+    def iter_read(self, handles: Iterable[int], /) -> Iterator[KeyValue]:
+        """The records behind handles of an index; one that cannot be read becomes damage."""
+
+    # -- built on the two above ----------------------------------------------------------------
 
     def build_index(
         self,
@@ -58,11 +84,28 @@ class EtcdStore(Protocol):
         history: bool = False,
         keys: Iterable[bytes] = (),
         history_prefixes: Iterable[bytes] = (),
-        progress: Callable[[int], None] | None = None,
+        progress: Progress | None = None,
+        workers: int | None = None,
     ) -> KeyIndex:
         """The live keys under ``prefixes`` (all when None), with the history of the keys asked for."""
-        ...
+        query = IndexQuery(tuple(prefixes) if prefixes is not None else None, history, frozenset(keys), tuple(history_prefixes))
+        return self.index(query, progress, workers)
 
-    def iter_read(self, handles: Iterable[int], /) -> Iterator[KeyValue]:
-        """The records behind handles of an index; one that cannot be read becomes damage."""
-        ...
+    def get(self, key: bytes, index: KeyIndex | None = None) -> KeyValue | None:
+        """The latest state of one key; None when it is deleted or was never written."""
+        index = index or self.build_index([key])
+        handle = index.live.get(key)
+        return next(self.iter_read([handle]), None) if handle is not None else None
+
+    def history(self, key: bytes) -> list[KeyValue]:
+        """Every surviving event of one key; older ones may be gone to compaction."""
+        index = self.build_index([key], keys=[key])
+        return list(self.iter_read(index.history.get(key, [])))
+
+    def iter_latest(self, index: KeyIndex, prefix: bytes) -> Iterator[KeyValue]:
+        """The latest record of every live key of ``index`` under ``prefix``, streamed: nothing is kept.
+
+        Read in revision order, which a snapshot serves in one ordered descent of its tree; a
+        running etcd overrides it with paginated ranges.
+        """
+        return self.iter_read(sorted(handle for key, handle in index.live.items() if key.startswith(prefix)))

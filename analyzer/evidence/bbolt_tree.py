@@ -1,0 +1,322 @@
+"""Buckets of a bbolt file and the one walk over their trees.
+
+A bucket is a B+tree rooted at a page, or an inline pseudo page inside its parent's value
+(bbolt bucket.go). Every full read of a bucket goes through ``Bucket.leaves``: iterative, bounded
+in depth, and marking each page it enters in a one-byte-per-page bitmap, so a page that points
+back up (a cycle) or is reached twice is reported, not followed. Point lookups (``get``,
+``get_many``, ``last_key``) descend one path and are bounded by the same depth.
+"""
+
+from __future__ import annotations
+
+import mmap
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from analyzer.errors import CorruptEvidence
+from analyzer.evidence.bbolt_format import (
+    BRANCH_PAGE,
+    BUCKET_LEAF_FLAG,
+    ELEMENT_SIZE,
+    IN_BUCKET_SIZE,
+    LEAF_PAGE,
+    MAX_DEPTH,
+    PAGE_HEADER_SIZE,
+    Damage,
+    Pages,
+    leaf_elements,
+)
+
+# A leaf page as the walk hands it out: (page id, buffer, start, end, element count); the page id
+# is None for an inline bucket, whose buffer is its parent's value.
+Leaf = tuple[int | None, mmap.mmap | bytes, int, int, int]
+
+class Bucket:
+    """One bucket: a B+tree rooted at a page, or an inline pseudo page inside its parent's value."""
+
+    def __init__(self, db: Pages, name: bytes, root: int, inline: bytes | None) -> None:
+        self.db = db
+        self.name = name
+        self.root_page = root
+        self.inline = inline
+
+    def __repr__(self) -> str:
+        where = "inline" if self.inline is not None else f"root page {self.root_page}"
+        return f"<Bucket {self.name.decode('utf-8', 'replace')!r} {where}>"
+
+    @property
+    def label(self) -> str:
+        return self.name.decode("utf-8", "replace")
+
+    def iter_items(self, damage: list[Damage] | None = None) -> Iterator[tuple[bytes, bytes, int]]:
+        """(key, value, flags) in key order; flags & BUCKET_LEAF_FLAG marks a nested bucket."""
+        for pgid, data, start, end, count in self.leaves(damage):
+            for flags, kstart, vstart, vend in self._elements(pgid, data, start, end, count, damage):
+                yield data[kstart:vstart], data[vstart:vend], flags
+
+    def iter_leaf_blocks(
+        self, damage: list[Damage] | None = None
+    ) -> Iterator[tuple[int | None, mmap.mmap | bytes, list[tuple[int, int, int, int]]]]:
+        """Leaf pages as (page id, buffer, [(flags, key start, value start, value end)]).
+
+        The fast path for full passes over millions of entries: absolute offsets into the
+        mapped file, so the caller reads only the bytes it needs (a revision, a key prefix).
+        """
+        for pgid, data, start, end, count in self.leaves(damage):
+            yield pgid, data, self._elements(pgid, data, start, end, count, damage)
+
+
+    def leaves(self, damage: list[Damage] | None = None) -> Iterator[Leaf]:
+        """Every leaf page of the bucket, left to right: the one walk every full read goes through."""
+        if self.inline is not None:
+            yield from self._inline_leaf(damage)
+            return
+        data = self.db.data
+        for pgid, start, end, count in self._walk(damage, read_leaves=True):
+            yield pgid, data, start, end, count
+
+    def leaf_page_ids(self, damage: list[Damage] | None = None) -> list[int]:
+        """The bucket's leaf pages in key order, found by walking branch pages only.
+
+        A B+tree keeps its leaves at one depth, so one child's header tells whether a branch's
+        children are leaves; whoever reads those pages checks each one (``BoltDB.read_leaf``).
+        An inline bucket has no leaf pages and yields an empty list.
+        """
+        if self.inline is not None:
+            return []
+        return [pgid for pgid, _start, _end, _count in self._walk(damage, read_leaves=False)]
+
+    def _walk(self, damage: list[Damage] | None, *, read_leaves: bool) -> Iterator[tuple[int, int, int, int]]:
+        """(page id, start, end, element count) of each leaf page, left to right.
+
+        With ``read_leaves`` False, a branch whose first child is a leaf hands out its children
+        unread, as (page id, 0, 0, 0).
+        """
+        db = self.db
+        data = db.data
+        page_bounds = db.page_bounds
+        branch_elements = db.layout.BRANCH_ELEMENT.iter_unpack
+        # One byte per page the file holds, not per page the meta claims: a damaged meta can claim
+        # 2**64 pages, and every page past the file's end fails page_bounds before it is marked.
+        seen = bytearray(min(db.high_water, db.file_pages))
+        # A stack of (page id, depth, parent) walked so that children come out left to right.
+        stack: list[tuple[int, int, int | None]] = [(self.root_page, 0, None)]
+        while stack:
+            pgid, depth, parent = stack.pop()
+            if depth > MAX_DEPTH or (0 <= pgid < len(seen) and seen[pgid]):
+                problem = f"tree deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else "page reached twice"
+                self._fail(damage, pgid, f"{problem}{_came_from(parent)}; the tree has a cycle or shared page")
+                continue
+            try:
+                flags, count, _overflow, start, end = page_bounds(pgid)
+            except CorruptEvidence as err:
+                if damage is None:
+                    raise
+                damage.append(Damage(pgid, err.problem + _came_from(parent), self.label))
+                continue
+            seen[pgid] = 1
+            if flags == LEAF_PAGE:
+                yield pgid, start, end, count
+            elif flags == BRANCH_PAGE:
+                first = start + PAGE_HEADER_SIZE
+                children = [child for _pos, _ksize, child in branch_elements(data[first : first + count * ELEMENT_SIZE])]
+                if not read_leaves and children and self._is_leaf(children[0]):
+                    for child in children:
+                        yield child, 0, 0, 0
+                else:
+                    stack.extend((child, depth + 1, pgid) for child in reversed(children))
+            else:
+                self._fail(damage, pgid, f"page flags {flags:#x} where a branch or leaf page was expected{_came_from(parent)}")
+
+    def _is_leaf(self, pgid: int) -> bool:
+        try:
+            return self.db.page_bounds(pgid)[0] == LEAF_PAGE
+        except CorruptEvidence:
+            return False
+
+    def _inline_leaf(self, damage: list[Damage] | None) -> Iterator[Leaf]:
+        assert self.inline is not None
+        _, flags, count, _ = self.db.layout.PAGE_HEADER.unpack_from(self.inline, 0)
+        if flags != LEAF_PAGE:
+            self._fail(damage, None, f"inline bucket {self.label!r} has page flags {flags:#x}, expected a leaf")
+            return
+        if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > len(self.inline):
+            self._fail(damage, None, f"inline bucket {self.label!r} claims {count} elements but is {len(self.inline)} bytes")
+            return
+        yield None, self.inline, 0, len(self.inline), count
+
+    def count(self, damage: list[Damage] | None = None) -> int:
+        """Number of entries, nested buckets included, read from leaf headers alone."""
+        return sum(leaf[4] for leaf in self.leaves(damage))
+
+    def iter_buckets(self, damage: list[Damage] | None = None) -> Iterator[Bucket]:
+        for key, value, flags in self.iter_items(damage):
+            if flags & BUCKET_LEAF_FLAG:
+                child = self._open_child(bytes(key), value, damage)
+                if child is not None:
+                    yield child
+
+    def bucket(self, name: bytes, damage: list[Damage] | None = None) -> Bucket | None:
+        for child in self.iter_buckets(damage):
+            if child.name == name:
+                return child
+        return None
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _open_child(self, name: bytes, value: bytes, damage: list[Damage] | None) -> Bucket | None:
+        layout = self.db.layout
+        label = name.decode("utf-8", "replace")
+        if len(value) < IN_BUCKET_SIZE:
+            self._fail(damage, None, f"bucket header of {label!r} is {len(value)} bytes, expected at least 16")
+            return None
+        root, _sequence = layout.IN_BUCKET.unpack_from(value, 0)
+        if root != 0:
+            return Bucket(self.db, name, root, None)
+        inline = bytes(value[IN_BUCKET_SIZE:])
+        if len(inline) < PAGE_HEADER_SIZE:
+            self._fail(damage, None, f"inline bucket {label!r} is too short for a page header")
+            return None
+        return Bucket(self.db, name, 0, inline)
+
+    def _fail(self, damage: list[Damage] | None, pgid: int | None, problem: str) -> None:
+        if damage is None:
+            where = f"page {pgid}" if pgid is not None else f"bucket {self.label}"
+            raise CorruptEvidence(self.db.source, problem, where)
+        damage.append(Damage(pgid, problem, self.label))
+    def _elements(
+        self, pgid: int | None, data: mmap.mmap | bytes, start: int, end: int, count: int, damage: list[Damage] | None
+    ) -> list[tuple[int, int, int, int]]:
+        elements, broken = leaf_elements(self.db.layout, data, start, end, count)
+        if broken is not None:
+            self._fail(damage, pgid, f"element {broken} points past the end of the page ({end - start} bytes)")
+        return elements
+
+    # -- point access --------------------------------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value stored under ``key``, by binary search down the branches (bbolt cursor.seek)."""
+        if self.inline is not None:
+            return next((value for k, value, _ in self.iter_items() if k == key), None)
+        db = self.db
+        data = db.data
+        branch_element = db.layout.BRANCH_ELEMENT.unpack_from
+        pgid = self.root_page
+        for _depth in range(MAX_DEPTH):
+            flags, count, _overflow, start, end = db.page_bounds(pgid)
+            first = start + PAGE_HEADER_SIZE
+            if flags == BRANCH_PAGE:
+                # The child to follow is the last one whose first key is <= key.
+                lo, hi = 0, count
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    element = first + mid * ELEMENT_SIZE
+                    pos, ksize, _child = branch_element(data, element)
+                    if data[element + pos : element + pos + ksize] <= key:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                if lo == 0:
+                    return None
+                pgid = branch_element(data, first + (lo - 1) * ELEMENT_SIZE)[2]
+                continue
+            return self._leaf_value(pgid, flags, count, start, end, key)
+        raise CorruptEvidence(db.source, f"tree deeper than {MAX_DEPTH} levels during a lookup", f"page {pgid}")
+
+    def get_many(self, keys: Iterable[bytes]) -> Iterator[bytes | None]:
+        """The values of keys given in ascending order, one per key.
+
+        Consecutive keys share most of their path, so the branch pages of the current path are
+        kept decoded (one per level: memory does not grow) and each is read once, not once per key.
+        """
+        if self.inline is not None:
+            for key in keys:
+                yield self.get(key)
+            return
+        db = self.db
+        data = db.data
+        branch_elements = db.layout.BRANCH_ELEMENT.iter_unpack
+        path: list[tuple[int, list[bytes], list[int]] | None] = [None] * MAX_DEPTH
+        for key in keys:
+            pgid = self.root_page
+            value = None
+            for depth in range(MAX_DEPTH):
+                cached = path[depth]
+                if cached is None or cached[0] != pgid:
+                    flags, count, _overflow, start, end = db.page_bounds(pgid)
+                    if flags != BRANCH_PAGE:
+                        value = self._leaf_value(pgid, flags, count, start, end, key)
+                        break
+                    first = start + PAGE_HEADER_SIZE
+                    elements = branch_elements(data[first : first + count * ELEMENT_SIZE])
+                    firsts, children = [], []
+                    for index, (pos, ksize, child) in enumerate(elements):
+                        at = first + index * ELEMENT_SIZE + pos
+                        firsts.append(data[at : at + ksize])
+                        children.append(child)
+                    cached = path[depth] = (pgid, firsts, children)
+                child = bisect_right(cached[1], key)
+                if child == 0:
+                    break
+                pgid = cached[2][child - 1]
+            else:
+                raise CorruptEvidence(db.source, f"tree deeper than {MAX_DEPTH} levels during a lookup", f"page {pgid}")
+            yield value
+
+    def _leaf_value(self, pgid: int, flags: int, count: int, start: int, end: int, key: bytes) -> bytes | None:
+        db = self.db
+        if flags != LEAF_PAGE:
+            raise CorruptEvidence(db.source, f"page flags {flags:#x} during a lookup", f"page {pgid}")
+        data = db.data
+        leaf_element = db.layout.LEAF_ELEMENT.unpack_from
+        first = start + PAGE_HEADER_SIZE
+        lo, hi = 0, count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            element = first + mid * ELEMENT_SIZE
+            _flags, pos, ksize, vsize = leaf_element(data, element)
+            kstart = element + pos
+            found = data[kstart : kstart + ksize]
+            if found == key:
+                if kstart + ksize + vsize > end:
+                    raise CorruptEvidence(db.source, f"element {mid} points past the end of the page", f"page {pgid}")
+                return data[kstart + ksize : kstart + ksize + vsize]
+            if found < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return None
+
+    def last_key(self, damage: list[Damage] | None = None) -> bytes | None:
+        """The greatest key, following the last child of every branch."""
+        if self.inline is not None:
+            greatest = None
+            for key, _value, _flags in self.iter_items(damage):
+                greatest = bytes(key)
+            return greatest
+        layout = self.db.layout
+        pgid = self.root_page
+        for _depth in range(MAX_DEPTH):
+            try:
+                flags, count, _overflow, span = self.db.page(pgid)
+            except CorruptEvidence as err:
+                if damage is None:
+                    raise
+                damage.append(Damage(pgid, err.problem, self.label))
+                return None
+            if count == 0:
+                return None
+            last = PAGE_HEADER_SIZE + (count - 1) * ELEMENT_SIZE
+            if flags == BRANCH_PAGE:
+                pgid = layout.BRANCH_ELEMENT.unpack_from(span, last)[2]
+                continue
+            if flags != LEAF_PAGE:
+                self._fail(damage, pgid, f"page flags {flags:#x} where a branch or leaf page was expected")
+                return None
+            _flags, pos, ksize, _vsize = layout.LEAF_ELEMENT.unpack_from(span, last)
+            return bytes(span[last + pos : last + pos + ksize])
+        self._fail(damage, pgid, f"tree deeper than {MAX_DEPTH} levels; probably a cycle")
+        return None
+
+
+def _came_from(parent: int | None) -> str:
+    return f" (referenced from page {parent})" if parent is not None else ""

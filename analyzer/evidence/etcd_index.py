@@ -1,0 +1,215 @@
+"""The index pass: every revision of the ``key`` bucket, replayed in order, in one fused loop.
+
+This is the hot loop of every full read (``info``, ``scan``, ``get`` of a prefix): a million
+revisions sit in some 440,000 leaf pages of a 1.7 GiB snapshot. One loop per leaf page reads the
+element headers with one ``iter_unpack``, and each record with one more ``unpack_from`` that
+covers the revision key and the first tag and length of its ``mvccpb.KeyValue`` (etcd writes
+``KeyValue.key`` first, as tag 0x0a and a varint length); nothing else is decoded and no list is
+built per page. Bounds and damage checks stay: an element that points past its page ends the
+page, a record that is not a revision is counted and recorded (bench/README.md has the numbers).
+
+Big snapshots can be indexed by worker processes over consecutive runs of leaf pages, merged in
+revision order; keeping each key's last event per run, deletes included, makes the merge exact.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from analyzer.evidence.bbolt import BoltDB, Bucket, map_file, open_bolt
+from analyzer.evidence.bbolt_format import ELEMENT_SIZE, PAGE_HEADER_SIZE, Damage
+from analyzer.evidence.bbolt_tree import Leaf
+from analyzer.evidence.mvcc import (
+    DELETE_RECORD_HEAD,
+    PUT_RECORD_HEAD,
+    REVISION_KEY_SIZE,
+    TOMBSTONE_MARK,
+    KeyIndex,
+    user_key,
+)
+from analyzer.evidence.store import IndexQuery
+
+PARALLEL_THRESHOLD = 256 << 20  # full passes over bigger snapshots may use several processes
+# Each worker holds a dict of the keys its pages touch, nearly every live key on a busy cluster:
+# memory is about (workers + 1) x the index, and more than 4 gains little (bench/README.md).
+MAX_WORKERS = 4
+_LABEL = "key"
+
+
+@dataclass
+class Run:
+    """One run of consecutive events, indexed: the last event per key (bit 0 set for a delete)."""
+
+    last: dict[bytes, int] = field(default_factory=dict)
+    history: dict[bytes, list[int]] = field(default_factory=dict)
+    events: int = 0
+    skipped: int = 0
+    tombstones: int = 0
+    out_of_order: int = 0
+    first_main: int = -1
+    last_main: int = 0
+    damage: list[Damage] = field(default_factory=list)
+
+
+def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[bytes], Iterator[tuple[int, int, int, int]]],
+                 query: IndexQuery, progress: Callable[[int], None] | None = None) -> None:
+    """Index the records of ``leaves`` (the key bucket's, in order) into ``run``.
+
+    ``unpack_elements`` is the layout's ``LEAF_ELEMENT.iter_unpack`` (bbolt writes host byte order).
+    Counters live in locals for the length of the pass and are stored back once.
+    """
+    unpack_put = PUT_RECORD_HEAD.unpack_from
+    unpack_delete = DELETE_RECORD_HEAD.unpack_from
+    last = run.last
+    history = run.history
+    prefixes = query.prefixes
+    every_history, history_keys, history_prefixes = query.history, query.keys, query.history_prefixes or None
+    tracks_history = every_history or bool(history_keys) or history_prefixes is not None
+    damage = run.damage
+    events, skipped, tombstones, out_of_order = run.events, run.skipped, run.tombstones, run.out_of_order
+    first_main, last_main = run.first_main, run.last_main
+    put_size, delete_size, mark = REVISION_KEY_SIZE, REVISION_KEY_SIZE + 1, TOMBSTONE_MARK
+    for pgid, data, start, end, count in leaves:
+        offset = start + PAGE_HEADER_SIZE
+        for _flags, pos, ksize, vsize in unpack_elements(data[offset : offset + count * ELEMENT_SIZE]):
+            # pos is relative to the element itself, not to the page (bbolt page.go Key/Value).
+            kstart = offset + pos
+            offset += ELEMENT_SIZE
+            vstart = kstart + ksize
+            vend = vstart + vsize
+            if vend > end:
+                broken = (offset - start - PAGE_HEADER_SIZE) // ELEMENT_SIZE - 1
+                damage.append(Damage(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", _LABEL))
+                break
+            if ksize == put_size and vsize >= 2:
+                main, separator, sub, tag, length = unpack_put(data, kstart)
+                tombstone = 0
+            elif ksize == delete_size and vsize >= 2:
+                main, separator, sub, stored_mark, tag, length = unpack_delete(data, kstart)
+                tombstone = 1 if stored_mark == mark else -1
+            else:
+                separator, tombstone = b"", 0
+            if separator != b"_" or tombstone < 0:
+                skipped += 1
+                damage.append(Damage(pgid, f"key {data[kstart:vstart].hex()} is not a revision", _LABEL))
+                continue
+            if tag == 0x0A and length < 0x80 and vstart + 2 + length <= vend:
+                name = data[vstart + 2 : vstart + 2 + length]
+            else:
+                found = user_key(data[vstart:vend])
+                if found is None:
+                    skipped += 1
+                    damage.append(Damage(pgid, f"revision {main}_{sub} is not an etcd KeyValue record", _LABEL))
+                    continue
+                name = found
+            events += 1
+            if main < last_main:
+                out_of_order += 1
+            elif first_main < 0:
+                first_main = main
+            last_main = main
+            if prefixes is not None and not name.startswith(prefixes):
+                continue
+            packed = (main << 33) | (sub << 1) | tombstone
+            last[name] = packed
+            tombstones += tombstone
+            if tracks_history and (every_history or name in history_keys or (history_prefixes and name.startswith(history_prefixes))):
+                history.setdefault(name, []).append(packed)
+        if progress is not None:
+            progress(events)
+    run.events, run.skipped, run.tombstones, run.out_of_order = events, skipped, tombstones, out_of_order
+    run.first_main, run.last_main = first_main, last_main
+
+
+def index_event(run: Run, main: int, sub: int, tombstone: int, name: bytes, query: IndexQuery) -> None:
+    """One event indexed on its own: the salvage path, whose records come from a page scan."""
+    run.events += 1
+    if main < run.last_main:
+        run.out_of_order += 1
+    elif run.first_main < 0:
+        run.first_main = main
+    run.last_main = main
+    if query.prefixes is not None and not name.startswith(query.prefixes):
+        return
+    packed = (main << 33) | (sub << 1) | tombstone
+    run.last[name] = packed
+    run.tombstones += tombstone
+    if query.keeps_history(name):
+        run.history.setdefault(name, []).append(packed)
+
+
+def merge_runs(runs: Iterable[Run]) -> KeyIndex:
+    """Runs in revision order into one index: a later run's last event for a key wins."""
+    index = KeyIndex()
+    live = index.live
+    for run in runs:
+        if run.first_main >= 0 and run.first_main < index.last_revision:
+            index.out_of_order += 1
+        index.out_of_order += run.out_of_order
+        index.events += run.events
+        index.skipped += run.skipped
+        index.tombstones += run.tombstones
+        index.last_revision = max(index.last_revision, run.last_main)
+        index.damage.extend(run.damage)
+        if not live and not index.history:
+            # The first (often only) run: reuse its dict instead of copying it.
+            index.live = live = run.last
+            for name in [name for name, packed in live.items() if packed & 1]:
+                del live[name]
+        else:
+            for name, packed in run.last.items():
+                if packed & 1:
+                    live.pop(name, None)
+                else:
+                    live[name] = packed
+        for name, events in run.history.items():
+            index.history.setdefault(name, []).extend(events)
+    return index
+
+
+def default_workers(file_size: int) -> int:
+    """Processes for a full pass: none for small files, where starting them costs more than it saves."""
+    if file_size < PARALLEL_THRESHOLD:
+        return 1
+    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def index_in_parallel(db: BoltDB, bucket: Bucket, where: tuple[str, int], query: IndexQuery, workers: int,
+                      progress: Callable[[int], None] | None, damage: list[Damage]) -> KeyIndex:
+    """The pass over consecutive runs of leaf pages in ``workers`` processes (``where``: the path and
+    offset the workers map the file from), merged in revision order."""
+    pages = bucket.leaf_page_ids(damage)
+    if not pages:  # a damaged root: nothing to hand out, the damage is already recorded
+        return merge_runs([])
+    # A few runs per worker keep them all busy; each run's result is one dict of its keys.
+    runs = max(1, min(len(pages) // 256, workers * 3))
+    size = -(-len(pages) // runs)
+    chunks = [pages[i : i + size] for i in range(0, len(pages), size)]
+    context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
+    path, offset = where
+
+    def in_order() -> Iterator[Run]:
+        done = 0
+        with context.Pool(min(workers, len(chunks))) as pool:
+            args = [(db.source, path, offset, db.data_size, chunk, query) for chunk in chunks]
+            # imap keeps the runs in order, so each is merged as soon as its predecessors are.
+            for run in pool.imap(_index_leaf_run, args):
+                done += run.events
+                if progress is not None:
+                    progress(done)
+                yield run
+
+    return merge_runs(in_order())
+
+
+def _index_leaf_run(args: tuple[str, str, int, int, list[int], IndexQuery]) -> Run:
+    """Worker: index a run of the key bucket's leaf pages, in a process of its own."""
+    source, path, offset, data_size, pages, query = args
+    run = Run()
+    with open_bolt(path, data_size=data_size, mapped=map_file(path, offset=offset, length=data_size, source=source)) as db:
+        index_leaves(run, db.leaves_by_id(pages, run.damage, _LABEL), db.layout.LEAF_ELEMENT.iter_unpack, query)
+    return run
