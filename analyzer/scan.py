@@ -140,12 +140,14 @@ def run_scan(options: ScanOptions) -> ScanResult:
             objects = EtcdObjects(live, encryption, options.progress)
             pair = client_pair_finding(live.files, live.endpoint.url, live.revision, datetime.now(UTC))
             notes.extend([pair] if pair else [])
+        for _source, snapshot in opened_all:
+            snapshot.start_hash()  # beside the index pass below, on the other core (hashlib frees the GIL)
         for index, (source, snapshot) in enumerate(opened_all):
-            integrity = snapshot.verify_integrity()
-            opened.append((source, snapshot, integrity))
             if index == 0 and live is None:
                 objects = EtcdObjects(snapshot, encryption, options.progress)
-            else:
+            integrity = snapshot.verify_integrity()
+            opened.append((source, snapshot, integrity))
+            if index > 0 or live is not None:
                 analysed = f"etcd at {live.endpoint.url}" if live is not None else f"the newest snapshot ({snapshots[0].source})"
                 notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another etcd snapshot was not analysed",
                                    f"{source.source}: only {analysed} is analysed", source.source))

@@ -18,12 +18,17 @@ copy with the certificate kube-apiserver really serves (checks/service_accounts.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+from analyzer.decode.envelope import ValueKind, detect_kind
+from analyzer.decode.values import decode_value
 from analyzer.evidence.node import NodeEvidence
 from analyzer.wiring.model import State, Wiring
 from analyzer.wiring.sources import EtcdObjects, node_file
 
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
+_TOKEN_TYPE_BYTES = TOKEN_SECRET_TYPE.encode()
 # Where kubeadm keeps the cluster CA on a master (the kubelet's client CA, embedded in every kubeconfig).
 KUBEADM_CLUSTER_CA = "/etc/kubernetes/pki/ca.crt"
 
@@ -32,9 +37,8 @@ def attach_root_ca_copies(wiring: Wiring, objects: EtcdObjects | None, nodes: li
     """Every copy of the CA handed to pods, and the cluster CA as a fallback reference."""
     if objects is None:
         return
-    for stored in objects.iter_objects("secrets"):
-        if stored.object is not None and stored.object.get("type") == TOKEN_SECRET_TYPE:
-            wiring.service_account_tokens.append(objects.data("secrets", stored.namespace or "", stored.name, "ca.crt"))
+    for namespace, name in sorted(_token_secrets(objects)):  # key order, as the reports list them
+        wiring.service_account_tokens.append(objects.data("secrets", namespace, name, "ca.crt"))
     # The config map has the same name in every namespace: select by key before decoding anything.
     for namespace in objects.namespaces_with("configmaps", ROOT_CA_CONFIGMAP):
         wiring.root_ca_configmaps.append(objects.data("configmaps", namespace, ROOT_CA_CONFIGMAP, "ca.crt"))
@@ -45,3 +49,32 @@ def attach_root_ca_copies(wiring: Wiring, objects: EtcdObjects | None, nodes: li
         if current.state is State.PRESENT:
             wiring.current_ca = current
             return
+
+
+def _token_secrets(objects: EtcdObjects) -> Iterator[tuple[str, str]]:
+    """(namespace, name) of every service-account token secret, selected before decoding.
+
+    A cluster holds tens of thousands of secrets and few of them are tokens. They are streamed in
+    the order the store reads fastest, and a secret whose stored bytes cannot hold the type is
+    dropped unread: protobuf and CBOR keep ``type`` as raw UTF-8, JSON too unless it escapes
+    characters. What remains (the tokens, and anything encrypted) is decoded one at a time and
+    dropped again; only the tokens go on to ``data``, which reads them as every other object.
+    """
+    if not isinstance(objects, EtcdObjects):  # a must-gather: its objects are parsed already
+        for collected in objects.iter_objects("secrets"):
+            if collected.object is not None and collected.object.get("type") == TOKEN_SECRET_TYPE:
+                yield collected.namespace or "", collected.name
+        return
+    prefix = f"{objects.root}/secrets/"
+    for record in objects.snapshot.iter_latest(objects.index, prefix.encode()):
+        value = record.value
+        if _TOKEN_TYPE_BYTES not in value:
+            kind = detect_kind(value)
+            if kind in (ValueKind.PROTOBUF, ValueKind.CBOR) or (kind is ValueKind.JSON and b"\\" not in value):
+                continue
+        decoded = decode_value(value, etcd_key=record.key, mod_revision=record.mod_revision, encryption=objects.encryption)
+        if decoded.object is None or decoded.object.get("type") != TOKEN_SECRET_TYPE:
+            continue
+        namespace, _, name = record.key.decode("utf-8", "replace")[len(prefix) :].partition("/")
+        if name and "/" not in name:
+            yield namespace, name
