@@ -51,7 +51,7 @@ from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.evidence.live import HandshakeFacts, LiveEtcd, LiveTarget
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.build import build_wiring
-from analyzer.evidence.mustgather import iter_resource_files
+from analyzer.evidence.mustgather import iter_all_resource_files, roots_source
 from analyzer.wiring.sources import CollectedObjects, EtcdObjects
 
 
@@ -170,18 +170,19 @@ def run_scan(options: ScanOptions) -> ScanResult:
 
         if objects is None and evidence.must_gathers:
             # A must-gather stands in for the snapshot: the same objects, values of secrets elided.
-            gathered = evidence.must_gathers[0]
-            collected = CollectedObjects(gathered.source, iter_resource_files(gathered))
+            # Every root of every must-gather given (one per image directory), newest copy of each object.
+            collected = CollectedObjects(roots_source(evidence.must_gathers), iter_all_resource_files(evidence.must_gathers))
             # It answers the questions the wiring asks of a snapshot (find, data, iter_objects, root, source).
             objects = cast(EtcdObjects, collected)
-            notes.append(_note("evidence.must-gather", Severity.INFO, f"{gathered.source} is a must-gather: secret values other than certificates are elided",
+            notes.append(_note("evidence.must-gather", Severity.INFO, f"{collected.source} is a must-gather: secret values other than certificates are elided",
                                "Private keys and tokens read `<N> bytes long` (oc adm inspect elideSecret): the pairs they belong to "
-                               "cannot be verified from this evidence; their certificates are checked.", gathered.source))
+                               "cannot be verified from this evidence; their certificates are checked.", collected.source))
             for problem in collected.problems:
                 notes.append(_note("evidence.problem", Severity.WARNING, "part of the evidence was skipped", problem))
-            for other in evidence.must_gathers[1:]:
-                notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another must-gather was not analysed",
-                                   f"{other.source}: only {gathered.source} is analysed", other.source))
+            if len(evidence.must_gathers) > 1:
+                notes.append(_note("evidence.must-gather-roots", Severity.INFO, f"{len(evidence.must_gathers)} must-gather roots read together",
+                                   "Objects are read from every root; one collected by several roots is taken from the copy with the "
+                                   "highest resourceVersion: " + "; ".join(root.source for root in evidence.must_gathers), collected.source))
         wiring = build_wiring(nodes, objects)  # type: ignore[arg-type]  # MergedNode reads like a NodeEvidence
         # Reading values while wiring can find damage the index pass did not: judge the snapshots after it.
         snapshot_records: dict[str, InputRecord] = {}

@@ -26,6 +26,39 @@ NOT_BEFORE = "auth.openshift.io/certificate-not-before"
 NOT_AFTER = "auth.openshift.io/certificate-not-after"
 
 
+ISSUER = "auth.openshift.io/certificate-issuer"
+HOSTNAMES = "auth.openshift.io/certificate-hostnames"
+# openshift/api annotations/annotations.go: OpenShiftComponent (the Jira component that owns the
+# object) and OpenShiftDescription; library-go's certrotation writes both on the secrets and config
+# maps it manages (pkg/operator/certrotation: AdditionalAnnotations.EnsureTLSMetadataUpdate), and
+# oc adm inspect keeps every annotation when it elides a secret's values (inspect/secret.go).
+OWNING_COMPONENT = "openshift.io/owning-component"
+DESCRIPTION = "openshift.io/description"
+
+
+def ownership(material: Material | None) -> str | None:
+    """What the object's annotations say about the certificate and who owns it, in one sentence;
+    None when it carries none of them. The words are the operator's, quoted, not checked."""
+    if material is None or not material.annotations:
+        return None
+    annotations = dict(material.annotations)
+    parts = []
+    if annotations.get(OWNING_COMPONENT):
+        parts.append(f"owned by {annotations[OWNING_COMPONENT]!r} ({OWNING_COMPONENT})")
+    if annotations.get(DESCRIPTION):
+        parts.append(f"described as {annotations[DESCRIPTION]!r}")
+    if annotations.get(ISSUER):
+        parts.append(f"issued by {annotations[ISSUER]!r} ({ISSUER})")
+    if annotations.get(NOT_AFTER):
+        parts.append(f"annotated valid until {annotations[NOT_AFTER]}")
+    if annotations.get(HOSTNAMES):
+        parts.append(f"for {annotations[HOSTNAMES]}")
+    if not parts:
+        return None
+    where = material.location.object or "its object"
+    return f"{where}'s annotations: " + ", ".join(parts) + "."
+
+
 @dataclass(frozen=True)
 class RotationAnnotations:
     """What the operator reads: the annotated validity, or why it would re-issue at once."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from analyzer.checks import severity
+from analyzer.checks.annotations import ownership
 from analyzer.checks.context import CheckContext, finding
 from analyzer.gomodel.clientgo import unreadable_certificate
 from analyzer.model.findings import Finding
@@ -68,10 +69,14 @@ def check_unverifiable(load: Load, ctx: CheckContext) -> list[Finding]:
     names = ", ".join(f"{w} ({_why(m)})" for w, m in parts)
     unreadable = unreadable_certificate(first.data) if first.state is State.PRESENT else None
     first_detail = unreadable or first.detail
+    # What the object's own annotations say (a must-gather keeps them): who owns it and what it is, to
+    # attribute the certificate whose key cannot be seen.
+    owned = ownership(first) or ownership(load.cert)
     detail = (
         f"{load.label} of {load.component} cannot be verified from this evidence: {names}. "
         + (f"{first_detail}. " if first_detail and first_detail not in names else "")
         + "Nothing is claimed about it, either way."
+        + (f" {owned}" if owned else "")
     )
     return [finding(
         load, f"evidence.{_UNREADABLE_CERTIFICATE if unreadable else first.state.value}", severity.cannot_tell(),

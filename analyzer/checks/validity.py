@@ -16,6 +16,7 @@ from datetime import timedelta
 from cryptography import x509
 
 from analyzer.checks import severity
+from analyzer.checks.annotations import ownership
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
@@ -76,7 +77,7 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
         )
         return [finding(
             load, "validity.expired" if expired else "validity.not-yet-valid", level, title,
-            f"{load.label} ({subject}) {what}. {consequence}.", material=load.cert, go_error=go_error,
+            f"{load.label} ({subject}) {what}. {consequence}.{_owned(load)}", material=load.cert, go_error=go_error,
             peer=peer, remediation=remedies(load, "validity.expired", ctx), fingerprint=sha256_fingerprint(leaf),
         )]
     remaining = leaf.not_valid_after_utc - now
@@ -85,10 +86,16 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
             load, "validity.expiring", severity.later(),
             f"{load.label}: certificate expires in {remaining.days} days ({format_utc(leaf.not_valid_after_utc)})",
             f"{load.label} ({subject}) expires at {format_utc(leaf.not_valid_after_utc)}, {remaining.days} days after the reference time; "
-            f"then {peer} will refuse it.",
+            f"then {peer} will refuse it.{_owned(load)}",
             material=load.cert, peer=peer, remediation=remedies(load, "validity.expiring", ctx), fingerprint=sha256_fingerprint(leaf),
         )]
     return []
+
+
+def _owned(load: Load) -> str:
+    """The certificate's owner and description from its object's annotations (OpenShift), or nothing."""
+    owned = ownership(load.cert)
+    return f" {owned}" if owned else ""
 
 
 def check_bundle_validity(load: Load, ctx: CheckContext) -> list[Finding]:

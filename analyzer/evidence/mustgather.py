@@ -8,7 +8,11 @@ Layout (openshift/oc pkg/cli/admin/inspect/util.go dirPathForInfo, filenameForIn
 - ``<root>/namespaces/<ns>/pods/<pod>/<container>/<container>/logs/current.log`` and ``previous.log``,
   written with ``Timestamps: true``: each line starts with the kubelet's RFC3339Nano time.
 must-gather (openshift/must-gather collection-scripts/gather) runs ``oc adm inspect`` into one
-directory per image, so a must-gather holds one root per image directory. Secrets are collected
+directory per image, so a must-gather holds one root per image directory (``oc adm must-gather
+--image A --image B`` writes ``quay-io-…A/`` beside ``quay-io-…B/``, each collecting what its image's
+scripts gather). Every root is read; an object collected by more than one root (or by several
+must-gathers given together) is taken from the copy with the highest ``resourceVersion``, the
+newest the API server served. Secrets are collected
 with every value but ``tls.crt``, ``ca.crt`` and ``service-ca.crt`` replaced by ``<N> bytes long``
 (inspect/secret.go elideSecret); that is decided when the values are read (gomodel.pem).
 """
@@ -84,3 +88,27 @@ def iter_resource_files(root: MustGatherRoot) -> Iterator[tuple[str, str | None,
         else:
             namespace, group, resource = None, parts[1], parts[2].removesuffix(".yaml")
         yield path, namespace, group, resource, root.tree.read_bytes(path, MAX_RESOURCE_FILE)
+
+
+def iter_all_resource_files(roots: list[MustGatherRoot]) -> Iterator[tuple[str, str | None, str, str, bytes]]:
+    """The resource files of every root, one root after another (image directories in name order)."""
+    for root in roots:
+        yield from iter_resource_files(root)
+
+
+def roots_source(roots: list[MustGatherRoot]) -> str:
+    """How the set of roots is named in provenance: the one root, or every root joined."""
+    return " + ".join(root.source for root in roots)
+
+
+def newer_copy(candidate: dict[str, object], current: dict[str, object]) -> bool:
+    """Whether a second copy of one object replaces the first: its metadata.resourceVersion is higher
+    (etcd's modification revision, which the API server serves as an opaque but, in practice, numeric
+    string); when either is not a number, the later root wins."""
+    def version(obj: dict[str, object]) -> int | None:
+        metadata = obj.get("metadata")
+        text = str(metadata.get("resourceVersion") or "") if isinstance(metadata, dict) else ""
+        return int(text) if text.isdigit() else None
+
+    new, old = version(candidate), version(current)
+    return new is None or old is None or new >= old

@@ -227,6 +227,22 @@ def etcd(flags: Flags, resolver: Resolver, *, node: str | None, distribution: st
     return component
 
 
+def etcd_metrics(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+    """``etcd grpc-proxy start`` serving etcd's metrics (OpenShift's etcd-metrics container): its own
+    serving pair and client CA (--cert-file/--key-file, --trusted-ca-file), and the client pair and CA
+    it dials etcd with (--cert/--key, --cacert) (etcd server/etcdmain/grpc_proxy.go)."""
+    component = Component("etcd-metrics", node, distribution, configured_by)
+    build = _Builder(component, resolver)
+    build.pair("etcd-metrics-serving", "etcd metrics serving pair", flags.find("cert-file"), flags.find("key-file"),
+               loader=Loader.TLS_PAIR, fatal=True, flag="--cert-file/--key-file")
+    build.bundle("etcd-metrics-client-ca", "etcd metrics client CA bundle", flags.find("trusted-ca-file"), fatal=True,
+                 flag="--trusted-ca-file")
+    build.pair("etcd-metrics-client", "etcd metrics proxy's client pair to etcd", flags.find("cert"), flags.find("key"),
+               loader=Loader.TLS_PAIR, fatal=True, flag="--cert/--key")
+    build.bundle("etcd-metrics-etcd-ca", "etcd metrics proxy's CA for etcd", flags.find("cacert"), fatal=True, flag="--cacert")
+    return component
+
+
 # Delegated authentication (k8s.io/apiserver DelegatingAuthenticationOptions.ApplyTo) wraps the
 # errors of the CA files it loads; kube-apiserver returns them as they are.
 DELEGATED_CLIENT_CA = wrapper_format("delegated-client-ca")

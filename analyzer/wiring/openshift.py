@@ -10,17 +10,28 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
+from analyzer.decode.manifest import Flags, StaticPod, load_static_pod, parse_flags
 from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_extended_arguments, load_kube_apiserver_config
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
-from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
+from analyzer.wiring.components import controller_manager, etcd, etcd_metrics, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
 from analyzer.wiring.kubeadm import first_service_ip
 from analyzer.wiring.model import Component, Load, Material, State, Wiring
-from analyzer.wiring.openshift_releases import STANDARD_MOUNTS, STANDARD_MOUNTS_SOURCE, STATIC_POD_RESOURCES, standard_host_path, substitute_placeholders
+from analyzer.wiring.openshift_releases import (
+    CERTS_IN_POD,
+    STANDARD_MOUNTS,
+    STANDARD_MOUNTS_SOURCE,
+    STATIC_POD_RESOURCES,
+    ClusterRelease,
+    release_fact,
+    release_from_cluster_version,
+    standard_host_path,
+    substitute_placeholders,
+)
 from analyzer.wiring.resolve import Mount, StaticPodResolver
 from analyzer.wiring.sources import EtcdObjects, node_static_pod, static_pod_of
 
@@ -91,7 +102,7 @@ def highest_complete_config(objects: EtcdObjects | None) -> int | None:
 
 
 def _pod_from_etcd(objects: EtcdObjects, revision: int | None, component: str = "kube-apiserver",
-                   namespace: str = TARGET, node: str | None = None) -> StaticPod | None:
+                   namespace: str = TARGET, node: str | None = None, container: str | None = None) -> StaticPod | None:
     """The static pod the installer writes from ``<component>-pod-<revision>`` (or the latest copy),
     with the installer's placeholders replaced as it replaces them on the node."""
     name = f"{component}-pod-{revision}" if revision else f"{component}-pod"
@@ -99,7 +110,7 @@ def _pod_from_etcd(objects: EtcdObjects, revision: int | None, component: str = 
     if material.state is State.PRESENT and (revision is not None or node):
         text = substitute_placeholders(material.data.decode("utf-8", "replace"), revision, node)
         material = replace(material, data=text.encode())
-    return static_pod_of(material, component)
+    return static_pod_of(material, container or component)
 
 
 def _mirror_pod(objects: EtcdObjects, node: str | None, component: str = "kube-apiserver", namespace: str = TARGET) -> StaticPod | None:
@@ -181,6 +192,9 @@ def load_balancer_names(objects: EtcdObjects | None) -> dict[str, tuple[str, ...
 
 def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
     wiring = Wiring("openshift")
+    release = cluster_release(objects)
+    if objects is not None:
+        wiring.notes.append(release.detail)
     sources = user_sources(objects)
     lb_names = load_balancer_names(objects)
     targets: list[tuple[str | None, NodeEvidence | None]] = [(node.name, node) for node in nodes]
@@ -246,9 +260,9 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
         if server_ca.state is State.PRESENT:
             wiring.serving_trust[name] = (server_ca, "kube-apiserver-server-ca, the bundle node and local kubeconfigs trust")
         if node is not None:
-            wiring.components.extend(_node_components(node, objects))
+            wiring.components.extend(_node_components(node, objects, wiring.notes))
         elif objects is not None:
-            wiring.components.extend(_etcd_from_objects(objects, name))
+            wiring.components.extend(_etcd_from_objects(objects, name, release, wiring.notes))
         wiring.components.extend(_controllers(node, name, objects))
     return wiring
 
@@ -318,11 +332,57 @@ def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: st
     return load
 
 
-def _etcd_from_objects(objects: EtcdObjects, node: str | None) -> list[Component]:
+def cluster_release(objects: EtcdObjects | None) -> ClusterRelease:
+    """The release the cluster runs, from ``clusterversions/version`` (an etcd snapshot's
+    ``config.openshift.io/clusterversions/version``, a must-gather's
+    ``cluster-scoped-resources/config.openshift.io/clusterversions/version.yaml``)."""
+    stored = objects.find("config.openshift.io/clusterversions", None, "version") if objects is not None else None
+    return release_from_cluster_version(stored.object if stored is not None else None)
+
+
+def standard_metrics_flags(release: str | None, node: str) -> Flags | None:
+    """The etcd-metrics grpc-proxy's certificate flags for a release (etcd.cert-aggregates, etcd.metrics-ca-bundles)."""
+    aggregates, bundles = release_fact("etcd.cert-aggregates", release), release_fact("etcd.metrics-ca-bundles", release)
+    if aggregates is None or bundles is None:
+        return None
+    names = aggregates.value.split(",")
+    peer_dir = "etcd-all-peer" if "etcd-all-peer" in names else names[0]
+    metrics_dir = "etcd-all-serving-metrics" if "etcd-all-serving-metrics" in names else names[0]
+    cacert, trusted = bundles.value.split(",")
+    return parse_flags([f"--cert-file={CERTS_IN_POD}/secrets/{metrics_dir}/etcd-serving-metrics-{node}.crt",
+                        f"--key-file={CERTS_IN_POD}/secrets/{metrics_dir}/etcd-serving-metrics-{node}.key",
+                        f"--trusted-ca-file={CERTS_IN_POD}/{trusted}",
+                        f"--cert={CERTS_IN_POD}/secrets/{peer_dir}/etcd-peer-{node}.crt",
+                        f"--key={CERTS_IN_POD}/secrets/{peer_dir}/etcd-peer-{node}.key",
+                        f"--cacert={CERTS_IN_POD}/{cacert}"])
+
+
+def standard_etcd_flags(release: str | None, node: str) -> tuple[Flags, str] | None:
+    """etcd's certificate flags as the operator writes them for a release, when no etcd pod is in the
+    evidence: the per-node pairs in their aggregate (etcd.cert-aggregates) and the trusted CA bundles
+    (etcd.ca-bundles) of ``RELEASE_FACTS``. None when the release is unknown or outside the table."""
+    aggregates, bundles = release_fact("etcd.cert-aggregates", release), release_fact("etcd.ca-bundles", release)
+    if aggregates is None or bundles is None:
+        return None
+    names = aggregates.value.split(",")
+    peer_dir = "etcd-all-peer" if "etcd-all-peer" in names else names[0]
+    serving_dir = "etcd-all-serving" if "etcd-all-serving" in names else names[0]
+    trusted, peer_trusted = bundles.value.split(",")
+    argv = [f"--cert-file={CERTS_IN_POD}/secrets/{serving_dir}/etcd-serving-{node}.crt",
+            f"--key-file={CERTS_IN_POD}/secrets/{serving_dir}/etcd-serving-{node}.key",
+            f"--trusted-ca-file={CERTS_IN_POD}/{trusted}", "--client-cert-auth=true",
+            f"--peer-cert-file={CERTS_IN_POD}/secrets/{peer_dir}/etcd-peer-{node}.crt",
+            f"--peer-key-file={CERTS_IN_POD}/secrets/{peer_dir}/etcd-peer-{node}.key",
+            f"--peer-trusted-ca-file={CERTS_IN_POD}/{peer_trusted}", "--peer-client-cert-auth=true"]
+    return parse_flags(argv), f"{aggregates.source}; {bundles.source}"
+
+
+def _etcd_from_objects(objects: EtcdObjects, node: str | None, release: ClusterRelease, notes: list[str]) -> list[Component]:
     """etcd on a master known only from etcd: its static pod from ``etcd-pod`` in openshift-etcd (the
-    installer's NODE_NAME placeholder replaced), its files through the objects they are written from
-    (cluster-etcd-operator bindata/etcd/pod.gotpl.yaml; etcd-all-certs takes etcd-serving-<node> and
-    etcd-peer-<node>, etcd-all-bundles takes etcd-ca-bundle)."""
+    installer's NODE_NAME placeholder replaced), else the kubelet's mirror pod, else the operator's
+    standard layout for the release ClusterVersion names; its files through the objects they are
+    written from (cluster-etcd-operator bindata/etcd/pod.gotpl.yaml; etcd-all-certs takes
+    etcd-serving-<node> and etcd-peer-<node>, etcd-all-bundles takes etcd-ca-bundle)."""
     if not node:
         return []
     pod = _pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node)
@@ -331,13 +391,56 @@ def _etcd_from_objects(objects: EtcdObjects, node: str | None) -> list[Component
         pod = _mirror_pod(objects, node, "etcd", ETCD_NAMESPACE)
         source = f"mirror pod {ETCD_NAMESPACE}/etcd-{node} in etcd"
     if pod is None:
-        return []
+        standard = standard_etcd_flags(release.release, node)
+        if standard is None:
+            notes.append(f"cannot tell how etcd on {node} is configured: no etcd-pod ConfigMap or mirror pod in the evidence, "
+                         f"and {'the release ' + str(release.version) + ' is outside the release table' if release.version else release.detail.split(': ', 1)[-1]}")
+            return []
+        flags, facts = standard
+        notes.append(f"etcd on {node}: no etcd-pod ConfigMap or mirror pod in the evidence: wired from the operator's standard layout "
+                     f"for OpenShift {release.release} ({facts})")
+        resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, None, standard_mounts("etcd", None))
+        how = f"the operator's standard layout for OpenShift {release.release} (no etcd pod in the evidence)"
+        standard_metrics = standard_metrics_flags(release.release, node)
+        return [etcd(flags, resolver, node=node, distribution="openshift", configured_by=how,
+                     expected_server=("localhost", "127.0.0.1"), expected_peer=())] + (
+            [etcd_metrics(standard_metrics, resolver, node=node, distribution="openshift", configured_by=how)] if standard_metrics else [])
     resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, pod.revision, standard_mounts("etcd", pod.revision))
-    return [etcd(pod.flags, resolver, node=node, distribution="openshift", configured_by=f"{source}, the operator's standard mounts",
-                 expected_server=("localhost", "127.0.0.1"), expected_peer=())]
+    found = [etcd(pod.flags, resolver, node=node, distribution="openshift", configured_by=f"{source}, the operator's standard mounts",
+                  expected_server=("localhost", "127.0.0.1"), expected_peer=())]
+    metrics = metrics_proxy_flags(_pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node, container=METRICS_CONTAINER))
+    if metrics is not None:
+        found.append(etcd_metrics(metrics, resolver, node=node, distribution="openshift",
+                                  configured_by=f"{source} (container etcd-metrics), the operator's standard mounts"))
+    return found
 
 
-def _node_components(node: NodeEvidence, objects: EtcdObjects | None) -> list[Component]:
+# OpenShift's etcd pod runs etcd's metrics behind `etcd grpc-proxy start` in the etcd-metrics container
+# (cluster-etcd-operator bindata/etcd/pod.yaml up to release-4.17, pod.gotpl.yaml on main): served with
+# etcd-serving-metrics-<node> to clients of the etcd-metric-signer (--trusted-ca-file, the metrics CA
+# bundle), dialling etcd's metrics listener with the node's etcd-peer pair (--cert/--key, --cacert).
+METRICS_CONTAINER = "etcd-metrics"
+
+
+def metrics_proxy_flags(pod: StaticPod | None) -> Flags | None:
+    """The grpc-proxy flags of the etcd-metrics container (the pod loaded for that container), None
+    when it has none. The command is a shell script; its ``etcd grpc-proxy start`` line is read as sh
+    would split it (backslash-newlines joined)."""
+    if pod is None:
+        return None
+    text = re.sub(r"\\\r?\n", "", pod.script) if pod.script else shlex.join(pod.command + pod.args)
+    for line in text.splitlines():
+        try:
+            words = shlex.split(line, posix=True)
+        except ValueError:
+            continue
+        for index in range(len(words) - 2):
+            if words[index + 1 : index + 3] == ["grpc-proxy", "start"]:
+                return parse_flags(words[index + 3 :])
+    return None
+
+
+def _node_components(node: NodeEvidence, objects: EtcdObjects | None, notes: list[str]) -> list[Component]:
     components = []
     etcd_pod = node_static_pod(node, ETCD_POD, "etcd")
     if etcd_pod is not None:
@@ -345,6 +448,14 @@ def _node_components(node: NodeEvidence, objects: EtcdObjects | None) -> list[Co
         components.append(etcd(etcd_pod.flags, resolver, node=node.name, distribution="openshift",
                                configured_by=f"{ETCD_POD} on {node.name}",
                                expected_server=("localhost", "127.0.0.1"), expected_peer=()))
+        metrics_pod = node_static_pod(node, ETCD_POD, METRICS_CONTAINER)
+        metrics = metrics_proxy_flags(metrics_pod)
+        if metrics_pod is not None and metrics is not None:
+            resolver = StaticPodResolver(node, objects, ETCD_NAMESPACE, etcd_pod.revision, _mounts(metrics_pod))
+            components.append(etcd_metrics(metrics, resolver, node=node.name, distribution="openshift",
+                                           configured_by=f"{ETCD_POD} on {node.name} (container {METRICS_CONTAINER})"))
+        elif metrics_pod is None:
+            notes.append(f"{ETCD_POD} on {node.name} has no {METRICS_CONTAINER} container: etcd's metrics pairs are not wired")
     host = StaticPodResolver(node, objects, TARGET, None, (Mount("/", "/"),))
     serving = f"{KUBELET_PKI}/kubelet-server-current.pem"
     components.append(kubelet(

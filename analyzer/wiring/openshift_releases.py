@@ -133,6 +133,14 @@ RELEASE_FACTS: tuple[ReleaseFact, ...] = (
     ReleaseFact("etcd.ca-bundles", _v("4.18"), None, "configmaps/etcd-all-bundles/server-ca-bundle.crt,configmaps/etcd-all-bundles/server-ca-bundle.crt",
                 f"{ETCD_OPERATOR}@release-4.18:bindata/etcd/pod.yaml; main:bindata/etcd/pod.gotpl.yaml; "
                 "pkg/operator/etcdcertsigner/etcdcertsignercontroller.go (etcd-all-bundles)"),
+    # The etcd-metrics grpc-proxy's --cacert (the etcd CA it dials etcd with) and --trusted-ca-file (the
+    # etcd-metric-signer bundle its clients chain to): config maps up to 4.17, etcd-all-bundles from 4.18.
+    ReleaseFact("etcd.metrics-ca-bundles", _v("4.6"), _v("4.17"),
+                "configmaps/etcd-peer-client-ca/ca-bundle.crt,configmaps/etcd-metrics-proxy-serving-ca/ca-bundle.crt",
+                f"{ETCD_OPERATOR}@release-4.16:bindata/etcd/pod.yaml (etcd-metrics: --cacert, --trusted-ca-file)"),
+    ReleaseFact("etcd.metrics-ca-bundles", _v("4.18"), None,
+                "configmaps/etcd-all-bundles/server-ca-bundle.crt,configmaps/etcd-all-bundles/metrics-ca-bundle.crt",
+                f"{ETCD_OPERATOR}@release-4.18:bindata/etcd/pod.yaml; main:bindata/etcd/pod.gotpl.yaml (etcd-metrics: --cacert, --trusted-ca-file)"),
     # The bindata directory of the operator's assets.
     ReleaseFact("kube-apiserver.bindata", _v("4.6"), _v("4.8"), "bindata/v4.1.0",
                 f"{KAS_OPERATOR}@release-4.8:bindata/v4.1.0/kube-apiserver/pod.yaml"),
@@ -167,3 +175,52 @@ def parse_release(text: str | None) -> str | None:
     """``4.14.3`` from a ClusterVersion's version or a release image tag; None for anything else."""
     match = re.search(r"\b(4\.\d+)(?:\.\d+)?", text or "")
     return match.group(0) if match else None
+
+
+@dataclass(frozen=True)
+class ClusterRelease:
+    """The release a cluster runs, as its ClusterVersion says it."""
+
+    release: str | None  # "4.14" (the table's key), None when the object does not tell
+    version: str | None  # "4.14.3" as written
+    detail: str  # where it was read and how sure it is, in words
+    upgrading_to: str | None = None  # the release of a Partial update at the head of the history
+
+
+# openshift/api config/v1/types_cluster_version.go: ClusterVersionStatus.history lists the updates
+# newest first, each with state "Completed" or "Partial" (UpdateHistory.State); status.desired is the
+# release the cluster-version operator is rolling towards. The newest Completed entry is what every
+# operator finished rolling out; a Partial entry above it is an upgrade in flight.
+CLUSTER_VERSION_SOURCE = "openshift/api:config/v1/types_cluster_version.go (ClusterVersionStatus.history, desired)"
+
+
+def _minor(text: str) -> str | None:
+    """``4.14`` of ``4.14.3``: the release table's key."""
+    found = parse_release(text)
+    return ".".join(found.split(".")[:2]) if found else None
+
+
+def release_from_cluster_version(obj: dict[str, object] | None) -> ClusterRelease:
+    """The release from a ClusterVersion object (``clusterversions/version``); "cannot tell" when it says nothing."""
+    if not isinstance(obj, dict):
+        return ClusterRelease(None, None, "cannot tell the OpenShift release: no ClusterVersion in the evidence")
+    status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+    assert isinstance(status, dict)
+    history = [entry for entry in status.get("history") or [] if isinstance(entry, dict)]
+    completed = next((entry for entry in history if entry.get("state") == "Completed" and parse_release(str(entry.get("version") or ""))), None)
+    head_version = str(history[0].get("version") or "") if history and history[0].get("state") == "Partial" else ""
+    partial = _minor(head_version)
+    if completed is not None:
+        version = str(completed["version"])
+        detail = f"OpenShift {version} from ClusterVersion version (status.history: the newest Completed update)"
+        if partial:
+            detail += f"; an update to {head_version} is in progress (Partial), so some operators may already lay out files as {partial} does"
+        return ClusterRelease(_minor(version), version, detail, partial)
+    desired = status.get("desired") if isinstance(status.get("desired"), dict) else {}
+    assert isinstance(desired, dict)
+    version = str(desired.get("version") or "")
+    if parse_release(version):
+        return ClusterRelease(_minor(version), version,
+                              f"OpenShift {version} from ClusterVersion version status.desired (no Completed update in its history: "
+                              "the installation may not have finished)", partial)
+    return ClusterRelease(None, None, "cannot tell the OpenShift release: the ClusterVersion names no version")

@@ -73,6 +73,14 @@ def link_peers(wiring: Wiring) -> None:
                 elif load.role == "etcd-peer":
                     ca, ref = _bundle(component, "etcd-peer-trusted-ca")
                     peer = Peer("etcd peers", "server", ca, ref, load.expected_names) if ca else None
+            elif component.name == "etcd-metrics" and load.role in ("etcd-metrics-client", "etcd-metrics-serving"):
+                # The proxy dials etcd's metrics listener, which verifies clients with --trusted-ca-file;
+                # its own serving pair is verified by Prometheus with the etcd-metric-signer's bundle, the
+                # same bundle the proxy is given as --trusted-ca-file (cluster-etcd-operator etcd-metrics-ca-bundle).
+                ca, ref = (_bundle(etcd, "etcd-trusted-ca") if load.role == "etcd-metrics-client"
+                           else _bundle(component, "etcd-metrics-client-ca"))
+                peer = (Peer("etcd" if load.role == "etcd-metrics-client" else "Prometheus (etcd-metric-signer bundle)",
+                             "client" if load.role == "etcd-metrics-client" else "server", ca, ref) if ca else None)
             elif load.loader is Loader.KUBECONFIG or load.role == "kubelet-client":
                 ca, ref = client_ca
                 peer = Peer("kube-apiserver", "client", ca, ref) if ca else None

@@ -29,6 +29,7 @@ from analyzer.evidence.etcd import KeyIndex, KeyValue, unpack_revision
 from analyzer.evidence.store import EtcdStore
 from analyzer.errors import DecodeError
 from analyzer.evidence.archive import EntryKind
+from analyzer.evidence.mustgather import newer_copy
 from analyzer.evidence.node import NOT_IN_EVIDENCE, NodeEvidence
 from analyzer.wiring.model import Change, Location, Material, State
 
@@ -437,7 +438,9 @@ class CollectedObjects:
                 ns = metadata.get("namespace") or namespace
                 if name:
                     key = self.key_for(kind_path, ns, name)
-                    self._objects[key] = CollectedObject(key, ns, name, item, tree_path)
+                    previous = self._objects.get(key)
+                    if previous is None or newer_copy(item, previous.object):  # several roots: the newest copy
+                        self._objects[key] = CollectedObject(key, ns, name, item, tree_path)
 
     @property
     def source(self) -> str:
@@ -474,4 +477,4 @@ class CollectedObjects:
         value = object_data(stored.object, data_key)
         if value is None:
             return Material(State.MISSING, location, detail=f"{kind} {namespace}/{name} has no key {data_key!r}")
-        return _classified(value, location)
+        return replace(_classified(value, location), annotations=_annotations(stored.object))  # inspect keeps annotations
