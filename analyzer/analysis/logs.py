@@ -15,12 +15,13 @@ from __future__ import annotations
 import posixpath
 import re
 from collections import defaultdict
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from analyzer.checks.bundles import predict_bundle_error
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.pairs import predict_load_error
-from analyzer.gomodel.clientgo import common_name
+from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.goversions import PREDICTED_GO, older_go_wording_of
@@ -31,13 +32,123 @@ from analyzer.decode.manifest import parse_named_cert_key
 from analyzer.errors import DecodeError
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.components import object_hint
-from analyzer.wiring.model import Component, Load, Loader, Wiring
+from analyzer.wiring.model import Component, Load, Loader, Material, State, Wiring
 from analyzer.wiring.openshift_releases import SNI_ORDER_SOURCE, default_sni_order, openshift_host_path
 from analyzer.reftime import format_utc
 
 SNI_FAILURE = wrap("sni", "")
 EXPIRED = re.compile(r"x509: certificate has expired or is not yet valid(?:: current time (\S+) is (after|before) (\S+?))?(?:[\"\s,;)]|$)")
 UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
+
+
+# -- what each loaded certificate was (certDetail) ----------------------------------------------------
+
+# k8s.io/apiserver pkg/server/dynamiccertificates/util.go GetHumanCertDetail:
+#   fmt.Sprintf("%q [%s]%s%s issuer=%q (%v to %v (now=%v))", subject CN, usages, " groups=[O,…]",
+#               " validServingFor=[IPs…,DNS…]", issuer CN or "<self>", NotBefore.UTC(), NotAfter.UTC(), now)
+# logged by tlsconfig.go for each client CA, the serving pair and each SNI pair it serves: structured
+# from Kubernetes 1.22 (`"Loaded SNI cert" index=0 certName="…" certDetail="…"`, `"Loaded serving cert"
+# certName=…`, `"Loaded client CA" index=…`), printf before (`loaded SNI cert [0/"<name>"]: <detail>`).
+_DETAIL = re.compile(r'"(?P<cn>(?:[^"\\]|\\.)*)" \[(?P<usages>[^\]]*)\](?: groups=\[(?P<groups>[^\]]*)\])?'
+                     r'(?: validServingFor=\[(?P<names>[^\]]*)\])? issuer="(?P<issuer>(?:[^"\\]|\\.)*)" '
+                     r'\((?P<nb>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \+0000 UTC) to (?P<na>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \+0000 UTC)')
+_STRUCTURED_LOADED = re.compile(r'^"Loaded (?P<what>serving cert|SNI cert|client CA)"(?: index=\d+)? certName="(?P<name>(?:[^"\\]|\\.)*)" certDetail="')
+_PRINTF_LOADED = re.compile(r'^loaded (?P<what>serving cert|SNI cert|client CA) \[(?:\d+/)?"(?P<name>(?:[^"\\]|\\.)*)"\]: ')
+
+
+@dataclass(frozen=True)
+class LoadedCert:
+    """One certificate kube-apiserver says it loaded, as GetHumanCertDetail prints it."""
+
+    event: LogEvent
+    what: str  # serving cert | SNI cert | client CA
+    cert_name: str  # the dynamic content's name: "sni-serving-cert::<cert>::<key>", "client-ca-bundle::<file>"
+    common_name: str
+    issuer: str  # the issuer's CN, or "<self>"
+    not_before_utc: datetime | None
+    not_after_utc: datetime | None
+    names: tuple[str, ...]
+
+    def describe(self) -> str:
+        issuer = "self-signed" if self.issuer == "<self>" else f"issued by CN={self.issuer}"
+        span = (f", valid {format_utc(self.not_before_utc)} to {format_utc(self.not_after_utc)}"
+                if self.not_before_utc and self.not_after_utc else "")
+        return f"CN={self.common_name}, {issuer}{span}"
+
+
+def _go_utc(text: str) -> datetime | None:
+    """Go's time.Time %v in UTC: ``2025-03-08 11:25:05 +0000 UTC`` (fractions only when non-zero)."""
+    try:
+        return datetime.strptime(text.split(".")[0].removesuffix(" +0000 UTC"), "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def loaded_certificates(events: list[LogEvent]) -> list[LoadedCert]:
+    """Every certDetail line of the log, in order."""
+    found = []
+    for event in events:
+        message = event.message
+        structured = _STRUCTURED_LOADED.search(message)
+        if structured is not None:
+            name, detail = klog_value(message, structured.start("name")), klog_value(message, structured.end())
+        else:
+            printf = _PRINTF_LOADED.search(message)
+            if printf is None:
+                continue
+            name, detail = printf.group("name").replace('\\"', '"'), message[printf.end():]
+        match = _DETAIL.search(detail)
+        if match is None:
+            continue
+        found.append(LoadedCert(
+            event, (structured or printf).group("what"), name,  # type: ignore[union-attr]  # one of the two matched
+            match.group("cn").replace('\\"', '"'), match.group("issuer").replace('\\"', '"'),
+            _go_utc(match.group("nb")), _go_utc(match.group("na")),
+            tuple(filter(None, (match.group("names") or "").split(","))),
+        ))
+    return found
+
+
+def _last_loaded(loaded: list[LoadedCert], name: str | None, before: LogEvent | None = None) -> LoadedCert | None:
+    """The last certDetail line for a dynamic name; with ``before``, only lines above it in its log
+    (another log of the same case, a previous.log, counts whole)."""
+    if not name:
+        return None
+    for candidate in reversed(loaded):
+        event = candidate.event
+        if candidate.cert_name != name:
+            continue
+        if before is None or event.source != before.source or event.line_number < before.line_number:
+            return candidate
+    return None
+
+
+def _same_certificate(loaded: LoadedCert, material: Material | None) -> bool | None:
+    """Whether the evidence's certificate is the one the log shows loaded (CN and validity agree);
+    None when the evidence holds no readable certificate to compare."""
+    if material is None or material.state is not State.PRESENT:
+        return None
+    certificates, _ = bundle(material.data)
+    if not certificates:
+        return None
+    leaf = certificates[0]
+    return (common_name(leaf) == loaded.common_name and loaded.not_after_utc is not None
+            and leaf.not_valid_after_utc.replace(microsecond=0) == loaded.not_after_utc)
+
+
+def _earlier_load(load_name: str | None, loaded: list[LoadedCert], failure: LogEvent, material: Material | None = None) -> str:
+    """A sentence on what the log shows this pair was before it failed, and whether the evidence still holds it."""
+    earlier = _last_loaded(loaded, load_name, failure)
+    if earlier is None:
+        return ""
+    sentence = (f" Earlier ({_where(earlier.event)}) kube-apiserver served this pair's certificate as {earlier.describe()}"
+                f" ({earlier.what}, certDetail).")
+    same = _same_certificate(earlier, material)
+    if same is True:
+        sentence += " The certificate in the evidence is that one: its key is what changed."
+    elif same is False:
+        sentence += " The certificate in the evidence is another one: the pair was replaced after that load."
+    return sentence
 
 
 def _where(event: LogEvent) -> str:
@@ -165,6 +276,7 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
     for event in events:
         by_source[event.source].append(event)
     apiservers = [c for c in wiring.components if c.name == "kube-apiserver"]
+    loaded_certs = loaded_certificates(events)
     found = []
     for _source, source_events in sorted(by_source.items()):
         failure = _last_failure(source_events)
@@ -172,7 +284,7 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
             continue
         event, logged_error, loaded, sni_flag = failure
         if not apiservers and SNI_FAILURE in logged_error:
-            found.append(_sni_failure_from_log(event, logged_error, loaded, sni_flag, wiring))
+            found.append(_sni_failure_from_log(event, logged_error, loaded, sni_flag, wiring, loaded_certs))
             continue
         if not apiservers:
             found.append(_start_failure_from_log(event, logged_error, loaded, wiring))
@@ -211,7 +323,8 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
             failing, "logs.sni-failure" if SNI_FAILURE in logged_error else "logs.start-failure", severity,
             f"the log shows kube-apiserver stopping at {failing.label}",
             f"{_where(event)}: `{logged_error}`. As {before}: {failing.label} "
-            f"({'cert ' + str(failing.cert_path) + ', key ' + str(failing.key_path) if failing.cert_path else failing.ca_path or failing.key_path}). {agreement}",
+            f"({'cert ' + str(failing.cert_path) + ', key ' + str(failing.key_path) if failing.cert_path else failing.ca_path or failing.key_path}). {agreement}"
+            + _earlier_load(failing.dynamic_name, loaded_certs, event, failing.cert),
             go_error=logged_error, evidence=evidence, blocks_start=blocks, problem=f"`{logged_error}` in the log",
             remediation=remedies(failing, "pair.from-log", ctx),
         ))
@@ -219,7 +332,7 @@ def _start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -
 
 
 def _sni_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str], sni_flag: LogEvent | None,
-                          wiring: Wiring) -> Finding:
+                          wiring: Wiring, loaded_certs: list[LoadedCert]) -> Finding:
     """An SNI failure with no kube-apiserver wired: the pair named from the log alone, or said to be unknown."""
     last = next((name for name in reversed(loaded) if name.startswith("sni-serving-cert::")), None)
     evidence = (f"log: {_where(event)}",) + tuple(f"log: loaded {name}" for name in loaded[-3:])
@@ -249,7 +362,8 @@ def _sni_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str],
         "logs.sni-failure", Severity.CRITICAL, "kube-apiserver", "sni", f"the log shows kube-apiserver stopping at SNI pair {secret}",
         f"{_where(event)}: `{logged_error}`. The message names no file; the pair that failed is the one after the last SNI pair "
         f"it loaded ({last.split('::', 1)[1] if last else 'none'}), from {how}: cert {cert}, key {key}"
-        + (f", Secret {obj}" if obj else "") + f".{where_on_disk}{user} The files themselves are not in this evidence, so the log is the witness.",
+        + (f", Secret {obj}" if obj else "") + f".{where_on_disk}{user} The files themselves are not in this evidence, so the log is the witness."
+        + _earlier_load(f"sni-serving-cert::{cert}::{key}", loaded_certs, event),
         Subject(cert=cert, key=key, object=obj, source=_where(event)), go_error=logged_error, evidence=evidence,
         label=f"SNI pair {secret} (from the log)" if secret else label, blocks_start=True, problem=f"named from the log ({how.split(' (')[0]})",
         remediation=(f"Check the key in {obj or key} (and its source secret): Go cannot parse it; replace the secret with a valid pair",),
@@ -329,6 +443,7 @@ def _parse_time(text: str) -> datetime | None:
 
 
 def _expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> list[Finding]:
+    loaded_certs = loaded_certificates(events)
     by_end: dict[str, list[LogEvent]] = defaultdict(list)
     undated: list[LogEvent] = []
     for event in events:
@@ -347,12 +462,19 @@ def _expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> l
         matches = [e for e in inventory if moment is not None and getattr(e.certificate, attribute).replace(microsecond=0) == moment]
         names = "; ".join(f"CN={common_name(e.certificate)} ({', '.join(sorted(e.used_by)) or 'in a bundle'})" for e in matches)
         what = "expired at" if direction == "after" else "not valid before"
+        # Not in the evidence, but the log itself may show which pair carried it (certDetail).
+        logged = [c for c in loaded_certs if moment is not None
+                  and (c.not_after_utc if direction == "after" else c.not_before_utc) == moment] if not matches else []
+        in_log = (f" The log shows kube-apiserver serving it as {logged[-1].cert_name} ({logged[-1].describe()}, "
+                  f"{_where(logged[-1].event)})." if logged else "")
         found.append(Finding(
             "logs.x509-expired", Severity.ERROR if matches else Severity.WARNING, "logs", "x509",
             f"{len(hits)} handshake(s) refused a certificate {what} {bound}",
             f"The log shows {len(hits)} verification failure(s) of a certificate {what} {bound}, first {_where(hits[0])}, "
             f"last {_where(hits[-1])}. "
-            + (f"The certificate is {names}." if matches else "No certificate in this evidence ends exactly then: it belongs to a peer not in the evidence."),
+            + (f"The certificate is {names}." if matches else
+               ("No certificate in this evidence ends exactly then." + in_log if logged
+                else "No certificate in this evidence ends exactly then: it belongs to a peer not in the evidence.")),
             Subject(source=_where(hits[0])), go_error=EXPIRED.search(hits[0].message).group(0).rstrip('" ,;)'),  # type: ignore[union-attr]  # hits holds only lines EXPIRED matched
             evidence=tuple(f"log: {_where(e)}" for e in hits[:5]), label="x509 verification errors",
             fingerprint=matches[0].fingerprint if matches else None,
@@ -386,7 +508,97 @@ def _unknown_authority(events: list[LogEvent]) -> list[Finding]:
     )]
 
 
+# -- kube-apiserver's etcd client -------------------------------------------------------------------
+
+# kube-apiserver dials etcd with --etcd-certfile/--etcd-keyfile and verifies it with --etcd-cafile.
+# Two kinds of lines tell how that went:
+# * the fatal ``Unable to create storage backend: config (&{ /registry [https://…] <key> <cert> <ca> …}),
+#   err (<error>)`` (k8s.io/apiserver storage factory, klog.Fatalf of the storagebackend.Config with %v:
+#   its transport prints ServerList, KeyFile, CertFile, TrustedCAFile in that order, as logs in the wild show);
+# * grpc-go's ``addrConn.createTransport failed to connect to {…}. Err: connection error: desc =
+#   "transport: authentication handshake failed: <tls error>"`` while the client retries.
+# A ``remote error: tls: …`` is the alert etcd sent: etcd refused kube-apiserver's client certificate
+# (Go's TLS server alerts "bad certificate", and from Go 1.21 "unknown certificate authority" or
+# "expired certificate", crypto/tls alert.go). An ``x509: …`` error is kube-apiserver's own verdict on
+# etcd's serving certificate, judged with --etcd-cafile.
+_STORAGE = re.compile(r"Unable to create storage backend: config \(&\{(?P<config>.*?)\}\), err \((?P<err>.*)\)\s*\"?$")
+_HANDSHAKE = re.compile(r'authentication handshake failed: (?P<err>(?:[^"\\]|\\.)+)')
+_ADDRESS = re.compile(r'Addr: \\?"(?P<addr>[^"\\]+)')
+
+
+def _etcd_failure(message: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """(the error, the connection it came from, the files a storage line names) of an etcd client line."""
+    storage = _STORAGE.search(message)
+    if storage is not None:
+        files = tuple(word for word in re.split(r"[\s{}\[\]]+", storage.group("config")) if word.startswith("/") and word != "/registry"
+                      and not word.startswith("/kubernetes.io"))
+        return storage.group("err").strip(), "storage backend", files[:3]
+    handshake = _HANDSHAKE.search(message)
+    if handshake is not None:
+        address = _ADDRESS.search(message)
+        return handshake.group("err").replace('\\"', '"').strip(), address.group("addr") if address else "etcd", ()
+    return None
+
+
+def _etcd_client_errors(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
+    """kube-apiserver's failures to reach etcd over TLS, tied to the pair or CA that explains them."""
+    failures: dict[tuple[str, str], list[tuple[LogEvent, str, tuple[str, ...]]]] = defaultdict(list)
+    for event in events:
+        failure = _etcd_failure(event.message)
+        if failure is None:
+            continue
+        error, peer, files = failure
+        if error.startswith("remote error: tls:"):
+            role = "etcd-client"
+        elif "x509: " in error:
+            role = "etcd-ca"
+        else:
+            role = "etcd-client" if error.startswith(("open ", "tls: ")) else "etcd"
+        failures[(role, error)].append((event, peer, files))
+    apiserver = next((c for c in wiring.components if c.name == "kube-apiserver"), None)
+    named_files = next((f for hits in failures.values() for _, _, f in hits if f), ())
+    found = []
+    for (role, error), hits in sorted(failures.items(), key=lambda item: (item[1][0][0].source, item[1][0][0].line_number)):
+        first, last = hits[0][0], hits[-1][0]
+        # The storage line names the files (key, cert, CA) for every failure of the same client.
+        files = next((f for _, _, f in hits if f), ()) or named_files
+        load = next((l for l in apiserver.loads if l.role == role), None) if apiserver is not None else None
+        if load is not None:
+            named = (f"{load.label}: cert {load.cert_path}, key {load.key_path}" if role == "etcd-client"
+                     else f"{load.label}: {load.ca_path}")
+        elif files and role == "etcd-client":
+            named = f"the etcd client pair the log's storage configuration names: cert {files[1] if len(files) > 1 else '?'}, key {files[0]}"
+        elif files and role == "etcd-ca":
+            named = f"the etcd CA file the log's storage configuration names: {files[2] if len(files) > 2 else files[-1]}"
+        else:
+            named = "the pair cannot be told from this evidence (no kube-apiserver configuration and no storage line naming its files)"
+        why = {
+            "etcd-client": ("etcd refused kube-apiserver's client certificate (the TLS alert etcd sent): its issuer is not in etcd's "
+                            "--trusted-ca-file, or it expired" if error.startswith("remote error") else
+                            "kube-apiserver could not load its etcd client pair"),
+            "etcd-ca": "kube-apiserver refused etcd's serving certificate, judged with its --etcd-cafile",
+            "etcd": "kube-apiserver could not reach etcd",
+        }[role]
+        cert, key = (load.cert_path, load.key_path) if load is not None else ((files[1], files[0]) if len(files) > 1 else (None, None))
+        found.append(Finding(
+            "logs.etcd-client", Severity.ERROR if role != "etcd" else Severity.WARNING, "kube-apiserver", role,
+            f"the log shows kube-apiserver's etcd connection failing: {error}",
+            f"{len(hits)} line(s), first {_where(first)}, last {_where(last)} ({hits[0][1]}): `{error}`. {why}. "
+            f"The pair or CA: {named}. The trust and validity findings on that load judge the files in the evidence today.",
+            Subject(cert=cert if role == "etcd-client" else None, key=key if role == "etcd-client" else None,
+                    object=load.object if load is not None else None, source=_where(first)),
+            go_error=error, evidence=tuple(f"log: {_where(e)}" for e, _, _ in hits[:5]),
+            label=load.label if load is not None else "etcd client (from the log)",
+            remediation=(("Re-issue kube-apiserver's etcd client pair from the CA in etcd's --trusted-ca-file, or give etcd "
+                          "the CA that issued it",) if role == "etcd-client" else
+                         ("Make --etcd-cafile hold the CA that issued etcd's serving certificate, or re-issue that certificate",)
+                         if role == "etcd-ca" else ("Check that etcd runs and listens where --etcd-servers points",)),
+        ))
+    return found
+
+
 def correlate_logs(events: list[LogEvent], wiring: Wiring, inventory: list[InventoryEntry], ctx: CheckContext) -> list[Finding]:
     if not events:
         return []
-    return _start_failures(events, wiring, ctx) + _expiry_errors(events, inventory) + _unknown_authority(events)
+    return (_start_failures(events, wiring, ctx) + _etcd_client_errors(events, wiring) + _expiry_errors(events, inventory)
+            + _unknown_authority(events))
