@@ -91,17 +91,17 @@ def loaded_certificates(events: list[LogEvent]) -> list[LoadedCert]:
         message = event.message
         structured = _STRUCTURED_LOADED.search(message)
         if structured is not None:
-            name, detail = klog_value(message, structured.start("name")), klog_value(message, structured.end())
+            what, name, detail = structured.group("what"), klog_value(message, structured.start("name")), klog_value(message, structured.end())
         else:
             printf = _PRINTF_LOADED.search(message)
             if printf is None:
                 continue
-            name, detail = printf.group("name").replace('\\"', '"'), message[printf.end():]
+            what, name, detail = printf.group("what"), printf.group("name").replace('\\"', '"'), message[printf.end():]
         match = _DETAIL.search(detail)
         if match is None:
             continue
         found.append(LoadedCert(
-            event, (structured or printf).group("what"), name,  # type: ignore[union-attr]  # one of the two matched
+            event, what, name,
             match.group("cn").replace('\\"', '"'), match.group("issuer").replace('\\"', '"'),
             _go_utc(match.group("nb")), _go_utc(match.group("na")),
             tuple(filter(None, (match.group("names") or "").split(","))),

@@ -20,7 +20,7 @@ with every value but ``tls.crt``, ``ca.crt`` and ``service-ca.crt`` replaced by 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from analyzer.evidence.archive import EntryKind, EvidenceTree
@@ -90,13 +90,13 @@ def iter_resource_files(root: MustGatherRoot) -> Iterator[tuple[str, str | None,
         yield path, namespace, group, resource, root.tree.read_bytes(path, MAX_RESOURCE_FILE)
 
 
-def iter_all_resource_files(roots: list[MustGatherRoot]) -> Iterator[tuple[str, str | None, str, str, bytes]]:
+def iter_all_resource_files(roots: Sequence[MustGatherRoot]) -> Iterator[tuple[str, str | None, str, str, bytes]]:
     """The resource files of every root, one root after another (image directories in name order)."""
     for root in roots:
         yield from iter_resource_files(root)
 
 
-def roots_source(roots: list[MustGatherRoot]) -> str:
+def roots_source(roots: Sequence[MustGatherRoot]) -> str:
     """How the set of roots is named in provenance: the one root, or every root joined."""
     return " + ".join(root.source for root in roots)
 
