@@ -20,7 +20,8 @@ with instrumented():
     from analyzer.gomodel.clientgo import bundle, common_name, private_key, public_keys, sha256_fingerprint, unreadable_certificate
     from analyzer.gomodel.keypair import load_x509_key_pair
     from analyzer.gomodel.verify import find_hostname_error, find_validity_error, go_hint_certificate_name, verifies
-    from analyzer.gomodel.pem import describe_key, inspect_material, iter_pem_blocks, load_certificates
+    from analyzer.gomodel.keys import describe_key, load_certificates
+    from analyzer.gomodel.pem import inspect_material, iter_pem_blocks
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

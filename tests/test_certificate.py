@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from analyzer.gomodel.clientgo import bundle, unreadable_certificate
 from analyzer.gomodel.x509parse import parse_certificate, serial_of
 from analyzer.gomodel.keypair import PairFailure, PairOutcome, load_x509_key_pair
-from analyzer.gomodel.pem import load_certificates
+from analyzer.gomodel.keys import load_certificates
 from analyzer.errors import DecodeError
 from tests.fixtures import der as D
 from tests.fixtures.kubeadm_case import KubeadmCluster

@@ -36,7 +36,7 @@ from analyzer.gomodel.verify import (
     go_hint_certificate_name,
 )
 from analyzer.gomodel.material import MaterialState
-from analyzer.gomodel.pem import KeyAlgorithm, KeyEncoding
+from analyzer.gomodel.keys import KeyAlgorithm, KeyEncoding
 
 UTC = dt.UTC
 NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=UTC)

@@ -14,19 +14,9 @@ from cryptography.x509.oid import NameOID
 from analyzer.decode.sos_yaml import load_yaml_mapping, mask_sos_scrubs
 from analyzer.gomodel.der import SEQUENCE, DerReader
 from analyzer.gomodel.material import MaterialState, SOS_PLACEHOLDER, is_scrub_marker
-from analyzer.gomodel.pem import (
-    EncryptedPrivateKey,
-    KeyAlgorithm,
-    KeyEncoding,
-    RedactedMaterial,
-    find_pem_block,
-    inspect_material,
-    iter_pem_blocks,
-    load_certificates,
-    load_private_key,
-    load_public_keys,
-    public_key_sha256,
-)
+from analyzer.gomodel.keys import EncryptedPrivateKey, KeyAlgorithm, KeyEncoding, load_certificates, load_private_key, load_public_keys, public_key_sha256
+from analyzer.gomodel.material import RedactedMaterial
+from analyzer.gomodel.pem import find_pem_block, inspect_material, iter_pem_blocks
 from analyzer.errors import DecodeError
 
 NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

@@ -14,7 +14,8 @@ from cryptography.x509.oid import NameOID
 
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.gomodel.material import MaterialState
-from analyzer.gomodel.pem import RedactedMaterial, load_certificates, load_private_key
+from analyzer.gomodel.keys import load_certificates, load_private_key
+from analyzer.gomodel.material import RedactedMaterial
 from analyzer.errors import DecodeError
 
 NOT_BEFORE_UTC = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

@@ -19,7 +19,7 @@ from analyzer.decode.objects import secret_data
 from analyzer.decode.values import decode_value
 from analyzer.errors import DecodeError, KforensicError, UsageError
 from analyzer.gomodel.clientgo import common_name, key_pair, sha256_fingerprint
-from analyzer.gomodel.pem import public_key_sha256
+from analyzer.gomodel.keys import public_key_sha256
 from analyzer.model.findings import Finding
 from analyzer.reftime import format_utc
 from analyzer.wiring.model import Wiring

@@ -20,7 +20,7 @@ from analyzer.gomodel.dynamiccerts import is_ip
 from analyzer.gomodel.verify import verifies
 from analyzer.gomodel.clientgo import bundle, common_name, private_key, public_keys, sha256_fingerprint
 from analyzer.checks.remediation import remedies
-from analyzer.gomodel.pem import public_key_sha256
+from analyzer.gomodel.keys import public_key_sha256
 from analyzer.model.findings import Finding
 from analyzer.wiring.model import Component, Load, Loader, Material, State, Wiring
 

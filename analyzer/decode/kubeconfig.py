@@ -18,7 +18,8 @@ from typing import Any
 
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.gomodel.material import MaterialState, is_scrub_marker
-from analyzer.gomodel.pem import RedactedMaterial, decode_go_base64, inspect_material
+from analyzer.gomodel.material import RedactedMaterial
+from analyzer.gomodel.pem import decode_go_base64, inspect_material
 from analyzer.errors import DecodeError
 
 

@@ -56,7 +56,8 @@ from analyzer.decode.kubeconfig import load_kubeconfig
 from analyzer.decode.manifest import load_static_pod
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.gomodel.material import MaterialState
-from analyzer.gomodel.pem import inspect_material, load_certificates
+from analyzer.gomodel.keys import load_certificates
+from analyzer.gomodel.pem import inspect_material
 from analyzer.errors import DecodeError, EvidenceError
 from analyzer.evidence.archive import Entry, EntryKind, EvidenceTree, path_parts
 

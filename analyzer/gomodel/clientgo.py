@@ -14,18 +14,8 @@ from cryptography.hazmat.primitives import hashes
 
 from analyzer.gomodel.x509parse import ParsedCertificate, parse_certificate
 from analyzer.gomodel.keypair import KeyPairResult, load_x509_key_pair
-from analyzer.gomodel.pem import (
-    KeyAlgorithm,
-    KeyEncoding,
-    PrivateKeyInfo,
-    PublicKeyInfo,
-    is_private_key_type,
-    iter_pem_blocks,
-    load_private_key,
-    load_private_key_der,
-    load_public_keys,
-    public_key_info,
-)
+from analyzer.gomodel.keys import KeyAlgorithm, KeyEncoding, PrivateKeyInfo, PublicKeyInfo, load_private_key, load_private_key_der, load_public_keys, public_key_info
+from analyzer.gomodel.pem import is_private_key_type, iter_pem_blocks
 from analyzer.errors import DecodeError
 from analyzer.gomodel.wrappers import CA_NOT_PEM, CA_NOTHING_VALID
 

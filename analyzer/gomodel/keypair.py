@@ -40,19 +40,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from analyzer.gomodel import privkey
 from analyzer.gomodel.der import SEQUENCE, DerReader
 from analyzer.gomodel.material import Material, MaterialState
-from analyzer.gomodel.pem import (
-    KeyEncoding,
-    PemBlock,
-    PrivateKeyInfo,
-    classify_private_key_der,
-    describe_key,
-    inspect_material,
-    is_encrypted_pkcs8,
-    is_private_key_type,
-    iter_pem_blocks,
-    private_key_info,
-    public_key_sha256,
-)
+from analyzer.gomodel.keys import KeyEncoding, PrivateKeyInfo, classify_private_key_der, describe_key, is_encrypted_pkcs8, private_key_info, public_key_sha256
+from analyzer.gomodel.pem import PemBlock, inspect_material, is_private_key_type, iter_pem_blocks
 from analyzer.errors import DecodeError
 from analyzer.gomodel.fmt import go_string_list
 from analyzer.gomodel.x509parse import GO_CURVES, GO_VERSION, parse_certificate, public_key_of
@@ -207,6 +196,13 @@ def load_x509_key_pair(cert_pem: bytes, key_pem: bytes, *, go_version: tuple[int
     key, key_failure, key_detail, key_error = _go_parse_private_key(key_block, go_version)
     if key_failure is PairFailure.KEY_PKCS8_UNKNOWN_TYPE:
         return _fail(base, key_failure, key_error, key_detail)
+    if key is None and not key_error:
+        # Go parses the key; cryptography cannot hold it (a multi-prime RSA key). Go's comparison
+        # needs only N and E; when they agree the pair loads in Go, but nothing more can be told here.
+        mismatch = _compare_rsa_numbers(leaf, privkey.rsa_public_numbers(key_block.der))
+        if mismatch is not None:
+            return _fail(base, *mismatch)
+        return KeyPairResult(PairOutcome.UNVERIFIABLE, **base, unverifiable_input="key", detail=key_detail)
     if key is None:
         return _fail(base, PairFailure.KEY_UNPARSEABLE, key_error, key_detail)
     base["private_key"] = key
@@ -260,18 +256,16 @@ def _go_parse_private_key(block: PemBlock, go_version: tuple[int, int]) -> _KeyP
     kind, pkcs8_error = privkey.parse_pkcs8(der)
     if kind == "x25519":
         return None, PairFailure.KEY_PKCS8_UNKNOWN_TYPE, "the PKCS#8 key is X25519, which cannot sign", ERR_KEY_PKCS8_UNKNOWN
-    if kind is not None:
-        key = privkey.load_der_key(der[:length] if encoding is KeyEncoding.PKCS8 else der)
-        if key is not None:
-            return private_key_info(key, KeyEncoding.PKCS8, block.type), None, None, ""
-    if privkey.pkcs1_error(der) is None:
-        key = privkey.load_der_key(der)
-        if isinstance(key, rsa.RSAPrivateKey):
-            return private_key_info(key, KeyEncoding.PKCS1, block.type), None, None, ""
-    if privkey.sec1_error(None, der) is None:
-        key = privkey.load_der_key(der[:length])
-        if isinstance(key, ec.EllipticCurvePrivateKey):
-            return private_key_info(key, KeyEncoding.SEC1, block.type), None, None, ""
+    for encoding_found, accepted, key_der, expect in (
+        (KeyEncoding.PKCS8, kind is not None, der[:length] if encoding is KeyEncoding.PKCS8 else der, kind),
+        (KeyEncoding.PKCS1, privkey.pkcs1_error(der) is None, der, "rsa"),
+        (KeyEncoding.SEC1, privkey.sec1_error(None, der) is None, der[:length], "ecdsa"),
+    ):
+        if accepted:
+            key = privkey.load_der_key(key_der, expect)
+            if key is None:
+                return None, None, f"Go reads this {encoding_found.value} key, but it cannot be loaded here (a multi-prime RSA key?)", ""
+            return private_key_info(key, encoding_found, block.type), None, None, ""
     return None, None, _unparseable_key_detail(block, encoding), f"{ERR_KEY_PARSE}: {pkcs8_error}"
 
 
@@ -358,6 +352,14 @@ def _compare_keys(leaf: x509.Certificate, private_key: Any, go_version: tuple[in
             return PairFailure.KEY_MISMATCH, ERR_KEY_MISMATCH
         return None
     return PairFailure.UNKNOWN_PUBLIC_KEY_ALGORITHM, ERR_UNKNOWN_PUBLIC_KEY
+
+
+def _compare_rsa_numbers(leaf: x509.Certificate, numbers: tuple[int, int] | None) -> tuple[PairFailure, str] | None:
+    public = public_key_of(leaf)
+    if not isinstance(public, rsa.RSAPublicKey) or numbers is None:
+        return PairFailure.KEY_TYPE_MISMATCH, ERR_KEY_TYPE_MISMATCH
+    ours = public.public_numbers()
+    return None if (ours.n, ours.e) == numbers else (PairFailure.KEY_MISMATCH, ERR_KEY_MISMATCH)
 
 
 def _mismatch_detail(leaf: x509.Certificate, key: PrivateKeyInfo) -> str:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from analyzer.errors import DecodeError
+
 # --------------------------------------------------------------------------------------------
 # Material states: present, empty, or redacted by the collector
 # --------------------------------------------------------------------------------------------
@@ -94,3 +96,12 @@ def scrub_hints(data: bytes) -> tuple[str, ...]:
     if SOS_PLACEHOLDER.encode() in data or _ASTERISKS_RE.match(data):
         hints.append("field")
     return tuple(hints)
+
+
+class RedactedMaterial(DecodeError):
+    """The bytes were scrubbed (sos) or elided (must-gather): the original cannot be judged."""
+
+    def __init__(self, what: str, material: Material) -> None:
+        self.material = material
+        detail = f", originally {material.original_size} bytes" if material.original_size else ""
+        super().__init__(f"{what} was {material.state.value} by the collector{detail}")

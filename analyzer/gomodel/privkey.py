@@ -15,31 +15,77 @@ from typing import Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from analyzer.gomodel import der as asn1
+from analyzer.gomodel.x509replay import GO_CURVE_OIDS
 
 OID_RSA = (1, 2, 840, 113549, 1, 1, 1)
 OID_EC = (1, 2, 840, 10045, 2, 1)
 OID_ED25519 = (1, 3, 101, 112)
 OID_X25519 = (1, 3, 101, 110)
-# namedCurveFromOID (crypto/x509/x509.go): the only curves Go parses, with their scalar sizes.
-CURVE_SIZES = {(1, 3, 132, 0, 33): 28, (1, 2, 840, 10045, 3, 1, 7): 32, (1, 3, 132, 0, 34): 48, (1, 3, 132, 0, 35): 66}
+# The only curves Go parses, with their scalar sizes.
+CURVE_SIZES = {oid: size for oid, (_, size, _) in GO_CURVE_OIDS.items()}
 _USE_EC = "x509: failed to parse private key (use ParseECPrivateKey instead for this key format)"
 _USE_PKCS1 = "x509: failed to parse private key (use ParsePKCS1PrivateKey instead for this key format)"
 _USE_PKCS8 = "x509: failed to parse private key (use ParsePKCS8PrivateKey instead for this key format)"
+RSA_IN_PKCS8 = "x509: failed to parse RSA private key embedded in PKCS#8: "
 _LONE_OID = asn1.Field("struct", "", (asn1.OID,))
 _LONE_BYTES = asn1.Field("struct", "", (asn1.BYTES,))
 
 
-def load_der_key(der: bytes) -> Any:
+def load_der_key(der: bytes, expect: str | None = None) -> Any:
     """The cryptography object for a DER private key, None when cryptography cannot read it.
+    ``expect`` ("rsa", "ecdsa", "ed25519") is the kind Go read: OpenSSL reads a PKCS#1 key
+    without its optional CRT values as a DSA key, say, which Go never does.
 
     RSA keys skip OpenSSL's validation (cryptography's ``unsafe_skip_rsa_key_validation``): the
     caller has already run Go's checks (``pkcs1_error``), which are the ones that decide whether a
     component starts. Nothing is signed or decrypted with these keys; they are only compared."""
     try:
-        return serialization.load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True)
+        key = serialization.load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True)
     except (ValueError, TypeError, UnsupportedAlgorithm):
+        key = None
+    if key is not None and (expect is None or isinstance(key, _KINDS[expect])):
+        return key
+    return _rsa_from_numbers(der) if expect in (None, "rsa") else None
+
+
+_KINDS: dict[str, type] = {"rsa": rsa.RSAPrivateKey, "ecdsa": ec.EllipticCurvePrivateKey, "ed25519": ed25519.Ed25519PrivateKey}
+
+
+def rsa_public_numbers(der: bytes) -> tuple[int, int] | None:
+    """(N, E) of a PKCS#1 key, bare or in PKCS#8, as Go reads them; None for anything else."""
+    values = _pkcs1_values(der)
+    return (values[1], values[2]) if values is not None else None
+
+
+def _pkcs1_values(der: bytes) -> tuple[Any, ...] | None:
+    try:
+        return asn1.unmarshal(asn1.PKCS1_PRIVATE_KEY, der)[0]
+    except asn1.Asn1Error:
+        pass
+    try:
+        (_, (algorithm, _), private), _ = asn1.unmarshal(asn1.PKCS8, der)
+        return asn1.unmarshal(asn1.PKCS1_PRIVATE_KEY, private)[0] if algorithm == OID_RSA else None
+    except asn1.Asn1Error:
+        return None
+
+
+def _rsa_from_numbers(der: bytes) -> rsa.RSAPrivateKey | None:
+    """An RSA key OpenSSL's decoder refuses but Go reads: Go's PKCS#1 structure has Dp, Dq and
+    Qinv optional (Go computes them), OpenSSL's does not. Multi-prime keys, which cryptography
+    cannot hold, stay None."""
+    values = _pkcs1_values(der)
+    if values is None or values[9]:
+        return None
+    _, n, e, d, p, q, dp, dq, qinv, _ = values
+    try:
+        numbers = rsa.RSAPrivateNumbers(
+            p, q, d, dp if dp is not None else d % (p - 1), dq if dq is not None else d % (q - 1),
+            qinv if qinv is not None else rsa.rsa_crt_iqmp(p, q), rsa.RSAPublicNumbers(e, n))
+        return numbers.private_key(unsafe_skip_rsa_key_validation=True)
+    except (ValueError, TypeError, OverflowError, ZeroDivisionError):
         return None
 
 
@@ -56,7 +102,7 @@ def parse_pkcs8(der: bytes) -> tuple[str | None, str | None]:
         return None, str(error)
     if algorithm == OID_RSA:
         problem = pkcs1_error(private)
-        return ("rsa", None) if problem is None else (None, f"x509: failed to parse RSA private key embedded in PKCS#8: {problem}")
+        return ("rsa", None) if problem is None else (None, f"{RSA_IN_PKCS8}{problem}")
     if algorithm == OID_EC:
         try:
             (curve,), _ = asn1.unmarshal(_LONE_OID, asn1.tlv_sequence(parameters or b""))

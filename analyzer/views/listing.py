@@ -24,15 +24,8 @@ from analyzer.decode.manifest import load_static_pod
 from analyzer.decode.openshift_config import load_kube_apiserver_config
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.gomodel.material import MaterialState
-from analyzer.gomodel.pem import (
-    EncryptedPrivateKey,
-    inspect_material,
-    is_private_key_type,
-    iter_pem_blocks,
-    load_certificates,
-    load_private_key,
-    load_public_keys,
-)
+from analyzer.gomodel.keys import EncryptedPrivateKey, load_certificates, load_private_key, load_public_keys
+from analyzer.gomodel.pem import inspect_material, is_private_key_type, iter_pem_blocks
 from analyzer.errors import DecodeError
 from analyzer.evidence.archive import Entry, EntryKind
 from analyzer.evidence.detect import DetectedInput, Evidence, SnapshotSource

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
 from analyzer.decode.manifest import Flags, sni_cert_keys
 from analyzer.gomodel.material import MaterialState
-from analyzer.gomodel.pem import RedactedMaterial
+from analyzer.gomodel.material import RedactedMaterial
 from analyzer.gomodel.wrappers import error_format as wrapper_format
 from analyzer.errors import DecodeError
 from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Material, State

@@ -15,6 +15,8 @@
 //	                                                      -> x509.Certificate.Verify
 //	"parse":  b64 DER                                     -> x509.ParseCertificate
 //	"pool":   b64 PEM                                     -> x509.CertPool.AppendCertsFromPEM
+//	"pkcs1":  b64 DER                                     -> x509.ParsePKCS1PrivateKey
+//	"pkcs8":  b64 DER                                     -> x509.ParsePKCS8PrivateKey
 package main
 
 import (
@@ -51,6 +53,8 @@ type request struct {
 	Verify *verifyCase `json:"verify,omitempty"`
 	Parse  *[]byte     `json:"parse,omitempty"`
 	Pool   *[]byte     `json:"pool,omitempty"`
+	PKCS1  *[]byte     `json:"pkcs1,omitempty"`
+	PKCS8  *[]byte     `json:"pkcs8,omitempty"`
 }
 
 // result is nil error -> {"ok": true}; else {"ok": false, "error": err.Error()}.
@@ -86,6 +90,8 @@ type response struct {
 	Verify    *result    `json:"verify,omitempty"`
 	Parse     *result    `json:"parse,omitempty"`
 	Pool      *result    `json:"pool,omitempty"`
+	PKCS1     *result    `json:"pkcs1,omitempty"`
+	PKCS8     *result    `json:"pkcs8,omitempty"`
 	Fatal     string     `json:"fatal,omitempty"`
 }
 
@@ -170,6 +176,14 @@ func answer(req *request) (resp response) {
 	}
 	if req.Pool != nil {
 		resp.Pool = &result{OK: x509.NewCertPool().AppendCertsFromPEM(*req.Pool)}
+	}
+	if req.PKCS1 != nil {
+		_, err := x509.ParsePKCS1PrivateKey(*req.PKCS1)
+		resp.PKCS1 = outcome(err)
+	}
+	if req.PKCS8 != nil {
+		_, err := x509.ParsePKCS8PrivateKey(*req.PKCS8)
+		resp.PKCS8 = outcome(err)
 	}
 	return resp
 }
