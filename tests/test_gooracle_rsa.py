@@ -68,10 +68,12 @@ def _is_probable_prime(n: int) -> bool:
 
 
 def consistent(primes: list[int], e: int = E) -> tuple[int, int, int, int, int]:
-    """(n, e, d, p, q) for these primes (or "primes") with d = e⁻¹ mod λ."""
-    n = math.prod(primes)
-    d = pow(e, -1, math.lcm(*(p - 1 for p in primes)))
-    return n, e, d, primes[0], primes[1]
+    """(n, e, d, p, q) for these primes (or "primes") with d = e⁻¹ mod λ; ``e`` is the first odd
+    exponent from the one asked for that is invertible modulo λ (the keys are new every session)."""
+    n, lam = math.prod(primes), math.lcm(*(p - 1 for p in primes))
+    while math.gcd(e, lam) != 1:
+        e += 2
+    return n, e, pow(e, -1, lam), primes[0], primes[1]
 
 
 def crt_of(d: int, p: int, q: int) -> tuple[int, int, int]:

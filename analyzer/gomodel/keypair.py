@@ -276,7 +276,7 @@ def _go_parse_private_key_before_1_27(
     der = block.der
     # x509.ParsePKCS1PrivateKey refuses trailing data after the RSAPrivateKey.
     if encoding is KeyEncoding.PKCS1 and length == len(der) and privkey.pkcs1_error(der) is None:
-        key = privkey.load_der_key(der)
+        key = privkey.load_der_key(der, "rsa")
         if isinstance(key, rsa.RSAPrivateKey):
             return private_key_info(key, encoding, block.type), None, None, ""
 
