@@ -20,12 +20,12 @@ from analyzer.analysis.last_good import (
     LastGood,
     find_last_good,
     resolve_secret,
-    with_recover_hints,
+    recover_hints,
 )
 from analyzer.analysis.logs import correlate_logs
 from analyzer.analysis.recovery import deadlines, with_recovery
 from analyzer.checks.etcd_client import client_pair_finding, explain_refusal, pair_problem
-from analyzer.analysis.result import InputRecord, ScanResult
+from analyzer.analysis.result import InputRecord, ScanResult, evidence_time
 from analyzer.analysis.verdict import build_verdict
 from analyzer.checks.context import CheckContext
 from analyzer.checks.registry import run_checks
@@ -220,9 +220,11 @@ def run_scan(options: ScanOptions) -> ScanResult:
             notes.append(_note("wiring.note", Severity.INFO, note, note))
         ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)
         events: list[LogEvent] = []
+        log_tails: list[tuple[str, bytes]] = []  # for the evidence's own time (its last dated line)
         for log in evidence.logs:
             try:
-                events.extend(iter_log_events(log.read_tail(LOG_READ_LIMIT), log.source, options.reference_utc))
+                log_tails.append((log.source, log.read_tail(LOG_READ_LIMIT)))
+                events.extend(iter_log_events(log_tails[-1][1], log.source, options.reference_utc))
             except EvidenceError as err:
                 notes.append(_note("evidence.problem", Severity.WARNING, "a log was not read", str(err), log.source))
         inventory = build_inventory(wiring, ctx)
@@ -230,13 +232,15 @@ def run_scan(options: ScanOptions) -> ScanResult:
             inventory = with_node_certificates(inventory, evidence.nodes, ctx)
         findings = run_checks(wiring, ctx, extra=[*notes, *correlate_logs(events, wiring, inventory, ctx)])
         findings = with_recovery(wiring, findings, options.reference_utc)
+        last_good: dict[str, int] = {}
         if objects is not None:
-            findings = with_recover_hints(findings, wiring, objects, options.reference_utc)
+            findings, last_good = recover_hints(findings, wiring, objects, options.reference_utc)
         findings = annotate_go_versions(findings, [*wiring.releases, *releases_in_log(events)])
         verdict = build_verdict(wiring, findings, options.reference_utc, next_expiry(inventory, options.reference_utc))
         partial = any(record.partial for record in inputs) or any(f.id in ("evidence.snapshot-damaged", "evidence.problem") for f in findings)
         return ScanResult(__version__, options.reference_utc, options.warn_days, sorted(inputs, key=lambda r: r.path), wiring,
-                          findings, verdict, inventory, encryption_sources, partial, deadlines(wiring, options.reference_utc))
+                          findings, verdict, inventory, encryption_sources, partial, deadlines(wiring, options.reference_utc),
+                          evidence_time(wiring, log_tails, options.reference_utc), last_good)
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,12 @@ def test_the_cluster_signing_pair_is_a_ca_and_is_restored_not_renewed():
 
 def test_a_kubelet_client_follows_the_kubelet_recovery():
     load = pair_load(LEAF.cert_pem, LEAF.key_pem, component="kubelet", role="kubelet-client")
-    assert remedies(load, "validity.expired", KUBEADM) == KUBELET_CLIENT_RECOVERY
+    steps = remedies(load, "validity.expired", KUBEADM)
+    # The node's name is filled in: the command is ready to copy, no <node> placeholder left.
+    assert steps[0].endswith(f"--client-name system:node:{load.node} > kubelet.conf") and "<node>" not in " ".join(steps)
+    assert steps[1:] == KUBELET_CLIENT_RECOVERY[1:]
+    unnamed = pair_load(LEAF.cert_pem, LEAF.key_pem, component="kubelet", role="kubelet-client", node=None)
+    assert remedies(unnamed, "validity.expired", KUBEADM) == KUBELET_CLIENT_RECOVERY
 
 
 def test_a_cn_problem_is_not_fixed_with_sans():
@@ -59,7 +64,8 @@ def test_a_user_sni_pair_on_openshift_is_fixed_at_its_source_and_entry():
                    source_object="openshift-config/api-cert")
     steps = remedies(load, "pair.file-empty", OPENSHIFT)
     assert steps[0].endswith("/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/user-serving-cert-003/ "
-                             "(install -m 600 tls.crt tls.key <that directory>/), or restore both files from the last working revision")
+                             "(install -m 600 tls.crt tls.key /etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/user-serving-cert-003/), "
+                             "or restore both files from the last working revision")
     assert "oc create secret tls api-cert --cert=tls.crt --key=tls.key -n openshift-config" in steps[1]
     assert "/spec/servingCerts/namedCertificates/3" in steps[2]
 

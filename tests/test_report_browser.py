@@ -2,11 +2,14 @@
 
 Debian's chromium is driven through Playwright (no browser download); the tests skip, saying why,
 where either is missing. Every request the page makes is recorded: the only one allowed is the
-report file itself.
+report file itself. The layout is checked at 768, 1024 and 1400 px and printed to A4; full-page
+screenshots and the PDF are written into the test's tmp directory for a person to review (the
+path is printed: ``pytest -s`` shows it).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -17,6 +20,10 @@ import pytest
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync"]
+WIDTHS = (768, 1024, 1400)
+MAX_PRINTED_PAGES = 12
+# A4 with the print stylesheet's margins (11 mm top and bottom, 10 mm left and right), in CSS px.
+A4_CONTENT = (round((210 - 20) / 25.4 * 96), round((297 - 22) / 25.4 * 96))
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +37,17 @@ def browser():
         launched.close()
 
 
-def render(browser, html: Path, screenshot: Path) -> tuple[list[str], dict]:
+@pytest.fixture(scope="module")
+def demo_html(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    demo = subprocess.run([sys.executable, "-m", "analyzer", "demo", "--out", str(out)], capture_output=True, timeout=300)
+    assert demo.returncode == 1, demo.stderr  # the demo case has an error-level finding
+    return out / "report.html"
+
+
+def render(browser, html: Path, screenshot: Path, width: int = 1280) -> tuple[list[str], dict]:
     """Open the report offline; return every URL requested and facts about what is on screen."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(html.as_uri())
@@ -49,27 +64,116 @@ def render(browser, html: Path, screenshot: Path) -> tuple[list[str], dict]:
     return requested, facts
 
 
-def test_demo_report_renders_offline_with_the_verdict_on_screen(browser, tmp_path):
-    out = tmp_path / "demo"
-    demo = subprocess.run([sys.executable, "-m", "analyzer", "demo", "--out", str(out)], capture_output=True, timeout=300)
-    assert demo.returncode == 1, demo.stderr  # the demo case has an error-level finding
-    html = out / "report.html"
-    requested, facts = render(browser, html, tmp_path / "demo.png")
-    assert requested == [html.as_uri()], requested
+# Facts about the laid-out page, measured in the browser.
+LAYOUT = """() => {
+  const overlaps = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
+  const figures = [...document.querySelectorAll('svg')].map(svg => {
+    const box = svg.getBoundingClientRect();
+    const texts = [...svg.querySelectorAll('text')].map(t => ({text: t.textContent, title: (t.querySelector('title') || {}).textContent || '',
+                                                             rect: t.getBoundingClientRect()}));
+    const clipped = texts.filter(t => t.rect.left < box.left - 0.5 || t.rect.right > box.right + 0.5).map(t => t.text);
+    const overlapping = [];
+    for (let i = 0; i < texts.length; i++) for (let j = i + 1; j < texts.length; j++)
+      if (overlaps(texts[i].rect, texts[j].rect)) overlapping.push([texts[i].text, texts[j].text]);
+    return {label: svg.getAttribute('aria-label'), clipped, overlapping, texts: texts.map(t => t.text), titles: texts.map(t => t.title)};
+  });
+  // A command never breaks inside a word: each word of it lies on one line.
+  const broken = [];
+  for (const pre of document.querySelectorAll('pre.cmd')) {
+    const node = pre.querySelector('code').firstChild;
+    const re = /\\S+/g; let m;
+    while ((m = re.exec(node.textContent))) {
+      const range = document.createRange(); range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+      const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (lines.size > 1) broken.push(m[0]);
+    }
+  }
+  const sections = [...document.querySelectorAll('nav.toc a')].map(a => a.getAttribute('href').slice(1));
+  return {
+    scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth, height: document.documentElement.scrollHeight,
+    figures, broken, sections, targets: sections.filter(id => document.getElementById(id)),
+    order: [...document.querySelectorAll('body > section')].map(s => s.id),
+    fixBottom: document.getElementById('fix').getBoundingClientRect().bottom + window.scrollY,
+    commands: [...document.querySelectorAll('#fix pre.cmd')].map(p => p.textContent),
+  };
+}"""
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    where = tmp_path_factory.mktemp("screenshots")
+    print(f"\nscreenshots of the demo report: {where}")
+    return where
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_the_demo_report_reads_well_at(browser, demo_html, shots, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(demo_html.as_uri())
+    page.screenshot(path=str(shots / f"demo-{width}.png"), full_page=True)
+    facts = page.evaluate(LAYOUT)
+    page.close()
+    assert facts["scrollWidth"] <= facts["innerWidth"], "the page scrolls sideways"
+    assert facts["sections"] == ["verdict", "fix", "components", "findings", "certificates", "trust", "timeline", "history", "evidence", "load-order"]
+    assert facts["targets"] == facts["sections"]  # every entry of the contents leads somewhere
+    assert facts["order"] == ["verdict-section", "fix", "components", "findings", "certificates", "trust", "timeline", "history",
+                              "evidence", "load-order"]
+    assert facts["broken"] == [], "a command wraps inside a word"
+    assert any(command.startswith("kforensic recover ") for command in facts["commands"])
+    assert not any("<" in command for command in facts["commands"]), "a placeholder is left in a command of the fix"
+    figures = {figure["label"]: figure for figure in facts["figures"]}
+    assert set(figures) == {"certificate validity timeline", "trust graph"}
+    for figure in figures.values():
+        assert figure["clipped"] == [], f"{figure['label']}: labels run out of the figure"
+        assert figure["overlapping"] == [], f"{figure['label']}: labels overlap"
+    # Whole labels or abbreviations with the full text on hover; never two that read the same.
+    trust = figures["trust graph"]
+    assert all(title for title in trust["titles"][3:])  # every node (past the three column headings) has its <title>
+    nodes = trust["texts"][3:]
+    assert len(nodes) == len(set(nodes))
+    if width == 768:
+        assert facts["fixBottom"] < 2600  # the fix is reached within three screens on a tablet
+
+
+def test_the_demo_report_prints_to_a_few_a4_pages_with_the_fix_on_the_first(browser, demo_html, shots):
+    page = browser.new_page(viewport={"width": A4_CONTENT[0], "height": A4_CONTENT[1]})
+    page.goto(demo_html.as_uri())
+    pdf = page.pdf(format="A4", print_background=True, path=str(shots / "demo.pdf"))
+    page.emulate_media(media="print")
+    facts = page.evaluate(LAYOUT)
+    page.screenshot(path=str(shots / "demo-print-first-page.png"), clip={"x": 0, "y": 0, "width": A4_CONTENT[0], "height": A4_CONTENT[1]})
+    page.close()
+    pages = len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
+    print(f"\nthe demo report prints to {pages} A4 pages")
+    assert 1 <= pages <= MAX_PRINTED_PAGES
+    assert facts["scrollWidth"] <= A4_CONTENT[0], "printed, something is wider than the page"
+    assert facts["fixBottom"] <= A4_CONTENT[1], "the fix does not end on the first printed page"
+    assert facts["broken"] == []
+
+
+def test_fixture_case_reports_render_without_sideways_scroll(browser, scenario_reports, tmp_path):
+    for name in ("kubeadm_expired", "kubeadm_healthy", "kubeadm_new_ca"):
+        scenario_reports(name)  # builds the case and writes its reports
+        html = scenario_reports.root / f"{name}.html"
+        requested, facts = render(browser, html, tmp_path / f"{name}.png", width=768)
+        assert requested == [html.as_uri()]
+        assert facts["visible"]
+        assert facts["text"].split()[0] in ("BROKEN", "DEGRADED", "HEALTHY", "AT-RISK", "UNKNOWN")
+        page = browser.new_page(viewport={"width": 768, "height": 900})
+        page.goto(html.as_uri())
+        layout = page.evaluate(LAYOUT)
+        page.close()
+        assert layout["scrollWidth"] <= 768, name
+        assert all(figure["clipped"] == [] and figure["overlapping"] == [] for figure in layout["figures"]), name
+
+
+def test_demo_report_renders_offline_with_the_verdict_on_screen(browser, demo_html, tmp_path):
+    requested, facts = render(browser, demo_html, tmp_path / "demo.png")
+    assert requested == [demo_html.as_uri()], requested
     assert facts["visible"] and facts["box"]["y"] + facts["box"]["height"] <= 900  # above the fold
     assert "SNI pair 6 of 6, user-serving-cert-000" in facts["text"]
     assert facts["svg"] == 2 and facts["scripts"] == 0
     assert (tmp_path / "demo.png").stat().st_size > 10_000
-
-
-@pytest.mark.parametrize("name", ["kubeadm_expired", "kubeadm_healthy", "kubeadm_new_ca"])
-def test_fixture_case_reports_render(browser, scenario_reports, name, tmp_path):
-    scenario_reports(name)  # builds the case and writes its reports
-    html = scenario_reports.root / f"{name}.html"
-    requested, facts = render(browser, html, tmp_path / f"{name}.png")
-    assert requested == [html.as_uri()]
-    assert facts["visible"]
-    assert facts["text"].split()[0] in ("BROKEN", "DEGRADED", "HEALTHY", "AT-RISK")
 
 
 def test_the_request_check_would_catch_a_fetch(browser, tmp_path):

@@ -93,5 +93,5 @@ def test_every_renderer_fixes_first_what_the_headline_names():
     verdict = build_verdict(w, findings, REFERENCE_UTC, None)
     assert verdict.lead is not None and verdict.lead.label == "etcd serving pair" and "etcd serving pair" in verdict.headline
     result = ScanResult("0.0.0-test", REFERENCE_UTC, 30, [], w, findings, verdict, [])
-    assert "**Fix (etcd serving pair)**" in RENDERERS[OutputFormat.MARKDOWN](result)
+    assert "**Fix first: etcd serving pair**" in RENDERERS[OutputFormat.MARKDOWN](result)
     assert "Fix first: etcd serving pair" in RENDERERS[OutputFormat.HTML](result)

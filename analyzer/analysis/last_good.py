@@ -171,8 +171,11 @@ def find_last_good(objects: EtcdObjects, namespace: str, name: str, reference_ut
     return LastGood(namespace, name, key, cert_key, key_key, revisions, chosen, bool(valid), complete, compaction or None)
 
 
-def with_recover_hints(findings: list[Finding], wiring: Wiring, objects: EtcdObjects, at: datetime) -> list[Finding]:
-    """A broken pair whose last working version survives in the snapshot: say so, and how to get it."""
+def recover_hints(findings: list[Finding], wiring: Wiring, objects: EtcdObjects, at: datetime) -> tuple[list[Finding], dict[str, int]]:
+    """A broken pair whose last working version survives in the snapshot: say so, and how to get it.
+
+    Also returns the revision of each last working pair found ("namespace/secret" -> revision),
+    which the report's history marks."""
     loads = {(load.component, load.node, load.order, load.label): load for load in wiring.iter_loads()}
     found: dict[str, LastGood | None] = {}
     result = []
@@ -195,4 +198,5 @@ def with_recover_hints(findings: list[Finding], wiring: Wiring, objects: EtcdObj
                 f"kforensic recover {objects.source} {last.ref} --out ./recovered-{last.name}")
         detail = f"{item.recovery_detail}; the last working pair survives in the snapshot at revision {last.chosen.revision}" if item.recovery_detail else None
         result.append(replace(item, remediation=(step, *item.remediation), recovery_detail=detail or item.recovery_detail))
-    return result
+    good = {ref: last.chosen.revision for ref, last in found.items() if last is not None and last.chosen is not None}
+    return result, good

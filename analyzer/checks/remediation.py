@@ -81,7 +81,8 @@ def _not_allowed(load: Load, distribution: str) -> tuple[str, ...]:
 
 def _kubeadm(load: Load, finding_id: str) -> tuple[str, ...]:
     if load.component == "kubelet" and load.role in ("kubelet-kubeconfig", "kubelet-client"):
-        return KUBELET_CLIENT_RECOVERY
+        # The node's name is known from the evidence: the command is ready to copy.
+        return tuple(step.replace("<node>", load.node) for step in KUBELET_CLIENT_RECOVERY) if load.node else KUBELET_CLIENT_RECOVERY
     if load.role == "kubelet-serving":
         return ("Remove /var/lib/kubelet/pki/kubelet.crt and kubelet.key (or kubelet-server-*.pem) and systemctl restart kubelet: it makes a new serving pair",)
     if finding_id.startswith("service-account"):
@@ -177,7 +178,7 @@ def _openshift(load: Load, finding_id: str) -> tuple[str, ...]:
         directory = posixpath.dirname(load.cert_path or "").replace("/etc/kubernetes/static-pod-certs", "/etc/kubernetes/static-pod-resources/kube-apiserver-certs")
         return (
             f"kube-apiserver reads the files at start-up and cannot fetch secrets while it is down: on every master, put a matching pair in {directory}/ "
-            "(install -m 600 tls.crt tls.key <that directory>/), or restore both files from the last working revision",
+            f"(install -m 600 tls.crt tls.key {directory}/), or restore both files from the last working revision",
             f"Once kube-apiserver answers, fix the source so the operator does not copy the broken pair back: oc create secret tls {secret} --cert=tls.crt --key=tls.key -n {namespace} --dry-run=client -o yaml | oc replace -f -",
             "Or stop serving it: oc patch apiserver cluster --type=json -p '[{\"op\":\"remove\",\"path\":\"/spec/servingCerts/namedCertificates/" + index + "\"}]'",
             "Roll out a new revision to every master: oc patch kubeapiserver cluster --type=merge -p '{\"spec\":{\"forceRedeploymentReason\":\"recover-" + secret + "\"}}'",

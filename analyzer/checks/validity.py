@@ -30,10 +30,15 @@ from analyzer.reftime import format_utc
 OPTIONALLY_VERIFIED = ("kubelet-serving",)
 
 
+# The rule in the module docstring, as numbers the report's legend states too.
+SHORT_LIFE_FACTOR = 2  # a life shorter than this many warn windows is short
+SHORT_LIFE_WARN_FRACTION = 5  # a short life warns in its last 1/5
+
+
 def warning_window(certificate: x509.Certificate, ctx: CheckContext) -> timedelta:
     lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc
-    if lifetime < 2 * ctx.warn_window:
-        return lifetime / 5
+    if lifetime < SHORT_LIFE_FACTOR * ctx.warn_window:
+        return lifetime / SHORT_LIFE_WARN_FRACTION
     return ctx.warn_window
 
 

@@ -106,9 +106,10 @@ def scan(
     options = replace(scan_options(evidence or [], at, warn_days, encryption_config, log), etcd=etcd)
     with scan_progress() as progress:
         result = run_scan(replace(options, progress=progress, decompress_progress=decompress_progress()))
-    write_outputs(render_outputs(result, {OutputFormat.JSON: json_out, OutputFormat.HTML: html_out, OutputFormat.MARKDOWN: markdown_out}))
+    requested = {OutputFormat.JSON: json_out, OutputFormat.HTML: html_out, OutputFormat.MARKDOWN: markdown_out}
+    write_outputs(render_outputs(result, requested))
     if json_out is None or str(json_out) != "-":  # `--json -` (older scripts) already wrote to stdout
-        print_scan(result, output)
+        print_scan(result, output, [(kind.value, str(path.resolve())) for kind, path in requested.items() if path is not None and str(path) != "-"])
     raise scan_exit(result)
 
 
@@ -176,9 +177,7 @@ def demo(
     result, evidence, reports = scan_demo(out)
     if output is Output.TABLE and not quiet:
         stdout.print("evidence: " + ", ".join(path.name for path in evidence))
-    print_scan(result, output)
-    if output is Output.TABLE and not quiet:
-        stdout.print("reports: " + ", ".join(str(path) for path in reports))
+    print_scan(result, output, [(path.suffix.lstrip(".").replace("md", "markdown"), str(path)) for path in reports])
     raise scan_exit(result)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,7 +110,7 @@ def scan_options(evidence: list[Path], at: str | None, warn_days: int, encryptio
     return ScanOptions(evidence, parse_reference_time(at), warn_days, encryption_config or [], log or [])
 
 
-def print_scan(result: ScanResult, output: Output) -> None:
+def print_scan(result: ScanResult, output: Output, reports: Sequence[tuple[str, str]] = ()) -> None:
     """The scan on stdout: the summary (every finding with -o wide or -v), or the report as JSON/YAML."""
     if output in (Output.JSON, Output.YAML):
         from analyzer.report.json_report import build_report
@@ -119,7 +119,7 @@ def print_scan(result: ScanResult, output: Output) -> None:
     elif not verbosity.quiet:
         from analyzer.report.terminal import scan_summary_view
 
-        stdout.print(scan_summary_view(result, every_finding=output is Output.WIDE or verbosity.verbose > 0))
+        stdout.print(scan_summary_view(result, every_finding=output is Output.WIDE or verbosity.verbose > 0, reports=reports))
 
 
 def decompress_progress() -> Callable[[str, int, int | None], None] | None:

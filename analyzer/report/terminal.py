@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from rich.console import Group, RenderableType
@@ -14,6 +15,7 @@ from analyzer.evidence.etcd import Integrity
 from analyzer.views.live_summary import LiveSummary
 from analyzer.views.snapshot_summary import SnapshotSummary
 from analyzer.reftime import format_utc
+from analyzer.report.steps import Step, group_steps
 
 
 def format_bytes(size: int) -> str:
@@ -188,17 +190,51 @@ _STATUS_STYLE = {"broken": "bold white on red", "degraded": "bold black on yello
 TERMINAL_FINDINGS = 10
 
 
-def scan_summary_view(result: ScanResult, *, every_finding: bool = False) -> Group:
-    """The verdict, the components, and the top findings (all of them with ``every_finding``);
-    the reports carry the rest."""
+def one_line(text: str, limit: int = 200) -> str:
+    """The first sentence of a finding's detail, for a summary line."""
+    text = " ".join(text.split())
+    sentence = re.split(r"(?<=[.;])\s", text, maxsplit=1)[0].rstrip(".;")
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
+
+
+def steps_view(remediation: Sequence[str]) -> list[Text]:
+    """Numbered steps; each command on a line of its own, indented, never wrapped by rich (the
+    terminal folds it, and a copy of it is whole); an alternative under the step it replaces."""
+    lines: list[Text] = []
+
+    def step_lines(step: Step, lead: str, indent: str) -> None:
+        prose = [part.text for part in step.parts if not part.command]
+        lines.append(Text(lead + (" ".join(" ".join(prose).split()).strip(" ,:;()") or "Run:")))
+        for command in step.commands:
+            lines.append(Text(indent + "$ ", style="dim") + Text(command, style="bold cyan", no_wrap=True, overflow="ignore"))
+
+    for group in group_steps(remediation):
+        number = f"{group.number}. "
+        step_lines(group.step, "  " + number, "  " + " " * len(number))
+        for alternative in group.alternatives:
+            step_lines(alternative, "  " + " " * len(number) + f"alternative to step {group.number}: ", "  " + " " * (len(number) + 2))
+    return lines
+
+
+def scan_summary_view(result: ScanResult, *, every_finding: bool = False, reports: Sequence[tuple[str, str]] = ()) -> Group:
+    """The verdict, its fix, the components and the findings that matter, each with its reason, and
+    where the requested reports were written (``reports``: (format, path)); ``every_finding``
+    shows the informational ones too."""
     verdict = result.verdict
     parts: list[RenderableType] = [
         Text.assemble((f" {verdict.status.upper()} ", _STATUS_STYLE.get(verdict.status, "bold")), " ", verdict.headline),
         Text(f"reference time {format_utc(result.reference_utc)}, {result.wiring.distribution}"
              + (", PARTIAL evidence" if result.partial else ""), style="dim"),
     ]
+    notice = result.evidence_time.notice(result.reference_utc) if result.evidence_time is not None else None
+    if notice:
+        parts.append(Text("note: " + notice, style="yellow"))
     if result.deadlines is not None:
         parts += [Text(line) for line in result.deadlines.sentences(result.reference_utc)]
+    lead = verdict.lead
+    if lead is not None and lead.remediation:
+        parts.append(Text(f"Fix first: {lead.label}", style="bold"))
+        parts += steps_view(lead.remediation)
     if verdict.components:
         components = Table(show_edge=False, header_style="bold")
         for column in ("component", "node", "verdict"):
@@ -207,16 +243,22 @@ def scan_summary_view(result: ScanResult, *, every_finding: bool = False) -> Gro
             style = "red" if c.starts is False else ("yellow" if c.cannot_reach or c.starts is None else "green")
             components.add_row(c.component, c.node or "", Text(c.summary, style=style))
         parts.append(components)
-    shown = list(result.findings) if every_finding else [f for f in result.findings if f.severity.value != "info"][:TERMINAL_FINDINGS]
+    important = [f for f in result.findings if f.severity.value != "info"]
+    shown = list(result.findings) if every_finding else important[:TERMINAL_FINDINGS]
     if shown:
         findings = Table(show_edge=False, header_style="bold")
         findings.add_column("severity")
-        findings.add_column("finding", overflow="fold")
-        findings.add_column("recovery")
+        findings.add_column("finding, and why", overflow="fold")
+        findings.add_column("on restart")
         for f in shown:
-            findings.add_row(Text(f.severity.value, style=_SEVERITY_STYLE[f.severity.value]), f.title, f.recovery or "")
+            reason = one_line(f.detail) if f.detail and f.detail != f.title else ""
+            findings.add_row(Text(f.severity.value, style=_SEVERITY_STYLE[f.severity.value]),
+                             Text(f.title) + (Text("\n" + reason, style="dim") if reason else Text("")), f.recovery or "")
         parts.append(findings)
-        hidden = len([f for f in result.findings if f.severity.value != "info"]) - len(shown)
-        if hidden > 0:
-            parts.append(Text(f"… {hidden} more findings in the JSON/HTML report", style="dim"))
+    hidden = len(important) - len([f for f in shown if f.severity.value != "info"])
+    if hidden > 0:
+        where = " and ".join(path for kind, path in reports if kind in ("html", "json")) if reports else ""
+        parts.append(Text(f"… {hidden} more findings " + (f"in {where}" if where else "(-v shows them; --html FILE or --json FILE writes them)"), style="dim"))
+    for kind, path in reports:
+        parts.append(Text(f"{kind} report written to {path}"))
     return Group(*parts)
