@@ -65,7 +65,7 @@ def render(browser, html: Path, screenshot: Path, width: int = 1280) -> tuple[li
 
 
 # Facts about the laid-out page, measured in the browser.
-LAYOUT = """() => {
+LAYOUT = r"""() => {
   const overlaps = (a, b) => a.left < b.right - 0.5 && b.left < a.right - 0.5 && a.top < b.bottom - 0.5 && b.top < a.bottom - 0.5;
   const figures = [...document.querySelectorAll('svg')].map(svg => {
     const box = svg.getBoundingClientRect();
@@ -80,10 +80,20 @@ LAYOUT = """() => {
   // A command never breaks inside a word: each word of it lies on one line.
   const broken = [];
   for (const pre of document.querySelectorAll('pre.cmd')) {
-    const node = pre.querySelector('code').firstChild;
-    const re = /\\S+/g; let m;
-    while ((m = re.exec(node.textContent))) {
-      const range = document.createRange(); range.setStart(node, m.index); range.setEnd(node, m.index + m[0].length);
+    const node = pre.querySelector('code');
+    const re = /\S+/g; let m;
+    const text = node.textContent;
+    while ((m = re.exec(text))) {
+      // The text node and offset where the word starts and ends, across the word spans.
+      const walker = document.createTreeWalker(node, NodeFilter.SHOW_TEXT);
+      let seen = 0, start = null, end = null, current;
+      while ((current = walker.nextNode())) {
+        const length = current.textContent.length;
+        if (start === null && m.index < seen + length) start = [current, m.index - seen];
+        if (m.index + m[0].length <= seen + length) { end = [current, m.index + m[0].length - seen]; break; }
+        seen += length;
+      }
+      const range = document.createRange(); range.setStart(...start); range.setEnd(...end);
       const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top)));
       if (lines.size > 1) broken.push(m[0]);
     }

@@ -240,7 +240,7 @@ def test_the_history_lists_only_changed_objects_and_marks_the_last_working_pair(
     serving = history.changed[1]
     assert [(r.revision, r.last_good) for r in serving.revisions] == [(2, True), (3, False)]
     assert all(r.manager and r.time for r in serving.revisions)
-    assert {v.key for v in serving.revisions[-1].values} == {"tls.crt", "tls.key"}
+    assert {(v.key, v.changed) for v in serving.revisions[-1].values} == {("tls.crt", False), ("tls.key", True)}
     page = render_html(demo)
     history_html = page[page.index('id="history"'): page.index('id="evidence"')]
     assert history_html.count("<h3") == 2 and "last working pair" in history_html
@@ -289,3 +289,23 @@ def test_the_trust_graph_draws_every_certificate_once_with_its_issuer_and_unique
     assert any("External CA (not in evidence)" in t for t in texts)  # the broken certificate keeps its issuer edge
     assert svg.count('stroke-dasharray="5 3"') == 2  # its issuer edge and its user edge, red
     assert any(long_name[:20] in t for t in texts) and f"<title>CN={long_name}" in svg
+
+
+def test_the_template_is_compiled_once_and_then_loaded_from_the_cache(tmp_path, monkeypatch):
+    from analyzer.report import html
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("KFORENSIC_NO_CACHE", raising=False)
+    first = html.environment(html._bytecode_cache())
+    first.get_template(html.TEMPLATE)
+    assert [p.name for p in (tmp_path / "kforensic" / "templates").iterdir()]  # the compiled form, kept
+    assert oct((tmp_path / "kforensic" / "templates").stat().st_mode & 0o777) == "0o700"
+    second = html.environment(html._bytecode_cache())
+
+    def compile_again(*args, **kwargs):
+        raise AssertionError("compiled a second time")
+
+    monkeypatch.setattr(second, "compile", compile_again)
+    assert second.get_template(html.TEMPLATE).render  # loaded from the cache, not compiled
+    monkeypatch.setenv("KFORENSIC_NO_CACHE", "1")
+    assert html._bytecode_cache() is None

@@ -14,6 +14,7 @@ class Value:
     key: str
     size: int | None
     sha256: str | None
+    changed: bool = False  # differs from the revision before (the first revision listed: False)
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,13 @@ def changed_history(rows: list[dict[str, Any]], last_good: dict[str, int]) -> Ch
             unchanged += 1
             continue
         revisions = []
+        before: dict[str, Any] = {}
         for revision, same in groupby(object_rows, key=lambda r: r["revision"]):
             items = list(same)
             first = items[0]
-            values = tuple(Value(r["data_key"] or "", r["size"] if r["event"] == "put" else None, r["sha256_prefix"]) for r in items)
+            values = tuple(Value(r["data_key"] or "", r["size"] if r["event"] == "put" else None, r["sha256_prefix"],
+                                 r["data_key"] in before and before[r["data_key"]] != (r["event"], r["sha256_prefix"])) for r in items)
+            before.update({r["data_key"]: (r["event"], r["sha256_prefix"]) for r in items})
             revisions.append(Revision(revision, first["time"], first["manager"], first["event"], values, last_good.get(name) == revision))
         changed.append(ObjectHistory(name, tuple(revisions)))
     return ChangedHistory(tuple(changed), unchanged)

@@ -51,18 +51,6 @@ def _bytecode_cache() -> BytecodeCache | None:
     return FileSystemBytecodeCache(str(directory))
 
 
-def environment(cache: BytecodeCache | None = None) -> Environment:
-    return Environment(
-        loader=FunctionLoader(_template_source),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        bytecode_cache=cache,
-    )
-
-
 def inline_code(text: str) -> Markup:
     """Text whose `backticked` parts are code (the headline quotes Go's error so), escaped."""
     pieces = text.split("`")
@@ -71,11 +59,23 @@ def inline_code(text: str) -> Markup:
     return Markup("").join(Markup("<code>%s</code>") % piece if index % 2 else Markup.escape(piece) for index, piece in enumerate(pieces))
 
 
+def environment(cache: BytecodeCache | None = None) -> Environment:
+    env = Environment(
+        loader=FunctionLoader(_template_source),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        bytecode_cache=cache,
+    )
+    env.filters["inline_code"] = inline_code
+    return env
+
+
 @functools.cache
 def template() -> Template:
-    env = environment(_bytecode_cache())
-    env.filters["inline_code"] = inline_code
-    return env.get_template(TEMPLATE)
+    return environment(_bytecode_cache()).get_template(TEMPLATE)
 
 
 def _finding_view(finding: dict[str, Any], is_fix: bool) -> dict[str, Any]:

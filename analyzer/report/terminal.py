@@ -203,10 +203,18 @@ def steps_view(remediation: Sequence[str]) -> list[Text]:
     lines: list[Text] = []
 
     def step_lines(step: Step, lead: str, indent: str) -> None:
-        prose = [part.text for part in step.parts if not part.command]
-        lines.append(Text(lead + (" ".join(" ".join(prose).split()).strip(" ,:;()") or "Run:")))
-        for command in step.commands:
-            lines.append(Text(indent + "$ ", style="dim") + Text(command, style="bold cyan", no_wrap=True, overflow="ignore"))
+        # In the order the step says them: its prose on the numbered line, then each command and
+        # each further sentence on lines of their own.
+        first = True
+        for part in step.parts:
+            words = " ".join(part.text.split()).strip(" ,:;")
+            if part.command:
+                if first:
+                    lines.append(Text(lead + "Run:"))
+                lines.append(Text(indent + "$ ", style="dim") + Text(part.text, style="bold cyan", no_wrap=True, overflow="ignore"))
+            elif words:
+                lines.append(Text((lead if first else indent) + words))
+            first = False
 
     for group in group_steps(remediation):
         number = f"{group.number}. "
