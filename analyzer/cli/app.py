@@ -73,7 +73,8 @@ app = typer.Typer(
         "Find the certificate or key that took a Kubernetes or OpenShift control plane down, "
         "offline, from an etcd snapshot, a copy of /etc/kubernetes, and the apiserver's logs.\n\n"
         + EXIT_CODES
-        + "\n\nNO_COLOR=1 turns colour off; KFORENSIC_DEBUG=1 (or -v) shows the traceback of a bug."
+        + "\n\nNO_COLOR=1 turns colour off; KFORENSIC_DEBUG=1 (or -v) shows the traceback of a bug; "
+        "KFORENSIC_NO_CACHE=1 keeps the compiled HTML template out of ~/.cache/kforensic."
     ),
     no_args_is_help=True,
     add_completion=True,
