@@ -432,3 +432,19 @@ def test_der_reader_reads_minimal_integers_and_oids():
     assert DerReader(b"\x02\x02\x00\x7f").read_integer() is None  # non-minimal
     assert DerReader(b"\x06\x03\x55\x1d\x11").read_oid() == (2, 5, 29, 17)
     assert DerReader(b"\x06\x02\x55\x80").read_oid() is None  # truncated arc
+
+
+@pytest.mark.parametrize("oid", ["2b656e", "2b656f"], ids=["X25519", "X448"])
+def test_a_raw_key_of_the_wrong_length_is_refused_not_a_crash(oid):
+    # PKCS#8 with an X25519/X448 algorithm around a 30-byte key: OpenSSL refuses it only in its
+    # key setup, which cryptography raises as InternalError (a fuzzing find, issue 17).
+    key = bytes(range(30))
+    inner = bytes([0x04, len(key)]) + key
+    algorithm = bytes.fromhex("3005" + "0603" + oid)
+    body = bytes([0x02, 0x01, 0x00]) + algorithm + bytes([0x04, len(inner)]) + inner
+    der = bytes([0x30, len(body)]) + body
+    pem = b"-----BEGIN PRIVATE KEY-----\n" + base64.encodebytes(der) + b"-----END PRIVATE KEY-----\n"
+    with pytest.raises(DecodeError, match="private key"):
+        load_private_key(pem)
+    with pytest.raises(DecodeError):
+        load_public_keys(pem)
