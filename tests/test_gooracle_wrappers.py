@@ -10,8 +10,10 @@ over the blocks and parse results real Go reports.
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
+from analyzer.checks.kubeconfigs import check_kubeconfig_servers
 from analyzer.checks.pairs import check_pair
 from analyzer.gomodel.clientgo import NO_CERTIFICATES, bundle, root_ca_error
 from analyzer.gomodel.wrappers import (
@@ -22,10 +24,12 @@ from analyzer.gomodel.wrappers import (
     wrap,
 )
 from tests.fixtures.gooracle import examples
-from tests.fixtures.models import CTX, sni_load
+from tests.fixtures.models import CTX, component, kubeconfig_load, pair_load, sni_load, wiring
+from tests.fixtures.pki import make_ca, make_leaf
 from tests.test_gooracle_keypair import pairs
 from tests.test_gooracle_pem import pem_files
 
+CA = make_ca("kubernetes")
 SETTINGS = settings(max_examples=examples(200), deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -92,3 +96,22 @@ def test_kubeconfig_ca_data_and_ca_bundles_fail_with_go_inside(go_oracle, data):
     assert (model, model_bundle) == (expected, expected_bundle)
     if expected:
         assert wrap("client-go-root-ca", model) == "unable to load root certificates: " + expected
+
+
+@pytest.mark.parametrize("ca_data", [
+    b"not a certificate\n",
+    b"-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n",
+    b"-----BEGIN PUBLIC KEY-----\nMAA=\n-----END PUBLIC KEY-----\n",
+])
+def test_a_kubeconfig_whose_ca_data_client_go_cannot_load_fails_before_dialing(go_oracle, ca_data):
+    """client-go's words (transport.go TLSConfigFor/rootCertPool) around Go's own (real Go's pool
+    and parser), in the kubeconfig check's finding, not a verification error."""
+    expected = _client_go_root_ca_error(go_oracle.ask({"pem": ca_data, "pool": ca_data}), ca_data)
+    assert expected is not None
+    client = make_leaf(CA, "system:kube-scheduler", client=True)
+    serving = make_leaf(CA, "kube-apiserver", server=True, dns=("kubernetes",), ips=("10.0.0.1",))
+    w = wiring(component("kube-apiserver", pair_load(serving.cert_pem, serving.key_pem)),
+               component("kube-scheduler", kubeconfig_load(client, ca_data, "https://10.0.0.1:6443", component="kube-scheduler")))
+    [found] = check_kubeconfig_servers(w, CTX)
+    assert found.id == "kubeconfig.ca-unloadable"
+    assert found.go_error == "unable to load root certificates: " + expected

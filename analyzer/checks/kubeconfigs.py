@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
-from analyzer.gomodel.clientgo import bundle, common_name
+from analyzer.gomodel.clientgo import bundle, common_name, root_ca_error
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.dynamiccerts import certificate_names, is_ip, sni_matches
 from analyzer.gomodel.hostname import find_hostname_error
 from analyzer.gomodel.verify import verifies
+from analyzer.gomodel.wrappers import wrap
 from analyzer.model.findings import Finding
 from analyzer.wiring.components import server_host
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring
@@ -60,6 +61,16 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
     for component in wiring.components:
         for load in component.loads:
             if load.loader is not Loader.KUBECONFIG or load.ca is None or load.ca.state is not State.PRESENT:
+                continue
+            ca_error = root_ca_error(load.ca.data)
+            if ca_error is not None:  # client-go fails before it dials (transport.go rootCertPool)
+                found.append(finding(
+                    load, "kubeconfig.ca-unloadable", severity.failure(load, stops_component=False),
+                    f"{load.label}: its certificate-authority data holds no certificate client-go can load",
+                    f"{component.label} cannot build its TLS configuration, so it never reaches {load.server}.",
+                    material=load.ca, go_error=wrap("client-go-root-ca", ca_error), peer="kube-apiserver",
+                    remediation=remedies(load, "kubeconfig.ca-unloadable", ctx),
+                ))
                 continue
             host = server_host(load)
             apiserver = apiservers.get(load.node) or fallback
