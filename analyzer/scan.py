@@ -24,7 +24,7 @@ from analyzer.analysis.last_good import (
 )
 from analyzer.analysis.logs import correlate_logs
 from analyzer.analysis.recovery import deadlines, with_recovery
-from analyzer.checks.etcd_client import client_pair_finding, explain_refusal, pair_problem
+from analyzer.checks.etcd_client import client_pair_finding, explain_refusal, pair_problem, refusal_is_evidence, refused_pair_findings
 from analyzer.analysis.result import InputRecord, ScanResult, evidence_time
 from analyzer.analysis.verdict import build_verdict
 from analyzer.checks.context import CheckContext
@@ -135,11 +135,17 @@ def run_scan(options: ScanOptions) -> ScanResult:
         objects = None
         opened = []
         live = None
+        refusal: EtcdHandshakeRefused | None = None
         if options.etcd is not None:
-            live = stack.enter_context(open_live_etcd(options.etcd))
-            objects = EtcdObjects(live, encryption, options.progress)
-            pair = client_pair_finding(live.files, live.endpoint.url, live.revision, datetime.now(UTC))
-            notes.extend([pair] if pair else [])
+            try:
+                live = stack.enter_context(open_live_etcd(options.etcd))
+                objects = EtcdObjects(live, encryption, options.progress)
+            except EtcdHandshakeRefused as err:
+                # etcd refusing the pair found on a master is evidence about that pair (checks/etcd_client.py):
+                # the run goes on with the rest of the evidence; without any, it cannot, and exits 2.
+                if not refusal_is_evidence(err.facts, bool(opened_all or evidence.nodes or evidence.must_gathers or evidence.logs)):
+                    raise
+                refusal = err
         for _source, snapshot in opened_all:
             snapshot.start_hash()  # beside the index pass below, on the other core (hashlib frees the GIL)
         for index, (source, snapshot) in enumerate(opened_all):
@@ -184,6 +190,12 @@ def run_scan(options: ScanOptions) -> ScanResult:
                                    "Objects are read from every root; one collected by several roots is taken from the copy with the "
                                    "highest resourceVersion: " + "; ".join(root.source for root in evidence.must_gathers), collected.source))
         wiring = build_wiring(nodes, objects)  # type: ignore[arg-type]  # MergedNode reads like a NodeEvidence
+        # The handshake with the pair the user passed is a finding on the load that uses that pair.
+        if live is not None:
+            pair = client_pair_finding(live.files, live.endpoint.url, live.revision, datetime.now(UTC), wiring)
+            notes.extend([pair] if pair else [])
+        if refusal is not None and isinstance(refusal.facts, HandshakeFacts):
+            notes.extend(refused_pair_findings(refusal.facts, refusal.problem, wiring, datetime.now(UTC)))
         # Reading values while wiring can find damage the index pass did not: judge the snapshots after it.
         snapshot_records: dict[str, InputRecord] = {}
         known: dict[str, str] = {}  # a snapshot inside a directory input (a cluster-backup directory) is hashed already

@@ -78,6 +78,7 @@ SCENARIOS = {
     "no_server_auth": ("kubeadm_serving_defects", ("no-server-auth",)),
     "not_yet_valid": ("kubeadm_serving_defects", ("not-yet-valid",)),
     "self_hosted_tectonic": ("self_hosted_tectonic", ()),
+    "self_hosted_tectonic_etcd": ("self_hosted_tectonic_etcd", ()),
 }
 
 

@@ -2,7 +2,9 @@
 
 When kforensic reads a running etcd, the handshake itself is evidence about the pair found on a
 master: etcd accepted it (so kube-apiserver's etcd client pair, if it is this one, is not what keeps
-the control plane down) or refused it, and then why, in the words Go would use.
+the control plane down) or refused it, and then why, in the words Go would use. When the pair is
+one a component in the evidence loads (the same certificate), the outcome is a finding on that load;
+a refusal then does not end the run, the rest of the evidence is analysed without etcd's objects.
 
 etcd 3.5 is built with Go 1.16, whose TLS server answers every client-certificate verification
 failure with the one alert "bad certificate" (crypto/tls handshake_server.go
@@ -21,7 +23,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from analyzer.checks import severity
+from analyzer.checks.context import finding, presented_chain
 from analyzer.evidence.live import ClientFiles, HandshakeFacts
+from analyzer.wiring.model import Load, Wiring
 from analyzer.gomodel.keypair import load_x509_key_pair
 from analyzer.gomodel.pem import iter_pem_blocks
 from analyzer.gomodel.hostname import find_hostname_error
@@ -118,10 +123,70 @@ def client_reason(files: ClientFiles, now_utc: datetime) -> str:
             "--trusted-ca-file holds another CA)")
 
 
-def client_pair_finding(files: ClientFiles, endpoint: str, revision: int, now_utc: datetime) -> Finding | None:
-    """The pair etcd accepted, as a finding on that pair (refusals end the run with exit 2)."""
+def matching_loads(files: ClientFiles, wiring: Wiring | None) -> list[Load]:
+    """The loads in the evidence whose certificate is the one given with --etcd-cert (the same leaf)."""
+    given = _certificates(files.cert)
+    if not given or wiring is None:
+        return []
+    leaf = given[0]
+    return [load for load in wiring.iter_loads() if load.cert is not None and (chain := presented_chain(load)) and chain[0] == leaf]
+
+
+def refusal_is_evidence(facts: object, other_evidence: bool) -> bool:
+    """Whether a refused handshake is a finding rather than the end of the run: etcd refused the client
+    certificate the user passed (not our side refusing theirs, not files that do not load), and there
+    is other evidence to analyse. Without other evidence the run cannot proceed: exit 2 as before."""
+    return other_evidence and isinstance(facts, HandshakeFacts) and facts.stage == "client-refused" and facts.files.cert is not None
+
+
+def refused_pair_findings(facts: HandshakeFacts, explanation: str, wiring: Wiring, now_utc: datetime) -> list[Finding]:
+    """etcd refused the pair: a finding on each load that uses it, else one on the evidence."""
+    files = facts.files
+    reason = client_reason(files, now_utc).split(" (")[0]
+    alert = f"remote error: tls: {facts.alert}" if facts.alert else None
+    what = (f"At {now_utc:%Y-%m-%dT%H:%M:%SZ} etcd at {facts.endpoint} refused the TLS handshake with client certificate "
+            f"{files.cert}: {explanation}")
+    found = []
+    for load in matching_loads(files, wiring):
+        found.append(finding(
+            load, "etcd-client.refused", severity.failure(load),
+            f"{load.label}: etcd at {facts.endpoint} refuses this client certificate ({reason})",
+            f"{what}. {load.component} on {load.node or 'this cluster'} loads this certificate ({load.cert_path}) to reach etcd: "
+            "every connection it makes is refused the same way"
+            + ("; kube-apiserver cannot reach its storage and will not become ready." if load.component == "kube-apiserver" else "."),
+            material=load.cert, go_error=alert or reason, peer="etcd",
+            remediation=("Re-issue this pair from the CA in etcd's --trusted-ca-file (or give etcd the CA that issued it), "
+                         "then restart the component",),
+        ))
+    if found:
+        return found
+    return [Finding(
+        id="etcd-client.refused", severity=severity.cannot_tell(), component="evidence", role="etcd-client",
+        title=f"etcd at {facts.endpoint} refused the client pair {files.cert} ({reason})",
+        detail=(f"{what}. No component in the evidence loads this certificate, so which one it would stop cannot be told; "
+                "the rest of the evidence is analysed without etcd's objects."),
+        subject=Subject(cert=str(files.cert), key=str(files.key), source=facts.endpoint), go_error=alert or reason,
+        label="etcd client pair",
+        remediation=("Pass the etcd client pair a master's kube-apiserver uses (--etcd-certfile/--etcd-keyfile) to judge it, "
+                     "or the node's files so it can be tied to its component",),
+    )]
+
+
+def client_pair_finding(files: ClientFiles, endpoint: str, revision: int, now_utc: datetime,
+                        wiring: Wiring | None = None) -> Finding | None:
+    """The pair etcd accepted, as a finding on that pair (on the load that uses it, when one does)."""
     if files.cert is None:
         return None
+    loads = matching_loads(files, wiring)
+    if loads:
+        load = loads[0]
+        return finding(
+            load, "etcd-client.accepted", Severity.INFO, f"{load.label}: etcd at {endpoint} accepts this client certificate",
+            (f"The TLS handshake with {files.cert} (the certificate {load.component} loads from {load.cert_path}) succeeded at "
+             f"{now_utc:%Y-%m-%dT%H:%M:%SZ}, and etcd answered reads at revision {revision}: this pair is not what keeps "
+             f"{load.component} from etcd."),
+            material=load.cert, peer="etcd",
+        )
     certs = _certificates(files.cert)
     leaf = certs[0] if certs else None
     described = f"{_name(leaf)}, valid until {leaf.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}" if leaf else "no parseable certificate"

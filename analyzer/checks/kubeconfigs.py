@@ -54,6 +54,35 @@ def served_load(apiserver: Component, host: str) -> Load | None:
     return next((load for load in apiserver.loads if load.role == "serving"), None)
 
 
+BOOTSTRAP = "kubelet-bootstrap-kubeconfig"
+
+
+def bootstrap_in_use(component: Component, ctx: CheckContext) -> bool | None:
+    """Whether the kubelet falls back to its bootstrap kubeconfig now: its kubeconfig's client
+    certificate (or its rotated pem) is gone or outside its validity at the reference time
+    (pkg/kubelet/certificate/bootstrap/bootstrap.go isClientConfigStillValid). None: cannot tell."""
+    primary = next((load for load in component.loads if load.role in ("kubelet-kubeconfig", "kubelet-client")), None)
+    if primary is None or primary.cert is None:
+        return True if primary is None else None
+    if primary.cert.state in (State.MISSING, State.EMPTY):
+        return True
+    chain = presented_chain(primary)
+    if not chain:
+        return None
+    leaf = chain[0]
+    return not (leaf.not_valid_before_utc <= ctx.reference_utc <= leaf.not_valid_after_utc)
+
+
+def _bootstrap_note(component: Component, in_use: bool | None) -> str:
+    if in_use:
+        return (" The kubelet uses this bootstrap kubeconfig now: its own client certificate is gone or expired, so it cannot "
+                "get a new one and the node stays NotReady.")
+    if in_use is None:
+        return " Whether the kubelet needs it now cannot be told: its own client certificate cannot be read from this evidence."
+    return (" The kubelet reads it only when its own client certificate is gone or expired; until then this is latent, "
+            "and then the node cannot re-bootstrap.")
+
+
 def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     apiservers = {c.node: c for c in wiring.components if c.name == "kube-apiserver"}
     fallback = next(iter(apiservers.values()), None)
@@ -82,12 +111,14 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
                 continue
             roots, _ = bundle(load.ca.data)
             trusted, error = verifies(chain, roots)
+            in_use = bootstrap_in_use(component, ctx) if load.role == BOOTSTRAP else None
             if not trusted:
                 # A generated break-glass kubeconfig behind a user's named certificate fails by design.
                 by_design = component.name == "node kubeconfigs" and served is not None and served.source_object is not None
+                level = (severity.documented_consequence() if by_design else severity.fallback_credential(in_use) if load.role == BOOTSTRAP
+                         else severity.failure(load, stops_component=False))
                 found.append(finding(
-                    load, "kubeconfig.ca-does-not-trust-server",
-                    severity.documented_consequence() if by_design else severity.failure(load, stops_component=False),
+                    load, "kubeconfig.ca-does-not-trust-server", level,
                     f"{load.label}: its CA does not trust kube-apiserver's certificate for {host}",
                     f"{component.label} dials {load.server}; kube-apiserver answers {host} with {served.label} "  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
                     f"(CN={common_name(chain[0])}, issued by {chain[0].issuer.rfc4514_string()}), but the kubeconfig's "
@@ -95,14 +126,16 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
                     + ("OpenShift generates this kubeconfig with its own serving signers only; since the user serves "
                        f"{host} with their own certificate ({served.source_object if served else ''}), it needs the user's CA added "
                        "(the localhost and lb-int kubeconfigs beside it still work)."
-                       if by_design else "This is what a regenerated CA looks like while kubeconfigs still carry the old one."),
+                       if by_design else "This is what a regenerated CA looks like while kubeconfigs still carry the old one.")
+                    + (_bootstrap_note(component, in_use) if load.role == BOOTSTRAP else ""),
                     material=load.ca, go_error=TLS_VERIFY + (error or ""), peer="kube-apiserver",
                     remediation=remedies(load, "kubeconfig.ca-does-not-trust-server", ctx),
                 ))
             name_error = find_hostname_error(chain[0], host)
             if name_error:
                 found.append(finding(
-                    load, "kubeconfig.server-name-mismatch", severity.failure(load, stops_component=False),
+                    load, "kubeconfig.server-name-mismatch",
+                    severity.fallback_credential(in_use) if load.role == BOOTSTRAP else severity.failure(load, stops_component=False),
                     f"{load.label}: kube-apiserver's certificate for {host} does not cover that name",
                     f"{component.label} dials {load.server}; the certificate served for it ({served.label}) does not cover {host}.",  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
                     material=served.cert, go_error=TLS_VERIFY + name_error, peer="kube-apiserver",  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host

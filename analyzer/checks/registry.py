@@ -9,6 +9,7 @@ from analyzer.checks.configuration import check_flags
 from analyzer.checks.bundles import check_bundle, check_private_key, check_public_keys
 from analyzer.checks.context import CheckContext
 from analyzer.checks.drift import check_drift
+from analyzer.checks.etcd_trust import check_etcd_dropped_ca
 from analyzer.checks.history import check_history
 from analyzer.checks.key_size import check_rsa_key_size
 from analyzer.checks.kubeconfigs import check_kubeconfig_servers
@@ -47,6 +48,7 @@ WIRING_CHECKS: tuple[WiringCheck, ...] = (
     check_kubeconfig_servers,
     check_service_account_keys,
     check_service_account_tokens,
+    check_etcd_dropped_ca,
 )
 
 

@@ -17,6 +17,8 @@ A severity says what will happen, not who is affected:
    serving signers, so once the user serves the API name with a named certificate it no longer
    verifies (OpenShift docs, "Adding API server certificates": kubeconfigs must then carry the user's
    CA), while ``localhost``/``lb-int``/``localhost-recovery`` still work.
+   A fallback credential (the kubelet's bootstrap kubeconfig) that would fail is an error while the
+   credential it stands in for is already unusable (its client certificate expired), else a warning.
 4. **not a finding**: a file the installed version never writes on this node. kubeadm writes
    ``super-admin.conf`` only from v1.29, and only on the node where ``kubeadm init`` ran
    (cmd/kubeadm/app/phases/kubeconfig/kubeconfig.go: CreateJoinControlPlaneKubeConfigFiles leaves it
@@ -40,6 +42,12 @@ def failure(load: Load, *, stops_component: bool | None = None) -> Severity:
     """
     fatal = load.fatal if stops_component is None else stops_component
     return Severity.CRITICAL if fatal or load.role in STORAGE_ROLES else Severity.ERROR
+
+
+def fallback_credential(in_use: bool | None) -> Severity:
+    """A credential read only when the primary one fails (the kubelet's bootstrap kubeconfig, rule 2 and
+    3): certain to fail now when the primary is already unusable, later (or cannot tell) otherwise."""
+    return Severity.ERROR if in_use else Severity.WARNING
 
 
 def unverified_by_peer() -> Severity:

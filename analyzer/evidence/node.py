@@ -64,6 +64,9 @@ from analyzer.evidence.archive import Entry, EntryKind, EvidenceTree, path_parts
 ETC_KUBERNETES = "/etc/kubernetes"
 KUBELET_PKI = "/var/lib/kubelet/pki"
 KUBESPRAY_ETCD_SSL = "/etc/ssl/etcd/ssl"
+# Tectonic's etcd nodes (etcd-member.service, tectonic-installer modules/ignition dropins/40-etcd-cluster.conf):
+# the TLS assets unpacked straight into /etc/ssl/etcd (ca.crt, server.*, peer.*, client.*).
+TECTONIC_ETCD_SSL = "/etc/ssl/etcd"
 # RKE2 keeps nothing in /etc/kubernetes: its data dir and its config dir (rancher/rke2 docs and
 # pkg/podtemplate/spec.go; k3s pkg/daemons/control/deps FillRuntimeCerts for the file names).
 RKE2_DATA = "/var/lib/rancher/rke2"
@@ -621,6 +624,14 @@ def _kubespray_etcd_markers(listing: _Listing, directory: str) -> list[str]:
     return ["ca.pem", members[0]] if "ca.pem" in names and members else []
 
 
+def _tectonic_etcd_markers(listing: _Listing, directory: str) -> list[str]:
+    if not directory.endswith("etc/ssl/etcd") and posixpath.basename(directory) != "etcd":
+        return []
+    names = listing.names(directory)
+    pairs = sorted(name for name in ("server.crt", "peer.crt") if name in names)
+    return ["ca.crt", pairs[0]] if "ca.crt" in names and pairs else []
+
+
 def _rke2_data_markers(listing: _Listing, directory: str) -> list[str]:
     """/var/lib/rancher/rke2: server/tls with its CAs, or agent/pod-manifests with a control-plane pod."""
     shown = []
@@ -763,6 +774,9 @@ def find_nodes(tree: EvidenceTree, *, fallback_name: str | None = None) -> list[
         shown = _rke2_data_markers(listing, directory)
         if shown:
             _place(drafts, directory, RKE2_DATA, ", ".join(shown), where(directory))
+        shown = _tectonic_etcd_markers(listing, directory)
+        if shown:
+            _place(drafts, directory, TECTONIC_ETCD_SSL, ", ".join(shown), where(directory))
     for directory in directories:
         # After the data dirs, so that a tree of / holding both finds one node for them.
         shown = _rke2_config_markers(listing, directory)

@@ -305,7 +305,8 @@ def kubeconfigs(name: str, paths: dict[str, str], resolver: Resolver, *, node: s
 
 
 def kubelet(resolver: Resolver, *, node: str | None, distribution: str, configured_by: str, kubeconfig: str | None,
-            serving_cert: str, serving_key: str, client_ca: str | None, client_pair: str | None = None) -> Component:
+            serving_cert: str, serving_key: str, client_ca: str | None, client_pair: str | None = None,
+            bootstrap_kubeconfig: str | None = None) -> Component:
     """The kubelet: how it reaches kube-apiserver (its kubeconfig, or its rotated client pem
     directly when the kubeconfig is not in the evidence), the pair it serves, the CA it trusts."""
     component = Component("kubelet", node, distribution, configured_by)
@@ -315,6 +316,12 @@ def kubelet(resolver: Resolver, *, node: str | None, distribution: str, configur
     elif client_pair:
         build.pair("kubelet-client", "kubelet client pair", client_pair, client_pair, loader=Loader.TLS_PAIR, fatal=False,
                    flag="kubelet-client-current.pem")
+    if bootstrap_kubeconfig and resolver.file(bootstrap_kubeconfig).material.state not in (State.NOT_IN_EVIDENCE, State.MISSING):
+        # Read only when the kubeconfig is missing or its client certificate expired (kubernetes
+        # pkg/kubelet/certificate/bootstrap/bootstrap.go LoadClientCert, isClientConfigStillValid); absent
+        # is normal (kubeadm join deletes it after the TLS bootstrap).
+        build.kubeconfig("kubelet-bootstrap-kubeconfig", "bootstrap kubeconfig", bootstrap_kubeconfig, fatal=False,
+                         flag="--bootstrap-kubeconfig")
     build.pair("kubelet-serving", "kubelet serving pair", serving_cert, serving_key, loader=Loader.TLS_PAIR, fatal=False,
                flag="kubelet serving certificate")
     if client_ca:

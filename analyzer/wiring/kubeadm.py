@@ -214,6 +214,8 @@ def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, lay
                 resolver, node=name, distribution=distribution, configured_by=f"{layout.kubelet_kubeconfig} on {name}",
                 kubeconfig=layout.kubelet_kubeconfig, serving_cert=serving_cert, serving_key=serving_key,
                 client_ca=layout.kubelet_client_ca,
+                # kubeadm's kubelet drop-in 10-kubeadm.conf: --bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf
+                bootstrap_kubeconfig="/etc/kubernetes/bootstrap-kubelet.conf",
             ))
             present = {role: path for role, path in layout.admin_kubeconfigs.items()
                        if path not in OPTIONAL_FILES or node_file(node, path).state is not State.MISSING}

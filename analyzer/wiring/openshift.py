@@ -48,6 +48,8 @@ SERVER_CA_IN_POD = "/etc/kubernetes/static-pod-resources/configmaps/kube-apiserv
 NODE_KUBECONFIGS = "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/node-kubeconfigs"
 KUBELET_KUBECONFIG = "/var/lib/kubelet/kubeconfig"
 KUBELET_CLIENT_CA = "/etc/kubernetes/kubelet-ca.crt"
+# machine-config-operator templates/*/01-*-kubelet/_base/units/kubelet.service.yaml: --bootstrap-kubeconfig.
+KUBELET_BOOTSTRAP_KUBECONFIG = "/etc/kubernetes/kubeconfig"
 # The names each system serving pair is minted for (certrotationcontroller, layouts §2.4).
 SYSTEM_SERVING_NAMES = {
     "localhost-serving-cert-certkey": ("localhost", "127.0.0.1"),
@@ -461,7 +463,7 @@ def _node_components(node: NodeEvidence, objects: EtcdObjects | None, notes: lis
     components.append(kubelet(
         host, node=node.name, distribution="openshift", configured_by=f"/var/lib/kubelet on {node.name}",
         kubeconfig=KUBELET_KUBECONFIG, serving_cert=serving, serving_key=serving, client_ca=KUBELET_CLIENT_CA,
-        client_pair=f"{KUBELET_PKI}/kubelet-client-current.pem",
+        client_pair=f"{KUBELET_PKI}/kubelet-client-current.pem", bootstrap_kubeconfig=KUBELET_BOOTSTRAP_KUBECONFIG,
     ))
     files = {f"node-kubeconfig {path.rsplit('/', 1)[1]}": path for path in sorted(node.list_host_dir(NODE_KUBECONFIGS))
              if path.endswith(".kubeconfig")}

@@ -38,6 +38,8 @@ def link_peers(wiring: Wiring) -> None:
     for component in wiring.components:
         by_node.setdefault(component.node, {})[component.name] = component
     any_apiserver = next((c for c in wiring.components if c.name == "kube-apiserver"), None)
+    # etcd on nodes of its own (Tectonic's etcd-member nodes): a master has no etcd beside kube-apiserver.
+    any_etcd = next((c for c in wiring.components if c.name == "etcd"), None)
 
     # Every component is linked, also a second one of the same name on a node (two inputs for one
     # master); its peers are looked up among the node's components.
@@ -45,7 +47,7 @@ def link_peers(wiring: Wiring) -> None:
         node = component.node
         components = by_node[node]
         apiserver = components.get("kube-apiserver") or any_apiserver
-        etcd = components.get("etcd")
+        etcd = components.get("etcd") or any_etcd
         kubelet = components.get("kubelet")
         client_ca = _bundle(apiserver, "client-ca")
         linked = []

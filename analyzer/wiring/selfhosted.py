@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
+import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.decode.manifest import StaticPod, load_static_pod
+from analyzer.decode.manifest import Flags, StaticPod, load_static_pod, parse_flags
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import ETC_KUBERNETES, NodeEvidence
-from analyzer.wiring.components import controller_manager, kube_apiserver, kubelet, scheduler
-from analyzer.wiring.model import Copy, Material, State, Wiring
+from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubelet, scheduler
+from analyzer.wiring.model import Component, Copy, Material, State, Wiring
 from analyzer.wiring.resolve import Resolved, _absent
 from analyzer.wiring.sources import EtcdObjects, node_directory, node_file
 
@@ -173,8 +175,101 @@ def _pod_nodes(objects: EtcdObjects | None) -> dict[str, str]:
     return found
 
 
+# -- etcd on its own nodes (Tectonic) ----------------------------------------------------------------
+
+# Tectonic ran etcd outside the cluster, on nodes of its own, as Container Linux's etcd-member.service:
+# /usr/lib/coreos/etcd-wrapper runs etcd in rkt with /etc/ssl/etcd mounted at the same path, configured
+# by the drop-in tectonic-installer writes (modules/ignition/resources/dropins/40-etcd-cluster.conf: an
+# emptied ExecStart= then ExecStart=/usr/lib/coreos/etcd-wrapper with the TLS flags of modules/etcd
+# cert_options: --cert-file=/etc/ssl/etcd/server.crt, --trusted-ca-file=/etc/ssl/etcd/ca.crt, ...).
+ETCD_MEMBER_DROPINS = "/etc/systemd/system/etcd-member.service.d"
+ETCD_MEMBER_UNITS = ("/usr/lib/systemd/system/etcd-member.service", "/etc/systemd/system/etcd-member.service")
+TECTONIC_ETCD_SOURCE = "coreos/tectonic-installer modules/ignition/resources/dropins/40-etcd-cluster.conf"
+
+
+def is_etcd_member_node(node: NodeEvidence) -> bool:
+    """A node that runs etcd-member and no kubelet of the control plane (no /etc/kubernetes)."""
+    return node.host_exists(ETCD_MEMBER_DROPINS) and not node.host_exists(ETC_KUBERNETES)
+
+
+def _unit_settings(text: str) -> tuple[str | None, dict[str, str]]:
+    """ExecStart (the last, after systemd's emptying ``ExecStart=``) and Environment= pairs of a unit file.
+    systemd joins a line ending in a backslash with the next (systemd.syntax)."""
+    exec_start: str | None = None
+    env: dict[str, str] = {}
+    for line in re.sub(r"\\\r?\n", " ", text).splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == "ExecStart":
+            exec_start = value.strip() or None
+        elif key == "Environment":
+            try:
+                words = shlex.split(value)
+            except ValueError:
+                continue
+            for word in words:
+                name, equals, setting = word.partition("=")
+                if equals:
+                    env[name] = setting
+    return exec_start, env
+
+
+def etcd_member_flags(node: NodeEvidence) -> tuple[Flags, str] | None:
+    """etcd's flags on an etcd-member node: the unit, then its drop-ins in name order (systemd's order),
+    the last ExecStart winning; ETCD_* environment settings as the flags they stand for (etcd reads
+    ``ETCD_<FLAG>`` when the flag is not given, pkg/flags SetFlagsFromEnv). None without an ExecStart."""
+    paths = [p for p in ETCD_MEMBER_UNITS if node.host_exists(p)]
+    paths += sorted(p for p in node.list_host_dir(ETCD_MEMBER_DROPINS) if p.endswith(".conf"))
+    exec_start: str | None = None
+    env: dict[str, str] = {}
+    used = []
+    for path in paths:
+        found = node_file(node, path)
+        if found.state is not State.PRESENT:
+            continue
+        command, settings = _unit_settings(found.data.decode("utf-8", "replace"))
+        env.update(settings)
+        if command is not None or "ExecStart=" in found.data.decode("utf-8", "replace"):
+            exec_start = command
+        used.append(path)
+    if exec_start is None:
+        return None
+    try:
+        words = shlex.split(exec_start)
+    except ValueError:
+        return None
+    start = next((i for i, word in enumerate(words) if posixpath.basename(word) in ("etcd-wrapper", "etcd")), None)
+    if start is None:
+        return None
+    flags = parse_flags(words[start + 1 :])
+    from_env = [f"--{name[5:].lower().replace('_', '-')}={value}" for name, value in sorted(env.items())
+                if name.startswith("ETCD_") and name[5:].lower().replace("_", "-") not in flags
+                and name not in ("ETCD_IMAGE", "ETCD_IMAGE_TAG", "ETCD_IMAGE_URL", "ETCD_SSL_DIR", "ETCD_USER", "ETCD_DATA_DIR")]
+    if from_env:
+        flags = Flags(flags.items + parse_flags(from_env).items, flags.positionals)
+    return flags, ", ".join(used)
+
+
+def _etcd_member(node: NodeEvidence, objects: EtcdObjects | None) -> list[Component]:
+    found = etcd_member_flags(node)
+    if found is None:
+        return []
+    flags, source = found
+    resolver = CheckpointResolver(node, objects, (), None)  # etcd-wrapper mounts /etc/ssl/etcd at the same path
+    return [etcd(flags, resolver, node=node.name, distribution="self-hosted",
+                 configured_by=f"etcd-member.service on {node.name} ({source}; {TECTONIC_ETCD_SOURCE})",
+                 expected_server=(), expected_peer=())]
+
+
 def wire_self_hosted(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
     wiring = Wiring("self-hosted")
+    etcd_nodes = [node for node in nodes if is_etcd_member_node(node)]
+    for member in etcd_nodes:
+        members = _etcd_member(member, objects)
+        wiring.components.extend(members)
+        if not members:
+            wiring.notes.append(f"{member.name} runs etcd-member, but no ExecStart of its unit or drop-ins in the evidence "
+                                "starts etcd: cannot tell which files etcd there loads")
+    nodes = [node for node in nodes if node not in etcd_nodes]
     targets: list[tuple[str, NodeEvidence | None]] = [(node.name, node) for node in nodes]
     if not targets:
         targets = [(name, None) for name in sorted(_pod_nodes(objects))]

@@ -1,0 +1,77 @@
+"""The CA etcd no longer trusts: etcd's client CA bundle lost the CA that issued kube-apiserver's
+etcd client pair.
+
+kube-apiserver's ``--etcd-cafile`` holds the etcd CA the cluster was set up with, and its client
+pair was issued by it. When etcd's ``--trusted-ca-file`` no longer holds that CA (a CA rotation that
+replaced the bundle instead of adding the new CA to it), etcd refuses the pair with the TLS alert
+"bad certificate" and kube-apiserver never reaches its storage. The trust check says the pair is
+not trusted; this check names the CA that was dropped and what etcd trusts instead, which is what
+the remediation needs: put the old CA back beside the new one (Tectonic's rotation guide copies
+``ca_bundle.pem``, the old and the new CA, to each etcd node's ``/etc/ssl/etcd/ca.crt`` before the
+client pair is rotated), or re-issue the pair from the new CA.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+
+from analyzer.checks import severity
+from analyzer.checks.context import CheckContext, finding, presented_chain
+from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
+from analyzer.gomodel.verify import verifies
+from analyzer.model.findings import Finding
+from analyzer.reftime import format_utc
+from analyzer.wiring.model import Component, Load, State, Wiring
+
+
+def _ca(load: Load | None) -> tuple[x509.Certificate, ...]:
+    if load is None or load.ca is None or load.ca.state is not State.PRESENT:
+        return ()
+    return bundle(load.ca.data)[0]
+
+
+def _role(component: Component, role: str) -> Load | None:
+    return next((load for load in component.loads if load.role == role), None)
+
+
+def _describe(ca: x509.Certificate) -> str:
+    return f"CN={common_name(ca)} (SHA-256 {sha256_fingerprint(ca)[:16]}…, valid from {format_utc(ca.not_valid_before_utc)})"
+
+
+def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
+    found: list[Finding] = []
+    etcds = [c for c in wiring.components if c.name == "etcd"]
+    for apiserver in (c for c in wiring.components if c.name == "kube-apiserver"):
+        client = _role(apiserver, "etcd-client")
+        chain = presented_chain(client) if client is not None else ()
+        believed = _ca(_role(apiserver, "etcd-ca"))
+        if client is None or not chain or not believed:
+            continue
+        # The CA kube-apiserver holds for etcd that issued its client pair: what etcd was set up to trust.
+        issuer = next((ca for ca in believed if verifies(chain, (ca,))[0]), None)
+        if issuer is None:
+            continue
+        for etcd in etcds:
+            trusted_load = _role(etcd, "etcd-trusted-ca")
+            trusted = _ca(trusted_load)
+            if not trusted or trusted_load is None or any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:
+                continue
+            own = [what for what, role in (("serving", "etcd-server"), ("peer", "etcd-peer"))
+                   if (load := _role(etcd, role)) is not None and (own_chain := presented_chain(load)) and verifies(own_chain, (issuer,))[0]]
+            also = (f" etcd's own {' and '.join(own)} pair{'s were' if len(own) > 1 else ' was'} issued by that CA too: the bundle was "
+                    "replaced before the pairs were rotated." if own else "")
+            where = f"{trusted_load.ca_path} on {etcd.node}" if etcd.node else str(trusted_load.ca_path)
+            found.append(finding(
+                client, "etcd.ca-no-longer-trusted", severity.failure(client),
+                f"{client.label}: etcd on {etcd.node or 'its node'} no longer trusts the CA that issued it",
+                f"kube-apiserver's --etcd-cafile ({_role(apiserver, 'etcd-ca').ca_path}) holds {_describe(issuer)}, "  # type: ignore[union-attr]  # believed is non-empty only when the etcd-ca load exists
+                f"the CA that issued its etcd client pair ({client.cert_path}); etcd's --trusted-ca-file ({where}) no longer holds it, "
+                f"only {', '.join(_describe(ca) for ca in trusted)}. etcd refuses the pair (TLS alert \"bad certificate\") "
+                f"and kube-apiserver cannot reach its storage.{also}",
+                material=trusted_load.ca, peer="etcd",
+                go_error="x509: certificate signed by unknown authority",
+                remediation=(f"Put {common_name(issuer)} (the CA kube-apiserver's --etcd-cafile holds) back into {where} beside the new "
+                             "CA, on every etcd member, and restart etcd; then re-issue kube-apiserver's etcd client pair (and etcd's "
+                             "serving and peer pairs) from the new CA, and drop the old CA last",),
+            ))
+    return found
