@@ -4,9 +4,6 @@ annotations a must-gather keeps, and a must-gather with more than one root."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -30,10 +27,7 @@ REFERENCE = REFERENCE_UTC.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _scan(paths, out) -> tuple[int, dict]:
-    result = subprocess.run([sys.executable, "-m", "analyzer", "scan", *map(str, paths), "--at", REFERENCE, "--json", str(out)],
-                            capture_output=True, text=True, timeout=300)
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
-    return result.returncode, json.loads(out.read_text())
+    return scenarios.scan_json(paths, out)
 
 
 def _component(report: dict, name: str) -> dict:

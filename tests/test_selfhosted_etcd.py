@@ -4,9 +4,6 @@ etcd no longer trusts named."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 
 import pytest
 
@@ -18,10 +15,7 @@ REFERENCE = REFERENCE_UTC.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _scan(paths, out) -> tuple[int, dict]:
-    result = subprocess.run([sys.executable, "-m", "analyzer", "scan", *map(str, paths), "--at", REFERENCE, "--json", str(out)],
-                            capture_output=True, text=True, timeout=300)
-    assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
-    return result.returncode, json.loads(out.read_text())
+    return scenarios.scan_json(paths, out)
 
 
 def _case(root, objects, files, etcd_files) -> list:

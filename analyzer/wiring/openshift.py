@@ -342,41 +342,41 @@ def cluster_release(objects: EtcdObjects | None) -> ClusterRelease:
     return release_from_cluster_version(stored.object if stored is not None else None)
 
 
-def standard_metrics_flags(release: str | None, node: str) -> Flags | None:
-    """The etcd-metrics grpc-proxy's certificate flags for a release (etcd.cert-aggregates, etcd.metrics-ca-bundles)."""
-    aggregates, bundles = release_fact("etcd.cert-aggregates", release), release_fact("etcd.metrics-ca-bundles", release)
+def _standard_layout(release: str | None, bundles_fact: str) -> tuple[dict[str, str], list[str], str] | None:
+    """For a release: where each per-node etcd pair lives in the cert-dir (etcd.cert-aggregates: one
+    aggregate from 4.8, one per kind before), the CA bundle files of ``bundles_fact``, and the sources."""
+    aggregates, bundles = release_fact("etcd.cert-aggregates", release), release_fact(bundles_fact, release)
     if aggregates is None or bundles is None:
         return None
     names = aggregates.value.split(",")
-    peer_dir = "etcd-all-peer" if "etcd-all-peer" in names else names[0]
-    metrics_dir = "etcd-all-serving-metrics" if "etcd-all-serving-metrics" in names else names[0]
-    cacert, trusted = bundles.value.split(",")
-    return parse_flags([f"--cert-file={CERTS_IN_POD}/secrets/{metrics_dir}/etcd-serving-metrics-{node}.crt",
-                        f"--key-file={CERTS_IN_POD}/secrets/{metrics_dir}/etcd-serving-metrics-{node}.key",
-                        f"--trusted-ca-file={CERTS_IN_POD}/{trusted}",
-                        f"--cert={CERTS_IN_POD}/secrets/{peer_dir}/etcd-peer-{node}.crt",
-                        f"--key={CERTS_IN_POD}/secrets/{peer_dir}/etcd-peer-{node}.key",
-                        f"--cacert={CERTS_IN_POD}/{cacert}"])
+    secrets = {kind: f"{CERTS_IN_POD}/secrets/{f'etcd-all-{kind}' if f'etcd-all-{kind}' in names else names[0]}/etcd-{kind}-"
+               for kind in ("peer", "serving", "serving-metrics")}
+    return secrets, [f"{CERTS_IN_POD}/{path}" for path in bundles.value.split(",")], f"{aggregates.source}; {bundles.source}"
+
+
+def standard_metrics_flags(release: str | None, node: str) -> Flags | None:
+    """The etcd-metrics grpc-proxy's certificate flags for a release (etcd.cert-aggregates, etcd.metrics-ca-bundles)."""
+    layout = _standard_layout(release, "etcd.metrics-ca-bundles")
+    if layout is None:
+        return None
+    secrets, (cacert, trusted), _ = layout
+    metrics, peer = secrets["serving-metrics"] + node, secrets["peer"] + node
+    return parse_flags([f"--cert-file={metrics}.crt", f"--key-file={metrics}.key", f"--trusted-ca-file={trusted}",
+                        f"--cert={peer}.crt", f"--key={peer}.key", f"--cacert={cacert}"])
 
 
 def standard_etcd_flags(release: str | None, node: str) -> tuple[Flags, str] | None:
     """etcd's certificate flags as the operator writes them for a release, when no etcd pod is in the
     evidence: the per-node pairs in their aggregate (etcd.cert-aggregates) and the trusted CA bundles
     (etcd.ca-bundles) of ``RELEASE_FACTS``. None when the release is unknown or outside the table."""
-    aggregates, bundles = release_fact("etcd.cert-aggregates", release), release_fact("etcd.ca-bundles", release)
-    if aggregates is None or bundles is None:
+    layout = _standard_layout(release, "etcd.ca-bundles")
+    if layout is None:
         return None
-    names = aggregates.value.split(",")
-    peer_dir = "etcd-all-peer" if "etcd-all-peer" in names else names[0]
-    serving_dir = "etcd-all-serving" if "etcd-all-serving" in names else names[0]
-    trusted, peer_trusted = bundles.value.split(",")
-    argv = [f"--cert-file={CERTS_IN_POD}/secrets/{serving_dir}/etcd-serving-{node}.crt",
-            f"--key-file={CERTS_IN_POD}/secrets/{serving_dir}/etcd-serving-{node}.key",
-            f"--trusted-ca-file={CERTS_IN_POD}/{trusted}", "--client-cert-auth=true",
-            f"--peer-cert-file={CERTS_IN_POD}/secrets/{peer_dir}/etcd-peer-{node}.crt",
-            f"--peer-key-file={CERTS_IN_POD}/secrets/{peer_dir}/etcd-peer-{node}.key",
-            f"--peer-trusted-ca-file={CERTS_IN_POD}/{peer_trusted}", "--peer-client-cert-auth=true"]
-    return parse_flags(argv), f"{aggregates.source}; {bundles.source}"
+    secrets, (trusted, peer_trusted), sources = layout
+    serving, peer = secrets["serving"] + node, secrets["peer"] + node
+    return parse_flags([f"--cert-file={serving}.crt", f"--key-file={serving}.key", f"--trusted-ca-file={trusted}",
+                        "--client-cert-auth=true", f"--peer-cert-file={peer}.crt", f"--peer-key-file={peer}.key",
+                        f"--peer-trusted-ca-file={peer_trusted}", "--peer-client-cert-auth=true"]), sources
 
 
 def _etcd_from_objects(objects: EtcdObjects, node: str | None, release: ClusterRelease, notes: list[str]) -> list[Component]:
