@@ -38,6 +38,10 @@ def _describe(ca: x509.Certificate) -> str:
     return f"CN={common_name(ca)} (SHA-256 {sha256_fingerprint(ca)[:16]}…, valid from {format_utc(ca.not_valid_before_utc)})"
 
 
+def _has_apiserver(wiring: Wiring, node: str | None) -> bool:
+    return any(c.name == "kube-apiserver" and c.node == node for c in wiring.components)
+
+
 def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     found: list[Finding] = []
     etcds = [c for c in wiring.components if c.name == "etcd"]
@@ -51,7 +55,9 @@ def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
         issuer = next((ca for ca in believed if verifies(chain, (ca,))[0]), None)
         if issuer is None:
             continue
-        for etcd in etcds:
+        # The etcd members it talks to, as the peers are linked (wiring/peers.py): on its node, else on
+        # nodes of their own.
+        for etcd in [c for c in etcds if c.node == apiserver.node] or [c for c in etcds if not _has_apiserver(wiring, c.node)]:
             trusted_load = _role(etcd, "etcd-trusted-ca")
             trusted = _ca(trusted_load)
             if not trusted or trusted_load is None or any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:

@@ -625,7 +625,8 @@ def _kubespray_etcd_markers(listing: _Listing, directory: str) -> list[str]:
 
 
 def _tectonic_etcd_markers(listing: _Listing, directory: str) -> list[str]:
-    if not directory.endswith("etc/ssl/etcd") and posixpath.basename(directory) != "etcd":
+    # Only at its host path: kubeadm's /etc/kubernetes/pki/etcd holds the same file names.
+    if directory != "etc/ssl/etcd" and not directory.endswith("/etc/ssl/etcd"):
         return []
     names = listing.names(directory)
     pairs = sorted(name for name in ("server.crt", "peer.crt") if name in names)
