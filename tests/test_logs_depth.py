@@ -157,3 +157,32 @@ def test_kube_apiserver_refusing_etcds_certificate_is_put_on_its_etcd_ca():
     ca = next(f for f in found if f.id == "logs.etcd-client")
     assert ca.role == "etcd-ca" and ca.label == "etcd CA bundle" and ca.subject.object == "openshift-kube-apiserver/etcd-serving-ca-7"
     assert ca_path in ca.detail and "judged with its --etcd-cafile" in ca.detail
+
+
+def test_a_pair_served_before_its_file_was_replaced_is_told(tmp_path):
+    """The log shows the user's named certificate served as last year's certificate; the node's file holds
+    the renewed one: the pairs are matched by their dynamic name and told apart by CN and validity."""
+    from analyzer.evidence.detect import detect_evidence
+    from analyzer.wiring.build import build_wiring
+    from tests.fixtures import scenarios
+    from tests.fixtures.pki import DAY, make_leaf
+
+    cluster = OpenShiftCluster()
+    user = cluster.user_certs[0]
+    before = make_leaf(cluster.customer_ca, user.names[0], dns=user.names, server=True, not_before=REFERENCE_UTC - 400 * DAY,
+                       lifetime=365 * DAY)
+    entry = cluster.named_certificates()[SEED_SNI_LOADED]
+    name = f"sni-serving-cert::{entry['certFile']}::{entry['keyFile']}"
+    tree = scenarios._tree(tmp_path, "node", cluster.files())
+    with detect_evidence([tree]) as evidence:
+        wiring = build_wiring(list(evidence.nodes), None)
+        ctx = CheckContext(REFERENCE_UTC, 30, "openshift")
+        stale = correlate_logs(_events([_structured("SNI cert", name, human_cert_detail(before.cert, REFERENCE_UTC), index=5)]),
+                               wiring, [], ctx)
+        same = correlate_logs(_events([_structured("SNI cert", name, human_cert_detail(user.pair.cert, REFERENCE_UTC), index=5)]),
+                              wiring, [], ctx)
+    (differs,) = [f for f in stale if f.id == "logs.served-certificate-differs"]
+    assert differs.label == "SNI pair 6 of 6, user-serving-cert-000" and differs.severity.value == "info"
+    assert f"to {before.cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}" in differs.detail
+    assert f"valid until {user.pair.cert.not_valid_after_utc:%Y-%m-%dT%H:%M:%SZ}" in differs.detail
+    assert not [f for f in same if f.id == "logs.served-certificate-differs"]

@@ -103,6 +103,7 @@ def test_expected_usages_and_names_agree_with_the_real_certificates(openshift_wi
         if part == "file" and "certificates" not in entry:  # pairs only
             by_path[_concrete(path)] = entry
     compared = 0
+    roles: set[str] = set()
     for load in openshift_wiring.iter_loads():
         material = load.cert
         host = material.location.host_path if material is not None else None
@@ -115,4 +116,7 @@ def test_expected_usages_and_names_agree_with_the_real_certificates(openshift_wi
             seen = set(entry["dns_names"] or []) | set(entry["ip_addresses"] or [])
             assert set(load.expected_names) <= seen, (load.label, load.expected_names, sorted(seen))
         compared += 1
+        roles.add(load.role)
     assert compared >= 8, compared
+    # etcd's metrics proxy too: its serving pair (etcd-serving-metrics-<node>) and its client pair to etcd.
+    assert {"etcd-metrics-serving", "etcd-metrics-client"} <= roles, roles

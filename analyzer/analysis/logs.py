@@ -597,8 +597,34 @@ def _etcd_client_errors(events: list[LogEvent], wiring: Wiring) -> list[Finding]
     return found
 
 
+def _served_differs(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
+    """The pairs the log shows kube-apiserver serving (certDetail), matched to the wired loads by their
+    dynamic name: where the evidence's certificate is another one, the file changed after that load."""
+    last: dict[str, LoadedCert] = {}
+    for entry in loaded_certificates(events):
+        if entry.what in ("serving cert", "SNI cert"):
+            last[entry.cert_name] = entry
+    found = []
+    for load in wiring.iter_loads():
+        loaded = last.get(load.dynamic_name or "")
+        if loaded is None or _same_certificate(loaded, load.cert) is not False:
+            continue
+        certificates, _ = bundle(load.cert.data) if load.cert is not None else ((), None)
+        now = (f"CN={common_name(certificates[0])}, valid until {format_utc(certificates[0].not_valid_after_utc)}"
+               if certificates else "another certificate")
+        found.append(finding(
+            load, "logs.served-certificate-differs", Severity.INFO,
+            f"{load.label}: the log shows another certificate served than the evidence holds",
+            f"{_where(loaded.event)}: kube-apiserver served {load.label} as {loaded.describe()}; the file in the evidence "
+            f"({load.cert_path}) holds {now}. The pair was replaced after that load: a running kube-apiserver picks the new "
+            "one up within a minute (dynamiccertificates), a crash-looping one at its next start.",
+            material=load.cert, evidence=(f"log: {_where(loaded.event)}",),
+        ))
+    return found
+
+
 def correlate_logs(events: list[LogEvent], wiring: Wiring, inventory: list[InventoryEntry], ctx: CheckContext) -> list[Finding]:
     if not events:
         return []
-    return (_start_failures(events, wiring, ctx) + _etcd_client_errors(events, wiring) + _expiry_errors(events, inventory)
-            + _unknown_authority(events))
+    return (_start_failures(events, wiring, ctx) + _etcd_client_errors(events, wiring) + _served_differs(events, wiring)
+            + _expiry_errors(events, inventory) + _unknown_authority(events))

@@ -25,6 +25,8 @@ _NEEDS = {
     "serving": (SERVER,), "sni": (SERVER,), "etcd-server": (SERVER,), "kubelet-serving": (SERVER,),
     "etcd-peer": (SERVER, CLIENT),
     "etcd-client": (CLIENT,), "kubelet-client": (CLIENT,), "proxy-client": (CLIENT,),
+    # OpenShift's etcd-metrics grpc-proxy: serves Prometheus, dials etcd (cluster-etcd-operator pod.yaml).
+    "etcd-metrics-serving": (SERVER,), "etcd-metrics-client": (CLIENT,),
 }
 _NAMES = {SERVER: "serverAuth", CLIENT: "clientAuth"}
 
