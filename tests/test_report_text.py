@@ -267,6 +267,11 @@ def test_the_timeline_focus_window_shows_short_lives_and_the_deadlines():
     widths = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="\d+" width="([\d.]+)" height="\d+" fill="#1a7f37" rx="2">', svg)]  # focus bars
     assert widths and widths[0] > 40  # a 30-day life is a bar, not a sliver
     assert "reference 2025-06-01" in svg and "next outage 2025-06-02" in svg and "safe-shutdown deadline 2025-06-24" in svg
+    # A certificate that expired weeks before the reference time is a red bar in the focus window too.
+    expired = [{**certificates[0], "not_before": "2025-02-01T00:00:00Z", "not_after": "2025-04-01T00:00:00Z", "state": "expired"}]
+    svg = validity_timeline(expired, "2025-06-01T12:00:00Z", {"safe_shutdown": None, "next_outage": None})
+    assert re.search(r'<rect x="[\d.]+" y="\d+" width="[\d.]+" height="\d+" fill="#cf222e" rx="2">', svg)  # the focus bar
+    assert "focus: 2025-03-17 to" in svg
 
 
 def test_the_trust_graph_draws_every_certificate_once_with_its_issuer_and_unique_labels():

@@ -54,8 +54,9 @@ def legend(warn_days: int) -> list[tuple[str, str]]:
 def markers(reference: str, deadlines: dict[str, Any]) -> list[Marker]:
     found = [Marker(f"reference {reference[:10]}", parse_time(reference), "#0969da")]
     shutdown, outage = deadlines.get("safe_shutdown"), deadlines.get("next_outage")
-    if shutdown and not shutdown.get("passed"):
-        found.append(Marker(f"safe-shutdown deadline {shutdown['time'][:10]}", parse_time(shutdown["time"]), "#bc4c00", "6 3"))
+    if shutdown:
+        passed = " (passed)" if shutdown.get("passed") else ""
+        found.append(Marker(f"safe-shutdown deadline {shutdown['time'][:10]}{passed}", parse_time(shutdown["time"]), "#bc4c00", "6 3"))
     if outage and not outage.get("passed"):
         found.append(Marker(f"next outage {outage['time'][:10]}", parse_time(outage["time"]), "#cf222e", "3 3"))
     return found
@@ -95,7 +96,10 @@ def validity_timeline(certificates: list[dict[str, Any]], reference: str, deadli
     marks = markers(reference, deadlines)
     starts = [parse_time(c["not_before"]) for c in certificates]
     ends = [parse_time(c["not_after"]) for c in certificates]
-    focus_low = now - timedelta(days=30)
+    # From a month before the reference time, or from a little before the latest expiry that
+    # already passed (the certificates that are down must show), to past the deadlines.
+    passed = [end for end in ends if now - FOCUS_REACH <= end < now] + [m.when for m in marks if now - FOCUS_REACH <= m.when < now]
+    focus_low = min([now - timedelta(days=30), *(moment - timedelta(days=15) for moment in passed)])
     focus_high = max([now + timedelta(days=60), *(m.when + timedelta(days=15) for m in marks if abs(m.when - now) <= FOCUS_REACH)])
     whole_low = max(min([*starts, focus_low]), now - timedelta(days=3650))
     whole_high = min(max([*ends, focus_high]), now + timedelta(days=3650))
