@@ -78,7 +78,8 @@ def _nasty(demo):
     nasty_lead = replace(lead, label="pair *one* <b>bold</b> | x", remediation=NASTY_STEPS)
     findings = [nasty_lead if f is lead else f for f in demo.findings]
     findings.append(replace(lead, severity=lead.severity.__class__("warning"), title="<script>alert(1)</script> & [link](http://x) `tick`",
-                            detail="Its *detail*.", go_error="x509: `a` | b", remediation=()))
+                            detail="Its *detail*.", go_error="x509: `a` | b", remediation=(), go_version="1.27",
+                            go_error_older=(("OpenShift <4.16>", "1.21", "tls: <failed> | x"),)))
     return replace(demo, findings=findings, verdict=replace(demo.verdict, lead=nasty_lead, headline=demo.verdict.headline + " <img src=x>"))
 
 

@@ -101,7 +101,8 @@ def _findings(findings: list[Finding]) -> list[str]:
     for f in findings[:MAX_FINDINGS]:
         go = _cell(code_span(f.go_error)) if f.go_error else ""
         if go and f.go_version:  # the Go release these words are, and older releases' words the evidence names
-            go += f" (Go {f.go_version})" + "".join(f"<br>{_cell(escape(release))}, Go {version}: {_cell(code_span(text))}"
+            # "; " and not <br> between the wordings: no raw HTML in the summary (it is pasted where HTML is not rendered).
+            go += f" (Go {f.go_version})" + "".join(f"; {_cell(escape(release))}, Go {version}: {_cell(code_span(text))}"
                                                     for release, version, text in f.go_error_older)
         lines.append(f"| {f.severity.value} | {_cell(escape(f.title))} | {go} | {escape(f.recovery or '')} |")
     if len(findings) > MAX_FINDINGS:
