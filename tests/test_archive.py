@@ -1,4 +1,4 @@
-"""analyzer.evidence.archive: one read-only tree over directories, tars and zips.
+"""analyzer.evidence.tree: one read-only tree over directories, tars and zips.
 
 Every fixture is built in tmp_path during the run; every read happens under ``forbid_writes``,
 which fails the test if anything is opened for writing anywhere or tmp_path changes.
@@ -24,8 +24,8 @@ from analyzer.errors import (
     TruncatedEvidence,
     UnsupportedEvidence,
 )
-from analyzer.evidence import archive
-from analyzer.evidence.archive import (
+from analyzer.evidence.tree import directory
+from analyzer.evidence.tree import (
     Container,
     EntryKind,
     EvidenceTree,
@@ -747,8 +747,8 @@ def test_permission_denied_is_a_one_line_error_or_a_partial_tree(sandbox: Path) 
     real_scandir, real_open = os.scandir, os.open
     with forbid_writes(sandbox), pytest.MonkeyPatch.context() as monkeypatch:
         # Undone before forbid_writes lists the sandbox with the real scandir.
-        monkeypatch.setattr(archive.os, "scandir", _deny(real_scandir, "locked"))
-        monkeypatch.setattr(archive.os, "open", _deny(real_open, "secret.key"))
+        monkeypatch.setattr(directory.os, "scandir", _deny(real_scandir, "locked"))
+        monkeypatch.setattr(directory.os, "open", _deny(real_open, "secret.key"))
         tree = open_tree(root)
         assert tree.partial
         assert [(p.path, "permission denied" in p.problem) for p in tree.problems] == [
@@ -758,7 +758,7 @@ def test_permission_denied_is_a_one_line_error_or_a_partial_tree(sandbox: Path) 
         with pytest.raises(EvidenceError) as exc:
             tree.read_bytes("pki/secret.key")
         assert str(exc.value) == f"{root} (member pki/secret.key): cannot read: permission denied"
-        monkeypatch.setattr(archive.os, "scandir", _deny(real_scandir, "evidence"))
+        monkeypatch.setattr(directory.os, "scandir", _deny(real_scandir, "evidence"))
         with pytest.raises(EvidenceError) as top:
             open_tree(root)
         assert str(top.value) == f"{root}: cannot read: permission denied"

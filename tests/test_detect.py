@@ -312,9 +312,9 @@ def test_missing_path_is_an_evidence_error(tmp_path):
 
 def test_open_trees_are_closed_when_a_later_input_fails(tmp_path, kubeadm, monkeypatch):
     closed = []
-    from analyzer.evidence import archive
+    from analyzer.evidence import tree
 
-    monkeypatch.setattr(archive.TarTree, "close", lambda self: closed.append(self.source))
+    monkeypatch.setattr(tree.TarTree, "close", lambda self: closed.append(self.source))
     good = build_node_tree(tmp_path, kubeadm.files(), "host-root", "tar")
     with pytest.raises(EvidenceError):
         detect_evidence([good, tmp_path / "missing"])

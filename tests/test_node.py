@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.evidence.archive import EntryKind, Limits, open_tree
+from analyzer.evidence.tree import EntryKind, Limits, open_tree
 from analyzer.evidence.node import (
     LEAVES_EVIDENCE,
     LINK_LOOP,

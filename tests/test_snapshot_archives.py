@@ -18,7 +18,7 @@ import pytest
 import zstandard
 
 from analyzer.errors import EvidenceError, UnsupportedEvidence
-from analyzer.evidence.archive import Limits
+from analyzer.evidence.tree import Limits
 from analyzer.evidence.detect import detect_evidence, open_snapshot_input
 from analyzer.evidence.files import read_input_file
 from tests.fixtures import scenarios

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from analyzer.evidence.archive import open_tree
+from analyzer.evidence.tree import open_tree
 from analyzer.evidence.node import find_nodes
 from analyzer.wiring.model import Copy, Material, State
 from analyzer.wiring.resolve import HostResolver, Mount, StaticPodResolver

@@ -20,7 +20,7 @@ from analyzer.checks.context import CheckContext
 from analyzer.gomodel.x509parse import public_key_of, serial_of
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.validity import validity_state
-from analyzer.evidence.archive import EntryKind
+from analyzer.evidence.tree import EntryKind
 from analyzer.evidence.node import NodeEvidence
 from analyzer.wiring.model import Load, Material, State, Wiring
 from analyzer.reftime import format_utc

@@ -53,7 +53,7 @@ from analyzer.decode.manifest import find_host_path, load_static_pod
 from analyzer.gomodel.klog import LogFormat, sniff_log
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.errors import CorruptEvidence, DecodeError, EvidenceError, UnsupportedEvidence, os_problem
-from analyzer.evidence.archive import (
+from analyzer.evidence.tree import (
     COMPRESSED,
     DECOMPRESSION_DAMAGE,
     DEFAULT_LIMITS,

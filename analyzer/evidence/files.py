@@ -40,7 +40,7 @@ def read_input_file(path: str | Path, *, limit: int = SMALL_INPUT_LIMIT) -> byte
 
 def _read_archive_member(source: str, limit: int) -> bytes:
     """``ARCHIVE!member[!member...]``: the archive is the longest prefix that exists on disk."""
-    from analyzer.evidence.archive import (
+    from analyzer.evidence.tree import (
         DEFAULT_LIMITS,
         EvidenceTree,
         open_member_tree,

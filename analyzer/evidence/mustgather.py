@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from analyzer.evidence.archive import EntryKind, EvidenceTree
+from analyzer.evidence.tree import EntryKind, EvidenceTree
 
 _ROOT = re.compile(r"^(?:(?P<root>.*)/)?(?:namespaces/[^/]+/[^/]+/[^/]+\.yaml|namespaces/[^/]+/[^/]+/[^/]+/[^/]+\.yaml"
                    r"|cluster-scoped-resources/[^/]+/[^/]+(?:/[^/]+)?\.yaml)$")

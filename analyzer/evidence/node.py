@@ -59,7 +59,7 @@ from analyzer.gomodel.material import MaterialState
 from analyzer.gomodel.keys import load_certificates
 from analyzer.gomodel.pem import inspect_material
 from analyzer.errors import DecodeError, EvidenceError
-from analyzer.evidence.archive import Entry, EntryKind, EvidenceTree, path_parts
+from analyzer.evidence.tree import Entry, EntryKind, EvidenceTree, path_parts
 
 ETC_KUBERNETES = "/etc/kubernetes"
 KUBELET_PKI = "/var/lib/kubelet/pki"

@@ -27,7 +27,7 @@ from analyzer.gomodel.material import MaterialState
 from analyzer.gomodel.keys import EncryptedPrivateKey, load_certificates, load_private_key, load_public_keys
 from analyzer.gomodel.pem import inspect_material, is_private_key_type, iter_pem_blocks
 from analyzer.errors import DecodeError
-from analyzer.evidence.archive import Entry, EntryKind
+from analyzer.evidence.tree import Entry, EntryKind
 from analyzer.evidence.detect import DetectedInput, Evidence, SnapshotSource
 from analyzer.evidence.node import Mount, NodeEvidence
 from analyzer.reftime import format_utc

@@ -28,7 +28,7 @@ from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.evidence.etcd import KeyIndex, KeyValue, unpack_revision
 from analyzer.evidence.store import EtcdStore
 from analyzer.errors import DecodeError
-from analyzer.evidence.archive import EntryKind
+from analyzer.evidence.tree import EntryKind
 from analyzer.evidence.mustgather import newer_copy
 from analyzer.evidence.node import NOT_IN_EVIDENCE, NodeEvidence
 from analyzer.wiring.model import Change, Location, Material, State
