@@ -13,7 +13,7 @@ from analyzer.errors import EvidenceError, UnsupportedEvidence
 from analyzer.evidence.bbolt import open_bolt
 from analyzer.evidence.detect import InputKind, detect_evidence, is_bolt_head
 from analyzer.gomodel.klog import LogFormat, sniff_log
-from analyzer.evidence.node import Distribution
+from analyzer.model.vocabulary import Distribution
 from tests.fixtures.archives import Dir, File, Symlink, build, forbid_writes
 from tests.fixtures.encryption import encryption_config_yaml
 from tests.fixtures.kubeadm_case import KubeadmCluster

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from analyzer.evidence.node import Distribution, NodeEvidence
+from analyzer.evidence.node import NodeEvidence
+from analyzer.model.vocabulary import Distribution
 from analyzer.wiring.kubeadm import wire_kubeadm, wire_static_pods
 from analyzer.wiring.layouts import KUBESPRAY, RKE2
 from analyzer.wiring.model import Wiring
