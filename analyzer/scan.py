@@ -23,7 +23,8 @@ from analyzer.analysis.last_good import (
     recover_hints,
 )
 from analyzer.analysis.logs import correlate_logs
-from analyzer.analysis.recovery import deadlines, with_recovery
+from analyzer.analysis.deadlines import deadlines
+from analyzer.analysis.recovery import with_recovery
 from analyzer.checks.etcd_client import client_pair_finding, explain_refusal, pair_problem, refusal_is_evidence, refused_pair_findings
 from analyzer.analysis.result import InputRecord, ScanResult, evidence_time
 from analyzer.analysis.verdict import build_verdict
@@ -35,13 +36,9 @@ from analyzer.decode.encryption import (
     merge_encryption_configs,
 )
 from analyzer.errors import DecodeError, EtcdHandshakeRefused, EvidenceError, UsageError
-from analyzer.evidence.detect import (
-    LOG_READ_LIMIT,
-    Evidence,
-    InputKind,
-    detect_evidence,
-    open_snapshot_input,
-)
+from analyzer.evidence.detect import detect_evidence
+from analyzer.evidence.inputs import LOG_READ_LIMIT, Evidence, InputKind
+from analyzer.evidence.snapshot_input import open_snapshot_input
 from analyzer.evidence.digest import input_sha256
 from analyzer.evidence.node import join_nodes
 from analyzer.evidence.files import read_input_file

@@ -12,7 +12,7 @@ from harness import instrumented, run, utf8_clean
 
 with instrumented():
     from analyzer.errors import KforensicError
-    from analyzer.evidence.archive import EntryKind, EvidenceTree, Limits, open_member_tree, open_tree
+    from analyzer.evidence.tree import EntryKind, EvidenceTree, Limits, open_member_tree, open_tree
 
 # Small limits keep one execution cheap; the limits themselves are part of what is fuzzed.
 LIMITS = Limits(max_member_bytes=1 << 20, max_total_bytes=4 << 20, max_members=2000, max_stream_bytes=16 << 20, max_nesting=2)

@@ -10,7 +10,8 @@ from harness import instrumented, run
 with instrumented():
     from analyzer.decode.encryption import load_encryption_config
     from analyzer.decode.kubeconfig import load_kubeconfig
-    from analyzer.decode.manifest import find_host_path, load_static_pod, sni_cert_keys
+    from analyzer.decode.flags import sni_cert_keys
+    from analyzer.decode.manifest import find_host_path, load_static_pod
     from analyzer.decode.openshift_config import config_to_flags, load_extended_arguments, load_kube_apiserver_config
     from analyzer.errors import KforensicError
 

@@ -8,13 +8,8 @@ from datetime import timedelta
 
 import pytest
 
-from analyzer.analysis.recovery import (
-    Recovery,
-    deadlines,
-    forecast,
-    mechanism,
-    with_recovery,
-)
+from analyzer.analysis.deadlines import deadlines
+from analyzer.analysis.recovery import Recovery, forecast, mechanism, with_recovery
 from analyzer.checks.annotations import NOT_AFTER, NOT_BEFORE
 from analyzer.checks.context import CheckContext
 from analyzer.checks.registry import run_checks

@@ -131,7 +131,7 @@ def info_in_process(path: Path, *salvage: str) -> tuple[int, str, dict | None]:
     (cli.main); anything else raised is a bug and fails the test with its traceback.
     """
     from analyzer.errors import KforensicError
-    from analyzer.evidence.detect import open_snapshot_input
+    from analyzer.evidence.snapshot_input import open_snapshot_input
     from analyzer.evidence.etcd import Integrity
     from analyzer.views.snapshot_summary import summarize_snapshot
 

@@ -108,13 +108,13 @@ def test_damage_met_while_wiring_marks_the_scan_partial(broken_openshift, tmp_pa
 
 def test_an_objects_history_is_decoded_once_for_all_its_data_keys(broken_openshift, monkeypatch):
     from analyzer.evidence.etcd import Snapshot
-    from analyzer.wiring import sources
+    from analyzer.wiring.sources import etcd_objects
 
     calls = []
-    decode = sources.decode_value
-    monkeypatch.setattr(sources, "decode_value", lambda value, **kw: calls.append(kw["etcd_key"]) or decode(value, **kw))
+    decode = etcd_objects.decode_value
+    monkeypatch.setattr(etcd_objects, "decode_value", lambda value, **kw: calls.append(kw["etcd_key"]) or decode(value, **kw))
     with Snapshot(broken_openshift.snapshot) as snapshot:
-        objects = sources.EtcdObjects(snapshot)
+        objects = etcd_objects.EtcdObjects(snapshot)
         cert = objects.data("secrets", "openshift-config", "api-cert", "tls.crt")
         key = objects.data("secrets", "openshift-config", "api-cert", "tls.key")
     assert [c.revision for c in cert.history] == [c.revision for c in key.history] and len(key.history) == 2

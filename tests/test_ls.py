@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.evidence.detect import InputKind
+from analyzer.evidence.inputs import InputKind
 from analyzer.report.listing import INPUT_KINDS
 from tests.fixtures.archives import build
 from tests.fixtures.archives import listing as tree_listing

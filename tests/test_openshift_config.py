@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from analyzer.decode.manifest import FlagOrigin, NamedCertKey, sni_cert_keys
+from analyzer.decode.flags import FlagOrigin, NamedCertKey, sni_cert_keys
 from analyzer.decode.openshift_config import (
     KubeletClientInfo,
     NamedCertificate,

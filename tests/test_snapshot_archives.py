@@ -19,7 +19,8 @@ import zstandard
 
 from analyzer.errors import EvidenceError, UnsupportedEvidence
 from analyzer.evidence.tree import Limits
-from analyzer.evidence.detect import detect_evidence, open_snapshot_input
+from analyzer.evidence.detect import detect_evidence
+from analyzer.evidence.snapshot_input import open_snapshot_input
 from analyzer.evidence.files import read_input_file
 from tests.fixtures import scenarios
 from tests.fixtures.archives import File, build, zip_bytes

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from analyzer.decode.manifest import parse_flags
+from analyzer.decode.flags import parse_flags
 from analyzer.checks.bundles import predict_bundle_error
 from analyzer.checks.pairs import predict_load_error
 from analyzer.wiring.components import (

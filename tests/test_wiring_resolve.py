@@ -12,7 +12,8 @@ from analyzer.evidence.tree import open_tree
 from analyzer.evidence.node import find_nodes
 from analyzer.wiring.model import Copy, Material, State
 from analyzer.wiring.resolve import HostResolver, Mount, StaticPodResolver
-from analyzer.wiring.sources import _covered, node_file
+from analyzer.wiring.sources import node_file
+from analyzer.wiring.sources.node_files import covered_by_evidence
 from tests.fixtures.archives import build
 from tests.fixtures.models import in_etcd
 from tests.fixtures.node_trees import members_at
@@ -168,13 +169,13 @@ def test_a_file_is_missing_only_below_a_directory_the_evidence_holds_files_of(no
 
 
 def test_covered_walks_up_to_a_directory_with_files(node):
-    assert _covered(node, "/etc/kubernetes/pki/apiserver.crt")
-    assert not _covered(node, "/var/lib/kubelet/config.yaml")
+    assert covered_by_evidence(node, "/etc/kubernetes/pki/apiserver.crt")
+    assert not covered_by_evidence(node, "/var/lib/kubelet/config.yaml")
 
 
 def test_nothing_is_covered_in_partial_evidence(node):
     partial = SimpleNamespace(partial=True, list_host_dir=node.list_host_dir, lstat_host=node.lstat_host)
-    assert not _covered(partial, "/etc/kubernetes/pki/apiserver.crt")  # type: ignore[arg-type]  # a stand-in with only what _covered reads
+    assert not covered_by_evidence(partial, "/etc/kubernetes/pki/apiserver.crt")  # type: ignore[arg-type]  # a stand-in with only what _covered reads
 
 
 def test_a_missing_file_names_where_it_should_be(node):

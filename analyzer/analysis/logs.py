@@ -28,7 +28,7 @@ from analyzer.gomodel.goversions import PREDICTED_GO, older_go_wording_of
 from analyzer.gomodel.klog import LogEvent, klog_value
 from analyzer.gomodel.wrappers import wrap
 from analyzer.analysis.inventory import InventoryEntry
-from analyzer.decode.manifest import parse_named_cert_key
+from analyzer.decode.flags import parse_named_cert_key
 from analyzer.errors import DecodeError
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.components import object_hint

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from analyzer.analysis.inventory import InventoryEntry
-from analyzer.analysis.recovery import Deadlines
+from analyzer.analysis.deadlines import Deadlines
 from analyzer.gomodel.klog import split_prefix
 from analyzer.model.findings import Finding, Verdict
 from analyzer.reftime import format_utc

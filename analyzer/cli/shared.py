@@ -77,7 +77,7 @@ def open_store(snapshot: Path | None, target: LiveTarget | None, salvage: bool) 
         with open_live_etcd(target) as live:
             yield live
         return
-    from analyzer.evidence.detect import open_snapshot_input
+    from analyzer.evidence.snapshot_input import open_snapshot_input
 
     assert snapshot is not None  # the caller checked that exactly one of the two was given
     with open_snapshot_input(snapshot, salvage=salvage, progress=decompress_progress()) as opened:

@@ -41,7 +41,7 @@ def info(
     verbose: VerboseOpt = 0,
 ) -> None:
     """What a snapshot holds and whether it is intact: revision, keys, size, integrity, members, damage."""
-    from analyzer.evidence.detect import open_snapshot_input
+    from analyzer.evidence.snapshot_input import open_snapshot_input
     from analyzer.evidence.etcd import Integrity
     from analyzer.report.terminal import snapshot_summary_view
     from analyzer.views.snapshot_summary import summarize_snapshot

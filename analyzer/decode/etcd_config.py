@@ -18,7 +18,7 @@ import shlex
 
 import yaml
 
-from analyzer.decode.manifest import Flag, FlagOrigin, Flags
+from analyzer.decode.flags import Flag, FlagOrigin, Flags
 from analyzer.decode.sos_yaml import safe_load
 from analyzer.errors import DecodeError
 

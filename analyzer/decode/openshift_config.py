@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.decode.manifest import Flag, FlagOrigin, Flags
+from analyzer.decode.flags import Flag, FlagOrigin, Flags
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.gomodel.material import is_scrub_marker
 from analyzer.errors import DecodeError

@@ -1,11 +1,18 @@
-"""What a file is, from its first bytes: one place for the magic numbers detection and decoding share.
+"""What a file is, from its first bytes: the one place for magic numbers and first-look checks.
 
-Containers (gzip, xz, bzip2, zstd, zip, ustar) are recognised here; whatever opens them asks this module.
+Containers (gzip, xz, bzip2, zstd, zip, ustar), a bbolt meta page (an etcd snapshot), an
+EncryptionConfiguration and the log-line kinds (through ``gomodel.klog``'s one grammar) are recognised
+here; detection and the readers ask this module rather than matching bytes themselves.
 """
 
 from __future__ import annotations
 
-from typing import IO
+from typing import IO, Literal
+
+from analyzer.decode.sos_yaml import load_yaml_mapping
+from analyzer.errors import DecodeError
+from analyzer.gomodel.klog import LogFormat as LogFormat  # the log kinds: gomodel.klog's one grammar
+from analyzer.gomodel.klog import sniff_log as sniff_log
 
 
 from enum import Enum
@@ -87,3 +94,58 @@ def describe_head(head: bytes) -> str:
     return (
         f"not a directory or a tar, tar.gz, tar.xz, tar.bz2 or zip archive (first bytes: {shown})"
     )
+
+
+# --------------------------------------------------------------------------- etcd snapshots, configs, logs
+
+
+BOLT_MAGICS = (b"\xed\xda\x0c\xed", b"\xed\x0c\xda\xed")  # bbolt MAGIC in LE and BE, at offset 16
+BOLT_SNIFF_BYTES = 64
+LOG_SNIFF_BYTES = 64 << 10
+MAX_CONFIG_BYTES = LOG_SNIFF_BYTES  # an EncryptionConfiguration is a few hundred bytes
+
+
+def is_bolt_head(head: bytes) -> bool:
+    """A valid-looking bbolt meta page 0: magic, version 2 and a power-of-two page size."""
+    if len(head) < 28 or head[16:20] not in BOLT_MAGICS:
+        return False
+    order: Literal["little", "big"] = "little" if head[16:20] == BOLT_MAGICS[0] else "big"
+    version = int.from_bytes(head[20:24], order)
+    page_size = int.from_bytes(head[24:28], order)
+    return version == 2 and page_size >= 512 and page_size & (page_size - 1) == 0
+
+
+def plausible_bolt_size(size: int) -> bool:
+    # Whole pages, plus the 32-byte SHA-256 trailer `snapshot save` appends (etcdutl hasChecksum).
+    return size >= 1024 and size % 512 in (0, 32)
+
+
+def named_like_snapshot(path: str) -> bool:
+    name = path.rpartition("/")[2].lower()
+    return name == "db" or name.endswith(".db") or name.startswith("snapshot")
+
+
+def is_encryption_config(data: bytes) -> bool:
+    if len(data) > MAX_CONFIG_BYTES or b"\x00" in data:
+        return False
+    try:
+        document = load_yaml_mapping(data, "EncryptionConfiguration")
+    except DecodeError:
+        return False
+    return document.get("kind") in ("EncryptionConfiguration", "EncryptionConfig")
+
+
+def describe_text(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+        binary = b"\x00" in data[:SNIFF_BYTES]
+    except UnicodeDecodeError as exc:
+        binary = exc.start < len(data) - 4  # a character cut by the sniff limit is still text
+    if binary:
+        return f"a binary file (first bytes {data[:8].hex(' ')})"
+    try:
+        document = load_yaml_mapping(data, "file")
+    except DecodeError:
+        return "a text file that is neither YAML kforensic reads nor a kube-apiserver log"
+    kind = document.get("kind")
+    return f"YAML of kind {kind}" if kind else "a YAML file without a kind"

@@ -6,7 +6,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from analyzer.evidence.detect import InputKind
+from analyzer.evidence.inputs import InputKind
 from analyzer.views.listing import EvidenceListing, ListedFile, NodeListing
 from analyzer.report.terminal import format_bytes
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from analyzer.decode.kubeconfig import KubeconfigMaterial, load_kubeconfig
-from analyzer.decode.manifest import Flags, sni_cert_keys
+from analyzer.decode.flags import Flags, sni_cert_keys
 from analyzer.gomodel.material import MaterialState
 from analyzer.gomodel.material import RedactedMaterial
 from analyzer.gomodel.wrappers import error_format as wrapper_format

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from analyzer.decode.manifest import Flags, StaticPod, load_static_pod
+from analyzer.decode.flags import Flags
+from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.decode.sos_yaml import safe_load
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI, NodeEvidence

@@ -27,7 +27,7 @@ RKE2 (rancher/rke2 pkg/podtemplate, k3s pkg/daemons/control/deps FillRuntimeCert
 from __future__ import annotations
 
 from analyzer.decode.etcd_config import flags_from_config_file, flags_from_env
-from analyzer.decode.manifest import Flags
+from analyzer.decode.flags import Flags
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import RKE2_CONFIG, RKE2_DATA, NodeEvidence
 from analyzer.wiring.kubeadm import ADMIN_KUBECONFIGS, KUBELET_KUBECONFIG, MANIFESTS, Layout, kubelet_serving_paths

@@ -14,7 +14,8 @@ import shlex
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from analyzer.decode.manifest import Flags, StaticPod, load_static_pod, parse_flags
+from analyzer.decode.flags import Flags, parse_flags
+from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_extended_arguments, load_kube_apiserver_config
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI, NodeEvidence

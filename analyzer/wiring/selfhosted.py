@@ -12,7 +12,7 @@ volumes became hostPath volumes under ``/etc/kubernetes/checkpoint-secrets/<name
 copy. So on a node the checkpointed files are what runs, and the Secret in etcd is what the next
 successful rollout would mount: when they differ, the node will keep restarting the stale checkpoint.
 
-Nodes are named by their own identity (node.py: the kubelet's client certificate or kubeconfig,
+Nodes are named by their own identity (evidence/node/identity.py: the kubelet's client certificate or kubeconfig,
 hostname files), and without node files by ``spec.nodeName`` of the DaemonSet's pods, never by the
 random suffix of a pod's name.
 """

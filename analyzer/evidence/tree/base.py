@@ -133,6 +133,11 @@ class EvidenceTree(ABC):
             raise TruncatedEvidence(self.source, f"holds {spilled.size} of its {entry.size} bytes", describe_member(found))
         return spilled
 
+    def member_span(self, path: str) -> tuple[int, int] | None:
+        """Where a file's bytes lie, contiguous and uncompressed, in this tree's own input file:
+        (offset, size), so that a reader can map them in place; None where they do not."""
+        return None
+
     def close(self) -> None:
         """Release the open input, if any. Close nested trees before their parent."""
         self._spilled_paths = self.spilled

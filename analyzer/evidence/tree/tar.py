@@ -212,6 +212,13 @@ class TarTree(EvidenceTree):
         self._members[member.path] = info
         return True
 
+    def member_span(self, path: str) -> tuple[int, int] | None:
+        # A regular member's data is one run of the archive (a hard link shares its target's run);
+        # a sparse member stores less than its size, so it is not a window of the file.
+        found, _entry = self._file(path)
+        info = self._members[found]
+        return None if info.issparse() else (info.offset_data, info.size)
+
     def _read_file(self, path: str, size: int) -> bytes:
         try:
             stream = self._tar.extractfile(self._members[path])

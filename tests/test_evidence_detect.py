@@ -11,7 +11,9 @@ import pytest
 
 from analyzer.errors import EvidenceError, UnsupportedEvidence
 from analyzer.evidence.bbolt import open_bolt
-from analyzer.evidence.detect import InputKind, detect_evidence, is_bolt_head
+from analyzer.evidence.detect import detect_evidence
+from analyzer.evidence.inputs import InputKind
+from analyzer.evidence.sniff import is_bolt_head
 from analyzer.gomodel.klog import LogFormat, sniff_log
 from analyzer.model.vocabulary import Distribution
 from tests.fixtures.archives import Dir, File, Symlink, build, forbid_writes

@@ -1,19 +1,11 @@
-"""Tests for analyzer.decode.manifest: flags in order, host mounts, revisions, SNI pairs."""
+"""Tests for analyzer.decode.manifest and analyzer.decode.flags: flags in order, host mounts, revisions, SNI pairs."""
 
 from __future__ import annotations
 
 import pytest
 
-from analyzer.decode.manifest import (
-    Flag,
-    FlagOrigin,
-    NamedCertKey,
-    find_host_path,
-    sni_cert_keys,
-    load_static_pod,
-    parse_flags,
-    parse_named_cert_key,
-)
+from analyzer.decode.flags import Flag, FlagOrigin, NamedCertKey, parse_flags, parse_named_cert_key, sni_cert_keys
+from analyzer.decode.manifest import find_host_path, load_static_pod
 from analyzer.errors import DecodeError
 
 KUBEADM_APISERVER = b"""\
