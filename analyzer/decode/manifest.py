@@ -21,7 +21,6 @@ from typing import Any
 
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.errors import DecodeError
-
 from analyzer.decode.flags import FlagOrigin, Flags, parse_tokens
 
 

@@ -10,7 +10,6 @@ from typing import IO
 
 from analyzer.errors import CorruptEvidence, EvidenceError, TruncatedEvidence
 from analyzer.evidence.spill import SpilledFile, SpillProgress
-
 from analyzer.evidence.tree.damage import TAR_DAMAGE, ZIP_DAMAGE
 from analyzer.evidence.tree.entries import Entry, EntryKind, Limits, TreeProblem, ROOT_ENTRY, Unavailable, describe_member, reason_of, too_big, path_parts
 from analyzer.evidence.tree.index import TreeIndex

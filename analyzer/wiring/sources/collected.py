@@ -10,10 +10,11 @@ import yaml
 
 from analyzer.evidence.mustgather import newer_copy
 from analyzer.wiring.model import Location, Material, State
-
-from analyzer.wiring.sources.etcd_objects import OPENSHIFT, YAML_LOADER
+from analyzer.wiring.sources.etcd_objects import OPENSHIFT
 from analyzer.wiring.sources.material import classify_material
 from analyzer.wiring.sources.object_data import annotations_of, object_data
+
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: secrets.yaml can be large
 
 
 # The resources the wiring asks for, as inspect names their directories: core secrets, configmaps and

@@ -7,19 +7,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-import yaml
-
 from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.evidence.etcd import KeyIndex, KeyValue, unpack_revision
 from analyzer.evidence.store import EtcdStore
 from analyzer.wiring.model import Change, Location, Material, State
-
 from analyzer.wiring.sources.material import classify_material
 from analyzer.wiring.sources.object_data import annotations_of, data_digests, last_writer, object_data
 
 
-YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: secrets.yaml can be large
 REGISTRY = "/registry"  # kubeadm and upstream (--etcd-prefix default)
 OPENSHIFT = "/kubernetes.io"  # OpenShift's kube-apiserver --etcd-prefix
 

@@ -9,7 +9,6 @@ from analyzer.errors import DecodeError
 from analyzer.evidence.tree import EntryKind
 from analyzer.evidence.node import NOT_IN_EVIDENCE, NodeEvidence
 from analyzer.wiring.model import Location, Material, State
-
 from analyzer.wiring.sources.material import classify_material
 
 
