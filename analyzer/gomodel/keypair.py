@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
 from analyzer.gomodel import privkey
 from analyzer.gomodel.der import SEQUENCE, DerReader
-from analyzer.gomodel.material import Material, MaterialState
+from analyzer.gomodel.material import Inspection, MaterialState
 from analyzer.gomodel.keys import KeyEncoding, PrivateKeyInfo, classify_private_key_der, describe_key, is_encrypted_pkcs8, private_key_info, public_key_sha256
 from analyzer.gomodel.pem import PemBlock, inspect_material, is_private_key_type, iter_pem_blocks
 from analyzer.errors import DecodeError
@@ -105,8 +105,8 @@ class KeyPairResult:
     """
 
     outcome: PairOutcome
-    cert_material: Material
-    key_material: Material
+    cert_material: Inspection
+    key_material: Inspection
     failure: PairFailure | None = None
     go_error: str | None = None
     detail: str | None = None
@@ -222,7 +222,7 @@ def _fail(
     )
 
 
-def _emptiness(what: str, material: Material) -> str:
+def _emptiness(what: str, material: Inspection) -> str:
     if material.state is MaterialState.EMPTY:
         if material.original_size == 0:
             return f"the {what} input was empty (must-gather recorded 0 bytes)"

@@ -23,7 +23,7 @@ from analyzer.errors import DecodeError
 from analyzer.gomodel import privkey
 from analyzer.gomodel.der import INTEGER, OCTET_STRING, SEQUENCE, sequence_children
 from analyzer.gomodel.fmt import go_string_list
-from analyzer.gomodel.material import Material, MaterialState, RedactedMaterial
+from analyzer.gomodel.material import Inspection, MaterialState, RedactedMaterial
 from analyzer.gomodel.pem import inspect_material, is_private_key_type, iter_pem_blocks
 from analyzer.gomodel.x509parse import parse_certificate, public_key_of
 
@@ -258,7 +258,7 @@ def _load_der_certificate(der: bytes, what: str) -> x509.Certificate:
     return parsed.certificate
 
 
-def _require_material(data: bytes, what: str) -> Material:
+def _require_material(data: bytes, what: str) -> Inspection:
     material = inspect_material(data)
     if not material.state.verifiable:
         raise RedactedMaterial(what, material)

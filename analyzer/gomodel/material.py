@@ -12,33 +12,26 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from enum import Enum
 
 from analyzer.errors import DecodeError
+from analyzer.model.vocabulary import ContentState
 
 # --------------------------------------------------------------------------------------------
 # Material states: present, empty, or redacted by the collector
 # --------------------------------------------------------------------------------------------
 
 
-class MaterialState(Enum):
-    """What a piece of evidence holds, before anyone tries to use it."""
-
-    PRESENT = "present"  # at least one PEM block Go would decode, or a DER structure
-    EMPTY = "empty"  # no bytes, or only whitespace
-    SCRUBBED = "scrubbed"  # sos replaced the content with a marker
-    ELIDED = "elided"  # must-gather replaced the content with "<N> bytes long"
-    MALFORMED = "malformed"  # bytes that neither Go's PEM decoder nor a DER reader accepts
-
-    @property
-    def verifiable(self) -> bool:
-        """False when the original content is unknown, so no verdict can be drawn from it."""
-        return self not in (MaterialState.SCRUBBED, MaterialState.ELIDED)
+# One content state for every room (model.vocabulary); the byte classification here uses PRESENT,
+# EMPTY, SCRUBBED, ELIDED and MALFORMED of it. Only SCRUBBED and ELIDED hide the original content.
+MaterialState = ContentState
 
 
 @dataclass(frozen=True)
-class Material:
-    """The state of some bytes, with what the collector left behind about the original."""
+class Inspection:
+    """What some bytes hold (their state), with what the collector left behind about the original.
+
+    Not a ``Material``: that is located content (``wiring.model``); this is only a look at bytes.
+    """
 
     state: MaterialState
     size: int
@@ -101,7 +94,7 @@ def scrub_hints(data: bytes) -> tuple[str, ...]:
 class RedactedMaterial(DecodeError):
     """The bytes were scrubbed (sos) or elided (must-gather): the original cannot be judged."""
 
-    def __init__(self, what: str, material: Material) -> None:
+    def __init__(self, what: str, material: Inspection) -> None:
         self.material = material
         detail = f", originally {material.original_size} bytes" if material.original_size else ""
         super().__init__(f"{what} was {material.state.value} by the collector{detail}")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 
 from analyzer.gomodel.der import SEQUENCE, DerReader
-from analyzer.gomodel.material import Material, MaterialState, find_elided_size, scrub_hints
+from analyzer.gomodel.material import Inspection, MaterialState, find_elided_size, scrub_hints
 
 # OpenShift's signer names ("openshift-kube-apiserver-operator_localhost-recovery-serving-signer@…")
 # exceed RFC 5280's 64-character bound; Go accepts them and so must we, without a warning per certificate.
@@ -174,24 +174,24 @@ def _text(raw: bytes) -> str:
     return raw.decode("utf-8", "surrogateescape")
 
 
-def inspect_material(data: bytes) -> Material:
+def inspect_material(data: bytes) -> Inspection:
     """Classify ``data`` as present, empty, scrubbed, elided or malformed."""
     size = len(data)
     if not data.strip():
-        return Material(MaterialState.EMPTY, size)
+        return Inspection(MaterialState.EMPTY, size)
     elided = find_elided_size(data)
     if elided is not None:
         # "0 bytes long" means the original value was empty: that is a finding, not a gap.
         state = MaterialState.EMPTY if elided == 0 else MaterialState.ELIDED
-        return Material(state, size, original_size=elided)
+        return Inspection(state, size, original_size=elided)
     hints = scrub_hints(data)
     if hints:
-        return Material(MaterialState.SCRUBBED, size, scrub_hints=hints)
+        return Inspection(MaterialState.SCRUBBED, size, scrub_hints=hints)
     if find_pem_block(data) is not None:
-        return Material(MaterialState.PRESENT, size)
+        return Inspection(MaterialState.PRESENT, size)
     if DerReader(data).read_element(SEQUENCE) is not None:
-        return Material(MaterialState.PRESENT, size)
-    return Material(MaterialState.MALFORMED, size)
+        return Inspection(MaterialState.PRESENT, size)
+    return Inspection(MaterialState.MALFORMED, size)
 
 
 def is_private_key_type(block_type: str) -> bool:

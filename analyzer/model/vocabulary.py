@@ -1,6 +1,8 @@
-"""The shared vocabulary: the distributions a control plane comes from (more enums join as the typed model grows).
+"""The shared vocabulary: where a control plane comes from, what its components are called, the role
+each loaded certificate plays, and the state of any piece of content.
 
-StrEnum, so that a member is its own string in JSON, f-strings and comparisons: the report stays byte-identical.
+All are StrEnums, so a member is its own string in JSON, f-strings and comparisons: reports stay
+byte-identical whether a value was written as a member or as the plain string.
 """
 
 from __future__ import annotations
@@ -16,3 +18,73 @@ class Distribution(StrEnum):
     RKE2 = "rke2"
     SELF_HOSTED = "self-hosted"  # bootkube / Tectonic
     UNKNOWN = "unknown"
+
+
+class Component(StrEnum):
+    """What loads certificates (the kubeconfig groups stand for the people and tools holding them)."""
+
+    KUBE_APISERVER = "kube-apiserver"
+    ETCD = "etcd"
+    KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
+    KUBE_SCHEDULER = "kube-scheduler"
+    KUBELET = "kubelet"
+    ADMIN_KUBECONFIGS = "admin kubeconfigs"  # kubeadm's admin.conf, super-admin.conf, ...
+    NODE_KUBECONFIGS = "node kubeconfigs"  # OpenShift's break-glass localhost, lb-ext, ... kubeconfigs
+    EVIDENCE = "evidence"  # findings about the input itself, not about a component
+    SERVICE_ACCOUNT_TOKENS = "service-account tokens"  # the cluster-wide copies of the pod-facing CA
+
+
+class Role(StrEnum):
+    """What one load is for, within its component (wiring/components.py builds them)."""
+
+    SERVING = "serving"
+    SNI = "sni"
+    CLIENT_CA = "client-ca"
+    REQUESTHEADER_CA = "requestheader-ca"
+    PROXY_CLIENT = "proxy-client"
+    KUBELET_CLIENT = "kubelet-client"
+    KUBELET_CA = "kubelet-ca"
+    KUBELET_CLIENT_CA = "kubelet-client-ca"
+    KUBELET_SERVING = "kubelet-serving"
+    KUBELET_KUBECONFIG = "kubelet-kubeconfig"
+    KUBECONFIG = "kubeconfig"
+    ETCD_CLIENT = "etcd-client"
+    ETCD_CA = "etcd-ca"
+    ETCD_SERVER = "etcd-server"
+    ETCD_PEER = "etcd-peer"
+    ETCD_TRUSTED_CA = "etcd-trusted-ca"
+    ETCD_PEER_TRUSTED_CA = "etcd-peer-trusted-ca"
+    SERVICE_ACCOUNT_KEYS = "service-account-keys"
+    SERVICE_ACCOUNT_SIGNING_KEY = "service-account-signing-key"
+    SERVICE_ACCOUNT_PRIVATE_KEY = "service-account-private-key"
+    CLUSTER_SIGNING = "cluster-signing"
+    ROOT_CA = "root-ca"
+    TOKEN_CA = "token-ca"
+    FLAGS = "flags"  # a finding about the component's command line, before any load
+    INPUT = "input"  # a finding about the evidence
+
+
+class ContentState(StrEnum):
+    """What is at a location, or what some bytes hold: the one state every room uses.
+
+    ``gomodel`` classifies bytes (present, empty, scrubbed, elided, malformed); ``wiring`` adds where
+    the bytes are not (missing, not in the evidence, encrypted without a key, unreadable).
+    """
+
+    PRESENT = "present"
+    EMPTY = "empty"  # zero bytes, or only whitespace
+    MISSING = "missing"  # the evidence covers the location and it is not there
+    NOT_IN_EVIDENCE = "not-in-evidence"  # the evidence does not cover the location
+    SCRUBBED = "scrubbed"  # sos replaced the content with a marker
+    ELIDED = "elided"  # must-gather replaced the content with "<N> bytes long"
+    ENCRYPTED = "encrypted"  # encrypted at rest, no key to open it
+    UNREADABLE = "unreadable"  # damaged, undecodable, over a limit
+    MALFORMED = "malformed"  # bytes that neither Go's PEM decoder nor a DER reader accepts
+
+    @property
+    def verifiable(self) -> bool:
+        """Whether a verdict can be drawn: the content (or its absence) is known."""
+        return self in _VERIFIABLE
+
+
+_VERIFIABLE = frozenset({ContentState.PRESENT, ContentState.EMPTY, ContentState.MISSING, ContentState.MALFORMED})

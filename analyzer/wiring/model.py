@@ -14,22 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from analyzer.model.vocabulary import ContentState
 
-class State(StrEnum):
-    """What is at a location. Only PRESENT can be verified; the rest say why not."""
 
-    PRESENT = "present"
-    EMPTY = "empty"  # zero bytes
-    MISSING = "missing"  # the evidence covers the location and it is not there
-    NOT_IN_EVIDENCE = "not-in-evidence"  # the evidence does not cover the location
-    SCRUBBED = "scrubbed"  # sosreport replaced it
-    ELIDED = "elided"  # must-gather replaced it
-    ENCRYPTED = "encrypted"  # encrypted at rest, no key to open it
-    UNREADABLE = "unreadable"  # damaged, undecodable, over a limit
-
-    @property
-    def verifiable(self) -> bool:
-        return self in (State.PRESENT, State.EMPTY, State.MISSING)
+# What is at a location: the one content state (model.vocabulary), under the short name the wiring uses.
+State = ContentState
 
 
 class Loader(StrEnum):
