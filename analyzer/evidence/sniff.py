@@ -7,15 +7,15 @@ here; detection and the readers ask this module rather than matching bytes thems
 
 from __future__ import annotations
 
-from typing import IO, Literal
+import struct
+from enum import Enum
+from typing import IO
 
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.errors import DecodeError
+from analyzer.evidence.bbolt_format import MAGIC_BYTES, META_OFFSET, VERSION
 from analyzer.gomodel.klog import LogFormat as LogFormat  # the log kinds: gomodel.klog's one grammar
 from analyzer.gomodel.klog import sniff_log as sniff_log
-
-
-from enum import Enum
 
 
 class Container(Enum):
@@ -99,20 +99,21 @@ def describe_head(head: bytes) -> str:
 # --------------------------------------------------------------------------- etcd snapshots, configs, logs
 
 
-BOLT_MAGICS = (b"\xed\xda\x0c\xed", b"\xed\x0c\xda\xed")  # bbolt MAGIC in LE and BE, at offset 16
 BOLT_SNIFF_BYTES = 64
 LOG_SNIFF_BYTES = 64 << 10
 MAX_CONFIG_BYTES = LOG_SNIFF_BYTES  # an EncryptionConfiguration is a few hundred bytes
 
 
 def is_bolt_head(head: bytes) -> bool:
-    """A valid-looking bbolt meta page 0: magic, version 2 and a power-of-two page size."""
-    if len(head) < 28 or head[16:20] not in BOLT_MAGICS:
+    """A valid-looking bbolt meta page 0: magic, version 2 and a power-of-two page size.
+
+    The magic and the meta struct are bbolt_format's, the same the reader validates with.
+    """
+    layout = MAGIC_BYTES.get(head[META_OFFSET : META_OFFSET + 4])
+    if layout is None or len(head) < META_OFFSET + 12:
         return False
-    order: Literal["little", "big"] = "little" if head[16:20] == BOLT_MAGICS[0] else "big"
-    version = int.from_bytes(head[20:24], order)
-    page_size = int.from_bytes(head[24:28], order)
-    return version == 2 and page_size >= 512 and page_size & (page_size - 1) == 0
+    _magic, version, page_size = struct.unpack_from(layout.order_char + "III", head, META_OFFSET)
+    return bool(version == VERSION and page_size >= 512 and page_size & (page_size - 1) == 0)
 
 
 def plausible_bolt_size(size: int) -> bool:
