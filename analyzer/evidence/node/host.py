@@ -6,7 +6,8 @@ import posixpath
 from collections.abc import Iterator
 
 from analyzer.errors import EvidenceError
-from analyzer.evidence.tree import Entry, EntryKind, EvidenceTree, path_parts
+from analyzer.evidence.tree.walk import Stop, walk_path
+from analyzer.evidence.tree import Entry, EntryKind, EvidenceTree
 from analyzer.evidence.node.host_paths import HOST_ROOT, HostFile, IS_DIRECTORY, LEAVES_EVIDENCE, LINK_LOOP, MAYBE_MISSING, Mount, NOT_IN_EVIDENCE, HostWalk, clean_host_path, excluded_by, join_path, read_problem, path_under, path_inside, tree_location, UNNAMED
 from analyzer.model.vocabulary import Distribution
 
@@ -85,46 +86,29 @@ class NodeEvidence:
             return None
 
     def _walk(self, host_path: str, *, follow_last: bool) -> HostWalk:
-        # Component by component, like the kernel: a link's target is pushed back onto the pending
-        # components and read as a host path, so it may lead into another mount.
+        # The one path walk (tree/walk.py) over host paths: a link's target is read as a host path,
+        # so it may lead into another mount.
         asked = clean_host_path(host_path)
-        pending = list(reversed(path_parts(asked)))
-        done: list[str] = []
-        chain: list[str] = []
-        while pending:
-            name = pending.pop()
-            if name == "..":
-                if done:  # "/.." is "/"
-                    done.pop()
-                continue
-            host = "/" + "/".join([*done, name])
-            tree_path = self.tree_path_for(host)
-            entry = self._stat(tree_path) if tree_path is not None else None
-            if entry is None:
-                if self._implied_children(host):
-                    done.append(name)
-                    continue
-                return HostWalk(None, None, False, tuple(chain), self._missing(asked, host, tree_path, chain))
-            if entry.kind is EntryKind.SYMLINK and (pending or follow_last):
-                chain.append(host)
-                if len(chain) > self.tree.limits.max_link_hops:
-                    return HostWalk(None, None, False, tuple(chain), LINK_LOOP)
-                target = entry.link_target or ""
-                if not target:
-                    return HostWalk(None, None, False, tuple(chain), NOT_IN_EVIDENCE)
-                if target.startswith("/"):
-                    done = []
-                pending.extend(reversed(path_parts(target)))
-                continue
-            if pending and entry.kind is not EntryKind.DIR:
-                return HostWalk(None, None, False, tuple(chain), NOT_IN_EVIDENCE)
-            done.append(name)
-        final = "/" + "/".join(done)
+        walked = walk_path(asked, self._lookup, follow_last=follow_last, max_hops=self.tree.limits.max_link_hops,
+                           rooted=True, implied=lambda host: bool(self._implied_children(host)))
+        chain = walked.links
+        if walked.stop is Stop.NOTHING:
+            assert walked.at is not None
+            return HostWalk(None, None, False, chain, self._missing(asked, walked.at, self.tree_path_for(walked.at), list(chain)))
+        if walked.stop is Stop.LOOP:
+            return HostWalk(None, None, False, chain, LINK_LOOP)
+        if walked.stop is not None:  # an empty link target, or a file where a directory was needed
+            return HostWalk(None, None, False, chain, NOT_IN_EVIDENCE)
+        final = "/" + "/".join(walked.parts)
         tree_path = self.tree_path_for(final)
         entry = self._stat(tree_path) if tree_path is not None else None
         if entry is None:  # "/" itself, or a directory only implied by deeper mounts
-            return HostWalk(None, None, True, tuple(chain), None)
-        return HostWalk(tree_path, entry, False, tuple(chain), None)
+            return HostWalk(None, None, True, chain, None)
+        return HostWalk(tree_path, entry, False, chain, None)
+
+    def _lookup(self, host: str) -> Entry | None:
+        tree_path = self.tree_path_for(host)
+        return self._stat(tree_path) if tree_path is not None else None
 
     def _missing(self, asked: str, host: str, tree_path: str | None, chain: list[str]) -> str:
         """Why ``asked`` is not readable, the walk having found nothing at ``host``."""

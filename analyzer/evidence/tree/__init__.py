@@ -32,7 +32,7 @@ raises ``UnsupportedEvidence`` describing its first bytes; an archive damaged be
 member raises ``CorruptEvidence``/``TruncatedEvidence``. Reading a member that cannot be read
 raises one of these naming the member, never an ``OSError`` or a library exception.
 
-Modules: ``entries`` (entries, limits, shared helpers), ``index`` (collecting entries while reading),
+Modules: ``entries`` (entries, limits, shared helpers), ``index`` (collecting entries while reading), ``walk`` (the one path walk, also used for host paths by ``evidence.node``),
 ``base`` (``EvidenceTree``: listing, the one path walker, bounded reads), ``directory``, ``tar``,
 ``compressed`` (gzip/xz/bzip2/zstd streams and the one-pass compressed tar), ``zip``, ``damage``
 (what the libraries raise on bad input) and ``opening`` (recognise by content and open). Magic

@@ -13,6 +13,7 @@ from analyzer.evidence.spill import SpilledFile, SpillProgress
 from analyzer.evidence.tree.damage import TAR_DAMAGE, ZIP_DAMAGE
 from analyzer.evidence.tree.entries import Entry, EntryKind, Limits, TreeProblem, ROOT_ENTRY, Unavailable, describe_member, reason_of, too_big, path_parts
 from analyzer.evidence.tree.index import TreeIndex
+from analyzer.evidence.tree.walk import Stop, walk_path
 
 
 # --------------------------------------------------------------------------- the tree
@@ -184,43 +185,11 @@ class EvidenceTree(ABC):
         return found, entry
 
     def _walk(self, path: str, *, follow_last: bool) -> str | None:
-        # Iterative, component by component, like the kernel's path walk: a link's target is
-        # pushed back onto the pending components, so ".." after a link is taken from where the
-        # link led (POSIX), and a loop is cut by the hop count rather than by recursion.
-        pending = list(reversed(path_parts(path)))
-        done: list[str] = []
-        hops = 0
-        via: str | None = None  # the last link followed, to name it if it leaves the root
-        while pending:
-            name = pending.pop()
-            if name == "..":
-                if not done:
-                    if via is None:  # the caller's own path climbs out: nothing is there
-                        return None
-                    raise CorruptEvidence(
-                        self.source, "symbolic link leads out of the evidence", describe_member(via)
-                    )
-                done.pop()
-                continue
-            candidate = "/".join([*done, name])
-            entry = self._entries.get(candidate)
-            if entry is None:
-                return None
-            if entry.kind is EntryKind.SYMLINK and (pending or follow_last):
-                hops += 1
-                if hops > self.limits.max_link_hops:
-                    raise CorruptEvidence(
-                        self.source, "too many levels of symbolic links", describe_member(path)
-                    )
-                target = entry.link_target or ""
-                if not target:
-                    return None  # an empty target names nothing (ENOENT on Linux)
-                if target.startswith("/"):
-                    done = []  # absolute: from the evidence's own root
-                pending.extend(reversed(path_parts(target)))
-                via = candidate
-                continue
-            if pending and entry.kind is not EntryKind.DIR:
-                return None
-            done.append(name)
-        return "/".join(done)
+        walked = walk_path(path, self._entries.get, follow_last=follow_last, max_hops=self.limits.max_link_hops, rooted=False)
+        if walked.stop is Stop.ABOVE_ROOT and walked.links:
+            raise CorruptEvidence(self.source, "symbolic link leads out of the evidence", describe_member(walked.links[-1]))
+        if walked.stop is Stop.LOOP:
+            raise CorruptEvidence(self.source, "too many levels of symbolic links", describe_member(path))
+        if walked.stop is not None:  # nothing there, or the caller's own path climbs out of the root
+            return None
+        return "/".join(walked.parts)
