@@ -41,7 +41,6 @@ import os
 import stat
 from collections.abc import Callable, Sequence
 from io import BytesIO
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -64,14 +63,13 @@ from analyzer.evidence.tree import (
 from analyzer.evidence.spill import SpillProgress
 from analyzer.evidence.mustgather import MustGatherRoot, find_must_gathers, inside_must_gather
 from analyzer.evidence.node import (
-    STATIC_KUBERESOURCES_NOTE,
     NodeEvidence,
     find_nodes,
     input_stem,
     path_inside,
     tree_location,
 )
-from analyzer.evidence.inputs import DetectedInput, EncryptionConfigSource, Evidence, InputKind, LogSource, SnapshotSource, read_head
+from analyzer.evidence.inputs import TreeFindings, tree_kind, DetectedInput, EncryptionConfigSource, Evidence, InputKind, LogSource, SnapshotSource, read_head
 from analyzer.evidence.names import MAX_LOOSE_DEPTH, BACKUP_NAME, COMPRESSION_SUFFIX, backup_name, stamp_utc, worth_holding
 from analyzer.evidence.node_files import find_apiserver_logs, find_encryption_configs
 from analyzer.evidence.sniff import sniff_log, BOLT_SNIFF_BYTES, LOG_SNIFF_BYTES, MAX_CONFIG_BYTES, describe_text, named_like_snapshot, plausible_bolt_size, is_bolt_head, is_encryption_config
@@ -85,17 +83,6 @@ EXPECTED = (
 
 
 # --------------------------------------------------------------------------- collecting
-
-
-@dataclass
-class _Found:
-    """What one tree (or one file) turned out to hold."""
-
-    kind: InputKind | None = None
-    nodes: list[NodeEvidence] = field(default_factory=list)
-    snapshots: list[SnapshotSource] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    must_gathers: list[MustGatherRoot] = field(default_factory=list)
 
 
 def _spill_wanted(path: str, size: int, head: bytes) -> bool:
@@ -256,8 +243,8 @@ class _Collector:
         self.inputs.insert(position, DetectedInput(tree.source, found.kind, tree.format, size, parent, tuple(notes)))
         return found.kind
 
-    def _survey(self, tree: EvidenceTree, fs_path: Path | None, fallback: str | None) -> _Found:
-        found = _Found(nodes=find_nodes(tree, fallback_name=fallback), must_gathers=find_must_gathers(tree))
+    def _survey(self, tree: EvidenceTree, fs_path: Path | None, fallback: str | None) -> TreeFindings:
+        found = TreeFindings(nodes=find_nodes(tree, fallback_name=fallback), must_gathers=find_must_gathers(tree))
         mounts = [m.tree_path for node in found.nodes for m in node.mounts]
         host_roots = [node.host_root for node in found.nodes if node.host_root is not None]
         sos_roots = [node.host_root for node in found.nodes if node.scrubbed and node.host_root is not None]
@@ -295,26 +282,8 @@ class _Collector:
         if ignored:
             shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
             found.notes.append(f"not recognised ({len(ignored)} files): {shown}")
-        found.kind = self._tree_kind(found, kinds)
+        found.kind = tree_kind(found, kinds)
         return found
-
-    @staticmethod
-    def _tree_kind(found: _Found, kinds: list[InputKind]) -> InputKind | None:
-        nodes = found.nodes
-        if len(nodes) == 1 and not found.snapshots and not kinds:
-            if nodes[0].scrubbed:
-                return InputKind.SOSREPORT
-            if nodes[0].exclusions and nodes[0].exclusions[0][1] == STATIC_KUBERESOURCES_NOTE:
-                return InputKind.STATIC_KUBERESOURCES
-            return InputKind.NODE_TREE
-        if found.must_gathers and not nodes and not found.snapshots:
-            return InputKind.MUST_GATHER
-        # cluster-backup.sh's directory: the snapshot beside the static_kuberesources tarball (§2.6).
-        if not nodes and found.snapshots and InputKind.STATIC_KUBERESOURCES in kinds:
-            return InputKind.CLUSTER_BACKUP
-        if nodes or found.snapshots or kinds:
-            return InputKind.CASE
-        return None
 
     def _head(self, tree: EvidenceTree, path: str, limit: int) -> bytes | None:
         try:
@@ -322,7 +291,7 @@ class _Collector:
         except EvidenceError:
             return None
 
-    def _snapshot_member(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry, found: _Found) -> bool:
+    def _snapshot_member(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry, found: TreeFindings) -> bool:
         head = self._head(tree, entry.path, BOLT_SNIFF_BYTES)
         if head is not None and not is_bolt_head(head):
             return False
@@ -352,7 +321,7 @@ class _Collector:
                 return fs_path, span[0]
         return None, 0
 
-    def _loose_member(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry, found: _Found) -> InputKind | None:
+    def _loose_member(self, tree: EvidenceTree, fs_path: Path | None, entry: Entry, found: TreeFindings) -> InputKind | None:
         head = self._head(tree, entry.path, SNIFF_BYTES)
         if head is None:
             return None

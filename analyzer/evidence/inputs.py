@@ -22,9 +22,7 @@ from analyzer.evidence.tree import (
 from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.spill import SpilledFile, SpillProgress
 from analyzer.evidence.mustgather import MustGatherRoot
-from analyzer.evidence.node import (
-    NodeEvidence,
-)
+from analyzer.evidence.node import STATIC_KUBERESOURCES_NOTE, NodeEvidence
 
 
 class InputKind(StrEnum):
@@ -209,3 +207,33 @@ def read_head(path: Path, limit: int) -> bytes:
             return handle.read(limit)
     except OSError as exc:
         raise EvidenceError(str(path), os_problem(exc)) from None
+
+
+@dataclass
+class TreeFindings:
+    """What one tree (or one file) turned out to hold."""
+
+    kind: InputKind | None = None
+    nodes: list[NodeEvidence] = field(default_factory=list)
+    snapshots: list[SnapshotSource] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    must_gathers: list[MustGatherRoot] = field(default_factory=list)
+
+
+def tree_kind(found: TreeFindings, kinds: list[InputKind]) -> InputKind | None:
+    """What a tree is, from what it turned out to hold and the kinds of its loose files."""
+    nodes = found.nodes
+    if len(nodes) == 1 and not found.snapshots and not kinds:
+        if nodes[0].scrubbed:
+            return InputKind.SOSREPORT
+        if nodes[0].exclusions and nodes[0].exclusions[0][1] == STATIC_KUBERESOURCES_NOTE:
+            return InputKind.STATIC_KUBERESOURCES
+        return InputKind.NODE_TREE
+    if found.must_gathers and not nodes and not found.snapshots:
+        return InputKind.MUST_GATHER
+    # cluster-backup.sh's directory: the snapshot beside the static_kuberesources tarball (§2.6).
+    if not nodes and found.snapshots and InputKind.STATIC_KUBERESOURCES in kinds:
+        return InputKind.CLUSTER_BACKUP
+    if nodes or found.snapshots or kinds:
+        return InputKind.CASE
+    return None
