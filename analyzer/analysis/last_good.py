@@ -176,11 +176,11 @@ def recover_hints(findings: list[Finding], wiring: Wiring, objects: EtcdObjects,
 
     Also returns the revision of each last working pair found ("namespace/secret" -> revision),
     which the report's history marks."""
-    loads = {(load.component, load.node, load.order, load.label): load for load in wiring.iter_loads()}
+    loads = {load.ref: load for load in wiring.iter_loads()}
     found: dict[str, LastGood | None] = {}
     result = []
     for item in findings:
-        load = loads.get((item.component, item.subject.node, item.order, item.label))
+        load = loads.get(item.load) if item.load is not None else None
         if load is None or not load.object or not item.id.startswith("pair.") or not item.severity.failing:
             result.append(item)
             continue

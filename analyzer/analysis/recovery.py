@@ -281,16 +281,12 @@ def _content_detail(m: Mechanism) -> str:
     return "no controller replaces material that is wrong rather than old: " + m.detail
 
 
-def _load_index(wiring: Wiring) -> dict[tuple[str, str | None, int, str], Load]:
-    return {(load.component, load.node, load.order, load.label): load for load in wiring.iter_loads()}
-
-
 def with_recovery(wiring: Wiring, findings: Iterable[Finding], at: datetime) -> list[Finding]:
     """Every certificate and pair finding with its forecast; the others unchanged."""
-    loads = _load_index(wiring)
+    loads = {load.ref: load for load in wiring.iter_loads()}
     result = []
     for item in findings:
-        load = loads.get((item.component, item.subject.node, item.order, item.label))
+        load = loads.get(item.load) if item.load is not None else None
         if load is None or item.id.startswith(NO_FORECAST):
             result.append(item)
             continue

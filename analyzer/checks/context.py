@@ -42,7 +42,7 @@ def finding(load: Load, id: str, severity: Severity, title: str, detail: str, *,
         id=id, severity=severity, component=load.component, role=load.role, title=title, detail=detail,
         subject=subject_of(load, material), go_error=go_error, evidence=evidence, remediation=remediation,
         label=load.label, order=load.order, blocks_start=blocks_start, peer=peer, fingerprint=fingerprint,
-        problem=problem,
+        problem=problem, load=load.ref,
     )
 
 

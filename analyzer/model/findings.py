@@ -47,6 +47,16 @@ class Subject:
 
 
 @dataclass(frozen=True)
+class LoadKey:
+    """Which load a finding judges: its component, node, place in start-up and label (one per load)."""
+
+    component: str
+    node: str | None
+    order: int
+    label: str
+
+
+@dataclass(frozen=True)
 class Finding:
     id: str  # stable: pair.key-unparseable, validity.expired, trust.unknown-authority
     severity: Severity
@@ -69,6 +79,7 @@ class Finding:
     go_version: str | None = None  # the Go release whose words go_error is ("1.27")
     # (release named by the evidence, its Go, what it prints instead) where an older Go words it otherwise
     go_error_older: tuple[tuple[str, str, str], ...] = ()
+    load: LoadKey | None = None  # the load it judges, for joining it back; None for evidence and log findings
 
     @property
     def sort_key(self) -> tuple[int, int, str, int, str, str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from analyzer.model.findings import LoadKey
 from analyzer.model.vocabulary import ContentState
 
 
@@ -148,6 +149,11 @@ class Load:
     public_keys: tuple[Material, ...] = ()  # PUBLIC_KEYS loads: every file of the directories
     dynamic_name: str | None = None  # "sni-serving-cert::<cert>::<key>", as klog names the pair
     error_format: str = "{}"  # how the component's code wraps this load's error, for Go's exact words
+
+    @property
+    def ref(self) -> LoadKey:
+        """What a finding about this load carries to name it (wiring.iter_loads gives each a distinct one)."""
+        return LoadKey(self.component, self.node, self.order, self.label)
 
 
 @dataclass
