@@ -70,6 +70,7 @@ CATALOGUE: dict[str, frozenset[FindingKind]] = {
     "evidence.encryption-config": _EVIDENCE,
     "evidence.live-damaged": _EVIDENCE,
     "evidence.must-gather": _EVIDENCE,
+    "evidence.must-gather-roots": _EVIDENCE,
     "evidence.node-conflict": _EVIDENCE,
     "evidence.possibly-dirty": _EVIDENCE,
     "evidence.problem": _EVIDENCE,
@@ -84,6 +85,7 @@ CATALOGUE: dict[str, frozenset[FindingKind]] = {
     "logs.start-failure": _LOG,
     "logs.unknown-authority": _LOG,
     "logs.x509-expired": _LOG,
+    "logs.etcd-client": _LOG,
     "pair.from-log": _LOG,
 }
 

@@ -25,6 +25,7 @@ class Component(StrEnum):
 
     KUBE_APISERVER = "kube-apiserver"
     ETCD = "etcd"
+    ETCD_METRICS = "etcd-metrics"  # OpenShift's metrics proxy beside etcd
     KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
     KUBE_SCHEDULER = "kube-scheduler"
     KUBELET = "kubelet"
@@ -54,6 +55,10 @@ class Role(StrEnum):
     ETCD_PEER = "etcd-peer"
     ETCD_TRUSTED_CA = "etcd-trusted-ca"
     ETCD_PEER_TRUSTED_CA = "etcd-peer-trusted-ca"
+    ETCD_METRICS_SERVING = "etcd-metrics-serving"
+    ETCD_METRICS_CLIENT = "etcd-metrics-client"
+    ETCD_METRICS_CLIENT_CA = "etcd-metrics-client-ca"
+    ETCD_METRICS_ETCD_CA = "etcd-metrics-etcd-ca"
     SERVICE_ACCOUNT_KEYS = "service-account-keys"
     SERVICE_ACCOUNT_SIGNING_KEY = "service-account-signing-key"
     SERVICE_ACCOUNT_PRIVATE_KEY = "service-account-private-key"
