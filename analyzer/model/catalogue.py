@@ -60,6 +60,7 @@ CATALOGUE: dict[str, frozenset[FindingKind]] = {
     "policy.rsa-key-size": _LOAD,
     "configuration.flag-invalid": _LOAD,
     "kubeconfig.ca": _LOAD,
+    "kubeconfig.ca-unloadable": _LOAD,
     "kubeconfig.ca-does-not-trust-server": _LOAD,
     "kubeconfig.server-name-mismatch": _LOAD,
     "service-account.key-mismatch": _LOAD,
@@ -80,12 +81,15 @@ CATALOGUE: dict[str, frozenset[FindingKind]] = {
     "evidence.snapshot-integrity": _EVIDENCE,
     "evidence.snapshot-unreadable": _EVIDENCE,
     "etcd-client.accepted": _EVIDENCE,  # a running etcd accepted the client pair given with --etcd
+    # A running etcd refused the pair: on the load that uses it, or on the input when no load does.
+    "etcd-client.refused": frozenset({FindingKind.LOAD, FindingKind.EVIDENCE}),
     "wiring.note": _EVIDENCE,
     "logs.sni-failure": _LOG,
     "logs.start-failure": _LOG,
     "logs.unknown-authority": _LOG,
     "logs.x509-expired": _LOG,
     "logs.etcd-client": _LOG,
+    "logs.served-certificate-differs": _LOG,
     "pair.from-log": _LOG,
 }
 

@@ -48,6 +48,7 @@ class Role(StrEnum):
     KUBELET_CLIENT_CA = "kubelet-client-ca"
     KUBELET_SERVING = "kubelet-serving"
     KUBELET_KUBECONFIG = "kubelet-kubeconfig"
+    KUBELET_BOOTSTRAP_KUBECONFIG = "kubelet-bootstrap-kubeconfig"
     KUBECONFIG = "kubeconfig"
     ETCD_CLIENT = "etcd-client"
     ETCD_CA = "etcd-ca"

@@ -26,7 +26,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.decode.manifest import Flags, StaticPod, load_static_pod, parse_flags
+from analyzer.decode.flags import Flags, parse_flags
+from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import ETC_KUBERNETES, NodeEvidence
 from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubelet, scheduler
