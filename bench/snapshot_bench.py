@@ -26,6 +26,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -35,10 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.fixtures import k8s_objects as k8s  # noqa: E402
-from analyzer.evidence.etcd import PARALLEL_THRESHOLD, default_workers  # noqa: E402
 from tests.fixtures.etcd_server import EtcdServer, etcd_bin_dir  # noqa: E402
-
-DEFAULT_WORKERS = default_workers(PARALLEL_THRESHOLD)
 
 GiB = 1 << 30
 TARGET_REVISIONS = 1_000_000
@@ -52,10 +50,10 @@ RESOURCES = (  # (etcd resource, share of keys): secrets and configmaps dominate
 )
 
 
-def _key_space() -> list[tuple[str, str, str]]:
+def _key_space(distinct_keys: int = DISTINCT_KEYS) -> list[tuple[str, str, str]]:
     keys = []
     for resource, share in RESOURCES:
-        for n in range(int(DISTINCT_KEYS * share)):
+        for n in range(int(distinct_keys * share)):
             keys.append((resource, f"ns-{n % NAMESPACES:03d}", f"{resource[:-1]}-{n:06d}"))
     return keys
 
@@ -72,13 +70,13 @@ def _value(resource: str, namespace: str, name: str, rng: random.Random) -> byte
 WRITERS = 4  # processes writing at once: one gRPC client each, on disjoint keys
 
 
-def _write_share(endpoint_port: int, writer: int, operations: int) -> int:
+def _write_share(endpoint_port: int, writer: int, operations: int, distinct_keys: int = DISTINCT_KEYS) -> int:
     """One writer's share: single-operation requests (each one revision), deletes only of live keys."""
     import etcd3
 
     client = etcd3.client(host="127.0.0.1", port=endpoint_port, timeout=60)
     rng = random.Random(writer)
-    keys = _key_space()[writer::WRITERS]
+    keys = _key_space(distinct_keys)[writer::WRITERS]
     live: set[int] = set()
     started = time.monotonic()
     for done in range(1, operations + 1):
@@ -96,7 +94,7 @@ def _write_share(endpoint_port: int, writer: int, operations: int) -> int:
     return operations
 
 
-def build(target: Path, revisions: int = TARGET_REVISIONS) -> dict[str, int]:
+def build(target: Path, revisions: int = TARGET_REVISIONS, distinct_keys: int = DISTINCT_KEYS) -> dict[str, int]:
     """Write ``revisions`` revisions over DISTINCT_KEYS keys, with deletes, then save.
 
     Every request is one put or one delete of a live key, so each is one etcd revision: the
@@ -107,7 +105,7 @@ def build(target: Path, revisions: int = TARGET_REVISIONS) -> dict[str, int]:
     with EtcdServer(quota_bytes=8 * GiB, fast_unsafe=True) as etcd:
         share = revisions // WRITERS
         with multiprocessing.get_context("spawn").Pool(WRITERS) as pool:
-            written = sum(pool.starmap(_write_share, [(etcd.client_port, writer, share) for writer in range(WRITERS)]))
+            written = sum(pool.starmap(_write_share, [(etcd.client_port, writer, share, distinct_keys) for writer in range(WRITERS)]))
         print("  saving the snapshot with etcdctl", file=sys.stderr)
         etcd.snapshot(target)
     return {"revisions_written": written, "size": target.stat().st_size}
@@ -119,6 +117,7 @@ class Measurement:
     peak_anon_mib: float
     peak_rss_mib: float
     output: str
+    cpu_seconds: float = 0.0  # user + system of the process and the children it waited for
 
 
 def _tree(pid: int) -> list[int]:
@@ -174,13 +173,16 @@ def measure(args: list[str], *, sample_memory: bool) -> Measurement:
     sampler = threading.Thread(target=sample, daemon=True)
     if sample_memory:
         sampler.start()
+    before = os.times()
     out, err = process.communicate()
     elapsed = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     if sample_memory:
         sampler.join()
-    if process.returncode not in (0, 1):
+    if process.returncode not in (0, 1, 3, 4):  # scan exits 1/3/4 by its verdict
         raise RuntimeError(f"{args[0]} failed ({process.returncode}): {err[-2000:]}")
-    return Measurement(elapsed, peak["anon"] / 1024, peak["hwm"] / 1024, out)
+    return Measurement(elapsed, peak["anon"] / 1024, peak["hwm"] / 1024, out, cpu)
 
 
 # What kforensic does, each as its own process, with the library's own entry points.
@@ -191,27 +193,19 @@ with Snapshot(sys.argv[1]) as snapshot:
     print(len(snapshot.build_index(workers=int(sys.argv[2])).live))
 """
 
-FULL_LATEST_PASS = """
-import sys
-from analyzer.evidence.etcd import Snapshot
-with Snapshot(sys.argv[1]) as snapshot:
-    index = snapshot.build_index()
-    total = sum(len(record.value) for record in snapshot.iter_read(sorted(index.live.values())))
-print(len(index.live), total)
+# The hash floor with kforensic's own SHA-256 code (hashlib over the mapped file, 16 MiB at a time).
+HASH_FLOOR = """
+import mmap, sys
+from analyzer.evidence.snapshot_hash import hash_window
+with open(sys.argv[1], "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+    print(hash_window(mapped, 0, len(mapped), len(mapped) % 512 == 32).file_sha256)
 """
 
-DECODE_SECRETS_AND_CONFIGMAPS = """
-import sys
-from analyzer.evidence.etcd import Snapshot
-from analyzer.decode.objects import load_object
-with Snapshot(sys.argv[1]) as snapshot:
-    index = snapshot.build_index([b"/registry/secrets/", b"/registry/configmaps/"])
-    decoded = 0
-    for record in snapshot.iter_read(sorted(index.live.values())):
-        obj = load_object(record.value, mod_revision=record.mod_revision)
-        decoded += bool(obj["metadata"]["name"])
-print(decoded)
-"""
+AT = "2025-06-01T12:00:00Z"
+# The growth law is read off snapshots built like the main one: a quarter of the revisions over the
+# same keys (a 4x smaller file, nearly the same live keys), and a quarter of the keys (4x fewer live
+# Secrets in a file of that same smaller size).
+VARIANTS = (("quarter-revisions", TARGET_REVISIONS // 4, DISTINCT_KEYS), ("quarter-keys", TARGET_REVISIONS // 4, DISTINCT_KEYS // 4))
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -223,57 +217,108 @@ def _cpu_ticks() -> tuple[int, int]:
     return sum(fields), fields[7] if len(fields) > 7 else 0
 
 
+def _cached(cache: Path, name: str, revisions: int, distinct_keys: int) -> Path:
+    snapshot = cache / f"{name}.db"
+    manifest = cache / f"{name}.json"
+    if not snapshot.exists() or not manifest.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        print(f"building {snapshot} (once; several minutes)", file=sys.stderr)
+        manifest.write_text(json.dumps(build(snapshot, revisions, distinct_keys)))
+    return snapshot
+
+
+def _machine() -> str:
+    flags = ""
+    try:
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+        model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("model name")), platform.processor())
+    except OSError:
+        model = platform.processor() or platform.machine()
+    sha = "with SHA extensions (sha_ni)" if " sha_ni" in flags else "without SHA extensions"
+    return f"{model}, {os.cpu_count()} cores, {sha}, Python {platform.python_version()}"
+
+
+def _live_counts(python: str, snapshot: Path) -> tuple[int, int]:
+    """(live keys, live Secrets) of a snapshot, from kforensic info."""
+    info = json.loads(measure([python, "-m", "analyzer", "info", str(snapshot), "--json", "--skip-hash-check"], sample_memory=False).output)
+    secrets = sum(count for resource, count in info["resources"].items() if "secrets" in resource)
+    return info["live_keys"], secrets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "kforensic-bench")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-variants", action="store_true", help="skip the memory growth measurement on the smaller snapshots")
     options = parser.parse_args()
 
-    snapshot = options.cache / "bench-1m-revisions.db"
-    manifest = options.cache / "bench-1m-revisions.json"
-    if not snapshot.exists() or not manifest.exists():
-        options.cache.mkdir(parents=True, exist_ok=True)
-        print(f"building {snapshot} (once; several minutes)", file=sys.stderr)
-        manifest.write_text(json.dumps(build(snapshot)))
+    snapshot = _cached(options.cache, "bench-1m-revisions", TARGET_REVISIONS, DISTINCT_KEYS)
     python = sys.executable
     etcdutl = str(etcd_bin_dir() / "etcdutl")
+    work = Path(tempfile.mkdtemp(prefix="kforensic-bench-"))
+
+    def scan(path: Path) -> list[str]:
+        return [python, "-m", "analyzer", "scan", str(path), "--at", AT, "--json", str(work / f"{path.stem}.json")]
+
     commands = {
         "etcdutl snapshot status": [etcdutl, "snapshot", "status", str(snapshot), "-w", "json"],
+        "kforensic scan": scan(snapshot),
         "kforensic info --json": [python, "-m", "analyzer", "info", str(snapshot), "--json"],
         "kforensic info --json --skip-hash-check": [python, "-m", "analyzer", "info", str(snapshot), "--json", "--skip-hash-check"],
-        "sha256sum (the hash floor on this CPU)": ["sha256sum", str(snapshot)],
-        "index pass, one process": [python, "-c", INDEX_PASS, str(snapshot), "1"],
-        f"index pass, {DEFAULT_WORKERS} processes (the default here)": [python, "-c", INDEX_PASS, str(snapshot), str(DEFAULT_WORKERS)],
-        "full latest-state pass (read every live value)": [python, "-c", FULL_LATEST_PASS, str(snapshot)],
-        "decode every secret and configmap": [python, "-c", DECODE_SECRETS_AND_CONFIGMAPS, str(snapshot)],
+        "SHA-256 of the file, kforensic's hashlib code (the hash floor)": [python, "-c", HASH_FLOOR, str(snapshot)],
+        "index pass, one process (the default)": [python, "-c", INDEX_PASS, str(snapshot), "1"],
+        "index pass, 2 worker processes": [python, "-c", INDEX_PASS, str(snapshot), "2"],
     }
     results: dict[str, list[Measurement]] = {name: [] for name in commands}
-    memory: dict[str, list[Measurement]] = {name: [] for name in commands}
+    rounds: list[tuple[float, dict[str, float]]] = []  # (load average at the start, ratio to etcdutl per command)
     ticks_before = _cpu_ticks()
     for _ in range(options.runs):
+        load = os.getloadavg()[0]
         for name, args in commands.items():  # alternate tools within each round
             results[name].append(measure(args, sample_memory=False))
-            memory[name].append(measure(args, sample_memory=True))
+        base = results["etcdutl snapshot status"][-1].seconds
+        rounds.append((load, {name: runs[-1].seconds / base for name, runs in results.items()}))
+    ticks_after = _cpu_ticks()
+    # Memory from separate sampled runs (sampling costs the measured process CPU on two cores).
+    memory = {name: measure(args, sample_memory=True) for name, args in commands.items()}
 
     status = json.loads(results["etcdutl snapshot status"][-1].output.strip().splitlines()[-1])
     info = json.loads(results["kforensic info --json"][-1].output)
     assert (info["revision"], info["total_keys"], info["size"]) == (status["revision"], status["totalKey"], status["totalSize"])
     assert info["revision"] > TARGET_REVISIONS, info["revision"]
     baseline = statistics.median(m.seconds for m in results["etcdutl snapshot status"])
+    baseline_cpu = statistics.median(m.cpu_seconds for m in results["etcdutl snapshot status"])
+    secrets = sum(count for resource, count in info["resources"].items() if "secrets" in resource)
 
-    print(f"\nfile: {snapshot} ({snapshot.stat().st_size / GiB:.2f} GiB), revision {info['revision']:,}, "
-          f"{info['events']:,} stored events, {info['live_keys']:,} live keys")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    ticks_after = _cpu_ticks()
+    print(f"\nfile: {snapshot.name} ({snapshot.stat().st_size / GiB:.2f} GiB), revision {info['revision']:,}, "
+          f"{info['events']:,} stored events, {info['live_keys']:,} live keys, {secrets:,} live Secrets")
+    print(f"machine: {_machine()}")
     total, steal = (after - before for after, before in zip(ticks_after, ticks_before, strict=True))
-    print(f"runs: {options.runs} (median shown); CPU stolen by the hypervisor during the runs: {100 * steal / max(total, 1):.1f} %\n")
-    print("| command | seconds | vs etcdutl | peak anon PSS (MiB) | peak RSS incl. file pages (MiB) |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"runs: {options.runs} (median shown); CPU stolen by the hypervisor during the runs: {100 * steal / max(total, 1):.1f} %")
+    print("load average (1 min) at the start of each round: " + ", ".join(f"{load:.1f}" for load, _ in rounds) + "\n")
+    print("| command | seconds | vs etcdutl (median of rounds) | per round | CPU seconds | CPU vs etcdutl | peak anon PSS (MiB) | peak RSS incl. file pages (MiB) |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|")
     for name, runs in results.items():
         seconds = statistics.median(m.seconds for m in runs)
-        sampled = memory[name]
-        print(f"| {name} | {seconds:.2f} | {seconds / baseline:.2f}x | "
-              f"{max(m.peak_anon_mib for m in sampled):.0f} | {max(m.peak_rss_mib for m in sampled):.0f} |")
+        cpu = statistics.median(m.cpu_seconds for m in runs)
+        per_round = [ratios[name] for _, ratios in rounds]
+        print(f"| {name} | {seconds:.2f} | {statistics.median(per_round):.2f}x | {' '.join(f'{r:.2f}' for r in per_round)} | "
+              f"{cpu:.2f} | {cpu / baseline_cpu:.2f}x | {memory[name].peak_anon_mib:.0f} | {memory[name].peak_rss_mib:.0f} |")
+    print(f"\n(etcdutl median: {baseline:.2f} s wall, {baseline_cpu:.2f} s CPU)")
+    if options.no_variants:
+        return
+
+    rows = [(snapshot, info["live_keys"], secrets, memory["kforensic scan"], memory["kforensic info --json --skip-hash-check"])]
+    for name, revisions, distinct_keys in VARIANTS:
+        path = _cached(options.cache, f"bench-{name}", revisions, distinct_keys)
+        live_keys, live_secrets = _live_counts(python, path)
+        rows.append((path, live_keys, live_secrets, measure(scan(path), sample_memory=True),
+                     measure([python, "-m", "analyzer", "info", str(path), "--json", "--skip-hash-check"], sample_memory=True)))
+    print("\n| snapshot | size (GiB) | live keys | live Secrets | scan peak anon PSS (MiB) | info --skip-hash-check peak anon PSS (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for path, live_keys, live_secrets, scanned, informed in rows:
+        print(f"| {path.name} | {path.stat().st_size / GiB:.2f} | {live_keys:,} | {live_secrets:,} | {scanned.peak_anon_mib:.0f} | {informed.peak_anon_mib:.0f} |")
 
 
 if __name__ == "__main__":

@@ -18,10 +18,8 @@ from pathlib import Path
 from analyzer.errors import CorruptEvidence
 from analyzer.evidence.bbolt import BoltDB, Bucket, Damage, Mapped, open_bolt
 from analyzer.evidence.etcd_index import (
-    MAX_WORKERS,
-    PARALLEL_THRESHOLD,
+    DEFAULT_WORKERS,
     Run,
-    default_workers,
     index_event,
     index_in_parallel,
     index_leaves,
@@ -59,8 +57,8 @@ from analyzer.evidence.store import EtcdStore, IndexQuery
 
 # The names readers have always imported from here.
 __all__ = [
-    "KEY_BUCKET", "MAX_WORKERS", "PARALLEL_THRESHOLD", "Compaction", "Integrity", "IntegrityResult", "KeyIndex", "KeyValue",
-    "Member", "Revision", "SalvageReport", "Snapshot", "default_workers", "load_revision", "pack_revision", "unpack_revision",
+    "DEFAULT_WORKERS", "KEY_BUCKET", "Compaction", "Integrity", "IntegrityResult", "KeyIndex", "KeyValue",
+    "Member", "Revision", "SalvageReport", "Snapshot", "load_revision", "pack_revision", "unpack_revision",
     "user_key",
 ]
 
@@ -267,9 +265,9 @@ class Snapshot(EtcdStore):
 
     def index(self, query: IndexQuery, progress: Callable[[int], None] | None = None, workers: int | None = None) -> KeyIndex:
         """One pass over every revision (``etcd_index``). ``progress`` is called with the number of
-        events seen so far. ``workers`` processes (default: ``default_workers``) index consecutive
+        events seen so far. ``workers`` processes (default: ``DEFAULT_WORKERS``) index consecutive
         runs of leaf pages, merged in revision order."""
-        workers = workers if workers is not None else default_workers(self.file_size)
+        workers = workers if workers is not None else DEFAULT_WORKERS
         bucket = self._bucket(KEY_BUCKET)
         run = Run()
         if self.salvage_mode:

@@ -8,14 +8,14 @@ covers the revision key and the first tag and length of its ``mvccpb.KeyValue`` 
 built per page. Bounds and damage checks stay: an element that points past its page ends the
 page, a record that is not a revision is counted and recorded (bench/README.md has the numbers).
 
-Big snapshots can be indexed by worker processes over consecutive runs of leaf pages, merged in
-revision order; keeping each key's last event per run, deletes included, makes the merge exact.
+A caller may ask for worker processes over consecutive runs of leaf pages, merged in revision
+order; keeping each key's last event per run, deletes included, makes the merge exact. They are
+not the default: on two cores they measured no faster, for several times the memory.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,10 +33,11 @@ from analyzer.evidence.mvcc import (
 )
 from analyzer.evidence.store import IndexQuery
 
-PARALLEL_THRESHOLD = 256 << 20  # full passes over bigger snapshots may use several processes
-# Each worker holds a dict of the keys its pages touch, nearly every live key on a busy cluster:
-# memory is about (workers + 1) x the index, and more than 4 gains little (bench/README.md).
-MAX_WORKERS = 4
+# Processes for a full pass when the caller does not say. One: measured on the 1,000,000-revision
+# bench snapshot on two shared cores, two workers took as long as one process (the fused loop
+# left little to split, and the merge is serial) for about three times the memory, since each
+# worker holds a dict of nearly every live key (bench/README.md). ``workers=N`` still splits.
+DEFAULT_WORKERS = 1
 _LABEL = "key"
 
 
@@ -169,13 +170,6 @@ def merge_runs(runs: Iterable[Run]) -> KeyIndex:
         for name, events in run.history.items():
             index.history.setdefault(name, []).extend(events)
     return index
-
-
-def default_workers(file_size: int) -> int:
-    """Processes for a full pass: none for small files, where starting them costs more than it saves."""
-    if file_size < PARALLEL_THRESHOLD:
-        return 1
-    return max(1, min(os.cpu_count() or 1, MAX_WORKERS))
 
 
 def index_in_parallel(db: BoltDB, bucket: Bucket, where: tuple[str, int], query: IndexQuery, workers: int,
