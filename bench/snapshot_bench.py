@@ -241,7 +241,7 @@ def _machine() -> str:
 
 def _live_counts(python: str, snapshot: Path) -> tuple[int, int]:
     """(live keys, live Secrets) of a snapshot, from kforensic info."""
-    info = json.loads(measure([python, "-m", "analyzer", "info", str(snapshot), "-o", "json", "--skip-hash-check"], sample_memory=False).output)
+    info = json.loads(measure([python, "-m", "analyzer", "info", str(snapshot), "--json", "--skip-hash-check"], sample_memory=False).output)
     secrets = sum(count for resource, count in info["resources"].items() if "secrets" in resource)
     return info["live_keys"], secrets
 
@@ -264,8 +264,8 @@ def main() -> None:
     commands = {
         "etcdutl snapshot status": [etcdutl, "snapshot", "status", str(snapshot), "-w", "json"],
         "kforensic scan": scan(snapshot),
-        "kforensic info -o json": [python, "-m", "analyzer", "info", str(snapshot), "-o", "json"],
-        "kforensic info -o json --skip-hash-check": [python, "-m", "analyzer", "info", str(snapshot), "-o", "json", "--skip-hash-check"],
+        "kforensic info --json": [python, "-m", "analyzer", "info", str(snapshot), "--json"],
+        "kforensic info --json --skip-hash-check": [python, "-m", "analyzer", "info", str(snapshot), "--json", "--skip-hash-check"],
         "SHA-256 of the file, kforensic's hashlib code (the hash floor)": [python, "-c", HASH_FLOOR, str(snapshot)],
         "index pass, one process (the default)": [python, "-c", INDEX_PASS, str(snapshot), "1"],
         "index pass, 2 worker processes": [python, "-c", INDEX_PASS, str(snapshot), "2"],
@@ -284,7 +284,7 @@ def main() -> None:
     memory = {name: measure(args, sample_memory=True) for name, args in commands.items()}
 
     status = json.loads(results["etcdutl snapshot status"][-1].output.strip().splitlines()[-1])
-    info = json.loads(results["kforensic info -o json"][-1].output)
+    info = json.loads(results["kforensic info --json"][-1].output)
     assert (info["revision"], info["total_keys"], info["size"]) == (status["revision"], status["totalKey"], status["totalSize"])
     assert info["revision"] > TARGET_REVISIONS, info["revision"]
     baseline = statistics.median(m.seconds for m in results["etcdutl snapshot status"])
@@ -309,12 +309,12 @@ def main() -> None:
     if options.no_variants:
         return
 
-    rows = [(snapshot, info["live_keys"], secrets, memory["kforensic scan"], memory["kforensic info -o json --skip-hash-check"])]
+    rows = [(snapshot, info["live_keys"], secrets, memory["kforensic scan"], memory["kforensic info --json --skip-hash-check"])]
     for name, revisions, distinct_keys in VARIANTS:
         path = _cached(options.cache, f"bench-{name}", revisions, distinct_keys)
         live_keys, live_secrets = _live_counts(python, path)
         rows.append((path, live_keys, live_secrets, measure(scan(path), sample_memory=True),
-                     measure([python, "-m", "analyzer", "info", str(path), "-o", "json", "--skip-hash-check"], sample_memory=True)))
+                     measure([python, "-m", "analyzer", "info", str(path), "--json", "--skip-hash-check"], sample_memory=True)))
     print("\n| snapshot | size (GiB) | live keys | live Secrets | scan peak anon PSS (MiB) | info --skip-hash-check peak anon PSS (MiB) |")
     print("|---|---:|---:|---:|---:|---:|")
     for path, live_keys, live_secrets, scanned, informed in rows:

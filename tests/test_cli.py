@@ -90,12 +90,7 @@ def test_output_option_is_the_same_everywhere():
         assert "output" in by_name, name
         output = by_name["output"]
         assert sorted(output.opts) == ["--output", "-o"], name
-        # typer 0.29 keeps the annotation; the 0.28 that pyproject pins turns the enum into click's choices.
-        descriptor = getattr(output, "type_descriptor", None)
-        if descriptor is not None:
-            assert descriptor.annotation is Output, name
-        else:
-            assert list(output.type.choices) == [member.value for member in Output], name
+        assert output.type_descriptor.annotation is Output, name
 
 
 def test_no_option_is_a_flag_in_one_command_and_takes_a_value_in_another():
