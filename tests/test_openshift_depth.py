@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 import yaml
 
-from analyzer.wiring.openshift import standard_etcd_flags, standard_metrics_flags
+from analyzer.wiring.openshift_etcd import standard_etcd_flags, standard_metrics_flags
 from analyzer.wiring.openshift_releases import release_fact, release_from_cluster_version
 from tests.fixtures import scenarios
 from tests.fixtures.archives import File, build

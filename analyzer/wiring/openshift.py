@@ -8,14 +8,12 @@ pod; the config from the node's revisioned directory, else ``config-<revision>``
 
 from __future__ import annotations
 
-import json
 import re
-import shlex
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from analyzer.decode.flags import Flags, parse_flags
-from analyzer.decode.manifest import StaticPod, load_static_pod
+from analyzer.decode.flags import Flags
+from analyzer.decode.manifest import StaticPod
 from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_extended_arguments, load_kube_apiserver_config
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
@@ -23,39 +21,19 @@ from analyzer.wiring.components import controller_manager, etcd, etcd_metrics, k
 from analyzer.wiring.kubeadm import first_service_ip
 from analyzer.wiring.model import Component, Load, Material, State, Wiring
 from analyzer.wiring.openshift_releases import (
-    CERTS_IN_POD,
-    STANDARD_MOUNTS,
     STANDARD_MOUNTS_SOURCE,
     STATIC_POD_RESOURCES,
-    ClusterRelease,
-    release_fact,
-    release_from_cluster_version,
-    standard_host_path,
     substitute_placeholders,
 )
+from analyzer.wiring.openshift_pods import (
+    APISERVER_POD, CONFIG_IN_POD, ETCD_NAMESPACE, ETCD_POD, KCM_NAMESPACE, KCM_POD, KUBELET_BOOTSTRAP_KUBECONFIG,
+    KUBELET_CLIENT_CA, KUBELET_KUBECONFIG, NODE_KUBECONFIGS, SCHEDULER_NAMESPACE, SCHEDULER_POD, SERVER_CA_IN_POD,
+    SYSTEM_SERVING_NAMES, TARGET, mirror_pod, pod_from_etcd, standard_mounts,
+)
+from analyzer.wiring.openshift_etcd import METRICS_CONTAINER, etcd_from_objects, cluster_release, metrics_proxy_flags
 from analyzer.wiring.resolve import Mount, StaticPodResolver
-from analyzer.wiring.sources import EtcdObjects, node_static_pod, static_pod_of
+from analyzer.wiring.sources import EtcdObjects, node_static_pod
 
-TARGET = "openshift-kube-apiserver"
-ETCD_NAMESPACE = "openshift-etcd"
-KCM_NAMESPACE = "openshift-kube-controller-manager"
-SCHEDULER_NAMESPACE = "openshift-kube-scheduler"
-KCM_POD = "/etc/kubernetes/manifests/kube-controller-manager-pod.yaml"
-SCHEDULER_POD = "/etc/kubernetes/manifests/kube-scheduler-pod.yaml"
-APISERVER_POD = "/etc/kubernetes/manifests/kube-apiserver-pod.yaml"
-ETCD_POD = "/etc/kubernetes/manifests/etcd-pod.yaml"
-CONFIG_IN_POD = "/etc/kubernetes/static-pod-resources/configmaps/config/config.yaml"
-SERVER_CA_IN_POD = "/etc/kubernetes/static-pod-resources/configmaps/kube-apiserver-server-ca/ca-bundle.crt"
-NODE_KUBECONFIGS = "/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/node-kubeconfigs"
-KUBELET_KUBECONFIG = "/var/lib/kubelet/kubeconfig"
-KUBELET_CLIENT_CA = "/etc/kubernetes/kubelet-ca.crt"
-# machine-config-operator templates/*/01-*-kubelet/_base/units/kubelet.service.yaml: --bootstrap-kubeconfig.
-KUBELET_BOOTSTRAP_KUBECONFIG = "/etc/kubernetes/kubeconfig"
-# The names each system serving pair is minted for (certrotationcontroller, layouts §2.4).
-SYSTEM_SERVING_NAMES = {
-    "localhost-serving-cert-certkey": ("localhost", "127.0.0.1"),
-    "localhost-recovery-serving-certkey": ("localhost-recovery",),
-}
 
 
 def _mounts(pod: StaticPod) -> tuple[Mount, ...]:
@@ -102,41 +80,6 @@ def highest_complete_config(objects: EtcdObjects | None) -> int | None:
         if all(objects.find("secrets", TARGET, f"{name}-{revision}") is not None for name in REQUIRED_REVISION_SECRETS):
             return revision
     return None
-
-
-def _pod_from_etcd(objects: EtcdObjects, revision: int | None, component: str = "kube-apiserver",
-                   namespace: str = TARGET, node: str | None = None, container: str | None = None) -> StaticPod | None:
-    """The static pod the installer writes from ``<component>-pod-<revision>`` (or the latest copy),
-    with the installer's placeholders replaced as it replaces them on the node."""
-    name = f"{component}-pod-{revision}" if revision else f"{component}-pod"
-    material = objects.data("configmaps", namespace, name, "pod.yaml")
-    if material.state is State.PRESENT and (revision is not None or node):
-        text = substitute_placeholders(material.data.decode("utf-8", "replace"), revision, node)
-        material = replace(material, data=text.encode())
-    return static_pod_of(material, container or component)
-
-
-def _mirror_pod(objects: EtcdObjects, node: str | None, component: str = "kube-apiserver", namespace: str = TARGET) -> StaticPod | None:
-    """The kubelet's mirror of the static pod (``<component>-<node>``): the node's manifest as the kubelet saw it."""
-    if not node:
-        return None
-    stored = objects.find("pods", namespace, f"{component}-{node}")
-    if stored is None or stored.object is None:
-        return None
-    try:
-        return load_static_pod(json.dumps(stored.object).encode(), component)
-    except DecodeError:
-        return None
-
-
-def standard_mounts(component: str, revision: int | None) -> tuple[Mount, ...]:
-    """The operator's own resource-dir and cert-dir mounts, for a revision (the revisioned one only when it is known)."""
-    mounts = []
-    for mount in STANDARD_MOUNTS[component]:
-        host = standard_host_path(mount.host_path, revision)
-        if host is not None:
-            mounts.append(Mount(mount.pod_path, host))
-    return tuple(mounts)
 
 
 def _config(resolver: StaticPodResolver, objects: EtcdObjects | None, revision: int | None,
@@ -222,10 +165,10 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
             if revision is not None:
                 steps.append(f"revision {revision}: the highest complete config-{revision} in etcd (no static pod and no operator status)")
         if pod is None and objects is not None:
-            pod = _pod_from_etcd(objects, revision, node=name)
+            pod = pod_from_etcd(objects, revision, node=name)
             pod_source = f"ConfigMap {TARGET}/kube-apiserver-pod-{revision}" if pod else ""
             if pod is None:
-                pod = _mirror_pod(objects, name)
+                pod = mirror_pod(objects, name)
                 pod_source = f"mirror pod {TARGET}/kube-apiserver-{name}" if pod else ""
                 if pod is not None:
                     steps.append(f"mounts from the {pod_source} in etcd (no kube-apiserver-pod-{revision} in the evidence)")
@@ -265,7 +208,7 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
         if node is not None:
             wiring.components.extend(_node_components(node, objects, wiring.notes))
         elif objects is not None:
-            wiring.components.extend(_etcd_from_objects(objects, name, release, wiring.notes))
+            wiring.components.extend(etcd_from_objects(objects, name, release, wiring.notes))
         wiring.components.extend(_controllers(node, name, objects))
     return wiring
 
@@ -279,7 +222,7 @@ def _controllers(node: NodeEvidence | None, name: str | None, objects: EtcdObjec
         pod = node_static_pod(node, manifest, component) if node is not None else None
         source = f"{manifest} on {name}"
         if pod is None and objects is not None:
-            pod = _pod_from_etcd(objects, None, component, namespace)
+            pod = pod_from_etcd(objects, None, component, namespace)
             source = f"ConfigMap {namespace}/{component}-pod in etcd"
         if pod is None:
             continue
@@ -333,114 +276,6 @@ def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: st
     if hint == "service-network-serving-certkey":
         return replace(load, expected_names=("kubernetes.default.svc",) + ((service_ip,) if service_ip else ()))
     return load
-
-
-def cluster_release(objects: EtcdObjects | None) -> ClusterRelease:
-    """The release the cluster runs, from ``clusterversions/version`` (an etcd snapshot's
-    ``config.openshift.io/clusterversions/version``, a must-gather's
-    ``cluster-scoped-resources/config.openshift.io/clusterversions/version.yaml``)."""
-    stored = objects.find("config.openshift.io/clusterversions", None, "version") if objects is not None else None
-    return release_from_cluster_version(stored.object if stored is not None else None)
-
-
-def _standard_layout(release: str | None, bundles_fact: str) -> tuple[dict[str, str], list[str], str] | None:
-    """For a release: where each per-node etcd pair lives in the cert-dir (etcd.cert-aggregates: one
-    aggregate from 4.8, one per kind before), the CA bundle files of ``bundles_fact``, and the sources."""
-    aggregates, bundles = release_fact("etcd.cert-aggregates", release), release_fact(bundles_fact, release)
-    if aggregates is None or bundles is None:
-        return None
-    names = aggregates.value.split(",")
-    secrets = {kind: f"{CERTS_IN_POD}/secrets/{f'etcd-all-{kind}' if f'etcd-all-{kind}' in names else names[0]}/etcd-{kind}-"
-               for kind in ("peer", "serving", "serving-metrics")}
-    return secrets, [f"{CERTS_IN_POD}/{path}" for path in bundles.value.split(",")], f"{aggregates.source}; {bundles.source}"
-
-
-def standard_metrics_flags(release: str | None, node: str) -> Flags | None:
-    """The etcd-metrics grpc-proxy's certificate flags for a release (etcd.cert-aggregates, etcd.metrics-ca-bundles)."""
-    layout = _standard_layout(release, "etcd.metrics-ca-bundles")
-    if layout is None:
-        return None
-    secrets, (cacert, trusted), _ = layout
-    metrics, peer = secrets["serving-metrics"] + node, secrets["peer"] + node
-    return parse_flags([f"--cert-file={metrics}.crt", f"--key-file={metrics}.key", f"--trusted-ca-file={trusted}",
-                        f"--cert={peer}.crt", f"--key={peer}.key", f"--cacert={cacert}"])
-
-
-def standard_etcd_flags(release: str | None, node: str) -> tuple[Flags, str] | None:
-    """etcd's certificate flags as the operator writes them for a release, when no etcd pod is in the
-    evidence: the per-node pairs in their aggregate (etcd.cert-aggregates) and the trusted CA bundles
-    (etcd.ca-bundles) of ``RELEASE_FACTS``. None when the release is unknown or outside the table."""
-    layout = _standard_layout(release, "etcd.ca-bundles")
-    if layout is None:
-        return None
-    secrets, (trusted, peer_trusted), sources = layout
-    serving, peer = secrets["serving"] + node, secrets["peer"] + node
-    return parse_flags([f"--cert-file={serving}.crt", f"--key-file={serving}.key", f"--trusted-ca-file={trusted}",
-                        "--client-cert-auth=true", f"--peer-cert-file={peer}.crt", f"--peer-key-file={peer}.key",
-                        f"--peer-trusted-ca-file={peer_trusted}", "--peer-client-cert-auth=true"]), sources
-
-
-def _etcd_from_objects(objects: EtcdObjects, node: str | None, release: ClusterRelease, notes: list[str]) -> list[Component]:
-    """etcd on a master known only from etcd: its static pod from ``etcd-pod`` in openshift-etcd (the
-    installer's NODE_NAME placeholder replaced), else the kubelet's mirror pod, else the operator's
-    standard layout for the release ClusterVersion names; its files through the objects they are
-    written from (cluster-etcd-operator bindata/etcd/pod.gotpl.yaml; etcd-all-certs takes
-    etcd-serving-<node> and etcd-peer-<node>, etcd-all-bundles takes etcd-ca-bundle)."""
-    if not node:
-        return []
-    pod = _pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node)
-    source = f"ConfigMap {ETCD_NAMESPACE}/etcd-pod in etcd"
-    if pod is None:
-        pod = _mirror_pod(objects, node, "etcd", ETCD_NAMESPACE)
-        source = f"mirror pod {ETCD_NAMESPACE}/etcd-{node} in etcd"
-    if pod is None:
-        standard = standard_etcd_flags(release.release, node)
-        if standard is None:
-            notes.append(f"cannot tell how etcd on {node} is configured: no etcd-pod ConfigMap or mirror pod in the evidence, "
-                         f"and {'the release ' + str(release.version) + ' is outside the release table' if release.version else release.detail.split(': ', 1)[-1]}")
-            return []
-        flags, facts = standard
-        notes.append(f"etcd on {node}: no etcd-pod ConfigMap or mirror pod in the evidence: wired from the operator's standard layout "
-                     f"for OpenShift {release.release} ({facts})")
-        resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, None, standard_mounts("etcd", None))
-        how = f"the operator's standard layout for OpenShift {release.release} (no etcd pod in the evidence)"
-        standard_metrics = standard_metrics_flags(release.release, node)
-        return [etcd(flags, resolver, node=node, distribution="openshift", configured_by=how,
-                     expected_server=("localhost", "127.0.0.1"), expected_peer=())] + (
-            [etcd_metrics(standard_metrics, resolver, node=node, distribution="openshift", configured_by=how)] if standard_metrics else [])
-    resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, pod.revision, standard_mounts("etcd", pod.revision))
-    found = [etcd(pod.flags, resolver, node=node, distribution="openshift", configured_by=f"{source}, the operator's standard mounts",
-                  expected_server=("localhost", "127.0.0.1"), expected_peer=())]
-    metrics = metrics_proxy_flags(_pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node, container=METRICS_CONTAINER))
-    if metrics is not None:
-        found.append(etcd_metrics(metrics, resolver, node=node, distribution="openshift",
-                                  configured_by=f"{source} (container etcd-metrics), the operator's standard mounts"))
-    return found
-
-
-# OpenShift's etcd pod runs etcd's metrics behind `etcd grpc-proxy start` in the etcd-metrics container
-# (cluster-etcd-operator bindata/etcd/pod.yaml up to release-4.17, pod.gotpl.yaml on main): served with
-# etcd-serving-metrics-<node> to clients of the etcd-metric-signer (--trusted-ca-file, the metrics CA
-# bundle), dialling etcd's metrics listener with the node's etcd-peer pair (--cert/--key, --cacert).
-METRICS_CONTAINER = "etcd-metrics"
-
-
-def metrics_proxy_flags(pod: StaticPod | None) -> Flags | None:
-    """The grpc-proxy flags of the etcd-metrics container (the pod loaded for that container), None
-    when it has none. The command is a shell script; its ``etcd grpc-proxy start`` line is read as sh
-    would split it (backslash-newlines joined)."""
-    if pod is None:
-        return None
-    text = re.sub(r"\\\r?\n", "", pod.script) if pod.script else shlex.join(pod.command + pod.args)
-    for line in text.splitlines():
-        try:
-            words = shlex.split(line, posix=True)
-        except ValueError:
-            continue
-        for index in range(len(words) - 2):
-            if words[index + 1 : index + 3] == ["grpc-proxy", "start"]:
-                return parse_flags(words[index + 3 :])
-    return None
 
 
 def _node_components(node: NodeEvidence, objects: EtcdObjects | None, notes: list[str]) -> list[Component]:
