@@ -297,15 +297,21 @@ def test_the_trust_graph_draws_every_certificate_once_with_its_issuer_and_unique
     assert any(long_name[:20] in t for t in texts) and f"<title>CN={long_name}" in svg
 
 
-def test_the_template_is_compiled_once_and_then_loaded_from_the_cache(tmp_path, monkeypatch):
+def test_the_template_is_compiled_once_and_then_loaded_from_the_cache_the_user_names(tmp_path, monkeypatch):
     from analyzer.report import html
 
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.delenv("KFORENSIC_NO_CACHE", raising=False)
+    monkeypatch.delenv("KFORENSIC_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert html._bytecode_cache() is None  # nothing written unless asked: compiled in memory
+    html.environment(html._bytecode_cache()).get_template(html.TEMPLATE)
+    assert not (tmp_path / "home").exists() and not (tmp_path / "xdg").exists()
+
+    monkeypatch.setenv("KFORENSIC_CACHE_DIR", str(tmp_path / "cache"))
     first = html.environment(html._bytecode_cache())
     first.get_template(html.TEMPLATE)
-    assert [p.name for p in (tmp_path / "kforensic" / "templates").iterdir()]  # the compiled form, kept
-    assert oct((tmp_path / "kforensic" / "templates").stat().st_mode & 0o777) == "0o700"
+    assert [p.name for p in (tmp_path / "cache" / "templates").iterdir()]  # the compiled form, kept
+    assert oct((tmp_path / "cache" / "templates").stat().st_mode & 0o777) == "0o700"
     second = html.environment(html._bytecode_cache())
 
     def compile_again(*args, **kwargs):
@@ -313,5 +319,3 @@ def test_the_template_is_compiled_once_and_then_loaded_from_the_cache(tmp_path, 
 
     monkeypatch.setattr(second, "compile", compile_again)
     assert second.get_template(html.TEMPLATE).render  # loaded from the cache, not compiled
-    monkeypatch.setenv("KFORENSIC_NO_CACHE", "1")
-    assert html._bytecode_cache() is None

@@ -74,7 +74,7 @@ app = typer.Typer(
         "offline, from an etcd snapshot, a copy of /etc/kubernetes, and the apiserver's logs.\n\n"
         + EXIT_CODES
         + "\n\nNO_COLOR=1 turns colour off; KFORENSIC_DEBUG=1 (or -v) shows the traceback of a bug; "
-        "KFORENSIC_NO_CACHE=1 keeps the compiled HTML template out of ~/.cache/kforensic."
+        "KFORENSIC_CACHE_DIR=DIR keeps the compiled HTML template there between runs (nothing is cached by default)."
     ),
     no_args_is_help=True,
     add_completion=True,

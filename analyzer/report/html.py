@@ -3,10 +3,11 @@ the JSON report rendered with the jinja2 template in ``reports/templates`` (``an
 once installed). Autoescaping is on: text from the evidence is never markup. It prints to A4 with
 the verdict and the fix on the first page and the inventory as a compact appendix.
 
-The template is compiled once per process, and jinja2's bytecode cache keeps the compiled form in
-the user's cache directory (``$XDG_CACHE_HOME/kforensic``), so that a run after the first only
-loads it: compiling costs more than rendering. The cache is keyed by the template's source and
-jinja2's version; where no cache directory can be made, the template is compiled in memory.
+The template is compiled once per process. Compiling costs more than rendering (about 0.1 s), so
+jinja2's bytecode cache can keep the compiled form between runs, but only in a directory the user
+names with ``KFORENSIC_CACHE_DIR``: kforensic writes nothing but the outputs asked for, and a
+support engineer's home directory is not one of them. The cache is keyed by the template's source
+and jinja2's version; where the directory cannot be made, the template is compiled in memory.
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ def _template_source(name: str) -> str:
 
 
 def _bytecode_cache() -> BytecodeCache | None:
-    if os.environ.get("KFORENSIC_NO_CACHE"):
+    named = os.environ.get("KFORENSIC_CACHE_DIR")
+    if not named:
         return None
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    directory = base / "kforensic" / "templates"
+    directory = Path(named) / "templates"
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError:
