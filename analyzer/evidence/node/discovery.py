@@ -172,6 +172,16 @@ def _place(drafts: list[_Draft], tree_dir: str, host_path: str, reason: str, whe
     owner.mounts.append(Mount(host_path, tree_dir, reason))
 
 
+# The data directories a copied directory is recognised as by its own files (each marker function
+# names the files that gave it away), placed in this order.
+_DATA_DIRS = (
+    (_kubelet_pki_markers, KUBELET_PKI),
+    (_kubespray_etcd_markers, KUBESPRAY_ETCD_SSL),
+    (_rke2_data_markers, RKE2_DATA),
+    (_tectonic_etcd_markers, TECTONIC_ETCD_SSL),
+)
+
+
 def find_nodes(tree: EvidenceTree, *, fallback_name: str | None = None) -> list[NodeEvidence]:
     """Every node whose host files the tree holds, found by content (rules in the module doc).
 
@@ -214,18 +224,10 @@ def find_nodes(tree: EvidenceTree, *, fallback_name: str | None = None) -> list[
         if not any(path_inside(sos_root, d.root) or path_inside(d.root, sos_root) for d in drafts):
             drafts.append(_Draft(sos_root, sos_root, sos=True))
     for directory in directories:
-        shown = _kubelet_pki_markers(listing, directory)
-        if shown:
-            _place(drafts, directory, KUBELET_PKI, ", ".join(shown), where(directory))
-        shown = _kubespray_etcd_markers(listing, directory)
-        if shown:
-            _place(drafts, directory, KUBESPRAY_ETCD_SSL, ", ".join(shown), where(directory))
-        shown = _rke2_data_markers(listing, directory)
-        if shown:
-            _place(drafts, directory, RKE2_DATA, ", ".join(shown), where(directory))
-        shown = _tectonic_etcd_markers(listing, directory)
-        if shown:
-            _place(drafts, directory, TECTONIC_ETCD_SSL, ", ".join(shown), where(directory))
+        for markers, host_dir in _DATA_DIRS:
+            shown = markers(listing, directory)
+            if shown:
+                _place(drafts, directory, host_dir, ", ".join(shown), where(directory))
     for directory in directories:
         # After the data dirs, so that a tree of / holding both finds one node for them.
         shown = _rke2_config_markers(listing, directory)
