@@ -16,7 +16,7 @@ from analyzer.model.catalogue import CATALOGUE, FindingKind, kinds_of
 from analyzer.model.vocabulary import ContentState
 
 PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
-ISSUERS = [*sorted((PACKAGE / "checks").glob("*.py")), *sorted((PACKAGE / "analysis").glob("*.py")), PACKAGE / "scan.py"]
+ISSUERS = [*sorted((PACKAGE / "checks").rglob("*.py")), *sorted((PACKAGE / "analysis").rglob("*.py")), PACKAGE / "scan.py"]
 FAMILIES = ("pair", "bundle", "key", "keys", "validity", "trust", "usage", "names", "drift", "annotations", "history",
             "policy", "configuration", "kubeconfig", "service-account", "etcd-client", "evidence", "logs", "wiring")
 FINDING_ID = re.compile(rf"^(?:{'|'.join(map(re.escape, FAMILIES))})\.[a-z0-9]+(?:-[a-z0-9]+)*$")
