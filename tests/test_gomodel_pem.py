@@ -448,3 +448,11 @@ def test_a_raw_key_of_the_wrong_length_is_refused_not_a_crash(oid):
         load_private_key(pem)
     with pytest.raises(DecodeError):
         load_public_keys(pem)
+
+
+def test_a_begin_line_without_its_dashes_does_not_hide_the_next_block(cert_pem):
+    # Found by the differential test against Go 1.27.3: after a BEGIN line that does not end in
+    # "-----", the next search starts right after that block's END marker, so the certificate
+    # that follows is found.
+    data = b"-----BEGIN - ----\nAAAA\n-----END -----\n" + cert_pem
+    assert [block.type for block in iter_pem_blocks(data)] == ["CERTIFICATE"]

@@ -99,12 +99,12 @@ def find_pem_block(data: bytes, start: int = 0) -> PemBlock | None:
         type_line, after = _go_get_line(data, rest, n)
         consumed = after - rest
         rest = after
-        if not type_line.endswith(_PEM_END_OF_LINE):
-            # Go does not subtract `consumed` from endTrailerIndex on this path, so the next
-            # search starts `consumed` bytes past the END marker; mirrored on purpose.
-            continue
         end_index -= consumed
         end_trailer -= consumed
+        if not type_line.endswith(_PEM_END_OF_LINE):
+            # The next search starts right after this END marker (a BEGIN line that does not end
+            # in "-----" followed by a good block: Go 1.27.3 finds that block).
+            continue
         block_type = type_line[: -len(_PEM_END_OF_LINE)]
 
         headers: dict[bytes, bytes] = {}
