@@ -227,7 +227,7 @@ def test_openshift_etc_kubernetes_only_is_named_by_its_etcd_pod(tmp_path, opensh
 
 def test_static_kuberesources_tarball_holds_only_revisions(tmp_path, openshift):
     node = only_node(build_node_tree(tmp_path, openshift.files(), "static-kuberesources", "tar.gz"))
-    assert node.distribution is Distribution.OPENSHIFT and node.mounts[0].tree_path == ""
+    assert node.distribution is Distribution.OPENSHIFT and node.mounts[0].source == ""
     config = node.read_host_file("/etc/kubernetes/static-pod-resources/kube-apiserver-pod-7/configmaps/config/config.yaml")
     assert config.data == openshift.config_yaml()
     certs = node.read_host_file("/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/aggregator-client/tls.crt")

@@ -11,7 +11,8 @@ import pytest
 from analyzer.evidence.tree import open_tree
 from analyzer.evidence.node import find_nodes
 from analyzer.wiring.model import Copy, Material, State
-from analyzer.wiring.resolve import HostResolver, Mount, StaticPodResolver
+from analyzer.evidence.node import Mount
+from analyzer.wiring.resolve import HostResolver, StaticPodResolver
 from analyzer.wiring.sources import node_file
 from analyzer.wiring.sources.node_files import covered_by_evidence
 from tests.fixtures.archives import build

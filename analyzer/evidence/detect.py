@@ -245,7 +245,7 @@ class _Collector:
 
     def _survey(self, tree: EvidenceTree, fs_path: Path | None, fallback: str | None) -> TreeFindings:
         found = TreeFindings(nodes=find_nodes(tree, fallback_name=fallback), must_gathers=find_must_gathers(tree))
-        mounts = [m.tree_path for node in found.nodes for m in node.mounts]
+        mounts = [m.source for node in found.nodes for m in node.mounts]
         host_roots = [node.host_root for node in found.nodes if node.host_root is not None]
         sos_roots = [node.host_root for node in found.nodes if node.scrubbed and node.host_root is not None]
         kinds: list[InputKind] = []

@@ -66,7 +66,7 @@ def _node_view(node: NodeListing) -> Group:
         flags.append("partial: files may be missing")
     header = Text.assemble(("node ", "bold"), (node.name, "bold cyan"), f"  ({node.name_source})\n",
                            f"  {'; '.join(flags)}\n  from {node.input}")
-    mounts = "\n".join(f"  {m.host_path} is at {m.tree_path or '(the root)'} ({m.reason})" for m in node.mounts)
+    mounts = "\n".join(f"  {m.target} is at {m.source or '(the root)'} ({m.reason})" for m in node.mounts)
     table = _table("", "host path", "kind", "detail", "size", "in the evidence")
     for listed in node.files:
         table.add_row(*_file_row(listed))

@@ -165,7 +165,7 @@ def _node_json(node: NodeListing) -> dict[str, Any]:
         "distribution": node.distribution,
         "scrubbed": node.scrubbed,
         "partial": node.partial,
-        "mounts": [{"host_path": m.host_path, "tree_path": m.tree_path, "reason": m.reason} for m in node.mounts],
+        "mounts": [{"host_path": m.target, "tree_path": m.source, "reason": m.reason} for m in node.mounts],
         "files": [
             {
                 "host_path": f.host_path,

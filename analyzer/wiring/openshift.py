@@ -31,7 +31,8 @@ from analyzer.wiring.openshift_pods import (
     SYSTEM_SERVING_NAMES, TARGET, mirror_pod, pod_from_etcd, standard_mounts,
 )
 from analyzer.wiring.openshift_etcd import METRICS_CONTAINER, etcd_from_objects, cluster_release, metrics_proxy_flags
-from analyzer.wiring.resolve import Mount, StaticPodResolver
+from analyzer.evidence.node import Mount
+from analyzer.wiring.resolve import StaticPodResolver
 from analyzer.wiring.sources import EtcdObjects, node_static_pod
 
 

@@ -14,7 +14,7 @@ from analyzer.wiring.openshift_releases import (
     standard_host_path,
     substitute_placeholders,
 )
-from analyzer.wiring.resolve import Mount
+from analyzer.evidence.node import Mount
 from analyzer.wiring.sources import EtcdObjects, static_pod_of
 
 TARGET = "openshift-kube-apiserver"
@@ -68,7 +68,7 @@ def standard_mounts(component: str, revision: int | None) -> tuple[Mount, ...]:
     """The operator's own resource-dir and cert-dir mounts, for a revision (the revisioned one only when it is known)."""
     mounts = []
     for mount in STANDARD_MOUNTS[component]:
-        host = standard_host_path(mount.host_path, revision)
+        host = standard_host_path(mount.source, revision)
         if host is not None:
-            mounts.append(Mount(mount.pod_path, host))
+            mounts.append(Mount(mount.target, host, mount.reason))
     return tuple(mounts)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from analyzer.evidence.node.mounts import Mount
+
 KAS_OPERATOR = "openshift/cluster-kube-apiserver-operator"
 ETCD_OPERATOR = "openshift/cluster-etcd-operator"
 LIBRARY_GO = "openshift/library-go"
@@ -22,23 +24,17 @@ RESOURCES_IN_POD = "/etc/kubernetes/static-pod-resources"  # volume resource-dir
 CERTS_IN_POD = "/etc/kubernetes/static-pod-certs"  # volume cert-dir
 
 
-@dataclass(frozen=True)
-class StandardMount:
-    volume: str
-    pod_path: str
-    host_path: str  # REVISION stands for the revision, as in the operator's bindata
-
-
 # The operators' static pods mount the revisioned directory as resource-dir and the cert-synced one
 # as cert-dir. Unchanged from release-4.6 to main in:
 #   cluster-kube-apiserver-operator bindata/v4.1.0/kube-apiserver/pod.yaml (≤ 4.8) and
 #   bindata/assets/kube-apiserver/pod.yaml (4.9 →) volumes resource-dir / cert-dir;
 #   cluster-etcd-operator bindata/etcd/pod.yaml (pod.gotpl.yaml on main) volumes resource-dir / cert-dir;
 #   cluster-kube-controller-manager-operator and cluster-kube-scheduler-operator bindata pod.yaml.
-STANDARD_MOUNTS: dict[str, tuple[StandardMount, ...]] = {
+# In each mount the source's REVISION stands for the revision, as in the operator's bindata.
+STANDARD_MOUNTS: dict[str, tuple[Mount, ...]] = {
     component: (
-        StandardMount("resource-dir", RESOURCES_IN_POD, f"{STATIC_POD_RESOURCES}/{component}-pod-REVISION"),
-        StandardMount("cert-dir", CERTS_IN_POD, f"{STATIC_POD_RESOURCES}/{component}-certs"),
+        Mount(RESOURCES_IN_POD, f"{STATIC_POD_RESOURCES}/{component}-pod-REVISION", "volume resource-dir"),
+        Mount(CERTS_IN_POD, f"{STATIC_POD_RESOURCES}/{component}-certs", "volume cert-dir"),
     )
     for component in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
 }
@@ -69,9 +65,9 @@ def openshift_host_path(pod_path: str, component: str = "kube-apiserver", revisi
     """Where an in-pod path lives on the master under the operator's standard mounts (``N`` for an
     unknown revision); None for a path outside them."""
     for mount in STANDARD_MOUNTS[component]:
-        prefix = mount.pod_path + "/"
+        prefix = mount.target + "/"
         if pod_path.startswith(prefix):
-            host = mount.host_path.replace("REVISION", str(revision) if revision is not None else "N")
+            host = mount.source.replace("REVISION", str(revision) if revision is not None else "N")
             return host + "/" + pod_path[len(prefix):]
     return None
 

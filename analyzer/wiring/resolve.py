@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from analyzer.evidence.node import NodeEvidence
+from analyzer.evidence.node import Mount, NodeEvidence, map_through
 from analyzer.wiring.model import Copy, Location, Material, State
 from analyzer.wiring.openshift_paths import origins
 from analyzer.wiring.sources import EtcdObjects, configmap_files, node_directory, node_file
@@ -55,12 +55,6 @@ class HostResolver:
         return found or [node_file(self.node, path)]
 
 
-@dataclass(frozen=True)
-class Mount:
-    pod_path: str
-    host_path: str
-
-
 @dataclass
 class StaticPodResolver:
     """OpenShift: in-pod paths through the pod's hostPath mounts, and to the etcd objects behind them."""
@@ -69,16 +63,14 @@ class StaticPodResolver:
     objects: EtcdObjects | None
     namespace: str
     revision: int | None
-    mounts: tuple[Mount, ...]
+    mounts: tuple[Mount, ...]  # target: the path in the pod, source: the host directory
     user_sources: dict[str, str] = field(default_factory=dict)  # user-serving-cert-000 -> openshift-config/api-cert
     certs_dir: str = "/etc/kubernetes/static-pod-certs"
     resources_dir: str = "/etc/kubernetes/static-pod-resources"
 
     def host_path(self, path: str) -> str | None:
-        for mount in sorted(self.mounts, key=lambda m: len(m.pod_path), reverse=True):
-            if path == mount.pod_path or path.startswith(mount.pod_path.rstrip("/") + "/"):
-                return mount.host_path.rstrip("/") + path[len(mount.pod_path.rstrip("/")) :]
-        return None
+        # The pod's hostPath volumes are mounts like a node's directories in the evidence: one model.
+        return map_through(self.mounts, path)
 
     def etcd_source(self, path: str) -> tuple[str, str, str, Copy] | None:
         """(resource, name, data key, which copy) of the object a synced file is written from."""

@@ -39,7 +39,7 @@ the node's identity), the ``system:node:<name>`` user of ``kubelet.conf`` (sos k
 the etcd member name (``--name`` of the kubeadm or OpenShift etcd manifest), the sosreport's
 ``hostname`` or ``/etc/hostname``, and last the input's own name. ``name_source`` says which.
 
-Modules: ``host_paths`` (well-known host paths, mounts, why a file is missing), ``host``
+Modules: ``mounts`` (the one mount model, shared with the wiring's pod mounts), ``host_paths`` (well-known host paths, why a file is missing), ``host``
 (``NodeEvidence``: the one host-path walker and the read contract), ``identity`` (the node's name
 and distribution, decided explicitly by ``identify_node``), ``discovery`` (``find_nodes``) and
 ``merge`` (one node described by several inputs).
@@ -62,10 +62,10 @@ from analyzer.evidence.node.host_paths import (
     STATIC_KUBERESOURCES_NOTE,
     TECTONIC_ETCD_SSL,
     HostFile,
-    Mount,
     path_inside,
     tree_location,
 )
+from analyzer.evidence.node.mounts import Mount, map_through
 from analyzer.evidence.node.identity import identify_node, input_stem
 from analyzer.evidence.node.merge import MergedNode, NodeConflict, join_nodes
 from analyzer.model.vocabulary import Distribution
@@ -94,6 +94,7 @@ __all__ = [
     "identify_node",
     "input_stem",
     "join_nodes",
+    "map_through",
     "path_inside",
     "tree_location",
 ]

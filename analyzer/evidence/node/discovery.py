@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from analyzer.evidence.tree import Entry, EntryKind, EvidenceTree
 from analyzer.evidence.node.host import NodeEvidence
-from analyzer.evidence.node.host_paths import ETC_KUBERNETES, HOST_ROOT, KUBELET_PKI, KUBESPRAY_ETCD_SSL, Mount, RKE2_CONFIG, RKE2_DATA, SOS_EXCLUSIONS, STATIC_KUBERESOURCES_NOTE, CONTROL_PLANE_MANIFEST, KUBEADM_PKI_FILES, KUBECONFIG_NAMES, KUBELET_PEM, KUBESPRAY_ETCD_PEM, REVISION_DIR, RKE_KUBECONFIG, SSL_FILES, STATIC_POD_DIR, join_path, path_inside, tree_location, TECTONIC_ETCD_SSL
+from analyzer.evidence.node.host_paths import ETC_KUBERNETES, HOST_ROOT, KUBELET_PKI, KUBESPRAY_ETCD_SSL, RKE2_CONFIG, RKE2_DATA, SOS_EXCLUSIONS, STATIC_KUBERESOURCES_NOTE, CONTROL_PLANE_MANIFEST, KUBEADM_PKI_FILES, KUBECONFIG_NAMES, KUBELET_PEM, KUBESPRAY_ETCD_PEM, REVISION_DIR, RKE_KUBECONFIG, SSL_FILES, STATIC_POD_DIR, join_path, path_inside, tree_location, TECTONIC_ETCD_SSL
+from analyzer.evidence.node.mounts import Mount
 from analyzer.evidence.node.identity import identify_node, input_stem
 
 
@@ -148,7 +149,7 @@ class _Draft:
     static_kuberesources: bool = False
 
     def has(self, host_path: str) -> bool:
-        return any(mount.host_path == host_path for mount in self.mounts)
+        return any(mount.target == host_path for mount in self.mounts)
 
 
 def _place(drafts: list[_Draft], tree_dir: str, host_path: str, reason: str, where: str) -> None:

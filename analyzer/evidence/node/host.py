@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from analyzer.errors import EvidenceError
 from analyzer.evidence.tree.walk import Stop, walk_path
 from analyzer.evidence.tree import Entry, EntryKind, EvidenceTree
-from analyzer.evidence.node.host_paths import HOST_ROOT, HostFile, IS_DIRECTORY, LEAVES_EVIDENCE, LINK_LOOP, MAYBE_MISSING, Mount, NOT_IN_EVIDENCE, HostWalk, clean_host_path, excluded_by, join_path, read_problem, path_under, path_inside, tree_location, UNNAMED
+from analyzer.evidence.node.host_paths import HOST_ROOT, HostFile, IS_DIRECTORY, LEAVES_EVIDENCE, LINK_LOOP, MAYBE_MISSING, NOT_IN_EVIDENCE, HostWalk, clean_host_path, excluded_by, join_path, read_problem, path_inside, tree_location, UNNAMED
+from analyzer.evidence.node.mounts import Mount, map_through, path_under
 from analyzer.model.vocabulary import Distribution
 
 
@@ -35,7 +36,7 @@ class NodeEvidence:
         self.tree = tree
         self.input = input
         self.base = base
-        self.mounts = tuple(sorted(mounts, key=lambda m: (-len(m.host_path), m.host_path)))
+        self.mounts = tuple(sorted(mounts, key=lambda m: (-len(m.target), m.target)))
         self.host_root = host_root
         self.scrubbed = scrubbed
         self.exclusions = exclusions
@@ -58,10 +59,9 @@ class NodeEvidence:
     def tree_path_for(self, host_path: str) -> str | None:
         """The tree path a host path maps to through the mounts, without following any link."""
         host_path = clean_host_path(host_path)
-        for mount in self.mounts:
-            rest = path_under(host_path, mount.host_path)
-            if rest is not None:
-                return join_path(mount.tree_path, rest)
+        mapped = map_through(self.mounts, host_path)
+        if mapped is not None:
+            return mapped
         if self.host_root is not None:
             return join_path(self.host_root, host_path.lstrip("/"))
         return None
@@ -74,7 +74,7 @@ class NodeEvidence:
         """Names below ``host_path`` that exist only because a deeper mount does (``/var/lib``)."""
         names = set()
         for mount in self.mounts:
-            rest = path_under(mount.host_path, host_path)
+            rest = path_under(mount.target, host_path)
             if rest:
                 names.add(rest.split("/")[0])
         return names
@@ -170,16 +170,16 @@ class NodeEvidence:
         found: list[tuple[str, Entry]] = []
         for mount in self.mounts:
             # A tree holding /etc/kubernetes at its root may hold another mount below it.
-            deeper = [m.tree_path for m in self.mounts if len(m.tree_path) > len(mount.tree_path)]
+            deeper = [m.source for m in self.mounts if len(m.source) > len(mount.source)]
             try:
-                entries = list(self.tree.iter_entries(mount.tree_path))
+                entries = list(self.tree.iter_entries(mount.source))
             except (EvidenceError, ValueError):
                 continue
             for entry in entries:
                 if any(path_inside(entry.path, other) for other in deeper):
                     continue
-                rest = path_under(entry.path, mount.tree_path)
-                host = posixpath.join(mount.host_path, rest) if rest else mount.host_path
+                rest = path_under(entry.path, mount.source)
+                host = posixpath.join(mount.target, rest) if rest else mount.target
                 if host not in seen:
                     seen.add(host)
                     found.append((host, entry))

@@ -1,4 +1,4 @@
-"""Well-known host paths and file names, why a host file has no data, mounts, and host-path helpers."""
+"""Well-known host paths and file names, why a host file has no data, and host-path helpers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from analyzer.errors import EvidenceError
+from analyzer.evidence.node.mounts import path_under
 from analyzer.evidence.tree import Entry, EvidenceTree, path_parts
 
 
@@ -60,15 +61,6 @@ STATIC_KUBERESOURCES_NOTE = (
 
 
 @dataclass(frozen=True)
-class Mount:
-    """Host directory ``host_path`` lies at ``tree_path`` in the evidence (``""`` is its root)."""
-
-    host_path: str
-    tree_path: str
-    reason: str  # what in the directory showed it: "manifests/, pki/, admin.conf"
-
-
-@dataclass(frozen=True)
 class HostFile:
     """One file as the node's own host sees it.
 
@@ -109,17 +101,6 @@ def clean_host_path(host_path: str) -> str:
     if not host_path.startswith("/"):
         raise ValueError(f"host paths are absolute: {host_path!r}")
     return "/" + "/".join(path_parts(host_path))
-
-
-def path_under(path: str, prefix: str) -> str | None:
-    """The rest of ``path`` below ``prefix`` ("" when equal), or None when it is not below it."""
-    if prefix in ("", "/"):
-        return path.lstrip("/")
-    if path == prefix:
-        return ""
-    if path.startswith(prefix + "/"):
-        return path[len(prefix) + 1 :]
-    return None
 
 
 def excluded_by(host_path: str, pattern: str) -> bool:
