@@ -59,7 +59,6 @@ CATALOGUE: dict[str, frozenset[FindingKind]] = {
     "history.changed": _LOAD,
     "policy.rsa-key-size": _LOAD,
     "configuration.flag-invalid": _LOAD,
-    "kubeconfig.ca": _LOAD,
     "kubeconfig.ca-unloadable": _LOAD,
     "kubeconfig.ca-does-not-trust-server": _LOAD,
     "kubeconfig.server-name-mismatch": _LOAD,
