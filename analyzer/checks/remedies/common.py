@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from analyzer.gomodel.keypair import PairFailure
 from analyzer.model.vocabulary import Distribution
@@ -29,6 +30,24 @@ def rows(ids: Iterable[str], distribution: Distribution, procedure: Procedure) -
     return {(finding_id, distribution): procedure for finding_id in ids}
 
 
+@dataclass(frozen=True)
+class Files:
+    """Where a load's files are, as the component sees them."""
+
+    cert: str | None
+    key: str | None
+    ca: str | None
+
+    @property
+    def any(self) -> str | None:
+        return self.cert or self.key or self.ca
+
+
+def files_of(load: Load) -> Files:
+    # The one place the procedures read a load's paths: when they move into typed payloads, only this changes.
+    return Files(load.cert_path, load.key_path, load.ca_path)
+
+
 def is_kubelet_client(load: Load) -> bool:
     return load.component == "kubelet" and load.role in ("kubelet-kubeconfig", "kubelet-client")
 
@@ -39,12 +58,12 @@ def is_kubelet_serving(load: Load) -> bool:
 
 def secret_dir(load: Load) -> str:
     """The directory a file-backed secret sits in (OpenShift names it after the secret), or ""."""
-    return posixpath.basename(posixpath.dirname(load.cert_path or load.key_path or load.ca_path or ""))
+    return posixpath.basename(posixpath.dirname(files_of(load).any or ""))
 
 
 def no_known_procedure(load: Load, finding_id: str, distribution: str) -> tuple[str, ...]:
     """The deliberate fallback: say what to check rather than invent a command."""
-    what = load.cert_path or load.key_path or load.ca_path or load.label
+    what = files_of(load).any or load.label
     return (
         f"kforensic knows no tested procedure for {finding_id} on {distribution}: find which tool issued {what} "
         "(its issuer and the files beside it say which), re-issue or restore it with that tool, "

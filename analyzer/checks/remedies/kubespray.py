@@ -17,7 +17,7 @@ Upstream facts, from kubernetes-sigs/kubespray:
 from __future__ import annotations
 
 from analyzer.checks.remedies import kubeadm
-from analyzer.checks.remedies.common import BUNDLE_IDS, Procedure, Row
+from analyzer.checks.remedies.common import BUNDLE_IDS, Procedure, Row, files_of
 from analyzer.model.vocabulary import Distribution
 from analyzer.wiring.model import Load
 
@@ -33,7 +33,8 @@ ETCD_REISSUE = (
 
 
 def _own_etcd(load: Load) -> bool:
-    return any((path or "").startswith(ETCD_CERT_DIR) for path in (load.cert_path, load.key_path, load.ca_path))
+    files = files_of(load)
+    return any((path or "").startswith(ETCD_CERT_DIR) for path in (files.cert, files.key, files.ca))
 
 
 def _etcd_ca(load: Load) -> bool:
