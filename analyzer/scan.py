@@ -50,6 +50,7 @@ from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.build import build_wiring
 from analyzer.evidence.mustgather import iter_all_resource_files, roots_source
 from analyzer.wiring.sources import CollectedObjects, EtcdObjects
+from analyzer.model.vocabulary import Component, Role
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def live_record(live: LiveEtcd) -> InputRecord:
 
 def _note(id_: str, severity: Severity, title: str, detail: str, source: str | None = None) -> Finding:
     """A finding about the evidence itself rather than a load."""
-    return Finding(id=id_, severity=severity, component="evidence", role="input", title=title, detail=detail,
+    return Finding(id=id_, severity=severity, component=Component.EVIDENCE, role=Role.INPUT, title=title, detail=detail,
                    subject=Subject(source=source), label="evidence")
 
 

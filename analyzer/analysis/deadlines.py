@@ -13,6 +13,7 @@ from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.reftime import format_utc
 from analyzer.wiring.model import Load, Loader, State, Wiring
 from analyzer.analysis.recovery import CERTROTATION, Mechanism, Recovery, mechanism
+from analyzer.model.vocabulary import Component as ComponentName
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ def deadlines(wiring: Wiring, at: datetime) -> Deadlines:
     shutdown: list[Deadline] = []
     outage: list[Deadline] = []
     for load in wiring.iter_loads():
-        if load.component in ("admin kubeconfigs", "node kubeconfigs"):
+        if load.component in (ComponentName.ADMIN_KUBECONFIGS, ComponentName.NODE_KUBECONFIGS):
             continue
         m = mechanism(load, wiring.distribution)
         for certificate in _certificates(load):

@@ -47,6 +47,8 @@ from analyzer.model.findings import Finding
 from analyzer.reftime import format_utc
 from analyzer.wiring.components import object_hint
 from analyzer.wiring.model import Copy, Load, Loader, Material, State, Wiring
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Distribution, Role
 
 
 class Recovery(StrEnum):
@@ -123,10 +125,10 @@ def _kubelet_client_rotates(load: Load) -> bool:
     return "kubelet-client-current.pem" in where or "kubelet-client-" in where
 
 
-def mechanism(load: Load, distribution: str) -> Mechanism:
-    if distribution == "openshift":
+def mechanism(load: Load, distribution: Distribution) -> Mechanism:
+    if distribution == Distribution.OPENSHIFT:
         return _openshift(load)
-    if distribution in ("kubeadm", "kubespray"):
+    if distribution in (Distribution.KUBEADM, Distribution.KUBESPRAY):
         return _kubeadm(load)
     if distribution in ("k3s", "rke2"):
         return _k3s(load)
@@ -134,14 +136,14 @@ def mechanism(load: Load, distribution: str) -> Mechanism:
 
 
 def _openshift(load: Load) -> Mechanism:
-    if load.component == "kubelet" and load.role in ("kubelet-client", "kubelet-kubeconfig"):
+    if load.component == ComponentName.KUBELET and load.role in (Role.KUBELET_CLIENT, Role.KUBELET_KUBECONFIG):
         return Mechanism(
             "kubelet client rotation", True, Recovery.CSR,
             "the kubelet renews its client certificate by CSR while it is valid; once expired it falls back to the bootstrap "
             "kubeconfig and files a new CSR that the machine approver does not approve for a node that already exists: "
             f"approve it with oc adm certificate approve ({KUBELET_ROTATION})",
         )
-    if load.component == "kubelet" and load.role == "kubelet-serving":
+    if load.component == ComponentName.KUBELET and load.role == Role.KUBELET_SERVING:
         return Mechanism(
             "kubelet serving rotation", True, Recovery.CSR,
             "the kubelet requests its serving certificate by CSR (serverTLSBootstrap); an expired one is replaced only after "
@@ -155,13 +157,13 @@ def _openshift(load: Load) -> Mechanism:
             f"{load.source_object} is the user's own certificate (spec.servingCerts): no operator renews it; "
             "issue a new one from its CA and replace the secret",
         )
-    if (name is not None and ETCD_SECRETS.match(name)) or load.component == "etcd" or load.role in ("etcd-client", "etcd-ca"):
+    if (name is not None and ETCD_SECRETS.match(name)) or load.component == ComponentName.ETCD or load.role in (Role.ETCD_CLIENT, Role.ETCD_CA):
         return Mechanism(
             "etcd operator", True, Recovery.REISSUE,
             "the etcd operator rotates etcd's certificates while the cluster runs; the cert-regeneration controller does not "
             "re-issue them after an offline expiry, and etcd refusing them keeps the operator down: re-issue by hand",
         )
-    if name == KUBELET_SIGNER or load.role == "kubelet-client-ca":
+    if name == KUBELET_SIGNER or load.role == Role.KUBELET_CLIENT_CA:
         return Mechanism(
             "certrotation signer", True, Recovery.REISSUE,
             f"the operator rotates {KUBELET_SIGNER} while it runs ({CERTROTATION}); after an offline expiry the cert-regeneration "
@@ -192,7 +194,7 @@ def _openshift(load: Load) -> Mechanism:
 
 
 def _kubeadm(load: Load) -> Mechanism:
-    if load.component == "kubelet" and load.role in ("kubelet-client", "kubelet-kubeconfig") and _kubelet_client_rotates(load):
+    if load.component == ComponentName.KUBELET and load.role in (Role.KUBELET_CLIENT, Role.KUBELET_KUBECONFIG) and _kubelet_client_rotates(load):
         return Mechanism(
             "kubelet client rotation", True, Recovery.REISSUE,
             "the kubelet renews kubelet-client-current.pem by CSR while it is valid (rotateCertificates, approved by "
@@ -200,7 +202,7 @@ def _kubeadm(load: Load) -> Mechanism:
             "which kubeadm deletes after joining (its bootstrap tokens live 24 h): make a new kubelet.conf "
             f"({KUBELET_ROTATION})",
         )
-    if load.component == "kubelet" and load.role == "kubelet-serving":
+    if load.component == ComponentName.KUBELET and load.role == Role.KUBELET_SERVING:
         return Mechanism(
             "kubelet self-signed serving pair", False, Recovery.REISSUE,
             "the kubelet makes kubelet.crt/kubelet.key only when they are absent and never renews them: remove both and restart it",
@@ -212,7 +214,7 @@ def _kubeadm(load: Load) -> Mechanism:
 
 
 def _k3s(load: Load) -> Mechanism:
-    if load.loader is Loader.CA_BUNDLE or load.role.endswith("-ca") or load.role in ("client-ca", "cluster-signing", "root-ca"):
+    if load.loader is Loader.CA_BUNDLE or load.role.endswith("-ca") or load.role in (Role.CLIENT_CA, Role.CLUSTER_SIGNING, Role.ROOT_CA):
         return Mechanism("k3s CA", False, Recovery.REISSUE, "k3s and RKE2 never renew their CAs (10 years): k3s certificate rotate-ca")
     return Mechanism(
         "k3s start-up renewal", False, Recovery.HEALS,
@@ -240,7 +242,7 @@ def _annotation_holds(m: Mechanism, at: datetime) -> datetime | None:
     return annotated.not_after_utc if annotated.not_after_utc > at else None
 
 
-def forecast(finding: Finding, load: Load, distribution: str, at: datetime) -> tuple[Recovery, str]:
+def forecast(finding: Finding, load: Load, distribution: Distribution, at: datetime) -> tuple[Recovery, str]:
     m = mechanism(load, distribution)
     if finding.id.startswith("annotations.drift"):
         if finding.severity.rank <= 2:  # the annotation claims a later end: nothing rotates it in time

@@ -7,13 +7,14 @@ from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
 from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load, Loader, Wiring
+from analyzer.model.vocabulary import Role
 
 
 def check_flags(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     found = []
     for component in wiring.components:
         for error in component.flag_errors:
-            flags = Load(component=component.name, node=component.node, role="flags", order=0, loader=Loader.DYNAMIC_PAIR,
+            flags = Load(component=component.name, node=component.node, role=Role.FLAGS, order=0, loader=Loader.DYNAMIC_PAIR,
                          fatal=True, label="command-line flags")
             found.append(finding(
                 flags, "configuration.flag-invalid", severity.component_stops(),

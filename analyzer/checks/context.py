@@ -9,6 +9,7 @@ from cryptography import x509
 
 from analyzer.gomodel.clientgo import bundle, key_pair
 from analyzer.model.findings import Finding, Severity, Subject
+from analyzer.model.vocabulary import Distribution
 from analyzer.wiring.model import Load, Loader, Material, State
 
 
@@ -16,7 +17,7 @@ from analyzer.wiring.model import Load, Loader, Material, State
 class CheckContext:
     reference_utc: datetime
     warn_days: int = 30
-    distribution: str = "kubeadm"
+    distribution: Distribution = Distribution.KUBEADM
 
     @property
     def warn_window(self) -> timedelta:

@@ -15,6 +15,7 @@ from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.remediation import remedies
 from analyzer.model.findings import Finding
 from analyzer.wiring.model import Copy, Load, Material, State
+from analyzer.model.vocabulary import Distribution
 
 _COPY_NAME = {
     Copy.SYNCED_FROM: "the etcd object it is synced from",
@@ -50,7 +51,7 @@ def check_drift(load: Load, ctx: CheckContext) -> list[Finding]:
                 f"{load.label}: the loaded {what} differs from {_COPY_NAME[copy.copy]}",
                 f"{load.component} reads {loaded.location.describe()} ({loaded.size} bytes, sha256:{mine[:16]}) but "
                 f"{other.location.describe()} holds {other.size} bytes (sha256:{theirs[:16]}). "
-                + (_CHECKPOINT if ctx.distribution == "self-hosted" else
+                + (_CHECKPOINT if ctx.distribution == Distribution.SELF_HOSTED else
                    "The next sync or revision rollout replaces the loaded copy with the other one."),
                 material=loaded,
                 evidence=(f"loaded: {loaded.location.describe()}", f"{copy.copy.value}: {other.location.describe()}"),

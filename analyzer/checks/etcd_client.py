@@ -32,6 +32,8 @@ from analyzer.gomodel.pem import iter_pem_blocks
 from analyzer.gomodel.hostname import find_hostname_error
 from analyzer.gomodel.verify import ERR_INCOMPATIBLE_USAGE, find_validity_error, verifies
 from analyzer.model.findings import Finding, Severity, Subject
+from analyzer.model.vocabulary import Component, Role
+from analyzer.model.vocabulary import Component as ComponentName
 
 
 def _certificates(path: Path | None) -> tuple[x509.Certificate, ...]:
@@ -153,7 +155,7 @@ def refused_pair_findings(facts: HandshakeFacts, explanation: str, wiring: Wirin
             f"{load.label}: etcd at {facts.endpoint} refuses this client certificate ({reason})",
             f"{what}. {load.component} on {load.node or 'this cluster'} loads this certificate ({load.cert_path}) to reach etcd: "
             "every connection it makes is refused the same way"
-            + ("; kube-apiserver cannot reach its storage and will not become ready." if load.component == "kube-apiserver" else "."),
+            + ("; kube-apiserver cannot reach its storage and will not become ready." if load.component == ComponentName.KUBE_APISERVER else "."),
             material=load.cert, go_error=alert or reason, peer="etcd",
             remediation=("Re-issue this pair from the CA in etcd's --trusted-ca-file (or give etcd the CA that issued it), "
                          "then restart the component",),
@@ -161,7 +163,7 @@ def refused_pair_findings(facts: HandshakeFacts, explanation: str, wiring: Wirin
     if found:
         return found
     return [Finding(
-        id="etcd-client.refused", severity=severity.cannot_tell(), component="evidence", role="etcd-client",
+        id="etcd-client.refused", severity=severity.cannot_tell(), component=Component.EVIDENCE, role=Role.ETCD_CLIENT,
         title=f"etcd at {facts.endpoint} refused the client pair {files.cert} ({reason})",
         detail=(f"{what}. No component in the evidence loads this certificate, so which one it would stop cannot be told; "
                 "the rest of the evidence is analysed without etcd's objects."),
@@ -193,8 +195,8 @@ def client_pair_finding(files: ClientFiles, endpoint: str, revision: int, now_ut
     return Finding(
         id="etcd-client.accepted",
         severity=Severity.INFO,
-        component="evidence",
-        role="etcd-client",
+        component=Component.EVIDENCE,
+        role=Role.ETCD_CLIENT,
         title=f"etcd at {endpoint} accepted the client pair {files.cert}",
         detail=(f"The TLS handshake with client certificate {files.cert} ({described}) and key {files.key} succeeded "
                 f"at {now_utc:%Y-%m-%dT%H:%M:%SZ}, and etcd answered reads at revision {revision}. A component configured "

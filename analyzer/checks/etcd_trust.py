@@ -22,6 +22,8 @@ from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Finding
 from analyzer.reftime import format_utc
 from analyzer.wiring.model import Component, Load, State, Wiring
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Role
 
 
 def _ca(load: Load | None) -> tuple[x509.Certificate, ...]:
@@ -30,7 +32,7 @@ def _ca(load: Load | None) -> tuple[x509.Certificate, ...]:
     return bundle(load.ca.data)[0]
 
 
-def _role(component: Component, role: str) -> Load | None:
+def _role(component: Component, role: Role) -> Load | None:
     return next((load for load in component.loads if load.role == role), None)
 
 
@@ -39,16 +41,16 @@ def _describe(ca: x509.Certificate) -> str:
 
 
 def _has_apiserver(wiring: Wiring, node: str | None) -> bool:
-    return any(c.name == "kube-apiserver" and c.node == node for c in wiring.components)
+    return any(c.name == ComponentName.KUBE_APISERVER and c.node == node for c in wiring.components)
 
 
 def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     found: list[Finding] = []
-    etcds = [c for c in wiring.components if c.name == "etcd"]
-    for apiserver in (c for c in wiring.components if c.name == "kube-apiserver"):
-        client = _role(apiserver, "etcd-client")
+    etcds = [c for c in wiring.components if c.name == ComponentName.ETCD]
+    for apiserver in (c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER):
+        client = _role(apiserver, Role.ETCD_CLIENT)
         chain = presented_chain(client) if client is not None else ()
-        believed = _ca(_role(apiserver, "etcd-ca"))
+        believed = _ca(_role(apiserver, Role.ETCD_CA))
         if client is None or not chain or not believed:
             continue
         # The CA kube-apiserver holds for etcd that issued its client pair: what etcd was set up to trust.
@@ -58,11 +60,11 @@ def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
         # The etcd members it talks to, as the peers are linked (wiring/peers.py): on its node, else on
         # nodes of their own.
         for etcd in [c for c in etcds if c.node == apiserver.node] or [c for c in etcds if not _has_apiserver(wiring, c.node)]:
-            trusted_load = _role(etcd, "etcd-trusted-ca")
+            trusted_load = _role(etcd, Role.ETCD_TRUSTED_CA)
             trusted = _ca(trusted_load)
             if not trusted or trusted_load is None or any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:
                 continue
-            own = [what for what, role in (("serving", "etcd-server"), ("peer", "etcd-peer"))
+            own = [what for what, role in (("serving", Role.ETCD_SERVER), ("peer", Role.ETCD_PEER))
                    if (load := _role(etcd, role)) is not None and (own_chain := presented_chain(load)) and verifies(own_chain, (issuer,))[0]]
             also = (f" etcd's own {' and '.join(own)} pair{'s were' if len(own) > 1 else ' was'} issued by that CA too: the bundle was "
                     "replaced before the pairs were rotated." if own else "")
@@ -70,7 +72,7 @@ def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
             found.append(finding(
                 client, "etcd.ca-no-longer-trusted", severity.failure(client),
                 f"{client.label}: etcd on {etcd.node or 'its node'} no longer trusts the CA that issued it",
-                f"kube-apiserver's --etcd-cafile ({_role(apiserver, 'etcd-ca').ca_path}) holds {_describe(issuer)}, "  # type: ignore[union-attr]  # believed is non-empty only when the etcd-ca load exists
+                f"kube-apiserver's --etcd-cafile ({_role(apiserver, Role.ETCD_CA).ca_path}) holds {_describe(issuer)}, "  # type: ignore[union-attr]  # believed is non-empty only when the etcd-ca load exists
                 f"the CA that issued its etcd client pair ({client.cert_path}); etcd's --trusted-ca-file ({where}) no longer holds it, "
                 f"only {', '.join(_describe(ca) for ca in trusted)}. etcd refuses the pair (TLS alert \"bad certificate\") "
                 f"and kube-apiserver cannot reach its storage.{also}",

@@ -24,6 +24,8 @@ from analyzer.gomodel.wrappers import wrap
 from analyzer.model.findings import Finding
 from analyzer.wiring.components import server_host
 from analyzer.wiring.model import Component, Load, Loader, State, Wiring
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Role
 
 TLS_VERIFY = "tls: failed to verify certificate: "
 def served_load(apiserver: Component, host: str) -> Load | None:
@@ -38,7 +40,7 @@ def served_load(apiserver: Component, host: str) -> Load | None:
     host_is_ip = is_ip(host)
     best: tuple[tuple[int, int, int], Load] | None = None
     for load in apiserver.loads:
-        if load.role != "sni":
+        if load.role != Role.SNI:
             continue
         explicit = bool(load.names)
         chain = presented_chain(load)
@@ -51,7 +53,7 @@ def served_load(apiserver: Component, host: str) -> Load | None:
                     best = (rank, load)
     if best is not None:
         return best[1]
-    return next((load for load in apiserver.loads if load.role == "serving"), None)
+    return next((load for load in apiserver.loads if load.role == Role.SERVING), None)
 
 
 BOOTSTRAP = "kubelet-bootstrap-kubeconfig"
@@ -61,7 +63,7 @@ def bootstrap_in_use(component: Component, ctx: CheckContext) -> bool | None:
     """Whether the kubelet falls back to its bootstrap kubeconfig now: its kubeconfig's client
     certificate (or its rotated pem) is gone or outside its validity at the reference time
     (pkg/kubelet/certificate/bootstrap/bootstrap.go isClientConfigStillValid). None: cannot tell."""
-    primary = next((load for load in component.loads if load.role in ("kubelet-kubeconfig", "kubelet-client")), None)
+    primary = next((load for load in component.loads if load.role in (Role.KUBELET_KUBECONFIG, Role.KUBELET_CLIENT)), None)
     if primary is None or primary.cert is None:
         return True if primary is None else None
     if primary.cert.state in (State.MISSING, State.EMPTY):
@@ -84,7 +86,7 @@ def _bootstrap_note(component: Component, in_use: bool | None) -> str:
 
 
 def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
-    apiservers = {c.node: c for c in wiring.components if c.name == "kube-apiserver"}
+    apiservers = {c.node: c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER}
     fallback = next(iter(apiservers.values()), None)
     found: list[Finding] = []
     for component in wiring.components:
@@ -114,7 +116,7 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
             in_use = bootstrap_in_use(component, ctx) if load.role == BOOTSTRAP else None
             if not trusted:
                 # A generated break-glass kubeconfig behind a user's named certificate fails by design.
-                by_design = component.name == "node kubeconfigs" and served is not None and served.source_object is not None
+                by_design = component.name == ComponentName.NODE_KUBECONFIGS and served is not None and served.source_object is not None
                 level = (severity.documented_consequence() if by_design else severity.fallback_credential(in_use) if load.role == BOOTSTRAP
                          else severity.failure(load, stops_component=False))
                 found.append(finding(

@@ -15,6 +15,7 @@ from analyzer.checks.remediation import remedies
 from analyzer.gomodel.hostname import find_hostname_error
 from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load
+from analyzer.model.vocabulary import Role
 
 
 def check_names(load: Load, ctx: CheckContext) -> list[Finding]:
@@ -52,7 +53,7 @@ def check_allowed_client_names(load: Load, ctx: CheckContext) -> list[Finding]:
     """The aggregator's proxy client: its CN must be one of --requestheader-allowed-names (empty: any)."""
     peer = load.peer
     chain = presented_chain(load)
-    if load.role != "proxy-client" or peer is None or not peer.allowed_names or not chain:
+    if load.role != Role.PROXY_CLIENT or peer is None or not peer.allowed_names or not chain:
         return []
     name = common_name(chain[0])
     if name in peer.allowed_names:

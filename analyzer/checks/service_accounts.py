@@ -23,10 +23,12 @@ from analyzer.checks.remediation import remedies
 from analyzer.gomodel.keys import public_key_sha256
 from analyzer.model.findings import Finding
 from analyzer.wiring.model import Component, Load, Loader, Material, State, Wiring
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Role
 
 
 def _verification_keys(apiserver: Component) -> tuple[Load | None, set[str]]:
-    load = next((l for l in apiserver.loads if l.role == "service-account-keys"), None)
+    load = next((l for l in apiserver.loads if l.role == Role.SERVICE_ACCOUNT_KEYS), None)
     found: set[str] = set()
     for material in load.public_keys if load else ():
         if material.state is State.PRESENT:
@@ -44,15 +46,15 @@ def _signing_fingerprint(load: Load | None) -> str | None:
 
 def check_service_account_keys(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     found: list[Finding] = []
-    apiservers = [c for c in wiring.components if c.name == "kube-apiserver"]
+    apiservers = [c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER]
     for apiserver in apiservers:
         verify_load, verifying = _verification_keys(apiserver)
         if verify_load is None or not verifying or any(m.state is not State.PRESENT for m in verify_load.public_keys):
             continue
-        signers = [(apiserver, next((l for l in apiserver.loads if l.role == "service-account-signing-key"), None), "tokens kube-apiserver issues")]
+        signers = [(apiserver, next((l for l in apiserver.loads if l.role == Role.SERVICE_ACCOUNT_SIGNING_KEY), None), "tokens kube-apiserver issues")]
         signers += [
-            (c, next((l for l in c.loads if l.role == "service-account-private-key"), None), "token secrets kube-controller-manager mints")
-            for c in wiring.components if c.name == "kube-controller-manager" and c.node == apiserver.node
+            (c, next((l for l in c.loads if l.role == Role.SERVICE_ACCOUNT_PRIVATE_KEY), None), "token secrets kube-controller-manager mints")
+            for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER and c.node == apiserver.node
         ]
         for component, load, what in signers:
             fingerprint = _signing_fingerprint(load)
@@ -78,8 +80,8 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
     checkpoint), a copy must verify both: what is served now and what the next restart serves.
     Without either, the cluster CA on a master's disk; without that, nothing can be judged.
     """
-    for apiserver in (c for c in wiring.components if c.name == "kube-apiserver"):
-        serving = next((l for l in apiserver.loads if l.role == "serving"), None)
+    for apiserver in (c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER):
+        serving = next((l for l in apiserver.loads if l.role == Role.SERVING), None)
         host = next((n for n in (serving.expected_names if serving else ()) if is_ip(n)), "kubernetes.default.svc")
         served = served_load(apiserver, host)
         chain = presented_chain(served) if served else ()
@@ -108,7 +110,7 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
 
 def _source(wiring: Wiring, trusted: Callable[[tuple[x509.Certificate, ...]], bool]) -> tuple[str, bool | None]:
     """Where the copies come from, and whether that source is itself stale (None: cannot tell)."""
-    roots = [l for c in wiring.components if c.name == "kube-controller-manager" for l in c.loads if l.role == "root-ca"]
+    roots = [l for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER for l in c.loads if l.role == Role.ROOT_CA]
     readable = [(l, l.ca) for l in roots if l.ca is not None and l.ca.state is State.PRESENT]
     if not readable:
         return ("kube-controller-manager's --root-ca-file is not in this evidence, so whether it publishes the right CA "
@@ -120,7 +122,7 @@ def _source(wiring: Wiring, trusted: Callable[[tuple[x509.Certificate, ...]], bo
         return (f"the source is stale too: kube-controller-manager's --root-ca-file {load.ca_path}"
                 f"{' on ' + load.node if load.node else ''} holds {held}, so it keeps publishing the old CA", True)
     load = readable[0][0]
-    blocked = [f"{c.label}" for c in wiring.components if c.name == "kube-controller-manager"]
+    blocked = [f"{c.label}" for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER]
     return (f"the source is right: kube-controller-manager's --root-ca-file {load.ca_path} holds the current CA, and its "
             "tokens controller and root-ca-cert-publisher rewrite every copy that differs once it runs and reaches "
             f"kube-apiserver ({', '.join(blocked)}: see its own findings if it cannot)", False)
@@ -149,11 +151,11 @@ def check_service_account_tokens(wiring: Wiring, ctx: CheckContext) -> list[Find
     parts = ([f"{len(tokens)} service-account token secret(s)"] if tokens else []) + (
         [f"{len(configmaps)} kube-root-ca.crt config map(s)"] if configmaps else [])
     namespaces = sorted({m.location.object.split("/")[0] for m in stale if m.location.object})
-    load = Load(component="service-account tokens", node=None, role="token-ca", order=0, loader=Loader.CA_BUNDLE, fatal=False,
+    load = Load(component=ComponentName.SERVICE_ACCOUNT_TOKENS, node=None, role=Role.TOKEN_CA, order=0, loader=Loader.CA_BUNDLE, fatal=False,
                 label="CA copies handed to pods", object=stale[0].location.object)
     steps = []
     if source_stale is not False:
-        root_ca = next((l for c in wiring.components if c.name == "kube-controller-manager" for l in c.loads if l.role == "root-ca"), None)
+        root_ca = next((l for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER for l in c.loads if l.role == Role.ROOT_CA), None)
         where = (f"{root_ca.ca_path}" + (f", written from Secret {root_ca.object}" if root_ca.object else "")) if root_ca else "--root-ca-file"
         steps.append(f"Fix the source first: kube-controller-manager's --root-ca-file ({where}) must hold the current "
                      "cluster CA; restart kube-controller-manager, otherwise it keeps publishing the old CA")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from analyzer.model.vocabulary import Component, Role
+
 
 class Severity(StrEnum):
     CRITICAL = "critical"  # a component cannot start, or cannot reach its storage
@@ -25,10 +27,11 @@ class Severity(StrEnum):
 _RANK = {Severity.CRITICAL: 0, Severity.ERROR: 1, Severity.WARNING: 2, Severity.INFO: 3}
 
 # Which component's failure leads the verdict when several fail.
-COMPONENT_PRIORITY = ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kubelet")
+COMPONENT_PRIORITY = (Component.KUBE_APISERVER, Component.ETCD, Component.KUBE_CONTROLLER_MANAGER, Component.KUBE_SCHEDULER,
+                      Component.KUBELET)
 
 
-def component_rank(component: str) -> int:
+def component_rank(component: Component) -> int:
     return COMPONENT_PRIORITY.index(component) if component in COMPONENT_PRIORITY else len(COMPONENT_PRIORITY)
 
 
@@ -50,7 +53,7 @@ class Subject:
 class LoadKey:
     """Which load a finding judges: its component, node, place in start-up and label (one per load)."""
 
-    component: str
+    component: Component
     node: str | None
     order: int
     label: str
@@ -60,8 +63,8 @@ class LoadKey:
 class Finding:
     id: str  # stable: pair.key-unparseable, validity.expired, trust.unknown-authority
     severity: Severity
-    component: str
-    role: str
+    component: Component
+    role: Role
     title: str
     detail: str
     subject: Subject
@@ -112,7 +115,7 @@ class Finding:
 
 @dataclass(frozen=True)
 class ComponentVerdict:
-    component: str
+    component: Component
     node: str | None
     starts: bool | None  # None: the evidence cannot tell
     blocked_by: str | None  # id of the finding that stops it

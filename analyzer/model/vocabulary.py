@@ -33,6 +33,7 @@ class Component(StrEnum):
     NODE_KUBECONFIGS = "node kubeconfigs"  # OpenShift's break-glass localhost, lb-ext, ... kubeconfigs
     EVIDENCE = "evidence"  # findings about the input itself, not about a component
     SERVICE_ACCOUNT_TOKENS = "service-account tokens"  # the cluster-wide copies of the pod-facing CA
+    LOGS = "logs"  # findings read from a log that no component's load can be tied to
 
 
 class Role(StrEnum):
@@ -50,6 +51,17 @@ class Role(StrEnum):
     KUBELET_KUBECONFIG = "kubelet-kubeconfig"
     KUBELET_BOOTSTRAP_KUBECONFIG = "kubelet-bootstrap-kubeconfig"
     KUBECONFIG = "kubeconfig"
+    # Stand-alone kubeconfigs (their component is a group): kubeadm's admin.conf and super-admin.conf,
+    # RKE2's rke2.yaml and server/cred/admin.kubeconfig, and the files of OpenShift's node-kubeconfigs
+    # secret (cluster-kube-apiserver-operator's node-kubeconfig controller), one role per file.
+    ADMIN = "admin"
+    SUPER_ADMIN = "super-admin"
+    ADMIN_CRED = "admin-cred"
+    NODE_KUBECONFIG_LOCALHOST = "node-kubeconfig localhost.kubeconfig"
+    NODE_KUBECONFIG_LOCALHOST_RECOVERY = "node-kubeconfig localhost-recovery.kubeconfig"
+    NODE_KUBECONFIG_LB_EXT = "node-kubeconfig lb-ext.kubeconfig"
+    NODE_KUBECONFIG_LB_INT = "node-kubeconfig lb-int.kubeconfig"
+    NODE_KUBECONFIG = "node-kubeconfig"  # another file in that secret: its path is in the load's label
     ETCD_CLIENT = "etcd-client"
     ETCD_CA = "etcd-ca"
     ETCD_SERVER = "etcd-server"
@@ -68,6 +80,11 @@ class Role(StrEnum):
     TOKEN_CA = "token-ca"
     FLAGS = "flags"  # a finding about the component's command line, before any load
     INPUT = "input"  # a finding about the evidence
+    # Log findings (analysis.logs) that judge no load: a failed start-up, x509 errors in handshakes,
+    # kube-apiserver not reaching etcd at all.
+    START_UP = "start-up"
+    X509 = "x509"
+    ETCD = "etcd"
 
 
 class ContentState(StrEnum):

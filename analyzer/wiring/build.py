@@ -14,33 +14,33 @@ from analyzer.wiring.selfhosted import is_self_hosted, wire_self_hosted
 from analyzer.wiring.sources import OPENSHIFT, EtcdObjects
 
 
-def distribution_of(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> str:
+def distribution_of(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Distribution:
     kinds = {node.distribution for node in nodes} - {Distribution.UNKNOWN}
     if Distribution.OPENSHIFT in kinds or (objects is not None and objects.root == OPENSHIFT):
-        return "openshift"
+        return Distribution.OPENSHIFT
     if Distribution.SELF_HOSTED in kinds or is_self_hosted(objects, []):
-        return "self-hosted"
+        return Distribution.SELF_HOSTED
     if Distribution.RKE2 in kinds:
-        return "rke2"
+        return Distribution.RKE2
     if Distribution.RKE in kinds:
-        return "rke"
+        return Distribution.RKE
     if Distribution.KUBESPRAY in kinds:
-        return "kubespray"
-    return "kubeadm"
+        return Distribution.KUBESPRAY
+    return Distribution.KUBEADM
 
 
 def build_wiring(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
     distribution = distribution_of(nodes, objects)
-    if distribution == "openshift":
+    if distribution is Distribution.OPENSHIFT:
         wiring = wire_openshift([n for n in nodes if n.distribution in (Distribution.OPENSHIFT, Distribution.UNKNOWN)], objects)
-    elif distribution == "rke":
-        wiring = Wiring("rke")
+    elif distribution is Distribution.RKE:
+        wiring = Wiring(Distribution.RKE)
         wiring.notes.append("RKE node trees are recognised, but RKE's wiring (containers, not static pods) is not modelled yet")
-    elif distribution == "self-hosted":
+    elif distribution is Distribution.SELF_HOSTED:
         wiring = wire_self_hosted(nodes, objects)
-    elif distribution == "kubespray":
+    elif distribution is Distribution.KUBESPRAY:
         wiring = wire_static_pods(nodes, objects, KUBESPRAY)
-    elif distribution == "rke2":
+    elif distribution is Distribution.RKE2:
         wiring = wire_static_pods(nodes, objects, RKE2)
     else:
         wiring = wire_kubeadm(nodes, objects, distribution)

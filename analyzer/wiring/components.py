@@ -21,6 +21,8 @@ from analyzer.gomodel.material import MaterialState
 from analyzer.gomodel.material import RedactedMaterial
 from analyzer.gomodel.wrappers import error_format as wrapper_format
 from analyzer.errors import DecodeError
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Distribution, Role
 from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Material, State
 from analyzer.wiring.resolve import Resolved, Resolver
 
@@ -59,7 +61,7 @@ class _Builder:
         self.resolver = resolver
         self.order = itertools.count(1)
 
-    def pair(self, role: str, label: str, cert_path: str | None, key_path: str | None, *, loader: Loader, fatal: bool,
+    def pair(self, role: Role, label: str, cert_path: str | None, key_path: str | None, *, loader: Loader, fatal: bool,
              flag: str, purpose: str | None = None, names: tuple[str, ...] = (), expected: tuple[str, ...] = (),
              error_format: str = "{}") -> Load | None:
         if not cert_path and not key_path:
@@ -79,7 +81,7 @@ class _Builder:
         self.component.loads.append(load)
         return load
 
-    def bundle(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str, purpose: str | None = None,
+    def bundle(self, role: Role, label: str, path: str | None, *, fatal: bool, flag: str, purpose: str | None = None,
                error_format: str = "{}") -> Load | None:
         if not path:
             return None
@@ -93,7 +95,7 @@ class _Builder:
         self.component.loads.append(load)
         return load
 
-    def private_key(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str) -> Load | None:
+    def private_key(self, role: Role, label: str, path: str | None, *, fatal: bool, flag: str) -> Load | None:
         if not path:
             return None
         resolved = self.resolver.file(path)
@@ -105,7 +107,7 @@ class _Builder:
         self.component.loads.append(load)
         return load
 
-    def public_keys(self, role: str, label: str, paths: tuple[str, ...], *, fatal: bool, flag: str) -> Load | None:
+    def public_keys(self, role: Role, label: str, paths: tuple[str, ...], *, fatal: bool, flag: str) -> Load | None:
         if not paths:
             return None
         materials: list[Material] = []
@@ -123,7 +125,7 @@ class _Builder:
         self.component.loads.append(load)
         return load
 
-    def kubeconfig(self, role: str, label: str, path: str | None, *, fatal: bool, flag: str) -> Load | None:
+    def kubeconfig(self, role: Role, label: str, path: str | None, *, fatal: bool, flag: str) -> Load | None:
         if not path:
             return None
         document = self.resolver.file(path).material
@@ -132,7 +134,7 @@ class _Builder:
         return load
 
 
-def kubeconfig_load(component: Component, order: int, role: str, label: str, path: str, document: Material,
+def kubeconfig_load(component: Component, order: int, role: Role, label: str, path: str, document: Material,
                     resolver: Resolver, *, fatal: bool, flag: str) -> Load:
     """A kubeconfig's client pair, CA and server, each from embedded data or a file it names."""
     base = Load(component=component.name, node=component.node, role=role, order=order, loader=Loader.KUBECONFIG,
@@ -176,70 +178,70 @@ def kubeconfig_load(component: Component, order: int, role: str, label: str, pat
 # -- the components -------------------------------------------------------------------------------
 
 
-def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
-    component = Component("kube-apiserver", node, distribution, configured_by)
+def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str) -> Component:
+    component = Component(ComponentName.KUBE_APISERVER, node, distribution, configured_by)
     build = _Builder(component, resolver)
     if not flags.find("tls-cert-file"):
         component.notes.append("no --tls-cert-file: kube-apiserver serves a self-signed certificate from --cert-dir (not in the evidence)")
-    build.pair("serving", "default serving pair", flags.find("tls-cert-file"), flags.find("tls-private-key-file"),
+    build.pair(Role.SERVING, "default serving pair", flags.find("tls-cert-file"), flags.find("tls-private-key-file"),
                loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--tls-cert-file/--tls-private-key-file", purpose="serving-cert")
     sni, sni_error = sni_cert_keys(flags)
     if sni_error:
         component.flag_errors.append(sni_error)
     for number, entry in enumerate(sni, start=1):
         # Names given with the pair are what clients dial to reach it (wildcards are patterns, not hosts).
-        build.pair("sni", f"SNI pair {number} of {len(sni)}, {object_hint(entry.cert_file)}", entry.cert_file, entry.key_file,
+        build.pair(Role.SNI, f"SNI pair {number} of {len(sni)}, {object_hint(entry.cert_file)}", entry.cert_file, entry.key_file,
                    loader=Loader.DYNAMIC_PAIR, fatal=True, flag=f"--tls-sni-cert-key #{number}", purpose="sni-serving-cert",
                    error_format=wrapper_format("sni"), names=tuple(entry.names), expected=tuple(n for n in entry.names if not n.startswith("*")))
-    build.bundle("client-ca", "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
+    build.bundle(Role.CLIENT_CA, "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
                  purpose="client-ca-bundle")
-    build.bundle("requestheader-ca", "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
+    build.bundle(Role.REQUESTHEADER_CA, "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
                  flag="--requestheader-client-ca-file", purpose="request-header")
-    build.pair("proxy-client", "aggregator proxy client pair", flags.find("proxy-client-cert-file"), flags.find("proxy-client-key-file"),
+    build.pair(Role.PROXY_CLIENT, "aggregator proxy client pair", flags.find("proxy-client-cert-file"), flags.find("proxy-client-key-file"),
                loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--proxy-client-cert-file/--proxy-client-key-file", purpose="aggregator-proxy-cert",
                # requestheader-allowed-names: the CNs aggregated servers accept from the proxy (empty: any)
                names=tuple(name for value in flags.values("requestheader-allowed-names") for name in value.split(",") if name))
-    build.public_keys("service-account-keys", "service-account verification keys", flags.values("service-account-key-file"),
+    build.public_keys(Role.SERVICE_ACCOUNT_KEYS, "service-account verification keys", flags.values("service-account-key-file"),
                       fatal=True, flag="--service-account-key-file")
-    build.private_key("service-account-signing-key", "service-account signing key", flags.find("service-account-signing-key-file"),
+    build.private_key(Role.SERVICE_ACCOUNT_SIGNING_KEY, "service-account signing key", flags.find("service-account-signing-key-file"),
                       fatal=True, flag="--service-account-signing-key-file")
-    build.bundle("etcd-ca", "etcd CA bundle", flags.find("etcd-cafile"), fatal=True, flag="--etcd-cafile")
-    build.pair("etcd-client", "etcd client pair", flags.find("etcd-certfile"), flags.find("etcd-keyfile"),
+    build.bundle(Role.ETCD_CA, "etcd CA bundle", flags.find("etcd-cafile"), fatal=True, flag="--etcd-cafile")
+    build.pair(Role.ETCD_CLIENT, "etcd client pair", flags.find("etcd-certfile"), flags.find("etcd-keyfile"),
                loader=Loader.TLS_PAIR, fatal=True, flag="--etcd-certfile/--etcd-keyfile")
-    build.pair("kubelet-client", "kubelet client pair", flags.find("kubelet-client-certificate"), flags.find("kubelet-client-key"),
+    build.pair(Role.KUBELET_CLIENT, "kubelet client pair", flags.find("kubelet-client-certificate"), flags.find("kubelet-client-key"),
                loader=Loader.TLS_PAIR, fatal=False, flag="--kubelet-client-certificate/--kubelet-client-key")
-    build.bundle("kubelet-ca", "kubelet serving CA bundle", flags.find("kubelet-certificate-authority"), fatal=False,
+    build.bundle(Role.KUBELET_CA, "kubelet serving CA bundle", flags.find("kubelet-certificate-authority"), fatal=False,
                  flag="--kubelet-certificate-authority")
     return component
 
 
-def etcd(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str,
+def etcd(flags: Flags, resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str,
          expected_server: tuple[str, ...], expected_peer: tuple[str, ...]) -> Component:
-    component = Component("etcd", node, distribution, configured_by)
+    component = Component(ComponentName.ETCD, node, distribution, configured_by)
     build = _Builder(component, resolver)
-    build.pair("etcd-server", "etcd serving pair", flags.find("cert-file"), flags.find("key-file"), loader=Loader.TLS_PAIR,
+    build.pair(Role.ETCD_SERVER, "etcd serving pair", flags.find("cert-file"), flags.find("key-file"), loader=Loader.TLS_PAIR,
                fatal=True, flag="--cert-file/--key-file", expected=expected_server)
-    build.pair("etcd-peer", "etcd peer pair", flags.find("peer-cert-file"), flags.find("peer-key-file"), loader=Loader.TLS_PAIR,
+    build.pair(Role.ETCD_PEER, "etcd peer pair", flags.find("peer-cert-file"), flags.find("peer-key-file"), loader=Loader.TLS_PAIR,
                fatal=True, flag="--peer-cert-file/--peer-key-file", expected=expected_peer)
-    build.bundle("etcd-trusted-ca", "etcd client CA bundle", flags.find("trusted-ca-file"), fatal=True, flag="--trusted-ca-file")
-    build.bundle("etcd-peer-trusted-ca", "etcd peer CA bundle", flags.find("peer-trusted-ca-file"), fatal=True,
+    build.bundle(Role.ETCD_TRUSTED_CA, "etcd client CA bundle", flags.find("trusted-ca-file"), fatal=True, flag="--trusted-ca-file")
+    build.bundle(Role.ETCD_PEER_TRUSTED_CA, "etcd peer CA bundle", flags.find("peer-trusted-ca-file"), fatal=True,
                  flag="--peer-trusted-ca-file")
     return component
 
 
-def etcd_metrics(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+def etcd_metrics(flags: Flags, resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str) -> Component:
     """``etcd grpc-proxy start`` serving etcd's metrics (OpenShift's etcd-metrics container): its own
     serving pair and client CA (--cert-file/--key-file, --trusted-ca-file), and the client pair and CA
     it dials etcd with (--cert/--key, --cacert) (etcd server/etcdmain/grpc_proxy.go)."""
-    component = Component("etcd-metrics", node, distribution, configured_by)
+    component = Component(ComponentName.ETCD_METRICS, node, distribution, configured_by)
     build = _Builder(component, resolver)
-    build.pair("etcd-metrics-serving", "etcd metrics serving pair", flags.find("cert-file"), flags.find("key-file"),
+    build.pair(Role.ETCD_METRICS_SERVING, "etcd metrics serving pair", flags.find("cert-file"), flags.find("key-file"),
                loader=Loader.TLS_PAIR, fatal=True, flag="--cert-file/--key-file")
-    build.bundle("etcd-metrics-client-ca", "etcd metrics client CA bundle", flags.find("trusted-ca-file"), fatal=True,
+    build.bundle(Role.ETCD_METRICS_CLIENT_CA, "etcd metrics client CA bundle", flags.find("trusted-ca-file"), fatal=True,
                  flag="--trusted-ca-file")
-    build.pair("etcd-metrics-client", "etcd metrics proxy's client pair to etcd", flags.find("cert"), flags.find("key"),
+    build.pair(Role.ETCD_METRICS_CLIENT, "etcd metrics proxy's client pair to etcd", flags.find("cert"), flags.find("key"),
                loader=Loader.TLS_PAIR, fatal=True, flag="--cert/--key")
-    build.bundle("etcd-metrics-etcd-ca", "etcd metrics proxy's CA for etcd", flags.find("cacert"), fatal=True, flag="--cacert")
+    build.bundle(Role.ETCD_METRICS_ETCD_CA, "etcd metrics proxy's CA for etcd", flags.find("cacert"), fatal=True, flag="--cacert")
     return component
 
 
@@ -249,34 +251,34 @@ DELEGATED_CLIENT_CA = wrapper_format("delegated-client-ca")
 DELEGATED_REQUEST_HEADER = wrapper_format("delegated-request-header")
 
 
-def controller_manager(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+def controller_manager(flags: Flags, resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str) -> Component:
     """kube-controller-manager: authentication files as it serves, then the controllers' files.
 
     A controller that cannot initialise stops the process. The service-account token controller
     starts first and reads its key before --root-ca-file (controllermanager.go); the CSR signer
     loads its pair through dynamiccertificates as "csr-controller" (certificates/signer).
     """
-    component = Component("kube-controller-manager", node, distribution, configured_by)
+    component = Component(ComponentName.KUBE_CONTROLLER_MANAGER, node, distribution, configured_by)
     build = _Builder(component, resolver)
     _kubeconfigs(build, flags)
-    build.bundle("client-ca", "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
+    build.bundle(Role.CLIENT_CA, "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
                  purpose="client-ca-bundle", error_format=DELEGATED_CLIENT_CA)
-    build.bundle("requestheader-ca", "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
+    build.bundle(Role.REQUESTHEADER_CA, "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
                  flag="--requestheader-client-ca-file", purpose="request-header", error_format=DELEGATED_REQUEST_HEADER)
-    build.private_key("service-account-private-key", "service-account signing key", flags.find("service-account-private-key-file"),
+    build.private_key(Role.SERVICE_ACCOUNT_PRIVATE_KEY, "service-account signing key", flags.find("service-account-private-key-file"),
                       fatal=True, flag="--service-account-private-key-file")
     root_ca = flags.find("root-ca-file")
-    build.bundle("root-ca", "root CA for service-account tokens", root_ca, fatal=True, flag="--root-ca-file",
+    build.bundle(Role.ROOT_CA, "root CA for service-account tokens", root_ca, fatal=True, flag="--root-ca-file",
                  error_format=wrapper_format("root-ca-file", path=str(root_ca)))
     signing_cert = flags.find("cluster-signing-cert-file")
-    build.pair("cluster-signing", "cluster signing pair", signing_cert, flags.find("cluster-signing-key-file"),
+    build.pair(Role.CLUSTER_SIGNING, "cluster signing pair", signing_cert, flags.find("cluster-signing-key-file"),
                loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--cluster-signing-cert-file/--cluster-signing-key-file",
                purpose="csr-controller", error_format=wrapper_format("cluster-signing", path=str(signing_cert)))
     return component
 
 
-def scheduler(flags: Flags, resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
-    component = Component("kube-scheduler", node, distribution, configured_by)
+def scheduler(flags: Flags, resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str) -> Component:
+    component = Component(ComponentName.KUBE_SCHEDULER, node, distribution, configured_by)
     _kubeconfigs(_Builder(component, resolver), flags)
     return component
 
@@ -285,14 +287,14 @@ def _kubeconfigs(build: _Builder, flags: Flags) -> None:
     """--kubeconfig, and the delegated authentication and authorization kubeconfigs where they are
     other files (kubeadm points all three at the same one)."""
     main = flags.find("kubeconfig")
-    build.kubeconfig("kubeconfig", "kubeconfig", main, fatal=False, flag="--kubeconfig")
+    build.kubeconfig(Role.KUBECONFIG, "kubeconfig", main, fatal=False, flag="--kubeconfig")
     for purpose in ("authentication", "authorization"):
         path = flags.find(f"{purpose}-kubeconfig")
         if path and path != main:
-            build.kubeconfig("kubeconfig", f"{purpose} kubeconfig", path, fatal=False, flag=f"--{purpose}-kubeconfig")
+            build.kubeconfig(Role.KUBECONFIG, f"{purpose} kubeconfig", path, fatal=False, flag=f"--{purpose}-kubeconfig")
 
 
-def kubeconfigs(name: str, paths: dict[str, str], resolver: Resolver, *, node: str | None, distribution: str, configured_by: str) -> Component:
+def kubeconfigs(name: ComponentName, paths: dict[Role, str], resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str) -> Component:
     """Stand-alone kubeconfigs a person or the node uses (admin.conf, node-kubeconfigs): role → path."""
     component = Component(name, node, distribution, configured_by)
     build = _Builder(component, resolver)
@@ -304,29 +306,29 @@ def kubeconfigs(name: str, paths: dict[str, str], resolver: Resolver, *, node: s
     return component
 
 
-def kubelet(resolver: Resolver, *, node: str | None, distribution: str, configured_by: str, kubeconfig: str | None,
+def kubelet(resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str, kubeconfig: str | None,
             serving_cert: str, serving_key: str, client_ca: str | None, client_pair: str | None = None,
             bootstrap_kubeconfig: str | None = None) -> Component:
     """The kubelet: how it reaches kube-apiserver (its kubeconfig, or its rotated client pem
     directly when the kubeconfig is not in the evidence), the pair it serves, the CA it trusts."""
-    component = Component("kubelet", node, distribution, configured_by)
+    component = Component(ComponentName.KUBELET, node, distribution, configured_by)
     build = _Builder(component, resolver)
     if kubeconfig and resolver.file(kubeconfig).material.state is not State.NOT_IN_EVIDENCE:
-        build.kubeconfig("kubelet-kubeconfig", "kubeconfig", kubeconfig, fatal=False, flag="--kubeconfig")
+        build.kubeconfig(Role.KUBELET_KUBECONFIG, "kubeconfig", kubeconfig, fatal=False, flag="--kubeconfig")
     elif client_pair:
-        build.pair("kubelet-client", "kubelet client pair", client_pair, client_pair, loader=Loader.TLS_PAIR, fatal=False,
+        build.pair(Role.KUBELET_CLIENT, "kubelet client pair", client_pair, client_pair, loader=Loader.TLS_PAIR, fatal=False,
                    flag="kubelet-client-current.pem")
     if bootstrap_kubeconfig and resolver.file(bootstrap_kubeconfig).material.state not in (State.NOT_IN_EVIDENCE, State.MISSING):
         # Read only when the kubeconfig is missing or its client certificate expired (kubernetes
         # pkg/kubelet/certificate/bootstrap/bootstrap.go LoadClientCert, isClientConfigStillValid); absent
         # is normal (kubeadm join deletes it after the TLS bootstrap).
-        build.kubeconfig("kubelet-bootstrap-kubeconfig", "bootstrap kubeconfig", bootstrap_kubeconfig, fatal=False,
+        build.kubeconfig(Role.KUBELET_BOOTSTRAP_KUBECONFIG, "bootstrap kubeconfig", bootstrap_kubeconfig, fatal=False,
                          flag="--bootstrap-kubeconfig")
-    build.pair("kubelet-serving", "kubelet serving pair", serving_cert, serving_key, loader=Loader.TLS_PAIR, fatal=False,
+    build.pair(Role.KUBELET_SERVING, "kubelet serving pair", serving_cert, serving_key, loader=Loader.TLS_PAIR, fatal=False,
                flag="kubelet serving certificate")
     if client_ca:
         # BuildAuthn loads it through dynamiccertificates; its error ends the kubelet (server.go Run).
-        build.bundle("kubelet-client-ca", "kubelet client CA bundle", client_ca, fatal=True,
+        build.bundle(Role.KUBELET_CLIENT_CA, "kubelet client CA bundle", client_ca, fatal=True,
                      flag="KubeletConfiguration authentication.x509.clientCAFile", purpose="client-ca-bundle",
                      error_format=wrapper_format("kubelet-run"))
     return component

@@ -35,10 +35,12 @@ from analyzer.wiring.components import (
 from analyzer.wiring.model import State, Wiring
 from analyzer.wiring.resolve import HostResolver
 from analyzer.wiring.sources import EtcdObjects, node_file, node_static_pod
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Distribution, Role
 
 MANIFESTS = "/etc/kubernetes/manifests"
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
-ADMIN_KUBECONFIGS = {"admin": "/etc/kubernetes/admin.conf", "super-admin": "/etc/kubernetes/super-admin.conf"}
+ADMIN_KUBECONFIGS = {Role.ADMIN: "/etc/kubernetes/admin.conf", Role.SUPER_ADMIN: "/etc/kubernetes/super-admin.conf"}
 # Files kubeadm writes on some nodes or versions only: when absent they are not loads at all, so no
 # check reports them (severity by consequence, checks/severity.py rule 4). path -> why, for the notes.
 OPTIONAL_FILES: dict[str, str] = {
@@ -59,13 +61,13 @@ class Layout:
     """Where a static-pod control plane keeps what the wiring reads. kubeadm's is the reference;
     Kubespray and RKE2 (wiring/layouts.py) differ in directories, not in how components load."""
 
-    distribution: str
+    distribution: Distribution
     manifests: str
     kubelet_kubeconfig: str
     kubelet_client_ca: str
     # The CA kubeconfigs embed, which clients verify kube-apiserver's serving pairs with.
     cluster_ca: str
-    admin_kubeconfigs: dict[str, str]
+    admin_kubeconfigs: dict[Role, str]
     # The kubelet's serving pair, decided per node (rotated pem or self-signed pair).
     kubelet_serving: Callable[[NodeEvidence], tuple[str, str]]
     # etcd's flags when etcd is not a static pod with a command line: (flags, where from) or None.
@@ -143,7 +145,7 @@ def endpoint_host(endpoint: str) -> str:
     return urlsplit("//" + endpoint).hostname or endpoint
 
 
-def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distribution: str = "kubeadm") -> Wiring:
+def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distribution: Distribution = Distribution.KUBEADM) -> Wiring:
     return wire_static_pods(nodes, objects, replace(KUBEADM, distribution=distribution))
 
 
@@ -178,7 +180,7 @@ def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, lay
             apiserver = kube_apiserver(pod.flags, resolver, node=name, distribution=distribution, configured_by=source)
             required, advised = apiserver_names(pod.flags, name, config)
             apiserver.loads = [
-                replace(load, expected_names=required, advised_names=advised) if load.role == "serving" else load
+                replace(load, expected_names=required, advised_names=advised) if load.role == Role.SERVING else load
                 for load in apiserver.loads
             ]
             wiring.components.append(apiserver)
@@ -196,7 +198,7 @@ def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, lay
             advertised = tuple(url_hosts(flags.values("advertise-client-urls")))
             etcd_component.loads = [
                 replace(load, advised_names=tuple(dict.fromkeys((name, "localhost", "127.0.0.1", *advertised))))
-                if load.role == "etcd-server" else load
+                if load.role == Role.ETCD_SERVER else load
                 for load in etcd_component.loads
             ]
             wiring.components.append(etcd_component)
@@ -220,7 +222,7 @@ def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, lay
             ))
             present = {role: path for role, path in layout.admin_kubeconfigs.items()
                        if path not in OPTIONAL_FILES or node_file(node, path).state is not State.MISSING}
-            admin = kubeconfigs("admin kubeconfigs", present, resolver, node=name, distribution=distribution,
+            admin = kubeconfigs(ComponentName.ADMIN_KUBECONFIGS, present, resolver, node=name, distribution=distribution,
                                 configured_by=f"{', '.join(sorted({posixpath.dirname(p) for p in present.values()}))} on {name}")
             admin.notes += [OPTIONAL_FILES[path] for path in layout.admin_kubeconfigs.values() if path not in present.values()]
             if admin.loads:
@@ -243,6 +245,6 @@ def kubelet_serving_paths(node: NodeEvidence) -> tuple[str, str]:
 
 
 KUBEADM = Layout(
-    distribution="kubeadm", manifests=MANIFESTS, kubelet_kubeconfig=KUBELET_KUBECONFIG, kubelet_client_ca=KUBELET_CLIENT_CA,
+    distribution=Distribution.KUBEADM, manifests=MANIFESTS, kubelet_kubeconfig=KUBELET_KUBECONFIG, kubelet_client_ca=KUBELET_CLIENT_CA,
     cluster_ca=KUBELET_CLIENT_CA, admin_kubeconfigs=ADMIN_KUBECONFIGS, kubelet_serving=kubelet_serving_paths,
 )

@@ -33,6 +33,7 @@ from analyzer.evidence.node import RKE2_CONFIG, RKE2_DATA, NodeEvidence
 from analyzer.wiring.kubeadm import ADMIN_KUBECONFIGS, KUBELET_KUBECONFIG, MANIFESTS, Layout, kubelet_serving_paths
 from analyzer.wiring.model import State
 from analyzer.wiring.sources import node_file, node_static_pod
+from analyzer.model.vocabulary import Distribution, Role
 
 KUBESPRAY_CERT_DIR = "/etc/kubernetes/ssl"
 KUBESPRAY_ETCD_ENV = "/etc/etcd.env"
@@ -66,14 +67,14 @@ def _rke2_kubelet_serving(node: NodeEvidence) -> tuple[str, str]:
 
 
 KUBESPRAY = Layout(
-    distribution="kubespray", manifests=MANIFESTS, kubelet_kubeconfig=KUBELET_KUBECONFIG,
+    distribution=Distribution.KUBESPRAY, manifests=MANIFESTS, kubelet_kubeconfig=KUBELET_KUBECONFIG,
     kubelet_client_ca=f"{KUBESPRAY_CERT_DIR}/ca.crt", cluster_ca=f"{KUBESPRAY_CERT_DIR}/ca.crt",
     admin_kubeconfigs=ADMIN_KUBECONFIGS, kubelet_serving=kubelet_serving_paths, etcd_flags=_kubespray_etcd,
 )
 
 RKE2 = Layout(
-    distribution="rke2", manifests=RKE2_MANIFESTS, kubelet_kubeconfig=f"{RKE2_DATA}/agent/kubelet.kubeconfig",
+    distribution=Distribution.RKE2, manifests=RKE2_MANIFESTS, kubelet_kubeconfig=f"{RKE2_DATA}/agent/kubelet.kubeconfig",
     kubelet_client_ca=f"{RKE2_DATA}/agent/client-ca.crt", cluster_ca=f"{RKE2_TLS}/server-ca.crt",
-    admin_kubeconfigs={"admin": f"{RKE2_CONFIG}/rke2.yaml", "admin-cred": f"{RKE2_DATA}/server/cred/admin.kubeconfig"},
+    admin_kubeconfigs={Role.ADMIN: f"{RKE2_CONFIG}/rke2.yaml", Role.ADMIN_CRED: f"{RKE2_DATA}/server/cred/admin.kubeconfig"},
     kubelet_serving=_rke2_kubelet_serving, etcd_flags=_rke2_etcd,
 )

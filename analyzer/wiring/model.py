@@ -15,7 +15,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from analyzer.model.findings import LoadKey
-from analyzer.model.vocabulary import ContentState
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import ContentState, Distribution, Role
 
 
 # What is at a location: the one content state (model.vocabulary), under the short name the wiring uses.
@@ -35,7 +36,7 @@ class Loader(StrEnum):
 
 # What kube-apiserver's storage hangs on: its etcd client pair and CA, etcd's serving pair and the
 # CAs etcd verifies with. When one fails, kube-apiserver never becomes ready.
-STORAGE_ROLES = frozenset({"etcd-client", "etcd-ca", "etcd-server", "etcd-trusted-ca", "etcd-peer-trusted-ca"})
+STORAGE_ROLES = frozenset({Role.ETCD_CLIENT, Role.ETCD_CA, Role.ETCD_SERVER, Role.ETCD_TRUSTED_CA, Role.ETCD_PEER_TRUSTED_CA})
 
 
 @dataclass(frozen=True)
@@ -123,9 +124,9 @@ class Peer:
 class Load:
     """One thing a component loads, at its place in the component's start-up."""
 
-    component: str
+    component: ComponentName
     node: str | None
-    role: str  # serving, sni, client-ca, etcd-client, kubelet-client, proxy-client, …
+    role: Role
     order: int  # position in start-up order within the component
     loader: Loader
     fatal: bool  # the component does not start when this fails to load
@@ -158,9 +159,9 @@ class Load:
 
 @dataclass
 class Component:
-    name: str  # kube-apiserver, etcd, kube-controller-manager, kube-scheduler, kubelet, admin
+    name: ComponentName
     node: str | None
-    distribution: str
+    distribution: Distribution
     configured_by: str  # where the wiring came from, in words
     loads: list[Load] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -174,7 +175,7 @@ class Component:
 
 @dataclass
 class Wiring:
-    distribution: str
+    distribution: Distribution
     components: list[Component] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # what could not be wired, and why
     service_account_tokens: list[Material] = field(default_factory=list)  # ca.crt of token secrets

@@ -34,6 +34,8 @@ from analyzer.wiring.openshift_etcd import METRICS_CONTAINER, etcd_from_objects,
 from analyzer.evidence.node import Mount
 from analyzer.wiring.resolve import StaticPodResolver
 from analyzer.wiring.sources import EtcdObjects, node_static_pod
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Distribution, Role
 
 
 
@@ -138,7 +140,7 @@ def load_balancer_names(objects: EtcdObjects | None) -> dict[str, tuple[str, ...
 
 
 def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
-    wiring = Wiring("openshift")
+    wiring = Wiring(Distribution.OPENSHIFT)
     release = cluster_release(objects)
     if objects is not None:
         wiring.notes.append(release.detail)
@@ -194,7 +196,7 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
             continue
         flags = config_to_flags(config)
         how = f"{config_source} (revision {revision})" if revision else config_source
-        apiserver = kube_apiserver(flags, resolver, node=name, distribution="openshift",
+        apiserver = kube_apiserver(flags, resolver, node=name, distribution=Distribution.OPENSHIFT,
                                    configured_by=how + (f", mounts from {pod_source}" if pod_source else ", the operator's standard mounts"))
         if steps:
             note = f"kube-apiserver on {name or 'the cluster'}: " + "; ".join(steps)
@@ -240,7 +242,7 @@ def _controllers(node: NodeEvidence | None, name: str | None, objects: EtcdObjec
                 except DecodeError:
                     pass
         build = controller_manager if component == "kube-controller-manager" else scheduler
-        found.append(build(flags, resolver, node=name, distribution="openshift", configured_by=f"{source} (revision {pod.revision})"))
+        found.append(build(flags, resolver, node=name, distribution=Distribution.OPENSHIFT, configured_by=f"{source} (revision {pod.revision})"))
     return found
 
 
@@ -265,7 +267,7 @@ def _missing_config_note(objects: EtcdObjects | None, revision: int | None, node
 
 
 def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: str | None) -> Load:
-    if load.role not in ("serving", "sni"):
+    if load.role not in (Role.SERVING, Role.SNI):
         return load
     hint = object_hint(load.cert_path or "")
     if load.names:  # kube_apiserver already took them as expected names, wildcards left out
@@ -284,27 +286,32 @@ def _node_components(node: NodeEvidence, objects: EtcdObjects | None, notes: lis
     etcd_pod = node_static_pod(node, ETCD_POD, "etcd")
     if etcd_pod is not None:
         resolver = StaticPodResolver(node, objects, ETCD_NAMESPACE, etcd_pod.revision, _mounts(etcd_pod))
-        components.append(etcd(etcd_pod.flags, resolver, node=node.name, distribution="openshift",
+        components.append(etcd(etcd_pod.flags, resolver, node=node.name, distribution=Distribution.OPENSHIFT,
                                configured_by=f"{ETCD_POD} on {node.name}",
                                expected_server=("localhost", "127.0.0.1"), expected_peer=()))
         metrics_pod = node_static_pod(node, ETCD_POD, METRICS_CONTAINER)
         metrics = metrics_proxy_flags(metrics_pod)
         if metrics_pod is not None and metrics is not None:
             resolver = StaticPodResolver(node, objects, ETCD_NAMESPACE, etcd_pod.revision, _mounts(metrics_pod))
-            components.append(etcd_metrics(metrics, resolver, node=node.name, distribution="openshift",
+            components.append(etcd_metrics(metrics, resolver, node=node.name, distribution=Distribution.OPENSHIFT,
                                            configured_by=f"{ETCD_POD} on {node.name} (container {METRICS_CONTAINER})"))
         elif metrics_pod is None:
             notes.append(f"{ETCD_POD} on {node.name} has no {METRICS_CONTAINER} container: etcd's metrics pairs are not wired")
     host = StaticPodResolver(node, objects, TARGET, None, (Mount("/", "/"),))
     serving = f"{KUBELET_PKI}/kubelet-server-current.pem"
     components.append(kubelet(
-        host, node=node.name, distribution="openshift", configured_by=f"/var/lib/kubelet on {node.name}",
+        host, node=node.name, distribution=Distribution.OPENSHIFT, configured_by=f"/var/lib/kubelet on {node.name}",
         kubeconfig=KUBELET_KUBECONFIG, serving_cert=serving, serving_key=serving, client_ca=KUBELET_CLIENT_CA,
         client_pair=f"{KUBELET_PKI}/kubelet-client-current.pem", bootstrap_kubeconfig=KUBELET_BOOTSTRAP_KUBECONFIG,
     ))
-    files = {f"node-kubeconfig {path.rsplit('/', 1)[1]}": path for path in sorted(node.list_host_dir(NODE_KUBECONFIGS))
-             if path.endswith(".kubeconfig")}
+    files = {_node_kubeconfig_role(path): path for path in sorted(node.list_host_dir(NODE_KUBECONFIGS)) if path.endswith(".kubeconfig")}
     if files:
-        components.append(kubeconfigs("node kubeconfigs", files, host, node=node.name, distribution="openshift",
+        components.append(kubeconfigs(ComponentName.NODE_KUBECONFIGS, files, host, node=node.name, distribution=Distribution.OPENSHIFT,
                                       configured_by=f"{NODE_KUBECONFIGS} on {node.name}"))
     return components
+
+
+def _node_kubeconfig_role(path: str) -> Role:
+    """The role of one file of the node-kubeconfigs secret: its own for the files the operator writes."""
+    name = f"{Role.NODE_KUBECONFIG} {path.rsplit('/', 1)[1]}"
+    return Role(name) if name in set(Role) else Role.NODE_KUBECONFIG

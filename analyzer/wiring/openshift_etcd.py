@@ -19,6 +19,7 @@ from analyzer.wiring.openshift_releases import (
 from analyzer.wiring.openshift_pods import ETCD_NAMESPACE, mirror_pod, pod_from_etcd, standard_mounts
 from analyzer.wiring.resolve import StaticPodResolver
 from analyzer.wiring.sources import EtcdObjects
+from analyzer.model.vocabulary import Distribution
 
 def cluster_release(objects: EtcdObjects | None) -> ClusterRelease:
     """The release the cluster runs, from ``clusterversions/version`` (an etcd snapshot's
@@ -90,15 +91,15 @@ def etcd_from_objects(objects: EtcdObjects, node: str | None, release: ClusterRe
         resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, None, standard_mounts("etcd", None))
         how = f"the operator's standard layout for OpenShift {release.release} (no etcd pod in the evidence)"
         standard_metrics = standard_metrics_flags(release.release, node)
-        return [etcd(flags, resolver, node=node, distribution="openshift", configured_by=how,
+        return [etcd(flags, resolver, node=node, distribution=Distribution.OPENSHIFT, configured_by=how,
                      expected_server=("localhost", "127.0.0.1"), expected_peer=())] + (
-            [etcd_metrics(standard_metrics, resolver, node=node, distribution="openshift", configured_by=how)] if standard_metrics else [])
+            [etcd_metrics(standard_metrics, resolver, node=node, distribution=Distribution.OPENSHIFT, configured_by=how)] if standard_metrics else [])
     resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, pod.revision, standard_mounts("etcd", pod.revision))
-    found = [etcd(pod.flags, resolver, node=node, distribution="openshift", configured_by=f"{source}, the operator's standard mounts",
+    found = [etcd(pod.flags, resolver, node=node, distribution=Distribution.OPENSHIFT, configured_by=f"{source}, the operator's standard mounts",
                   expected_server=("localhost", "127.0.0.1"), expected_peer=())]
     metrics = metrics_proxy_flags(pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node, container=METRICS_CONTAINER))
     if metrics is not None:
-        found.append(etcd_metrics(metrics, resolver, node=node, distribution="openshift",
+        found.append(etcd_metrics(metrics, resolver, node=node, distribution=Distribution.OPENSHIFT,
                                   configured_by=f"{source} (container etcd-metrics), the operator's standard mounts"))
     return found
 

@@ -12,15 +12,17 @@ from __future__ import annotations
 from dataclasses import replace
 
 from analyzer.wiring.model import Component, Load, Loader, Material, Peer, Wiring
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Role
 
 
-def _find(component: Component | None, role: str) -> Load | None:
+def _find(component: Component | None, role: Role) -> Load | None:
     if component is None:
         return None
     return next((load for load in component.loads if load.role == role), None)
 
 
-def _bundle(component: Component | None, role: str) -> tuple[Material | None, str | None]:
+def _bundle(component: Component | None, role: Role) -> tuple[Material | None, str | None]:
     load = _find(component, role)
     if component is None or load is None or load.ca is None:
         return None, None
@@ -34,60 +36,60 @@ def link_peers(wiring: Wiring) -> None:
     cluster CA; OpenShift: kube-apiserver-server-ca). User-provided serving pairs are verified by
     clients' own trust stores, which no evidence holds, so they get no peer.
     """
-    by_node: dict[str | None, dict[str, Component]] = {}
+    by_node: dict[str | None, dict[ComponentName, Component]] = {}
     for component in wiring.components:
         by_node.setdefault(component.node, {})[component.name] = component
-    any_apiserver = next((c for c in wiring.components if c.name == "kube-apiserver"), None)
+    any_apiserver = next((c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER), None)
     # etcd on nodes of its own (Tectonic's etcd-member nodes): a master has no etcd beside kube-apiserver.
-    any_etcd = next((c for c in wiring.components if c.name == "etcd"), None)
+    any_etcd = next((c for c in wiring.components if c.name == ComponentName.ETCD), None)
 
     # Every component is linked, also a second one of the same name on a node (two inputs for one
     # master); its peers are looked up among the node's components.
     for component in wiring.components:
         node = component.node
         components = by_node[node]
-        apiserver = components.get("kube-apiserver") or any_apiserver
-        etcd = components.get("etcd") or any_etcd
-        kubelet = components.get("kubelet")
-        client_ca = _bundle(apiserver, "client-ca")
+        apiserver = components.get(ComponentName.KUBE_APISERVER) or any_apiserver
+        etcd = components.get(ComponentName.ETCD) or any_etcd
+        kubelet = components.get(ComponentName.KUBELET)
+        client_ca = _bundle(apiserver, Role.CLIENT_CA)
         linked = []
         for load in component.loads:
             peer = None
-            if component.name == "kube-apiserver":
+            if component.name == ComponentName.KUBE_APISERVER:
                 # SNI entries that carry their own names are the user's (the observer gives the
                 # system ones none, layouts §2.3): clients trust those through their own stores.
-                if load.role in ("serving", "sni") and not load.source_object and not (load.role == "sni" and load.names):
+                if load.role in (Role.SERVING, Role.SNI) and not load.source_object and not (load.role == Role.SNI and load.names):
                     ca, ref = wiring.serving_trust.get(node, (None, None))
                     peer = Peer("clients of kube-apiserver", "server", ca, ref, load.expected_names) if ca else None
-                elif load.role == "etcd-client":
-                    ca, ref = _bundle(etcd, "etcd-trusted-ca")
+                elif load.role == Role.ETCD_CLIENT:
+                    ca, ref = _bundle(etcd, Role.ETCD_TRUSTED_CA)
                     peer = Peer("etcd", "client", ca, ref) if ca else None
-                elif load.role == "kubelet-client":
-                    ca, ref = _bundle(kubelet, "kubelet-client-ca")
+                elif load.role == Role.KUBELET_CLIENT:
+                    ca, ref = _bundle(kubelet, Role.KUBELET_CLIENT_CA)
                     peer = Peer("kubelets", "client", ca, ref) if ca else None
-                elif load.role == "proxy-client":
-                    ca, ref = _bundle(component, "requestheader-ca")
+                elif load.role == Role.PROXY_CLIENT:
+                    ca, ref = _bundle(component, Role.REQUESTHEADER_CA)
                     peer = Peer("aggregated API servers", "client", ca, ref, allowed_names=load.names) if ca else None
-            elif component.name == "etcd":
-                if load.role == "etcd-server":
-                    ca, ref = _bundle(apiserver, "etcd-ca")
+            elif component.name == ComponentName.ETCD:
+                if load.role == Role.ETCD_SERVER:
+                    ca, ref = _bundle(apiserver, Role.ETCD_CA)
                     peer = Peer("kube-apiserver", "server", ca, ref, load.expected_names) if ca else None
-                elif load.role == "etcd-peer":
-                    ca, ref = _bundle(component, "etcd-peer-trusted-ca")
+                elif load.role == Role.ETCD_PEER:
+                    ca, ref = _bundle(component, Role.ETCD_PEER_TRUSTED_CA)
                     peer = Peer("etcd peers", "server", ca, ref, load.expected_names) if ca else None
-            elif component.name == "etcd-metrics" and load.role in ("etcd-metrics-client", "etcd-metrics-serving"):
+            elif component.name == ComponentName.ETCD_METRICS and load.role in (Role.ETCD_METRICS_CLIENT, Role.ETCD_METRICS_SERVING):
                 # The proxy dials etcd's metrics listener, which verifies clients with --trusted-ca-file;
                 # its own serving pair is verified by Prometheus with the etcd-metric-signer's bundle, the
                 # same bundle the proxy is given as --trusted-ca-file (cluster-etcd-operator etcd-metrics-ca-bundle).
-                ca, ref = (_bundle(etcd, "etcd-trusted-ca") if load.role == "etcd-metrics-client"
-                           else _bundle(component, "etcd-metrics-client-ca"))
-                peer = (Peer("etcd" if load.role == "etcd-metrics-client" else "Prometheus (etcd-metric-signer bundle)",
-                             "client" if load.role == "etcd-metrics-client" else "server", ca, ref) if ca else None)
-            elif load.loader is Loader.KUBECONFIG or load.role == "kubelet-client":
+                ca, ref = (_bundle(etcd, Role.ETCD_TRUSTED_CA) if load.role == Role.ETCD_METRICS_CLIENT
+                           else _bundle(component, Role.ETCD_METRICS_CLIENT_CA))
+                peer = (Peer("etcd" if load.role == Role.ETCD_METRICS_CLIENT else "Prometheus (etcd-metric-signer bundle)",
+                             "client" if load.role == Role.ETCD_METRICS_CLIENT else "server", ca, ref) if ca else None)
+            elif load.loader is Loader.KUBECONFIG or load.role == Role.KUBELET_CLIENT:
                 ca, ref = client_ca
                 peer = Peer("kube-apiserver", "client", ca, ref) if ca else None
-            elif load.role == "kubelet-serving":
-                ca, ref = _bundle(apiserver, "kubelet-ca")
+            elif load.role == Role.KUBELET_SERVING:
+                ca, ref = _bundle(apiserver, Role.KUBELET_CA)
                 peer = Peer("kube-apiserver", "server", ca, ref) if ca else None
             linked.append(replace(load, peer=peer) if peer else load)
         component.loads = linked

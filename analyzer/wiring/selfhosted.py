@@ -34,6 +34,7 @@ from analyzer.wiring.components import controller_manager, etcd, kube_apiserver,
 from analyzer.wiring.model import Component, Copy, Material, State, Wiring
 from analyzer.wiring.resolve import Resolved, _absent
 from analyzer.wiring.sources import EtcdObjects, node_directory, node_file
+from analyzer.model.vocabulary import Distribution
 
 NAMESPACE = "kube-system"
 CHECKPOINT_SECRETS = f"{ETC_KUBERNETES}/checkpoint-secrets"
@@ -256,13 +257,13 @@ def _etcd_member(node: NodeEvidence, objects: EtcdObjects | None) -> list[Compon
         return []
     flags, source = found
     resolver = CheckpointResolver(node, objects, (), None)  # etcd-wrapper mounts /etc/ssl/etcd at the same path
-    return [etcd(flags, resolver, node=node.name, distribution="self-hosted",
+    return [etcd(flags, resolver, node=node.name, distribution=Distribution.SELF_HOSTED,
                  configured_by=f"etcd-member.service on {node.name} ({source}; {TECTONIC_ETCD_SOURCE})",
                  expected_server=(), expected_peer=())]
 
 
 def wire_self_hosted(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
-    wiring = Wiring("self-hosted")
+    wiring = Wiring(Distribution.SELF_HOSTED)
     etcd_nodes = [node for node in nodes if is_etcd_member_node(node)]
     for member in etcd_nodes:
         members = _etcd_member(member, objects)
@@ -297,10 +298,10 @@ def wire_self_hosted(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> 
             if pod is None:
                 continue
             resolver = CheckpointResolver(node, objects, mounts, pod_name)
-            wiring.components.append(build(pod.flags, resolver, node=name, distribution="self-hosted", configured_by=source))
+            wiring.components.append(build(pod.flags, resolver, node=name, distribution=Distribution.SELF_HOSTED, configured_by=source))
         if node is not None:
             wiring.components.append(kubelet(
-                CheckpointResolver(node, objects, (), None), node=name, distribution="self-hosted",
+                CheckpointResolver(node, objects, (), None), node=name, distribution=Distribution.SELF_HOSTED,
                 configured_by=f"{KUBELET_KUBECONFIG} on {name}", kubeconfig=KUBELET_KUBECONFIG,
                 serving_cert="/var/lib/kubelet/pki/kubelet.crt", serving_key="/var/lib/kubelet/pki/kubelet.key",
                 client_ca=KUBELET_CLIENT_CA if node_file(node, KUBELET_CLIENT_CA).state is State.PRESENT else None,

@@ -22,6 +22,8 @@ from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.components import object_hint
 from analyzer.wiring.model import Component, Load, Loader, Wiring
 from analyzer.wiring.openshift_releases import SNI_ORDER_SOURCE, default_sni_order, openshift_host_path
+from analyzer.model.vocabulary import Component as ComponentName
+from analyzer.model.vocabulary import Role
 
 SNI_FAILURE = wrap("sni", "")
 
@@ -111,7 +113,7 @@ def sni_after(loaded: list[str], sni_flag: LogEvent | None) -> tuple[str, str, s
 def _identify(apiserver: Component, error: str, loaded: list[str]) -> Load | None:
     """The load an error stopped at, from the error itself where it names one, else from load order."""
     if SNI_FAILURE in error:
-        sni = [load for load in apiserver.loads if load.role == "sni"]
+        sni = [load for load in apiserver.loads if load.role == Role.SNI]
         done = [name for name in loaded if name.startswith("sni-serving-cert::")]
         if not done:
             return sni[0] if sni else None
@@ -127,7 +129,7 @@ def _identify(apiserver: Component, error: str, loaded: list[str]) -> Load | Non
         return next((load for load in apiserver.loads if path in (load.cert_path, load.key_path, load.ca_path)), None)
     # The default serving pair fails with X509KeyPair's bare error, before any pair is logged as loaded.
     if error.startswith(("tls: ", "x509: ")) and not any(name.startswith("serving-cert::") for name in loaded):
-        return next((load for load in apiserver.loads if load.role == "serving"), None)
+        return next((load for load in apiserver.loads if load.role == Role.SERVING), None)
     return None
 
 
@@ -146,7 +148,7 @@ def start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) ->
     by_source: dict[str, list[LogEvent]] = defaultdict(list)
     for event in events:
         by_source[event.source].append(event)
-    apiservers = [c for c in wiring.components if c.name == "kube-apiserver"]
+    apiservers = [c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER]
     loaded_certs = loaded_certificates(events)
     found = []
     for _source, source_events in sorted(by_source.items()):
@@ -214,7 +216,7 @@ def _sni_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str],
                else "it loaded no SNI pair before failing, and the log does not show the configured list")
         wanted = _not_given(wiring)
         return Finding(
-            "logs.sni-failure", Severity.CRITICAL, "kube-apiserver", "sni", "kube-apiserver failed to load an SNI pair (from the log)",
+            "logs.sni-failure", Severity.CRITICAL, ComponentName.KUBE_APISERVER, Role.SNI, "kube-apiserver failed to load an SNI pair (from the log)",
             f"{where_logged(event)}: `{logged_error}`. Cannot tell which pair: {why}. {wiring_gap(wiring)}",
             Subject(source=where_logged(event)), go_error=logged_error, evidence=evidence, label="SNI pair (from the log)", blocks_start=True,
             remediation=(f"Give {' or '.join(wanted)}: the kube-apiserver configuration there names the SNI pair after the last one loaded"
@@ -230,7 +232,7 @@ def _sni_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str],
             f"spec.servingCerts.namedCertificates[{int(secret[-3:])}] names.") if secret.startswith("user-serving-cert-") else ""
     label = f"SNI pair after {last.split('::', 1)[1].split('::')[0] if last else 'none'}: {secret}"
     return Finding(
-        "logs.sni-failure", Severity.CRITICAL, "kube-apiserver", "sni", f"the log shows kube-apiserver stopping at SNI pair {secret}",
+        "logs.sni-failure", Severity.CRITICAL, ComponentName.KUBE_APISERVER, Role.SNI, f"the log shows kube-apiserver stopping at SNI pair {secret}",
         f"{where_logged(event)}: `{logged_error}`. The message names no file; the pair that failed is the one after the last SNI pair "
         f"it loaded ({last.split('::', 1)[1] if last else 'none'}), from {how}: cert {cert}, key {key}"
         + (f", Secret {obj}" if obj else "") + f".{where_on_disk}{user} The files themselves are not in this evidence, so the log is the witness."
@@ -284,7 +286,7 @@ def _start_failure_from_log(event: LogEvent, logged_error: str, loaded: list[str
     if opened is not None and named is None:
         detail += " The evidence holds no kube-apiserver configuration to tie it to a component's load."
     return Finding(
-        "logs.start-failure", Severity.CRITICAL if apiserver else Severity.ERROR, "kube-apiserver" if apiserver else "logs", "start-up",
+        "logs.start-failure", Severity.CRITICAL if apiserver else Severity.ERROR, ComponentName.KUBE_APISERVER if apiserver else ComponentName.LOGS, Role.START_UP,
         f"the log shows kube-apiserver stopping at {what}" if apiserver else
         (f"a component exited at start-up on {path} (from the log)" if path else "a component exited at start-up (from the log)"),
         detail, Subject(cert=cert, key=key, object=obj, source=where_logged(event)), go_error=logged_error,

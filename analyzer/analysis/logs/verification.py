@@ -13,6 +13,8 @@ from analyzer.gomodel.clientgo import common_name
 from analyzer.gomodel.klog import LogEvent
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.model import Wiring
+from analyzer.model.vocabulary import Component, Role
+from analyzer.model.vocabulary import Component as ComponentName
 
 EXPIRED = re.compile(r"x509: certificate has expired or is not yet valid(?:: current time (\S+) is (after|before) (\S+?))?(?:[\"\s,;)]|$)")
 UNKNOWN_AUTHORITY = "x509: certificate signed by unknown authority"
@@ -51,7 +53,7 @@ def expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> li
         in_log = (f" The log shows kube-apiserver serving it as {logged[-1].cert_name} ({logged[-1].describe()}, "
                   f"{where_logged(logged[-1].event)})." if logged else "")
         found.append(Finding(
-            "logs.x509-expired", Severity.ERROR if matches else Severity.WARNING, "logs", "x509",
+            "logs.x509-expired", Severity.ERROR if matches else Severity.WARNING, Component.LOGS, Role.X509,
             f"{len(hits)} handshake(s) refused a certificate {what} {bound}",
             f"The log shows {len(hits)} verification failure(s) of a certificate {what} {bound}, first {where_logged(hits[0])}, "
             f"last {where_logged(hits[-1])}. "
@@ -66,7 +68,7 @@ def expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> li
         ))
     if undated:
         found.append(Finding(
-            "logs.x509-expired", Severity.WARNING, "logs", "x509",
+            "logs.x509-expired", Severity.WARNING, Component.LOGS, Role.X509,
             f"{len(undated)} handshake(s) refused an expired or not yet valid certificate",
             f"The log shows {len(undated)} such failure(s) without the validity detail newer Go versions print, first {where_logged(undated[0])}; "
             "compare their times with the validity findings.",
@@ -82,7 +84,7 @@ def unknown_authority_errors(events: list[LogEvent]) -> list[Finding]:
     if not hits:
         return []
     return [Finding(
-        "logs.unknown-authority", Severity.WARNING, "logs", "x509", f"{len(hits)} handshake(s) failed with an unknown authority",
+        "logs.unknown-authority", Severity.WARNING, Component.LOGS, Role.X509, f"{len(hits)} handshake(s) failed with an unknown authority",
         f"The log shows {len(hits)} `{UNKNOWN_AUTHORITY}` failure(s), first {where_logged(hits[0])}, last {where_logged(hits[-1])}; "
         "the trust findings name the certificates whose issuer their peers do not hold.",
         Subject(source=where_logged(hits[0])), go_error=UNKNOWN_AUTHORITY, evidence=tuple(f"log: {where_logged(e)}" for e in hits[:5]),
@@ -125,20 +127,20 @@ def _etcd_failure(message: str) -> tuple[str, str, tuple[str, ...]] | None:
 
 def etcd_client_errors(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
     """kube-apiserver's failures to reach etcd over TLS, tied to the pair or CA that explains them."""
-    failures: dict[tuple[str, str], list[tuple[LogEvent, str, tuple[str, ...]]]] = defaultdict(list)
+    failures: dict[tuple[Role, str], list[tuple[LogEvent, str, tuple[str, ...]]]] = defaultdict(list)
     for event in events:
         failure = _etcd_failure(event.message)
         if failure is None:
             continue
         error, peer, files = failure
         if error.startswith("remote error: tls:"):
-            role = "etcd-client"
+            role = Role.ETCD_CLIENT
         elif "x509: " in error:
-            role = "etcd-ca"
+            role = Role.ETCD_CA
         else:
-            role = "etcd-client" if error.startswith(("open ", "tls: ")) else "etcd"
+            role = Role.ETCD_CLIENT if error.startswith(("open ", "tls: ")) else Role.ETCD
         failures[(role, error)].append((event, peer, files))
-    apiserver = next((c for c in wiring.components if c.name == "kube-apiserver"), None)
+    apiserver = next((c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER), None)
     named_files = next((f for hits in failures.values() for _, _, f in hits if f), ())
     found = []
     for (role, error), hits in sorted(failures.items(), key=lambda item: (item[1][0][0].source, item[1][0][0].line_number)):
@@ -147,11 +149,11 @@ def etcd_client_errors(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
         files = next((f for _, _, f in hits if f), ()) or named_files
         load = next((l for l in apiserver.loads if l.role == role), None) if apiserver is not None else None
         if load is not None:
-            named = (f"{load.label}: cert {load.cert_path}, key {load.key_path}" if role == "etcd-client"
+            named = (f"{load.label}: cert {load.cert_path}, key {load.key_path}" if role == Role.ETCD_CLIENT
                      else f"{load.label}: {load.ca_path}")
-        elif files and role == "etcd-client":
+        elif files and role == Role.ETCD_CLIENT:
             named = f"the etcd client pair the log's storage configuration names: cert {files[1] if len(files) > 1 else '?'}, key {files[0]}"
-        elif files and role == "etcd-ca":
+        elif files and role == Role.ETCD_CA:
             named = f"the etcd CA file the log's storage configuration names: {files[2] if len(files) > 2 else files[-1]}"
         else:
             named = "the pair cannot be told from this evidence (no kube-apiserver configuration and no storage line naming its files)"
@@ -164,17 +166,17 @@ def etcd_client_errors(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
         }[role]
         cert, key = (load.cert_path, load.key_path) if load is not None else ((files[1], files[0]) if len(files) > 1 else (None, None))
         found.append(Finding(
-            "logs.etcd-client", Severity.ERROR if role != "etcd" else Severity.WARNING, "kube-apiserver", role,
+            "logs.etcd-client", Severity.ERROR if role != Role.ETCD else Severity.WARNING, Component.KUBE_APISERVER, role,
             f"the log shows kube-apiserver's etcd connection failing: {error}",
             f"{len(hits)} line(s), first {where_logged(first)}, last {where_logged(last)} ({hits[0][1]}): `{error}`. {why}. "
             f"The pair or CA: {named}. The trust and validity findings on that load judge the files in the evidence today.",
-            Subject(cert=cert if role == "etcd-client" else None, key=key if role == "etcd-client" else None,
+            Subject(cert=cert if role == Role.ETCD_CLIENT else None, key=key if role == Role.ETCD_CLIENT else None,
                     object=load.object if load is not None else None, source=where_logged(first)),
             go_error=error, evidence=tuple(f"log: {where_logged(e)}" for e, _, _ in hits[:5]),
             label=load.label if load is not None else "etcd client (from the log)",
             remediation=(("Re-issue kube-apiserver's etcd client pair from the CA in etcd's --trusted-ca-file, or give etcd "
-                          "the CA that issued it",) if role == "etcd-client" else
+                          "the CA that issued it",) if role == Role.ETCD_CLIENT else
                          ("Make --etcd-cafile hold the CA that issued etcd's serving certificate, or re-issue that certificate",)
-                         if role == "etcd-ca" else ("Check that etcd runs and listens where --etcd-servers points",)),
+                         if role == Role.ETCD_CA else ("Check that etcd runs and listens where --etcd-servers points",)),
         ))
     return found
