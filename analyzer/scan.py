@@ -12,7 +12,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from analyzer import __version__
 from analyzer.analysis.inventory import build_inventory, next_expiry, with_node_certificates
@@ -45,12 +45,15 @@ from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.goversions import annotate as annotate_go_versions
 from analyzer.gomodel.goversions import releases_in_log
 from analyzer.gomodel.klog import LogEvent, iter_log_events
-from analyzer.evidence.live import HandshakeFacts, LiveEtcd, LiveTarget
+from analyzer.evidence.live_tls import HandshakeFacts, LiveTarget  # grpc (evidence.live) only with --etcd
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.build import build_wiring
 from analyzer.evidence.mustgather import iter_all_resource_files, roots_source
 from analyzer.wiring.sources import CollectedObjects, EtcdObjects
 from analyzer.model.vocabulary import Component, Role
+
+if TYPE_CHECKING:
+    from analyzer.evidence.live import LiveEtcd
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ def open_live_etcd(target: LiveTarget, now_utc: datetime | None = None) -> LiveE
     problem = pair_problem(target.files)
     if problem:
         raise EtcdHandshakeRefused(target.urls[0] if target.urls else "--etcd", problem, None)
+    from analyzer.evidence.live import LiveEtcd
+
     try:
         return LiveEtcd(target.urls, target.files, timeout=target.timeout, revision=target.revision)
     except EtcdHandshakeRefused as err:

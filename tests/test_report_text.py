@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 from html import unescape
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -319,3 +320,59 @@ def test_the_template_is_compiled_once_and_then_loaded_from_the_cache_the_user_n
 
     monkeypatch.setattr(second, "compile", compile_again)
     assert second.get_template(html.TEMPLATE).render  # loaded from the cache, not compiled
+
+
+# -- the template compiled once per release (analyzer/report/html_compiled.py) ---------------------
+
+
+def test_the_committed_compiled_template_is_the_current_template():
+    import jinja2
+
+    from analyzer.report import html, html_compiled
+
+    current = html.fingerprint(html.environment(), html._template_source(html.TEMPLATE))
+    assert html_compiled.FINGERPRINT == current, "run `python tools/compile_template.py` and commit analyzer/report/html_compiled.py"
+    if html_compiled.JINJA2_VERSION != jinja2.__version__:
+        pytest.skip(f"compiled by jinja2 {html_compiled.JINJA2_VERSION}, this is {jinja2.__version__}: kforensic compiles in memory here")
+    committed = Path(html_compiled.__file__).read_text(encoding="utf-8")
+    assert committed == html.compiled_module_text(), "run `python tools/compile_template.py`: the compiled template is stale"
+
+
+def test_the_compiled_template_is_used_and_renders_what_compiling_renders(demo, monkeypatch):
+    import jinja2
+
+    from analyzer.report import html, html_compiled
+
+    if html_compiled.JINJA2_VERSION != jinja2.__version__:
+        pytest.skip(f"compiled by jinja2 {html_compiled.JINJA2_VERSION}, this is {jinja2.__version__}")
+    monkeypatch.delenv("KFORENSIC_CACHE_DIR", raising=False)
+    html.template.cache_clear()
+    compiled_at_run_time = []
+    real_compile = jinja2.Environment.compile
+
+    def counting_compile(self, *args, **kwargs):
+        compiled_at_run_time.append(args)
+        return real_compile(self, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting_compile)
+    shipped = render_html(demo)
+    assert compiled_at_run_time == []  # no compile on the way to a report
+    monkeypatch.setattr(html, "_precompiled", lambda env: None)
+    html.template.cache_clear()
+    assert render_html(demo) == shipped and len(compiled_at_run_time) == 1
+    html.template.cache_clear()
+
+
+def test_a_stale_compiled_template_is_not_used(demo, monkeypatch):
+    from analyzer.report import html
+
+    source = html._template_source(html.TEMPLATE)
+    edited = source.replace("</body>", "<!-- edited after compiling -->\n</body>")
+    assert edited != source
+    monkeypatch.setattr(html, "_template_source", lambda name: edited)
+    assert html._precompiled(html.environment()) is None
+    html.template.cache_clear()
+    try:
+        assert "<!-- edited after compiling -->" in render_html(demo)  # the template as it is now, compiled in memory
+    finally:
+        html.template.cache_clear()

@@ -25,7 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from analyzer.checks import severity
 from analyzer.checks.context import finding, presented_chain
-from analyzer.evidence.live import ClientFiles, HandshakeFacts
+from analyzer.evidence.live_tls import ClientFiles, HandshakeFacts  # not .live: that imports grpc
 from analyzer.wiring.model import Load, Wiring
 from analyzer.gomodel.keypair import load_x509_key_pair
 from analyzer.gomodel.pem import iter_pem_blocks

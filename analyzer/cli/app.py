@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import os
 import sys
@@ -32,6 +33,17 @@ EXIT_CODES = (
 
 
 # -- help that reads well ---------------------------------------------------------------------------
+#
+# typer labels every parameter with its Python type (<bool>, <list[Path]>, <path>); a flag needs no
+# placeholder and a value is named by its metavar. The hook covers the two ways typer draws those
+# labels: 0.29 asks the parameter (``display_type_rich``, ``_usage_display_name``); 0.28, the one
+# pyproject.toml pins (0.29 imports pydantic on every run, see bench/README.md "Start-up"), asks the
+# click type of an argument (typer/rich_utils.py ``_print_options_panel``: ``param.type.get_metavar``,
+# ``<name>`` when it returns None) and builds the usage line from ``make_metavar(usage=True)``.
+
+
+def _no_type_label(param: Any, ctx: Any) -> str:  # noqa: ARG001 - click's ParamType.get_metavar signature
+    return ""
 
 
 class _Argument(TyperArgument):
@@ -44,13 +56,22 @@ class _Argument(TyperArgument):
         name = self.metavar or self.name or ""
         return name if self.required else f"[{name}]"
 
+    def make_metavar(self, ctx: Any, *args: Any, usage: bool = False, **kwargs: Any) -> str:
+        # typer 0.28 only (0.29 has no make_metavar): braces around a required argument in the usage line.
+        if usage:
+            return self._usage_display_name()
+        base: Any = super()  # typed as Any: typer 0.29 has no make_metavar, and mypy runs against either
+        return str(base.make_metavar(ctx, *args, **kwargs))
+
 
 def _readable(params: list[Any]) -> list[Any]:
-    # typer labels every parameter with its Python type (<bool>, <list[Path]>, <str>); a flag needs
-    # no placeholder and a value is named by its metavar.
     for param in params:
-        if isinstance(param, TyperArgument) and not isinstance(param, _Argument) and hasattr(param, "display_type_rich"):
+        if isinstance(param, TyperArgument) and not isinstance(param, _Argument):
             param.__class__ = _Argument
+            if not hasattr(TyperArgument, "display_type_rich"):  # typer 0.28: the label comes from the click type
+                argument: Any = param  # typer 0.29's TyperArgument has no click type; mypy runs against either
+                argument.type = copy.copy(argument.type)
+                argument.type.get_metavar = _no_type_label
         elif isinstance(param, TyperOption) and param.metavar is None and (param.is_flag or param.count):
             param.metavar = ""
     return params

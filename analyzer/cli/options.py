@@ -137,7 +137,7 @@ def live_target(
     etcd: list[str] | None, etcd_cacert: Path | None, etcd_cert: Path | None, etcd_key: Path | None, etcd_timeout: float, etcd_revision: int | None
 ) -> LiveTarget | None:
     """The --etcd option block as one value, or None when no --etcd was given."""
-    from analyzer.evidence.live import ClientFiles, LiveTarget
+    from analyzer.evidence.live_tls import ClientFiles, LiveTarget  # not .live: no grpc without --etcd
 
     if not etcd:
         if any((etcd_cacert, etcd_cert, etcd_key, etcd_revision)):

@@ -1,0 +1,126 @@
+"""Wall time of the small case: `kforensic demo` and `kforensic scan` of the bundled demo evidence.
+
+Issue 16's small-case target is `scan` of the bundled demo under 0.5 s wall. Each command runs as
+a user runs it, in a fresh process (start-up, imports, the scan, the reports, the summary on a
+pipe), alternating within each round; the script prints the load average (1 min) at the start of
+every round, because on a shared machine the load decides the wall time, and the CPU seconds (user
++ system of the process, which neighbours barely inflate) beside it.
+
+    python bench/startup_bench.py                          # this interpreter, `-m analyzer`
+    python bench/startup_bench.py --runs 20
+    python bench/startup_bench.py --kforensic /tmp/tv/bin/kforensic   # an installed console script
+    python bench/startup_bench.py --importtime             # then where the imports go (one run)
+
+Byte-compiled modules are what an installation runs (pip compiles them at install time), so the
+children run with bytecode writing on and ``PYTHONPYCACHEPREFIX`` pointing into a temporary
+directory (nothing is written into the checkout or the environment), after one untimed warm-up
+run of each command fills it. Nothing here is a test: no number is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "analyzer" / "demo"
+DEMO_AT = "2025-06-01T12:00:00Z"
+
+
+def commands(kforensic: list[str], python: str, out: Path) -> dict[str, list[str]]:
+    evidence = [str(DEMO / "snapshot_2025-06-01_115500.db"), str(DEMO / "master-0-etc-kubernetes.tar.gz")]
+    return {
+        "kforensic demo (scan + HTML, JSON, Markdown)": [*kforensic, "demo", "--out", str(out / "demo")],
+        "kforensic scan DEMO (summary only)": [*kforensic, "scan", *evidence, "--log", str(DEMO / "kube-apiserver.log"), "--at", DEMO_AT],
+        "kforensic scan DEMO --html --json --markdown": [
+            *kforensic, "scan", *evidence, "--log", str(DEMO / "kube-apiserver.log"), "--at", DEMO_AT,
+            "--html", str(out / "r.html"), "--json", str(out / "r.json"), "--markdown", str(out / "r.md"),
+        ],
+        "python -c pass (the interpreter alone)": [python, "-c", "pass"],
+    }
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, peak RSS in KiB, exit code) of one run."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, process.returncode
+
+
+def importtime(argv: list[str], env: dict[str, str], top: int) -> None:
+    """Self time of the imports of one run, summed per top-level package (analyzer per sub-package)."""
+    result = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True, cwd=REPO)
+    totals: collections.Counter[str] = collections.Counter()
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| *(\S+)", line)
+        if match:
+            parts = match[3].split(".")
+            totals[".".join(parts[:2]) if parts[0] == "analyzer" else parts[0]] += int(match[1])
+    print(f"\nimports of one run ({' '.join(argv[-4:])}): {sum(totals.values()) / 1000:.0f} ms of self time "
+          "(-X importtime inflates it), per package:")
+    for name, micros in totals.most_common(top):
+        print(f"  {micros / 1000:7.1f} ms  {name}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10, help="rounds (each command once per round); the median is shown")
+    parser.add_argument("--python", default=sys.executable, help="the interpreter that runs `-m analyzer`")
+    parser.add_argument("--kforensic", help="an installed console script to run instead of `PYTHON -m analyzer`")
+    parser.add_argument("--importtime", action="store_true", help="also print where one demo run's imports go")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="kforensic-startup-") as scratch:
+        out = Path(scratch)
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "KFORENSIC_CACHE_DIR", "KFORENSIC_DEBUG")}
+        env.update(PYTHONPYCACHEPREFIX=str(out / "pycache"), NO_COLOR="1")
+        python = args.python
+        if args.kforensic:
+            kforensic = [args.kforensic]
+            python = Path(args.kforensic).read_text(encoding="utf-8", errors="replace").splitlines()[0].removeprefix("#!").strip()
+        else:
+            kforensic = [args.python, "-m", "analyzer"]
+            env["PYTHONPATH"] = str(REPO)
+        todo = commands(kforensic, python, out)
+        for argv in todo.values():  # warm-up: fills the bytecode cache, pages the files in
+            run_once(argv, env)
+        walls: dict[str, list[float]] = {name: [] for name in todo}
+        cpus: dict[str, list[float]] = {name: [] for name in todo}
+        rss: dict[str, int] = dict.fromkeys(todo, 0)
+        codes: dict[str, set[int]] = {name: set() for name in todo}
+        loads = []
+        for _ in range(args.runs):
+            loads.append(os.getloadavg()[0])
+            for name, argv in todo.items():
+                wall, cpu, peak, code = run_once(argv, env)
+                walls[name].append(wall)
+                cpus[name].append(cpu)
+                rss[name] = max(rss[name], peak)
+                codes[name].add(code)
+
+        print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; runs: {args.runs} (median shown)")
+        print("load average (1 min) at the start of each round: " + ", ".join(f"{load:.1f}" for load in loads))
+        print(f"command: {' '.join(kforensic)}\n")
+        print("| command | median wall s | min-max wall s | median CPU s | peak RSS MiB | exit |")
+        print("|---|---:|---:|---:|---:|---|")
+        for name in todo:
+            w = walls[name]
+            print(f"| {name} | {statistics.median(w):.3f} | {min(w):.3f}-{max(w):.3f} | {statistics.median(cpus[name]):.3f} "
+                  f"| {rss[name] / 1024:.0f} | {','.join(map(str, sorted(codes[name])))} |")
+        if args.importtime:
+            importtime(todo[next(iter(todo))], env, top=25)
+
+
+if __name__ == "__main__":
+    main()
