@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from analyzer.analysis.result import ScanResult
-from analyzer.views.records import KeyRecord
 from analyzer.evidence.etcd import Integrity
-from analyzer.views.live_summary import LiveSummary
-from analyzer.views.snapshot_summary import SnapshotSummary
 from analyzer.reftime import format_utc
 from analyzer.report.steps import Step, group_steps
+
+if TYPE_CHECKING:  # annotations only: the scan's summary must not import grpc (views.live_summary)
+    from analyzer.views.live_summary import LiveSummary
+    from analyzer.views.records import KeyRecord
+    from analyzer.views.snapshot_summary import SnapshotSummary
 
 
 def format_bytes(size: int) -> str:

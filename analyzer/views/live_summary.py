@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from analyzer.evidence.bbolt import Damage
 from analyzer.evidence.etcd import Compaction, Member
-from analyzer.evidence.live import LiveEtcd
 from analyzer.views.snapshot_summary import resource_prefix
+
+if TYPE_CHECKING:  # the etcd it reads was opened by the caller; importing grpc is evidence.live's business
+    from analyzer.evidence.live import LiveEtcd
 
 
 @dataclass(frozen=True)
