@@ -15,7 +15,6 @@ not the default: on two cores they measured no faster, for several times the mem
 
 from __future__ import annotations
 
-import multiprocessing
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -183,6 +182,8 @@ def index_in_parallel(db: BoltDB, bucket: Bucket, where: tuple[str, int], query:
     runs = max(1, min(len(pages) // 256, workers * 3))
     size = -(-len(pages) // runs)
     chunks = [pages[i : i + size] for i in range(0, len(pages), size)]
+    import multiprocessing  # only here: one process is the default, and every run would pay its import
+
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     path, offset = where
 

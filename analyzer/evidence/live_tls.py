@@ -7,12 +7,15 @@ tells which of the given files was refused (checks.etcd_client explains it the G
 from __future__ import annotations
 
 import socket
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from analyzer.errors import UsageError, os_problem
+
+if TYPE_CHECKING:  # imported where a handshake is made: a scan without --etcd imports these classes, not ssl
+    import ssl
 
 DEFAULT_TIMEOUT = 10.0  # seconds per request
 DEFAULT_PORT = 2379
@@ -95,6 +98,8 @@ def probe_handshake(endpoint: EtcdEndpoint, files: ClientFiles, timeout: float) 
     the pair: does the server accept it? A Go server sends its verdict on the client certificate as
     an alert; under TLS 1.3 that arrives after our side finished, so one read waits for it.
     """
+    import ssl
+
     chain = _peer_chain(endpoint, files, timeout)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False  # Go's hostname verdict is given separately, from the chain
@@ -144,6 +149,8 @@ def _peer_chain(endpoint: EtcdEndpoint, files: ClientFiles, timeout: float) -> t
     Under TLS 1.2 a server that wants a client certificate ends the handshake without one before
     our side can look at its chain, so the pair goes along when there is one.
     """
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
