@@ -217,3 +217,33 @@ def test_a_bug_is_exit_3_in_one_line_and_v_shows_the_traceback(tmp_path):
         assert result.returncode == 3, result.stderr
         assert ("Traceback" in result.stderr) is traceback
         assert result.stderr.strip().splitlines()[-1].startswith("kforensic: internal error (RuntimeError)")
+
+
+# -- start-up: what a scan of files does not import (bench/startup_bench.py measures the time) -----
+
+_PROBE = """
+import sys
+sys.argv = ["kforensic", *sys.argv[1:]]
+from analyzer.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print(" ".join(sorted(name for name in ("grpc", "etcd3", "ssl", "asyncio", "multiprocessing", "pydantic", "jinja2") if name in sys.modules)))
+"""
+
+
+@pytest.mark.parametrize(("args", "allowed"), [
+    (["scan", *DEMO_EVIDENCE[:2], "--log", DEMO_EVIDENCE[2], "--at", DEMO_AT, "-q"], set()),  # no HTML asked for: no jinja2 either
+    (["demo", "--out", "{tmp}", "-q"], {"jinja2"}),
+], ids=["scan", "demo"])
+def test_a_scan_of_files_imports_no_grpc_and_no_pydantic(args, allowed, tmp_path):
+    # grpc and etcd3 (with asyncio and ssl) are for --etcd alone; typer 0.29 would import pydantic to
+    # coerce options, hence the pin below 0.29 in pyproject.toml.
+    argv = [arg.replace("{tmp}", str(tmp_path / "demo")) for arg in args]
+    result = subprocess.run([sys.executable, "-c", _PROBE, *argv], capture_output=True, text=True, timeout=300, cwd=REPO,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    imported = set(result.stdout.split())
+    if tuple(int(part) for part in typer.__version__.split(".")[:2]) >= (0, 29):
+        imported.discard("pydantic")  # an environment older than the pin (typer 0.29 imports it; nothing of ours does)
+    assert imported == allowed, result.stderr[-2000:]

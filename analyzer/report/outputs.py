@@ -8,7 +8,6 @@ from enum import StrEnum
 from pathlib import Path
 
 from analyzer.errors import UsageError
-from analyzer.report.html import render_html
 from analyzer.report.json_report import render_json
 from analyzer.report.markdown import render_markdown
 from analyzer.analysis.result import ScanResult
@@ -18,6 +17,12 @@ class OutputFormat(StrEnum):
     JSON = "json"
     HTML = "html"
     MARKDOWN = "markdown"
+
+
+def render_html(result: ScanResult) -> str:
+    from analyzer.report.html import render_html as render  # jinja2 is imported only when an HTML report is asked for
+
+    return render(result)
 
 
 RENDERERS: dict[OutputFormat, Callable[[ScanResult], str]] = {
