@@ -10,6 +10,8 @@ every round, because on a shared machine the load decides the wall time, and the
     python bench/startup_bench.py --runs 20
     python bench/startup_bench.py --kforensic /tmp/tv/bin/kforensic   # an installed console script
     python bench/startup_bench.py --importtime             # then where the imports go (one run)
+    python bench/startup_bench.py --python /tmp/tv/bin/python \
+        --before /tmp/main-checkout --before-python /work/venv/bin/python   # before and after, alternating
 
 Byte-compiled modules are what an installation runs (pip compiles them at install time), so the
 children run with bytecode writing on and ``PYTHONPYCACHEPREFIX`` pointing into a temporary
@@ -35,20 +37,20 @@ DEMO = REPO / "analyzer" / "demo"
 DEMO_AT = "2025-06-01T12:00:00Z"
 
 
-def commands(kforensic: list[str], python: str, out: Path) -> dict[str, list[str]]:
+def commands(kforensic: list[str], out: Path, label: str = "") -> dict[str, list[str]]:
     evidence = [str(DEMO / "snapshot_2025-06-01_115500.db"), str(DEMO / "master-0-etc-kubernetes.tar.gz")]
+    out = out / (label or "after")
     return {
-        "kforensic demo (scan + HTML, JSON, Markdown)": [*kforensic, "demo", "--out", str(out / "demo")],
-        "kforensic scan DEMO (summary only)": [*kforensic, "scan", *evidence, "--log", str(DEMO / "kube-apiserver.log"), "--at", DEMO_AT],
-        "kforensic scan DEMO --html --json --markdown": [
+        f"kforensic demo (scan + HTML, JSON, Markdown){label}": [*kforensic, "demo", "--out", str(out / "demo")],
+        f"kforensic scan DEMO (summary only){label}": [*kforensic, "scan", *evidence, "--log", str(DEMO / "kube-apiserver.log"), "--at", DEMO_AT],
+        f"kforensic scan DEMO --html --json --markdown{label}": [
             *kforensic, "scan", *evidence, "--log", str(DEMO / "kube-apiserver.log"), "--at", DEMO_AT,
             "--html", str(out / "r.html"), "--json", str(out / "r.json"), "--markdown", str(out / "r.md"),
         ],
-        "python -c pass (the interpreter alone)": [python, "-c", "pass"],
     }
 
 
-def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float, int, int]:
+def run_once(argv: list[str], env: dict[str, str] | None) -> tuple[float, float, int, int]:
     """(wall seconds, CPU seconds, peak RSS in KiB, exit code) of one run."""
     start = time.perf_counter()
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
@@ -79,6 +81,8 @@ def main() -> None:
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs `-m analyzer`")
     parser.add_argument("--kforensic", help="an installed console script to run instead of `PYTHON -m analyzer`")
     parser.add_argument("--importtime", action="store_true", help="also print where one demo run's imports go")
+    parser.add_argument("--before", type=Path, help="another checkout (the code before a change) to run alternately with this one")
+    parser.add_argument("--before-python", help="the interpreter for --before (default: --python)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kforensic-startup-") as scratch:
@@ -92,9 +96,16 @@ def main() -> None:
         else:
             kforensic = [args.python, "-m", "analyzer"]
             env["PYTHONPATH"] = str(REPO)
-        todo = commands(kforensic, python, out)
-        for argv in todo.values():  # warm-up: fills the bytecode cache, pages the files in
-            run_once(argv, env)
+        todo = commands(kforensic, out)
+        envs = dict.fromkeys(todo, env)
+        if args.before:
+            before = commands([args.before_python or args.python, "-m", "analyzer"], out, " (before)")
+            todo.update(before)
+            envs.update(dict.fromkeys(before, {**env, "PYTHONPATH": str(args.before.resolve())}))
+        todo["python -c pass (the interpreter alone)"] = [python, "-c", "pass"]
+        envs["python -c pass (the interpreter alone)"] = env
+        for name, argv in todo.items():  # warm-up: fills the bytecode cache, pages the files in
+            run_once(argv, envs[name])
         walls: dict[str, list[float]] = {name: [] for name in todo}
         cpus: dict[str, list[float]] = {name: [] for name in todo}
         rss: dict[str, int] = dict.fromkeys(todo, 0)
@@ -103,7 +114,7 @@ def main() -> None:
         for _ in range(args.runs):
             loads.append(os.getloadavg()[0])
             for name, argv in todo.items():
-                wall, cpu, peak, code = run_once(argv, env)
+                wall, cpu, peak, code = run_once(argv, envs[name])
                 walls[name].append(wall)
                 cpus[name].append(cpu)
                 rss[name] = max(rss[name], peak)
@@ -111,7 +122,7 @@ def main() -> None:
 
         print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; runs: {args.runs} (median shown)")
         print("load average (1 min) at the start of each round: " + ", ".join(f"{load:.1f}" for load in loads))
-        print(f"command: {' '.join(kforensic)}\n")
+        print(f"command: {' '.join(kforensic)}" + (f"; before: {args.before_python or args.python} -m analyzer in {args.before}" if args.before else "") + "\n")
         print("| command | median wall s | min-max wall s | median CPU s | peak RSS MiB | exit |")
         print("|---|---:|---:|---:|---:|---|")
         for name in todo:
