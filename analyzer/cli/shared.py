@@ -50,7 +50,10 @@ def print_document(document: object, output: Output) -> None:
     if output is Output.YAML:
         import yaml
 
-        sys.stdout.write(yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True))
+        # Through JSON first: the YAML is the JSON document, value for value (a StrEnum is a string to
+        # json but an unknown type to yaml.safe_dump).
+        plain = json.loads(json.dumps(document))
+        sys.stdout.write(yaml.safe_dump(plain, sort_keys=False, default_flow_style=False, allow_unicode=True))
     else:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
 
