@@ -8,9 +8,10 @@ Consistent: the revision is taken once, at the start, from the header of the fir
 every later range names it (``RangeRequest.revision``); a key's history is read at the earlier
 revisions its own records point to (mod_revision - 1), down to its creation or to compaction.
 
-Bounded: ranges are paginated (``limit`` plus the next key as continuation) and keys-only while
-indexing, so memory holds one small entry per wanted key, as the snapshot index does; values are
-read one key at a time when asked for.
+Bounded: etcd keeps the index (``live_index.LiveKeys``): a key is looked up with a keys-only
+range when asked for, so memory holds the keys looked up, not every key; listings are paginated
+(``limit`` plus the next key as continuation); values are read one key at a time when asked for,
+or streamed in pages sized by bytes (``iter_latest``).
 
 Reads are serializable (answered by the member itself, without a quorum round): a cluster that
 lost quorum can still be read, and pinning one member and one revision keeps the answers
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -54,13 +55,19 @@ from analyzer.evidence.live_tls import (
     parse_endpoint,
     probe_handshake,
 )
+from analyzer.evidence.live_index import LiveHistory, LiveKeys, prefix_end
 from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member, Revision, pack_revision
 from analyzer.evidence.store import EtcdStore, IndexQuery
 
 # The names readers have always imported from here.
 __all__ = ["DEFAULT_PORT", "DEFAULT_TIMEOUT", "ClientFiles", "HandshakeFacts", "LiveEtcd", "LiveTarget", "ReadOnlyRpc", "parse_endpoint"]
 
-PAGE_SIZE = 1000  # keys per range response; etcd's own clients page at 1000 too (etcdctl --limit)
+PAGE_SIZE = 1000  # at most this many keys per range response; etcdctl pages at 1000 too (--limit)
+# About this many bytes of values per response: etcd's RangeRequest can only limit a count, so the
+# count of the next page is the budget over the mean size of the last one (a page of 1,000 secrets
+# of 1 KiB each held ~12 MiB in flight between gRPC's buffers, the parsed message and our copies).
+PAGE_BYTES = 256 << 10
+_FIRST_VALUES = 16  # keys in the first page with values, before their size is known
 _ALL = b"\0"  # key and range_end b"\0" together mean "every key" (etcd api rpc.proto RangeRequest)
 _SEQ_MASK = 0xFFFF_FFFF
 
@@ -89,33 +96,6 @@ class ReadOnlyRpc:
 # -- the store -------------------------------------------------------------------------------------
 
 
-class LiveHistory(MutableMapping[bytes, list[int]]):
-    """KeyIndex.history for a running etcd: a key's events are walked only when asked for, then kept."""
-
-    def __init__(self, store: LiveEtcd, query: IndexQuery, live: dict[bytes, int]) -> None:
-        self._store, self._wanted, self._live = store, query.keeps_history, live
-        self._walked: dict[bytes, list[int]] = {}
-
-    def __getitem__(self, name: bytes) -> list[int]:
-        if name not in self._walked:
-            if name not in self._live or not self._wanted(name):
-                raise KeyError(name)
-            self._walked[name] = self._store._walk_history(name, self._live[name])
-        return self._walked[name]
-
-    def __setitem__(self, name: bytes, handles: list[int]) -> None:
-        self._walked[name] = handles
-
-    def __delitem__(self, name: bytes) -> None:
-        del self._walked[name]
-
-    def __iter__(self) -> Iterator[bytes]:
-        return (name for name in self._live if self._wanted(name))
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
 class LiveEtcd(EtcdStore):
     """One member of a running etcd, read at one revision. A context manager; implements EtcdStore."""
 
@@ -127,6 +107,7 @@ class LiveEtcd(EtcdStore):
         timeout: float = DEFAULT_TIMEOUT,
         revision: int | None = None,
         page_size: int = PAGE_SIZE,
+        page_bytes: int = PAGE_BYTES,
     ) -> None:
         files = files or ClientFiles()
         if not urls:
@@ -142,14 +123,14 @@ class LiveEtcd(EtcdStore):
         self.files = files
         self.timeout = timeout
         self.page_size = page_size
+        self.page_bytes = page_bytes
         self.endpoints = [parse_endpoint(url, files) for url in urls]
         self.damage: list[Damage] = []
         self.refused: list[str] = []  # endpoints tried before the one read, and why they failed
-        # Where a handle's record is read: the key, at the pinned revision; a handle of a key's
-        # history also names the earlier revision it is read at. No more than that is kept per key.
-        self._keys: dict[int, bytes] = {}
-        self._past: dict[int, tuple[bytes, int]] = {}
-        self._seq = 0
+        # Where a handle's record is read, at the position its sequence number names: the key (at
+        # the pinned revision), or for a handle of a key's history, the key and the earlier
+        # revision it is read at. One list slot per key, the key's bytes shared with the index.
+        self._reads: list[bytes | tuple[bytes, int]] = []
         last: LiveEtcdError | None = None
         for endpoint in self.endpoints:
             try:
@@ -259,13 +240,22 @@ class LiveEtcd(EtcdStore):
         return self._call(lambda: self._rpc.range(request), key, revision)
 
     def _iter_range(self, start: bytes, end: bytes, *, keys_only: bool) -> Iterator[etcdrpc.KeyValue]:
-        """Every key in [start, end) at the pinned revision, one page at a time."""
+        """Every key in [start, end) at the pinned revision, one page at a time; with values, pages
+        of about ``page_bytes`` (the count is estimated from the previous page's mean size)."""
+        limit = self.page_size if keys_only else min(self.page_size, _FIRST_VALUES)
         while True:
-            response = self._range(start, end, revision=self._revision, limit=self.page_size, keys_only=keys_only)
-            yield from response.kvs
-            if not response.more or not response.kvs:
+            response = self._range(start, end, revision=self._revision, limit=limit, keys_only=keys_only)
+            kvs = response.kvs
+            if not kvs:
                 return
-            start = response.kvs[-1].key + b"\0"  # the next key after the last one returned
+            more, count = response.more, len(kvs)
+            start = kvs[-1].key + b"\0"  # the next key after the last one returned
+            if not keys_only:
+                limit = max(1, min(self.page_size, 4 * limit, self.page_bytes * count // max(1, response.ByteSize())))
+            yield from kvs
+            del kvs, response  # the page's buffers go before the next request
+            if not more:
+                return
 
     def _readable(self, revision: int) -> bool:
         try:
@@ -306,29 +296,31 @@ class LiveEtcd(EtcdStore):
     def members(self) -> list[Member]:
         return list(self._members)
 
-    def _handle(self, mod_revision: int) -> int:
-        """A handle in revision order; the sequence number keeps keys of one transaction apart."""
-        self._seq = (self._seq + 1) & _SEQ_MASK
-        return pack_revision(mod_revision, self._seq, False)
+    def _handle(self, mod_revision: int, read: bytes | tuple[bytes, int]) -> int:
+        """A handle in revision order; its sequence number (which keeps keys of one transaction
+        apart) is where ``iter_read`` finds the key and revision to read."""
+        self._reads.append(read)
+        return pack_revision(mod_revision, len(self._reads) - 1, False)
 
     def index(self, query: IndexQuery, progress: Callable[[int], None] | None = None, workers: int | None = None) -> KeyIndex:
-        prefixes = query.prefixes
-        ranges = [(_ALL, _ALL)] if prefixes is None else [(p, _prefix_end(p)) for p in sorted(set(prefixes))]
-        index = KeyIndex(last_revision=self._revision)
-        live = index.live
-        keys = self._keys
-        for start, end in ranges:
-            for kv in self._iter_range(start, end, keys_only=True):
-                handle = self._handle(kv.mod_revision)
-                live[kv.key] = handle
-                keys[handle] = kv.key
-                index.events += 1
-                if progress is not None and index.events % self.page_size == 0:
-                    progress(index.events)
-        index.history = LiveHistory(self, query, live)
-        return index
+        """The index without a pass: etcd answers each lookup (``LiveKeys``) at the pinned revision."""
+        live = LiveKeys(self, query.prefixes)
+        return KeyIndex(live=live, history=LiveHistory(self, query, live), last_revision=self._revision)
 
-    def _walk_history(self, key: bytes, latest: int) -> list[int]:
+    def lookup(self, key: bytes) -> int | None:
+        """The handle of a key's latest put at the pinned revision, or None when it is not live."""
+        kvs = self._range(key, revision=self._revision, keys_only=True).kvs
+        return self._handle(kvs[0].mod_revision, key) if kvs else None
+
+    def count_in(self, start: bytes, end: bytes) -> int:
+        count: int = self._range(start, end, revision=self._revision, count_only=True).count
+        return count
+
+    def iter_keys_in(self, start: bytes, end: bytes) -> Iterator[bytes]:
+        for kv in self._iter_range(start, end, keys_only=True):
+            yield kv.key
+
+    def walk_history(self, key: bytes, latest: int) -> list[int]:
         """The handles of a live key's puts back to its creation or to compaction, oldest first.
 
         Each record's mod_revision - 1 is the revision at which the previous put is visible. A
@@ -347,37 +339,48 @@ class LiveEtcd(EtcdStore):
             if not response.kvs:
                 break
             current = response.kvs[0]
-            handle = self._handle(current.mod_revision)
-            self._past[handle] = (key, at)
-            handles.append(handle)
+            handles.append(self._handle(current.mod_revision, (key, at)))
         return handles[::-1]
 
     def iter_read(self, handles: Iterable[int]) -> Iterator[KeyValue]:
         for handle in handles:
-            key = self._keys.get(handle)
-            key, at = (key, self._revision) if key is not None else self._past.get(handle, (None, 0))
-            if key is None:
+            seq = (handle >> 1) & _SEQ_MASK
+            read = self._reads[seq] if seq < len(self._reads) else None
+            if read is None:
                 self.damage.append(Damage(None, f"handle {handle} was not made by this reader", "key"))
                 continue
+            key, at = (read, self._revision) if isinstance(read, bytes) else read
             response = self._range(key, revision=at)
             if not response.kvs:
                 self.damage.append(Damage(None, f"{key.decode('utf-8', 'replace')} is gone at revision {at}", "key"))
                 continue
-            yield _key_value(response.kvs[0])
+            kv = response.kvs[0]
+            if kv.mod_revision != handle >> 33:  # a handle of another reader that names one of ours
+                self.damage.append(Damage(None, f"handle {handle} was not made by this reader", "key"))
+                continue
+            yield _key_value(kv)
+
+    def iter_keys_under(self, index: KeyIndex, prefix: bytes) -> Iterator[bytes]:
+        if not isinstance(index.live, LiveKeys):
+            return super().iter_keys_under(index, prefix)
+        return index.live.keys_under(prefix)
+
+    def count_under(self, index: KeyIndex, prefix: bytes) -> int:
+        return index.live.count_under(prefix) if isinstance(index.live, LiveKeys) else super().count_under(index, prefix)
 
     def iter_latest(self, index: KeyIndex, prefix: bytes) -> Iterator[KeyValue]:
-        """Every live key under ``prefix`` with its value, a page of ranges at a time at the pinned
-        revision (one request per page, not one per key); nothing is kept."""
-        live = index.live
-        for kv in self._iter_range(prefix, _prefix_end(prefix), keys_only=False):
-            if kv.key in live:
+        """Every live key of ``index`` under ``prefix`` with its value, in pages of about
+        ``page_bytes`` at the pinned revision (one request per page, not one per key); nothing is kept."""
+        if not isinstance(index.live, LiveKeys):  # an index this reader did not make
+            yield from super().iter_latest(index, prefix)
+            return
+        for start, end in index.live.ranges_under(prefix):
+            for kv in self._iter_range(start, end, keys_only=False):
                 yield _key_value(kv)
 
     def iter_keys(self, prefix: bytes | None = None) -> Iterator[bytes]:
         """Every live key (under a prefix) at the pinned revision, paginated: for summaries."""
-        start, end = (_ALL, _ALL) if not prefix else (prefix, _prefix_end(prefix))
-        for kv in self._iter_range(start, end, keys_only=True):
-            yield kv.key
+        return self.iter_keys_in(*((_ALL, _ALL) if not prefix else (prefix, prefix_end(prefix))))
 
 
 def _key_value(kv: etcdrpc.KeyValue) -> KeyValue:
@@ -387,13 +390,3 @@ def _key_value(kv: etcdrpc.KeyValue) -> KeyValue:
 
 def _read(path: Path | None) -> bytes | None:
     return Path(path).read_bytes() if path is not None else None
-
-
-def _prefix_end(prefix: bytes) -> bytes:
-    """The range_end that makes a range a prefix (clientv3 GetPrefixRangeEnd)."""
-    end = bytearray(prefix)
-    for i in range(len(end) - 1, -1, -1):
-        if end[i] < 0xFF:
-            end[i] += 1
-            return bytes(end[: i + 1])
-    return _ALL

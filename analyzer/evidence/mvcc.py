@@ -172,8 +172,8 @@ class KeyIndex:
     surviving event of the keys whose history was asked for, in revision order.
     """
 
-    live: dict[bytes, int] = field(default_factory=dict)
-    # A running etcd fills it lazily (evidence.live.LiveHistory); a snapshot with a dict.
+    # A snapshot fills both with dicts; a running etcd answers them from etcd (evidence.live_index).
+    live: MutableMapping[bytes, int] = field(default_factory=dict)
     history: MutableMapping[bytes, list[int]] = field(default_factory=dict)
     events: int = 0
     skipped: int = 0  # entries of the key bucket that are not revision records

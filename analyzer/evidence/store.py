@@ -8,7 +8,7 @@ The index a store builds maps keys to *handles*: ints that only the same store's
 understands, ascending in revision order. For a snapshot a handle is the packed revision of the
 record; for a running etcd it also says at which revision the key is to be read. A source
 implements ``index`` and ``iter_read``; the lookups built on them (``build_index``, ``get``,
-``history``, ``iter_latest``) are written once, here.
+``history``, ``iter_keys_under``, ``count_under``, ``iter_latest``) are written once, here.
 """
 
 from __future__ import annotations
@@ -101,6 +101,14 @@ class EtcdStore(ABC):
         """Every surviving event of one key; older ones may be gone to compaction."""
         index = self.build_index([key], keys=[key])
         return list(self.iter_read(index.history.get(key, [])))
+
+    def iter_keys_under(self, index: KeyIndex, prefix: bytes) -> Iterator[bytes]:
+        """The live keys of ``index`` under ``prefix``, in key order (a running etcd lists them
+        page by page instead of holding them)."""
+        return iter(sorted(key for key in index.live if key.startswith(prefix)))
+
+    def count_under(self, index: KeyIndex, prefix: bytes) -> int:
+        return sum(1 for key in index.live if key.startswith(prefix))
 
     def iter_latest(self, index: KeyIndex, prefix: bytes) -> Iterator[KeyValue]:
         """The latest record of every live key of ``index`` under ``prefix``, streamed: nothing is kept.

@@ -87,7 +87,7 @@ class EtcdObjects:
             ],
             progress=progress,
         )
-        openshift = sum(1 for key in self.index.live if key.startswith(OPENSHIFT.encode() + b"/"))
+        openshift = snapshot.count_under(self.index, OPENSHIFT.encode() + b"/")
         self.root = OPENSHIFT if openshift > len(self.index.live) - openshift else REGISTRY
         self._decoded: dict[str, StoredObject | None] = {}
         self._revisions: dict[str, tuple[tuple[ObjectRevision, ...], bool]] = {}
@@ -108,7 +108,7 @@ class EtcdObjects:
 
     def iter_objects(self, resource: str, namespace: str | None = None) -> Iterator[StoredObject]:
         prefix = f"{self.root}/{resource}/" + (f"{namespace}/" if namespace else "")
-        for key in sorted(k for k in self.index.live if k.startswith(prefix.encode())):
+        for key in self.snapshot.iter_keys_under(self.index, prefix.encode()):
             text = key.decode("utf-8", "replace")
             if text not in self._decoded:
                 self._decoded[text] = self._load(text, self.index.live[key])
@@ -120,8 +120,8 @@ class EtcdObjects:
         """The namespaces holding an object of that name, read from the keys alone (nothing decoded)."""
         prefix, suffix = f"{self.root}/{resource}/".encode(), f"/{name}".encode()
         found = []
-        for key in self.index.live:
-            if key.startswith(prefix) and key.endswith(suffix):
+        for key in self.snapshot.iter_keys_under(self.index, prefix):
+            if key.endswith(suffix):
                 namespace = key[len(prefix) : -len(suffix)]
                 if namespace and b"/" not in namespace:
                     found.append(namespace.decode("utf-8", "replace"))
