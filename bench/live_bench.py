@@ -74,8 +74,8 @@ def main() -> None:
         commands = {
             "scan SNAPSHOT (offline)": [python, "-m", "analyzer", "scan", str(snapshot), "--at", AT, "--json", str(offline_json)],
             "scan --etcd (live)": [python, "-m", "analyzer", "scan", "--etcd", etcd.url, *tls, "--at", AT, "--json", str(live_json)],
-            "info SNAPSHOT --skip-hash-check (offline)": [python, "-m", "analyzer", "info", str(snapshot), "--json", "--skip-hash-check"],
-            "info --etcd (live)": [python, "-m", "analyzer", "info", "--etcd", etcd.url, *tls, "--json"],
+            "info SNAPSHOT --skip-hash-check (offline)": [python, "-m", "analyzer", "info", str(snapshot), "-o", "json", "--skip-hash-check"],
+            "info --etcd (live)": [python, "-m", "analyzer", "info", "--etcd", etcd.url, *tls, "-o", "json"],
         }
         results: dict[str, list[Measurement]] = {name: [] for name in commands}
         memory: dict[str, list[Measurement]] = {name: [] for name in commands}

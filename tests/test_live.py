@@ -17,6 +17,8 @@ import jsonschema
 import pytest
 
 from analyzer.evidence.etcd import Snapshot
+from analyzer.errors import LiveEtcdError
+from analyzer.evidence import live as live_module
 from analyzer.evidence.live import ClientFiles, LiveEtcd, ReadOnlyRpc
 from analyzer.evidence.store import EtcdStore
 from tests.conftest import REPO
@@ -238,6 +240,67 @@ def test_keyspace_larger_than_a_page(served, pki):
     result = kforensic("get", *etcd_args(etcd, pki), "--prefix", "/registry/events/", "-o", "json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == sum(1 for k in expected if k.startswith(b"/registry/events/"))
+
+
+def test_values_stream_in_pages_sized_by_bytes(served, pki, monkeypatch):
+    etcd, path, ledger = served
+    files = ClientFiles(pki.ca, pki.root.cert, pki.root.key)
+    budget = 8192
+    with LiveEtcd([etcd.url], files, page_bytes=budget) as live, Snapshot(path) as snapshot:
+        pages: list[tuple[int, int]] = []  # (keys, bytes) of each response with values
+        plain_range = live._range
+
+        def counted(*args, **kwargs):
+            response = plain_range(*args, **kwargs)
+            if not kwargs.get("keys_only") and not kwargs.get("count_only") and len(response.kvs) > 0:
+                pages.append((len(response.kvs), response.ByteSize()))
+            return response
+
+        monkeypatch.setattr(live, "_range", counted)
+        seen = {name: sorted((r.key, r.mod_revision, r.value) for r in store.iter_latest(store.build_index([b"/registry/"]), b"/registry/"))
+                for name, store in (("live", live), ("offline", snapshot))}
+    assert seen["live"] == seen["offline"]
+    assert {key: value for key, _, value in seen["live"]} == {k: v for k, v in ledger.live().items() if k.startswith(b"/registry/")}
+    # 8000 small events and three values of 5 KB to 300 KB: pages shrink to one key for the big
+    # ones and grow back for the small, never to 1,000 keys at once; a page holds about the budget.
+    assert len(pages) > 8000 * 40 // budget
+    small = [size for keys, size in pages if keys > 1]
+    assert max(keys for keys, _ in pages) < 1000 and max(small) <= 2 * budget
+
+
+def test_a_page_too_large_for_grpc_is_asked_again_smaller(served, pki, monkeypatch):
+    etcd, _, ledger = served
+    monkeypatch.setattr(live_module, "MAX_MESSAGE", 20_000)  # 8000 events of ~60 bytes: 1,000 of them do not fit
+    with LiveEtcd([etcd.url], ClientFiles(pki.ca, pki.root.cert, pki.root.key), page_bytes=1 << 20) as live:
+        events = live.build_index([b"/registry/events/"])
+        assert {r.key: r.value for r in live.iter_latest(events, b"/registry/events/")} == \
+            {k: v for k, v in ledger.live().items() if k.startswith(b"/registry/events/")}
+        configmaps = live.build_index([b"/registry/configmaps/"])
+        with pytest.raises(LiveEtcdError, match="a key from /registry/configmaps/big/ on is larger than gRPC.s limit of 20,000 bytes"):
+            list(live.iter_latest(configmaps, b"/registry/configmaps/big/"))
+
+
+def test_the_live_index_is_held_by_etcd(served, pki):
+    etcd, path, _ = served
+    files = ClientFiles(pki.ca, pki.root.cert, pki.root.key)
+    prefixes = [b"/registry/configmaps/", b"/registry/events/", b"/registry/events/load/", b"/kubernetes.io/"]  # one inside another
+    with LiveEtcd([etcd.url], files) as live, LiveEtcd([etcd.url], files) as other, Snapshot(path) as snapshot:
+        live_index, offline_index = live.build_index(prefixes), snapshot.build_index(prefixes)
+        assert len(live_index.live) == len(offline_index.live) > 8000
+        for prefix in (b"", b"/registry/", b"/registry/configmaps/", b"/registry/configmaps/big/", b"/registry/secrets/", b"/kubernetes.io/secrets/"):
+            assert list(live.iter_keys_under(live_index, prefix)) == list(snapshot.iter_keys_under(offline_index, prefix))
+            assert live.count_under(live_index, prefix) == snapshot.count_under(offline_index, prefix)
+        assert list(live_index.live) == sorted(offline_index.live)
+        assert live._reads == []  # listing and counting kept nothing per key
+        key = b"/registry/configmaps/default/rewritten"
+        assert live_index.live[key] >> 33 == offline_index.live[key] >> 33
+        assert b"/registry/secrets/default/reborn" not in live_index.live  # live, but outside the prefixes asked for
+        assert b"/registry/configmaps/default/gone" not in live_index.live
+        assert len(live._reads) == 1  # only the key looked up
+        # A handle made by another reader is refused, not read as whatever key this one numbered alike.
+        foreign = other.build_index([b"/registry/events/"]).live[b"/registry/events/load/event-000000"]
+        assert list(live.iter_read([foreign])) == []
+        assert [d.problem for d in live.damage] == [f"handle {foreign} was not made by this reader"]
 
 
 def test_get_one_key_raw_live(served, pki):

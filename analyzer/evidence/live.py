@@ -67,7 +67,10 @@ PAGE_SIZE = 1000  # at most this many keys per range response; etcdctl pages at 
 # count of the next page is the budget over the mean size of the last one (a page of 1,000 secrets
 # of 1 KiB each held ~12 MiB in flight between gRPC's buffers, the parsed message and our copies).
 PAGE_BYTES = 256 << 10
-_FIRST_VALUES = 16  # keys in the first page with values, before their size is known
+# A page with values starts at one key and grows at most 4x a page: values differ by 1,000x
+# (events against bundles of certificates), so the mean of a page predicts the next one only roughly.
+_GROWTH = 4
+MAX_MESSAGE = 64 << 20  # gRPC refuses larger answers (RESOURCE_EXHAUSTED); a page that hits it is cut
 _ALL = b"\0"  # key and range_end b"\0" together mean "every key" (etcd api rpc.proto RangeRequest)
 _SEQ_MASK = 0xFFFF_FFFF
 
@@ -157,7 +160,7 @@ class LiveEtcd(EtcdStore):
             # What etcd3's get_secure_creds builds, minus its requirement of a CA file (None: system roots).
             credentials = grpc.ssl_channel_credentials(_read(self.files.cacert), _read(self.files.key), _read(self.files.cert))
         self._endpoint = Endpoint(endpoint.host, endpoint.port, secure=endpoint.secure, creds=credentials,
-                                  opts=[("grpc.max_receive_message_length", 64 << 20)])
+                                  opts=[("grpc.max_receive_message_length", MAX_MESSAGE)])
         self.endpoint = endpoint
         self.source = endpoint.url  # EtcdStore: the input as the user named it
         self._rpc = ReadOnlyRpc(self._endpoint.channel, self.timeout)
@@ -211,6 +214,8 @@ class LiveEtcd(EtcdStore):
             return EtcdRevisionCompacted(url, f"revision {revision} is older than etcd's last compaction: {details}")
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
             return self._unavailable(details, code is grpc.StatusCode.DEADLINE_EXCEEDED)
+        if code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+            return _TooLarge(url, f"a key from {key.decode('utf-8', 'replace')} on is larger than gRPC's limit of {MAX_MESSAGE:,} bytes: {details}")
         if code is grpc.StatusCode.UNAUTHENTICATED or code is grpc.StatusCode.INVALID_ARGUMENT:
             return EtcdPermissionDenied(url, f"etcd refused the read: {details}")
         return LiveEtcdError(url, f"etcd answered {code.name if code else 'an error'}: {details}")
@@ -242,16 +247,22 @@ class LiveEtcd(EtcdStore):
     def _iter_range(self, start: bytes, end: bytes, *, keys_only: bool) -> Iterator[etcdrpc.KeyValue]:
         """Every key in [start, end) at the pinned revision, one page at a time; with values, pages
         of about ``page_bytes`` (the count is estimated from the previous page's mean size)."""
-        limit = self.page_size if keys_only else min(self.page_size, _FIRST_VALUES)
+        limit = self.page_size if keys_only else 1
         while True:
-            response = self._range(start, end, revision=self._revision, limit=limit, keys_only=keys_only)
+            try:
+                response = self._range(start, end, revision=self._revision, limit=limit, keys_only=keys_only)
+            except _TooLarge:
+                if limit == 1:
+                    raise
+                limit = max(1, limit // _GROWTH)
+                continue
             kvs = response.kvs
             if not kvs:
                 return
             more, count = response.more, len(kvs)
             start = kvs[-1].key + b"\0"  # the next key after the last one returned
             if not keys_only:
-                limit = max(1, min(self.page_size, 4 * limit, self.page_bytes * count // max(1, response.ByteSize())))
+                limit = max(1, min(self.page_size, _GROWTH * limit, self.page_bytes * count // max(1, response.ByteSize())))
             yield from kvs
             del kvs, response  # the page's buffers go before the next request
             if not more:
@@ -381,6 +392,10 @@ class LiveEtcd(EtcdStore):
     def iter_keys(self, prefix: bytes | None = None) -> Iterator[bytes]:
         """Every live key (under a prefix) at the pinned revision, paginated: for summaries."""
         return self.iter_keys_in(*((_ALL, _ALL) if not prefix else (prefix, prefix_end(prefix))))
+
+
+class _TooLarge(LiveEtcdError):
+    """One answer above MAX_MESSAGE: a page is asked again smaller; one key alone is an error."""
 
 
 def _key_value(kv: etcdrpc.KeyValue) -> KeyValue:
