@@ -55,24 +55,20 @@ from analyzer.evidence.live_tls import (
     parse_endpoint,
     probe_handshake,
 )
-from analyzer.evidence.live_index import LiveHistory, LiveKeys, prefix_end
-from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member, Revision, pack_revision
+from analyzer.evidence.live_index import ALL, LiveHistory, LiveKeys, prefix_end
+from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member, Revision, pack_revision, unpack_revision
 from analyzer.evidence.store import EtcdStore, IndexQuery
 
 # The names readers have always imported from here.
 __all__ = ["DEFAULT_PORT", "DEFAULT_TIMEOUT", "ClientFiles", "HandshakeFacts", "LiveEtcd", "LiveTarget", "ReadOnlyRpc", "parse_endpoint"]
 
 PAGE_SIZE = 1000  # at most this many keys per range response; etcdctl pages at 1000 too (--limit)
-# About this many bytes of values per response: etcd's RangeRequest can only limit a count, so the
-# count of the next page is the budget over the mean size of the last one (a page of 1,000 secrets
-# of 1 KiB each held ~12 MiB in flight between gRPC's buffers, the parsed message and our copies).
+# About this many bytes of values per response (1,000 secrets of 1 KiB held ~12 MiB in flight). etcd
+# limits only a count: the next count is the budget over the last page's mean size, from one key
+# up and at most 4x a page, as values differ 1,000x (events against certificate bundles).
 PAGE_BYTES = 256 << 10
-# A page with values starts at one key and grows at most 4x a page: values differ by 1,000x
-# (events against bundles of certificates), so the mean of a page predicts the next one only roughly.
 _GROWTH = 4
 MAX_MESSAGE = 64 << 20  # gRPC refuses larger answers (RESOURCE_EXHAUSTED); a page that hits it is cut
-_ALL = b"\0"  # key and range_end b"\0" together mean "every key" (etcd api rpc.proto RangeRequest)
-_SEQ_MASK = 0xFFFF_FFFF
 
 
 class ReadOnlyRpc:
@@ -165,7 +161,7 @@ class LiveEtcd(EtcdStore):
         self.source = endpoint.url  # EtcdStore: the input as the user named it
         self._rpc = ReadOnlyRpc(self._endpoint.channel, self.timeout)
         try:
-            first = self._call(lambda: self._rpc.range(etcdrpc.RangeRequest(key=_ALL, range_end=_ALL, count_only=True, serializable=True)), b"")
+            first = self._call(lambda: self._rpc.range(etcdrpc.RangeRequest(key=ALL, range_end=ALL, count_only=True, serializable=True)), b"")
         except LiveEtcdError:
             self._endpoint.close()
             raise
@@ -355,7 +351,7 @@ class LiveEtcd(EtcdStore):
 
     def iter_read(self, handles: Iterable[int]) -> Iterator[KeyValue]:
         for handle in handles:
-            seq = (handle >> 1) & _SEQ_MASK
+            seq = unpack_revision(handle).sub
             read = self._reads[seq] if seq < len(self._reads) else None
             if read is None:
                 self.damage.append(Damage(None, f"handle {handle} was not made by this reader", "key"))
@@ -391,7 +387,7 @@ class LiveEtcd(EtcdStore):
 
     def iter_keys(self, prefix: bytes | None = None) -> Iterator[bytes]:
         """Every live key (under a prefix) at the pinned revision, paginated: for summaries."""
-        return self.iter_keys_in(*((_ALL, _ALL) if not prefix else (prefix, prefix_end(prefix))))
+        return self.iter_keys_in(*((ALL, ALL) if not prefix else (prefix, prefix_end(prefix))))
 
 
 class _TooLarge(LiveEtcdError):

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from analyzer.evidence.store import IndexQuery
 
-_ALL = b"\0"  # key and range_end b"\0" together mean "every key" (etcd api rpc.proto RangeRequest)
+ALL = b"\0"  # key and range_end b"\0" together mean "every key" (etcd api rpc.proto RangeRequest)
 
 
 class KeySource(Protocol):
@@ -49,8 +49,8 @@ class LiveKeys(MutableMapping[bytes, int]):
         else:
             wanted = tuple(p for p in self._prefixes if p.startswith(prefix))
         if wanted is None:
-            return [(_ALL, _ALL)]
-        return [(p or _ALL, prefix_end(p)) for p in wanted]
+            return [(ALL, ALL)]
+        return [(p or ALL, prefix_end(p)) for p in wanted]
 
     def keys_under(self, prefix: bytes) -> Iterator[bytes]:
         """This index's keys under ``prefix``, in key order, a keys-only page at a time; nothing kept."""
@@ -127,4 +127,4 @@ def prefix_end(prefix: bytes) -> bytes:
         if end[i] < 0xFF:
             end[i] += 1
             return bytes(end[: i + 1])
-    return _ALL
+    return ALL
