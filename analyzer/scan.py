@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from analyzer import __version__
-from analyzer.analysis.inventory import build_inventory, next_expiry, with_node_certificates
+from analyzer.analysis.inventory import InventoryEntry, build_inventory, next_expiry, with_node_certificates
 from analyzer.analysis.last_good import (
     LastGood,
     find_last_good,
@@ -25,7 +25,7 @@ from analyzer.analysis.last_good import (
 from analyzer.analysis.logs import correlate_logs
 from analyzer.analysis.deadlines import deadlines
 from analyzer.analysis.recovery import with_recovery
-from analyzer.checks.etcd_client import client_pair_finding, explain_refusal, pair_problem, refusal_is_evidence, refused_pair_findings
+from analyzer.checks.etcd_client import explain_refusal, pair_problem, refusal_is_evidence
 from analyzer.analysis.result import InputRecord, ScanResult, evidence_time
 from analyzer.analysis.verdict import build_verdict
 from analyzer.checks.context import CheckContext
@@ -37,20 +37,23 @@ from analyzer.decode.encryption import (
 )
 from analyzer.errors import DecodeError, EtcdHandshakeRefused, EvidenceError, UsageError
 from analyzer.evidence.detect import detect_evidence
-from analyzer.evidence.inputs import LOG_READ_LIMIT, Evidence, InputKind
+from analyzer.evidence.etcd import Snapshot
+from analyzer.evidence.facts import EtcdAccepted, EtcdRefused, EvidenceFacts, LiveDamage, MustGatherFacts, SnapshotFacts
+from analyzer.evidence.inputs import LOG_READ_LIMIT, Evidence, InputKind, SnapshotSource
+from analyzer.evidence.snapshot_hash import Integrity, IntegrityResult
 from analyzer.evidence.snapshot_input import open_snapshot_input
 from analyzer.evidence.digest import input_sha256
-from analyzer.evidence.node import join_nodes
+from analyzer.evidence.node import NodeConflict, join_nodes
 from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.goversions import annotate as annotate_go_versions
 from analyzer.gomodel.goversions import releases_in_log
 from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.evidence.live_tls import HandshakeFacts, LiveTarget  # grpc (evidence.live) only with --etcd
-from analyzer.model.findings import Finding, Severity, Subject
+from analyzer.model.findings import Finding
 from analyzer.wiring.build import build_wiring
+from analyzer.wiring.model import Wiring
 from analyzer.evidence.mustgather import iter_all_resource_files, roots_source
 from analyzer.wiring.sources import CollectedObjects, EtcdObjects
-from analyzer.model.vocabulary import Component, Role
 
 if TYPE_CHECKING:
     from analyzer.evidence.live import LiveEtcd
@@ -100,162 +103,188 @@ def live_record(live: LiveEtcd) -> InputRecord:
     return InputRecord(live.endpoint.url, "etcd-live", "grpc", live.db_size, None, None, live.partial, notes, live.revision, details)
 
 
-def _note(id_: str, severity: Severity, title: str, detail: str, source: str | None = None) -> Finding:
-    """A finding about the evidence itself rather than a load."""
-    return Finding(id=id_, severity=severity, component=Component.EVIDENCE, role=Role.INPUT, title=title, detail=detail,
-                   subject=Subject(source=source), label="evidence")
+@dataclass
+class OpenedCase:
+    """What opening holds open: the evidence, its snapshots (newest first), a running etcd, the objects read."""
+
+    evidence: Evidence
+    encryption: EncryptionConfig | None
+    encryption_sources: list[str]
+    encryption_errors: list[tuple[str, str]]  # (source, why) for an EncryptionConfiguration that does not load
+    snapshots: list[tuple[SnapshotSource, Snapshot, IntegrityResult]]
+    live: LiveEtcd | None
+    refusal: EtcdHandshakeRefused | None  # etcd refused the client pair, and the run goes on without it
+    objects: EtcdObjects | None  # what the wiring reads: the live etcd, the newest snapshot or the must-gathers
+    collected: CollectedObjects | None  # the must-gathers, when they stand in for the snapshot
 
 
-def _encryption(options: ScanOptions, evidence: Evidence, notes: list[Finding]) -> tuple[EncryptionConfig | None, list[str]]:
+@dataclass(frozen=True)
+class ReadLogs:
+    events: list[LogEvent]
+    tails: list[tuple[str, bytes]]  # for the evidence's own time (its last dated line)
+    unread: list[tuple[str, str]]  # (source, why)
+
+
+def _encryption(options: ScanOptions, evidence: Evidence) -> tuple[EncryptionConfig | None, list[str], list[tuple[str, str]]]:
     configs: list[EncryptionConfig] = []
+    errors: list[tuple[str, str]] = []
     for path in options.encryption_configs:
         configs.append(load_encryption_config(read_input_file(path), str(path)))
     for found in evidence.encryption_configs:
         try:
             configs.append(load_encryption_config(found.data, found.source))
         except DecodeError as err:
-            notes.append(_note("evidence.encryption-config", Severity.WARNING, "an EncryptionConfiguration in the evidence does not load", str(err), found.source))
-    return merge_encryption_configs(configs), [config.source for config in configs]
+            errors.append((found.source, str(err)))
+    return merge_encryption_configs(configs), [config.source for config in configs], errors
+
+
+def open_case(options: ScanOptions, stack: ExitStack) -> OpenedCase:
+    """Detect the evidence, open its snapshots (and a running etcd) and pick what the wiring reads."""
+    evidence = stack.enter_context(detect_evidence([*options.evidence, *options.logs], progress=options.decompress_progress))
+    encryption, encryption_sources, encryption_errors = _encryption(options, evidence)
+    # Several snapshots (one per master, or one per backup): the newest is analysed, by backup
+    # time, then by etcd revision, then by name, so that the command line's order never decides.
+    opened_all = [(source, stack.enter_context(source.open(progress=options.decompress_progress)))
+                  for source in evidence.snapshots if source.problem is None]
+    opened_all.sort(key=lambda pair: (pair[0].backup_utc is not None, pair[0].backup_utc or 0,
+                                      pair[1].revision if pair[1].db.meta else 0, pair[0].source), reverse=True)
+    objects = None
+    live = None
+    refusal: EtcdHandshakeRefused | None = None
+    if options.etcd is not None:
+        try:
+            live = stack.enter_context(open_live_etcd(options.etcd))
+            objects = EtcdObjects(live, encryption, options.progress)
+        except EtcdHandshakeRefused as err:
+            # etcd refusing the pair found on a master is evidence about that pair (checks/etcd_client.py):
+            # the run goes on with the rest of the evidence; without any, it cannot, and exits 2.
+            if not refusal_is_evidence(err.facts, bool(opened_all or evidence.nodes or evidence.must_gathers or evidence.logs)):
+                raise
+            refusal = err
+    for _source, snapshot in opened_all:
+        snapshot.start_hash()  # beside the index pass below, on the other core (hashlib frees the GIL)
+    opened = []
+    for index, (source, snapshot) in enumerate(opened_all):
+        if index == 0 and live is None:
+            objects = EtcdObjects(snapshot, encryption, options.progress)
+        opened.append((source, snapshot, snapshot.verify_integrity()))
+    collected = None
+    if objects is None and evidence.must_gathers:
+        # A must-gather stands in for the snapshot: the same objects, values of secrets elided.
+        # Every root of every must-gather given (one per image directory), newest copy of each object.
+        collected = CollectedObjects(roots_source(evidence.must_gathers), iter_all_resource_files(evidence.must_gathers))
+        # It answers the questions the wiring asks of a snapshot (find, data, iter_objects, root, source).
+        objects = cast(EtcdObjects, collected)
+    return OpenedCase(evidence, encryption, encryption_sources, encryption_errors, opened, live, refusal, objects, collected)
+
+
+def read_logs(evidence: Evidence, reference_utc: datetime) -> ReadLogs:
+    logs = ReadLogs([], [], [])
+    for log in evidence.logs:
+        try:
+            logs.tails.append((log.source, log.read_tail(LOG_READ_LIMIT)))
+            logs.events.extend(iter_log_events(logs.tails[-1][1], log.source, reference_utc))
+        except EvidenceError as err:
+            logs.unread.append((log.source, str(err)))
+    return logs
+
+
+def evidence_facts(case: OpenedCase, conflicts: list[NodeConflict], logs: ReadLogs) -> EvidenceFacts:
+    """What the evidence checks judge. After the wiring: reading values while wiring can find damage
+    the index pass did not."""
+    evidence, live = case.evidence, case.live
+    analysed = (f"etcd at {live.endpoint.url}" if live is not None
+                else f"the newest snapshot ({case.snapshots[0][0].source})" if case.snapshots else "")
+    snapshots = []
+    for index, (source, snapshot, integrity) in enumerate(case.snapshots):
+        freelist = snapshot.check_freelist()
+        snapshots.append(SnapshotFacts(
+            source.source,
+            analysed if index > 0 or live is not None else None,
+            integrity.describe() if integrity.status is Integrity.MISMATCH else None,
+            source.possibly_dirty,
+            tuple(str(d) for d in freelist.damage),
+            snapshot.partial,
+            tuple(str(d) for d in dict.fromkeys(snapshot.damage)) if snapshot.partial else (),
+        ))
+    handshake: EtcdAccepted | EtcdRefused | None = None
+    if live is not None and live.files.cert is not None:
+        handshake = EtcdAccepted(live.files, live.endpoint.url, live.revision)
+    elif case.refusal is not None and isinstance(case.refusal.facts, HandshakeFacts):
+        handshake = EtcdRefused(case.refusal.facts, case.refusal.problem)
+    gathered = None
+    if case.collected is not None:
+        gathered = MustGatherFacts(case.collected.source, tuple(root.source for root in evidence.must_gathers))
+    return EvidenceFacts(
+        encryption_config_errors=tuple(case.encryption_errors),
+        unreadable_snapshots=tuple((s.source, s.problem) for s in evidence.snapshots if s.problem is not None),
+        snapshots=tuple(snapshots),
+        skipped=(*evidence.problems, *(case.collected.problems if case.collected is not None else ())),
+        node_conflicts=tuple(conflicts),
+        scrubbed_inputs=tuple(node.input for node in evidence.nodes if node.scrubbed),
+        must_gather=gathered,
+        handshake=handshake,
+        handshake_utc=datetime.now(UTC) if handshake is not None else None,  # the handshake happens now, whatever --at says
+        live_damage=LiveDamage(live.endpoint.url, tuple(str(d) for d in dict.fromkeys(live.damage))) if live is not None and live.partial else None,
+        unread_logs=tuple(logs.unread),
+    )
+
+
+def input_records(case: OpenedCase) -> list[InputRecord]:
+    """The evidence table: every input as given, a running etcd, and the snapshots found inside inputs."""
+    evidence, live = case.evidence, case.live
+    inputs = [live_record(live)] if live is not None else []
+    snapshot_records: dict[str, InputRecord] = {}
+    known: dict[str, str] = {}  # a snapshot inside a directory input (a cluster-backup directory) is hashed already
+    for source, snapshot, integrity in case.snapshots:
+        snapshot_records[source.source] = InputRecord(
+            source.source, InputKind.SNAPSHOT.value, "file", snapshot.file_size, snapshot.file_sha256(), integrity.status.value,
+            snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
+        )
+        if source.opens_in_place and source.path is not None:
+            known[str(Path(source.path).resolve())] = snapshot.file_sha256()
+    for detected in evidence.inputs:
+        if detected.source in snapshot_records:
+            inputs.append(replace(snapshot_records.pop(detected.source), format=detected.format))
+            continue
+        digest = input_sha256(detected.source, known) if detected.parent is None else None
+        partial = any(node.partial for node in evidence.nodes if node.input == detected.source)
+        inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, detected.notes))
+    # Snapshots found inside a directory or an archive: listed after the inputs that hold them.
+    inputs.extend(snapshot_records.values())
+    return sorted(inputs, key=lambda r: r.path)
 
 
 def run_scan(options: ScanOptions) -> ScanResult:
-    notes: list[Finding] = []
+    """open → wire → check → analyse → result."""
     with ExitStack() as stack:
-        evidence = stack.enter_context(detect_evidence([*options.evidence, *options.logs], progress=options.decompress_progress))
-        encryption, encryption_sources = _encryption(options, evidence, notes)
-        inputs = []
-        snapshots = [s for s in evidence.snapshots if s.problem is None]
-        for source in evidence.snapshots:
-            if source.problem is not None:
-                notes.append(_note("evidence.snapshot-unreadable", Severity.WARNING, "an etcd snapshot in the evidence cannot be read in place",
-                                   source.problem or "it lies inside an archive", source.source))
-        # Several snapshots (one per master, or one per backup): the newest is analysed, by backup
-        # time, then by etcd revision, then by name, so that the command line's order never decides.
-        opened_all = [(source, stack.enter_context(source.open(progress=options.decompress_progress))) for source in snapshots]
-        opened_all.sort(key=lambda pair: (pair[0].backup_utc is not None, pair[0].backup_utc or 0,
-                                          pair[1].revision if pair[1].db.meta else 0, pair[0].source), reverse=True)
-        snapshots = [source for source, _ in opened_all]
-        objects = None
-        opened = []
-        live = None
-        refusal: EtcdHandshakeRefused | None = None
-        if options.etcd is not None:
-            try:
-                live = stack.enter_context(open_live_etcd(options.etcd))
-                objects = EtcdObjects(live, encryption, options.progress)
-            except EtcdHandshakeRefused as err:
-                # etcd refusing the pair found on a master is evidence about that pair (checks/etcd_client.py):
-                # the run goes on with the rest of the evidence; without any, it cannot, and exits 2.
-                if not refusal_is_evidence(err.facts, bool(opened_all or evidence.nodes or evidence.must_gathers or evidence.logs)):
-                    raise
-                refusal = err
-        for _source, snapshot in opened_all:
-            snapshot.start_hash()  # beside the index pass below, on the other core (hashlib frees the GIL)
-        for index, (source, snapshot) in enumerate(opened_all):
-            if index == 0 and live is None:
-                objects = EtcdObjects(snapshot, encryption, options.progress)
-            integrity = snapshot.verify_integrity()
-            opened.append((source, snapshot, integrity))
-            if index > 0 or live is not None:
-                analysed = f"etcd at {live.endpoint.url}" if live is not None else f"the newest snapshot ({snapshots[0].source})"
-                notes.append(_note("evidence.snapshot-ignored", Severity.INFO, "another etcd snapshot was not analysed",
-                                   f"{source.source}: only {analysed} is analysed", source.source))
-            if integrity.status.value == "mismatch":
-                notes.append(_note("evidence.snapshot-integrity", Severity.WARNING, f"{source.source}: SHA-256 trailer does not match",
-                                   integrity.describe(), source.source))
-            if source.possibly_dirty:
-                notes.append(_note("evidence.possibly-dirty", Severity.INFO, f"{source.source} was taken with --force (__POSSIBLY_DIRTY__)",
-                                   "cluster-backup.sh took this backup while operators were progressing; revisions may be mid-rollout.", source.source))
-        for problem in evidence.problems:
-            notes.append(_note("evidence.problem", Severity.WARNING, "part of the evidence was skipped", problem))
-        nodes, conflicts = join_nodes(evidence.nodes)
-        for conflict in conflicts:
-            notes.append(_note("evidence.node-conflict", Severity.WARNING, f"two inputs describe node {conflict.node} differently",
-                               conflict.describe(), " + ".join(conflict.inputs)))
-        for node in evidence.nodes:
-            if node.scrubbed:
-                notes.append(_note("evidence.scrubbed", Severity.INFO, f"{node.input} is a sosreport: keys and kubeconfig data are scrubbed",
-                                   "Pairs whose key was scrubbed are reported as unverifiable, not as broken.", node.input))
-
-        if objects is None and evidence.must_gathers:
-            # A must-gather stands in for the snapshot: the same objects, values of secrets elided.
-            # Every root of every must-gather given (one per image directory), newest copy of each object.
-            collected = CollectedObjects(roots_source(evidence.must_gathers), iter_all_resource_files(evidence.must_gathers))
-            # It answers the questions the wiring asks of a snapshot (find, data, iter_objects, root, source).
-            objects = cast(EtcdObjects, collected)
-            notes.append(_note("evidence.must-gather", Severity.INFO, f"{collected.source} is a must-gather: secret values other than certificates are elided",
-                               "Private keys and tokens read `<N> bytes long` (oc adm inspect elideSecret): the pairs they belong to "
-                               "cannot be verified from this evidence; their certificates are checked.", collected.source))
-            for problem in collected.problems:
-                notes.append(_note("evidence.problem", Severity.WARNING, "part of the evidence was skipped", problem))
-            if len(evidence.must_gathers) > 1:
-                notes.append(_note("evidence.must-gather-roots", Severity.INFO, f"{len(evidence.must_gathers)} must-gather roots read together",
-                                   "Objects are read from every root; one collected by several roots is taken from the copy with the "
-                                   "highest resourceVersion: " + "; ".join(root.source for root in evidence.must_gathers), collected.source))
-        wiring = build_wiring(nodes, objects)  # type: ignore[arg-type]  # MergedNode reads like a NodeEvidence
-        # The handshake with the pair the user passed is a finding on the load that uses that pair.
-        if live is not None:
-            pair = client_pair_finding(live.files, live.endpoint.url, live.revision, datetime.now(UTC), wiring)
-            notes.extend([pair] if pair else [])
-        if refusal is not None and isinstance(refusal.facts, HandshakeFacts):
-            notes.extend(refused_pair_findings(refusal.facts, refusal.problem, wiring, datetime.now(UTC)))
-        # Reading values while wiring can find damage the index pass did not: judge the snapshots after it.
-        snapshot_records: dict[str, InputRecord] = {}
-        known: dict[str, str] = {}  # a snapshot inside a directory input (a cluster-backup directory) is hashed already
-        for source, snapshot, integrity in opened:
-            freelist = snapshot.check_freelist()
-            if freelist.damage:
-                notes.append(_note("evidence.snapshot-freelist", Severity.WARNING,
-                                   f"{source.source}: the bbolt freelist is inconsistent (the data was read whole without it)",
-                                   "; ".join(str(d) for d in freelist.damage)[:2000], source.source))
-            if snapshot.partial:
-                notes.append(_note("evidence.snapshot-damaged", Severity.WARNING, f"{source.source} is damaged: the analysis is partial",
-                                   "; ".join(str(d) for d in dict.fromkeys(snapshot.damage))[:2000], source.source))
-            snapshot_records[source.source] = InputRecord(
-                source.source, InputKind.SNAPSHOT.value, "file", snapshot.file_size, snapshot.file_sha256(), integrity.status.value,
-                snapshot.partial, (), snapshot.revision if snapshot.db.meta else None,
-            )
-            if source.opens_in_place and source.path is not None:
-                known[str(Path(source.path).resolve())] = snapshot.file_sha256()
-        if live is not None:
-            if live.partial:
-                notes.append(_note("evidence.live-damaged", Severity.WARNING, f"{live.endpoint.url}: part of etcd could not be read",
-                                   "; ".join(str(d) for d in dict.fromkeys(live.damage))[:2000], live.endpoint.url))
-            inputs.append(live_record(live))
-        for detected in evidence.inputs:
-            if detected.source in snapshot_records:
-                inputs.append(replace(snapshot_records.pop(detected.source), format=detected.format))
-                continue
-            digest = input_sha256(detected.source, known) if detected.parent is None else None
-            partial = any(node.partial for node in evidence.nodes if node.input == detected.source)
-            inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, detected.notes))
-        # Snapshots found inside a directory or an archive: listed after the inputs that hold them.
-        inputs.extend(snapshot_records.values())
-        for note in wiring.notes:
-            notes.append(_note("wiring.note", Severity.INFO, note, note))
+        case = open_case(options, stack)
+        nodes, conflicts = join_nodes(case.evidence.nodes)
+        wiring = build_wiring(nodes, case.objects)  # type: ignore[arg-type]  # MergedNode reads like a NodeEvidence
+        logs = read_logs(case.evidence, options.reference_utc)
+        facts = evidence_facts(case, conflicts, logs)
         ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)
-        events: list[LogEvent] = []
-        log_tails: list[tuple[str, bytes]] = []  # for the evidence's own time (its last dated line)
-        for log in evidence.logs:
-            try:
-                log_tails.append((log.source, log.read_tail(LOG_READ_LIMIT)))
-                events.extend(iter_log_events(log_tails[-1][1], log.source, options.reference_utc))
-            except EvidenceError as err:
-                notes.append(_note("evidence.problem", Severity.WARNING, "a log was not read", str(err), log.source))
         inventory = build_inventory(wiring, ctx)
         if options.every_certificate:
-            inventory = with_node_certificates(inventory, evidence.nodes, ctx)
-        findings = run_checks(wiring, ctx, extra=[*notes, *correlate_logs(events, wiring, inventory, ctx)])
-        findings = with_recovery(wiring, findings, options.reference_utc)
-        last_good: dict[str, int] = {}
-        if objects is not None:
-            findings, last_good = recover_hints(findings, wiring, objects, options.reference_utc)
-        findings = annotate_go_versions(findings, [*wiring.releases, *releases_in_log(events)])
-        verdict = build_verdict(wiring, findings, options.reference_utc, next_expiry(inventory, options.reference_utc))
-        partial = any(record.partial for record in inputs) or any(f.id in ("evidence.snapshot-damaged", "evidence.problem") for f in findings)
-        return ScanResult(__version__, options.reference_utc, options.warn_days, sorted(inputs, key=lambda r: r.path), wiring,
-                          findings, verdict, inventory, encryption_sources, partial, deadlines(wiring, options.reference_utc),
-                          evidence_time(wiring, log_tails, options.reference_utc), last_good)
+            inventory = with_node_certificates(inventory, case.evidence.nodes, ctx)
+        findings = run_checks(wiring, ctx, facts, logged=correlate_logs(logs.events, wiring, inventory, ctx))
+        return analyse(options, case, wiring, findings, inventory, logs)
+
+
+def analyse(options: ScanOptions, case: OpenedCase, wiring: Wiring, findings: list[Finding],
+            inventory: list[InventoryEntry], logs: ReadLogs) -> ScanResult:
+    """What the findings mean for the cluster: recovery, the last good copies, the verdict, the result."""
+    reference = options.reference_utc
+    inputs = input_records(case)
+    findings = with_recovery(wiring, findings, reference)
+    last_good: dict[str, int] = {}
+    if case.objects is not None:
+        findings, last_good = recover_hints(findings, wiring, case.objects, reference)
+    findings = annotate_go_versions(findings, [*wiring.releases, *releases_in_log(logs.events)])
+    verdict = build_verdict(wiring, findings, reference, next_expiry(inventory, reference))
+    partial = any(record.partial for record in inputs) or any(f.id in ("evidence.snapshot-damaged", "evidence.problem") for f in findings)
+    return ScanResult(__version__, reference, options.warn_days, inputs, wiring, findings, verdict, inventory,
+                      case.encryption_sources, partial, deadlines(wiring, reference), evidence_time(wiring, logs.tails, reference), last_good)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,10 @@
-"""Every check, in one explicit list, and the one function that runs them."""
+"""Every check, in explicit lists, and the one function that runs them.
+
+Three registries issue findings: load checks (one load at a time), wiring checks (the whole wiring)
+and evidence checks (``EvidenceFacts``, what opening the evidence found). The fourth, the log
+checks, lives in ``analysis/logs`` because a log line is tied to a certificate through the
+inventory, which is built above the checks; its findings reach ``run_checks`` as ``logged``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,19 @@ from analyzer.checks.configuration import check_flags
 from analyzer.checks.bundles import check_bundle, check_private_key, check_public_keys
 from analyzer.checks.context import CheckContext
 from analyzer.checks.drift import check_drift
+from analyzer.checks.evidence import (
+    check_encryption_configs,
+    check_etcd_handshake,
+    check_live_damage,
+    check_must_gather,
+    check_node_conflicts,
+    check_scrubbed_inputs,
+    check_skipped_parts,
+    check_snapshots,
+    check_unread_logs,
+    check_unreadable_snapshots,
+    check_wiring_notes,
+)
 from analyzer.checks.etcd_trust import check_etcd_dropped_ca
 from analyzer.checks.history import check_history
 from analyzer.checks.key_size import check_rsa_key_size
@@ -20,11 +39,13 @@ from analyzer.checks.service_accounts import check_service_account_keys, check_s
 from analyzer.checks.trust import check_trust
 from analyzer.checks.usage import check_usage
 from analyzer.checks.validity import check_bundle_validity, check_validity
+from analyzer.evidence.facts import EvidenceFacts
 from analyzer.model.findings import Finding
 from analyzer.wiring.model import Load, Wiring
 
 LoadCheck = Callable[[Load, CheckContext], list[Finding]]
 WiringCheck = Callable[[Wiring, CheckContext], list[Finding]]
+EvidenceCheck = Callable[[EvidenceFacts, Wiring], list[Finding]]
 
 LOAD_CHECKS: tuple[LoadCheck, ...] = (
     check_unverifiable,
@@ -50,16 +71,34 @@ WIRING_CHECKS: tuple[WiringCheck, ...] = (
     check_service_account_tokens,
     check_etcd_dropped_ca,
 )
+EVIDENCE_CHECKS: tuple[EvidenceCheck, ...] = (
+    check_encryption_configs,
+    check_unreadable_snapshots,
+    check_snapshots,
+    check_skipped_parts,
+    check_node_conflicts,
+    check_scrubbed_inputs,
+    check_must_gather,
+    check_etcd_handshake,
+    check_live_damage,
+    check_unread_logs,
+    check_wiring_notes,
+)
 
 
-def run_checks(wiring: Wiring, ctx: CheckContext, extra: Iterable[Finding] = ()) -> list[Finding]:
-    """All findings, each once, most severe and earliest in start-up first."""
+def run_checks(wiring: Wiring, ctx: CheckContext, facts: EvidenceFacts | None = None, logged: Iterable[Finding] = ()) -> list[Finding]:
+    """All findings, each once, most severe and earliest in start-up first.
+
+    A finding said twice (same id, component, node, load and title) is kept once, the last said."""
     found: list[Finding] = []
     for load in wiring.iter_loads():
         for check in LOAD_CHECKS:
             found.extend(check(load, ctx))
     for wiring_check in WIRING_CHECKS:
         found.extend(wiring_check(wiring, ctx))
-    found.extend(extra)
+    if facts is not None:
+        for evidence_check in EVIDENCE_CHECKS:
+            found.extend(evidence_check(facts, wiring))
+    found.extend(logged)
     unique = {(f.id, f.component, f.subject.node, f.order, f.title): f for f in found}
     return sorted(unique.values(), key=lambda f: f.sort_key)

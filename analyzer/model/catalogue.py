@@ -1,8 +1,8 @@
 """Every finding id kforensic issues, and which registry issues it.
 
 A finding id is stable (reports and people key on it), so the list is written out here: a new check
-adds its id here, its function to its registry (``checks/registry.py`` for load and wiring checks,
-the evidence notes of the scan, the log correlation) and a test. ``tests/test_model_catalogue.py``
+adds its id here, its function to its registry (``checks/registry.py`` for load, wiring and evidence
+checks, ``analysis/logs/registry.py`` for log checks) and a test. ``tests/test_model_catalogue.py``
 reads the source and fails on an id used but not listed, or listed but never issued.
 
 The kinds: a LOAD finding judges one thing a component loads (or the wiring around it); an

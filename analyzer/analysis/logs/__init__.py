@@ -13,20 +13,8 @@ end of the certificate's validity, which finds the certificate among those in ev
 
 from __future__ import annotations
 
-from analyzer.analysis.inventory import InventoryEntry
-from analyzer.analysis.logs.served import LoadedCert, served_differs, loaded_certificates
-from analyzer.analysis.logs.startup import start_failures, sni_after, start_error, wiring_gap
-from analyzer.analysis.logs.verification import etcd_client_errors, expiry_errors, unknown_authority_errors
-from analyzer.checks.context import CheckContext
-from analyzer.gomodel.klog import LogEvent
-from analyzer.model.findings import Finding
-from analyzer.wiring.model import Wiring
+from analyzer.analysis.logs.registry import LOG_CHECKS, correlate_logs
+from analyzer.analysis.logs.served import LoadedCert, loaded_certificates
+from analyzer.analysis.logs.startup import sni_after, start_error, wiring_gap
 
-__all__ = ["LoadedCert", "correlate_logs", "loaded_certificates", "sni_after", "start_error", "wiring_gap"]
-
-
-def correlate_logs(events: list[LogEvent], wiring: Wiring, inventory: list[InventoryEntry], ctx: CheckContext) -> list[Finding]:
-    if not events:
-        return []
-    return (start_failures(events, wiring, ctx) + etcd_client_errors(events, wiring) + served_differs(events, wiring)
-            + expiry_errors(events, inventory) + unknown_authority_errors(events))
+__all__ = ["LOG_CHECKS", "LoadedCert", "correlate_logs", "loaded_certificates", "sni_after", "start_error", "wiring_gap"]

@@ -67,7 +67,8 @@ from analyzer.evidence.node.host_paths import (
 )
 from analyzer.evidence.node.mounts import Mount, map_through
 from analyzer.evidence.node.identity import identify_node, input_stem
-from analyzer.evidence.node.merge import MergedNode, NodeConflict, join_nodes
+from analyzer.evidence.facts import NodeConflict
+from analyzer.evidence.node.merge import MergedNode, join_nodes
 from analyzer.model.vocabulary import Distribution
 
 __all__ = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
+from analyzer.evidence.facts import NodeConflict
 from analyzer.evidence.tree import Entry, EntryKind
 from analyzer.model.vocabulary import Distribution
 from analyzer.evidence.node.host import NodeEvidence
@@ -67,21 +67,6 @@ class MergedNode:
                 if host_path not in seen:
                     seen.add(host_path)
                     yield host_path, entry
-
-
-@dataclass(frozen=True)
-class NodeConflict:
-    """Two or more inputs describe one node and disagree: both are kept, under distinct names."""
-
-    node: str
-    inputs: tuple[str, ...]
-    differing: tuple[str, ...]  # host paths whose content differs between the inputs
-    renamed: tuple[str, ...]  # the names the members are analysed under
-
-    def describe(self) -> str:
-        shown = ", ".join(self.differing[:8]) + (f" and {len(self.differing) - 8} more" if len(self.differing) > 8 else "")
-        return (f"{' and '.join(self.inputs)} both describe node {self.node} but disagree on {shown}; "
-                f"each is analysed on its own, as {' and '.join(self.renamed)}")
 
 
 def _contents(node: NodeEvidence) -> dict[str, str]:
