@@ -1,7 +1,9 @@
-"""A whole scan, room by room: evidence → decode → wiring → checks → verdict.
+"""A whole scan, room by room: open → wire → check → analyse → result.
 
 This is the only place that knows the order of the rooms; each room knows nothing of the ones
-after it. The CLI calls ``run_scan`` and renders what it returns.
+after it. The CLI calls ``run_scan`` and renders what it returns. No finding is made here: what
+opening the evidence found is written down (``EvidenceFacts``) and judged by the evidence checks,
+beside the load, wiring and log checks.
 """
 
 from __future__ import annotations
@@ -38,12 +40,13 @@ from analyzer.decode.encryption import (
 from analyzer.errors import DecodeError, EtcdHandshakeRefused, EvidenceError, UsageError
 from analyzer.evidence.detect import detect_evidence
 from analyzer.evidence.etcd import Snapshot
-from analyzer.evidence.facts import EtcdAccepted, EtcdRefused, EvidenceFacts, LiveDamage, MustGatherFacts, SnapshotFacts
+from analyzer.evidence.facts import EtcdAccepted, EtcdRefused, EvidenceFacts, LiveDamage, MustGatherFacts, NodeConflict, SnapshotFacts
 from analyzer.evidence.inputs import LOG_READ_LIMIT, Evidence, InputKind, SnapshotSource
 from analyzer.evidence.snapshot_hash import Integrity, IntegrityResult
 from analyzer.evidence.snapshot_input import open_snapshot_input
 from analyzer.evidence.digest import input_sha256
-from analyzer.evidence.node import NodeConflict, join_nodes
+from analyzer.evidence.node import NodeEvidence
+from analyzer.model.nodes import NodeIdentity
 from analyzer.evidence.files import read_input_file
 from analyzer.gomodel.goversions import annotate as annotate_go_versions
 from analyzer.gomodel.goversions import releases_in_log
@@ -52,6 +55,7 @@ from analyzer.evidence.live_tls import HandshakeFacts, LiveTarget  # grpc (evide
 from analyzer.model.findings import Finding
 from analyzer.wiring.build import build_wiring
 from analyzer.wiring.model import Wiring
+from analyzer.wiring.nodes import identify_nodes, join_nodes
 from analyzer.evidence.mustgather import iter_all_resource_files, roots_source
 from analyzer.wiring.sources import CollectedObjects, EtcdObjects
 
@@ -230,8 +234,8 @@ def evidence_facts(case: OpenedCase, conflicts: list[NodeConflict], logs: ReadLo
     )
 
 
-def input_records(case: OpenedCase) -> list[InputRecord]:
-    """The evidence table: every input as given, a running etcd, and the snapshots found inside inputs."""
+def input_records(case: OpenedCase, identities: dict[NodeEvidence, NodeIdentity]) -> list[InputRecord]:
+    """The evidence table: every input as given (its nodes named), a running etcd, and the snapshots found inside inputs."""
     evidence, live = case.evidence, case.live
     inputs = [live_record(live)] if live is not None else []
     snapshot_records: dict[str, InputRecord] = {}
@@ -249,7 +253,8 @@ def input_records(case: OpenedCase) -> list[InputRecord]:
             continue
         digest = input_sha256(detected.source, known) if detected.parent is None else None
         partial = any(node.partial for node in evidence.nodes if node.input == detected.source)
-        inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, detected.notes))
+        notes = detected.named(identities.__getitem__).notes
+        inputs.append(InputRecord(detected.source, detected.kind.value, detected.format, detected.size, digest, None, partial, notes))
     # Snapshots found inside a directory or an archive: listed after the inputs that hold them.
     inputs.extend(snapshot_records.values())
     return sorted(inputs, key=lambda r: r.path)
@@ -259,23 +264,24 @@ def run_scan(options: ScanOptions) -> ScanResult:
     """open → wire → check → analyse → result."""
     with ExitStack() as stack:
         case = open_case(options, stack)
-        nodes, conflicts = join_nodes(case.evidence.nodes)
-        wiring = build_wiring(nodes, case.objects)  # type: ignore[arg-type]  # MergedNode reads like a NodeEvidence
+        identities = identify_nodes(case.evidence.nodes)
+        nodes, conflicts = join_nodes(identities)
+        wiring = build_wiring(nodes, case.objects)
         logs = read_logs(case.evidence, options.reference_utc)
         facts = evidence_facts(case, conflicts, logs)
+        inputs = input_records(case, identities)
         ctx = CheckContext(options.reference_utc, options.warn_days, wiring.distribution)
         inventory = build_inventory(wiring, ctx)
         if options.every_certificate:
-            inventory = with_node_certificates(inventory, case.evidence.nodes, ctx)
+            inventory = with_node_certificates(inventory, nodes, ctx)
         findings = run_checks(wiring, ctx, facts, logged=correlate_logs(logs.events, wiring, inventory, ctx))
-        return analyse(options, case, wiring, findings, inventory, logs)
+        return analyse(options, case, wiring, findings, inventory, logs, inputs)
 
 
 def analyse(options: ScanOptions, case: OpenedCase, wiring: Wiring, findings: list[Finding],
-            inventory: list[InventoryEntry], logs: ReadLogs) -> ScanResult:
+            inventory: list[InventoryEntry], logs: ReadLogs, inputs: list[InputRecord]) -> ScanResult:
     """What the findings mean for the cluster: recovery, the last good copies, the verdict, the result."""
     reference = options.reference_utc
-    inputs = input_records(case)
     findings = with_recovery(wiring, findings, reference)
     last_good: dict[str, int] = {}
     if case.objects is not None:

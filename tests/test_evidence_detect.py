@@ -13,9 +13,12 @@ from analyzer.errors import EvidenceError, UnsupportedEvidence
 from analyzer.evidence.bbolt import open_bolt
 from analyzer.evidence.detect import detect_evidence
 from analyzer.evidence.inputs import InputKind
+from analyzer.evidence.node import NodeEvidence
 from analyzer.evidence.sniff import is_bolt_head
 from analyzer.gomodel.klog import LogFormat, sniff_log
+from analyzer.model.nodes import NodeIdentity
 from analyzer.model.vocabulary import Distribution
+from analyzer.wiring.node_identity import identify_node
 from tests.fixtures.archives import Dir, File, Symlink, build, forbid_writes
 from tests.fixtures.encryption import encryption_config_yaml
 from tests.fixtures.kubeadm_case import KubeadmCluster
@@ -36,6 +39,12 @@ KLOG = (
     b'E0501 12:00:00.200000       1 run.go:74] "command failed" err="tls: private key does not match public key"\n'
 )
 ENCRYPTION = encryption_config_yaml([("aescbc", "key1", b"k" * 32)]).encode()
+
+
+def named(node: NodeEvidence | None) -> NodeIdentity:
+    """Who a node is: the wiring's decision, from the files detection found (wiring/node_identity.py)."""
+    assert node is not None
+    return identify_node(node)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +81,7 @@ def test_kubeadm_node_tree(tmp_path, kubeadm, fmt):
     path = build_node_tree(tmp_path, kubeadm.files(), "host-root", fmt)
     with detect(tmp_path, path) as evidence:
         assert [(i.source, i.kind, i.format) for i in evidence.inputs] == [(str(path), InputKind.NODE_TREE, fmt)]
-        assert [(n.name, n.distribution) for n in evidence.nodes] == [("master-0", Distribution.KUBEADM)]
+        assert [(named(n).name, named(n).distribution) for n in evidence.nodes] == [("master-0", Distribution.KUBEADM)]
         assert evidence.nodes[0].read_host_file("/var/lib/kubelet/pki/kubelet-client-current.pem").readable
         assert not evidence.snapshots and not evidence.problems
 
@@ -82,9 +91,9 @@ def test_scrubbed_sosreport_is_marked_not_broken(tmp_path, kubeadm, fmt):
     path = build_node_tree(tmp_path, kubeadm.files(), "sosreport", fmt)
     with detect(tmp_path, path) as evidence:
         (item,) = evidence.inputs
-        assert item.kind is InputKind.SOSREPORT and "scrubbed by sos" in item.notes[0]
+        assert item.kind is InputKind.SOSREPORT and item.named(named).notes[0] == "node master-0 (kubeadm), scrubbed by sos"
         (node,) = evidence.nodes
-        assert node.scrubbed and node.name == "master-0"
+        assert node.scrubbed and named(node).name == "master-0"
         manifest = node.read_host_file("/etc/kubernetes/manifests/kube-apiserver.yaml")
         assert manifest.data == kubeadm.manifests()["/etc/kubernetes/manifests/kube-apiserver.yaml"]
 
@@ -93,9 +102,9 @@ def test_openshift_master_with_revisioned_encryption_config(tmp_path, openshift)
     path = build_node_tree(tmp_path, openshift.files(), "host-root", "tar.gz")
     with detect(tmp_path, path) as evidence:
         (node,) = evidence.nodes
-        assert (node.name, node.distribution) == ("master-0", Distribution.OPENSHIFT)
+        assert (named(node).name, named(node).distribution) == ("master-0", Distribution.OPENSHIFT)
         (config,) = evidence.encryption_configs
-        assert config.data == ENCRYPTION and config.node == "master-0"
+        assert config.data == ENCRYPTION and config.node is node
         assert config.host_path == f"{RESOURCES}/kube-apiserver-pod-7/secrets/encryption-config/encryption-config"
         assert config.source == f"{path}!etc/kubernetes/static-pod-resources/kube-apiserver-pod-7/secrets/encryption-config/encryption-config"
 
@@ -121,8 +130,8 @@ def test_cluster_backup_directory(tmp_path, openshift, bolt, dirty):
         assert snapshot.backup_utc.isoformat() == "2024-05-01T13:45:01+00:00"
         (node,) = evidence.nodes
         # The tarball names no node itself; its etcd pod does.
-        assert (node.name, node.distribution) == ("master-0", Distribution.OPENSHIFT)
-        assert node.name_source.endswith("static-pod-resources/etcd-pod-4/etcd-pod.yaml")
+        assert (named(node).name, named(node).distribution) == ("master-0", Distribution.OPENSHIFT)
+        assert named(node).name_source.endswith("static-pod-resources/etcd-pod-4/etcd-pod.yaml")
         (config,) = evidence.encryption_configs
         assert config.data == ENCRYPTION and "static_kuberesources" in config.source
 
@@ -160,7 +169,7 @@ def test_snapshot_inside_a_compressed_archive_is_decompressed_not_held(tmp_path,
         assert not evidence.problems
         with snapshot.open() as opened:
             assert opened.file_size == len(bolt) and opened.source == f"{path}!snapshot_{BACKUP_STAMP}__POSSIBLY_DIRTY__.db"
-        assert [n.name for n in evidence.nodes] == ["master-0"]
+        assert [named(n).name for n in evidence.nodes] == ["master-0"]
 
 
 def test_standalone_snapshot(tmp_path, bolt):
@@ -184,16 +193,16 @@ def test_multi_master_case_directory_is_split_per_node(tmp_path, bolt):
     (case / "encryption.yaml").write_bytes(ENCRYPTION)
     (case / "README.txt").write_bytes(b"collected by the customer on 2024-05-01\n")
     with detect(tmp_path, case) as evidence:
-        assert sorted(n.name for n in evidence.nodes) == ["master-0", "master-1", "master-2"]
+        assert sorted(named(n).name for n in evidence.nodes) == ["master-0", "master-1", "master-2"]
         top = evidence.inputs[0]
         assert (top.source, top.kind) == (str(case), InputKind.CASE)
         assert any("not recognised (1 files): README.txt" in note for note in top.notes)
         assert {i.kind for i in evidence.inputs[1:]} == {InputKind.NODE_TREE, InputKind.LOG, InputKind.ENCRYPTION_CONFIG}
         assert [s.path for s in evidence.snapshots] == [case / "snapshot.db"]
         (log,) = evidence.logs
-        assert (log.node, log.format, log.read_bytes()) == ("master-0", LogFormat.KLOG, KLOG)
+        assert (named(log.node).name, log.format, log.read_bytes()) == ("master-0", LogFormat.KLOG, KLOG)
         assert [c.source for c in evidence.encryption_configs] == [str(case / "encryption.yaml")]
-        sos = next(n for n in evidence.nodes if n.name == "master-2")
+        sos = next(n for n in evidence.nodes if named(n).name == "master-2")
         assert sos.scrubbed and sos.input.endswith("case/sos/sosreport-master-2-2024-05-01-xyzabcd")
 
 
@@ -206,7 +215,7 @@ def test_case_archive_with_masters_inside_is_split(tmp_path, bolt):
     path = build("tar.gz", tmp_path, members_at(placed), name="case")
     with detect(tmp_path, path) as evidence:
         assert evidence.inputs[0].kind is InputKind.CASE
-        assert [(n.name, n.input) for n in evidence.nodes] == [(f"master-{i}", f"{path}!case/master-{i}") for i in (0, 1)]
+        assert [(named(n).name, n.input) for n in evidence.nodes] == [(f"master-{i}", f"{path}!case/master-{i}") for i in (0, 1)]
         assert evidence.snapshots[0].source == f"{path}!case/etcd-backup/snapshot.db"
 
 
@@ -219,7 +228,7 @@ def test_logs_inside_a_node_are_found_by_host_path(tmp_path, kubeadm):
         "/var/log/kube-apiserver/audit.log": b'{"kind":"Event","apiVersion":"audit.k8s.io/v1"}\n',
     }
     with detect(tmp_path, build_node_tree(tmp_path, files, "host-root", "tar.gz")) as evidence:
-        found = sorted((log.source.rpartition("!")[2], log.format, log.node) for log in evidence.logs)
+        found = sorted((log.source.rpartition("!")[2], log.format, named(log.node).name) for log in evidence.logs)
         assert found == [
             ("var/log/kube-apiserver/termination.log", LogFormat.KLOG, "master-0"),
             ("var/log/pods/kube-system_kube-apiserver-master-0_0f4e2b/kube-apiserver/0.log", LogFormat.CRI, "master-0"),
@@ -274,7 +283,7 @@ def test_standalone_log_and_encryption_config(tmp_path):
 def test_hostile_members_are_problems_not_failures(tmp_path, kubeadm):
     members = [*members_at(place(kubeadm.files(), "host-root")), File("../escape.txt", b"x"), Symlink("etc/evil", "/../../etc/shadow")]
     with detect(tmp_path, build("tar", tmp_path, members)) as evidence:
-        assert evidence.nodes[0].name == "master-0"
+        assert named(evidence.nodes[0]).name == "master-0"
         assert any("escape.txt" in problem and "'..'" in problem for problem in evidence.problems)
 
 

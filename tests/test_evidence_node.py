@@ -17,7 +17,6 @@ from analyzer.evidence.node import (
     LINK_LOOP,
     MAYBE_MISSING,
     NOT_IN_EVIDENCE,
-    Distribution,
     NodeEvidence,
     find_nodes,
     input_stem,
@@ -67,8 +66,7 @@ def test_host_paths_map_through_every_layout(tmp_path, kubeadm, layout, fmt):
         current = node.read_host_file(CURRENT)
     assert (ca.tree_path, ca.data, ca.problem) == (ca_at, kubeadm.pki["ca"].cert_pem, None)
     assert ca.size == len(kubeadm.pki["ca"].cert_pem) and ca.mtime_utc is not None
-    assert node.distribution is Distribution.KUBEADM
-    assert (node.name, node.input, node.base) == ("master-0", str(path), "")
+    assert (node.input, node.base) == (str(path), "")
     if dated_at is None:  # only /etc/kubernetes was sent
         assert current.data is None and current.problem == NOT_IN_EVIDENCE
     else:
@@ -76,31 +74,6 @@ def test_host_paths_map_through_every_layout(tmp_path, kubeadm, layout, fmt):
         assert current.tree_path == dated_at
         assert current.link_chain == (CURRENT,)
         assert current.data == kubeadm.kubelet_client.combined_pem
-
-
-def test_node_names_say_where_they_came_from(tmp_path, kubeadm):
-    by_layout = {}
-    for layout in ("host-root", "etc-kubernetes"):
-        node = only_node(build_node_tree(tmp_path / layout, kubeadm.files(), layout, "directory"))
-        by_layout[layout] = node.name_source
-    assert by_layout["host-root"].startswith("kubelet client certificate")
-    assert by_layout["etc-kubernetes"] == 'user "system:node:master-0" of /etc/kubernetes/kubelet.conf'
-
-
-def test_etcd_member_name_and_input_name_are_the_fallbacks(tmp_path, kubeadm):
-    files = {p: v for p, v in kubeadm.files().items() if p != "/etc/kubernetes/kubelet.conf"}
-    node = only_node(build_node_tree(tmp_path / "a", files, "etc-kubernetes", "tar", name="whatever"))
-    assert (node.name, node.name_source) == ("master-0", "etcd member name (--name) in /etc/kubernetes/manifests/etcd.yaml")
-    files = {p: v for p, v in files.items() if not p.endswith("etcd.yaml")}
-    node = only_node(build_node_tree(tmp_path / "b", files, "etc-kubernetes", "tar.gz", name="master-7-etc"))
-    assert node.name == "master-7-etc" and node.name_source.startswith("the input's name")
-
-
-def test_dated_kubelet_pem_names_the_node_when_the_link_is_gone(tmp_path):
-    cluster = KubeadmCluster(node="worker-3")
-    files = {p: v for p, v in cluster.files().items() if p != CURRENT and p != "/etc/kubernetes/kubelet.conf"}
-    node = only_node(build_node_tree(tmp_path, files, "host-root", "zip"))
-    assert node.name == "worker-3" and DATED in node.name_source
 
 
 def test_listing_and_existence_include_directories_implied_by_mounts(tmp_path, kubeadm):
@@ -170,19 +143,12 @@ def test_a_file_over_the_limit_is_named_not_read(tmp_path, kubeadm):
 def test_sosreport_is_scrubbed_and_says_what_sos_leaves_out(tmp_path, kubeadm):
     node = only_node(build_node_tree(tmp_path, kubeadm.files(), "sosreport", "tar.xz", host="master-0"))
     assert node.scrubbed and node.host_root == "sosreport-master-0-2024-05-01-xyzabcd"
-    assert node.distribution is Distribution.KUBEADM
     ca = node.read_host_file(CA)
     assert ca.data is None and ca.problem == "not in the evidence (sos's kubernetes plugin does not collect /etc/kubernetes/pki)"
     admin = node.read_host_file("/etc/kubernetes/admin.conf")
     assert b"***** SCRUBBED BASE64 PEM *****" in admin.data
     # sos's top-level `hostname` is a relative link into sos_commands.
     assert node.read_host_file("/hostname").data == b"master-0\n"
-
-
-def test_sosreport_hostname_names_the_node_when_nothing_else_does(tmp_path, kubeadm):
-    files = {p: v for p, v in kubeadm.files().items() if not p.endswith(("kubelet.conf", "etcd.yaml"))}
-    node = only_node(build_node_tree(tmp_path, files, "sosreport", "directory", host="cp-2"))
-    assert (node.name, node.name_source) == ("cp-2", "the sosreport's hostname")
 
 
 def test_a_backup_copy_of_etc_kubernetes_is_noted_and_ignored(tmp_path, kubeadm):
@@ -202,15 +168,14 @@ def test_masters_side_by_side_in_one_tree_are_separate_nodes(tmp_path):
         placed.update({f"{name}/{path}": value for path, value in place(files, "host-root").items()})
     tree = open_tree(build("tar.gz", tmp_path, members_at(placed)))
     nodes = find_nodes(tree)
-    assert [(n.name, n.base, n.host_root) for n in nodes] == [("master-0", "master-0", "master-0"), ("master-1", "master-1", "master-1")]
+    # Named here after their directories; who each is, the wiring decides (test_wiring_node_identity.py).
+    assert [(n.fallback_name, n.base, n.host_root) for n in nodes] == [("master-0", "master-0", "master-0"), ("master-1", "master-1", "master-1")]
     # Each node's absolute links stay inside its own host root.
     assert nodes[1].read_host_file(CURRENT).tree_path == "master-1/var/lib/kubelet/pki/kubelet-client-2025-01-01-00-00-00.pem"
 
 
 def test_openshift_master(tmp_path, openshift):
     node = only_node(build_node_tree(tmp_path, openshift.files(), "host-root", "tar.gz"))
-    assert (node.name, node.distribution) == ("master-0", Distribution.OPENSHIFT)
-    assert node.name_source.startswith("kubelet client certificate")
     resources = "/etc/kubernetes/static-pod-resources"
     assert {f"{resources}/kube-apiserver-pod-7", f"{resources}/kube-apiserver-certs"} <= set(node.list_host_dir(resources))
     serving = node.read_host_file(f"{resources}/kube-apiserver-certs/secrets/service-network-serving-certkey/tls.crt")
@@ -219,15 +184,9 @@ def test_openshift_master(tmp_path, openshift):
     assert server.data == openshift.kubelet_serving.combined_pem and len(server.link_chain) == 1
 
 
-def test_openshift_etc_kubernetes_only_is_named_by_its_etcd_pod(tmp_path, openshift):
-    node = only_node(build_node_tree(tmp_path, openshift.files(), "etc-kubernetes", "zip"))
-    assert node.name == "master-0"
-    assert node.name_source == "etcd member name (--name) in /etc/kubernetes/manifests/etcd-pod.yaml"
-
-
 def test_static_kuberesources_tarball_holds_only_revisions(tmp_path, openshift):
     node = only_node(build_node_tree(tmp_path, openshift.files(), "static-kuberesources", "tar.gz"))
-    assert node.distribution is Distribution.OPENSHIFT and node.mounts[0].source == ""
+    assert node.mounts[0].source == ""
     config = node.read_host_file("/etc/kubernetes/static-pod-resources/kube-apiserver-pod-7/configmaps/config/config.yaml")
     assert config.data == openshift.config_yaml()
     certs = node.read_host_file("/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/aggregator-client/tls.crt")
@@ -258,10 +217,9 @@ def rke_files(cluster: KubeadmCluster) -> dict[str, bytes | Link]:
     }
 
 
-@pytest.mark.parametrize(("files", "distribution"), [(kubespray_files, Distribution.KUBESPRAY), (rke_files, Distribution.RKE)])
-def test_kubespray_and_rke_trees(tmp_path, kubeadm, files, distribution):
+@pytest.mark.parametrize("files", [kubespray_files, rke_files])
+def test_kubespray_and_rke_trees(tmp_path, kubeadm, files):
     node = only_node(build_node_tree(tmp_path, files(kubeadm), "host-root", "tar"))
-    assert node.distribution is distribution
     some_path = next(iter(files(kubeadm)))
     assert node.read_host_file(some_path).data == files(kubeadm)[some_path]
 

@@ -164,6 +164,7 @@ def test_a_pair_served_before_its_file_was_replaced_is_told(tmp_path):
     the renewed one: the pairs are matched by their dynamic name and told apart by CN and validity."""
     from analyzer.evidence.detect import detect_evidence
     from analyzer.wiring.build import build_wiring
+    from analyzer.wiring.nodes import identify_nodes, join_nodes
     from tests.fixtures import scenarios
     from tests.fixtures.pki import DAY, make_leaf
 
@@ -175,7 +176,8 @@ def test_a_pair_served_before_its_file_was_replaced_is_told(tmp_path):
     name = f"sni-serving-cert::{entry['certFile']}::{entry['keyFile']}"
     tree = scenarios._tree(tmp_path, "node", cluster.files())
     with detect_evidence([tree]) as evidence:
-        wiring = build_wiring(list(evidence.nodes), None)
+        nodes, _conflicts = join_nodes(identify_nodes(evidence.nodes))
+        wiring = build_wiring(nodes, None)
         ctx = CheckContext(REFERENCE_UTC, 30, "openshift")
         stale = correlate_logs(_events([_structured("SNI cert", name, human_cert_detail(before.cert, REFERENCE_UTC), index=5)]),
                                wiring, [], ctx)

@@ -84,13 +84,15 @@ def test_the_inventory_has_what_this_test_relies_on():
 def openshift_wiring(tmp_path_factory):
     from analyzer.evidence.detect import detect_evidence
     from analyzer.wiring.build import build_wiring
+    from analyzer.wiring.nodes import identify_nodes, join_nodes
     from tests.fixtures.node_trees import build_node_tree
     from tests.fixtures.openshift_case import OpenShiftCluster
 
     cluster = OpenShiftCluster(node=NODE)
     tree = build_node_tree(tmp_path_factory.mktemp("inventory"), cluster.files(), "host-root", "dir", name=NODE)
     with detect_evidence([tree]) as evidence:
-        wiring = build_wiring(list(evidence.nodes), None)
+        nodes, _conflicts = join_nodes(identify_nodes(evidence.nodes))
+        wiring = build_wiring(nodes, None)
         yield wiring
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from analyzer.evidence.tree import open_tree
 from analyzer.evidence.node import find_nodes
+from analyzer.wiring.node_identity import identify_node
+from analyzer.wiring.nodes import Node
 from analyzer.wiring.model import Copy, Material, State
 from analyzer.evidence.node import Mount
 from analyzer.wiring.resolve import HostResolver, StaticPodResolver
@@ -152,7 +154,7 @@ def node(tmp_path_factory):
     }
     path = build("directory", tmp_path_factory.mktemp("node"), members_at(files))
     [found] = find_nodes(open_tree(path))
-    return found
+    return Node([found], identify_node(found))
 
 
 @pytest.mark.parametrize(("path", "state"), [

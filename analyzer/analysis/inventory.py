@@ -21,7 +21,7 @@ from analyzer.gomodel.x509parse import public_key_of, serial_of
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.validity import validity_state
 from analyzer.evidence.tree import EntryKind
-from analyzer.evidence.node import NodeEvidence
+from analyzer.wiring.nodes import Node
 from analyzer.wiring.model import Load, Material, State, Wiring
 from analyzer.reftime import format_utc
 
@@ -123,7 +123,7 @@ def build_inventory(wiring: Wiring, ctx: CheckContext) -> list[InventoryEntry]:
 NODE_CERTIFICATE_LIMIT = 1 << 20
 
 
-def with_node_certificates(inventory: list[InventoryEntry], nodes: Iterable[NodeEvidence], ctx: CheckContext) -> list[InventoryEntry]:
+def with_node_certificates(inventory: list[InventoryEntry], nodes: Iterable[Node], ctx: CheckContext) -> list[InventoryEntry]:
     """The inventory plus every PEM certificate in the nodes' files that no load uses (kubeadm's
     etcd healthcheck client, a renewed pair's old copy): ``certs`` lists what the evidence holds,
     not only what is wired. Such entries have places but no ``used_by``."""

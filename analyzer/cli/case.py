@@ -54,10 +54,11 @@ def ls(
     from analyzer.evidence.detect import detect_evidence
     from analyzer.report.listing import listing_view
     from analyzer.views.listing import list_evidence
+    from analyzer.wiring.nodes import identify_nodes
 
     setup(quiet, verbose)
     with detect_evidence(evidence) as found:
-        listing = list_evidence(found)
+        listing = list_evidence(found, identify_nodes(found.nodes).__getitem__)
     if output in (Output.JSON, Output.YAML):
         print_document(listing.to_json(), output)
     else:

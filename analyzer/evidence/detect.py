@@ -192,7 +192,7 @@ class _Collector:
         self.trees.append(tree)
         return tree
 
-    def _add_text(self, source: str, head: bytes, size: int, *, node: str | None, path: Path | None,
+    def _add_text(self, source: str, head: bytes, size: int, *, node: NodeEvidence | None, path: Path | None,
                   parent: str | None, tree: EvidenceTree | None = None, tree_path: str | None = None) -> bool:
         """Record a loose file that is an EncryptionConfiguration or a log; False when it is neither."""
         if size <= MAX_CONFIG_BYTES and is_encryption_config(head):
@@ -232,15 +232,12 @@ class _Collector:
         for gathered in found.must_gathers:
             notes.append(f"must-gather/inspect root {gathered.root or '.'}: {len(gathered.resource_files)} resource files, "
                          f"{len(gathered.logs)} kube-apiserver logs")
-        for node in found.nodes:
-            label = f"node {node.name} ({node.distribution.value})"
-            notes.append(f"{label}, scrubbed by sos" if node.scrubbed else label)
-            notes.extend(node.notes)
-        if tree.partial:
-            notes.append("partial: the archive is damaged or cut off; files may be missing")
+        after = ("partial: the archive is damaged or cut off; files may be missing",) if tree.partial else ()
         for problem in tree.problems:
             self.problems.append(f"{tree.source}: member {problem.path}: {problem.problem}")
-        self.inputs.insert(position, DetectedInput(tree.source, found.kind, tree.format, size, parent, tuple(notes)))
+        # Its nodes are named in its notes by the wiring, which decides who each node is (DetectedInput.named).
+        self.inputs.insert(position, DetectedInput(tree.source, found.kind, tree.format, size, parent, tuple(notes),
+                                                   tuple(found.nodes), after))
         return found.kind
 
     def _survey(self, tree: EvidenceTree, fs_path: Path | None, fallback: str | None) -> TreeFindings:
@@ -336,7 +333,7 @@ class _Collector:
         if container is not None:
             return self._nested(tree, fs_path, entry, source)
         text = self._head(tree, entry.path, LOG_SNIFF_BYTES) or b""
-        owner = next((n.name for n in sorted(found.nodes, key=lambda n: -len(n.base)) if path_inside(entry.path, n.base)), None)
+        owner = next((n for n in sorted(found.nodes, key=lambda n: -len(n.base)) if path_inside(entry.path, n.base)), None)
         # A file of a directory is read by its own path later; an archive member through its tree.
         on_disk = tree.format == "directory" and fs_path is not None
         if self._add_text(source, text, entry.size, node=owner, parent=tree.source,

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +24,7 @@ from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.spill import SpilledFile, SpillProgress
 from analyzer.evidence.mustgather import MustGatherRoot
 from analyzer.evidence.node import STATIC_KUBERESOURCES_NOTE, NodeEvidence
+from analyzer.model.nodes import NodeIdentity
 
 
 class InputKind(StrEnum):
@@ -46,7 +48,18 @@ class DetectedInput:
     format: str  # "file", "directory", "tar", "tar.gz", "tar.xz", "tar.bz2" or "zip"
     size: int | None  # bytes of the file or member; None for a directory
     parent: str | None = None  # the input it was found in
-    notes: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what was found in it; its nodes are named after these (``named``)
+    nodes: tuple[NodeEvidence, ...] = field(default=(), repr=False, compare=False)  # the nodes found in it
+    after: tuple[str, ...] = ()  # notes after its nodes' (damage)
+
+    def named(self, identity_of: Callable[[NodeEvidence], NodeIdentity]) -> DetectedInput:
+        """The input as a person reads it: every note, each node named as the wiring names it."""
+        notes = list(self.notes)
+        for node in self.nodes:
+            label = identity_of(node).label
+            notes.append(f"{label}, scrubbed by sos" if node.scrubbed else label)
+            notes.extend(node.notes)
+        return replace(self, notes=(*notes, *self.after), nodes=(), after=())
 
 
 # What decompressing a snapshot compressed on its own can raise besides OSError.
@@ -136,7 +149,7 @@ class SnapshotSource:
 class EncryptionConfigSource:
     source: str
     data: bytes = field(repr=False)
-    node: str | None = None
+    node: NodeEvidence | None = field(default=None, repr=False, compare=False)  # the node it was found on
     host_path: str | None = None
 
 
@@ -150,7 +163,7 @@ class LogSource:
     source: str
     format: LogFormat
     size: int
-    node: str | None
+    node: NodeEvidence | None = field(repr=False, compare=False)  # the node it was found on
     path: Path | None = None
     tree: EvidenceTree | None = field(default=None, repr=False, compare=False)
     tree_path: str | None = None

@@ -36,7 +36,7 @@ def find_encryption_configs(node: NodeEvidence) -> tuple[list[EncryptionConfigSo
     for path in paths:
         found = node.read_host_file(path)
         if found.data is not None and found.tree_path is not None and is_encryption_config(found.data):
-            configs.append(EncryptionConfigSource(node.where(found.tree_path), found.data, node.name, path))
+            configs.append(EncryptionConfigSource(node.where(found.tree_path), found.data, node, path))
         elif found.tree_path is not None:
             problems.append(f"{node.where(found.tree_path)}: not a readable EncryptionConfiguration")
     return configs, problems
@@ -61,5 +61,5 @@ def find_apiserver_logs(node: NodeEvidence) -> list[LogSource]:
         if log_format is not None:
             entry = node.tree.stat(head.tree_path)
             size = entry.size if entry is not None else len(head.data)
-            logs.append(LogSource(node.where(head.tree_path), log_format, size, node.name, None, node.tree, head.tree_path))
+            logs.append(LogSource(node.where(head.tree_path), log_format, size, node, None, node.tree, head.tree_path))
     return logs

@@ -11,6 +11,7 @@ algorithms and SHA-256 fingerprints of public keys leave this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 from analyzer.evidence.tree import Entry, EntryKind
 from analyzer.evidence.inputs import DetectedInput, Evidence, SnapshotSource
 from analyzer.evidence.node import Mount, NodeEvidence
+from analyzer.model.nodes import NodeIdentity
 from analyzer.views.file_facts import FileFacts, utc_text, describe_encryption_config, describe_file
 
 
@@ -104,28 +106,33 @@ def _listed_file(node: NodeEvidence, host_path: str, entry: Entry) -> ListedFile
                       found.problem)
 
 
-def list_node(node: NodeEvidence) -> NodeListing:
+def list_node(node: NodeEvidence, identity: NodeIdentity) -> NodeListing:
     files = tuple(
         _listed_file(node, host_path, entry)
         for host_path, entry in node.iter_host_entries()
         if entry.kind is not EntryKind.DIR
     )
     return NodeListing(
-        node.name, node.name_source, node.input, node.distribution.value, node.scrubbed, node.partial,
+        identity.name, identity.name_source, node.input, identity.distribution.value, node.scrubbed, node.partial,
         node.mounts, files, node.notes,
     )
 
 
-def list_evidence(evidence: Evidence) -> EvidenceListing:
-    """Everything ``ls`` shows, from what ``detect_evidence`` found."""
+def list_evidence(evidence: Evidence, identity_of: Callable[[NodeEvidence], NodeIdentity]) -> EvidenceListing:
+    """Everything ``ls`` shows, from what ``detect_evidence`` found, each node named by ``identity_of``
+    (the wiring decides who a node is: this room only shows it)."""
+
+    def name_of(node: NodeEvidence | None) -> str | None:
+        return identity_of(node).name if node is not None else None
+
     configs = tuple(
-        ListedConfig(c.source, c.node, c.host_path, len(c.data), describe_encryption_config(c.data, c.source))
+        ListedConfig(c.source, name_of(c.node), c.host_path, len(c.data), describe_encryption_config(c.data, c.source))
         for c in evidence.encryption_configs
     )
-    logs = tuple(ListedLog(log.source, log.format.value, log.size, log.node) for log in evidence.logs)
+    logs = tuple(ListedLog(log.source, log.format.value, log.size, name_of(log.node)) for log in evidence.logs)
     return EvidenceListing(
-        evidence.inputs,
-        tuple(list_node(node) for node in evidence.nodes),
+        tuple(item.named(identity_of) for item in evidence.inputs),
+        tuple(list_node(node, identity_of(node)) for node in evidence.nodes),
         evidence.snapshots,
         configs,
         logs,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from analyzer.evidence.node import NodeEvidence
+from analyzer.wiring.nodes import Node
 from analyzer.model.vocabulary import Distribution
 from analyzer.wiring.kubeadm import wire_kubeadm, wire_static_pods
 from analyzer.wiring.layouts import KUBESPRAY, RKE2
@@ -14,7 +14,7 @@ from analyzer.wiring.selfhosted import is_self_hosted, wire_self_hosted
 from analyzer.wiring.sources import OPENSHIFT, EtcdObjects
 
 
-def distribution_of(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Distribution:
+def distribution_of(nodes: list[Node], objects: EtcdObjects | None) -> Distribution:
     kinds = {node.distribution for node in nodes} - {Distribution.UNKNOWN}
     if Distribution.OPENSHIFT in kinds or (objects is not None and objects.root == OPENSHIFT):
         return Distribution.OPENSHIFT
@@ -29,7 +29,7 @@ def distribution_of(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> D
     return Distribution.KUBEADM
 
 
-def build_wiring(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
+def build_wiring(nodes: list[Node], objects: EtcdObjects | None) -> Wiring:
     distribution = distribution_of(nodes, objects)
     if distribution is Distribution.OPENSHIFT:
         wiring = wire_openshift([n for n in nodes if n.distribution in (Distribution.OPENSHIFT, Distribution.UNKNOWN)], objects)

@@ -21,7 +21,8 @@ from analyzer.decode.flags import Flags
 from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.decode.sos_yaml import safe_load
 from analyzer.errors import DecodeError
-from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
+from analyzer.evidence.node import KUBELET_PKI
+from analyzer.wiring.nodes import Node
 from analyzer.gomodel.goversions import release_of_image
 from analyzer.wiring.components import (
     controller_manager,
@@ -69,12 +70,12 @@ class Layout:
     cluster_ca: str
     admin_kubeconfigs: dict[Role, str]
     # The kubelet's serving pair, decided per node (rotated pem or self-signed pair).
-    kubelet_serving: Callable[[NodeEvidence], tuple[str, str]]
+    kubelet_serving: Callable[[Node], tuple[str, str]]
     # etcd's flags when etcd is not a static pod with a command line: (flags, where from) or None.
-    etcd_flags: Callable[[NodeEvidence], tuple[Flags, str] | None] | None = None
+    etcd_flags: Callable[[Node], tuple[Flags, str] | None] | None = None
 
 
-def _pod_from_node(node: NodeEvidence, component: str, layout: Layout) -> tuple[StaticPod, str] | None:
+def _pod_from_node(node: Node, component: str, layout: Layout) -> tuple[StaticPod, str] | None:
     path = f"{layout.manifests}/{component}.yaml"
     pod = node_static_pod(node, path, component)
     return (pod, f"{path} on {node.name}") if pod is not None else None
@@ -145,18 +146,18 @@ def endpoint_host(endpoint: str) -> str:
     return urlsplit("//" + endpoint).hostname or endpoint
 
 
-def wire_kubeadm(nodes: list[NodeEvidence], objects: EtcdObjects | None, distribution: Distribution = Distribution.KUBEADM) -> Wiring:
+def wire_kubeadm(nodes: list[Node], objects: EtcdObjects | None, distribution: Distribution = Distribution.KUBEADM) -> Wiring:
     return wire_static_pods(nodes, objects, replace(KUBEADM, distribution=distribution))
 
 
-def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, layout: Layout) -> Wiring:
+def wire_static_pods(nodes: list[Node], objects: EtcdObjects | None, layout: Layout) -> Wiring:
     """A control plane of static pods: flags from the manifests on each node (or the mirror pods in etcd)."""
     distribution = layout.distribution
     wiring = Wiring(distribution)
     config = cluster_configuration(objects)
     if config.get("kubernetesVersion"):
         wiring.releases.append((str(config["kubernetesVersion"]), "kube-system/kubeadm-config ClusterConfiguration kubernetesVersion"))
-    targets: list[tuple[str, NodeEvidence | None]] = [(node.name, node) for node in nodes]
+    targets: list[tuple[str, Node | None]] = [(node.name, node) for node in nodes]
     if not targets and objects is not None:
         targets = [(name, None) for name in mirror_nodes(objects)]
         if targets:
@@ -235,7 +236,7 @@ def wire_static_pods(nodes: list[NodeEvidence], objects: EtcdObjects | None, lay
     return wiring
 
 
-def kubelet_serving_paths(node: NodeEvidence) -> tuple[str, str]:
+def kubelet_serving_paths(node: Node) -> tuple[str, str]:
     """The rotated serving pem when serverTLSBootstrap is on, else the kubelet's own self-signed pair
     (cmd/kubelet InitializeTLS writes kubelet.crt/kubelet.key)."""
     current = f"{KUBELET_PKI}/kubelet-server-current.pem"

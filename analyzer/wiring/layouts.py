@@ -29,7 +29,8 @@ from __future__ import annotations
 from analyzer.decode.etcd_config import flags_from_config_file, flags_from_env
 from analyzer.decode.flags import Flags
 from analyzer.errors import DecodeError
-from analyzer.evidence.node import RKE2_CONFIG, RKE2_DATA, NodeEvidence
+from analyzer.evidence.node import RKE2_CONFIG, RKE2_DATA
+from analyzer.wiring.nodes import Node
 from analyzer.wiring.kubeadm import ADMIN_KUBECONFIGS, KUBELET_KUBECONFIG, MANIFESTS, Layout, kubelet_serving_paths
 from analyzer.wiring.model import State
 from analyzer.wiring.sources import node_file, node_static_pod
@@ -41,14 +42,14 @@ RKE2_MANIFESTS = f"{RKE2_DATA}/agent/pod-manifests"
 RKE2_TLS = f"{RKE2_DATA}/server/tls"
 
 
-def _kubespray_etcd(node: NodeEvidence) -> tuple[Flags, str] | None:
+def _kubespray_etcd(node: Node) -> tuple[Flags, str] | None:
     env = node_file(node, KUBESPRAY_ETCD_ENV)
     if env.state is not State.PRESENT:
         return None
     return flags_from_env(env.data), f"{KUBESPRAY_ETCD_ENV} on {node.name} (etcd runs as a systemd service)"
 
 
-def _rke2_etcd(node: NodeEvidence) -> tuple[Flags, str] | None:
+def _rke2_etcd(node: Node) -> tuple[Flags, str] | None:
     """The file named by --config-file of RKE2's etcd static pod (it passes nothing else)."""
     pod = node_static_pod(node, f"{RKE2_MANIFESTS}/etcd.yaml", "etcd")
     path = pod.flags.find("config-file") if pod is not None else None
@@ -62,7 +63,7 @@ def _rke2_etcd(node: NodeEvidence) -> tuple[Flags, str] | None:
         return None
 
 
-def _rke2_kubelet_serving(node: NodeEvidence) -> tuple[str, str]:
+def _rke2_kubelet_serving(node: Node) -> tuple[str, str]:
     return f"{RKE2_DATA}/agent/serving-kubelet.crt", f"{RKE2_DATA}/agent/serving-kubelet.key"
 
 

@@ -16,7 +16,8 @@ from analyzer.decode.flags import Flags
 from analyzer.decode.manifest import StaticPod
 from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flags, load_extended_arguments, load_kube_apiserver_config
 from analyzer.errors import DecodeError
-from analyzer.evidence.node import KUBELET_PKI, NodeEvidence
+from analyzer.evidence.node import KUBELET_PKI
+from analyzer.wiring.nodes import Node
 from analyzer.wiring.components import controller_manager, etcd, etcd_metrics, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
 from analyzer.wiring.kubeadm import first_service_ip
 from analyzer.wiring.model import Component, Load, Material, State, Wiring
@@ -139,14 +140,14 @@ def load_balancer_names(objects: EtcdObjects | None) -> dict[str, tuple[str, ...
     return names
 
 
-def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
+def wire_openshift(nodes: list[Node], objects: EtcdObjects | None) -> Wiring:
     wiring = Wiring(Distribution.OPENSHIFT)
     release = cluster_release(objects)
     if objects is not None:
         wiring.notes.append(release.detail)
     sources = user_sources(objects)
     lb_names = load_balancer_names(objects)
-    targets: list[tuple[str | None, NodeEvidence | None]] = [(node.name, node) for node in nodes]
+    targets: list[tuple[str | None, Node | None]] = [(node.name, node) for node in nodes]
     if not targets and objects is not None:
         stored = objects.find("operator.openshift.io/kubeapiservers", None, "cluster")
         statuses = (((stored.object or {}).get("status") or {}).get("nodeStatuses") or []) if stored else []
@@ -216,7 +217,7 @@ def wire_openshift(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wi
     return wiring
 
 
-def _controllers(node: NodeEvidence | None, name: str | None, objects: EtcdObjects | None) -> list[Component]:
+def _controllers(node: Node | None, name: str | None, objects: EtcdObjects | None) -> list[Component]:
     """kube-controller-manager and kube-scheduler: their static pods (on the node, else their
     revisioned copies in etcd), with kube-controller-manager's extendedArguments from its config."""
     found = []
@@ -281,7 +282,7 @@ def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: st
     return load
 
 
-def _node_components(node: NodeEvidence, objects: EtcdObjects | None, notes: list[str]) -> list[Component]:
+def _node_components(node: Node, objects: EtcdObjects | None, notes: list[str]) -> list[Component]:
     components = []
     etcd_pod = node_static_pod(node, ETCD_POD, "etcd")
     if etcd_pod is not None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from analyzer.evidence.node import Mount, NodeEvidence, map_through
+from analyzer.evidence.node import Mount, map_through
+from analyzer.wiring.nodes import Node
 from analyzer.wiring.model import Copy, Location, Material, State
 from analyzer.wiring.openshift_paths import origins
 from analyzer.wiring.sources import EtcdObjects, configmap_files, node_directory, node_file
@@ -41,7 +42,7 @@ def _absent(path: str, why: str, *, node: str | None = None, input_: str = "") -
 class HostResolver:
     """kubeadm, Kubespray: configured paths are host paths on the node."""
 
-    node: NodeEvidence | None
+    node: Node | None
 
     def file(self, path: str) -> Resolved:
         if self.node is None:
@@ -59,7 +60,7 @@ class HostResolver:
 class StaticPodResolver:
     """OpenShift: in-pod paths through the pod's hostPath mounts, and to the etcd objects behind them."""
 
-    node: NodeEvidence | None
+    node: Node | None
     objects: EtcdObjects | None
     namespace: str
     revision: int | None

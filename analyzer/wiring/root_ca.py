@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from analyzer.decode.envelope import ValueKind, detect_kind
 from analyzer.decode.values import decode_value
-from analyzer.evidence.node import NodeEvidence
+from analyzer.wiring.nodes import Node
 from analyzer.wiring.model import State, Wiring
 from analyzer.wiring.sources import EtcdObjects, node_file
 
@@ -33,7 +33,7 @@ _TOKEN_TYPE_BYTES = TOKEN_SECRET_TYPE.encode()
 KUBEADM_CLUSTER_CA = "/etc/kubernetes/pki/ca.crt"
 
 
-def attach_root_ca_copies(wiring: Wiring, objects: EtcdObjects | None, nodes: list[NodeEvidence]) -> None:
+def attach_root_ca_copies(wiring: Wiring, objects: EtcdObjects | None, nodes: list[Node]) -> None:
     """Every copy of the CA handed to pods, and the cluster CA as a fallback reference."""
     if objects is None:
         return

@@ -29,7 +29,8 @@ from typing import Any
 from analyzer.decode.flags import Flags, parse_flags
 from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.errors import DecodeError
-from analyzer.evidence.node import ETC_KUBERNETES, NodeEvidence
+from analyzer.evidence.node import ETC_KUBERNETES
+from analyzer.wiring.nodes import Node
 from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubelet, scheduler
 from analyzer.wiring.model import Component, Copy, Material, State, Wiring
 from analyzer.wiring.resolve import Resolved, _absent
@@ -50,7 +51,7 @@ COMPONENTS = {
 }
 
 
-def is_self_hosted(objects: EtcdObjects | None, nodes: list[NodeEvidence]) -> bool:
+def is_self_hosted(objects: EtcdObjects | None, nodes: list[Node]) -> bool:
     if objects is not None and objects.find("daemonsets", NAMESPACE, "kube-apiserver") is not None:
         return True
     return any(node.host_exists(CHECKPOINT_SECRETS) or node.host_exists(f"{ETC_KUBERNETES}/bootstrap-manifests") for node in nodes)
@@ -66,7 +67,7 @@ class SecretMount:
 class CheckpointResolver:
     """In-pod paths to the checkpointed file on the node, with the Secret in etcd as the other copy."""
 
-    node: NodeEvidence | None
+    node: Node | None
     objects: EtcdObjects | None
     mounts: tuple[SecretMount, ...]
     pod: str | None  # the checkpointed pod's name on this node
@@ -145,7 +146,7 @@ def _checkpoint_mounts(pod: StaticPod) -> tuple[SecretMount, ...]:
     )
 
 
-def _checkpointed_pod(node: NodeEvidence, component: str) -> tuple[str, StaticPod, str] | None:
+def _checkpointed_pod(node: Node, component: str) -> tuple[str, StaticPod, str] | None:
     """(pod name, manifest, path) of the checkpoint the kubelet runs for ``component`` on this node."""
     prefix = f"{NAMESPACE}-{component}-"
     for path in sorted(node.list_host_dir(CHECKPOINT_MANIFESTS)):
@@ -189,7 +190,7 @@ ETCD_MEMBER_UNITS = ("/usr/lib/systemd/system/etcd-member.service", "/etc/system
 TECTONIC_ETCD_SOURCE = "coreos/tectonic-installer modules/ignition/resources/dropins/40-etcd-cluster.conf"
 
 
-def is_etcd_member_node(node: NodeEvidence) -> bool:
+def is_etcd_member_node(node: Node) -> bool:
     """A node that runs etcd-member and no kubelet of the control plane (no /etc/kubernetes)."""
     return node.host_exists(ETCD_MEMBER_DROPINS) and not node.host_exists(ETC_KUBERNETES)
 
@@ -215,7 +216,7 @@ def _unit_settings(text: str) -> tuple[str | None, dict[str, str]]:
     return exec_start, env
 
 
-def etcd_member_flags(node: NodeEvidence) -> tuple[Flags, str] | None:
+def etcd_member_flags(node: Node) -> tuple[Flags, str] | None:
     """etcd's flags on an etcd-member node: the unit, then its drop-ins in name order (systemd's order),
     the last ExecStart winning; ETCD_* environment settings as the flags they stand for (etcd reads
     ``ETCD_<FLAG>`` when the flag is not given, pkg/flags SetFlagsFromEnv). None without an ExecStart."""
@@ -251,7 +252,7 @@ def etcd_member_flags(node: NodeEvidence) -> tuple[Flags, str] | None:
     return flags, ", ".join(used)
 
 
-def _etcd_member(node: NodeEvidence, objects: EtcdObjects | None) -> list[Component]:
+def _etcd_member(node: Node, objects: EtcdObjects | None) -> list[Component]:
     found = etcd_member_flags(node)
     if found is None:
         return []
@@ -262,7 +263,7 @@ def _etcd_member(node: NodeEvidence, objects: EtcdObjects | None) -> list[Compon
                  expected_server=(), expected_peer=())]
 
 
-def wire_self_hosted(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> Wiring:
+def wire_self_hosted(nodes: list[Node], objects: EtcdObjects | None) -> Wiring:
     wiring = Wiring(Distribution.SELF_HOSTED)
     etcd_nodes = [node for node in nodes if is_etcd_member_node(node)]
     for member in etcd_nodes:
@@ -272,7 +273,7 @@ def wire_self_hosted(nodes: list[NodeEvidence], objects: EtcdObjects | None) -> 
             wiring.notes.append(f"{member.name} runs etcd-member, but no ExecStart of its unit or drop-ins in the evidence "
                                 "starts etcd: cannot tell which files etcd there loads")
     nodes = [node for node in nodes if node not in etcd_nodes]
-    targets: list[tuple[str, NodeEvidence | None]] = [(node.name, node) for node in nodes]
+    targets: list[tuple[str, Node | None]] = [(node.name, node) for node in nodes]
     if not targets:
         targets = [(name, None) for name in sorted(_pod_nodes(objects))]
         if targets:

@@ -34,15 +34,14 @@ Symbolic links found inside the evidence are followed with their targets read as
 does, so ``kubelet-client-current.pem → /var/lib/kubelet/pki/kubelet-client-<date>.pem`` resolves
 through whichever mount holds the dated file. A target no mount covers "leaves the evidence".
 
-Node names come, in this order, from the kubelet's client certificate (``CN=system:node:<name>``,
-the node's identity), the ``system:node:<name>`` user of ``kubelet.conf`` (sos keeps user names),
-the etcd member name (``--name`` of the kubeadm or OpenShift etcd manifest), the sosreport's
-``hostname`` or ``/etc/hostname``, and last the input's own name. ``name_source`` says which.
+Who a node is (its name and distribution) is not decided here: naming a node means decoding its
+certificates and manifests, which the wiring does (``wiring/node_identity.py``), and one node
+described by several inputs is joined there too (``wiring/nodes.py``). A ``NodeEvidence`` offers
+files, and the name its input gives it (``fallback_name``).
 
-Modules: ``mounts`` (the one mount model, shared with the wiring's pod mounts), ``host_paths`` (well-known host paths, why a file is missing), ``host``
-(``NodeEvidence``: the one host-path walker and the read contract), ``identity`` (the node's name
-and distribution, decided explicitly by ``identify_node``), ``discovery`` (``find_nodes``) and
-``merge`` (one node described by several inputs).
+Modules: ``mounts`` (the one mount model, shared with the wiring's pod mounts), ``host_paths``
+(well-known host paths, why a file is missing), ``host`` (``NodeEvidence``: the one host-path
+walker and the read contract) and ``discovery`` (``find_nodes``).
 """
 
 from analyzer.evidence.node.discovery import find_nodes
@@ -63,13 +62,10 @@ from analyzer.evidence.node.host_paths import (
     TECTONIC_ETCD_SSL,
     HostFile,
     path_inside,
+    input_stem,
     tree_location,
 )
 from analyzer.evidence.node.mounts import Mount, map_through
-from analyzer.evidence.node.identity import identify_node, input_stem
-from analyzer.evidence.facts import NodeConflict
-from analyzer.evidence.node.merge import MergedNode, join_nodes
-from analyzer.model.vocabulary import Distribution
 
 __all__ = [
     "ETC_KUBERNETES",
@@ -85,16 +81,11 @@ __all__ = [
     "RKE2_DATA",
     "STATIC_KUBERESOURCES_NOTE",
     "TECTONIC_ETCD_SSL",
-    "Distribution",
     "HostFile",
-    "MergedNode",
     "Mount",
-    "NodeConflict",
     "NodeEvidence",
     "find_nodes",
-    "identify_node",
     "input_stem",
-    "join_nodes",
     "map_through",
     "path_inside",
     "tree_location",

@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 
 from analyzer.evidence.tree import Entry, EntryKind, EvidenceTree
 from analyzer.evidence.node.host import NodeEvidence
-from analyzer.evidence.node.host_paths import ETC_KUBERNETES, HOST_ROOT, KUBELET_PKI, KUBESPRAY_ETCD_SSL, RKE2_CONFIG, RKE2_DATA, SOS_EXCLUSIONS, STATIC_KUBERESOURCES_NOTE, CONTROL_PLANE_MANIFEST, KUBEADM_PKI_FILES, KUBECONFIG_NAMES, KUBELET_PEM, KUBESPRAY_ETCD_PEM, REVISION_DIR, RKE_KUBECONFIG, SSL_FILES, STATIC_POD_DIR, join_path, path_inside, tree_location, TECTONIC_ETCD_SSL
+from analyzer.evidence.node.host_paths import ETC_KUBERNETES, HOST_ROOT, KUBELET_PKI, KUBESPRAY_ETCD_SSL, RKE2_CONFIG, RKE2_DATA, SOS_EXCLUSIONS, STATIC_KUBERESOURCES_NOTE, CONTROL_PLANE_MANIFEST, KUBEADM_PKI_FILES, KUBECONFIG_NAMES, KUBELET_PEM, KUBESPRAY_ETCD_PEM, REVISION_DIR, RKE_KUBECONFIG, SSL_FILES, STATIC_POD_DIR, join_path, path_inside, tree_location, TECTONIC_ETCD_SSL, input_stem
 from analyzer.evidence.node.mounts import Mount
-from analyzer.evidence.node.identity import identify_node, input_stem
 
 
 # --------------------------------------------------------------------------- finding nodes
@@ -252,7 +251,7 @@ def _build(tree: EvidenceTree, listing: _Listing, draft: _Draft, fallback_name: 
         exclusions = ((HOST_ROOT, STATIC_KUBERESOURCES_NOTE),)
     node_input = tree_location(tree, draft.root)
     fallback = fallback_name or (input_stem(draft.root) if draft.root else input_stem(tree.source))
-    return identify_node(NodeEvidence(
+    return NodeEvidence(
         tree,
         input=node_input,
         base=draft.root,
@@ -262,4 +261,4 @@ def _build(tree: EvidenceTree, listing: _Listing, draft: _Draft, fallback_name: 
         exclusions=exclusions,
         notes=tuple(draft.notes),
         fallback_name=fallback,
-    ))
+    )

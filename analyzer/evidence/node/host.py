@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from analyzer.errors import EvidenceError
 from analyzer.evidence.tree.walk import Stop, walk_path
 from analyzer.evidence.tree import Entry, EntryKind, EvidenceTree
-from analyzer.evidence.node.host_paths import HOST_ROOT, HostFile, IS_DIRECTORY, LEAVES_EVIDENCE, LINK_LOOP, MAYBE_MISSING, NOT_IN_EVIDENCE, HostWalk, clean_host_path, excluded_by, join_path, read_problem, path_inside, tree_location, UNNAMED
+from analyzer.evidence.node.host_paths import HOST_ROOT, HostFile, IS_DIRECTORY, LEAVES_EVIDENCE, LINK_LOOP, MAYBE_MISSING, NOT_IN_EVIDENCE, HostWalk, clean_host_path, excluded_by, join_path, read_problem, path_inside, tree_location
 from analyzer.evidence.node.mounts import Mount, map_through, path_under
-from analyzer.model.vocabulary import Distribution
 
 
 class NodeEvidence:
@@ -41,18 +40,16 @@ class NodeEvidence:
         self.scrubbed = scrubbed
         self.exclusions = exclusions
         self.notes = notes
+        # The name the input gives the node. Who the node is (read from its certificates and
+        # manifests) is the wiring's decision (wiring/node_identity.py): the evidence offers files.
         self.fallback_name = fallback_name
-        # Who the node is (read from its certificates and manifests) is decided by identify_node,
-        # explicitly, after construction: building the view of a tree decodes nothing.
-        self.name, self.name_source = fallback_name, UNNAMED
-        self.distribution = Distribution.UNKNOWN
 
     @property
     def partial(self) -> bool:
         return self.tree.partial
 
     def __repr__(self) -> str:
-        return f"<NodeEvidence {self.name!r} {self.distribution.value} input={self.input!r}>"
+        return f"<NodeEvidence {self.fallback_name!r} input={self.input!r}>"
 
     # ---- mapping
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +31,6 @@ LEAVES_EVIDENCE = "symlink leaves the evidence"
 IS_DIRECTORY = "is a directory, not a file"
 LINK_LOOP = "too many levels of symbolic links"
 
-UNNAMED = "the input's name (no node name found in the evidence)"
 
 CONTROL_PLANE_MANIFEST = re.compile(r"^(kube-apiserver|kube-controller-manager|kube-scheduler|etcd)(-pod)?\.ya?ml$")
 KUBEADM_PKI_FILES = frozenset({"ca.crt", "ca.key", "apiserver.crt", "sa.pub", "sa.key", "front-proxy-ca.crt"})
@@ -45,6 +45,7 @@ KUBECONFIG_NAMES = frozenset(
 KUBELET_PEM = re.compile(r"^kubelet-(client|server)-(current|\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d)\.pem$")
 KUBELET_CLIENT_DATED = re.compile(r"^kubelet-client-\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d\.pem$")
 KUBESPRAY_ETCD_PEM = re.compile(r"^(member|admin|node)-.+\.pem$")
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar", ".zip")
 
 
 # Where sos does not collect key material (sosreport/sos: report/plugins/kubernetes.py
@@ -129,3 +130,13 @@ def read_problem(exc: EvidenceError, tree: EvidenceTree) -> str:
 def path_inside(path: str, root: str) -> bool:
     """Whether a tree path is ``root`` or below it; the root "" holds everything."""
     return root == "" or path == root or path.startswith(root + "/")
+
+
+def input_stem(source: str) -> str:
+    """A name from an input path: ``case/master-1.tar.gz`` gives ``master-1``."""
+    name = posixpath.basename(source.rstrip("/").rpartition("!")[2].rstrip("/")) or source
+    lowered = name.lower()
+    for suffix in _ARCHIVE_SUFFIXES:
+        if lowered.endswith(suffix):
+            return name[: -len(suffix)] or name
+    return name

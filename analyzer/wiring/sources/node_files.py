@@ -7,12 +7,13 @@ import posixpath
 from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.errors import DecodeError
 from analyzer.evidence.tree import EntryKind
-from analyzer.evidence.node import NOT_IN_EVIDENCE, NodeEvidence
+from analyzer.evidence.node import NOT_IN_EVIDENCE
+from analyzer.wiring.nodes import Node
 from analyzer.wiring.model import Location, Material, State
 from analyzer.wiring.sources.material import classify_material
 
 
-def node_file(node: NodeEvidence, host_path: str) -> Material:
+def node_file(node: Node, host_path: str) -> Material:
     """A host file of a node, followed through symlinks inside the evidence."""
     found = node.read_host_file(host_path)
     location = Location(
@@ -26,7 +27,7 @@ def node_file(node: NodeEvidence, host_path: str) -> Material:
     return classify_material(found.data, location)
 
 
-def covered_by_evidence(node: NodeEvidence, host_path: str) -> bool:
+def covered_by_evidence(node: Node, host_path: str) -> bool:
     """Whether the evidence holds the part of the host where this path would be.
 
     A copy of /var/lib/kubelet/pki says nothing about /var/lib/kubelet/kubeconfig, but a copy of
@@ -55,10 +56,10 @@ def static_pod_of(manifest: Material, component: str) -> StaticPod | None:
         return None
 
 
-def node_static_pod(node: NodeEvidence, path: str, component: str) -> StaticPod | None:
+def node_static_pod(node: Node, path: str, component: str) -> StaticPod | None:
     return static_pod_of(node_file(node, path), component)
 
 
-def node_directory(node: NodeEvidence, host_dir: str) -> list[Material]:
+def node_directory(node: Node, host_dir: str) -> list[Material]:
     """Every regular file of a host directory (service-account key directories on OpenShift)."""
     return [node_file(node, path) for path in sorted(node.list_host_dir(host_dir)) if node.read_host_file(path).data is not None]

@@ -1,50 +1,63 @@
-"""One node, several inputs: merged when they agree, kept apart and reported as a conflict when not."""
+"""The nodes the wiring reads: each one named (``node_identity``), the inputs describing one node joined.
+
+A ``Node`` is who a node is plus the files of every input that describes it. One node may reach us
+through several inputs (a copy of /etc/kubernetes and a copy of /var/lib/kubelet/pki, or the same
+tarball sent twice): they are merged when they agree on every file both hold, and kept apart under
+distinct names, reported as a conflict, when they do not, so that neither silently wins.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from analyzer.evidence.facts import NodeConflict
+from analyzer.evidence.node import NOT_IN_EVIDENCE, HostFile, Mount, NodeEvidence
 from analyzer.evidence.tree import Entry, EntryKind
+from analyzer.model.nodes import NodeIdentity
 from analyzer.model.vocabulary import Distribution
-from analyzer.evidence.node.host import NodeEvidence
-from analyzer.evidence.node.host_paths import HostFile, NOT_IN_EVIDENCE
-
-
-# ---------------------------------------------------------------------------- one node, several inputs
+from analyzer.wiring.node_identity import identify_node
 
 # Files compared when two inputs describe one node; a bigger one is compared by size alone.
 COMPARE_LIMIT = 4 << 20
 
 
-class MergedNode:
-    """One node described by several inputs that agree wherever they overlap (a copy of
-    /etc/kubernetes and a copy of /var/lib/kubelet/pki, or the same tarball sent twice).
+class Node:
+    """One node: who it is, and the host files of the inputs that describe it.
 
     Reads go to the members in the order of their input names, so the answer never depends on the
-    order of the command line; as the members agree, only provenance could differ, and the merged
-    node names every input.
+    order of the command line; as merged members agree, only provenance could differ, and the node
+    names every input.
     """
 
-    def __init__(self, members: list[NodeEvidence]) -> None:
-        self.members = sorted(members, key=lambda n: n.input)
-        first = self.members[0]
-        self.name, self.name_source = first.name, first.name_source
-        known = [m.distribution for m in self.members if m.distribution is not Distribution.UNKNOWN]
-        self.distribution = known[0] if known else Distribution.UNKNOWN
+    def __init__(self, members: Sequence[NodeEvidence], identity: NodeIdentity) -> None:
+        self.members = tuple(sorted(members, key=lambda n: n.input))
+        self.identity = identity
         self.input = " + ".join(m.input for m in self.members)
         self.scrubbed = any(m.scrubbed for m in self.members)
         self.notes = tuple(dict.fromkeys(note for m in self.members for note in m.notes))
-        self.mounts = tuple(dict.fromkeys(mount for m in self.members for mount in m.mounts))
+        self.mounts: tuple[Mount, ...] = tuple(dict.fromkeys(mount for m in self.members for mount in m.mounts))
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def name_source(self) -> str:
+        return self.identity.name_source
+
+    @property
+    def distribution(self) -> Distribution:
+        return self.identity.distribution
 
     @property
     def partial(self) -> bool:
         return any(m.partial for m in self.members)
 
     def __repr__(self) -> str:
-        return f"<MergedNode {self.name!r} {self.distribution.value} input={self.input!r}>"
+        return f"<Node {self.name!r} {self.distribution.value} input={self.input!r}>"
 
     def read_host_file(self, host_path: str, limit: int | None = None) -> HostFile:
         answers = [m.read_host_file(host_path, limit) for m in self.members]
@@ -69,6 +82,11 @@ class MergedNode:
                     yield host_path, entry
 
 
+def identify_nodes(nodes: Iterable[NodeEvidence]) -> dict[NodeEvidence, NodeIdentity]:
+    """Who each node of the evidence is, decided once."""
+    return {node: identify_node(node) for node in nodes}
+
+
 def _contents(node: NodeEvidence) -> dict[str, str]:
     digests = {}
     for host_path, entry in node.iter_host_entries():
@@ -83,33 +101,35 @@ def _contents(node: NodeEvidence) -> dict[str, str]:
     return digests
 
 
-def join_nodes(nodes: Iterable[NodeEvidence]) -> tuple[list[NodeEvidence | MergedNode], list[NodeConflict]]:
+def join_nodes(identities: dict[NodeEvidence, NodeIdentity]) -> tuple[list[Node], list[NodeConflict]]:
     """Nodes by name, whatever the order of the inputs: inputs naming the same node are merged
     when they agree on every file both hold, and kept apart under distinct names (reported as a
-    conflict) when they do not, so that neither silently wins."""
+    conflict) when they do not."""
     by_name: dict[str, list[NodeEvidence]] = {}
-    for node in nodes:
-        by_name.setdefault(node.name, []).append(node)
-    joined: list[NodeEvidence | MergedNode] = []
+    for node, identity in identities.items():
+        by_name.setdefault(identity.name, []).append(node)
+    joined: list[Node] = []
     conflicts: list[NodeConflict] = []
     for name in sorted(by_name):
         members = sorted(by_name[name], key=lambda n: n.input)
         if len(members) == 1:
-            joined.append(members[0])
+            joined.append(Node(members, identities[members[0]]))
             continue
         contents = [_contents(m) for m in members]
         differing = sorted({path for i, mine in enumerate(contents) for other in contents[i + 1:]
                             for path in mine.keys() & other.keys() if mine[path] != other[path]})
-        kinds = {m.distribution for m in members} - {Distribution.UNKNOWN}
+        kinds = {identities[m].distribution for m in members} - {Distribution.UNKNOWN}
         if not differing and len(kinds) <= 1:
-            joined.append(MergedNode(members))
+            # Named after the first input; its distribution is the one a member knows.
+            first = identities[members[0]]
+            joined.append(Node(members, replace(first, distribution=next(iter(kinds), Distribution.UNKNOWN))))
             continue
         labels = [posixpath.basename(m.input.rstrip("/")) or m.input for m in members]
         if len(set(labels)) < len(labels):
             labels = [m.input for m in members]
-        for member, label in zip(members, labels, strict=True):
-            member.name = f"{name} ({label})"
+        apart = [Node([member], replace(identities[member], name=f"{name} ({label})"))
+                 for member, label in zip(members, labels, strict=True)]
         conflicts.append(NodeConflict(name, tuple(m.input for m in members), tuple(differing) or ("the distribution",),
-                                      tuple(m.name for m in members)))
-        joined.extend(members)
+                                      tuple(node.name for node in apart)))
+        joined.extend(apart)
     return joined, conflicts

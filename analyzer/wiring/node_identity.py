@@ -1,8 +1,15 @@
-"""Who a node is: its name (kubelet certificate, kubelet.conf, etcd member name, hostname, input) and its distribution."""
+"""Who a node is: its name (kubelet certificate, kubelet.conf, etcd member name, hostname, input) and its distribution.
+
+Decided here, in the wiring, from the files the evidence offers: naming a node means decoding its
+certificates, kubeconfigs and manifests, which is the wiring's work, not the evidence's. In order:
+the kubelet's client certificate (``CN=system:node:<name>``, the node's identity), RKE2's agent
+certificate, the ``system:node:<name>`` user of ``kubelet.conf`` (sos keeps user names), the etcd
+member name (``--name`` of the kubeadm or OpenShift etcd manifest), the sosreport's ``hostname`` or
+``/etc/hostname``, and last the input's own name. ``name_source`` says which.
+"""
 
 from __future__ import annotations
 
-import posixpath
 import re
 
 from cryptography.x509.oid import NameOID
@@ -10,18 +17,18 @@ from cryptography.x509.oid import NameOID
 from analyzer.decode.kubeconfig import load_kubeconfig
 from analyzer.decode.manifest import load_static_pod
 from analyzer.decode.sos_yaml import load_yaml_mapping
-from analyzer.gomodel.material import MaterialState
-from analyzer.gomodel.keys import load_certificates
-from analyzer.gomodel.pem import inspect_material
 from analyzer.errors import DecodeError
+from analyzer.evidence.node import ETC_KUBERNETES, KUBELET_PKI, KUBESPRAY_ETCD_SSL, RKE2_DATA, NodeEvidence
+from analyzer.evidence.node.host_paths import KUBELET_CLIENT_DATED, RKE_KUBECONFIG
+from analyzer.gomodel.keys import load_certificates
+from analyzer.gomodel.material import MaterialState
+from analyzer.gomodel.pem import inspect_material
+from analyzer.model.nodes import UNNAMED, NodeIdentity
 from analyzer.model.vocabulary import Distribution
-from analyzer.evidence.node.host import NodeEvidence
-from analyzer.evidence.node.host_paths import ETC_KUBERNETES, KUBELET_PKI, KUBESPRAY_ETCD_SSL, RKE2_DATA, KUBELET_CLIENT_DATED, RKE_KUBECONFIG, UNNAMED
 
 
 _SHELL_VARIABLE = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 _NODE_USER = "system:node:"
-_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz", ".tar", ".zip")
 
 
 # --------------------------------------------------------------------------- names
@@ -144,16 +151,6 @@ def _name_from_hostname(node: NodeEvidence) -> tuple[str, str] | None:
     return None
 
 
-def input_stem(source: str) -> str:
-    """A name from an input path: ``case/master-1.tar.gz`` gives ``master-1``."""
-    name = posixpath.basename(source.rstrip("/").rpartition("!")[2].rstrip("/")) or source
-    lowered = name.lower()
-    for suffix in _ARCHIVE_SUFFIXES:
-        if lowered.endswith(suffix):
-            return name[: -len(suffix)] or name
-    return name
-
-
 def _find_name(node: NodeEvidence, fallback: str) -> tuple[str, str]:
     for finder in (_name_from_kubelet_pem, _name_from_rke2_agent, _name_from_kubelet_conf, _name_from_etcd_manifest,
                    _name_from_hostname):
@@ -188,8 +185,7 @@ def _find_distribution(node: NodeEvidence) -> Distribution:
     return Distribution.UNKNOWN
 
 
-def identify_node(node: NodeEvidence) -> NodeEvidence:
-    """Name the node and tell its distribution from what it holds; returns the node."""
-    node.name, node.name_source = _find_name(node, node.fallback_name)
-    node.distribution = _find_distribution(node)
-    return node
+def identify_node(node: NodeEvidence) -> NodeIdentity:
+    """Who the node is: its name (and where it was read) and its distribution, from what it holds."""
+    name, name_source = _find_name(node, node.fallback_name)
+    return NodeIdentity(name, name_source, _find_distribution(node))
