@@ -97,3 +97,11 @@ def test_run_checks_runs_the_evidence_checks_only_when_given_facts():
     assert [f for f in run_checks(WIRING, CheckContext(NOW)) if f.component == "evidence"] == []
     assert check_unread_logs(facts, WIRING)[0].subject.source == "a.log"
     assert check_wiring_notes(facts, WIRING) == []
+
+
+def test_two_unread_logs_are_two_findings_not_one():
+    # The evidence findings share their titles; what was skipped, and where, is what tells them apart.
+    facts = EvidenceFacts(skipped=("a.tar: cut short", "b.tar: cut short"), unread_logs=(("a.log", "too big"), ("b.log", "too big")))
+    found = [f for f in run_checks(WIRING, CheckContext(NOW), facts) if f.id == "evidence.problem"]
+    assert sorted(((f.subject.source or ""), f.detail) for f in found) == [
+        ("", "a.tar: cut short"), ("", "b.tar: cut short"), ("a.log", "too big"), ("b.log", "too big")]

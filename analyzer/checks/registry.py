@@ -41,6 +41,7 @@ from analyzer.checks.usage import check_usage
 from analyzer.checks.validity import check_bundle_validity, check_validity
 from analyzer.evidence.facts import EvidenceFacts
 from analyzer.model.findings import Finding
+from analyzer.model.vocabulary import Component
 from analyzer.wiring.model import Load, Wiring
 
 LoadCheck = Callable[[Load, CheckContext], list[Finding]]
@@ -89,7 +90,10 @@ EVIDENCE_CHECKS: tuple[EvidenceCheck, ...] = (
 def run_checks(wiring: Wiring, ctx: CheckContext, facts: EvidenceFacts | None = None, logged: Iterable[Finding] = ()) -> list[Finding]:
     """All findings, each once, most severe and earliest in start-up first.
 
-    A finding said twice (same id, component, node, load and title) is kept once, the last said."""
+    A finding said twice (same id, component, node, load and title) is kept once, the last said.
+    Findings about the evidence itself share a title ("part of the evidence was skipped") and differ
+    in what and where, so for them the source and the detail are part of what makes one distinct:
+    two unread logs are two findings."""
     found: list[Finding] = []
     for load in wiring.iter_loads():
         for check in LOAD_CHECKS:
@@ -100,5 +104,13 @@ def run_checks(wiring: Wiring, ctx: CheckContext, facts: EvidenceFacts | None = 
         for evidence_check in EVIDENCE_CHECKS:
             found.extend(evidence_check(facts, wiring))
     found.extend(logged)
-    unique = {(f.id, f.component, f.subject.node, f.order, f.title): f for f in found}
+    unique = {_identity(f): f for f in found}
     return sorted(unique.values(), key=lambda f: f.sort_key)
+
+
+def _identity(finding: Finding) -> tuple[object, ...]:
+    """What makes two findings the same one (run_checks keeps one of each)."""
+    same = (finding.id, finding.component, finding.subject.node, finding.order, finding.title)
+    if finding.component == Component.EVIDENCE:
+        return (*same, finding.subject.source, finding.detail)
+    return same
