@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -31,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from snapshot_bench import GiB, TARGET_REVISIONS, Measurement, _cpu_ticks, _field_kib, build, measure  # noqa: E402
+from snapshot_bench import GiB, TARGET_REVISIONS, Measurement, _cpu_ticks, _field_kib, _machine, build, measure  # noqa: E402
 from tests.fixtures.live_etcd import live_etcd, make_live_pki  # noqa: E402
 
 AT = "2025-06-01T12:00:00Z"
@@ -79,8 +78,10 @@ def main() -> None:
         }
         results: dict[str, list[Measurement]] = {name: [] for name in commands}
         memory: dict[str, list[Measurement]] = {name: [] for name in commands}
+        loads: list[float] = []  # the load average at the start of each round: how far to trust the seconds
         ticks_before = _cpu_ticks()
         for _ in range(options.runs):
+            loads.append(os.getloadavg()[0])
             for name, args in commands.items():
                 results[name].append(measure(args, sample_memory=False))
                 memory[name].append(measure(args, sample_memory=True))
@@ -95,15 +96,16 @@ def main() -> None:
     total, steal = (after - before for after, before in zip(ticks_after, ticks_before, strict=True))
     print(f"\nfile: {snapshot} ({snapshot.stat().st_size / GiB:.2f} GiB), revision {offline_info['revision']:,}, "
           f"{offline_info['events']:,} stored events, {offline_info['live_keys']:,} live keys; restored into etcd in {restored:.0f} s")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"machine: {_machine()}")
     print(f"runs: {options.runs} (median shown); CPU stolen by the hypervisor during the runs: {100 * steal / max(total, 1):.1f} %")
+    print("load average (1 min) at the start of each round: " + ", ".join(f"{load:.1f}" for load in loads))
     print(f"etcd server peak RSS (not kforensic's): {etcd_rss:.0f} MiB\n")
-    print("| command | seconds | peak anon PSS (MiB) | peak RSS incl. file pages (MiB) |")
-    print("|---|---:|---:|---:|")
+    print("| command | seconds | CPU seconds | peak anon PSS (MiB) | peak RSS incl. file pages (MiB) |")
+    print("|---|---:|---:|---:|---:|")
     for name, runs in results.items():
-        seconds = statistics.median(m.seconds for m in runs)
+        seconds, cpu = statistics.median(m.seconds for m in runs), statistics.median(m.cpu_seconds for m in runs)
         sampled = memory[name]
-        print(f"| {name} | {seconds:.2f} | {max(m.peak_anon_mib for m in sampled):.0f} | {max(m.peak_rss_mib for m in sampled):.0f} |")
+        print(f"| {name} | {seconds:.2f} | {cpu:.2f} | {max(m.peak_anon_mib for m in sampled):.0f} | {max(m.peak_rss_mib for m in sampled):.0f} |")
 
 
 if __name__ == "__main__":
