@@ -376,3 +376,19 @@ def test_a_stale_compiled_template_is_not_used(demo, monkeypatch):
         assert "<!-- edited after compiling -->" in render_html(demo)  # the template as it is now, compiled in memory
     finally:
         html.template.cache_clear()
+
+
+def test_the_cache_directory_is_not_made_when_the_shipped_compiled_template_fits(tmp_path, monkeypatch):
+    import jinja2
+
+    from analyzer.report import html, html_compiled
+
+    if html_compiled.JINJA2_VERSION != jinja2.__version__:
+        pytest.skip(f"compiled by jinja2 {html_compiled.JINJA2_VERSION}, this is {jinja2.__version__}")
+    monkeypatch.setenv("KFORENSIC_CACHE_DIR", str(tmp_path / "cache"))
+    html.template.cache_clear()
+    try:
+        assert html.template().render
+        assert not (tmp_path / "cache").exists()
+    finally:
+        html.template.cache_clear()

@@ -95,7 +95,8 @@ app = typer.Typer(
         "offline, from an etcd snapshot, a copy of /etc/kubernetes, and the apiserver's logs.\n\n"
         + EXIT_CODES
         + "\n\nNO_COLOR=1 turns colour off; KFORENSIC_DEBUG=1 (or -v) shows the traceback of a bug; "
-        "KFORENSIC_CACHE_DIR=DIR keeps the compiled HTML template there between runs (nothing is cached by default)."
+        "KFORENSIC_CACHE_DIR=DIR keeps the HTML template compiled there when the compiled form kforensic ships does not fit the "
+        "installed jinja2 (nothing is written there otherwise)."
     ),
     no_args_is_help=True,
     add_completion=True,

@@ -115,8 +115,8 @@ def _precompiled(env: Environment) -> Template | None:
 
 @functools.cache
 def template() -> Template:
-    env = environment(_bytecode_cache())
-    return _precompiled(env) or env.get_template(TEMPLATE)
+    # The cache directory is made only when the shipped compiled form does not fit.
+    return _precompiled(environment()) or environment(_bytecode_cache()).get_template(TEMPLATE)
 
 
 def _finding_view(finding: dict[str, Any], is_fix: bool) -> dict[str, Any]:
