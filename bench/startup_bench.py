@@ -60,9 +60,10 @@ def run_once(argv: list[str], env: dict[str, str] | None) -> tuple[float, float,
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, process.returncode
 
 
-def importtime(argv: list[str], env: dict[str, str], top: int) -> None:
+def importtime(python: str, argv: list[str], env: dict[str, str], top: int) -> None:
     """Self time of the imports of one run, summed per top-level package (analyzer per sub-package)."""
-    result = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], env=env, capture_output=True, text=True, cwd=REPO)
+    script = argv[1:] if argv[0] == python else argv  # `python -m analyzer …`, or a console script run by its python
+    result = subprocess.run([python, "-X", "importtime", *script], env=env, capture_output=True, text=True, cwd=REPO)
     totals: collections.Counter[str] = collections.Counter()
     for line in result.stderr.splitlines():
         match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \| *(\S+)", line)
@@ -123,14 +124,14 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; runs: {args.runs} (median shown)")
         print("load average (1 min) at the start of each round: " + ", ".join(f"{load:.1f}" for load in loads))
         print(f"command: {' '.join(kforensic)}" + (f"; before: {args.before_python or args.python} -m analyzer in {args.before}" if args.before else "") + "\n")
-        print("| command | median wall s | min-max wall s | median CPU s | peak RSS MiB | exit |")
-        print("|---|---:|---:|---:|---:|---|")
+        print("| command | median wall s | min-max wall s | median CPU s | min CPU s | peak RSS MiB | exit |")
+        print("|---|---:|---:|---:|---:|---:|---|")
         for name in todo:
             w = walls[name]
-            print(f"| {name} | {statistics.median(w):.3f} | {min(w):.3f}-{max(w):.3f} | {statistics.median(cpus[name]):.3f} "
+            print(f"| {name} | {statistics.median(w):.3f} | {min(w):.3f}-{max(w):.3f} | {statistics.median(cpus[name]):.3f} | {min(cpus[name]):.3f} "
                   f"| {rss[name] / 1024:.0f} | {','.join(map(str, sorted(codes[name])))} |")
         if args.importtime:
-            importtime(todo[next(iter(todo))], env, top=25)
+            importtime(python, todo[next(iter(todo))], env, top=25)
 
 
 if __name__ == "__main__":
