@@ -209,7 +209,7 @@ def evidence_facts(case: OpenedCase, conflicts: list[NodeConflict], logs: ReadLo
             source.possibly_dirty,
             tuple(str(d) for d in freelist.damage),
             snapshot.partial,
-            tuple(str(d) for d in dict.fromkeys(snapshot.damage)) if snapshot.partial else (),
+            tuple(str(d) for d in snapshot.damage) if snapshot.partial else (),
         ))
     handshake: EtcdAccepted | EtcdRefused | None = None
     if live is not None and live.files.cert is not None:
@@ -229,7 +229,7 @@ def evidence_facts(case: OpenedCase, conflicts: list[NodeConflict], logs: ReadLo
         must_gather=gathered,
         handshake=handshake,
         handshake_utc=datetime.now(UTC) if handshake is not None else None,  # the handshake happens now, whatever --at says
-        live_damage=LiveDamage(live.endpoint.url, tuple(str(d) for d in dict.fromkeys(live.damage))) if live is not None and live.partial else None,
+        live_damage=LiveDamage(live.endpoint.url, tuple(str(d) for d in live.damage)) if live is not None and live.partial else None,
         unread_logs=tuple(logs.unread),
     )
 

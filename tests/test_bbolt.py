@@ -8,7 +8,7 @@ import pytest
 
 from analyzer.errors import CorruptEvidence, EvidenceError, TruncatedEvidence, UnsupportedEvidence
 from analyzer.evidence import bbolt
-from analyzer.evidence.bbolt import BUCKET_LEAF_FLAG, Damage, fnv1a64, open_bolt
+from analyzer.evidence.bbolt import BUCKET_LEAF_FLAG, DamageLog, fnv1a64, open_bolt
 from tests.fixtures.boltwriter import meta_page, patch, write_bolt
 
 
@@ -196,7 +196,7 @@ def test_cycle_is_reported_not_followed(tmp_path):
     with open_bolt(path) as db:
         with pytest.raises(CorruptEvidence, match=r"page reached twice"):
             list(db.bucket(b"key").iter_items())
-        damage: list[Damage] = []
+        damage = DamageLog()
         partial = list(db.bucket(b"key").iter_items(damage))
         assert 0 < len(partial) < len(BUCKETS[b"key"])
         assert any("page reached twice" in d.problem and f"page {branch}" in d.problem for d in damage)
@@ -207,11 +207,12 @@ def test_child_outside_the_file_names_the_page(tmp_path):
     layout = write_bolt(path, BUCKETS, leaf_capacity=9, branch_capacity=5)
     patch(path, _first_child_offset(layout), struct.pack("<Q", 10_000))
     with open_bolt(path) as db:
-        damage: list[Damage] = []
+        damage = DamageLog()
         list(db.bucket(b"key").iter_items(damage))
-        assert damage and damage[0].page == 10_000
-        assert "outside the database" in damage[0].problem
-        assert f"referenced from page {layout.branches[b'key'][0]}" in damage[0].problem
+        [lost] = damage
+        assert lost.page == 10_000
+        assert "outside the database" in lost.problem
+        assert f"referenced from page {layout.branches[b'key'][0]}" in lost.problem
 
 
 def test_garbage_page_flags_and_bad_element_offsets(tmp_path):
@@ -221,7 +222,7 @@ def test_garbage_page_flags_and_bad_element_offsets(tmp_path):
     patch(path, first_leaf * 4096 + 8, struct.pack("<H", 0x40))  # flags
     patch(path, second_leaf * 4096 + 16 + 4, struct.pack("<I", 0x7FFF_0000))  # element 0 pos
     with open_bolt(path) as db:
-        damage: list[Damage] = []
+        damage = DamageLog()
         got = {bytes(k) for k, _, _ in db.bucket(b"key").iter_items(damage)}
         problems = {d.page: d.problem for d in damage}
         assert "page flags 0x40" in problems[first_leaf]
@@ -239,19 +240,21 @@ def test_an_element_count_past_the_page_is_damage_on_every_path(tmp_path, page):
     last = max(BUCKETS[b"key"])
     with open_bolt(path) as db:
         bucket = db.bucket(b"key")
-        damage: list[Damage] = []
+        damage = DamageLog()
         assert bucket.last_key(damage) is None
-        assert [(d.page, d.problem) for d in damage] == [(victim, "claims 65535 elements, more than fit in 4096 bytes")]
+        [found] = damage
+        assert found.page == victim and found.problem.startswith("claims 65535 elements, more than fit in 4096 bytes")
+        assert ("referenced from page" in found.problem) == (page == "last-leaf")
         for lookup in (lambda: bucket.get(last), lambda: list(bucket.get_many([last]))):
             with pytest.raises(CorruptEvidence, match="claims 65535 elements"):
                 lookup()
-        walked: list[Damage] = []
+        walked = DamageLog()
         list(bucket.iter_items(walked))
-        assert [d.page for d in walked] == [victim]
+        assert walked.entries == damage.entries  # worded as the walk words it: one entry in a shared log
         if page == "last-leaf":  # leaf_page_ids lists leaves unread; read_leaf is where they are checked
-            read: list[Damage] = []
+            read = DamageLog()
             assert db.read_leaf(victim, read, "key") == []
-            assert read[0].problem == "claims 65535 elements, more than fit in 4096 bytes"
+            assert read.entries[0].problem == "claims 65535 elements, more than fit in 4096 bytes"
 
 
 def test_page_header_with_wrong_id(tmp_path):
@@ -274,7 +277,7 @@ def test_truncated_file_reports_missing_pages(tmp_path):
     with open_bolt(path) as db:
         assert db.missing_pages == 3
         assert "truncated" in db.file_damage()[-1].problem
-        damage: list[Damage] = []
+        damage = DamageLog()
         list(db.bucket(b"key").iter_items(damage))
         assert damage  # the pages past the cut are named, the rest was read
         with pytest.raises(TruncatedEvidence):
@@ -296,7 +299,7 @@ def test_a_meta_claiming_more_pages_than_the_file_costs_only_the_file(tmp_path, 
         assert db.high_water == claimed and db.file_pages == layout.high_water
         assert db.missing_pages == claimed - layout.high_water
         assert "file is truncated" in db.file_damage()[-1].problem
-        damage: list[Damage] = []
+        damage = DamageLog()
         assert items_of(db, b"key") == BUCKETS[b"key"]
         assert sum(1 for _ in db.bucket(b"key").iter_items(damage)) == len(BUCKETS[b"key"]) and not damage
         assert db.bucket(b"key").count() == len(BUCKETS[b"key"])

@@ -12,7 +12,7 @@ Two rules make the reader safe on damaged files:
   page that points back up (a cycle) or is reached twice is reported, not followed.
 
 A walk either raises ``CorruptEvidence``/``TruncatedEvidence`` naming the page, or, when the caller
-passes a ``Damage`` list, records the problem there, skips the unreadable subtree and carries on.
+passes a ``DamageLog``, records the problem there, skips the unreadable subtree and carries on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from analyzer.evidence.bbolt_format import (
     PGID_NO_FREELIST,
     SALVAGE_EVIDENCE_PAGES,
     VERSION,
-    Damage,
     Layout,
     Meta,
     describe_magic,
@@ -47,13 +46,14 @@ from analyzer.evidence.bbolt_format import (
     leaf_elements,
 )
 from analyzer.evidence.bbolt_tree import Bucket, Leaf
+from analyzer.evidence.damage_log import Damage, DamageLog
 from analyzer.evidence.mapping import Mapped, map_file
 
 # Readers import these from here, where the file is opened.
 _MAGIC_BYTES = MAGIC_BYTES
 __all__ = [
     "BRANCH_PAGE", "BUCKET_LEAF_FLAG", "ELEMENT_SIZE", "LEAF_PAGE", "LITTLE_ENDIAN", "MAX_DEPTH", "META_CHECKSUMMED",
-    "META_OFFSET", "PAGE_HEADER_SIZE", "PGID_NO_FREELIST", "BoltDB", "Bucket", "Damage", "Mapped", "Meta", "fnv1a64",
+    "META_OFFSET", "PAGE_HEADER_SIZE", "PGID_NO_FREELIST", "BoltDB", "Bucket", "Damage", "DamageLog", "Mapped", "Meta", "fnv1a64",
     "leaf_elements", "map_file", "open_bolt",
 ]
 
@@ -171,25 +171,25 @@ class BoltDB:
             raise CorruptEvidence(self.source, f"claims {count} elements, more than fit in {end - start} bytes", f"page {pgid}")
         return flags, count, overflow, start, end
 
-    def read_leaf(self, pgid: int, damage: list[Damage], bucket: str) -> list[tuple[int, int, int, int]]:
+    def read_leaf(self, pgid: int, log: DamageLog, bucket: str) -> list[tuple[int, int, int, int]]:
         """The elements of one leaf page named by id (see ``Bucket.leaf_page_ids``), damage recorded."""
-        for _pgid, data, start, end, count in self.leaves_by_id([pgid], damage, bucket):
+        for _pgid, data, start, end, count in self.leaves_by_id([pgid], log, bucket):
             elements, broken = leaf_elements(self.layout, data, start, end, count)
             if broken is not None:
-                damage.append(Damage(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", bucket))
+                log.record(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", bucket)
             return elements
         return []
 
-    def leaves_by_id(self, pages: Iterable[int], damage: list[Damage], bucket: str) -> Iterator[Leaf]:
+    def leaves_by_id(self, pages: Iterable[int], log: DamageLog, bucket: str) -> Iterator[Leaf]:
         """Leaf pages named by id (``Bucket.leaf_page_ids``), each checked here; damage recorded."""
         for pgid in pages:
             try:
                 flags, count, _overflow, start, end = self.page_bounds(pgid)
             except CorruptEvidence as err:
-                damage.append(Damage(pgid, err.problem, bucket))
+                log.record(pgid, err.problem, bucket)
                 continue
             if flags != LEAF_PAGE:
-                damage.append(Damage(pgid, f"page flags {flags:#x} do not make a leaf page", bucket))
+                log.record(pgid, f"page flags {flags:#x} do not make a leaf page", bucket)
                 continue
             yield pgid, self.data, start, end, count
 
@@ -205,8 +205,8 @@ class BoltDB:
             raise CorruptEvidence(self.source, "neither meta page is valid; the tree cannot be walked (try --salvage)")
         return Bucket(self, b"", self.meta.root, None)
 
-    def bucket(self, name: bytes, damage: list[Damage] | None = None) -> Bucket | None:
-        return self.root().bucket(name, damage)
+    def bucket(self, name: bytes, log: DamageLog | None = None) -> Bucket | None:
+        return self.root().bucket(name, log)
 
     # -- salvage -------------------------------------------------------------------------------
 

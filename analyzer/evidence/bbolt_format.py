@@ -1,8 +1,8 @@
-"""The bbolt file format: page and element layouts, the meta page, and what damage looks like.
+"""The bbolt file format: page and element layouts and the meta page.
 
 Layout facts are from ``shared/docs/etcd-snapshot-format.md`` section A, which cites etcd-io/bbolt
 (page.go, db.go, bucket.go). Readers of the file are in ``bbolt`` (opening, pages) and
-``bbolt_tree`` (buckets and the one tree walk).
+``bbolt_tree`` (buckets and the one tree walk). What damage looks like is ``damage_log``'s.
 """
 
 from __future__ import annotations
@@ -85,20 +85,6 @@ class Meta:
         return self.problem is None
 
 
-@dataclass(frozen=True)
-class Damage:
-    """A part of the file that could not be read; the rest was read around it."""
-
-    page: int | None
-    problem: str
-    bucket: str = ""
-
-    def __str__(self) -> str:
-        where = f"page {self.page}" if self.page is not None else "file"
-        scope = f" (bucket {self.bucket})" if self.bucket else ""
-        return f"{where}{scope}: {self.problem}"
-
-
 def describe_magic(head: bytes) -> str:
     """A human hint for a file that is not bbolt, from its first bytes."""
     if head.startswith(b"\x1f\x8b"):
@@ -136,7 +122,6 @@ def leaf_elements(
         elements.append((flags, kstart, kstart + ksize, vend))
         offset += ELEMENT_SIZE
     return elements, None
-
 
 
 class Pages(Protocol):

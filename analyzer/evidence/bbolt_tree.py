@@ -3,8 +3,13 @@
 A bucket is a B+tree rooted at a page, or an inline pseudo page inside its parent's value
 (bbolt bucket.go). Every full read of a bucket goes through ``Bucket.leaves``: iterative, bounded
 in depth, and marking each page it enters in a one-byte-per-page bitmap, so a page that points
-back up (a cycle) or is reached twice is reported, not followed. Point lookups (``get``,
-``get_many``, ``last_key``) descend one path and are bounded by the same depth.
+back up (a cycle) or is reached twice is reported, not followed. ``walk_tree`` is the same walk
+over a whole file, nested buckets included, for whoever accounts for every page (the freelist
+check), told each page through a ``PageVisitor``. Point lookups (``get``, ``get_many``,
+``last_key``) descend one path and are bounded by the same depth.
+
+Readers take a ``DamageLog``: with one, damage is recorded there and read around; without one
+(None), the first damage raises ``CorruptEvidence``.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import mmap
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
+from typing import Protocol
+
 from analyzer.errors import CorruptEvidence
 from analyzer.evidence.bbolt_format import (
     BRANCH_PAGE,
@@ -21,14 +28,30 @@ from analyzer.evidence.bbolt_format import (
     LEAF_PAGE,
     MAX_DEPTH,
     PAGE_HEADER_SIZE,
-    Damage,
     Pages,
     leaf_elements,
 )
+from analyzer.evidence.damage_log import DamageLog
 
 # A leaf page as the walk hands it out: (page id, buffer, start, end, element count); the page id
 # is None for an inline bucket, whose buffer is its parent's value.
 Leaf = tuple[int | None, mmap.mmap | bytes, int, int, int]
+_BIT0 = bytes(b & 1 for b in range(256))
+
+
+class PageVisitor(Protocol):
+    """Told of every page the walk meets. The walk keeps the visited set, the depth limit and the
+    damage; a visitor only accounts (``freelist`` does bbolt's page accounting with one)."""
+
+    def entered(self, pgid: int, flags: int, overflow: int) -> None:
+        """A page read for the first time (its header checked), before its children."""
+
+    def reached_again(self, pgid: int) -> None:
+        """A page already entered, referenced once more; it is not followed again."""
+
+    def lost(self, pgid: int) -> None:
+        """A page that could not be read, or lies past the depth limit: its subtree is unknown."""
+
 
 class Bucket:
     """One bucket: a B+tree rooted at a page, or an inline pseudo page inside its parent's value."""
@@ -47,34 +70,33 @@ class Bucket:
     def label(self) -> str:
         return self.name.decode("utf-8", "replace")
 
-    def iter_items(self, damage: list[Damage] | None = None) -> Iterator[tuple[bytes, bytes, int]]:
+    def iter_items(self, log: DamageLog | None = None) -> Iterator[tuple[bytes, bytes, int]]:
         """(key, value, flags) in key order; flags & BUCKET_LEAF_FLAG marks a nested bucket."""
-        for pgid, data, start, end, count in self.leaves(damage):
-            for flags, kstart, vstart, vend in self._elements(pgid, data, start, end, count, damage):
+        for pgid, data, start, end, count in self.leaves(log):
+            for flags, kstart, vstart, vend in self._elements(pgid, data, start, end, count, log):
                 yield data[kstart:vstart], data[vstart:vend], flags
 
     def iter_leaf_blocks(
-        self, damage: list[Damage] | None = None
+        self, log: DamageLog | None = None
     ) -> Iterator[tuple[int | None, mmap.mmap | bytes, list[tuple[int, int, int, int]]]]:
         """Leaf pages as (page id, buffer, [(flags, key start, value start, value end)]).
 
         The fast path for full passes over millions of entries: absolute offsets into the
         mapped file, so the caller reads only the bytes it needs (a revision, a key prefix).
         """
-        for pgid, data, start, end, count in self.leaves(damage):
-            yield pgid, data, self._elements(pgid, data, start, end, count, damage)
+        for pgid, data, start, end, count in self.leaves(log):
+            yield pgid, data, self._elements(pgid, data, start, end, count, log)
 
-
-    def leaves(self, damage: list[Damage] | None = None) -> Iterator[Leaf]:
+    def leaves(self, log: DamageLog | None = None) -> Iterator[Leaf]:
         """Every leaf page of the bucket, left to right: the one walk every full read goes through."""
         if self.inline is not None:
-            yield from self._inline_leaf(damage)
+            yield from self._inline_leaf(log)
             return
         data = self.db.data
-        for pgid, start, end, count in self._walk(damage, read_leaves=True):
+        for pgid, start, end, count in self._walk(log, read_leaves=True):
             yield pgid, data, start, end, count
 
-    def leaf_page_ids(self, damage: list[Damage] | None = None) -> list[int]:
+    def leaf_page_ids(self, log: DamageLog | None = None) -> list[int]:
         """The bucket's leaf pages in key order, found by walking branch pages only.
 
         A B+tree keeps its leaves at one depth, so one child's header tells whether a branch's
@@ -83,13 +105,16 @@ class Bucket:
         """
         if self.inline is not None:
             return []
-        return [pgid for pgid, _start, _end, _count in self._walk(damage, read_leaves=False)]
+        return [pgid for pgid, _start, _end, _count in self._walk(log, read_leaves=False)]
 
-    def _walk(self, damage: list[Damage] | None, *, read_leaves: bool) -> Iterator[tuple[int, int, int, int]]:
+    def _walk(
+        self, log: DamageLog | None, *, read_leaves: bool, visitor: PageVisitor | None = None, seen: bytearray | None = None
+    ) -> Iterator[tuple[int, int, int, int]]:
         """(page id, start, end, element count) of each leaf page, left to right.
 
         With ``read_leaves`` False, a branch whose first child is a leaf hands out its children
-        unread, as (page id, 0, 0, 0).
+        unread, as (page id, 0, 0, 0). ``visitor`` is told of every page met (``walk_tree``);
+        ``seen`` is a visited set shared with other walks of the same file.
         """
         db = self.db
         data = db.data
@@ -97,23 +122,30 @@ class Bucket:
         branch_elements = db.layout.BRANCH_ELEMENT.iter_unpack
         # One byte per page the file holds, not per page the meta claims: a damaged meta can claim
         # 2**64 pages, and every page past the file's end fails page_bounds before it is marked.
-        seen = bytearray(min(db.high_water, db.file_pages))
+        if seen is None:
+            seen = bytearray(min(db.high_water, db.file_pages))
         # A stack of (page id, depth, parent) walked so that children come out left to right.
         stack: list[tuple[int, int, int | None]] = [(self.root_page, 0, None)]
         while stack:
             pgid, depth, parent = stack.pop()
             if depth > MAX_DEPTH or (0 <= pgid < len(seen) and seen[pgid]):
+                if visitor is not None:
+                    (visitor.lost if depth > MAX_DEPTH else visitor.reached_again)(pgid)
                 problem = f"tree deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else "page reached twice"
-                self._fail(damage, pgid, f"{problem}{_came_from(parent)}; the tree has a cycle or shared page")
+                self._fail(log, pgid, f"{problem}{_came_from(parent)}; the tree has a cycle or shared page")
                 continue
             try:
-                flags, count, _overflow, start, end = page_bounds(pgid)
+                flags, count, overflow, start, end = page_bounds(pgid)
             except CorruptEvidence as err:
-                if damage is None:
+                if log is None:
                     raise
-                damage.append(Damage(pgid, err.problem + _came_from(parent), self.label))
+                if visitor is not None:
+                    visitor.lost(pgid)
+                log.record(pgid, err.problem + _came_from(parent), self.label)
                 continue
             seen[pgid] = 1
+            if visitor is not None:
+                visitor.entered(pgid, flags, overflow)
             if flags == LEAF_PAGE:
                 yield pgid, start, end, count
             elif flags == BRANCH_PAGE:
@@ -125,7 +157,7 @@ class Bucket:
                 else:
                     stack.extend((child, depth + 1, pgid) for child in reversed(children))
             else:
-                self._fail(damage, pgid, f"page flags {flags:#x} where a branch or leaf page was expected{_came_from(parent)}")
+                self._fail(log, pgid, f"page flags {flags:#x} where a branch or leaf page was expected{_came_from(parent)}")
 
     def _is_leaf(self, pgid: int) -> bool:
         try:
@@ -133,62 +165,63 @@ class Bucket:
         except CorruptEvidence:
             return False
 
-    def _inline_leaf(self, damage: list[Damage] | None) -> Iterator[Leaf]:
+    def _inline_leaf(self, log: DamageLog | None) -> Iterator[Leaf]:
         assert self.inline is not None
         _, flags, count, _ = self.db.layout.PAGE_HEADER.unpack_from(self.inline, 0)
         if flags != LEAF_PAGE:
-            self._fail(damage, None, f"inline bucket {self.label!r} has page flags {flags:#x}, expected a leaf")
+            self._fail(log, None, f"inline bucket {self.label!r} has page flags {flags:#x}, expected a leaf")
             return
         if PAGE_HEADER_SIZE + count * ELEMENT_SIZE > len(self.inline):
-            self._fail(damage, None, f"inline bucket {self.label!r} claims {count} elements but is {len(self.inline)} bytes")
+            self._fail(log, None, f"inline bucket {self.label!r} claims {count} elements but is {len(self.inline)} bytes")
             return
         yield None, self.inline, 0, len(self.inline), count
 
-    def count(self, damage: list[Damage] | None = None) -> int:
+    def count(self, log: DamageLog | None = None) -> int:
         """Number of entries, nested buckets included, read from leaf headers alone."""
-        return sum(leaf[4] for leaf in self.leaves(damage))
+        return sum(leaf[4] for leaf in self.leaves(log))
 
-    def iter_buckets(self, damage: list[Damage] | None = None) -> Iterator[Bucket]:
-        for key, value, flags in self.iter_items(damage):
+    def iter_buckets(self, log: DamageLog | None = None) -> Iterator[Bucket]:
+        for key, value, flags in self.iter_items(log):
             if flags & BUCKET_LEAF_FLAG:
-                child = self._open_child(bytes(key), value, damage)
+                child = self._open_child(bytes(key), value, log)
                 if child is not None:
                     yield child
 
-    def bucket(self, name: bytes, damage: list[Damage] | None = None) -> Bucket | None:
-        for child in self.iter_buckets(damage):
+    def bucket(self, name: bytes, log: DamageLog | None = None) -> Bucket | None:
+        for child in self.iter_buckets(log):
             if child.name == name:
                 return child
         return None
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _open_child(self, name: bytes, value: bytes, damage: list[Damage] | None) -> Bucket | None:
+    def _open_child(self, name: bytes, value: bytes, log: DamageLog | None) -> Bucket | None:
         layout = self.db.layout
         label = name.decode("utf-8", "replace")
         if len(value) < IN_BUCKET_SIZE:
-            self._fail(damage, None, f"bucket header of {label!r} is {len(value)} bytes, expected at least 16")
+            self._fail(log, None, f"bucket header of {label!r} is {len(value)} bytes, expected at least 16")
             return None
         root, _sequence = layout.IN_BUCKET.unpack_from(value, 0)
         if root != 0:
             return Bucket(self.db, name, root, None)
         inline = bytes(value[IN_BUCKET_SIZE:])
         if len(inline) < PAGE_HEADER_SIZE:
-            self._fail(damage, None, f"inline bucket {label!r} is too short for a page header")
+            self._fail(log, None, f"inline bucket {label!r} is too short for a page header")
             return None
         return Bucket(self.db, name, 0, inline)
 
-    def _fail(self, damage: list[Damage] | None, pgid: int | None, problem: str) -> None:
-        if damage is None:
+    def _fail(self, log: DamageLog | None, pgid: int | None, problem: str) -> None:
+        if log is None:
             where = f"page {pgid}" if pgid is not None else f"bucket {self.label}"
             raise CorruptEvidence(self.db.source, problem, where)
-        damage.append(Damage(pgid, problem, self.label))
+        log.record(pgid, problem, self.label)
+
     def _elements(
-        self, pgid: int | None, data: mmap.mmap | bytes, start: int, end: int, count: int, damage: list[Damage] | None
+        self, pgid: int | None, data: mmap.mmap | bytes, start: int, end: int, count: int, log: DamageLog | None
     ) -> list[tuple[int, int, int, int]]:
         elements, broken = leaf_elements(self.db.layout, data, start, end, count)
         if broken is not None:
-            self._fail(damage, pgid, f"element {broken} points past the end of the page ({end - start} bytes)")
+            self._fail(log, pgid, f"element {broken} points past the end of the page ({end - start} bytes)")
         return elements
 
     # -- point access --------------------------------------------------------------------------
@@ -286,36 +319,74 @@ class Bucket:
                 hi = mid
         return None
 
-    def last_key(self, damage: list[Damage] | None = None) -> bytes | None:
-        """The greatest key, following the last child of every branch."""
+    def last_key(self, log: DamageLog | None = None) -> bytes | None:
+        """The greatest key, following the last child of every branch.
+
+        Damage is worded as the walk words it (the page, and the page it was referenced from), so
+        a page the walk reported already is the same entry of the log, not a second one.
+        """
         if self.inline is not None:
             greatest = None
-            for key, _value, _flags in self.iter_items(damage):
+            for key, _value, _flags in self.iter_items(log):
                 greatest = bytes(key)
             return greatest
         layout = self.db.layout
-        pgid = self.root_page
-        for _depth in range(MAX_DEPTH):
+        pgid, parent = self.root_page, None
+        path: set[int] = set()
+        for _depth in range(MAX_DEPTH + 1):
+            if pgid in path:
+                self._fail(log, pgid, f"page reached twice{_came_from(parent)}; the tree has a cycle or shared page")
+                return None
+            path.add(pgid)
             try:
                 flags, count, _overflow, span = self.db.page(pgid)
             except CorruptEvidence as err:
-                if damage is None:
+                if log is None:
                     raise
-                damage.append(Damage(pgid, err.problem, self.label))
+                log.record(pgid, err.problem + _came_from(parent), self.label)
                 return None
             if count == 0:
                 return None
             last = PAGE_HEADER_SIZE + (count - 1) * ELEMENT_SIZE
             if flags == BRANCH_PAGE:
-                pgid = layout.BRANCH_ELEMENT.unpack_from(span, last)[2]
+                pgid, parent = layout.BRANCH_ELEMENT.unpack_from(span, last)[2], pgid
                 continue
             if flags != LEAF_PAGE:
-                self._fail(damage, pgid, f"page flags {flags:#x} where a branch or leaf page was expected")
+                self._fail(log, pgid, f"page flags {flags:#x} where a branch or leaf page was expected{_came_from(parent)}")
                 return None
             _flags, pos, ksize, _vsize = layout.LEAF_ELEMENT.unpack_from(span, last)
             return bytes(span[last + pos : last + pos + ksize])
-        self._fail(damage, pgid, f"tree deeper than {MAX_DEPTH} levels; probably a cycle")
+        self._fail(log, pgid, f"tree deeper than {MAX_DEPTH} levels{_came_from(parent)}; the tree has a cycle or shared page")
         return None
+
+
+def walk_tree(db: Pages, root: int, log: DamageLog, visitor: PageVisitor) -> None:
+    """Every page of the tree rooted at ``root``, nested buckets included, through the one walk.
+
+    One visited set for the whole file, so a page shared by two buckets is reached again, not
+    walked twice; nested buckets are taken depth first in key order, as bbolt's
+    ``recursivelyCheckBucket`` takes them (tx_check.go). Inline buckets have no pages of their own.
+    """
+    seen = bytearray(min(db.high_water, db.file_pages))
+    data = db.data
+    flag_byte = 0 if db.layout.order == "little" else 3  # the low byte of each element's u32 flags
+    buckets = [Bucket(db, b"", root, None)]
+    while buckets:
+        bucket = buckets.pop()
+        children: list[Bucket] = []
+        for pgid, start, end, count in bucket._walk(log, read_leaves=True, visitor=visitor, seen=seen):
+            first = start + PAGE_HEADER_SIZE
+            # Most leaves hold no nested bucket: one look at the flag bytes skips them unparsed.
+            if b"\x01" not in data[first : first + count * ELEMENT_SIZE][flag_byte::ELEMENT_SIZE].translate(_BIT0):
+                continue
+            for flags, kstart, vstart, vend in bucket._elements(pgid, data, start, end, count, log):
+                if flags & BUCKET_LEAF_FLAG:
+                    child = bucket._open_child(bytes(data[kstart:vstart]), data[vstart:vend], log)
+                    if child is None:
+                        visitor.lost(pgid)  # a bucket that cannot be opened hides whatever it holds
+                    elif child.inline is None:
+                        children.append(child)
+        buckets.extend(reversed(children))
 
 
 def _came_from(parent: int | None) -> str:

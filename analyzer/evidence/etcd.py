@@ -2,10 +2,20 @@
 
 Facts from ``shared/docs/etcd-snapshot-format.md`` sections B and C (etcd-io/etcd
 server/storage/mvcc, server/storage/schema, etcdutl/snapshot). The records themselves are in
-``mvcc``, the index pass in ``etcd_index``, the appended SHA-256 in ``snapshot_hash``.
+``mvcc``, the index pass in ``etcd_index``, the appended SHA-256 in ``snapshot_hash``, ``--salvage``
+in ``etcd_salvage``.
 
 Memory stays flat in the size of the file: the snapshot is mapped, values are read only when
 asked for, and an index holds one small integer per live key (plus its history when requested).
+
+What could not be read goes to one ``DamageLog``, created at open and passed to every reader.
+Two kinds of read write to it. The *survey* (``Snapshot.survey``) visits every page and element of
+every bucket the analysis reads (the index pass for ``key``, one walk of each other bucket, the
+members' JSON); ``damage`` and ``partial`` run it first, so whatever was read before, the tree's
+damage is all there. *Value reads* (``iter_read``) can add only what a value itself shows: a record
+that does not decode, or a revision a lookup cannot reach; each entry names its revision. So the
+log, and ``partial``, are the same for the same reads in any order, and final once the values the
+analysis needs are read.
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from analyzer.errors import CorruptEvidence
-from analyzer.evidence.bbolt import BoltDB, Bucket, Damage, Mapped, open_bolt
+from analyzer.evidence.bbolt import BoltDB, Bucket, Mapped, open_bolt
+from analyzer.evidence.damage_log import DamageLog
 from analyzer.evidence.etcd_index import (
     DEFAULT_WORKERS,
     Run,
@@ -25,6 +36,7 @@ from analyzer.evidence.etcd_index import (
     index_leaves,
     merge_runs,
 )
+from analyzer.evidence.etcd_salvage import Salvaged, salvage_records
 from analyzer.evidence.freelist import FreelistCheck, check_freelist
 from analyzer.evidence.mapping import map_file
 from analyzer.evidence.mvcc import (
@@ -80,18 +92,16 @@ class Snapshot(EtcdStore):
         data_size = self.file_size - TRAILER_SIZE if self.has_trailer else self.file_size
         self.db: BoltDB = open_bolt(path, data_size=data_size, salvage=salvage, mapped=mapped)
         self.salvage_mode = salvage
-        self.damage: list[Damage] = self.db.file_damage()
+        self._log = DamageLog(self.db.file_damage())
         stray = data_size - self.db.size
         if not self.has_trailer and 0 < stray < TRAILER_SIZE:
             # A database is whole pages; a few bytes more is a `snapshot save` trailer cut short.
-            self.damage.append(
-                Damage(None, f"{stray} bytes follow the last page where a 32-byte SHA-256 trailer belongs: the file was cut short")
-            )
+            self._log.record(None, f"{stray} bytes follow the last page where a 32-byte SHA-256 trailer belongs: the file was cut short")
+        self._surveyed_buckets = self._surveyed_key = False
+        self._revision: int | None = None
         self._hashing: BackgroundHash | None = None
-        self._salvaged: list[KeyValue] | None = None
-        self._salvaged_index: dict[int, KeyValue] | None = None
+        self._salvaged: Salvaged | None = None
         self._buckets: dict[bytes, Bucket | None] = {}
-        self._salvage_report: SalvageReport | None = None
         self._freelist: FreelistCheck | None = None
         self._on_close: list[Callable[[], None]] = []
 
@@ -111,6 +121,31 @@ class Snapshot(EtcdStore):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- damage --------------------------------------------------------------------------------
+
+    @property
+    def damage(self) -> DamageLog:
+        """Everything that could not be read, the survey's findings always among it."""
+        self.survey()
+        return self._log
+
+    def survey(self) -> None:
+        """The reads that decide the tree's damage, each run once: every page and element of every
+        top-level bucket (the index pass walks ``key``; a pass that keeps nothing runs when no index
+        was asked for) and the members' JSON. Point lookups descend pages the survey reads, so
+        they find nothing it would not; etcd nests no buckets below the top level."""
+        if self.db.meta is None:
+            return  # no tree: the invalid metas are the damage, and salvage reads pages, not buckets
+        if not self._surveyed_buckets:
+            self._surveyed_buckets = True
+            for bucket in self.db.root().iter_buckets(self._log):
+                if bucket.name not in (KEY_BUCKET, MEMBERS_BUCKET):
+                    for _item in bucket.iter_items(self._log):
+                        pass
+            self.members()
+        if not self._surveyed_key:
+            self.index(IndexQuery(prefixes=()))
 
     def check_freelist(self) -> FreelistCheck:
         """The stored freelist against the tree (bbolt's check). Its problems are kept apart from
@@ -149,7 +184,7 @@ class Snapshot(EtcdStore):
     def _bucket(self, name: bytes) -> Bucket | None:
         # Opening a bucket scans the root bucket; reads call this per record, so keep each one.
         if name not in self._buckets:
-            self._buckets[name] = self.db.bucket(name, self.damage) if self.db.meta is not None else None
+            self._buckets[name] = self.db.bucket(name, self._log) if self.db.meta is not None else None
         return self._buckets[name]
 
     def bucket_counts(self, known: dict[bytes, int] | None = None) -> dict[str, int]:
@@ -162,15 +197,15 @@ class Snapshot(EtcdStore):
             return {}
         known = known or {}
         return {
-            bucket.label: known[bucket.name] if bucket.name in known else bucket.count(self.damage)
-            for bucket in self.db.root().iter_buckets(self.damage)
+            bucket.label: known[bucket.name] if bucket.name in known else bucket.count(self._log)
+            for bucket in self.db.root().iter_buckets(self._log)
         }
 
     def _meta_value(self, name: bytes) -> bytes | None:
         bucket = self._bucket(META_BUCKET)
         if bucket is None:
             return None
-        for key, value, _flags in bucket.iter_items(self.damage):
+        for key, value, _flags in bucket.iter_items(self._log):
             if key == name:
                 return bytes(value)
         return None
@@ -204,7 +239,7 @@ class Snapshot(EtcdStore):
         bucket = self._bucket(CLUSTER_BUCKET)
         if bucket is None:
             return None
-        for key, value, _flags in bucket.iter_items(self.damage):
+        for key, value, _flags in bucket.iter_items(self._log):
             if key == b"clusterVersion":
                 return bytes(value).decode("ascii", "replace")
         return None
@@ -214,12 +249,12 @@ class Snapshot(EtcdStore):
         found: list[Member] = []
         if bucket is None:
             return found
-        for key, value, _flags in bucket.iter_items(self.damage):
+        for key, value, _flags in bucket.iter_items(self._log):
             member_id = bytes(key).decode("ascii", "replace")
             try:
                 data = json.loads(bytes(value))
             except ValueError:
-                self.damage.append(Damage(None, f"member {member_id} is not valid JSON", "members"))
+                self._log.record(None, f"member {member_id} is not valid JSON", "members")
                 continue
             # etcd stores RaftAttributes and Attributes flattened into one JSON object.
             found.append(
@@ -237,20 +272,25 @@ class Snapshot(EtcdStore):
 
     def iter_raw_revisions(self) -> Iterator[tuple[bytes | memoryview, bytes | memoryview]]:
         """(revision key, KeyValue bytes) in revision order, read through the tree."""
+        for _pgid, key, value in self._iter_records():
+            yield key, value
+
+    def _iter_records(self) -> Iterator[tuple[int | None, bytes | memoryview, bytes | memoryview]]:
         bucket = self._bucket(KEY_BUCKET)
         if bucket is None:
             return
-        for key, value, _flags in bucket.iter_items(self.damage):
-            yield key, value
+        for pgid, data, elements in bucket.iter_leaf_blocks(self._log):
+            for _flags, kstart, vstart, vend in elements:
+                yield pgid, data[kstart:vstart], data[vstart:vend]
 
     def iter_events(self) -> Iterator[KeyValue]:
         """Every surviving event in revision order, salvaged ones merged in when salvaging."""
         salvaged = iter(self.salvaged_records()) if self.salvage_mode else iter(())
         pending = next(salvaged, None)
-        for raw_key, raw_value in self.iter_raw_revisions():
+        for pgid, raw_key, raw_value in self._iter_records():
             revision = load_revision(raw_key)
             if revision is None:
-                self.damage.append(Damage(None, f"key {bytes(raw_key).hex()} is not a revision", "key"))
+                self._log.record(pgid, f"key {bytes(raw_key).hex()} is not a revision", KEY_BUCKET.decode())  # as the index pass words it
                 continue
             while pending is not None and pending.revision < revision:
                 yield pending
@@ -258,30 +298,32 @@ class Snapshot(EtcdStore):
             try:
                 yield load_key_value(revision, raw_value, source=self.source)
             except CorruptEvidence as err:
-                self.damage.append(Damage(None, err.problem, "key"))
+                self._lost(revision, err)
         while pending is not None:
             yield pending
             pending = next(salvaged, None)
+        self._surveyed_key = True  # every page and record of the key bucket was read
 
     def index(self, query: IndexQuery, progress: Callable[[int], None] | None = None, workers: int | None = None) -> KeyIndex:
         """One pass over every revision (``etcd_index``). ``progress`` is called with the number of
         events seen so far. ``workers`` processes (default: ``DEFAULT_WORKERS``) index consecutive
-        runs of leaf pages, merged in revision order."""
+        runs of leaf pages, merged in revision order. Every pass surveys the key bucket whole."""
         workers = workers if workers is not None else DEFAULT_WORKERS
         bucket = self._bucket(KEY_BUCKET)
-        run = Run()
+        log = self._log
+        run = Run(damage=log)
         if self.salvage_mode:
             for record in self.iter_events():
                 revision = record.revision
                 index_event(run, revision.main, revision.sub, int(revision.tombstone), record.key, query)
-            index = merge_runs([run])
+            index = merge_runs([run], log)
         elif bucket is None or bucket.inline is not None or workers < 2:
             if bucket is not None:
-                index_leaves(run, bucket.leaves(self.damage), self.db.layout.LEAF_ELEMENT.iter_unpack, query, progress)
-            index = merge_runs([run])
+                index_leaves(run, bucket.leaves(log), self.db.layout.LEAF_ELEMENT.iter_unpack, query, progress)
+            index = merge_runs([run], log)
         else:
-            index = index_in_parallel(self.db, bucket, (self.path, self.offset), query, workers, progress, self.damage)
-        self.damage.extend(index.damage)
+            index = index_in_parallel(self.db, bucket, (self.path, self.offset), query, workers, progress, log)
+        self._surveyed_key = True
         return index
 
     def read(self, packed: int) -> KeyValue:
@@ -312,75 +354,53 @@ class Snapshot(EtcdStore):
                 for revision, raw in zip(revisions, bucket.get_many(r.key() for r in revisions), strict=False):
                     done += 1
                     if raw is None:
-                        self.damage.append(Damage(None, f"revision {revision} is not in the key bucket", "key"))
+                        self._log.record(None, f"revision {revision} is not in the key bucket", "key")
                         continue
                     try:
                         yield load_key_value(revision, raw, source=self.source)
                     except CorruptEvidence as err:
-                        self.damage.append(Damage(None, err.problem, "key"))
+                        self._lost(revision, err)
             except CorruptEvidence:
                 pass  # a damaged page on the way: the lookups one by one say which revisions it hides
         for one in packed[done:]:
             try:
                 yield self.read(one)
             except CorruptEvidence as err:
-                self.damage.append(Damage(None, err.problem, "key"))
+                self._lost(unpack_revision(one), err)
+
+    def _lost(self, revision: Revision, err: CorruptEvidence) -> None:
+        """A value read that failed: one entry per revision lost. A page on the way down names no
+        revision, so the entry names the one it hides (each loss counts once in the log)."""
+        named = err.where is None or err.where.startswith("revision")
+        self._log.record(None, err.problem if named else f"revision {revision} cannot be read ({err.where}): {err.problem}", "key")
 
     @property
     def revision(self) -> int:
         """Main revision of the last stored event: what ``etcdutl snapshot status`` prints."""
-        bucket = self._bucket(KEY_BUCKET)
-        last = 0
-        if bucket is not None:
-            last_key = bucket.last_key(self.damage)
-            parsed = load_revision(last_key) if last_key is not None else None
-            last = parsed.main if parsed else 0
-        return last
+        if self._revision is None:
+            bucket = self._bucket(KEY_BUCKET)
+            last = 0
+            if bucket is not None:
+                last_key = bucket.last_key(self._log)
+                parsed = load_revision(last_key) if last_key is not None else None
+                last = parsed.main if parsed else 0
+            self._revision = last
+        return self._revision
 
     # -- salvage -------------------------------------------------------------------------------
 
-    def salvaged_records(self) -> list[KeyValue]:
-        """Revision records the tree walk cannot reach, from a scan of every leaf page."""
+    def _salvage(self) -> Salvaged:
         if self._salvaged is None:
-            reachable = {
-                revision.packed
-                for revision in (load_revision(raw_key) for raw_key, _ in self.iter_raw_revisions())
-                if revision is not None
-            }
-            found: dict[int, KeyValue] = {}
-            pages: set[int] = set()
-            for pgid, record in _scan_revision_records(self.db, reachable):
-                packed = record.revision.packed
-                if packed not in found:
-                    found[packed] = record
-                    pages.add(pgid)
-            self._salvaged = [found[k] for k in sorted(found)]
-            self._salvage_report = SalvageReport(len(reachable), len(found), tuple(sorted(pages)))
+            reachable = {revision.packed for revision in (load_revision(key) for key, _ in self.iter_raw_revisions()) if revision is not None}
+            self._salvaged = salvage_records(self.db, reachable)
         return self._salvaged
 
+    def salvaged_records(self) -> list[KeyValue]:
+        """Revision records the tree walk cannot reach, from a scan of every leaf page."""
+        return self._salvage().records
+
     def _salvaged_by_revision(self) -> dict[int, KeyValue]:
-        if self._salvaged_index is None:
-            self._salvaged_index = {record.revision.packed: record for record in self.salvaged_records()}
-        return self._salvaged_index
+        return self._salvage().by_revision
 
     def salvage_report(self) -> SalvageReport:
-        self.salvaged_records()
-        assert self._salvage_report is not None
-        return self._salvage_report
-
-
-
-def _scan_revision_records(db: BoltDB, skip: set[int]) -> Iterator[tuple[int, KeyValue]]:
-    """Leaf elements anywhere in the file that decode as etcd revision records, but those in ``skip``
-    (the ones the tree reaches: decoding them only to drop them would double the work)."""
-    for pgid, raw_key, raw_value, flags in db.iter_items_anywhere():
-        revision = load_revision(raw_key) if not flags else None
-        if revision is None or revision.packed in skip:
-            continue
-        try:
-            record = load_key_value(revision, raw_value, source=db.source, salvaged=True)
-        except CorruptEvidence:
-            continue
-        # A put records its own revision as mod_revision; that rules out look-alike garbage.
-        if record.key and (revision.tombstone or record.mod_revision == revision.main):
-            yield pgid, record
+        return self._salvage().report

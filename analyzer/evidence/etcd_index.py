@@ -20,8 +20,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from analyzer.evidence.bbolt import BoltDB, Bucket, map_file, open_bolt
-from analyzer.evidence.bbolt_format import ELEMENT_SIZE, PAGE_HEADER_SIZE, Damage
+from analyzer.evidence.bbolt_format import ELEMENT_SIZE, PAGE_HEADER_SIZE
 from analyzer.evidence.bbolt_tree import Leaf
+from analyzer.evidence.damage_log import DamageLog
 from analyzer.evidence.mvcc import (
     DELETE_RECORD_HEAD,
     PUT_RECORD_HEAD,
@@ -42,7 +43,11 @@ _LABEL = "key"
 
 @dataclass
 class Run:
-    """One run of consecutive events, indexed: the last event per key (bit 0 set for a delete)."""
+    """One run of consecutive events, indexed: the last event per key (bit 0 set for a delete).
+
+    ``damage`` is the log the run records into: the store's own in one process, a fresh one in a
+    worker (sent back with the run and merged into the store's).
+    """
 
     last: dict[bytes, int] = field(default_factory=dict)
     history: dict[bytes, list[int]] = field(default_factory=dict)
@@ -52,7 +57,7 @@ class Run:
     out_of_order: int = 0
     first_main: int = -1
     last_main: int = 0
-    damage: list[Damage] = field(default_factory=list)
+    damage: DamageLog = field(default_factory=DamageLog)
 
 
 def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[bytes], Iterator[tuple[int, int, int, int]]],
@@ -69,7 +74,7 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
     prefixes = query.prefixes
     every_history, history_keys, history_prefixes = query.history, query.keys, query.history_prefixes or None
     tracks_history = every_history or bool(history_keys) or history_prefixes is not None
-    damage = run.damage
+    record = run.damage.record
     events, skipped, tombstones, out_of_order = run.events, run.skipped, run.tombstones, run.out_of_order
     first_main, last_main = run.first_main, run.last_main
     put_size, delete_size, mark = REVISION_KEY_SIZE, REVISION_KEY_SIZE + 1, TOMBSTONE_MARK
@@ -83,7 +88,7 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
             vend = vstart + vsize
             if vend > end:
                 broken = (offset - start - PAGE_HEADER_SIZE) // ELEMENT_SIZE - 1
-                damage.append(Damage(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", _LABEL))
+                record(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", _LABEL)
                 break
             if ksize == put_size and vsize >= 2:
                 main, separator, sub, tag, length = unpack_put(data, kstart)
@@ -95,7 +100,7 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
                 separator, tombstone = b"", 0
             if separator != b"_" or tombstone < 0:
                 skipped += 1
-                damage.append(Damage(pgid, f"key {data[kstart:vstart].hex()} is not a revision", _LABEL))
+                record(pgid, f"key {data[kstart:vstart].hex()} is not a revision", _LABEL)
                 continue
             if tag == 0x0A and length < 0x80 and vstart + 2 + length <= vend:
                 name = data[vstart + 2 : vstart + 2 + length]
@@ -103,7 +108,7 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
                 found = user_key(data[vstart:vend])
                 if found is None:
                     skipped += 1
-                    damage.append(Damage(pgid, f"revision {main}_{sub} is not an etcd KeyValue record", _LABEL))
+                    record(pgid, f"revision {main}_{sub} is not an etcd KeyValue record", _LABEL)
                     continue
                 name = found
             events += 1
@@ -142,8 +147,9 @@ def index_event(run: Run, main: int, sub: int, tombstone: int, name: bytes, quer
         run.history.setdefault(name, []).append(packed)
 
 
-def merge_runs(runs: Iterable[Run]) -> KeyIndex:
-    """Runs in revision order into one index: a later run's last event for a key wins."""
+def merge_runs(runs: Iterable[Run], log: DamageLog) -> KeyIndex:
+    """Runs in revision order into one index: a later run's last event for a key wins; each run's
+    damage goes to ``log``."""
     index = KeyIndex()
     live = index.live
     for run in runs:
@@ -154,7 +160,8 @@ def merge_runs(runs: Iterable[Run]) -> KeyIndex:
         index.skipped += run.skipped
         index.tombstones += run.tombstones
         index.last_revision = max(index.last_revision, run.last_main)
-        index.damage.extend(run.damage)
+        if run.damage is not log:
+            log.extend(run.damage)
         if not live and not index.history:
             # The first (often only) run: reuse its dict instead of copying it.
             index.live = live = run.last
@@ -172,12 +179,12 @@ def merge_runs(runs: Iterable[Run]) -> KeyIndex:
 
 
 def index_in_parallel(db: BoltDB, bucket: Bucket, where: tuple[str, int], query: IndexQuery, workers: int,
-                      progress: Callable[[int], None] | None, damage: list[Damage]) -> KeyIndex:
+                      progress: Callable[[int], None] | None, log: DamageLog) -> KeyIndex:
     """The pass over consecutive runs of leaf pages in ``workers`` processes (``where``: the path and
     offset the workers map the file from), merged in revision order."""
-    pages = bucket.leaf_page_ids(damage)
+    pages = bucket.leaf_page_ids(log)
     if not pages:  # a damaged root: nothing to hand out, the damage is already recorded
-        return merge_runs([])
+        return merge_runs([], log)
     # A few runs per worker keep them all busy; each run's result is one dict of its keys.
     runs = max(1, min(len(pages) // 256, workers * 3))
     size = -(-len(pages) // runs)
@@ -198,7 +205,7 @@ def index_in_parallel(db: BoltDB, bucket: Bucket, where: tuple[str, int], query:
                     progress(done)
                 yield run
 
-    return merge_runs(in_order())
+    return merge_runs(in_order(), log)
 
 
 def _index_leaf_run(args: tuple[str, str, int, int, list[int], IndexQuery]) -> Run:

@@ -27,6 +27,12 @@ A meta carrying ``PGID_NO_FREELIST`` (etcd on Linux sets ``NoFreelistSync``, etc
 server/storage/backend/config_linux.go) has no list to check: bbolt rebuilds it as "every
 unreachable page" (``db.freepages``), which is consistent by construction.
 
+The pages are met through the one walk of ``bbolt_tree`` (``walk_tree``), with its visited set and
+depth limit; this module only accounts for what it is told (bbolt's ``verifyPageReachable``). One
+difference from bbolt follows from the visited set: a page reached a second time is reported
+("multiple references") but not followed again, so the pages below a shared or cycling page are
+reported once, where bbolt (which has no visited set) reports each of them again.
+
 Costs: one walk over branch pages and page headers, plus the flag bytes of leaf elements to find
 nested buckets; marks are one byte per page, bounded by the file (never by a claimed high-water
 mark).
@@ -41,22 +47,17 @@ from analyzer.errors import CorruptEvidence
 from analyzer.evidence.bbolt import BoltDB
 from analyzer.evidence.bbolt_format import (
     BRANCH_PAGE,
-    BUCKET_LEAF_FLAG,
-    ELEMENT_SIZE,
     FREELIST_PAGE,
     LEAF_PAGE,
-    MAX_DEPTH,
     PAGE_HEADER_SIZE,
     PGID_NO_FREELIST,
-    Damage,
-    leaf_elements,
 )
+from analyzer.evidence.bbolt_tree import walk_tree
+from analyzer.evidence.damage_log import Damage, DamageLog
 
 FREELIST_COUNT_OVERFLOW = 0xFFFF  # page.count at this value: the first id holds the real count (page.go)
 PGID_SIZE = 8
 MAX_REPORTED = 20  # per kind of problem; the rest are summed up in one line
-IN_BUCKET_ROOT = 8  # a bucket value starts with its root page id (u64); 0 means inline
-_BIT0 = bytes(b & 1 for b in range(256))
 
 
 @dataclass
@@ -119,7 +120,11 @@ def check_freelist(db: BoltDB) -> FreelistCheck:
             report.add("already freed", pgid, "already freed")
         else:
             freed[pgid] = 1
-    whole = _walk_tree(db, meta.root, reachable, freed, report)
+    accounting = _Accounting(db, reachable, freed, report)
+    # The walk's own damage is the data readers' to report (they walk the same pages); here it
+    # only matters whether the tree was read whole, which the accounting is told.
+    walk_tree(db, meta.root, DamageLog(), accounting)
+    whole = accounting.whole
     if unreadable is not None:
         report.add("freelist", meta.freelist, _unreadable_freelist(db, meta.freelist, unreadable, reachable, whole))
         return FreelistCheck(synced=True, damage=report.close(), checked_unreachable=False)
@@ -183,50 +188,34 @@ def _read_freelist(db: BoltDB, reachable: bytearray) -> tuple[list[int] | None, 
     return list(struct.unpack_from(f"{db.layout.order_char}{count}Q", db.data, ids_at)), None
 
 
-def _walk_tree(db: BoltDB, root: int, reachable: bytearray, freed: bytearray, report: _Report) -> bool:
-    """Mark every page the tree reaches (nested buckets included); False when part could not be read.
+class _Accounting:
+    """bbolt's ``verifyPageReachable`` (tx_check.go) for each page the walk meets: a ``PageVisitor``."""
 
-    Pages that cannot be read are not reported here: the tree walk that reads the data reports
-    them. Without them the reachable set is incomplete, so "unreachable" would be a guess.
-    """
-    whole = True
-    pages = len(reachable)
-    branch_elements = db.layout.BRANCH_ELEMENT.iter_unpack
-    flag_byte = 0 if db.layout.order == "little" else 3  # the low byte of each element's u32 flags
-    stack: list[tuple[int, int]] = [(root, 0)]
-    while stack:
-        pgid, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            whole = False
-            continue
-        try:
-            flags, count, overflow, start, end = db.page_bounds(pgid)
-        except CorruptEvidence:
-            whole = False
-            continue
-        for page in range(pgid, min(pgid + overflow + 1, pages)):
+    def __init__(self, db: BoltDB, reachable: bytearray, freed: bytearray, report: _Report) -> None:
+        self.db, self.reachable, self.freed, self.report = db, reachable, freed, report
+        self.whole = True  # False once a page could not be read: "unreachable" would then be a guess
+
+    def entered(self, pgid: int, flags: int, overflow: int) -> None:
+        reachable, report = self.reachable, self.report
+        for page in range(pgid, min(pgid + overflow + 1, len(reachable))):
             if reachable[page]:
                 report.add("with multiple references", page, "multiple references")
             reachable[page] = 1
-        if pgid < pages and freed[pgid]:
+        if pgid < len(reachable) and self.freed[pgid]:
             report.add("reachable freed", pgid, "reachable freed")
         elif flags not in (BRANCH_PAGE, LEAF_PAGE):
             report.add("of an invalid type", pgid, f"invalid type: flags {flags:#x}")
-            continue
-        first = start + PAGE_HEADER_SIZE
-        elements = db.data[first : first + count * ELEMENT_SIZE]
-        if flags == BRANCH_PAGE:
-            stack.extend((child, depth + 1) for _pos, _ksize, child in branch_elements(elements))
-            continue
-        # A leaf: descend into nested buckets that live in pages of their own (inline ones have root 0).
-        if b"\x01" not in elements[flag_byte::ELEMENT_SIZE].translate(_BIT0):
-            continue
-        for element_flags, _kstart, vstart, vend in leaf_elements(db.layout, db.data, start, end, count)[0]:
-            if element_flags & BUCKET_LEAF_FLAG and vend - vstart >= IN_BUCKET_ROOT:
-                (child_root,) = db.layout.U64.unpack_from(db.data, vstart)
-                if child_root:
-                    stack.append((child_root, depth + 1))
-    return whole
+
+    def reached_again(self, pgid: int) -> None:
+        # bbolt verifies a page at every reference: each of its ids is a multiple reference now.
+        try:
+            flags, _count, overflow, _start, _end = self.db.page_bounds(pgid)
+        except CorruptEvidence:
+            return
+        self.entered(pgid, flags, overflow)
+
+    def lost(self, pgid: int) -> None:
+        self.whole = False
 
 
 def _unmarked(reachable: bytearray, freed: bytearray) -> list[int]:

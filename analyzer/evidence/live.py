@@ -44,7 +44,7 @@ from analyzer.errors import (
     UsageError,
     os_problem,
 )
-from analyzer.evidence.bbolt_format import Damage
+from analyzer.evidence.damage_log import DamageLog
 from analyzer.evidence.live_tls import (
     DEFAULT_PORT,
     DEFAULT_TIMEOUT,
@@ -124,7 +124,7 @@ class LiveEtcd(EtcdStore):
         self.page_size = page_size
         self.page_bytes = page_bytes
         self.endpoints = [parse_endpoint(url, files) for url in urls]
-        self.damage: list[Damage] = []
+        self._log = DamageLog()  # what reads could not read (EtcdStore.damage)
         self.refused: list[str] = []  # endpoints tried before the one read, and why they failed
         # Where a handle's record is read, at the position its sequence number names: the key (at
         # the pinned revision), or for a handle of a key's history, the key and the earlier
@@ -354,16 +354,16 @@ class LiveEtcd(EtcdStore):
             seq = unpack_revision(handle).sub
             read = self._reads[seq] if seq < len(self._reads) else None
             if read is None:
-                self.damage.append(Damage(None, f"handle {handle} was not made by this reader", "key"))
+                self._log.record(None, f"handle {handle} was not made by this reader", "key")
                 continue
             key, at = (read, self._revision) if isinstance(read, bytes) else read
             response = self._range(key, revision=at)
             if not response.kvs:
-                self.damage.append(Damage(None, f"{key.decode('utf-8', 'replace')} is gone at revision {at}", "key"))
+                self._log.record(None, f"{key.decode('utf-8', 'replace')} is gone at revision {at}", "key")
                 continue
             kv = response.kvs[0]
             if kv.mod_revision != handle >> 33:  # a handle of another reader that names one of ours
-                self.damage.append(Damage(None, f"handle {handle} was not made by this reader", "key"))
+                self._log.record(None, f"handle {handle} was not made by this reader", "key")
                 continue
             yield _key_value(kv)
 

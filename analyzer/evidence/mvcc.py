@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from analyzer.errors import CorruptEvidence
-from analyzer.evidence.bbolt_format import Damage
 from analyzer.pb import etcd_mvcc_pb2 as mvccpb_pb2
 
 KEY_BUCKET = b"key"
@@ -180,7 +179,6 @@ class KeyIndex:
     tombstones: int = 0
     last_revision: int = 0
     out_of_order: int = 0
-    damage: list[Damage] = field(default_factory=list)
 
 
 

@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from analyzer.evidence.bbolt_format import Damage
+from analyzer.evidence.damage_log import DamageLog
 from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member
 
 Progress = Callable[[int], None]
@@ -41,7 +41,7 @@ class EtcdStore(ABC):
     """Latest state, the history that survives compaction, compaction, members and version."""
 
     source: str  # the input as the user named it: a snapshot's path, or the endpoint read
-    damage: list[Damage]
+    _log: DamageLog  # created by the source when it opens; passed to every reader it calls
 
     @property
     @abstractmethod
@@ -58,9 +58,14 @@ class EtcdStore(ABC):
     def cluster_version(self) -> str | None: ...
 
     @property
+    def damage(self) -> DamageLog:
+        """Everything this store's reads could not read, each once, in a stable order."""
+        return self._log
+
+    @property
     def partial(self) -> bool:
         """True when something could not be read; every answer is then a lower bound."""
-        return bool(self.damage)
+        return self.damage.partial
 
     @abstractmethod
     def members(self) -> list[Member]: ...

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from analyzer.evidence.bbolt import Damage
+from analyzer.evidence.damage_log import Damage
 from analyzer.evidence.etcd import Compaction, Member
 from analyzer.views.snapshot_summary import resource_prefix
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from analyzer.evidence.bbolt import Damage
+from analyzer.evidence.damage_log import Damage
 from analyzer.evidence.etcd import (
     Compaction,
     Integrity,
@@ -175,7 +175,7 @@ def summarize_snapshot(
             cluster_version=snapshot.cluster_version,
             storage_version=snapshot.storage_version,
             members=snapshot.members(),
-            damage=list(dict.fromkeys(snapshot.damage)),
+            damage=list(snapshot.damage),  # after every read above: the survey's and the reads' damage, once each
             salvage=salvage,
             freelist=snapshot.check_freelist(),
         )
