@@ -8,14 +8,12 @@ in ``etcd_salvage``.
 Memory stays flat in the size of the file: the snapshot is mapped, values are read only when
 asked for, and an index holds one small integer per live key (plus its history when requested).
 
-What could not be read goes to one ``DamageLog``, created at open and passed to every reader.
-Two kinds of read write to it. The *survey* (``Snapshot.survey``) visits every page and element of
-every bucket the analysis reads (the index pass for ``key``, one walk of each other bucket, the
-members' JSON); ``damage`` and ``partial`` run it first, so whatever was read before, the tree's
-damage is all there. *Value reads* (``iter_read``) can add only what a value itself shows: a record
-that does not decode, or a revision a lookup cannot reach; each entry names its revision. So the
-log, and ``partial``, are the same for the same reads in any order, and final once the values the
-analysis needs are read.
+What could not be read goes to one ``DamageLog``, created at open and passed to every reader. The
+*survey* (``Snapshot.survey``) reads every page and element of every bucket the analysis reads;
+``damage`` and ``partial`` run it first, so the tree's damage is all there whatever was read before.
+*Value reads* (``iter_read``) add only what a value itself shows (a record that does not decode, a
+revision a lookup cannot reach), one entry per revision. So the same reads give the same log in any
+order, final once the values the analysis needs are read (``scan`` judges after wiring).
 """
 
 from __future__ import annotations
@@ -133,8 +131,9 @@ class Snapshot(EtcdStore):
     def survey(self) -> None:
         """The reads that decide the tree's damage, each run once: every page and element of every
         top-level bucket (the index pass walks ``key``; a pass that keeps nothing runs when no index
-        was asked for) and the members' JSON. Point lookups descend pages the survey reads, so
-        they find nothing it would not; etcd nests no buckets below the top level."""
+        was asked for) and the members' JSON; etcd nests no buckets below the top level. Point
+        lookups descend pages the survey has read: ``last_key`` words what it meets as the walk
+        does (the same entry), a value read names the revision it lost (``_lost``)."""
         if self.db.meta is None:
             return  # no tree: the invalid metas are the damage, and salvage reads pages, not buckets
         if not self._surveyed_buckets:
@@ -302,7 +301,6 @@ class Snapshot(EtcdStore):
         while pending is not None:
             yield pending
             pending = next(salvaged, None)
-        self._surveyed_key = True  # every page and record of the key bucket was read
 
     def index(self, query: IndexQuery, progress: Callable[[int], None] | None = None, workers: int | None = None) -> KeyIndex:
         """One pass over every revision (``etcd_index``). ``progress`` is called with the number of

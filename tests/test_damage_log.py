@@ -1,0 +1,127 @@
+"""The damage log: one entry per problem, a stable order, and a verdict that no order of reads changes."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+
+from analyzer.evidence.bbolt import open_bolt
+from analyzer.evidence.damage_log import Damage, DamageLog
+from analyzer.evidence.etcd import KEY_BUCKET, Snapshot
+from analyzer.evidence.freelist import check_freelist
+from tests.fixtures.boltwriter import patch, write_bolt
+
+# -- the log itself --------------------------------------------------------------------------------
+
+
+def test_an_entry_is_recorded_once_and_the_order_is_not_the_order_met():
+    met = [Damage(None, "member 1 is not valid JSON", "members"), Damage(12, "page header carries id 9, expected 12", "key"),
+           Damage(3, "element 4 points past the end of the page (4096 bytes)", "meta"), Damage(12, "page header carries id 9, expected 12", "key")]
+    forwards, backwards = DamageLog(met), DamageLog()
+    for damage in reversed(met):
+        backwards.record(damage.page, damage.problem, damage.bucket)
+    assert forwards.entries == backwards.entries and len(forwards) == 3
+    assert [d.page for d in forwards] == [3, 12, None]  # pages in file order, then what has no page
+    assert forwards.partial and not DamageLog().partial
+
+
+# -- a damaged real snapshot, read in two orders -----------------------------------------------------
+
+
+def _damaged_three_ways(path: Path, tmp_path: Path) -> tuple[Path, int, bytes]:
+    """A copy of a real snapshot with a branch of the key bucket scribbled over (the tree), one live
+    record's value made undecodable (a value), and a member's JSON broken; returns the branch's page
+    and the key whose value was broken."""
+    damaged = tmp_path / "damaged.db"
+    shutil.copy(path, damaged)
+    with Snapshot(path) as snapshot:
+        root = snapshot.db.bucket(KEY_BUCKET).root_page
+        _flags, _count, _overflow, span = snapshot.db.page(root)
+        branch = snapshot.db.layout.BRANCH_ELEMENT.unpack_from(span, 16)[2]  # the first child of the root
+    patch(damaged, branch * 4096, b"\xee" * 64)
+    with Snapshot(damaged) as snapshot:
+        # A key still reached through the damaged tree, short enough for a one-byte length.
+        index = snapshot.build_index()
+        key = next(k for k in sorted(index.live) if len(k) < 0x80)
+        wanted = snapshot.read(index.live[key]).revision.key()
+        [value_start] = [vstart for _pgid, data, elements in snapshot.db.bucket(KEY_BUCKET).iter_leaf_blocks(DamageLog())
+                         for _flags, kstart, vstart, _vend in elements if data[kstart:vstart] == wanted]
+    # The byte after KeyValue.key: a field of wire type 7, which no protobuf parser accepts.
+    patch(damaged, value_start + 2 + len(key), b"\x0f")
+    data = damaged.read_bytes()
+    members = [at for at in range(len(data)) if data.startswith(b'{"id":', at)]
+    assert members, "etcd stores each member as JSON"
+    for at in members:
+        patch(damaged, at, b"!")
+    return damaged, branch, key
+
+
+def _order_a(snapshot: Snapshot) -> None:
+    index = snapshot.build_index(history=True)
+    snapshot.members()
+    _ = snapshot.compaction, snapshot.cluster_version, snapshot.consistent_index, snapshot.revision
+    snapshot.bucket_counts()
+    list(snapshot.iter_read(sorted(index.live.values())))  # one ordered descent
+
+
+def _order_b(snapshot: Snapshot) -> None:
+    _ = snapshot.revision, snapshot.cluster_version
+    snapshot.bucket_counts()
+    index = snapshot.build_index([b"/"], workers=2)  # another query, in worker processes
+    for handle in sorted(index.live.values(), reverse=True):  # one lookup each, backwards
+        list(snapshot.iter_read([handle]))
+    _ = snapshot.consistent_index, snapshot.compaction
+    snapshot.members()
+
+
+def test_the_same_reads_in_two_orders_give_the_same_verdict(mvcc_snapshot, tmp_path):
+    path, _ledger = mvcc_snapshot
+    damaged, branch, key = _damaged_three_ways(path, tmp_path)
+    verdicts = []
+    for order in (_order_a, _order_b):
+        with Snapshot(damaged) as snapshot:
+            # Asked before any read, the verdict already holds the tree's damage: the survey runs first.
+            before = snapshot.damage.entries
+            order(snapshot)
+            verdicts.append((snapshot.partial, snapshot.damage.entries, before))
+    (partial_a, after_a, before_a), (partial_b, after_b, before_b) = verdicts
+    assert partial_a and partial_b
+    assert after_a == after_b and before_a == before_b
+    assert any(d.page == branch for d in before_a)  # the scribbled branch, met by the survey
+    assert any(d.bucket == "members" for d in before_a)  # the member's JSON too
+    # What the reads added is the one value that does not decode: no order of reads finds more tree.
+    [value] = set(after_a) - set(before_a)
+    assert value.bucket == "key" and "is not an mvccpb.KeyValue" in value.problem
+
+
+# -- the freelist check walks the one walk -----------------------------------------------------------
+
+
+def _writer_file(tmp_path: Path):
+    path = tmp_path / "db"
+    buckets = {b"key": {bytes([i]) * 17: b"v" * 300 for i in range(200)}, b"meta": {b"x": b"y"}}
+    return path, write_bolt(path, buckets, leaf_capacity=8, branch_capacity=4)
+
+
+@pytest.mark.parametrize("links", [1, 2])
+def test_a_tree_that_points_back_up_is_accounted_once(tmp_path, links):
+    """Children that point back at the bucket's root: bbolt's own check would recurse forever; with two
+    such links a walk without a visited set doubles its work at every level."""
+    path, layout = _writer_file(tmp_path)
+    root = layout.bucket_roots[b"key"]
+    branch = layout.branches[b"key"][0]
+    if branch == root:
+        branch = layout.branches[b"key"][1]
+    for child in range(links):
+        patch(path, branch * 4096 + 16 + child * 16 + 8, struct.pack("<Q", root))  # branch element pgid
+    with open_bolt(path) as db:
+        found = [str(d) for d in check_freelist(db).damage]
+        walked = DamageLog()
+        list(db.bucket(b"key").iter_items(walked))
+    assert found.count(f"page {root}: multiple references") == links
+    # The subtrees the links replaced are no longer reachable, and not free: bbolt's words for them.
+    assert any(line.endswith(": unreachable unfreed") for line in found)
+    assert [d.page for d in walked if "reached twice" in d.problem] == [root]
