@@ -3,7 +3,7 @@
 The input is a whole (small) database file: meta pages, branch and leaf pages, the key bucket's
 revision records. It is mapped anonymously in memory, never written to disk, and read the way
 ``info``, ``get`` and ``scan`` read a snapshot: metas and damage, buckets, the index with history,
-point reads, and salvage when the metas are gone.
+point reads, the freelist check, and salvage when the metas are gone.
 """
 
 from __future__ import annotations
@@ -60,6 +60,8 @@ def read_snapshot(data: bytes, *, salvage: bool) -> None:
             pass
         if salvage:
             snapshot.salvage_report()
+        for problem in snapshot.check_freelist().damage:  # the page accounting, through the one walk
+            utf8_clean(str(problem))
         for damage in snapshot.damage:
             utf8_clean(str(damage))
 

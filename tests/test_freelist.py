@@ -156,3 +156,17 @@ def test_writer_built_files_stay_consistent(tmp_path):
         handle.seek(2 * 4096 + 16)
         handle.write(struct.pack("<Q", 3))
     assert problems(tmp_path / "bad") == ["page 3: reachable freed"]
+
+
+def test_a_freelist_page_claiming_four_billion_overflow_pages_costs_only_the_file(tmp_path):
+    """Found by fuzzing (target_snapshot): the freelist's span was marked page by page up to its claim."""
+    from tests.fixtures.boltwriter import write_bolt
+
+    path = tmp_path / "db"
+    write_bolt(path, {b"key": {bytes([i]) * 17: b"v" * 300 for i in range(50)}}, leaf_capacity=8, branch_capacity=4)
+    with open(path, "r+b") as handle:
+        handle.seek(2 * 4096 + 12)  # the freelist page's overflow (u32)
+        handle.write(struct.pack("<I", 0xFFFF_FFFF))
+    with open_bolt(path) as db:
+        result = check_freelist(db)
+    assert result.synced and result.free_pages == 0

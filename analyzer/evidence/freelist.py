@@ -174,9 +174,9 @@ def _read_freelist(db: BoltDB, reachable: bytearray) -> tuple[list[int] | None, 
         kind = {BRANCH_PAGE: "a branch page", LEAF_PAGE: "a leaf page"}.get(flags, f"a page with flags {flags:#x}")
         return None, f"it is {kind}"
     end = min(start + (overflow + 1) * db.page_size, db.data_end)
-    for extra in range(overflow + 1):
-        if pgid + extra < len(reachable):
-            reachable[pgid + extra] = 1
+    # Bounded by the file, not by the overflow the header claims (up to 2**32 pages).
+    last = min(pgid + overflow + 1, len(reachable))
+    reachable[pgid:last] = b"\x01" * max(0, last - pgid)
     ids_at = start + PAGE_HEADER_SIZE
     if count == FREELIST_COUNT_OVERFLOW:
         if ids_at + PGID_SIZE > end:
