@@ -236,7 +236,7 @@ def test_a_bare_tls_error_after_the_default_pair_loaded_names_nothing():
 def test_an_open_error_names_the_load_by_its_path():
     ca = bundle_load(None)
     w = wiring(component("kube-apiserver", pair_load(DEFAULT.cert_pem, DEFAULT.key_pem), ca))
-    error = f"open {ca.ca_path}: no such file or directory"  # kube-apiserver does not wrap its client CA's error
+    error = f"open {ca.payload.path}: no such file or directory"  # kube-apiserver does not wrap its client CA's error
     [finding] = start_findings(correlate_logs(events(*klog_new(0, error)), w, [], CTX))
     assert finding.label == ca.label
     assert finding.go_error == error

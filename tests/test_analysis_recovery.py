@@ -13,8 +13,8 @@ from analyzer.analysis.recovery import Recovery, forecast, mechanism, with_recov
 from analyzer.checks.annotations import NOT_AFTER, NOT_BEFORE
 from analyzer.checks.context import CheckContext
 from analyzer.checks.registry import run_checks
-from analyzer.wiring.model import Copy, Loader
-from tests.fixtures.models import component, in_etcd, pair_load, synced, wiring
+from analyzer.wiring.model import BundlePayload, Copy, KubeconfigPayload, Load
+from tests.fixtures.models import NODE, component, in_etcd, on_node, pair_load, synced, wiring, with_pair
 from tests.fixtures.pki import DAY, REFERENCE_UTC, YEAR, make_ca, make_leaf
 
 CA = make_ca("kubernetes", not_before=REFERENCE_UTC - 2 * YEAR, lifetime=10 * YEAR)
@@ -41,8 +41,9 @@ def operator_pair(name: str, pair, *, annotations: dict[str, str] | None = None,
 
 
 def kubelet_client(pair, *, host_path: str = "/var/lib/kubelet/pki/kubelet-client-current.pem"):
-    return pair_load(pair.cert_pem, pair.key_pem, role="kubelet-kubeconfig", component="kubelet", loader=Loader.KUBECONFIG,
-                     cert_path=host_path, key_path=host_path, label="kubelet client pair", purpose=None)
+    kubeconfig = KubeconfigPayload(host_path, on_node(host_path, pair.cert_pem), on_node(host_path, pair.key_pem), None, key_file=host_path)
+    return Load(component="kubelet", node=NODE, role="kubelet-kubeconfig", order=1, fatal=True, label="kubelet client pair",
+                payload=kubeconfig, flag="--kubeconfig")
 
 
 def findings_of(load, distribution: str):
@@ -78,8 +79,8 @@ def test_expired_operator_pair_without_annotations_is_regenerated():
 
 def test_broken_operator_pair_is_never_replaced_by_the_operator():
     load = operator_pair("localhost-serving-cert-certkey", FRESH)
-    load = replace(load, key=replace(load.key, data=b""))  # emptied key file, annotations still sound
-    load = replace(load, key=replace(load.key, state=type(load.key.state).EMPTY))
+    key = load.payload.key
+    load = with_pair(load, key=replace(key, data=b"", state=type(key.state).EMPTY))  # emptied key file, annotations still sound
     findings = [f for f in findings_of(load, "openshift") if f.id.startswith("pair.")]
     assert findings and {f.recovery for f in findings} == {"needs-reissue"}
     assert "needNewTargetCertKeyPair" in findings[0].recovery_detail
@@ -105,7 +106,7 @@ def test_kubeadm_leaf_needs_reissue_and_k3s_leaf_heals_but_its_ca_does_not():
     finding = only(findings_of(load, "kubeadm"), "validity.expired")
     k3s, detail = forecast(finding, load, "k3s", REFERENCE_UTC)
     assert k3s is Recovery.HEALS and "CertificateRenewDays" in detail
-    ca_load = replace(load, loader=Loader.CA_BUNDLE, role="client-ca")
+    ca_load = replace(load, payload=BundlePayload(load.payload.cert_path, load.payload.cert), role="client-ca")
     assert mechanism(ca_load, "rke2").after_expiry is Recovery.REISSUE
 
 

@@ -11,7 +11,7 @@ import pytest
 from analyzer.checks.bundles import check_bundle, check_private_key, check_public_keys
 from analyzer.checks.registry import run_checks
 from analyzer.model.findings import Severity
-from analyzer.wiring.model import Load, Loader, State
+from analyzer.wiring.model import Load, PrivateKeyPayload, PublicKeysPayload, State
 from tests.fixtures.models import CTX, NODE, PKI, bundle_load, component, on_node, wiring
 from tests.fixtures.pki import bundle, make_ca, make_leaf
 
@@ -54,8 +54,15 @@ def test_a_missing_bundle_fails_its_read(case):
     load = make(case, None)
     [found] = check_bundle(load, CTX)
     assert found.id == "bundle.file-missing"
-    assert found.go_error == f"{wrap(case)}open {load.ca_path}: no such file or directory"
+    assert found.go_error == f"{wrap(case)}open {load.payload.path}: no such file or directory"
     assert found.severity is Severity.CRITICAL and found.blocks_start
+
+
+def test_a_bundle_finding_names_its_path_as_a_ca_and_the_report_keeps_it_under_key():
+    load = make("kube-apiserver client CA", None)
+    [found] = check_bundle(load, CTX)
+    assert (found.subject.cert, found.subject.key, found.subject.ca) == (None, None, load.payload.path)
+    assert found.subject.to_json()["key"] == load.payload.path  # the report's contract is unchanged
 
 
 @pytest.mark.parametrize("case", sorted(BUNDLES))
@@ -64,7 +71,7 @@ def test_an_empty_bundle_is_missing_content(case):
     [found] = check_bundle(load, CTX)
     assert found.id == "bundle.file-empty"
     assert found.go_error == f'{wrap(case)}missing content for CA bundle "{load.dynamic_name}"'
-    assert found.problem == f"{load.ca_path.rsplit('/', 1)[1]} is empty (0 bytes)"
+    assert found.problem == f"{load.payload.path.rsplit('/', 1)[1]} is empty (0 bytes)"
 
 
 @pytest.mark.parametrize("case", sorted(BUNDLES))
@@ -137,15 +144,15 @@ SA_PUB = f"{PKI}/sa.pub"
 
 
 def signing_key(data: bytes | None, *, fatal: bool = True) -> Load:
-    return Load(component="kube-apiserver", node=NODE, role="service-account-signing-key", order=8, loader=Loader.PRIVATE_KEY,
-                fatal=fatal, label="service-account signing key", flag="--service-account-signing-key-file", key_path=SA_KEY,
-                key=on_node(SA_KEY, data))
+    return Load(component="kube-apiserver", node=NODE, role="service-account-signing-key", order=8, fatal=fatal,
+                label="service-account signing key", payload=PrivateKeyPayload(SA_KEY, on_node(SA_KEY, data)),
+                flag="--service-account-signing-key-file")
 
 
 def verification_keys(*files: tuple[str, bytes | None]) -> Load:
-    return Load(component="kube-apiserver", node=NODE, role="service-account-keys", order=7, loader=Loader.PUBLIC_KEYS,
-                fatal=True, label="service-account verification keys", flag="--service-account-key-file",
-                key_path=", ".join(path for path, _ in files), public_keys=tuple(on_node(path, data) for path, data in files))
+    return Load(component="kube-apiserver", node=NODE, role="service-account-keys", order=7, fatal=True,
+                label="service-account verification keys", flag="--service-account-key-file",
+                payload=PublicKeysPayload(tuple(path for path, _ in files), tuple(on_node(path, data) for path, data in files)))
 
 
 @pytest.mark.parametrize("data", [LEAF.key_pem, LEAF.key_pem_pkcs8], ids=["sec1", "pkcs8"])
@@ -181,7 +188,7 @@ def test_every_unusable_verification_key_file_is_a_finding(data, what):
 
 def test_a_scrubbed_verification_key_is_not_judged():
     load = verification_keys((SA_PUB, LEAF.public_pem))
-    load = replace(load, public_keys=(on_node(SA_PUB, b"-----SCRUBBED", state=State.SCRUBBED),))
+    load = replace(load, payload=PublicKeysPayload((SA_PUB,), (on_node(SA_PUB, b"-----SCRUBBED", state=State.SCRUBBED),)))
     assert check_public_keys(load, CTX) == []
 
 

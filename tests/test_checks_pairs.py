@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from analyzer.checks.pairs import check_pair, predict_load_error
 from analyzer.model.findings import Severity
-from analyzer.wiring.model import Loader, State
+from analyzer.wiring.model import BundlePayload, Loader, PrivateKeyPayload, PublicKeysPayload, State
 from tests.fixtures.models import CTX, PKI, kubeconfig_load, on_node, pair_load, peer_trusting
 from tests.fixtures.pki import make_ca, make_leaf, new_key
 
@@ -68,7 +68,7 @@ def test_a_healthy_pair_gives_no_finding(loader):
 @pytest.mark.parametrize("side", ["cert", "key"])
 def test_a_missing_file_fails_its_read_with_the_path(loader, side):
     load = make(loader, None if side == "cert" else LEAF.cert_pem, None if side == "key" else LEAF.key_pem)
-    path = load.cert_path if side == "cert" else load.key_path
+    path = load.payload.cert_path if side == "cert" else load.payload.key_path
     [found] = check_pair(load, CTX)
     assert found.id == "pair.file-missing"
     assert found.go_error == f"{prefix(loader)}open {path}: no such file or directory"
@@ -84,7 +84,7 @@ def test_an_empty_file_under_the_dynamic_loader_is_missing_content(loader, side)
     assert found.id == "pair.file-empty"
     assert found.go_error == f'{prefix(loader)}missing content for serving cert "{load.dynamic_name}"'
     assert found.problem.endswith("is empty (0 bytes)")
-    assert found.subject.source == f"{load.cert_path if side == 'cert' else load.key_path} on master-0"
+    assert found.subject.source == f"{load.payload.cert_path if side == 'cert' else load.payload.key_path} on master-0"
 
 
 def test_the_dynamic_name_is_purpose_cert_and_key():
@@ -110,7 +110,7 @@ def test_a_missing_file_wins_over_an_empty_one_because_both_are_read_first():
     load = make("serving", b"", None)
     [found] = check_pair(load, CTX)
     assert found.id == "pair.file-missing"
-    assert found.go_error == f"open {load.key_path}: no such file or directory"
+    assert found.go_error == f"open {load.payload.key_path}: no such file or directory"
 
 
 def test_the_certificate_is_read_before_the_key():
@@ -140,7 +140,7 @@ def test_x509keypair_errors_are_predicted_word_for_word(loader, case):
     [found] = check_pair(load, CTX)
     assert found.id == finding_id
     assert found.go_error == prefix(loader) + error
-    assert found.subject.source == f"{load.cert_path if at_fault == 'cert' else load.key_path} on master-0"
+    assert found.subject.source == f"{load.payload.cert_path if at_fault == 'cert' else load.payload.key_path} on master-0"
     assert found.severity is Severity.CRITICAL and found.blocks_start
     assert found.title.startswith(f"kube-apiserver cannot start: {load.label}: ")
 
@@ -168,15 +168,18 @@ def test_a_pair_the_evidence_cannot_show_is_left_to_the_presence_check(state):
 
 def test_only_pair_loaders_are_checked():
     load = make("serving", LEAF.cert_pem, b"")
-    for loader in (Loader.CA_BUNDLE, Loader.PRIVATE_KEY, Loader.PUBLIC_KEYS):
-        assert check_pair(replace(load, loader=loader), CTX) == []
+    pair = load.payload
+    for payload in (BundlePayload(pair.cert_path, pair.cert), PrivateKeyPayload(pair.key_path, pair.key),
+                    PublicKeysPayload((pair.key_path,), (pair.key,))):
+        assert check_pair(replace(load, payload=payload), CTX) == []
 
 
 # -- kubeconfigs: client-go calls X509KeyPair on the embedded data or the files it names ---------
 
 def kubeconfig_pair(cert: bytes, key: bytes, *, owner: str = "kube-scheduler"):
     load = kubeconfig_load(LEAF, CA.cert_pem, "https://10.0.0.1:6443", component=owner)
-    return replace(load, cert=replace(load.cert, data=cert), key=replace(load.key, data=key))
+    config = load.payload
+    return replace(load, payload=replace(config, cert=replace(config.cert, data=cert), key=replace(config.key, data=key)))
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))

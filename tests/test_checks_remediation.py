@@ -17,8 +17,8 @@ from analyzer.checks.remedies import kubeadm
 from analyzer.checks.remedies.kubeadm import KUBELET_CLIENT_RECOVERY, RESTART_STATIC_PODS
 from analyzer.model.catalogue import CATALOGUE, FindingKind
 from analyzer.model.vocabulary import Distribution
-from analyzer.wiring.model import Loader
-from tests.fixtures.models import PKI, bundle_load, pair_load, sni_load
+from analyzer.wiring.model import PrivateKeyPayload
+from tests.fixtures.models import PKI, bundle_load, pair_load, sni_load, with_pair
 from tests.fixtures.pki import REFERENCE_UTC, make_ca, make_leaf
 
 CA = make_ca("kubernetes")
@@ -68,8 +68,8 @@ def test_missing_sans_are_added_to_the_kubeadm_config():
 
 
 def test_a_user_sni_pair_on_openshift_is_fixed_at_its_source_and_entry():
-    load = replace(sni_load(None, 6, cert=LEAF.cert_pem, key=b"", base="/etc/kubernetes/static-pod-certs/secrets"),
-                   cert_path="/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-003/tls.crt",
+    load = replace(with_pair(sni_load(None, 6, cert=LEAF.cert_pem, key=b"", base="/etc/kubernetes/static-pod-certs/secrets"),
+                             cert_path="/etc/kubernetes/static-pod-certs/secrets/user-serving-cert-003/tls.crt"),
                    source_object="openshift-config/api-cert")
     steps = remedies(load, "pair.file-empty", OPENSHIFT)
     assert steps[0].endswith("/etc/kubernetes/static-pod-resources/kube-apiserver-certs/secrets/user-serving-cert-003/ "
@@ -176,7 +176,7 @@ def test_wrong_usages_are_issued_again_not_renewed():
 def test_service_account_keys_are_copied_not_renewed(finding_id):
     # sa.key is not a certificate: "kubeadm certs renew all" (what key.unparseable got before) does not touch it.
     key_only = pair_load(b"", b"", role="service-account-private-key", component="kube-controller-manager", key_path=f"{PKI}/sa.key")
-    load = replace(key_only, loader=Loader.PRIVATE_KEY, cert_path=None, cert=None)
+    load = replace(key_only, payload=PrivateKeyPayload(f"{PKI}/sa.key", key_only.payload.key))
     steps = remedies(load, finding_id, KUBEADM)
     assert steps[0].startswith("sa.key and sa.pub must be the same pair") and not any("certs renew" in step for step in steps)
 

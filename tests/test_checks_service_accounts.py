@@ -7,7 +7,7 @@ import pytest
 
 from analyzer.checks.service_accounts import check_service_account_keys, check_service_account_tokens
 from analyzer.model.findings import Severity
-from analyzer.wiring.model import Load, Loader, State
+from analyzer.wiring.model import BundlePayload, Load, PairPayload, PrivateKeyPayload, PublicKeysPayload, State
 from tests.fixtures.models import CTX, NODE, PKI, component, in_etcd, on_node, wiring
 from tests.fixtures.pki import bundle, make_ca, make_leaf
 
@@ -18,16 +18,16 @@ OTHER_SA = make_leaf(CA, "other-sa")
 
 def verification(*publics: bytes | None, state: State | None = None) -> Load:
     paths = [f"{PKI}/sa{'-' + str(i) if i else ''}.pub" for i in range(len(publics))]
-    return Load(component="kube-apiserver", node=NODE, role="service-account-keys", order=7, loader=Loader.PUBLIC_KEYS, fatal=True,
-                label="service-account verification keys", flag="--service-account-key-file", key_path=", ".join(paths),
-                public_keys=tuple(on_node(p, data, state=state) for p, data in zip(paths, publics, strict=True)))
+    return Load(component="kube-apiserver", node=NODE, role="service-account-keys", order=7, fatal=True,
+                label="service-account verification keys", flag="--service-account-key-file",
+                payload=PublicKeysPayload(tuple(paths), tuple(on_node(p, data, state=state) for p, data in zip(paths, publics, strict=True))))
 
 
 def signing(key_pem: bytes | None, *, owner: str = "kube-apiserver") -> Load:
     role, flag = (("service-account-signing-key", "--service-account-signing-key-file") if owner == "kube-apiserver"
                   else ("service-account-private-key", "--service-account-private-key-file"))
-    return Load(component=owner, node=NODE, role=role, order=8, loader=Loader.PRIVATE_KEY, fatal=True,
-                label="service-account signing key", flag=flag, key_path=f"{PKI}/sa.key", key=on_node(f"{PKI}/sa.key", key_pem))
+    return Load(component=owner, node=NODE, role=role, order=8, fatal=True, label="service-account signing key", flag=flag,
+                payload=PrivateKeyPayload(f"{PKI}/sa.key", on_node(f"{PKI}/sa.key", key_pem)))
 
 
 def cluster(apiserver_key: bytes | None, manager_key: bytes | None, *publics: bytes | None, state: State | None = None):
@@ -112,18 +112,18 @@ def _served_by(w, signer) -> None:
     """kube-apiserver serving a pair signed by ``signer``, dialled by pods at the service IP."""
     leaf = make_leaf(signer, "kube-apiserver", dns=("kubernetes.default.svc",), ips=("10.96.0.1",), server=True)
     apiserver = Component("kube-apiserver", "master-0", "kubeadm", "test")
-    apiserver.loads.append(Load(component="kube-apiserver", node="master-0", role="serving", order=1, loader=Loader.DYNAMIC_PAIR,
-                                fatal=True, label="serving pair", cert_path=f"{PKI}/apiserver.crt", key_path=f"{PKI}/apiserver.key",
-                                cert=on_node(f"{PKI}/apiserver.crt", leaf.cert_pem), key=on_node(f"{PKI}/apiserver.key", leaf.key_pem),
-                                expected_names=("kubernetes.default.svc", "10.96.0.1")))
+    pair = PairPayload(f"{PKI}/apiserver.crt", f"{PKI}/apiserver.key", on_node(f"{PKI}/apiserver.crt", leaf.cert_pem),
+                       on_node(f"{PKI}/apiserver.key", leaf.key_pem), dynamic=True, expected_names=("kubernetes.default.svc", "10.96.0.1"))
+    apiserver.loads.append(Load(component="kube-apiserver", node="master-0", role="serving", order=1, fatal=True, label="serving pair",
+                                payload=pair))
     w.components.append(apiserver)
 
 
 def _controller_manager(w, root_ca: bytes | None) -> None:
     kcm = Component("kube-controller-manager", "master-0", "kubeadm", "test")
     if root_ca is not None:
-        kcm.loads.append(Load(component="kube-controller-manager", node="master-0", role="root-ca", order=2, loader=Loader.CA_BUNDLE,
-                              fatal=True, label="root CA", ca_path=f"{PKI}/ca.crt", ca=on_node(f"{PKI}/ca.crt", root_ca)))
+        kcm.loads.append(Load(component="kube-controller-manager", node="master-0", role="root-ca", order=2, fatal=True, label="root CA",
+                              payload=BundlePayload(f"{PKI}/ca.crt", on_node(f"{PKI}/ca.crt", root_ca))))
     w.components.append(kcm)
 
 

@@ -12,7 +12,7 @@ from analyzer.gomodel.signature import insecure_algorithm_error
 from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Severity
 from analyzer.wiring.model import State
-from tests.fixtures.models import CTX, leaf_with_usages, on_node, pair_load, peer_trusting
+from tests.fixtures.models import CTX, leaf_with_usages, on_node, pair_load, peer_trusting, with_pair
 from tests.fixtures.pki import bundle, make_ca, make_leaf, resigned_with_openssl
 
 UNKNOWN = "x509: certificate signed by unknown authority"
@@ -173,7 +173,7 @@ def test_nothing_is_claimed_without_a_readable_peer_bundle():
 def test_a_pair_that_does_not_load_is_not_judged_on_trust():
     pair = make_leaf(make_ca("other"), "kube-apiserver-etcd-client", client=True)
     load = etcd_client(pair, CA.cert_pem)
-    assert check_trust(replace(load, key=on_node("/k", b"")), CTX) == []
+    assert check_trust(with_pair(load, key=on_node("/k", b"")), CTX) == []
 
 
 # crypto/x509 checkSignature refuses MD5 and SHA-1 before it tries the key, so Go's hint names the

@@ -12,7 +12,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from analyzer.analysis.logs import correlate_logs, loaded_certificates
 from analyzer.checks.context import CheckContext
 from analyzer.gomodel.klog import iter_log_events
-from analyzer.wiring.model import Component, Load, Loader, Wiring
+from analyzer.wiring.model import BundlePayload, Component, Load, Location, Material, State, Wiring
 from tests.fixtures.openshift_case import OpenShiftCluster
 from tests.fixtures.pki import REFERENCE_UTC
 from tests.fixtures.scenarios import SEED_SNI_LOADED
@@ -149,8 +149,9 @@ def test_etcd_refusing_the_client_pair_is_named_from_the_log_alone():
 def test_kube_apiserver_refusing_etcds_certificate_is_put_on_its_etcd_ca():
     ca_path = "/etc/kubernetes/static-pod-resources/configmaps/etcd-serving-ca/ca-bundle.crt"
     apiserver = Component("kube-apiserver", "master-0", "openshift", "test")
-    apiserver.loads = [Load("kube-apiserver", "master-0", "etcd-ca", 1, Loader.CA_BUNDLE, True, "etcd CA bundle",
-                            flag="--etcd-cafile", ca_path=ca_path, object="openshift-kube-apiserver/etcd-serving-ca-7")]
+    bundle = BundlePayload(ca_path, Material(State.NOT_IN_EVIDENCE, Location(input="evidence", host_path=ca_path)))
+    apiserver.loads = [Load("kube-apiserver", "master-0", "etcd-ca", 1, True, "etcd CA bundle", bundle,
+                            flag="--etcd-cafile", object="openshift-kube-apiserver/etcd-serving-ca-7")]
     wiring = Wiring("openshift", components=[apiserver])
     events = _events([_grpc("tls: failed to verify certificate: x509: certificate signed by unknown authority")])
     found = correlate_logs(events, wiring, [], CheckContext(REFERENCE_UTC, 30, "openshift"))

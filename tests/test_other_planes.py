@@ -11,6 +11,7 @@ import pytest
 from analyzer.decode.etcd_config import flags_from_config_file, flags_from_env
 from analyzer.errors import DecodeError
 from analyzer.scan import ScanOptions, run_scan
+from analyzer.wiring.model import PairPayload
 from tests.fixtures.node_trees import build_node_tree
 from tests.fixtures.other_planes import ETCD_SSL, RKE2, TLS, kubespray_files, rke2_files, with_serial_zero
 from tests.fixtures.pki import REFERENCE_UTC, YEAR, make_ca, make_leaf
@@ -58,9 +59,9 @@ def test_a_healthy_kubespray_master_is_wired_from_its_own_paths(tmp_path):
     assert {"kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler", "kubelet", "admin kubeconfigs"} <= names
     etcd = next(c for c in result.wiring.components if c.name == "etcd")
     assert etcd.configured_by.startswith("/etc/etcd.env on node1")
-    assert {l.cert_path for l in etcd.loads if l.cert_path} == {f"{ETCD_SSL}/member-node1.pem"}
+    assert {l.payload.cert_path for l in etcd.loads if isinstance(l.payload, PairPayload)} == {f"{ETCD_SSL}/member-node1.pem"}
     client = next(l for c in result.wiring.components if c.name == "kube-apiserver" for l in c.loads if l.role == "etcd-client")
-    assert client.cert_path == f"{ETCD_SSL}/node-node1.pem" and client.cert.state.value == "present"
+    assert client.payload.cert_path == f"{ETCD_SSL}/node-node1.pem" and client.payload.cert.state.value == "present"
     assert failing(result) == [], [f.title for f in failing(result)]
     assert result.verdict.status == "healthy"
 
@@ -85,12 +86,12 @@ def test_an_rke2_server_is_recognised_and_named_by_its_kubelet(tmp_path):
     assert apiserver.node == "rke2-server-1"
     assert apiserver.configured_by.startswith(f"{RKE2}/agent/pod-manifests/kube-apiserver.yaml")
     serving = next(l for l in apiserver.loads if l.role == "serving")
-    assert serving.cert_path == f"{TLS}/serving-kube-apiserver.crt" and serving.cert.state.value == "present"
+    assert serving.payload.cert_path == f"{TLS}/serving-kube-apiserver.crt" and serving.payload.cert.state.value == "present"
     etcd = next(c for c in result.wiring.components if c.name == "etcd")
     assert "--config-file" in etcd.configured_by
-    assert {l.cert_path for l in etcd.loads if l.cert_path} == {f"{TLS}/etcd/server-client.crt", f"{TLS}/etcd/peer-server-client.crt"}
+    assert {l.payload.cert_path for l in etcd.loads if isinstance(l.payload, PairPayload)} == {f"{TLS}/etcd/server-client.crt", f"{TLS}/etcd/peer-server-client.crt"}
     kubelet = next(c for c in result.wiring.components if c.name == "kubelet")
-    assert any(l.role == "kubelet-serving" and l.cert_path == f"{RKE2}/agent/serving-kubelet.crt" for l in kubelet.loads)
+    assert any(l.role == "kubelet-serving" and l.payload.cert_path == f"{RKE2}/agent/serving-kubelet.crt" for l in kubelet.loads)
 
 
 def test_a_healthy_rke2_server_with_a_zero_serial_ca_has_no_error(tmp_path):

@@ -8,7 +8,7 @@ import pytest
 from analyzer.checks import severity
 from analyzer.model.findings import Severity
 from analyzer.scan import ScanOptions, run_scan
-from analyzer.wiring.model import STORAGE_ROLES, Load, Loader
+from analyzer.wiring.model import STORAGE_ROLES, Load, PairPayload
 from tests.conftest import SCENARIOS
 from tests.fixtures.kubeadm_case import KubeadmCluster
 from tests.fixtures.node_trees import build_node_tree
@@ -16,7 +16,8 @@ from tests.fixtures.pki import REFERENCE_UTC
 
 
 def load(role: str = "serving", *, fatal: bool = False, component: str = "kube-apiserver") -> Load:
-    return Load(component=component, node="master-0", role=role, order=1, loader=Loader.TLS_PAIR, fatal=fatal, label=role)
+    return Load(component=component, node="master-0", role=role, order=1, fatal=fatal, label=role,
+                payload=PairPayload(None, None, None, None, dynamic=False))
 
 
 def test_a_load_that_stops_its_component_is_critical():

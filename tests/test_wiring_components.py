@@ -87,7 +87,7 @@ def test_dynamic_names_are_what_klog_prints():
 
 def test_sni_entries_keep_their_flag_order_labels_and_names():
     snis = [l for l in apiserver().loads if l.role == "sni"]
-    assert [(l.label, l.flag, l.names) for l in snis] == [
+    assert [(l.label, l.flag, l.payload.sni_names) for l in snis] == [
         ("SNI pair 1 of 2, tls.crt", "--tls-sni-cert-key #1", ()),
         ("SNI pair 2 of 2, tls.crt", "--tls-sni-cert-key #2", ("api.example.com", "*.apps.example.com")),
     ]
@@ -95,7 +95,7 @@ def test_sni_entries_keep_their_flag_order_labels_and_names():
 
 def test_the_proxy_client_carries_requestheader_allowed_names():
     proxy = next(l for l in apiserver().loads if l.role == "proxy-client")
-    assert proxy.names == ("front-proxy-client", "aggregator")
+    assert proxy.payload.allowed_names == ("front-proxy-client", "aggregator") and proxy.payload.sni_names == ()
 
 
 def test_without_a_serving_flag_the_self_signed_pair_is_noted():
@@ -106,9 +106,9 @@ def test_without_a_serving_flag_the_self_signed_pair_is_noted():
 
 def test_paths_resolve_through_the_resolver():
     component = apiserver(files={f"{PKI}/apiserver.crt": CLIENT.cert_pem, f"{PKI}/apiserver.key": b""})
-    serving = component.loads[0]
+    serving = component.loads[0].payload
     assert (serving.cert.state, serving.key.state) == (State.PRESENT, State.EMPTY)
-    assert component.loads[1].cert.state is State.MISSING
+    assert component.loads[1].payload.cert.state is State.MISSING
 
 
 def test_a_malformed_sni_flag_is_recorded_not_raised():
@@ -138,7 +138,7 @@ def test_etcd_loads():
                                   f"--trusted-ca-file={PKI}/etcd/ca.crt", f"--peer-trusted-ca-file={PKI}/etcd/ca.crt"]),
                      FilesResolver(), node=NODE, distribution="kubeadm", configured_by="test",
                      expected_server=("127.0.0.1",), expected_peer=("10.0.0.1",))
-    assert [(l.role, l.loader, l.expected_names) for l in component.loads] == [
+    assert [(l.role, l.loader, getattr(l.payload, "expected_names", ())) for l in component.loads] == [
         ("etcd-server", Loader.TLS_PAIR, ("127.0.0.1",)),
         ("etcd-peer", Loader.TLS_PAIR, ("10.0.0.1",)),
         ("etcd-trusted-ca", Loader.CA_BUNDLE, ()),
@@ -158,17 +158,19 @@ def load_kubeconfig_at(document: Material, files=None):
 
 def test_a_kubeconfig_with_embedded_data():
     load = load_kubeconfig_at(on_node(CONF, kubeconfig("https://10.0.0.1:6443", CA.cert_pem, "system:kube-controller-manager", CLIENT)))
-    assert (load.loader, load.label, load.server) == (Loader.KUBECONFIG, "kubeconfig (user system:kube-controller-manager)", "https://10.0.0.1:6443")
-    assert (load.cert.data, load.key.data, load.ca.data) == (CLIENT.cert_pem, CLIENT.key_pem, CA.cert_pem)
-    assert load.key.location.data_key == "client-key-data" and load.key.location.host_path == CONF
-    assert (load.cert_path, load.key_path, load.ca_path) == (CONF, None, None)
+    config = load.payload
+    assert (load.loader, load.label, config.server) == (Loader.KUBECONFIG, "kubeconfig (user system:kube-controller-manager)", "https://10.0.0.1:6443")
+    assert (config.cert.data, config.key.data, config.ca.data) == (CLIENT.cert_pem, CLIENT.key_pem, CA.cert_pem)
+    assert config.key.location.data_key == "client-key-data" and config.key.location.host_path == CONF
+    assert (config.path, config.cert_file, config.key_file, config.ca_file) == (CONF, None, None, None)
 
 
 def test_a_kubeconfig_naming_files_reads_them_relative_to_itself():
     document = kubeconfig("https://10.0.0.1:6443", CA.cert_pem, "system:node:master-0", cert_file="pki/kubelet.pem")
     load = load_kubeconfig_at(on_node(CONF, document), files={"/etc/kubernetes/pki/kubelet.pem": CLIENT.combined_pem})
-    assert load.cert.location.host_path == "/etc/kubernetes/pki/kubelet.pem" and load.cert.data == CLIENT.combined_pem
-    assert load.key_path == "/etc/kubernetes/pki/kubelet.pem" and load.names == ("/etc/kubernetes/pki/kubelet.pem",)
+    config = load.payload
+    assert config.cert.location.host_path == "/etc/kubernetes/pki/kubelet.pem" and config.cert.data == CLIENT.combined_pem
+    assert config.key_file == config.cert_file == "/etc/kubernetes/pki/kubelet.pem"
 
 
 @pytest.mark.parametrize(("document", "state"), [
@@ -178,7 +180,7 @@ def test_a_kubeconfig_naming_files_reads_them_relative_to_itself():
 ])
 def test_a_kubeconfig_that_cannot_be_read_passes_its_state_on(document, state):
     load = load_kubeconfig_at(document)
-    assert load.cert.state is load.key.state is load.ca.state is state
+    assert load.payload.cert.state is load.payload.key.state is load.payload.ca.state is state
 
 
 @pytest.mark.parametrize(("path", "hint"), [
@@ -192,8 +194,8 @@ def test_object_hint(path, hint):
 
 def test_server_host_prefers_tls_server_name():
     load = load_kubeconfig_at(on_node(CONF, kubeconfig("https://[fd00::1]:6443", CA.cert_pem, "u", CLIENT)))
-    assert server_host(load) == "fd00::1"
-    assert server_host(replace(load, tls_server_name="kubernetes")) == "kubernetes"
+    assert server_host(load.payload) == "fd00::1"
+    assert server_host(replace(load.payload, tls_server_name="kubernetes")) == "kubernetes"
 
 
 def test_url_hosts_skip_wildcard_listeners():
@@ -253,9 +255,10 @@ def test_sni_names_are_names_the_pair_must_cover():
     component = kube_apiserver(parse_flags(["--tls-sni-cert-key=/p/a.crt,/p/a.key:api.example.com,*.apps.example.com"]),
                                FilesResolver(), node="m", distribution="kubeadm", configured_by="test")
     (sni,) = [load for load in component.loads if load.role == "sni"]
-    assert sni.expected_names == ("api.example.com",)  # the wildcard is a pattern, not a host to dial
+    assert sni.payload.expected_names == ("api.example.com",)  # the wildcard is a pattern, not a host to dial
+    assert sni.payload.sni_names == ("api.example.com", "*.apps.example.com")
     # OpenShift's own naming of its serving pairs keeps it so.
-    assert openshift._with_names(sni, {}, None).expected_names == ("api.example.com",)
+    assert openshift._with_names(sni, {}, None).payload.expected_names == ("api.example.com",)
 
 
 KCM_FLAGS = [

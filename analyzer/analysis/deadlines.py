@@ -11,7 +11,7 @@ from cryptography import x509
 from analyzer.checks.annotations import rotation_annotations
 from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.reftime import format_utc
-from analyzer.wiring.model import Load, Loader, State, Wiring
+from analyzer.wiring.model import BundlePayload, Load, State, Wiring
 from analyzer.analysis.recovery import CERTROTATION, Mechanism, Recovery, mechanism
 from analyzer.model.vocabulary import Component as ComponentName
 
@@ -60,13 +60,14 @@ class Deadlines:
 
 def _certificates(load: Load) -> Iterator[x509.Certificate]:
     """The leaf of a pair, or every certificate of a CA bundle."""
-    if load.loader is Loader.CA_BUNDLE:
-        material = load.ca
-        if material is not None and material.state is State.PRESENT:
-            yield from bundle(material.data)[0]
-        return
-    if load.cert is not None and load.cert.state is State.PRESENT:
-        certificates = bundle(load.cert.data)[0]
+    match load.payload:
+        case BundlePayload(ca=ca):
+            if ca.state is State.PRESENT:
+                yield from bundle(ca.data)[0]
+            return
+    cert = load.certificate
+    if cert is not None and cert.state is State.PRESENT:
+        certificates = bundle(cert.data)[0]
         if certificates:
             yield certificates[0]
 

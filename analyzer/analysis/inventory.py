@@ -92,9 +92,9 @@ class InventoryEntry:
 
 def _materials(load: Load) -> Iterator[tuple[Material, str]]:
     use = f"{load.component}{' on ' + load.node if load.node else ''}: {load.label}"
-    for material in (load.cert, load.ca):
-        if material is not None:
-            yield material, use
+    for what, part in load.materials():
+        if what in ("certificate", "CA bundle"):
+            yield part, use
     for copy in load.copies:
         for material in (copy.cert,):
             if material is not None:

@@ -46,7 +46,8 @@ from analyzer.checks.annotations import rotation_annotations
 from analyzer.model.findings import Finding
 from analyzer.reftime import format_utc
 from analyzer.wiring.components import object_hint
-from analyzer.wiring.model import Copy, Load, Loader, Material, State, Wiring
+from analyzer.checks.context import subject_of
+from analyzer.wiring.model import BundlePayload, Copy, KubeconfigPayload, Load, Material, State, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Distribution, Role
 
@@ -104,15 +105,16 @@ def secret_name(load: Load) -> str | None:
         name = load.object.split("/", 1)[-1]
         revisioned = any(copy.copy is Copy.REVISIONED for copy in load.copies)
         return _REVISION_SUFFIX.sub("", name) if revisioned or _REVISION_SUFFIX.sub("", name) in REGENERATED_TARGETS else name
-    material = load.cert or load.ca
-    path = (material.location.host_path if material is not None else None) or load.cert_path or load.ca_path
+    material = load.certificate or (load.payload.ca if isinstance(load.payload, BundlePayload | KubeconfigPayload) else None)
+    paths = subject_of(load)
+    path = (material.location.host_path if material is not None else None) or paths.cert or paths.ca
     if path and "/secrets/" in path:
         return object_hint(path)
     return None
 
 
 def _annotated_copy(load: Load) -> Material | None:
-    for material in (load.cert, *(copy.cert for copy in load.copies)):
+    for material in (load.certificate, *(copy.cert for copy in load.copies)):
         if material is not None and material.state is State.PRESENT and material.annotations:
             return material
     return None
@@ -120,8 +122,9 @@ def _annotated_copy(load: Load) -> Material | None:
 
 def _kubelet_client_rotates(load: Load) -> bool:
     """Whether the kubelet's client pair is the rotating kubelet-client-current.pem (not data embedded in kubelet.conf)."""
-    material = load.cert
-    where = " ".join(filter(None, (material.location.host_path if material else None, *(material.location.via if material else ()), load.cert_path)))
+    material = load.certificate
+    where = " ".join(filter(None, (material.location.host_path if material else None, *(material.location.via if material else ()),
+                                   subject_of(load).cert)))
     return "kubelet-client-current.pem" in where or "kubelet-client-" in where
 
 
@@ -183,7 +186,7 @@ def _openshift(load: Load) -> Mechanism:
             "the kube-controller-manager operator rotates csr-signer while it runs and its recovery controller re-issues it after "
             "an offline expiry (openshift/enhancements kube-apiserver/auto-cert-recovery.md)", annotated=annotated,
         )
-    if load.loader is Loader.CA_BUNDLE and load.object:
+    if isinstance(load.payload, BundlePayload) and load.object:
         return Mechanism(
             "certrotation CA bundle", True, Recovery.HEALS,
             "the operators keep their CA bundles in step with their signers (certrotation cabundle.go), and the "
@@ -214,7 +217,7 @@ def _kubeadm(load: Load) -> Mechanism:
 
 
 def _k3s(load: Load) -> Mechanism:
-    if load.loader is Loader.CA_BUNDLE or load.role.endswith("-ca") or load.role in (Role.CLIENT_CA, Role.CLUSTER_SIGNING, Role.ROOT_CA):
+    if isinstance(load.payload, BundlePayload) or load.role.endswith("-ca") or load.role in (Role.CLIENT_CA, Role.CLUSTER_SIGNING, Role.ROOT_CA):
         return Mechanism("k3s CA", False, Recovery.REISSUE, "k3s and RKE2 never renew their CAs (10 years): k3s certificate rotate-ca")
     return Mechanism(
         "k3s start-up renewal", False, Recovery.HEALS,

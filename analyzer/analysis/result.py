@@ -48,7 +48,9 @@ def evidence_time(wiring: Wiring, log_tails: Iterable[tuple[str, bytes]], refere
     """
     found: list[EvidenceTime] = []
     for load in wiring.iter_loads():
-        for material in (load.cert, load.key, load.ca, *(m for copy in load.copies for m in (copy.cert, copy.key))):
+        # A public key directory's files are not followed through etcd history.
+        parts = [m for what, m in load.materials() if what != "public key"]
+        for material in (*parts, *(m for copy in load.copies for m in (copy.cert, copy.key))):
             if material is None:
                 continue
             for change in material.history:

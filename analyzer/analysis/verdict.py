@@ -11,7 +11,7 @@ from datetime import datetime
 
 from analyzer.checks.history import describe_change
 from analyzer.model.findings import ComponentVerdict, Finding, Severity, Verdict, component_rank
-from analyzer.wiring.model import Copy, Load, Loader, Wiring
+from analyzer.wiring.model import BundlePayload, Copy, KubeconfigPayload, Load, Wiring
 from analyzer.reftime import format_utc
 
 
@@ -36,7 +36,8 @@ def _origin(load: Load | None) -> str:
                 if sentence:
                     prefix = "its source " if wanted is Copy.USER_SOURCE else "it is synced from "
                     return prefix + sentence
-    for material in (load.key, load.cert):
+    parts = dict(load.materials())
+    for material in (parts.get("key"), parts.get("certificate")):
         sentence = describe_change(material) if material is not None else None
         if sentence:
             return sentence
@@ -44,8 +45,8 @@ def _origin(load: Load | None) -> str:
 
 
 def _pair_paths(finding: Finding, load: Load | None) -> str:
-    if load is not None and load.loader is Loader.CA_BUNDLE:
-        return f" (file {load.ca_path})" if load.ca_path else ""  # the subject carries a bundle's path as its "key"
+    if load is not None and isinstance(load.payload, BundlePayload):
+        return f" (file {load.payload.path})"
     paths = [f"cert {finding.subject.cert}" if finding.subject.cert else "", f"key {finding.subject.key}" if finding.subject.key else ""]
     shown = ", ".join(p for p in paths if p)
     return f" ({shown})" if shown else ""
@@ -79,7 +80,7 @@ def build_verdict(wiring: Wiring, findings: list[Finding], reference_utc: dateti
         failing = [f for f in mine if f.severity.failing and not f.blocks_start]
         reach = tuple(sorted({f.peer for f in failing if f.peer}))
         # Kubeconfigs people use are not processes: they do not "start", their kubectl fails or works.
-        person = not any(load.loader is not Loader.KUBECONFIG for load in component.loads)
+        person = all(isinstance(load.payload, KubeconfigPayload) for load in component.loads)
         starts_word = "in use" if person else "starts"
         # The table says what the findings say (checks/severity.py): an error-level finding never sits
         # beside "every connection checked is accepted".

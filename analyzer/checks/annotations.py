@@ -96,7 +96,7 @@ def rotation_annotations(material: Material) -> RotationAnnotations | None:
 def _annotated_materials(load: Load) -> list[Material]:
     """The etcd copies of a load's certificate (the operator's secret and its synced or revisioned copies)."""
     found: dict[str, Material] = {}
-    for material in (load.cert, *(copy.cert for copy in load.copies)):
+    for material in (load.certificate, *(copy.cert for copy in load.copies)):
         if material is None or material.state is not State.PRESENT or not material.annotations:
             continue
         found.setdefault(material.location.object or material.location.describe(), material)

@@ -22,9 +22,10 @@ from analyzer.gomodel.clientgo import NO_CERTIFICATES, bundle, private_key, publ
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, Material, State
+from analyzer.model.vocabulary import Role
+from analyzer.wiring.model import STORAGE_ROLES, BundlePayload, Load, Material, PrivateKeyPayload, PublicKeysPayload, State
 
-POOL_BUNDLES = ("etcd-ca", "etcd-trusted-ca", "etcd-peer-trusted-ca", "kubelet-ca")
+POOL_BUNDLES = (Role.ETCD_CA, Role.ETCD_TRUSTED_CA, Role.ETCD_PEER_TRUSTED_CA, Role.KUBELET_CA)
 
 
 def _missing_file_error(path: str | None, material: Material) -> str:
@@ -37,17 +38,17 @@ def predict_bundle_error(load: Load) -> tuple[str, str, str] | None:
     A pool bundle (POOL_BUNDLES) only fails when the file cannot be read; its empty pool is
     ``bundle.empty-pool``, whose error is what every handshake verified with it reports.
     """
-    ca = load.ca
-    assert ca is not None
-    name = load.dynamic_name or load.ca_path or ""
+    assert isinstance(load.payload, BundlePayload), "the caller passes a CA bundle's load"
+    ca, path = load.payload.ca, load.payload.path
+    name = load.dynamic_name or path
     if ca.state is State.MISSING:
-        return "bundle.file-missing", load.error_format.format(_missing_file_error(load.ca_path, ca)), f"{file_name(ca, load.ca_path)} does not exist"
+        return "bundle.file-missing", load.error_format.format(_missing_file_error(path, ca)), f"{file_name(ca, path)} does not exist"
     certificates, error = bundle(ca.data) if ca.state is not State.EMPTY else ([], NO_CERTIFICATES)
     if not error:
         return None
     what = ("is empty (0 bytes)" if ca.state is State.EMPTY else
             "holds no CA certificate" if error == NO_CERTIFICATES else "holds a certificate that does not parse")
-    problem = f"{file_name(ca, load.ca_path)} {what}"
+    problem = f"{file_name(ca, path)} {what}"
     if load.role in POOL_BUNDLES and error == NO_CERTIFICATES:
         return "bundle.empty-pool", "x509: certificate signed by unknown authority", problem
     if load.dynamic_name is None:
@@ -59,56 +60,61 @@ def predict_bundle_error(load: Load) -> tuple[str, str, str] | None:
     return ("bundle.file-empty" if ca.state is State.EMPTY else "bundle.unparseable"), load.error_format.format(go), problem
 
 
-def _empty_pool(load: Load, ctx: CheckContext, problem: str) -> list[Finding]:
+def _empty_pool(load: Load, bundle_load: BundlePayload, ctx: CheckContext, problem: str) -> list[Finding]:
     storage = load.role in STORAGE_ROLES
     return [finding(
         load, "bundle.empty-pool", severity.failure(load, stops_component=False),
         f"{load.label}: {problem}; every peer it verifies is refused",
-        f"{load.label} ({load.flag}={load.ca_path}): {problem}, read from {load.ca.location.describe()}. "  # type: ignore[union-attr]  # the caller passes a load whose CA was read
+        f"{load.label} ({load.flag}={bundle_load.path}): {problem}, read from {bundle_load.ca.location.describe()}. "
         f"{load.component} starts but gets no CA certificate from it, so every TLS handshake it verifies with this bundle fails"
         + ("; without etcd, kube-apiserver never becomes ready." if storage else "."),
-        material=load.ca, go_error="x509: certificate signed by unknown authority", peer="its peers",
+        material=bundle_load.ca, go_error="x509: certificate signed by unknown authority", peer="its peers",
         remediation=remedies(load, "bundle.empty-pool", ctx), problem=problem,
     )]
 
 
 def check_bundle(load: Load, ctx: CheckContext) -> list[Finding]:
-    if load.loader is not Loader.CA_BUNDLE or load.ca is None or unverifiable(load):
-        return []
+    match load.payload:
+        case BundlePayload() as bundle_load if not unverifiable(load):
+            pass
+        case _:
+            return []
     predicted = predict_bundle_error(load)
     if predicted is None:
         return []
     finding_id, go_error, problem = predicted
     if finding_id == "bundle.empty-pool":
-        return _empty_pool(load, ctx, problem)
+        return _empty_pool(load, bundle_load, ctx, problem)
     fatal = load.fatal
     consequence = "it stops at start-up" if fatal else "connections verified with this bundle fail"
     return [finding(
         load, finding_id, severity.failure(load, stops_component=fatal),
         f"{load.component} {'cannot start' if fatal else 'cannot verify peers'}: {load.label}: {problem}",
-        f"{load.label} ({load.flag}={load.ca_path}): {problem}, read from {load.ca.location.describe()}; {load.component} {consequence}.",
-        material=load.ca, go_error=go_error, blocks_start=fatal, remediation=remedies(load, finding_id, ctx), problem=problem,
+        f"{load.label} ({load.flag}={bundle_load.path}): {problem}, read from {bundle_load.ca.location.describe()}; {load.component} {consequence}.",
+        material=bundle_load.ca, go_error=go_error, blocks_start=fatal, remediation=remedies(load, finding_id, ctx), problem=problem,
     )]
 
 
 def check_private_key(load: Load, ctx: CheckContext) -> list[Finding]:
     """Service-account signing keys: a key alone, no certificate."""
-    if load.loader is not Loader.PRIVATE_KEY or load.key is None or unverifiable(load):
-        return []
-    key = load.key
+    match load.payload:
+        case PrivateKeyPayload(path=path, key=key) if not unverifiable(load):
+            pass
+        case _:
+            return []
     if key.state is State.MISSING:
-        problem, error = f"{file_name(key, load.key_path)} does not exist", _missing_file_error(load.key_path, key)
+        problem, error = f"{file_name(key, path)} does not exist", _missing_file_error(path, key)
     elif key.state is State.EMPTY:
-        problem, error = f"{file_name(key, load.key_path)} is empty (0 bytes)", None
+        problem, error = f"{file_name(key, path)} is empty (0 bytes)", None
     else:
         parsed, why = private_key(key.data)
         if parsed is not None:
             return []
-        problem, error = f"{file_name(key, load.key_path)} holds no private key that parses ({why})", None
+        problem, error = f"{file_name(key, path)} holds no private key that parses ({why})", None
     return [finding(
         load, "key.unparseable", severity.failure(load),
         f"{load.component} cannot start: {load.label}: {problem}",
-        f"{load.label} ({load.flag}={load.key_path}): {problem}, read from {key.location.describe()}; "
+        f"{load.label} ({load.flag}={path}): {problem}, read from {key.location.describe()}; "
         f"{load.component} validates this key at start-up and exits.",
         material=key, go_error=error, blocks_start=load.fatal, remediation=remedies(load, "key.unparseable", ctx), problem=problem,
     )]
@@ -116,10 +122,13 @@ def check_private_key(load: Load, ctx: CheckContext) -> list[Finding]:
 
 def check_public_keys(load: Load, ctx: CheckContext) -> list[Finding]:
     """Service-account verification keys: every file must hold at least one public key."""
-    if load.loader is not Loader.PUBLIC_KEYS or unverifiable(load):
-        return []
+    match load.payload:
+        case PublicKeysPayload(keys=files) if not unverifiable(load):
+            pass
+        case _:
+            return []
     found = []
-    for material in load.public_keys:
+    for material in files:
         if material.state is State.PRESENT:
             keys, why = public_keys(material.data)
             if keys:

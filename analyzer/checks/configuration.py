@@ -4,9 +4,9 @@ parse makes the process exit during flag parsing, which is before everything in 
 from __future__ import annotations
 
 from analyzer.checks import severity
-from analyzer.checks.context import CheckContext, finding
-from analyzer.model.findings import Finding
-from analyzer.wiring.model import Load, Loader, Wiring
+from analyzer.checks.context import CheckContext
+from analyzer.model.findings import Finding, LoadKey, Subject
+from analyzer.wiring.model import Wiring
 from analyzer.model.vocabulary import Role
 
 
@@ -14,14 +14,15 @@ def check_flags(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     found = []
     for component in wiring.components:
         for error in component.flag_errors:
-            flags = Load(component=component.name, node=component.node, role=Role.FLAGS, order=0, loader=Loader.DYNAMIC_PAIR,
-                         fatal=True, label="command-line flags")
-            found.append(finding(
-                flags, "configuration.flag-invalid", severity.component_stops(),
+            # Not a load: the command line, placed before every load (order 0).
+            label = "command-line flags"
+            found.append(Finding(
+                "configuration.flag-invalid", severity.component_stops(), component.name, Role.FLAGS,
                 f"{component.name} cannot start: a flag value does not parse",
                 f"{component.label} is configured by {component.configured_by}; {error}. The process exits while it reads "
                 "its flags, before it loads any certificate.",
-                go_error=error, blocks_start=True, problem=error,
+                Subject(node=component.node), go_error=error, blocks_start=True, problem=error, label=label,
+                load=LoadKey(component.name, component.node, 0, label),
                 remediation=("Correct the flag value (for --tls-sni-cert-key: cert.crt,key.key[:name1,name2]); on OpenShift it is "
                              "built from servingInfo.namedCertificates and apiServerArguments in config.yaml",),
             ))

@@ -10,7 +10,9 @@ from cryptography import x509
 from analyzer.gomodel.clientgo import bundle, key_pair
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.model.vocabulary import Distribution
-from analyzer.wiring.model import Load, Loader, Material, State
+from analyzer.wiring.model import (
+    BundlePayload, KubeconfigPayload, Load, Material, PairPayload, PrivateKeyPayload, PublicKeysPayload, State,
+)
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,22 @@ class CheckContext:
 
 def subject_of(load: Load, material: Material | None = None) -> Subject:
     """The subject of a finding about a load, naming the copy that was read when there is one."""
-    return Subject(
-        cert=load.cert_path,
-        key=load.key_path or (load.ca_path if load.cert_path is None else None),
-        object=load.object,
-        node=load.node,
-        source=material.location.describe() if material is not None else None,
-    )
+    cert: str | None = None
+    key: str | None = None
+    ca: str | None = None
+    match load.payload:
+        case PairPayload(cert_path=cert, key_path=key):
+            pass
+        case KubeconfigPayload(path=cert, key_file=key):  # a kubeconfig's key is the file it names, if any
+            pass
+        case BundlePayload(path=ca):
+            pass
+        case PrivateKeyPayload(path=key):
+            pass
+        case PublicKeysPayload(paths=paths):
+            key = ", ".join(paths)
+    return Subject(cert=cert, key=key, object=load.object, node=load.node, ca=ca,
+                   source=material.location.describe() if material is not None else None)
 
 
 def finding(load: Load, id: str, severity: Severity, title: str, detail: str, *, material: Material | None = None,
@@ -54,10 +65,14 @@ def presented_chain(load: Load) -> tuple[x509.Certificate, ...]:
     (its own finding says why, and expiry or trust on top of it would only be noise). A pair whose
     key cannot be seen (scrubbed, elided) still shows its certificate: must-gather keeps tls.crt.
     """
-    cert, key = load.cert, load.key
+    match load.payload:
+        case PairPayload(cert=cert, key=key) | KubeconfigPayload(cert=cert, key=key):
+            pass
+        case _:
+            return ()
     if cert is None or cert.state is not State.PRESENT:
         return ()
-    if load.loader in (Loader.DYNAMIC_PAIR, Loader.TLS_PAIR, Loader.KUBECONFIG) and key is not None and key.state.verifiable:
+    if key is not None and key.state.verifiable:
         # An empty or missing key file fails the pair as surely as a wrong key does.
         if key.state is not State.PRESENT or not key_pair(cert.data, key.data).ok:
             return ()

@@ -14,7 +14,7 @@ from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding
 from analyzer.checks.remediation import remedies
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import Copy, Load, Material, State
+from analyzer.wiring.model import Copy, Load, Material, PairPayload, State
 from analyzer.model.vocabulary import Distribution
 
 _COPY_NAME = {
@@ -39,9 +39,14 @@ def _digest(material: Material | None) -> str | None:
 
 
 def check_drift(load: Load, ctx: CheckContext) -> list[Finding]:
+    match load.payload:
+        case PairPayload(cert=cert, key=key):
+            pass
+        case _:  # only a pair is compared with its copies byte for byte (a bundle's copies feed the inventory and recovery)
+            return []
     found = []
     for copy in load.copies:
-        for what, loaded, other in (("certificate", load.cert, copy.cert), ("key", load.key, copy.key)):
+        for what, loaded, other in (("certificate", cert, copy.cert), ("key", key, copy.key)):
             mine, theirs = _digest(loaded), _digest(other)
             if mine is None or theirs is None or mine == theirs:
                 continue

@@ -24,7 +24,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from analyzer.checks import severity
-from analyzer.checks.context import finding, presented_chain
+from analyzer.checks.context import finding, presented_chain, subject_of
 from analyzer.evidence.live_tls import ClientFiles, HandshakeFacts  # not .live: that imports grpc
 from analyzer.wiring.model import Load, Wiring
 from analyzer.gomodel.keypair import load_x509_key_pair
@@ -131,7 +131,7 @@ def matching_loads(files: ClientFiles, wiring: Wiring | None) -> list[Load]:
     if not given or wiring is None:
         return []
     leaf = given[0]
-    return [load for load in wiring.iter_loads() if load.cert is not None and (chain := presented_chain(load)) and chain[0] == leaf]
+    return [load for load in wiring.iter_loads() if (chain := presented_chain(load)) and chain[0] == leaf]
 
 
 def refusal_is_evidence(facts: object, other_evidence: bool) -> bool:
@@ -153,10 +153,10 @@ def refused_pair_findings(facts: HandshakeFacts, explanation: str, wiring: Wirin
         found.append(finding(
             load, "etcd-client.refused", severity.failure(load),
             f"{load.label}: etcd at {facts.endpoint} refuses this client certificate ({reason})",
-            f"{what}. {load.component} on {load.node or 'this cluster'} loads this certificate ({load.cert_path}) to reach etcd: "
+            f"{what}. {load.component} on {load.node or 'this cluster'} loads this certificate ({subject_of(load).cert}) to reach etcd: "
             "every connection it makes is refused the same way"
             + ("; kube-apiserver cannot reach its storage and will not become ready." if load.component == ComponentName.KUBE_APISERVER else "."),
-            material=load.cert, go_error=alert or reason, peer="etcd",
+            material=load.certificate, go_error=alert or reason, peer="etcd",
             remediation=("Re-issue this pair from the CA in etcd's --trusted-ca-file (or give etcd the CA that issued it), "
                          "then restart the component",),
         ))
@@ -184,10 +184,10 @@ def client_pair_finding(files: ClientFiles, endpoint: str, revision: int, now_ut
         load = loads[0]
         return finding(
             load, "etcd-client.accepted", Severity.INFO, f"{load.label}: etcd at {endpoint} accepts this client certificate",
-            (f"The TLS handshake with {files.cert} (the certificate {load.component} loads from {load.cert_path}) succeeded at "
+            (f"The TLS handshake with {files.cert} (the certificate {load.component} loads from {subject_of(load).cert}) succeeded at "
              f"{now_utc:%Y-%m-%dT%H:%M:%SZ}, and etcd answered reads at revision {revision}: this pair is not what keeps "
              f"{load.component} from etcd."),
-            material=load.cert, peer="etcd",
+            material=load.certificate, peer="etcd",
         )
     certs = _certificates(files.cert)
     leaf = certs[0] if certs else None

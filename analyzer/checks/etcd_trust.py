@@ -21,15 +21,20 @@ from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Finding
 from analyzer.reftime import format_utc
-from analyzer.wiring.model import Component, Load, State, Wiring
+from analyzer.wiring.model import BundlePayload, Component, Load, PairPayload, State, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
 
 
-def _ca(load: Load | None) -> tuple[x509.Certificate, ...]:
-    if load is None or load.ca is None or load.ca.state is not State.PRESENT:
+def _ca(found: BundlePayload | None) -> tuple[x509.Certificate, ...]:
+    if found is None or found.ca.state is not State.PRESENT:
         return ()
-    return bundle(load.ca.data)[0]
+    return bundle(found.ca.data)[0]
+
+
+def _bundle(component: Component, role: Role) -> BundlePayload | None:
+    load = _role(component, role)
+    return load.payload if load is not None and isinstance(load.payload, BundlePayload) else None
 
 
 def _role(component: Component, role: Role) -> Load | None:
@@ -50,9 +55,11 @@ def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     for apiserver in (c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER):
         client = _role(apiserver, Role.ETCD_CLIENT)
         chain = presented_chain(client) if client is not None else ()
-        believed = _ca(_role(apiserver, Role.ETCD_CA))
-        if client is None or not chain or not believed:
+        believed_bundle = _bundle(apiserver, Role.ETCD_CA)
+        believed = _ca(believed_bundle)
+        if client is None or not chain or not believed or believed_bundle is None:
             continue
+        client_path = client.payload.cert_path if isinstance(client.payload, PairPayload) else None
         # The CA kube-apiserver holds for etcd that issued its client pair: what etcd was set up to trust.
         issuer = next((ca for ca in believed if verifies(chain, (ca,))[0]), None)
         if issuer is None:
@@ -60,23 +67,23 @@ def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
         # The etcd members it talks to, as the peers are linked (wiring/peers.py): on its node, else on
         # nodes of their own.
         for etcd in [c for c in etcds if c.node == apiserver.node] or [c for c in etcds if not _has_apiserver(wiring, c.node)]:
-            trusted_load = _role(etcd, Role.ETCD_TRUSTED_CA)
-            trusted = _ca(trusted_load)
-            if not trusted or trusted_load is None or any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:
+            trusted_bundle = _bundle(etcd, Role.ETCD_TRUSTED_CA)
+            trusted = _ca(trusted_bundle)
+            if not trusted or trusted_bundle is None or any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:
                 continue
             own = [what for what, role in (("serving", Role.ETCD_SERVER), ("peer", Role.ETCD_PEER))
                    if (load := _role(etcd, role)) is not None and (own_chain := presented_chain(load)) and verifies(own_chain, (issuer,))[0]]
             also = (f" etcd's own {' and '.join(own)} pair{'s were' if len(own) > 1 else ' was'} issued by that CA too: the bundle was "
                     "replaced before the pairs were rotated." if own else "")
-            where = f"{trusted_load.ca_path} on {etcd.node}" if etcd.node else str(trusted_load.ca_path)
+            where = f"{trusted_bundle.path} on {etcd.node}" if etcd.node else trusted_bundle.path
             found.append(finding(
                 client, "etcd.ca-no-longer-trusted", severity.failure(client),
                 f"{client.label}: etcd on {etcd.node or 'its node'} no longer trusts the CA that issued it",
-                f"kube-apiserver's --etcd-cafile ({_role(apiserver, Role.ETCD_CA).ca_path}) holds {_describe(issuer)}, "  # type: ignore[union-attr]  # believed is non-empty only when the etcd-ca load exists
-                f"the CA that issued its etcd client pair ({client.cert_path}); etcd's --trusted-ca-file ({where}) no longer holds it, "
+                f"kube-apiserver's --etcd-cafile ({believed_bundle.path}) holds {_describe(issuer)}, "
+                f"the CA that issued its etcd client pair ({client_path}); etcd's --trusted-ca-file ({where}) no longer holds it, "
                 f"only {', '.join(_describe(ca) for ca in trusted)}. etcd refuses the pair (TLS alert \"bad certificate\") "
                 f"and kube-apiserver cannot reach its storage.{also}",
-                material=trusted_load.ca, peer="etcd",
+                material=trusted_bundle.ca, peer="etcd",
                 go_error="x509: certificate signed by unknown authority",
                 remediation=(f"Put {common_name(issuer)} (the CA kube-apiserver's --etcd-cafile holds) back into {where} beside the new "
                              "CA, on every etcd member, and restart etcd; then re-issue kube-apiserver's etcd client pair (and etcd's "

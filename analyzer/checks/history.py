@@ -75,7 +75,8 @@ def check_history(load: Load, ctx: CheckContext) -> list[Finding]:
     """One note per load whose etcd material changed within the surviving history."""
     found = []
     seen = set()
-    materials = [load.cert, load.key, load.ca] + [m for copy in load.copies for m in (copy.cert, copy.key)]
+    # A public key directory's files are not followed through etcd history.
+    materials = [m for what, m in load.materials() if what != "public key"] + [m for copy in load.copies for m in (copy.cert, copy.key)]
     for material in materials:
         if material is None or material.state not in (State.PRESENT, State.EMPTY):
             continue

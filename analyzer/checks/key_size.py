@@ -28,5 +28,5 @@ def check_rsa_key_size(load: Load, ctx: CheckContext) -> list[Finding]:
         load, "policy.rsa-key-size", Severity.WARNING, f"{load.label}: {key.key_size}-bit RSA key",
         f"{load.label} (CN={common_name(chain[0])}) has a {key.key_size}-bit RSA key; policy asks for at least {MIN_RSA_BITS} bits. "
         "Go still loads it, so nothing fails because of it today.",
-        material=load.cert, remediation=remedies(load, "policy.rsa-key-size", ctx), fingerprint=sha256_fingerprint(chain[0]),
+        material=load.certificate, remediation=remedies(load, "policy.rsa-key-size", ctx), fingerprint=sha256_fingerprint(chain[0]),
     )]

@@ -23,7 +23,7 @@ from analyzer.gomodel.verify import verifies
 from analyzer.gomodel.wrappers import wrap
 from analyzer.model.findings import Finding
 from analyzer.wiring.components import server_host
-from analyzer.wiring.model import Component, Load, Loader, State, Wiring
+from analyzer.wiring.model import Component, KubeconfigPayload, Load, PairPayload, State, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
 
@@ -40,11 +40,14 @@ def served_load(apiserver: Component, host: str) -> Load | None:
     host_is_ip = is_ip(host)
     best: tuple[tuple[int, int, int], Load] | None = None
     for load in apiserver.loads:
-        if load.role != Role.SNI:
-            continue
-        explicit = bool(load.names)
+        match load.payload:
+            case PairPayload(sni_names=given) if load.role == Role.SNI:
+                pass
+            case _:
+                continue
+        explicit = bool(given)
         chain = presented_chain(load)
-        names = list(load.names) or (certificate_names(chain[0]) if chain else [])
+        names = list(given) or (certificate_names(chain[0]) if chain else [])
         for name in names:
             matched, exact = sni_matches(name, host)
             if matched and not (host_is_ip and not exact):
@@ -64,9 +67,10 @@ def bootstrap_in_use(component: Component, ctx: CheckContext) -> bool | None:
     certificate (or its rotated pem) is gone or outside its validity at the reference time
     (pkg/kubelet/certificate/bootstrap/bootstrap.go isClientConfigStillValid). None: cannot tell."""
     primary = next((load for load in component.loads if load.role in (Role.KUBELET_KUBECONFIG, Role.KUBELET_CLIENT)), None)
-    if primary is None or primary.cert is None:
+    certificate = primary.certificate if primary is not None else None
+    if primary is None or certificate is None:
         return True if primary is None else None
-    if primary.cert.state in (State.MISSING, State.EMPTY):
+    if certificate.state in (State.MISSING, State.EMPTY):
         return True
     chain = presented_chain(primary)
     if not chain:
@@ -91,27 +95,30 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
     found: list[Finding] = []
     for component in wiring.components:
         for load in component.loads:
-            if load.loader is not Loader.KUBECONFIG or load.ca is None or load.ca.state is not State.PRESENT:
-                continue
-            ca_error = root_ca_error(load.ca.data)
+            match load.payload:
+                case KubeconfigPayload(ca=ca) as kubeconfig if ca is not None and ca.state is State.PRESENT:
+                    pass
+                case _:
+                    continue
+            ca_error = root_ca_error(ca.data)
             if ca_error is not None:  # client-go fails before it dials (transport.go rootCertPool)
                 found.append(finding(
                     load, "kubeconfig.ca-unloadable", severity.failure(load, stops_component=False),
                     f"{load.label}: its certificate-authority data holds no certificate client-go can load",
-                    f"{component.label} cannot build its TLS configuration, so it never reaches {load.server}.",
-                    material=load.ca, go_error=wrap("client-go-root-ca", ca_error), peer="kube-apiserver",
+                    f"{component.label} cannot build its TLS configuration, so it never reaches {kubeconfig.server}.",
+                    material=ca, go_error=wrap("client-go-root-ca", ca_error), peer="kube-apiserver",
                     remediation=remedies(load, "kubeconfig.ca-unloadable", ctx),
                 ))
                 continue
-            host = server_host(load)
+            host = server_host(kubeconfig)
             apiserver = apiservers.get(load.node) or fallback
             if not host or apiserver is None:
                 continue
             served = served_load(apiserver, host)
             chain = presented_chain(served) if served else ()
-            if not chain:
+            if served is None or not chain:
                 continue
-            roots, _ = bundle(load.ca.data)
+            roots, _ = bundle(ca.data)
             trusted, error = verifies(chain, roots)
             in_use = bootstrap_in_use(component, ctx) if load.role == BOOTSTRAP else None
             if not trusted:
@@ -122,7 +129,7 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
                 found.append(finding(
                     load, "kubeconfig.ca-does-not-trust-server", level,
                     f"{load.label}: its CA does not trust kube-apiserver's certificate for {host}",
-                    f"{component.label} dials {load.server}; kube-apiserver answers {host} with {served.label} "  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
+                    f"{component.label} dials {kubeconfig.server}; kube-apiserver answers {host} with {served.label} "
                     f"(CN={common_name(chain[0])}, issued by {chain[0].issuer.rfc4514_string()}), but the kubeconfig's "
                     f"certificate-authority holds {', '.join('CN=' + common_name(r) for r in roots) or 'nothing'}. "
                     + ("OpenShift generates this kubeconfig with its own serving signers only; since the user serves "
@@ -130,7 +137,7 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
                        "(the localhost and lb-int kubeconfigs beside it still work)."
                        if by_design else "This is what a regenerated CA looks like while kubeconfigs still carry the old one.")
                     + (_bootstrap_note(component, in_use) if load.role == BOOTSTRAP else ""),
-                    material=load.ca, go_error=TLS_VERIFY + (error or ""), peer="kube-apiserver",
+                    material=ca, go_error=TLS_VERIFY + (error or ""), peer="kube-apiserver",
                     remediation=remedies(load, "kubeconfig.ca-does-not-trust-server", ctx),
                 ))
             name_error = find_hostname_error(chain[0], host)
@@ -139,8 +146,8 @@ def check_kubeconfig_servers(wiring: Wiring, ctx: CheckContext) -> list[Finding]
                     load, "kubeconfig.server-name-mismatch",
                     severity.fallback_credential(in_use) if load.role == BOOTSTRAP else severity.failure(load, stops_component=False),
                     f"{load.label}: kube-apiserver's certificate for {host} does not cover that name",
-                    f"{component.label} dials {load.server}; the certificate served for it ({served.label}) does not cover {host}.",  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
-                    material=served.cert, go_error=TLS_VERIFY + name_error, peer="kube-apiserver",  # type: ignore[union-attr]  # served is set: the loop continues when no load serves the host
-                    remediation=remedies(served, "names.missing", ctx),  # type: ignore[arg-type]  # served is set: the loop continues when no load serves the host
+                    f"{component.label} dials {kubeconfig.server}; the certificate served for it ({served.label}) does not cover {host}.",
+                    material=served.certificate, go_error=TLS_VERIFY + name_error, peer="kube-apiserver",
+                    remediation=remedies(served, "names.missing", ctx),
                 ))
     return found

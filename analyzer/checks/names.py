@@ -14,18 +14,23 @@ from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.hostname import find_hostname_error
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import Load
+from analyzer.wiring.model import Load, PairPayload
 from analyzer.model.vocabulary import Role
 
 
 def check_names(load: Load, ctx: CheckContext) -> list[Finding]:
+    match load.payload:
+        case PairPayload(expected_names=expected, advised_names=advised) if expected or advised:
+            pass
+        case _:
+            return []
     chain = presented_chain(load)
-    if not chain or not (load.expected_names or load.advised_names):
+    if not chain:
         return []
     leaf = chain[0]
     found = []
-    for names, level, finding_id in ((load.expected_names, severity.failure(load, stops_component=False), "names.missing"),
-                                     (load.advised_names, severity.advised(), "names.advised-missing")):
+    for names, level, finding_id in ((expected, severity.failure(load, stops_component=False), "names.missing"),
+                                     (advised, severity.advised(), "names.advised-missing")):
         missing = [(name, error) for name in names if (error := find_hostname_error(leaf, name))]
         if not missing:
             continue
@@ -37,7 +42,7 @@ def check_names(load: Load, ctx: CheckContext) -> list[Finding]:
         found.append(finding(
             load, finding_id, level, f"{load.label}: certificate does not cover {listed}",
             f"{load.label} (CN={common_name(leaf)}) does not cover {listed}; {consequence}.",
-            material=load.cert, go_error=missing[0][1], remediation=remedies(load, finding_id, ctx),
+            material=load.certificate, go_error=missing[0][1], remediation=remedies(load, finding_id, ctx),
             peer=load.peer.name if load.peer else "clients of " + load.component,
             fingerprint=sha256_fingerprint(leaf),
         ))
@@ -62,6 +67,6 @@ def check_allowed_client_names(load: Load, ctx: CheckContext) -> list[Finding]:
         load, "names.not-allowed", severity.failure(load, stops_component=False), f"{load.label}: CN={name} is not in --requestheader-allowed-names",
         f"{load.label} presents CN={name}, but aggregated API servers accept the front proxy only as "
         f"{', '.join(peer.allowed_names)}; every request kube-apiserver proxies to them (metrics, custom APIs) is refused.",
-        material=load.cert, go_error=NOT_ALLOWED.format(name), peer=peer.name, fingerprint=sha256_fingerprint(chain[0]),
+        material=load.certificate, go_error=NOT_ALLOWED.format(name), peer=peer.name, fingerprint=sha256_fingerprint(chain[0]),
         remediation=remedies(load, "names.not-allowed", ctx),
     )]

@@ -21,10 +21,8 @@ from analyzer.checks.remediation import remedies
 from analyzer.gomodel.dynamiccerts import missing_serving_content, open_missing
 from analyzer.gomodel.keypair import PairFailure
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import Load, Loader, Material, State
+from analyzer.wiring.model import KubeconfigPayload, Load, Material, PairPayload, State
 from analyzer.reftime import format_utc
-
-PAIR_LOADERS = (Loader.DYNAMIC_PAIR, Loader.TLS_PAIR, Loader.KUBECONFIG)
 
 _PROBLEM = {
     PairFailure.CERT_NO_PEM: "holds no PEM data",
@@ -57,19 +55,36 @@ def _wrap(load: Load, error: str) -> str:
     return load.error_format.format(error)
 
 
+def _pair(load: Load) -> tuple[Material, Material, str | None, str | None, bool] | None:
+    """(certificate, key, their paths, whether dynamiccertificates reads them) of a load read as a pair;
+    None for other loads and for a pair missing a part. A kubeconfig's parts are shown by the kubeconfig's
+    path, its key by the file it names when it names one."""
+    match load.payload:
+        case PairPayload(cert=cert, key=key, cert_path=cert_path, key_path=key_path, dynamic=dynamic):
+            pass
+        case KubeconfigPayload(cert=cert, key=key, path=cert_path, key_file=key_path):
+            dynamic = False
+        case _:
+            return None
+    if cert is None or key is None:
+        return None
+    return cert, key, cert_path, key_path or cert_path, dynamic
+
+
 def predict_load_error(load: Load) -> tuple[str, Material, str, str] | None:
     """(finding id, the material at fault, the Go error, what is wrong in words), or None when the pair loads.
 
     Only for pairs whose two parts are in the evidence; the caller skips unverifiable ones.
     """
-    cert, key = load.cert, load.key
-    assert cert is not None and key is not None
-    for material, path in ((cert, load.cert_path), (key, load.key_path or load.cert_path)):
+    pair = _pair(load)
+    assert pair is not None
+    cert, key, cert_path, key_path, dynamic = pair
+    for material, path in ((cert, cert_path), (key, key_path)):
         if material.state is State.MISSING:
             shown = path or material.location.host_path or "the file"
             return "pair.file-missing", material, _wrap(load, open_missing(shown)), f"{file_name(material, path)} does not exist"
-    if load.loader is Loader.DYNAMIC_PAIR and (cert.state is State.EMPTY or key.state is State.EMPTY):
-        empty, path = (cert, load.cert_path) if cert.state is State.EMPTY else (key, load.key_path)
+    if dynamic and (cert.state is State.EMPTY or key.state is State.EMPTY):
+        empty, path = (cert, cert_path) if cert.state is State.EMPTY else (key, key_path)
         error = missing_serving_content(load.dynamic_name or "")
         return "pair.file-empty", empty, _wrap(load, error), f"{file_name(empty, path)} is empty (0 bytes)"
     result = key_pair(cert.data, key.data)
@@ -77,7 +92,7 @@ def predict_load_error(load: Load) -> tuple[str, Material, str, str] | None:
         return None
     failure = result.failure
     assert failure is not None
-    at_fault, path = (key, load.key_path) if failure in _KEY_SIDE else (cert, load.cert_path)
+    at_fault, path = (key, key_path) if failure in _KEY_SIDE else (cert, cert_path)
     problem = f"{file_name(at_fault, path)} {_PROBLEM[failure]}"
     if result.detail:
         problem += f" ({result.detail})"
@@ -85,14 +100,16 @@ def predict_load_error(load: Load) -> tuple[str, Material, str, str] | None:
 
 
 def check_pair(load: Load, ctx: CheckContext) -> list[Finding]:
-    if load.loader not in PAIR_LOADERS or load.cert is None or load.key is None or unverifiable(load):
+    pair = _pair(load)
+    if pair is None or unverifiable(load):
         return []
     predicted = predict_load_error(load)
     if predicted is None:
         return []
     finding_id, at_fault, go_error, problem = predicted
     fatal = load.fatal
-    if load.loader is Loader.KUBECONFIG:
+    kubeconfig = isinstance(load.payload, KubeconfigPayload)
+    if kubeconfig:
         consequence = f"{load.component} cannot authenticate to kube-apiserver with this kubeconfig"
     elif fatal:
         consequence = f"{load.component} stops at start-up and restarts in a loop (crash-loop)"
@@ -100,12 +117,13 @@ def check_pair(load: Load, ctx: CheckContext) -> list[Finding]:
         consequence = f"{load.component} cannot open connections that need this pair"
     where = at_fault.location.describe()
     detail = f"{load.label} ({load.flag}): {problem}. Read from {where}. {consequence}."
-    certificate = leaf(load.cert.data) if load.cert.state is State.PRESENT else None
+    cert = pair[0]
+    certificate = leaf(cert.data) if cert.state is State.PRESENT else None
     return [finding(
         load, finding_id, severity.failure(load),
         f"{load.component} {'cannot start' if fatal else 'cannot use'}: {load.label}: {problem.split(' (')[0]}",
         detail, material=at_fault, go_error=go_error, blocks_start=fatal,
-        peer=None if fatal else (load.peer.name if load.peer else "kube-apiserver" if load.loader is Loader.KUBECONFIG else None),
+        peer=None if fatal else (load.peer.name if load.peer else "kube-apiserver" if kubeconfig else None),
         remediation=remedies(load, finding_id, ctx), fingerprint=sha256_fingerprint(certificate) if certificate else None,
         evidence=tuple(f"history: {line}" for line in _history_lines(at_fault)), problem=problem,
     )]

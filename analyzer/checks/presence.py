@@ -7,8 +7,6 @@ the component does about them depends on how it loads them (pairs, bundles).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from analyzer.checks import severity
 from analyzer.checks.annotations import ownership
 from analyzer.checks.context import CheckContext, finding
@@ -33,14 +31,6 @@ _ASK = {
 }
 
 
-def materials(load: Load) -> Iterator[tuple[str, Material]]:
-    for what, material in (("certificate", load.cert), ("key", load.key), ("CA bundle", load.ca)):
-        if material is not None:
-            yield what, material
-    for material in load.public_keys:
-        yield "public key", material
-
-
 # A certificate Go would load but cryptography cannot read (gomodel.x509parse): present, and still
 # nothing about it can be checked.
 _UNREADABLE_CERTIFICATE = "unreadable-certificate"
@@ -58,7 +48,7 @@ def _why(material: Material) -> str | None:
 
 def unverifiable(load: Load) -> list[tuple[str, Material]]:
     """The parts of a load the evidence cannot show, in order."""
-    return [(what, m) for what, m in materials(load) if _why(m)]
+    return [(what, m) for what, m in load.materials() if _why(m)]
 
 
 def check_unverifiable(load: Load, ctx: CheckContext) -> list[Finding]:
@@ -71,7 +61,7 @@ def check_unverifiable(load: Load, ctx: CheckContext) -> list[Finding]:
     first_detail = unreadable or first.detail
     # What the object's own annotations say (a must-gather keeps them): who owns it and what it is, to
     # attribute the certificate whose key cannot be seen.
-    owned = ownership(first) or ownership(load.cert)
+    owned = ownership(first) or ownership(load.certificate)
     detail = (
         f"{load.label} of {load.component} cannot be verified from this evidence: {names}. "
         + (f"{first_detail}. " if first_detail and first_detail not in names else "")

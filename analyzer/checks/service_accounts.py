@@ -22,7 +22,8 @@ from analyzer.gomodel.clientgo import bundle, common_name, private_key, public_k
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.keys import public_key_sha256
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import Component, Load, Loader, Material, State, Wiring
+from analyzer.model.findings import LoadKey, Subject
+from analyzer.wiring.model import BundlePayload, Component, Load, Material, PairPayload, PrivateKeyPayload, PublicKeysPayload, State, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
 
@@ -30,18 +31,26 @@ from analyzer.model.vocabulary import Role
 def _verification_keys(apiserver: Component) -> tuple[Load | None, set[str]]:
     load = next((l for l in apiserver.loads if l.role == Role.SERVICE_ACCOUNT_KEYS), None)
     found: set[str] = set()
-    for material in load.public_keys if load else ():
+    for material in _key_files(load):
         if material.state is State.PRESENT:
             keys, _ = public_keys(material.data)
             found.update(key.public_key_sha256 for key in keys)
     return load, found
 
 
+def _key_files(load: Load | None) -> tuple[Material, ...]:
+    match load.payload if load else None:
+        case PublicKeysPayload(keys=files):
+            return files
+    return ()
+
+
 def _signing_fingerprint(load: Load | None) -> str | None:
-    if load is None or load.key is None or load.key.state is not State.PRESENT:
-        return None
-    key, _ = private_key(load.key.data)
-    return public_key_sha256(key.public_key()) if key else None
+    match load.payload if load else None:
+        case PrivateKeyPayload(key=signing) if signing.state is State.PRESENT:
+            key, _ = private_key(signing.data)
+            return public_key_sha256(key.public_key()) if key else None
+    return None
 
 
 def check_service_account_keys(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
@@ -49,24 +58,25 @@ def check_service_account_keys(wiring: Wiring, ctx: CheckContext) -> list[Findin
     apiservers = [c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER]
     for apiserver in apiservers:
         verify_load, verifying = _verification_keys(apiserver)
-        if verify_load is None or not verifying or any(m.state is not State.PRESENT for m in verify_load.public_keys):
+        if verify_load is None or not verifying or any(m.state is not State.PRESENT for m in _key_files(verify_load)):
             continue
         signers = [(apiserver, next((l for l in apiserver.loads if l.role == Role.SERVICE_ACCOUNT_SIGNING_KEY), None), "tokens kube-apiserver issues")]
         signers += [
             (c, next((l for l in c.loads if l.role == Role.SERVICE_ACCOUNT_PRIVATE_KEY), None), "token secrets kube-controller-manager mints")
             for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER and c.node == apiserver.node
         ]
+        verify_paths = ", ".join(verify_load.payload.paths) if isinstance(verify_load.payload, PublicKeysPayload) else ""
         for component, load, what in signers:
             fingerprint = _signing_fingerprint(load)
-            if fingerprint is None or fingerprint in verifying:
+            if load is None or not isinstance(load.payload, PrivateKeyPayload) or fingerprint is None or fingerprint in verifying:
                 continue
             found.append(finding(
-                load, "service-account.key-mismatch", severity.failure(load, stops_component=False),  # type: ignore[arg-type]  # a signer without a key has no fingerprint and was skipped
+                load, "service-account.key-mismatch", severity.failure(load, stops_component=False),
                 f"{component.name}: service-account signing key is not among kube-apiserver's verification keys",
-                f"{load.label} ({load.flag}={load.key_path}) has public key sha256:{fingerprint[:16]}, which none of "  # type: ignore[union-attr]  # a signer without a key has no fingerprint and was skipped
-                f"kube-apiserver's {verify_load.flag} files ({verify_load.key_path}) holds: {what} are rejected "
+                f"{load.label} ({load.flag}={load.payload.path}) has public key sha256:{fingerprint[:16]}, which none of "
+                f"kube-apiserver's {verify_load.flag} files ({verify_paths}) holds: {what} are rejected "
                 "(401 Unauthorized for every pod that uses them).",
-                material=load.key, peer="kube-apiserver", remediation=remedies(load, "service-account.key-mismatch", ctx),  # type: ignore[union-attr, arg-type]  # a signer without a key has no fingerprint and was skipped
+                material=load.payload.key, peer="kube-apiserver", remediation=remedies(load, "service-account.key-mismatch", ctx),
             ))
     return found
 
@@ -82,15 +92,17 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
     """
     for apiserver in (c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER):
         serving = next((l for l in apiserver.loads if l.role == Role.SERVING), None)
-        host = next((n for n in (serving.expected_names if serving else ()) if is_ip(n)), "kubernetes.default.svc")
+        expected = serving.payload.expected_names if serving is not None and isinstance(serving.payload, PairPayload) else ()
+        host = next((n for n in expected if is_ip(n)), "kubernetes.default.svc")
         served = served_load(apiserver, host)
         chain = presented_chain(served) if served else ()
-        if served is None or served.cert is None or not chain:
+        served_cert = served.certificate if served is not None else None
+        if served is None or served_cert is None or not chain:
             continue
         chains = [(chain, f"the certificate kube-apiserver serves to pods ({served.label}, CN={common_name(chain[0])}, "
                           f"issued by {chain[0].issuer.rfc4514_string()}), dialled as {host}")]
         for copy in served.copies:
-            if copy.cert is not None and copy.cert.state is State.PRESENT and copy.cert.data != served.cert.data:
+            if copy.cert is not None and copy.cert.state is State.PRESENT and copy.cert.data != served_cert.data:
                 pending = bundle(copy.cert.data)[0]
                 if pending:
                     chains.append((pending, f"the one {copy.cert.location.describe()} holds for the next restart "
@@ -111,19 +123,19 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
 def _source(wiring: Wiring, trusted: Callable[[tuple[x509.Certificate, ...]], bool]) -> tuple[str, bool | None]:
     """Where the copies come from, and whether that source is itself stale (None: cannot tell)."""
     roots = [l for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER for l in c.loads if l.role == Role.ROOT_CA]
-    readable = [(l, l.ca) for l in roots if l.ca is not None and l.ca.state is State.PRESENT]
+    readable = [(l, l.payload) for l in roots if isinstance(l.payload, BundlePayload) and l.payload.ca.state is State.PRESENT]
     if not readable:
         return ("kube-controller-manager's --root-ca-file is not in this evidence, so whether it publishes the right CA "
                 "cannot be told", None)
-    stale_sources = [(l, ca) for l, ca in readable if not trusted(bundle(ca.data)[0])]
+    stale_sources = [(l, root) for l, root in readable if not trusted(bundle(root.ca.data)[0])]
     if stale_sources:
-        load, ca = stale_sources[0]
-        held = ", ".join("CN=" + common_name(c) for c in bundle(ca.data)[0]) or "no certificate"
-        return (f"the source is stale too: kube-controller-manager's --root-ca-file {load.ca_path}"
+        load, root = stale_sources[0]
+        held = ", ".join("CN=" + common_name(c) for c in bundle(root.ca.data)[0]) or "no certificate"
+        return (f"the source is stale too: kube-controller-manager's --root-ca-file {root.path}"
                 f"{' on ' + load.node if load.node else ''} holds {held}, so it keeps publishing the old CA", True)
-    load = readable[0][0]
+    root = readable[0][1]
     blocked = [f"{c.label}" for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER]
-    return (f"the source is right: kube-controller-manager's --root-ca-file {load.ca_path} holds the current CA, and its "
+    return (f"the source is right: kube-controller-manager's --root-ca-file {root.path} holds the current CA, and its "
             "tokens controller and root-ca-cert-publisher rewrite every copy that differs once it runs and reaches "
             f"kube-apiserver ({', '.join(blocked)}: see its own findings if it cannot)", False)
 
@@ -151,12 +163,11 @@ def check_service_account_tokens(wiring: Wiring, ctx: CheckContext) -> list[Find
     parts = ([f"{len(tokens)} service-account token secret(s)"] if tokens else []) + (
         [f"{len(configmaps)} kube-root-ca.crt config map(s)"] if configmaps else [])
     namespaces = sorted({m.location.object.split("/")[0] for m in stale if m.location.object})
-    load = Load(component=ComponentName.SERVICE_ACCOUNT_TOKENS, node=None, role=Role.TOKEN_CA, order=0, loader=Loader.CA_BUNDLE, fatal=False,
-                label="CA copies handed to pods", object=stale[0].location.object)
     steps = []
     if source_stale is not False:
         root_ca = next((l for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER for l in c.loads if l.role == Role.ROOT_CA), None)
-        where = (f"{root_ca.ca_path}" + (f", written from Secret {root_ca.object}" if root_ca.object else "")) if root_ca else "--root-ca-file"
+        root_path = root_ca.payload.path if root_ca is not None and isinstance(root_ca.payload, BundlePayload) else None
+        where = (f"{root_path}" + (f", written from Secret {root_ca.object}" if root_ca.object else "")) if root_ca else "--root-ca-file"
         steps.append(f"Fix the source first: kube-controller-manager's --root-ca-file ({where}) must hold the current "
                      "cluster CA; restart kube-controller-manager, otherwise it keeps publishing the old CA")
     steps += [
@@ -166,13 +177,15 @@ def check_service_account_tokens(wiring: Wiring, ctx: CheckContext) -> list[Find
         "Restart the pods of the affected namespaces: client-go reads the in-cluster CA once and does not reload it "
         "(kubernetes/kubernetes#119483): kubectl -n <namespace> rollout restart deployment,daemonset,statefulset",
     ]
-    return [finding(
-        load, "service-account.token-ca-stale", severity.failure(load, stops_component=False),
+    # Not a load: the copies are grouped under one subject of their own, the first stale one named.
+    label, component = "CA copies handed to pods", ComponentName.SERVICE_ACCOUNT_TOKENS
+    return [Finding(
+        "service-account.token-ca-stale", severity.connection_fails(), component, Role.TOKEN_CA,
         f"{' and '.join(parts)} carry a CA that does not verify kube-apiserver",
         f"{_listed(tokens + configmaps)} hold ca.crt "
         f"{', '.join('CN=' + common_name(c) + ' sha256:' + sha256_fingerprint(c)[:16] for c in carried) or '(none)'}, "
         f"which does not verify {against}. Pods in {len(namespaces)} namespace(s) ({', '.join(namespaces[:10])}"
         f"{' …' if len(namespaces) > 10 else ''}) fail with x509: certificate signed by unknown authority. Source: {source}.",
-        material=stale[0], peer="kube-apiserver", remediation=tuple(steps),
-        evidence=tuple(f"stale: {m.location.describe()}" for m in stale[:50]),
+        Subject(object=stale[0].location.object, source=stale[0].location.describe()), peer="kube-apiserver", remediation=tuple(steps),
+        evidence=tuple(f"stale: {m.location.describe()}" for m in stale[:50]), label=label, load=LoadKey(component, None, 0, label),
     )]

@@ -44,6 +44,11 @@ def failure(load: Load, *, stops_component: bool | None = None) -> Severity:
     return Severity.CRITICAL if fatal or load.role in STORAGE_ROLES else Severity.ERROR
 
 
+def connection_fails() -> Severity:
+    """Rule 2 for what is not a load (the CA copies handed to pods): a connection will certainly fail."""
+    return Severity.ERROR
+
+
 def fallback_credential(in_use: bool | None) -> Severity:
     """A credential read only when the primary one fails (the kubelet's bootstrap kubeconfig, rule 2 and
     3): certain to fail now when the primary is already unusable, later (or cannot tell) otherwise."""

@@ -51,7 +51,7 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     )
     return [finding(
         load, "trust.unknown-authority", severity.failure(load, stops_component=False),
-        f"{load.label}: not trusted by {peer.name}", detail.strip(), material=load.cert, go_error=go_error,
+        f"{load.label}: not trusted by {peer.name}", detail.strip(), material=load.certificate, go_error=go_error,
         peer=peer.name, remediation=remedies(load, "trust.unknown-authority", ctx), fingerprint=sha256_fingerprint(leaf),
         evidence=(f"trust bundle: {peer.ca.location.describe()}",),
     )]

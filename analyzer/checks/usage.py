@@ -18,7 +18,7 @@ from analyzer.gomodel.clientgo import common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import ERR_INCOMPATIBLE_USAGE
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import Load, Loader
+from analyzer.wiring.model import KubeconfigPayload, Load
 
 SERVER, CLIENT = ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH
 _NEEDS = {
@@ -32,7 +32,7 @@ _NAMES = {SERVER: "serverAuth", CLIENT: "clientAuth"}
 
 
 def required_usages(load: Load) -> tuple[x509.ObjectIdentifier, ...]:
-    if load.loader is Loader.KUBECONFIG:
+    if isinstance(load.payload, KubeconfigPayload):  # client-go presents its client pair
         return (CLIENT,)
     return _NEEDS.get(load.role, ())
 
@@ -63,6 +63,6 @@ def check_usage(load: Load, ctx: CheckContext) -> list[Finding]:
         f"{load.label}: certificate lacks {names}",
         f"{load.label} (CN={common_name(chain[0])}) carries extended key usages {carried} but its role needs {names}; "
         f"{peer} reject it during the handshake.",
-        material=load.cert, go_error=ERR_INCOMPATIBLE_USAGE, peer=peer, remediation=remedies(load, "usage.incompatible", ctx),
+        material=load.certificate, go_error=ERR_INCOMPATIBLE_USAGE, peer=peer, remediation=remedies(load, "usage.incompatible", ctx),
         fingerprint=sha256_fingerprint(chain[0]),
     )]

@@ -22,7 +22,7 @@ from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import find_validity_error
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import STORAGE_ROLES, Load, Loader, State
+from analyzer.wiring.model import STORAGE_ROLES, BundlePayload, KubeconfigPayload, Load, State
 from analyzer.reftime import format_utc
 
 # Verified only when a peer is configured to: kube-apiserver checks kubelets' serving certificates
@@ -60,7 +60,7 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
         return []
     leaf = chain[0]
     now = ctx.reference_utc
-    peer = load.peer.name if load.peer else ("kube-apiserver" if load.loader is Loader.KUBECONFIG else "its peers")
+    peer = load.peer.name if load.peer else ("kube-apiserver" if isinstance(load.payload, KubeconfigPayload) else "its peers")
     subject = f"CN={common_name(leaf)}"
     go_error = find_validity_error(leaf, now)
     if go_error:
@@ -82,7 +82,7 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
         )
         return [finding(
             load, "validity.expired" if expired else "validity.not-yet-valid", level, title,
-            f"{load.label} ({subject}) {what}. {consequence}.{_owned(load)}", material=load.cert, go_error=go_error,
+            f"{load.label} ({subject}) {what}. {consequence}.{_owned(load)}", material=load.certificate, go_error=go_error,
             peer=peer, remediation=remedies(load, "validity.expired", ctx), fingerprint=sha256_fingerprint(leaf),
         )]
     remaining = leaf.not_valid_after_utc - now
@@ -92,22 +92,25 @@ def check_validity(load: Load, ctx: CheckContext) -> list[Finding]:
             f"{load.label}: certificate expires in {remaining.days} days ({format_utc(leaf.not_valid_after_utc)})",
             f"{load.label} ({subject}) expires at {format_utc(leaf.not_valid_after_utc)}, {remaining.days} days after the reference time; "
             f"then {peer} will refuse it.{_owned(load)}",
-            material=load.cert, peer=peer, remediation=remedies(load, "validity.expiring", ctx), fingerprint=sha256_fingerprint(leaf),
+            material=load.certificate, peer=peer, remediation=remedies(load, "validity.expiring", ctx), fingerprint=sha256_fingerprint(leaf),
         )]
     return []
 
 
 def _owned(load: Load) -> str:
     """The certificate's owner and description from its object's annotations (OpenShift), or nothing."""
-    owned = ownership(load.cert)
+    owned = ownership(load.certificate)
     return f" {owned}" if owned else ""
 
 
 def check_bundle_validity(load: Load, ctx: CheckContext) -> list[Finding]:
     """An expired CA in a bundle: an error when nothing valid is left to verify with."""
-    if load.loader is not Loader.CA_BUNDLE or load.ca is None or load.ca.state is not State.PRESENT:
-        return []
-    certificates, error = bundle(load.ca.data)
+    match load.payload:
+        case BundlePayload(path=path, ca=ca) if ca.state is State.PRESENT:
+            pass
+        case _:
+            return []
+    certificates, error = bundle(ca.data)
     if error or not certificates:
         return []
     now = ctx.reference_utc
@@ -119,7 +122,7 @@ def check_bundle_validity(load: Load, ctx: CheckContext) -> list[Finding]:
     return [finding(
         load, "validity.ca-expired", severity.failure(load, stops_component=False) if every else severity.partial_defect(),
         f"{load.label}: {'every' if every else str(len(expired)) + ' of ' + str(len(certificates))} CA certificate(s) expired or not yet valid",
-        f"{load.label} ({load.flag}={load.ca_path}) holds {names}; "
+        f"{load.label} ({load.flag}={path}) holds {names}; "
         + ("nothing this bundle verifies can be trusted now." if every else "the other certificates of the bundle still verify."),
-        material=load.ca, go_error=find_validity_error(expired[0], now), remediation=remedies(load, "validity.ca-expired", ctx),
+        material=ca, go_error=find_validity_error(expired[0], now), remediation=remedies(load, "validity.ca-expired", ctx),
     )]

@@ -44,9 +44,12 @@ class Subject:
     object: str | None = None  # namespace/name in etcd
     node: str | None = None
     source: str | None = None  # where the failing bytes were read (file, or etcd key and revision)
+    ca: str | None = None  # a CA bundle's path, for a finding about the bundle itself
 
     def to_json(self) -> dict[str, str | None]:
-        return {"cert": self.cert, "key": self.key, "object": self.object, "node": self.node, "source": self.source}
+        # The report's contract has no "ca": a bundle's path is its "key" there, as it always was.
+        key = self.key if self.key is not None else self.ca
+        return {"cert": self.cert, "key": key, "object": self.object, "node": self.node, "source": self.source}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ from typing import Any
 
 from analyzer.model.findings import Finding, Severity, component_rank
 from analyzer.analysis.result import ScanResult
-from analyzer.wiring.model import Load, Material, Wiring
+from analyzer.wiring.model import (
+    BundlePayload, KubeconfigPayload, Load, Material, PairPayload, PrivateKeyPayload, PublicKeysPayload, Wiring,
+)
 from analyzer.reftime import format_utc
 
 SCHEMA = "kforensic-report/1"
@@ -38,9 +40,35 @@ def _material(what: str, material: Material | None) -> dict[str, Any] | None:
             "detail": material.detail}
 
 
+def _configured(load: Load) -> dict[str, Any]:
+    """The load's paths and names under the contract's keys: "cert", "key" and "ca" hold what each shape is configured
+    with, "names" a pair's SNI or allowed names or the client certificate file a kubeconfig names."""
+    cert: str | None = None
+    key: str | None = None
+    ca: str | None = None
+    server: str | None = None
+    names: tuple[str, ...] = ()
+    expected: tuple[str, ...] = ()
+    match load.payload:
+        case PairPayload() as pair:
+            cert, key, names, expected = pair.cert_path, pair.key_path, pair.sni_names + pair.allowed_names, pair.expected_names
+        case KubeconfigPayload() as kubeconfig:
+            cert, key, ca, server = kubeconfig.path, kubeconfig.key_file, kubeconfig.ca_file, kubeconfig.server
+            names = (kubeconfig.cert_file,) if kubeconfig.cert_file else ()
+        case BundlePayload(path=ca):
+            pass
+        case PrivateKeyPayload(path=key):
+            pass
+        case PublicKeysPayload(paths=paths):
+            key = ", ".join(paths)
+    return {"cert": cert, "key": key, "ca": ca, "server": server, "names": list(names), "expected_names": list(expected)}
+
+
+_PART = {"CA bundle": "ca"}  # the contract's word for it
+
+
 def _load(load: Load, findings: list[Finding]) -> dict[str, Any]:
-    parts = [_material("certificate", load.cert), _material("key", load.key), _material("ca", load.ca)]
-    parts += [_material("public key", m) for m in load.public_keys]
+    parts = [_material(_PART.get(what, what), material) for what, material in load.materials()]
     return {
         "order": load.order,
         "role": load.role,
@@ -48,12 +76,7 @@ def _load(load: Load, findings: list[Finding]) -> dict[str, Any]:
         "loader": load.loader.value,
         "fatal": load.fatal,
         "flag": load.flag,
-        "cert": load.cert_path,
-        "key": load.key_path,
-        "ca": load.ca_path,
-        "server": load.server,
-        "names": list(load.names),
-        "expected_names": list(load.expected_names),
+        **_configured(load),
         "object": load.object,
         "source_object": load.source_object,
         "peer": {"name": load.peer.name, "trusts_with": load.peer.ca_ref} if load.peer else None,
@@ -66,7 +89,8 @@ def history(wiring: Wiring) -> list[dict[str, Any]]:
     """Every surviving revision of every etcd data key that feeds a load: when, by whom, how big."""
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for load in wiring.iter_loads():
-        materials = [load.cert, load.key, load.ca, *(m for copy in load.copies for m in (copy.cert, copy.key))]
+        # A public key directory's files are not followed through etcd history.
+        materials = [m for what, m in load.materials() if what != "public key"] + [m for copy in load.copies for m in (copy.cert, copy.key)]
         for material in materials:
             if material is None or not material.history:
                 continue

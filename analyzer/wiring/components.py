@@ -23,7 +23,10 @@ from analyzer.gomodel.wrappers import error_format as wrapper_format
 from analyzer.errors import DecodeError
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Distribution, Role
-from analyzer.wiring.model import Component, CopyOf, Copy, Load, Loader, Material, State
+from analyzer.wiring.model import (
+    BundlePayload, Component, Copy, CopyOf, KubeconfigPayload, Load, Loader, Material, PairPayload, PrivateKeyPayload,
+    PublicKeysPayload, State,
+)
 from analyzer.wiring.resolve import Resolved, Resolver
 
 _DATA_STATE = {
@@ -62,19 +65,21 @@ class _Builder:
         self.order = itertools.count(1)
 
     def pair(self, role: Role, label: str, cert_path: str | None, key_path: str | None, *, loader: Loader, fatal: bool,
-             flag: str, purpose: str | None = None, names: tuple[str, ...] = (), expected: tuple[str, ...] = (),
-             error_format: str = "{}") -> Load | None:
+             flag: str, purpose: str | None = None, sni_names: tuple[str, ...] = (), allowed_names: tuple[str, ...] = (),
+             expected: tuple[str, ...] = (), error_format: str = "{}") -> Load | None:
         if not cert_path and not key_path:
             return None
         cert = self.resolver.file(cert_path) if cert_path else None
         key = self.resolver.file(key_path) if key_path else None
         anchor = cert or key
         assert anchor is not None
+        payload = PairPayload(
+            cert_path, key_path, cert.material if cert else None, key.material if key else None, dynamic=loader is Loader.DYNAMIC_PAIR,
+            sni_names=sni_names, allowed_names=allowed_names, expected_names=expected,
+        )
         load = Load(
-            component=self.component.name, node=self.component.node, role=role, order=next(self.order), loader=loader,
-            fatal=fatal, label=label, flag=flag, cert_path=cert_path, key_path=key_path,
-            cert=cert.material if cert else None, key=key.material if key else None,
-            names=names, expected_names=expected, object=anchor.object, source_object=anchor.source_object,
+            component=self.component.name, node=self.component.node, role=role, order=next(self.order), fatal=fatal, label=label,
+            payload=payload, flag=flag, object=anchor.object, source_object=anchor.source_object,
             copies=_copies(cert, key) if cert else (),
             dynamic_name=f"{purpose}::{cert_path}::{key_path}" if purpose else None, error_format=error_format,
         )
@@ -87,9 +92,8 @@ class _Builder:
             return None
         resolved = self.resolver.file(path)
         load = Load(
-            component=self.component.name, node=self.component.node, role=role, order=next(self.order),
-            loader=Loader.CA_BUNDLE, fatal=fatal, label=label, flag=flag, ca_path=path, ca=resolved.material,
-            object=resolved.object, copies=tuple(CopyOf(copy, material, None) for copy, material in resolved.copies),
+            component=self.component.name, node=self.component.node, role=role, order=next(self.order), fatal=fatal, label=label,
+            payload=BundlePayload(path, resolved.material), flag=flag, object=resolved.object, copies=tuple(CopyOf(copy, material, None) for copy, material in resolved.copies),
             dynamic_name=f"{purpose}::{path}" if purpose else None, error_format=error_format,
         )
         self.component.loads.append(load)
@@ -100,9 +104,8 @@ class _Builder:
             return None
         resolved = self.resolver.file(path)
         load = Load(
-            component=self.component.name, node=self.component.node, role=role, order=next(self.order),
-            loader=Loader.PRIVATE_KEY, fatal=fatal, label=label, flag=flag, key_path=path, key=resolved.material,
-            object=resolved.object,
+            component=self.component.name, node=self.component.node, role=role, order=next(self.order), fatal=fatal, label=label,
+            payload=PrivateKeyPayload(path, resolved.material), flag=flag, object=resolved.object,
         )
         self.component.loads.append(load)
         return load
@@ -118,9 +121,8 @@ class _Builder:
             else:  # OpenShift passes directories of keys (serviceAccountPublicKeyFiles)
                 materials.extend(self.resolver.directory(path))
         load = Load(
-            component=self.component.name, node=self.component.node, role=role, order=next(self.order),
-            loader=Loader.PUBLIC_KEYS, fatal=fatal, label=label, flag=flag, key_path=", ".join(paths),
-            public_keys=tuple(materials),
+            component=self.component.name, node=self.component.node, role=role, order=next(self.order), fatal=fatal, label=label,
+            payload=PublicKeysPayload(paths, tuple(materials)), flag=flag,
         )
         self.component.loads.append(load)
         return load
@@ -137,18 +139,18 @@ class _Builder:
 def kubeconfig_load(component: Component, order: int, role: Role, label: str, path: str, document: Material,
                     resolver: Resolver, *, fatal: bool, flag: str) -> Load:
     """A kubeconfig's client pair, CA and server, each from embedded data or a file it names."""
-    base = Load(component=component.name, node=component.node, role=role, order=order, loader=Loader.KUBECONFIG,
-                fatal=fatal, label=label, flag=flag, cert_path=path)
+    def whole(material: Material) -> Load:
+        return Load(component=component.name, node=component.node, role=role, order=order, fatal=fatal, label=label,
+                    payload=KubeconfigPayload(path, material, material, material), flag=flag)
+
     if document.state is not State.PRESENT:
-        return replace(base, cert=document, key=document, ca=document)
+        return whole(document)
     try:
         config = load_kubeconfig(document.data, path)
     except RedactedMaterial:
-        redacted = Material(State.SCRUBBED, document.location, document.data, detail="the whole kubeconfig is scrubbed in this evidence")
-        return replace(base, cert=redacted, key=redacted, ca=redacted)
+        return whole(Material(State.SCRUBBED, document.location, document.data, detail="the whole kubeconfig is scrubbed in this evidence"))
     except DecodeError as err:
-        broken = Material(State.UNREADABLE, document.location, detail=str(err))
-        return replace(base, cert=broken, key=broken, ca=broken)
+        return whole(Material(State.UNREADABLE, document.location, detail=str(err)))
     cluster, user = config.cluster, config.user
 
     def material(field: KubeconfigMaterial | None, data_key: str) -> tuple[Material | None, str | None]:
@@ -168,11 +170,10 @@ def kubeconfig_load(component: Component, order: int, role: Role, label: str, pa
     key, key_file = material(user.client_key if user else None, "client-key-data")
     ca, ca_file = material(cluster.certificate_authority if cluster else None, "certificate-authority-data")
     user_name = user.name if user else "?"
-    return replace(
-        base, label=f"{label} (user {user_name})", cert=cert, key=key, ca=ca, key_path=key_file, ca_path=ca_file,
-        server=cluster.server if cluster else None, tls_server_name=cluster.tls_server_name if cluster else None,
-        names=(cert_file,) if cert_file else (),
-    )
+    payload = KubeconfigPayload(path, cert, key, ca, cert_file=cert_file, key_file=key_file, ca_file=ca_file,
+                                server=cluster.server if cluster else None, tls_server_name=cluster.tls_server_name if cluster else None)
+    return Load(component=component.name, node=component.node, role=role, order=order, fatal=fatal, label=f"{label} (user {user_name})",
+                payload=payload, flag=flag)
 
 
 # -- the components -------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
         # Names given with the pair are what clients dial to reach it (wildcards are patterns, not hosts).
         build.pair(Role.SNI, f"SNI pair {number} of {len(sni)}, {object_hint(entry.cert_file)}", entry.cert_file, entry.key_file,
                    loader=Loader.DYNAMIC_PAIR, fatal=True, flag=f"--tls-sni-cert-key #{number}", purpose="sni-serving-cert",
-                   error_format=wrapper_format("sni"), names=tuple(entry.names), expected=tuple(n for n in entry.names if not n.startswith("*")))
+                   error_format=wrapper_format("sni"), sni_names=tuple(entry.names), expected=tuple(n for n in entry.names if not n.startswith("*")))
     build.bundle(Role.CLIENT_CA, "client CA bundle", flags.find("client-ca-file"), fatal=True, flag="--client-ca-file",
                  purpose="client-ca-bundle")
     build.bundle(Role.REQUESTHEADER_CA, "request-header CA bundle", flags.find("requestheader-client-ca-file"), fatal=True,
@@ -200,7 +201,7 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
     build.pair(Role.PROXY_CLIENT, "aggregator proxy client pair", flags.find("proxy-client-cert-file"), flags.find("proxy-client-key-file"),
                loader=Loader.DYNAMIC_PAIR, fatal=True, flag="--proxy-client-cert-file/--proxy-client-key-file", purpose="aggregator-proxy-cert",
                # requestheader-allowed-names: the CNs aggregated servers accept from the proxy (empty: any)
-               names=tuple(name for value in flags.values("requestheader-allowed-names") for name in value.split(",") if name))
+               allowed_names=tuple(name for value in flags.values("requestheader-allowed-names") for name in value.split(",") if name))
     build.public_keys(Role.SERVICE_ACCOUNT_KEYS, "service-account verification keys", flags.values("service-account-key-file"),
                       fatal=True, flag="--service-account-key-file")
     build.private_key(Role.SERVICE_ACCOUNT_SIGNING_KEY, "service-account signing key", flags.find("service-account-signing-key-file"),
@@ -334,13 +335,13 @@ def kubelet(resolver: Resolver, *, node: str | None, distribution: Distribution,
     return component
 
 
-def server_host(load: Load) -> str | None:
+def server_host(kubeconfig: KubeconfigPayload) -> str | None:
     """The host a kubeconfig dials, or the name it verifies (tls-server-name), for the SAN check."""
-    if load.tls_server_name:
-        return load.tls_server_name
-    if not load.server:
+    if kubeconfig.tls_server_name:
+        return kubeconfig.tls_server_name
+    if not kubeconfig.server:
         return None
-    return urlsplit(load.server).hostname
+    return urlsplit(kubeconfig.server).hostname
 
 
 def url_hosts(values: tuple[str, ...]) -> Iterator[str]:

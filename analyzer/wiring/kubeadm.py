@@ -33,7 +33,7 @@ from analyzer.wiring.components import (
     scheduler,
     url_hosts,
 )
-from analyzer.wiring.model import State, Wiring
+from analyzer.wiring.model import PairPayload, State, Wiring
 from analyzer.wiring.resolve import HostResolver
 from analyzer.wiring.sources import EtcdObjects, node_file, node_static_pod
 from analyzer.model.vocabulary import Component as ComponentName
@@ -181,7 +181,8 @@ def wire_static_pods(nodes: list[Node], objects: EtcdObjects | None, layout: Lay
             apiserver = kube_apiserver(pod.flags, resolver, node=name, distribution=distribution, configured_by=source)
             required, advised = apiserver_names(pod.flags, name, config)
             apiserver.loads = [
-                replace(load, expected_names=required, advised_names=advised) if load.role == Role.SERVING else load
+                replace(load, payload=replace(load.payload, expected_names=required, advised_names=advised))
+                if load.role == Role.SERVING and isinstance(load.payload, PairPayload) else load
                 for load in apiserver.loads
             ]
             wiring.components.append(apiserver)
@@ -197,9 +198,10 @@ def wire_static_pods(nodes: list[Node], objects: EtcdObjects | None, layout: Lay
             etcd_component = etcd(flags, resolver, node=name, distribution=distribution, configured_by=source,
                                   expected_server=dialed, expected_peer=peers)
             advertised = tuple(url_hosts(flags.values("advertise-client-urls")))
+            advised_etcd = tuple(dict.fromkeys((name, "localhost", "127.0.0.1", *advertised)))
             etcd_component.loads = [
-                replace(load, advised_names=tuple(dict.fromkeys((name, "localhost", "127.0.0.1", *advertised))))
-                if load.role == Role.ETCD_SERVER else load
+                replace(load, payload=replace(load.payload, advised_names=advised_etcd))
+                if load.role == Role.ETCD_SERVER and isinstance(load.payload, PairPayload) else load
                 for load in etcd_component.loads
             ]
             wiring.components.append(etcd_component)

@@ -2,9 +2,13 @@
 
 A ``Load`` is one thing a component is configured to load (a serving pair, an SNI pair, a CA
 bundle, a kubeconfig's client pair), in the order the component loads it, with the paths exactly
-as the component sees them. Each path resolves to ``Material``: the bytes the component would
-read, with their provenance, plus the other copies of the same data (the etcd secret it is synced
-from, the revisioned copy, the user's source secret) so that drift can be shown.
+as the component sees them. What every load has (component, role, place in start-up, flag, the
+etcd object behind it, its copies and its peer) is the header; what depends on the shape is one
+typed payload (``PairPayload``, ``BundlePayload``, ``PrivateKeyPayload``, ``PublicKeysPayload``,
+``KubeconfigPayload``) whose fields each mean one thing, and checks ``match`` on it. Each path
+resolves to ``Material``: the bytes the component would read, with their provenance, plus the
+other copies of the same data (the etcd secret it is synced from, the revisioned copy, the user's
+source secret) so that drift can be shown.
 """
 
 from __future__ import annotations
@@ -104,8 +108,8 @@ class Copy(StrEnum):
 @dataclass(frozen=True)
 class CopyOf:
     copy: Copy
-    cert: Material | None
-    key: Material | None
+    cert: Material | None  # the copy of a pair's certificate, or of a CA bundle
+    key: Material | None  # the copy of a pair's key
 
 
 @dataclass(frozen=True)
@@ -121,40 +125,140 @@ class Peer:
 
 
 @dataclass(frozen=True)
+class PairPayload:
+    """A certificate and its key, loaded together: through dynamiccertificates (``dynamic``: kube-apiserver's
+    serving, SNI and proxy pairs, the CSR signer) or straight through ``tls.LoadX509KeyPair``."""
+
+    cert_path: str | None  # as the component sees them
+    key_path: str | None
+    cert: Material | None
+    key: Material | None
+    dynamic: bool
+    sni_names: tuple[str, ...] = ()  # names given with --tls-sni-cert-key: SNI selection uses them instead of the certificate's
+    allowed_names: tuple[str, ...] = ()  # --requestheader-allowed-names: the CNs aggregated servers accept from the proxy pair
+    expected_names: tuple[str, ...] = ()  # names clients dial: the certificate must cover them
+    advised_names: tuple[str, ...] = ()  # names the installer would put in (a warning when absent)
+
+
+@dataclass(frozen=True)
+class BundlePayload:
+    """A PEM bundle of CA certificates."""
+
+    path: str
+    ca: Material
+
+
+@dataclass(frozen=True)
+class PrivateKeyPayload:
+    """A signing key without a certificate (service-account tokens)."""
+
+    path: str
+    key: Material
+
+
+@dataclass(frozen=True)
+class PublicKeysPayload:
+    """Service-account verification keys: the files or directories configured, and every file read from them."""
+
+    paths: tuple[str, ...]
+    keys: tuple[Material, ...]
+
+
+@dataclass(frozen=True)
+class KubeconfigPayload:
+    """A kubeconfig as client-go reads it: its client pair and CA, each embedded or from a file it names, and its server."""
+
+    path: str  # the kubeconfig itself
+    cert: Material | None
+    key: Material | None
+    ca: Material | None  # its certificate-authority
+    cert_file: str | None = None  # client-certificate, when the kubeconfig names a file rather than embedding data
+    key_file: str | None = None  # client-key
+    ca_file: str | None = None  # certificate-authority
+    server: str | None = None
+    tls_server_name: str | None = None
+
+
+Payload = PairPayload | BundlePayload | PrivateKeyPayload | PublicKeysPayload | KubeconfigPayload
+
+
+@dataclass(frozen=True)
 class Load:
-    """One thing a component loads, at its place in the component's start-up."""
+    """One thing a component loads, at its place in the component's start-up: what every load has, and
+    the shape-specific rest in ``payload`` (checks ``match`` on it)."""
 
     component: ComponentName
     node: str | None
     role: Role
     order: int  # position in start-up order within the component
-    loader: Loader
     fatal: bool  # the component does not start when this fails to load
     label: str  # "SNI pair 6 of 6, user-serving-cert-000"
+    payload: Payload
     flag: str | None = None  # how it is configured: "--tls-sni-cert-key" / "namedCertificates[5]"
-    cert_path: str | None = None  # as the component sees it
-    key_path: str | None = None
-    ca_path: str | None = None
-    cert: Material | None = None
-    key: Material | None = None
-    ca: Material | None = None  # for a kubeconfig: its certificate-authority
-    server: str | None = None  # for a kubeconfig: its server URL
-    tls_server_name: str | None = None
-    names: tuple[str, ...] = ()  # SNI names given in configuration
-    expected_names: tuple[str, ...] = ()  # names clients dial: the certificate must cover them
-    advised_names: tuple[str, ...] = ()  # names the installer would put in (a warning when absent)
     object: str | None = None  # namespace/name of the etcd object behind the files
     source_object: str | None = None  # the user's secret behind a synced copy
     copies: tuple[CopyOf, ...] = ()
     peer: Peer | None = None
-    public_keys: tuple[Material, ...] = ()  # PUBLIC_KEYS loads: every file of the directories
-    dynamic_name: str | None = None  # "sni-serving-cert::<cert>::<key>", as klog names the pair
+    dynamic_name: str | None = None  # "sni-serving-cert::<cert>::<key>", as klog names a dynamiccertificates load
     error_format: str = "{}"  # how the component's code wraps this load's error, for Go's exact words
 
     @property
     def ref(self) -> LoadKey:
         """What a finding about this load carries to name it (wiring.iter_loads gives each a distinct one)."""
         return LoadKey(self.component, self.node, self.order, self.label)
+
+    @property
+    def loader(self) -> Loader:
+        """How the component reads it (the JSON report's "loader")."""
+        match self.payload:
+            case PairPayload(dynamic=True):
+                return Loader.DYNAMIC_PAIR
+            case PairPayload():
+                return Loader.TLS_PAIR
+            case BundlePayload():
+                return Loader.CA_BUNDLE
+            case PrivateKeyPayload():
+                return Loader.PRIVATE_KEY
+            case PublicKeysPayload():
+                return Loader.PUBLIC_KEYS
+            case KubeconfigPayload():
+                return Loader.KUBECONFIG
+
+    @property
+    def certificate(self) -> Material | None:
+        """The certificate it presents to a peer: a pair's, or a kubeconfig's client certificate; None for CAs and lone keys."""
+        match self.payload:
+            case PairPayload(cert=cert) | KubeconfigPayload(cert=cert):
+                return cert
+        return None
+
+    def materials(self) -> tuple[tuple[str, Material], ...]:
+        """Every part it reads, named, in order: certificate, key, CA bundle, public keys."""
+        match self.payload:
+            case PairPayload(cert=cert, key=key):
+                parts: tuple[tuple[str, Material | None], ...] = (("certificate", cert), ("key", key))
+            case KubeconfigPayload(cert=cert, key=key, ca=ca):
+                parts = (("certificate", cert), ("key", key), ("CA bundle", ca))
+            case BundlePayload(ca=ca):
+                parts = (("CA bundle", ca),)
+            case PrivateKeyPayload(key=key):
+                parts = (("key", key),)
+            case PublicKeysPayload(keys=keys):
+                parts = tuple(("public key", material) for material in keys)
+        return tuple((what, material) for what, material in parts if material is not None)
+
+    def paths(self) -> tuple[str, ...]:
+        """The files it is configured with, as the component sees them."""
+        match self.payload:
+            case PairPayload(cert_path=cert, key_path=key):
+                found: tuple[str | None, ...] = (cert, key)
+            case KubeconfigPayload(path=path, cert_file=cert, key_file=key, ca_file=ca):
+                found = (path, cert, key, ca)
+            case BundlePayload(path=path) | PrivateKeyPayload(path=path):
+                found = (path,)
+            case PublicKeysPayload(paths=paths):
+                found = paths
+        return tuple(path for path in found if path)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from analyzer.evidence.node import KUBELET_PKI
 from analyzer.wiring.nodes import Node
 from analyzer.wiring.components import controller_manager, etcd, etcd_metrics, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
 from analyzer.wiring.kubeadm import first_service_ip
-from analyzer.wiring.model import Component, Load, Material, State, Wiring
+from analyzer.wiring.model import Component, Load, Material, PairPayload, State, Wiring
 from analyzer.wiring.openshift_releases import (
     STANDARD_MOUNTS_SOURCE,
     STATIC_POD_RESOURCES,
@@ -268,18 +268,20 @@ def _missing_config_note(objects: EtcdObjects | None, revision: int | None, node
 
 
 def _with_names(load: Load, lb_names: dict[str, tuple[str, ...]], service_ip: str | None) -> Load:
-    if load.role not in (Role.SERVING, Role.SNI):
+    pair = load.payload
+    # A pair given SNI names: kube_apiserver already took them as expected names, wildcards left out.
+    if load.role not in (Role.SERVING, Role.SNI) or not isinstance(pair, PairPayload) or pair.sni_names:
         return load
-    hint = object_hint(load.cert_path or "")
-    if load.names:  # kube_apiserver already took them as expected names, wildcards left out
-        return load
+    hint = object_hint(pair.cert_path or "")
     if hint in SYSTEM_SERVING_NAMES:
-        return replace(load, expected_names=SYSTEM_SERVING_NAMES[hint])
-    if hint in lb_names:
-        return replace(load, expected_names=lb_names[hint])
-    if hint == "service-network-serving-certkey":
-        return replace(load, expected_names=("kubernetes.default.svc",) + ((service_ip,) if service_ip else ()))
-    return load
+        expected = SYSTEM_SERVING_NAMES[hint]
+    elif hint in lb_names:
+        expected = lb_names[hint]
+    elif hint == "service-network-serving-certkey":
+        expected = ("kubernetes.default.svc",) + ((service_ip,) if service_ip else ())
+    else:
+        return load
+    return replace(load, payload=replace(pair, expected_names=expected))
 
 
 def _node_components(node: Node, objects: EtcdObjects | None, notes: list[str]) -> list[Component]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from analyzer.wiring.model import Component, Load, Loader, Material, Peer, Wiring
+from analyzer.wiring.model import BundlePayload, Component, KubeconfigPayload, Load, Material, PairPayload, Peer, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
 
@@ -24,9 +24,12 @@ def _find(component: Component | None, role: Role) -> Load | None:
 
 def _bundle(component: Component | None, role: Role) -> tuple[Material | None, str | None]:
     load = _find(component, role)
-    if component is None or load is None or load.ca is None:
+    if component is None or load is None:
         return None, None
-    return load.ca, f"{component.name} {load.flag}={load.ca_path}"
+    match load.payload:
+        case BundlePayload(path=path, ca=ca):
+            return ca, f"{component.name} {load.flag}={path}"
+    return None, None
 
 
 def link_peers(wiring: Wiring) -> None:
@@ -55,12 +58,17 @@ def link_peers(wiring: Wiring) -> None:
         linked = []
         for load in component.loads:
             peer = None
+            match load.payload:
+                case PairPayload(sni_names=sni_names, allowed_names=allowed_names, expected_names=expected):
+                    pass
+                case _:
+                    sni_names = allowed_names = expected = ()
             if component.name == ComponentName.KUBE_APISERVER:
                 # SNI entries that carry their own names are the user's (the observer gives the
                 # system ones none, layouts §2.3): clients trust those through their own stores.
-                if load.role in (Role.SERVING, Role.SNI) and not load.source_object and not (load.role == Role.SNI and load.names):
+                if load.role in (Role.SERVING, Role.SNI) and not load.source_object and not (load.role == Role.SNI and sni_names):
                     ca, ref = wiring.serving_trust.get(node, (None, None))
-                    peer = Peer("clients of kube-apiserver", "server", ca, ref, load.expected_names) if ca else None
+                    peer = Peer("clients of kube-apiserver", "server", ca, ref, expected) if ca else None
                 elif load.role == Role.ETCD_CLIENT:
                     ca, ref = _bundle(etcd, Role.ETCD_TRUSTED_CA)
                     peer = Peer("etcd", "client", ca, ref) if ca else None
@@ -69,14 +77,14 @@ def link_peers(wiring: Wiring) -> None:
                     peer = Peer("kubelets", "client", ca, ref) if ca else None
                 elif load.role == Role.PROXY_CLIENT:
                     ca, ref = _bundle(component, Role.REQUESTHEADER_CA)
-                    peer = Peer("aggregated API servers", "client", ca, ref, allowed_names=load.names) if ca else None
+                    peer = Peer("aggregated API servers", "client", ca, ref, allowed_names=allowed_names) if ca else None
             elif component.name == ComponentName.ETCD:
                 if load.role == Role.ETCD_SERVER:
                     ca, ref = _bundle(apiserver, Role.ETCD_CA)
-                    peer = Peer("kube-apiserver", "server", ca, ref, load.expected_names) if ca else None
+                    peer = Peer("kube-apiserver", "server", ca, ref, expected) if ca else None
                 elif load.role == Role.ETCD_PEER:
                     ca, ref = _bundle(component, Role.ETCD_PEER_TRUSTED_CA)
-                    peer = Peer("etcd peers", "server", ca, ref, load.expected_names) if ca else None
+                    peer = Peer("etcd peers", "server", ca, ref, expected) if ca else None
             elif component.name == ComponentName.ETCD_METRICS and load.role in (Role.ETCD_METRICS_CLIENT, Role.ETCD_METRICS_SERVING):
                 # The proxy dials etcd's metrics listener, which verifies clients with --trusted-ca-file;
                 # its own serving pair is verified by Prometheus with the etcd-metric-signer's bundle, the
@@ -85,7 +93,7 @@ def link_peers(wiring: Wiring) -> None:
                            else _bundle(component, Role.ETCD_METRICS_CLIENT_CA))
                 peer = (Peer("etcd" if load.role == Role.ETCD_METRICS_CLIENT else "Prometheus (etcd-metric-signer bundle)",
                              "client" if load.role == Role.ETCD_METRICS_CLIENT else "server", ca, ref) if ca else None)
-            elif load.loader is Loader.KUBECONFIG or load.role == Role.KUBELET_CLIENT:
+            elif isinstance(load.payload, KubeconfigPayload) or load.role == Role.KUBELET_CLIENT:
                 ca, ref = client_ca
                 peer = Peer("kube-apiserver", "client", ca, ref) if ca else None
             elif load.role == Role.KUBELET_SERVING:

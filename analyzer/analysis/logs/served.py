@@ -12,7 +12,7 @@ from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.gomodel.klog import LogEvent, klog_value
 from analyzer.model.findings import Finding, Severity
 from analyzer.reftime import format_utc
-from analyzer.wiring.model import Material, State, Wiring
+from analyzer.wiring.model import Material, PairPayload, State, Wiring
 
 # -- what each loaded certificate was (certDetail) ----------------------------------------------------
 
@@ -138,18 +138,23 @@ def served_differs(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
             last[entry.cert_name] = entry
     found = []
     for load in wiring.iter_loads():
+        match load.payload:
+            case PairPayload(cert=cert, cert_path=cert_path):
+                pass
+            case _:  # klog's certDetail lines are about serving pairs
+                continue
         loaded = last.get(load.dynamic_name or "")
-        if loaded is None or _same_certificate(loaded, load.cert) is not False:
+        if loaded is None or _same_certificate(loaded, cert) is not False:
             continue
-        certificates, _ = bundle(load.cert.data) if load.cert is not None else ((), None)
+        certificates, _ = bundle(cert.data) if cert is not None else ((), None)
         now = (f"CN={common_name(certificates[0])}, valid until {format_utc(certificates[0].not_valid_after_utc)}"
                if certificates else "another certificate")
         found.append(finding(
             load, "logs.served-certificate-differs", Severity.INFO,
             f"{load.label}: the log shows another certificate served than the evidence holds",
             f"{where_logged(loaded.event)}: kube-apiserver served {load.label} as {loaded.describe()}; the file in the evidence "
-            f"({load.cert_path}) holds {now}. The pair was replaced after that load: a running kube-apiserver picks the new "
+            f"({cert_path}) holds {now}. The pair was replaced after that load: a running kube-apiserver picks the new "
             "one up within a minute (dynamiccertificates), a crash-looping one at its next start.",
-            material=load.cert, evidence=(f"log: {where_logged(loaded.event)}",),
+            material=cert, evidence=(f"log: {where_logged(loaded.event)}",),
         ))
     return found

@@ -9,7 +9,7 @@ from collections import defaultdict
 
 from analyzer.analysis.logs.served import LoadedCert, earlier_load, loaded_certificates, where_logged
 from analyzer.checks.bundles import predict_bundle_error
-from analyzer.checks.context import CheckContext, finding
+from analyzer.checks.context import CheckContext, finding, subject_of
 from analyzer.checks.pairs import predict_load_error
 from analyzer.checks.presence import unverifiable
 from analyzer.checks.remediation import remedies
@@ -20,7 +20,7 @@ from analyzer.gomodel.klog import LogEvent, klog_value
 from analyzer.gomodel.wrappers import wrap
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.wiring.components import object_hint
-from analyzer.wiring.model import Component, Load, Loader, Wiring
+from analyzer.wiring.model import BundlePayload, Component, KubeconfigPayload, Load, PairPayload, Wiring
 from analyzer.wiring.openshift_releases import SNI_ORDER_SOURCE, default_sni_order, openshift_host_path
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
@@ -126,7 +126,7 @@ def _identify(apiserver: Component, error: str, loaded: list[str]) -> Load | Non
     opened = re.search(r"open (\S+): ", error)
     if opened:
         path = opened.group(1)
-        return next((load for load in apiserver.loads if path in (load.cert_path, load.key_path, load.ca_path)), None)
+        return next((load for load in apiserver.loads if path in load.paths()), None)
     # The default serving pair fails with X509KeyPair's bare error, before any pair is logged as loaded.
     if error.startswith(("tls: ", "x509: ")) and not any(name.startswith("serving-cert::") for name in loaded):
         return next((load for load in apiserver.loads if load.role == Role.SERVING), None)
@@ -135,12 +135,13 @@ def _identify(apiserver: Component, error: str, loaded: list[str]) -> Load | Non
 
 def _error_today(load: Load) -> str | None:
     """The error the load's files in the evidence give now, or None when they load."""
-    if load.loader is Loader.CA_BUNDLE and load.ca is not None:
-        bundle_error = predict_bundle_error(load)
-        return bundle_error[1] if bundle_error else None
-    if load.cert is not None and load.key is not None:
-        pair_error = predict_load_error(load)
-        return pair_error[2] if pair_error else None
+    match load.payload:
+        case BundlePayload():
+            bundle_error = predict_bundle_error(load)
+            return bundle_error[1] if bundle_error else None
+        case PairPayload(cert=cert, key=key) | KubeconfigPayload(cert=cert, key=key) if cert is not None and key is not None:
+            pair_error = predict_load_error(load)
+            return pair_error[2] if pair_error else None
     return None
 
 
@@ -174,6 +175,7 @@ def start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) ->
         else:
             before = "the error names what failed"
         evidence = (f"log: {where_logged(event)}",) + tuple(f"log: loaded {name}" for name in loaded[-3:])
+        paths = subject_of(failing)
         if unverifiable(failing):
             severity, blocks, agreement = Severity.CRITICAL, True, "The files of this pair are not verifiable in this evidence, so the log is the witness."
         else:
@@ -196,8 +198,8 @@ def start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) ->
             failing, "logs.sni-failure" if SNI_FAILURE in logged_error else "logs.start-failure", severity,
             f"the log shows kube-apiserver stopping at {failing.label}",
             f"{where_logged(event)}: `{logged_error}`. As {before}: {failing.label} "
-            f"({'cert ' + str(failing.cert_path) + ', key ' + str(failing.key_path) if failing.cert_path else failing.ca_path or failing.key_path}). {agreement}"
-            + earlier_load(failing.dynamic_name, loaded_certs, event, failing.cert),
+            f"({'cert ' + str(paths.cert) + ', key ' + str(paths.key) if paths.cert else paths.ca or paths.key}). {agreement}"
+            + earlier_load(failing.dynamic_name, loaded_certs, event, failing.certificate),
             go_error=logged_error, evidence=evidence, blocks_start=blocks, problem=f"`{logged_error}` in the log",
             remediation=remedies(failing, "pair.from-log", ctx),
         ))

@@ -7,6 +7,7 @@ import re
 from collections import defaultdict
 from datetime import datetime
 
+from analyzer.checks.context import subject_of
 from analyzer.analysis.inventory import InventoryEntry
 from analyzer.analysis.logs.served import loaded_certificates, where_logged
 from analyzer.gomodel.clientgo import common_name
@@ -148,9 +149,10 @@ def etcd_client_errors(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
         # The storage line names the files (key, cert, CA) for every failure of the same client.
         files = next((f for _, _, f in hits if f), ()) or named_files
         load = next((l for l in apiserver.loads if l.role == role), None) if apiserver is not None else None
-        if load is not None:
-            named = (f"{load.label}: cert {load.cert_path}, key {load.key_path}" if role == Role.ETCD_CLIENT
-                     else f"{load.label}: {load.ca_path}")
+        paths = subject_of(load) if load is not None else None
+        if load is not None and paths is not None:
+            named = (f"{load.label}: cert {paths.cert}, key {paths.key}" if role == Role.ETCD_CLIENT
+                     else f"{load.label}: {paths.ca}")
         elif files and role == Role.ETCD_CLIENT:
             named = f"the etcd client pair the log's storage configuration names: cert {files[1] if len(files) > 1 else '?'}, key {files[0]}"
         elif files and role == Role.ETCD_CA:
@@ -164,7 +166,7 @@ def etcd_client_errors(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
             "etcd-ca": "kube-apiserver refused etcd's serving certificate, judged with its --etcd-cafile",
             "etcd": "kube-apiserver could not reach etcd",
         }[role]
-        cert, key = (load.cert_path, load.key_path) if load is not None else ((files[1], files[0]) if len(files) > 1 else (None, None))
+        cert, key = (paths.cert, paths.key) if paths is not None else ((files[1], files[0]) if len(files) > 1 else (None, None))
         found.append(Finding(
             "logs.etcd-client", Severity.ERROR if role != Role.ETCD else Severity.WARNING, Component.KUBE_APISERVER, role,
             f"the log shows kube-apiserver's etcd connection failing: {error}",

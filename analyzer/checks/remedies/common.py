@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from analyzer.gomodel.keypair import PairFailure
 from analyzer.model.vocabulary import Distribution
-from analyzer.wiring.model import Load
+from analyzer.wiring.model import BundlePayload, KubeconfigPayload, Load, PairPayload, PrivateKeyPayload, PublicKeysPayload
 
 Procedure = Callable[[Load], tuple[str, ...]]
 Row = tuple[str, Distribution]
@@ -44,8 +44,19 @@ class Files:
 
 
 def files_of(load: Load) -> Files:
-    # The one place the procedures read a load's paths: when they move into typed payloads, only this changes.
-    return Files(load.cert_path, load.key_path, load.ca_path)
+    """The one place the procedures read a load's paths. A kubeconfig's "cert" is the kubeconfig itself (the
+    procedures regenerate or edit that file), its key and CA the files it names, if any."""
+    match load.payload:
+        case PairPayload(cert_path=cert, key_path=key):
+            return Files(cert, key, None)
+        case KubeconfigPayload(path=path, key_file=key, ca_file=ca):
+            return Files(path, key, ca)
+        case BundlePayload(path=path):
+            return Files(None, None, path)
+        case PrivateKeyPayload(path=path):
+            return Files(None, path, None)
+        case PublicKeysPayload(paths=paths):
+            return Files(None, ", ".join(paths), None)
 
 
 def is_kubelet_client(load: Load) -> bool:

@@ -25,7 +25,7 @@ from analyzer.checks.remedies.common import (
     is_kubelet_serving,
 )
 from analyzer.model.vocabulary import Distribution
-from analyzer.wiring.model import Load, Loader
+from analyzer.wiring.model import KubeconfigPayload, Load
 
 PKI = "/etc/kubernetes/pki"
 RESTART_STATIC_PODS = (
@@ -153,7 +153,7 @@ def repair(load: Load) -> tuple[str, ...]:
 
 def repair_kubeconfig(load: Load) -> tuple[str, ...]:
     """A kubeconfig that does not trust its server (or whose CA does not load) is rebuilt from the current CA."""
-    if load.loader is Loader.KUBECONFIG and _kubelet(load) is None:
+    if isinstance(load.payload, KubeconfigPayload) and _kubelet(load) is None:
         return regenerate_kubeconfig(load)
     return repair(load)
 
@@ -199,7 +199,7 @@ def usages(load: Load) -> tuple[str, ...]:
     """Renewal copies the old extended key usages: the pair is issued again from certlist.go's definition."""
     if (kubelet := _kubelet(load)) is not None:
         return kubelet
-    if load.loader is Loader.KUBECONFIG:
+    if isinstance(load.payload, KubeconfigPayload):
         return regenerate_kubeconfig(load)
     name = renew_name(load)
     if name is None:
