@@ -195,7 +195,10 @@ def read_logs(evidence: Evidence, reference_utc: datetime) -> ReadLogs:
 
 def evidence_facts(case: OpenedCase, conflicts: list[NodeConflict], logs: ReadLogs) -> EvidenceFacts:
     """What the evidence checks judge. After the wiring: reading values while wiring can find damage
-    the index pass did not."""
+    the index pass did not (it does not decode values). After the wiring the damage is final: the
+    wiring reads every surviving revision of every object it resolves (EtcdObjects._object_revisions),
+    and the analysis after the checks (recover_hints, the last working pair) reads only revisions of
+    those same objects; tests/test_damage_log.py holds this with a damaged old revision."""
     evidence, live = case.evidence, case.live
     analysed = (f"etcd at {live.endpoint.url}" if live is not None
                 else f"the newest snapshot ({case.snapshots[0][0].source})" if case.snapshots else "")

@@ -125,3 +125,32 @@ def test_a_tree_that_points_back_up_is_accounted_once(tmp_path, links):
     # The subtrees the links replaced are no longer reachable, and not free: bbolt's words for them.
     assert any(line.endswith(": unreachable unfreed") for line in found)
     assert [d.page for d in walked if "reached twice" in d.problem] == [root]
+
+
+# -- a whole scan: damage in an old revision is judged before the verdict ---------------------------
+
+
+def test_damage_in_the_last_working_revision_is_in_the_scan_verdict(tmp_path, monkeypatch):
+    """The demo's broken SNI pair has its last working revision in the snapshot; scribble that old
+    value. The evidence is judged after the wiring, before the search for the last working pair, so
+    this holds only while the wiring reads every old revision the search will read."""
+    from analyzer.demo import REFERENCE_TIME, evidence_paths
+    from analyzer.reftime import parse_reference_time
+    from analyzer.scan import ScanOptions, run_scan
+
+    name = b"/kubernetes.io/secrets/openshift-kube-apiserver/user-serving-cert-000"
+    evidence = [Path(shutil.copy(path, tmp_path / path.name)) for path in evidence_paths()]
+    [snapshot_path] = [path for path in evidence if path.suffix == ".db"]
+    with Snapshot(snapshot_path) as snapshot:
+        oldest = min(snapshot.build_index(history=True).history[name])
+        wanted = snapshot.read(oldest).revision
+        [value_start] = [vstart for _pgid, data, elements in snapshot.db.bucket(KEY_BUCKET).iter_leaf_blocks(DamageLog())
+                         for _flags, kstart, vstart, _vend in elements if data[kstart:vstart] == wanted.key()]
+    patch(snapshot_path, value_start + 2 + len(name), b"\x0f")  # wire type 7 right after KeyValue.key
+    monkeypatch.chdir(tmp_path)
+    result = run_scan(ScanOptions([path.name for path in evidence], parse_reference_time(REFERENCE_TIME)))
+    [damaged] = [f for f in result.findings if f.id == "evidence.snapshot-damaged"]
+    assert f"revision {wanted.main}_" in damaged.detail and "not an mvccpb.KeyValue" in damaged.detail
+    assert result.partial and next(r for r in result.inputs if r.path == snapshot_path.name).partial
+    # The last working pair is gone with that value: no recover step names it.
+    assert not any("kforensic recover" in step for f in result.findings for step in f.remediation)
