@@ -11,7 +11,7 @@ from analyzer.gomodel.clientgo import bundle, key_pair
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.model.vocabulary import Distribution
 from analyzer.wiring.model import (
-    BundlePayload, KubeconfigPayload, Load, Material, PairPayload, PrivateKeyPayload, PublicKeysPayload, State,
+    BundlePayload, KubeconfigPayload, Load, Material, PairPayload, State, load_files,
 )
 
 
@@ -28,21 +28,10 @@ class CheckContext:
 
 def subject_of(load: Load, material: Material | None = None) -> Subject:
     """The subject of a finding about a load, naming the copy that was read when there is one."""
-    cert: str | None = None
-    key: str | None = None
-    ca: str | None = None
-    match load.payload:
-        case PairPayload(cert_path=cert, key_path=key):
-            pass
-        case KubeconfigPayload(path=cert, key_file=key):  # a kubeconfig's key is the file it names, if any
-            pass
-        case BundlePayload(path=ca):
-            pass
-        case PrivateKeyPayload(path=key):
-            pass
-        case PublicKeysPayload(paths=paths):
-            key = ", ".join(paths)
-    return Subject(cert=cert, key=key, object=load.object, node=load.node, ca=ca,
+    files = load_files(load)
+    # Subject.ca names a bundle a finding is about; a kubeconfig's CA file is not what its findings judge.
+    ca = files.ca if isinstance(load.payload, BundlePayload) else None
+    return Subject(cert=files.cert, key=files.key, object=load.object, node=load.node, ca=ca,
                    source=material.location.describe() if material is not None else None)
 
 

@@ -11,9 +11,7 @@ from typing import Any
 
 from analyzer.model.findings import Finding, Severity, component_rank
 from analyzer.analysis.result import ScanResult
-from analyzer.wiring.model import (
-    BundlePayload, KubeconfigPayload, Load, Material, PairPayload, PrivateKeyPayload, PublicKeysPayload, Wiring,
-)
+from analyzer.wiring.model import KubeconfigPayload, Load, Material, PairPayload, Wiring, load_files
 from analyzer.reftime import format_utc
 
 SCHEMA = "kforensic-report/1"
@@ -43,25 +41,16 @@ def _material(what: str, material: Material | None) -> dict[str, Any] | None:
 def _configured(load: Load) -> dict[str, Any]:
     """The load's paths and names under the contract's keys: "cert", "key" and "ca" hold what each shape is configured
     with, "names" a pair's SNI or allowed names or the client certificate file a kubeconfig names."""
-    cert: str | None = None
-    key: str | None = None
-    ca: str | None = None
+    files = load_files(load)
     server: str | None = None
     names: tuple[str, ...] = ()
     expected: tuple[str, ...] = ()
     match load.payload:
         case PairPayload() as pair:
-            cert, key, names, expected = pair.cert_path, pair.key_path, pair.sni_names + pair.allowed_names, pair.expected_names
+            names, expected = pair.sni_names + pair.allowed_names, pair.expected_names
         case KubeconfigPayload() as kubeconfig:
-            cert, key, ca, server = kubeconfig.path, kubeconfig.key_file, kubeconfig.ca_file, kubeconfig.server
-            names = (kubeconfig.cert_file,) if kubeconfig.cert_file else ()
-        case BundlePayload(path=ca):
-            pass
-        case PrivateKeyPayload(path=key):
-            pass
-        case PublicKeysPayload(paths=paths):
-            key = ", ".join(paths)
-    return {"cert": cert, "key": key, "ca": ca, "server": server, "names": list(names), "expected_names": list(expected)}
+            server, names = kubeconfig.server, (kubeconfig.cert_file,) if kubeconfig.cert_file else ()
+    return {"cert": files.cert, "key": files.key, "ca": files.ca, "server": server, "names": list(names), "expected_names": list(expected)}
 
 
 _PART = {"CA bundle": "ca"}  # the contract's word for it

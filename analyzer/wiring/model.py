@@ -294,3 +294,32 @@ class Wiring:
     def iter_loads(self) -> Iterator[Load]:
         for component in self.components:
             yield from component.loads
+
+
+@dataclass(frozen=True)
+class LoadFiles:
+    """Where a load's files are, as the component sees them: the one reading of a payload's paths by
+    part. A kubeconfig's "cert" is the kubeconfig itself (the file a person edits or regenerates), its
+    key and CA the files it names, if any; public keys are listed together as the key."""
+
+    cert: str | None
+    key: str | None
+    ca: str | None
+
+    @property
+    def any(self) -> str | None:
+        return self.cert or self.key or self.ca
+
+
+def load_files(load: Load) -> LoadFiles:
+    match load.payload:
+        case PairPayload(cert_path=cert, key_path=key):
+            return LoadFiles(cert, key, None)
+        case KubeconfigPayload(path=path, key_file=key, ca_file=ca):
+            return LoadFiles(path, key, ca)
+        case BundlePayload(path=path):
+            return LoadFiles(None, None, path)
+        case PrivateKeyPayload(path=path):
+            return LoadFiles(None, path, None)
+        case PublicKeysPayload(paths=paths):
+            return LoadFiles(None, ", ".join(paths), None)

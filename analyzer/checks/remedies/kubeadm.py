@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import posixpath
 
+from analyzer.wiring.model import load_files
 from analyzer.checks.remedies.common import (
-    BUNDLE_IDS, NAMES_IDS, PAIR_IDS, SIGNING_KEY_IDS, TIME_IDS, Procedure, Row, files_of, is_kubelet_client,
+    BUNDLE_IDS, NAMES_IDS, PAIR_IDS, SIGNING_KEY_IDS, TIME_IDS, Procedure, Row, is_kubelet_client,
     is_kubelet_serving,
 )
 from analyzer.model.vocabulary import Distribution
@@ -106,7 +107,7 @@ GET_CONFIG = ("kubectl -n kube-system get cm kubeadm-config -o jsonpath='{.data.
 
 def renew_name(load: Load) -> str | None:
     """The name ``kubeadm certs renew`` knows this file by: its BaseName under certificatesDir."""
-    path = files_of(load).cert or ""
+    path = load_files(load).cert or ""
     base = posixpath.basename(path)
     stem = base.rsplit(".", 1)[0] if base.endswith((".crt", ".key")) else base
     parent = posixpath.basename(posixpath.dirname(path))
@@ -135,7 +136,7 @@ def renew(load: Load) -> tuple[str, ...]:
 def regenerate_kubeconfig(load: Load) -> tuple[str, ...]:
     # phases/init/kubeconfig.go: one phase per file (admin, super-admin, kubelet, controller-manager,
     # scheduler); it refuses an existing file whose CA differs, hence the move first.
-    conf = posixpath.basename(files_of(load).cert or "")
+    conf = posixpath.basename(load_files(load).cert or "")
     return (
         f"Back up and regenerate the kubeconfig from the current CA: mv /etc/kubernetes/{conf} /root/{conf}.bak && kubeadm init phase kubeconfig {conf.removesuffix('.conf')}",
         RESTART_STATIC_PODS,
@@ -184,7 +185,7 @@ def names(load: Load) -> tuple[str, ...]:
     if (kubelet := _kubelet(load)) is not None:
         return kubelet
     field, phase = SAN_FIELDS.get(load.role, ("apiServer.certSANs", "apiserver"))
-    files = files_of(load)
+    files = load_files(load)
     cert = files.cert or f"{PKI}/{phase}.crt"
     key = files.key or f"{PKI}/{phase}.key"
     return (
@@ -204,7 +205,7 @@ def usages(load: Load) -> tuple[str, ...]:
     name = renew_name(load)
     if name is None:
         return renew(load)
-    files = files_of(load)
+    files = load_files(load)
     return (
         f"kubeadm certs renew would keep the old usages; issue {name} again from kubeadm's definition instead: {GET_CONFIG}",
         f"mv {files.cert} {files.key or 'its key'} /root/",
@@ -217,7 +218,7 @@ def not_allowed(load: Load) -> tuple[str, ...]:
     # phases/certs/certlist.go KubeadmCertFrontProxyClient: CN front-proxy-client, which kubeadm also
     # puts in --requestheader-allowed-names (phases/controlplane/manifests.go).
     return (
-        f"Re-issue {files_of(load).cert or 'the proxy client certificate'} with CN front-proxy-client (kubeadm certs renew front-proxy-client), "
+        f"Re-issue {load_files(load).cert or 'the proxy client certificate'} with CN front-proxy-client (kubeadm certs renew front-proxy-client), "
         "or add its CN to --requestheader-allowed-names in the kube-apiserver manifest",
         RESTART_STATIC_PODS,
     )

@@ -17,7 +17,8 @@ Upstream facts, from kubernetes-sigs/kubespray:
 from __future__ import annotations
 
 from analyzer.checks.remedies import kubeadm
-from analyzer.checks.remedies.common import BUNDLE_IDS, Procedure, Row, files_of
+from analyzer.wiring.model import load_files
+from analyzer.checks.remedies.common import BUNDLE_IDS, Procedure, Row
 from analyzer.model.vocabulary import Distribution
 from analyzer.wiring.model import Load
 
@@ -33,7 +34,7 @@ ETCD_REISSUE = (
 
 
 def _own_etcd(load: Load) -> bool:
-    files = files_of(load)
+    files = load_files(load)
     return any((path or "").startswith(ETCD_CERT_DIR) for path in (files.cert, files.key, files.ca))
 
 

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import posixpath
 
+from analyzer.wiring.model import load_files
 from analyzer.checks.remedies.common import (
-    BUNDLE_IDS, NAMES_IDS, PAIR_IDS, SIGNING_KEY_IDS, TIME_IDS, Procedure, Row, files_of, rows, secret_dir,
+    BUNDLE_IDS, NAMES_IDS, PAIR_IDS, SIGNING_KEY_IDS, TIME_IDS, Procedure, Row, rows, secret_dir,
 )
 from analyzer.model.vocabulary import Distribution
 from analyzer.wiring.model import Load
@@ -54,7 +55,7 @@ def _user_serving(load: Load) -> tuple[str, ...]:
     hint = secret_dir(load)
     index = hint.rsplit("-", 1)[-1] if hint.startswith("user-serving-cert-") else "<index>"
     index = str(int(index)) if index.isdigit() else index
-    directory = posixpath.dirname(files_of(load).cert or "").replace(CERT_DIR_IN_POD, CERT_DIR_ON_HOST)
+    directory = posixpath.dirname(load_files(load).cert or "").replace(CERT_DIR_IN_POD, CERT_DIR_ON_HOST)
     return (
         f"kube-apiserver reads the files at start-up and cannot fetch secrets while it is down: on every master, put a matching pair in {directory}/ "
         f"(install -m 600 tls.crt tls.key {directory}/), or restore both files from the last working revision",
@@ -106,7 +107,7 @@ def weak_key(load: Load) -> tuple[str, ...]:
     """Nothing fails yet: the user replaces their own pair; an operator's pair is re-issued with a new key."""
     if load.source_object:
         return _user_serving(load)
-    namespace, secret = (load.object or "").split("/", 1) if load.object else ("<namespace>", f"<secret holding {files_of(load).cert or 'it'}>")
+    namespace, secret = (load.object or "").split("/", 1) if load.object else ("<namespace>", f"<secret holding {load_files(load).cert or 'it'}>")
     return (f"Have the operator issue a new key pair: oc adm ocp-certificates regenerate-leaf -n {namespace} secrets/{secret}",)
 
 
