@@ -34,6 +34,21 @@ def auger_keys() -> list[str]:
     return corpus_path("etcd-auger", "keys.txt").read_text().split()
 
 
+# A cluster's certificates and files, minted per test module (cryptography is slow to mint keys;
+# a module may change what it is handed, so no module shares another's). A module that needs another
+# shape of cluster defines its own fixture of the same name.
+@pytest.fixture(scope="module")
+def kubeadm():
+    from tests.fixtures.kubeadm_case import KubeadmCluster
+    return KubeadmCluster()
+
+
+@pytest.fixture(scope="module")
+def openshift():
+    from tests.fixtures.openshift_case import OpenShiftCluster
+    return OpenShiftCluster()
+
+
 @pytest.fixture(scope="session")
 def real_etcd() -> None:
     reason = etcd_available()

@@ -25,7 +25,6 @@ from analyzer.gomodel.keypair import PairFailure, PairOutcome, load_x509_key_pai
 from analyzer.gomodel.keys import load_certificates
 from analyzer.errors import DecodeError
 from tests.fixtures import der as D
-from tests.fixtures.kubeadm_case import KubeadmCluster
 from tests.fixtures.node_trees import build_node_tree
 from tests.fixtures.pki import make_ca, make_leaf
 
@@ -181,11 +180,6 @@ CLI_CASES = {
     "unparsable-san": ("apiserver", GO_ACCEPTS_UNREADABLE["san-x400-address"][1], None),
     "kubeconfig-key-does-not-load": ("admin.conf", GO_ACCEPTS_UNREADABLE["rsa-exponent-1"][1], None),
 }
-
-
-@pytest.fixture(scope="module")
-def kubeadm() -> KubeadmCluster:
-    return KubeadmCluster()
 
 
 @pytest.mark.parametrize(("target", "edit", "go_error"), CLI_CASES.values(), ids=CLI_CASES.keys())

@@ -48,11 +48,6 @@ def named(node: NodeEvidence | None) -> NodeIdentity:
 
 
 @pytest.fixture(scope="module")
-def kubeadm() -> KubeadmCluster:
-    return KubeadmCluster()
-
-
-@pytest.fixture(scope="module")
 def openshift() -> OpenShiftCluster:
     """A master whose revision holds an encryption config, and etcd-pod-4 as cluster-backup.sh tars it."""
     cluster = OpenShiftCluster()

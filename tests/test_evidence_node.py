@@ -24,7 +24,6 @@ from analyzer.evidence.node import (
 from tests.fixtures.archives import File, Symlink, build, forbid_writes, tar_bytes
 from tests.fixtures.kubeadm_case import KubeadmCluster, Link
 from tests.fixtures.node_trees import NODE_FORMATS, build_node_tree, members_at, place
-from tests.fixtures.openshift_case import OpenShiftCluster
 
 CURRENT = "/var/lib/kubelet/pki/kubelet-client-current.pem"
 DATED = "/var/lib/kubelet/pki/kubelet-client-2025-01-01-00-00-00.pem"
@@ -36,16 +35,6 @@ LAYOUT_PATHS = {
     "etc-kubernetes": ("pki/ca.crt", None),
     "split": ("etc-kubernetes/pki/ca.crt", "kubelet-pki/kubelet-client-2025-01-01-00-00-00.pem"),
 }
-
-
-@pytest.fixture(scope="module")
-def kubeadm() -> KubeadmCluster:
-    return KubeadmCluster()
-
-
-@pytest.fixture(scope="module")
-def openshift() -> OpenShiftCluster:
-    return OpenShiftCluster()
 
 
 def only_node(path: Path, **tree_options: object) -> NodeEvidence:

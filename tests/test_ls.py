@@ -53,11 +53,6 @@ def key_lines(pem: bytes) -> list[str]:
     return [line for line in pem.decode().splitlines() if line and not line.startswith("-----")]
 
 
-@pytest.fixture(scope="module")
-def kubeadm() -> KubeadmCluster:
-    return KubeadmCluster()
-
-
 def test_ls_kubeadm_tree_shows_files_kinds_and_links(tmp_path, kubeadm):
     path = build_node_tree(tmp_path, kubeadm.files(), "host-root", "tar.gz", name="master-0")
     result = run_untouched(tmp_path, path)

@@ -18,21 +18,10 @@ from analyzer.wiring.node_identity import identify_node
 from tests.fixtures.archives import build
 from tests.fixtures.kubeadm_case import KubeadmCluster
 from tests.fixtures.node_trees import build_node_tree, members_at, place
-from tests.fixtures.openshift_case import OpenShiftCluster
 from tests.test_evidence_node import kubespray_files, rke_files
 
 CURRENT = "/var/lib/kubelet/pki/kubelet-client-current.pem"
 DATED = "/var/lib/kubelet/pki/kubelet-client-2025-01-01-00-00-00.pem"
-
-
-@pytest.fixture(scope="module")
-def kubeadm() -> KubeadmCluster:
-    return KubeadmCluster()
-
-
-@pytest.fixture(scope="module")
-def openshift() -> OpenShiftCluster:
-    return OpenShiftCluster()
 
 
 def identified(path: Path) -> NodeIdentity:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from analyzer.evidence.node import find_nodes
 from analyzer.evidence.tree import open_tree
@@ -12,11 +11,6 @@ from tests.fixtures.kubeadm_case import KubeadmCluster
 from tests.fixtures.node_trees import build_node_tree
 
 CA = "/etc/kubernetes/pki/ca.crt"
-
-
-@pytest.fixture(scope="module")
-def kubeadm() -> KubeadmCluster:
-    return KubeadmCluster()
 
 
 def _nodes(tmp_path, *trees):
