@@ -53,6 +53,7 @@ from analyzer.gomodel.goversions import releases_in_log
 from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.evidence.live_tls import HandshakeFacts, LiveTarget  # grpc (evidence.live) only with --etcd
 from analyzer.model.findings import Finding
+from analyzer.model.vocabulary import Distribution
 from analyzer.wiring.build import build_wiring
 from analyzer.wiring.model import Wiring
 from analyzer.wiring.nodes import identify_nodes, join_nodes
@@ -299,7 +300,7 @@ def analyse(options: ScanOptions, case: OpenedCase, wiring: Wiring, findings: li
 @dataclass(frozen=True)
 class RecoverResult:
     last_good: LastGood
-    distribution: str
+    distribution: Distribution
     users: dict[str, str]  # user-serving-cert-NNN -> the openshift-config secret it is copied from
 
 
@@ -314,7 +315,7 @@ def run_recover(snapshot: str | Path, target: str, reference_utc: datetime, encr
         namespace, name = resolve_secret(objects, target)
         last_good = find_last_good(objects, namespace, name, reference_utc)
         openshift = objects.root == OPENSHIFT
-        return RecoverResult(last_good, "openshift" if openshift else "kubeadm", user_sources(objects) if openshift else {})
+        return RecoverResult(last_good, Distribution.OPENSHIFT if openshift else Distribution.KUBEADM, user_sources(objects) if openshift else {})
 
 
 def scan_demo(out: Path) -> tuple[ScanResult, list[Path], list[Path]]:

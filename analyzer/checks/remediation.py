@@ -70,5 +70,5 @@ def remedies(load: Load, finding_id: str, ctx: CheckContext) -> tuple[str, ...]:
     distribution = distribution_of(ctx)
     procedure = find_procedure(finding_id, distribution)
     if procedure is None:
-        return no_known_procedure(load, finding_id, distribution.value)
+        return no_known_procedure(load, finding_id, distribution)
     return procedure(load)

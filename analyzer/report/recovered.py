@@ -15,6 +15,7 @@ from pathlib import Path
 
 from analyzer.analysis.last_good import LastGood
 from analyzer.errors import UsageError
+from analyzer.model.vocabulary import Distribution
 from analyzer.reftime import format_utc
 
 _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")  # what the API server allows as a Secret data key
@@ -75,10 +76,10 @@ def write_recovered(last_good: LastGood, out: Path) -> list[Path]:
     return written
 
 
-def placement(last_good: LastGood, distribution: str, users: dict[str, str]) -> Placement:
+def placement(last_good: LastGood, distribution: Distribution, users: dict[str, str]) -> Placement:
     """``users``: user-serving-cert-NNN → the openshift-config secret it is copied from."""
     namespace, name = last_good.namespace, last_good.name
-    if distribution != "openshift":
+    if distribution != Distribution.OPENSHIFT:
         return Placement(None, last_good.ref)
     if namespace == "openshift-config":
         copies = sorted(target for target, source in users.items() if source == last_good.ref)
@@ -128,7 +129,7 @@ def put_in_place(last_good: LastGood, out: Path, where: Placement) -> list[str]:
     return steps
 
 
-def recovery_lines(last_good: LastGood, distribution: str, users: dict[str, str], out: Path, written: list[Path],
+def recovery_lines(last_good: LastGood, distribution: Distribution, users: dict[str, str], out: Path, written: list[Path],
                    reference_utc: datetime) -> list[str]:
     """What the command prints: provenance, fingerprints and dates, never the material."""
     chosen = last_good.chosen

@@ -42,7 +42,7 @@ def secret_dir(load: Load) -> str:
     return posixpath.basename(posixpath.dirname(load_files(load).any or ""))
 
 
-def no_known_procedure(load: Load, finding_id: str, distribution: str) -> tuple[str, ...]:
+def no_known_procedure(load: Load, finding_id: str, distribution: Distribution) -> tuple[str, ...]:
     """The deliberate fallback: say what to check rather than invent a command."""
     what = load_files(load).any or load.label
     return (
