@@ -180,7 +180,7 @@ def measure(args: list[str], *, sample_memory: bool) -> Measurement:
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     if sample_memory:
         sampler.join()
-    if process.returncode not in (0, 1, 3, 4):  # scan exits 1/3/4 by its verdict
+    if process.returncode not in (0, 1, 4):  # scan exits 1 or 4 by its verdict; 3 is a bug, never a result
         raise RuntimeError(f"{args[0]} failed ({process.returncode}): {err[-2000:]}")
     return Measurement(elapsed, peak["anon"] / 1024, peak["hwm"] / 1024, out, cpu)
 
@@ -241,9 +241,34 @@ def _machine() -> str:
 
 def _live_counts(python: str, snapshot: Path) -> tuple[int, int]:
     """(live keys, live Secrets) of a snapshot, from kforensic info."""
-    info = json.loads(measure([python, "-m", "analyzer", "info", str(snapshot), "--json", "--skip-hash-check"], sample_memory=False).output)
+    info = json.loads(measure([python, "-m", "analyzer", "info", str(snapshot), "-o", "json", "--skip-hash-check"], sample_memory=False).output)
     secrets = sum(count for resource, count in info["resources"].items() if "secrets" in resource)
     return info["live_keys"], secrets
+
+
+class Commands(dict[str, list[str]]):
+    """The timed command lines by name, and how a scan of any snapshot is run (the growth table scans
+    the smaller files too). tests/test_bench_commands.py runs each on a small snapshot, so that a
+    renamed option fails a test, not the next benchmark."""
+
+    def __init__(self, python: str, etcdutl: str, snapshot: Path, work: Path) -> None:
+        self.python, self.work = python, work
+        super().__init__({
+            "etcdutl snapshot status": [etcdutl, "snapshot", "status", str(snapshot), "-w", "json"],
+            "kforensic scan": self.scan(snapshot),
+            "kforensic info -o json": self.info(snapshot),
+            "kforensic info -o json --skip-hash-check": self.info(snapshot, "--skip-hash-check"),
+            "SHA-256 of the file, kforensic's hashlib code (the hash floor)": [python, "-c", HASH_FLOOR, str(snapshot)],
+            "index pass, one process (the default)": [python, "-c", INDEX_PASS, str(snapshot), "1"],
+            "index pass, 2 worker processes": [python, "-c", INDEX_PASS, str(snapshot), "2"],
+        })
+
+    def scan(self, path: Path) -> list[str]:
+        return [self.python, "-m", "analyzer", "scan", str(path), "--at", AT, "--json", str(self.work / f"{path.stem}.json")]
+
+    def info(self, path: Path, *extra: str) -> list[str]:
+        return [self.python, "-m", "analyzer", "info", str(path), "-o", "json", *extra]
+
 
 
 def main() -> None:
@@ -258,18 +283,8 @@ def main() -> None:
     etcdutl = str(etcd_bin_dir() / "etcdutl")
     work = Path(tempfile.mkdtemp(prefix="kforensic-bench-"))
 
-    def scan(path: Path) -> list[str]:
-        return [python, "-m", "analyzer", "scan", str(path), "--at", AT, "--json", str(work / f"{path.stem}.json")]
-
-    commands = {
-        "etcdutl snapshot status": [etcdutl, "snapshot", "status", str(snapshot), "-w", "json"],
-        "kforensic scan": scan(snapshot),
-        "kforensic info --json": [python, "-m", "analyzer", "info", str(snapshot), "--json"],
-        "kforensic info --json --skip-hash-check": [python, "-m", "analyzer", "info", str(snapshot), "--json", "--skip-hash-check"],
-        "SHA-256 of the file, kforensic's hashlib code (the hash floor)": [python, "-c", HASH_FLOOR, str(snapshot)],
-        "index pass, one process (the default)": [python, "-c", INDEX_PASS, str(snapshot), "1"],
-        "index pass, 2 worker processes": [python, "-c", INDEX_PASS, str(snapshot), "2"],
-    }
+    commands = Commands(python, etcdutl, snapshot, work)
+    scan = commands.scan
     results: dict[str, list[Measurement]] = {name: [] for name in commands}
     rounds: list[tuple[float, dict[str, float]]] = []  # (load average at the start, ratio to etcdutl per command)
     ticks_before = _cpu_ticks()
@@ -284,7 +299,7 @@ def main() -> None:
     memory = {name: measure(args, sample_memory=True) for name, args in commands.items()}
 
     status = json.loads(results["etcdutl snapshot status"][-1].output.strip().splitlines()[-1])
-    info = json.loads(results["kforensic info --json"][-1].output)
+    info = json.loads(results["kforensic info -o json"][-1].output)
     assert (info["revision"], info["total_keys"], info["size"]) == (status["revision"], status["totalKey"], status["totalSize"])
     assert info["revision"] > TARGET_REVISIONS, info["revision"]
     baseline = statistics.median(m.seconds for m in results["etcdutl snapshot status"])
@@ -309,12 +324,12 @@ def main() -> None:
     if options.no_variants:
         return
 
-    rows = [(snapshot, info["live_keys"], secrets, memory["kforensic scan"], memory["kforensic info --json --skip-hash-check"])]
+    rows = [(snapshot, info["live_keys"], secrets, memory["kforensic scan"], memory["kforensic info -o json --skip-hash-check"])]
     for name, revisions, distinct_keys in VARIANTS:
         path = _cached(options.cache, f"bench-{name}", revisions, distinct_keys)
         live_keys, live_secrets = _live_counts(python, path)
         rows.append((path, live_keys, live_secrets, measure(scan(path), sample_memory=True),
-                     measure([python, "-m", "analyzer", "info", str(path), "--json", "--skip-hash-check"], sample_memory=True)))
+                     measure(commands.info(path, "--skip-hash-check"), sample_memory=True)))
     print("\n| snapshot | size (GiB) | live keys | live Secrets | scan peak anon PSS (MiB) | info --skip-hash-check peak anon PSS (MiB) |")
     print("|---|---:|---:|---:|---:|---:|")
     for path, live_keys, live_secrets, scanned, informed in rows:
