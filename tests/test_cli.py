@@ -245,5 +245,5 @@ def test_a_scan_of_files_imports_no_grpc_and_no_pydantic(args, allowed, tmp_path
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     imported = set(result.stdout.split())
     if tuple(int(part) for part in typer.__version__.split(".")[:2]) >= (0, 29):
-        imported.discard("pydantic")  # an environment older than the pin (typer 0.29 imports it; nothing of ours does)
+        imported.discard("pydantic")  # an environment newer than the pin (typer 0.29 imports it; nothing of ours does)
     assert imported == allowed, result.stderr[-2000:]

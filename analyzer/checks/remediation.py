@@ -12,7 +12,8 @@ they rest on, one module per distribution in ``checks/remedies/``. The lookup, i
 2. otherwise the generic step (``remedies.common.no_known_procedure``), which says that no tested
    procedure is known and what to check. It is deliberate only for the distributions in
    ``UNMODELLED`` and the rows in ``NO_PROCEDURE``: ``tests/test_checks_remediation.py`` walks the
-   catalogue and fails on any other load finding id left to it.
+   catalogue and fails on any other load finding id left to it, and on any id the source passes to
+   ``remedies()`` by name (a log finding asking for a load's procedure, "pair.from-log").
 
 A check adding a load finding therefore adds its id to the catalogue and one row per distribution
 here (or says in ``REMEDIED_ELSEWHERE`` why its remediation is written by the check itself).

@@ -87,7 +87,7 @@ def fingerprint(env: Environment, source: str) -> str:
     settings = (env.block_start_string, env.block_end_string, env.variable_start_string, env.variable_end_string,
                 env.comment_start_string, env.comment_end_string, env.line_statement_prefix, env.line_comment_prefix,
                 env.trim_blocks, env.lstrip_blocks, env.newline_sequence, env.keep_trailing_newline, env.optimized,
-                env.autoescape(TEMPLATE) if callable(env.autoescape) else env.autoescape, type(env.undefined).__name__)
+                env.autoescape(TEMPLATE) if callable(env.autoescape) else env.autoescape, env.undefined.__name__)  # a class: its own name, not type's
     return hashlib.sha256(repr(settings).encode() + b"\n" + source.encode()).hexdigest()
 
 

@@ -7,7 +7,7 @@ import posixpath
 from collections.abc import Callable, Iterable
 
 from analyzer.gomodel.keypair import PairFailure
-from analyzer.model.vocabulary import Distribution
+from analyzer.model.vocabulary import Component, Distribution, Role
 from analyzer.wiring.model import Load, load_files
 
 Procedure = Callable[[Load], tuple[str, ...]]
@@ -16,7 +16,10 @@ Row = tuple[str, Distribution]
 # The ids, grouped by the kind of fix they call for. Written out (the pair family from the failures
 # tls.X509KeyPair can report, gomodel/keypair.py), so that the table is built by dict keys, not by
 # matching prefixes at lookup time.
-PAIR_IDS = (*(f"pair.{failure.value}" for failure in PairFailure), "pair.file-missing", "pair.file-empty")
+# "pair.from-log": kube-apiserver's log says a pair (or bundle) failed to load and the files cannot
+# show it (a sosreport scrubbed the key): the same repair as when the files show it
+# (analysis/logs/startup.py).
+PAIR_IDS = (*(f"pair.{failure.value}" for failure in PairFailure), "pair.file-missing", "pair.file-empty", "pair.from-log")
 BUNDLE_IDS = ("bundle.empty-pool", "bundle.file-empty", "bundle.file-missing", "bundle.unparseable")
 # A leaf whose dates are wrong (validity.py also passes "validity.expired" for a not-yet-valid one).
 TIME_IDS = ("validity.expired", "validity.expiring", "validity.not-yet-valid")
@@ -30,11 +33,11 @@ def rows(ids: Iterable[str], distribution: Distribution, procedure: Procedure) -
 
 
 def is_kubelet_client(load: Load) -> bool:
-    return load.component == "kubelet" and load.role in ("kubelet-kubeconfig", "kubelet-client")
+    return load.component == Component.KUBELET and load.role in (Role.KUBELET_KUBECONFIG, Role.KUBELET_CLIENT)
 
 
 def is_kubelet_serving(load: Load) -> bool:
-    return load.role == "kubelet-serving"
+    return load.role == Role.KUBELET_SERVING
 
 
 def secret_dir(load: Load) -> str:

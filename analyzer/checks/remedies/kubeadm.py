@@ -25,7 +25,7 @@ from analyzer.checks.remedies.common import (
     BUNDLE_IDS, NAMES_IDS, PAIR_IDS, SIGNING_KEY_IDS, TIME_IDS, Procedure, Row, is_kubelet_client,
     is_kubelet_serving,
 )
-from analyzer.model.vocabulary import Distribution
+from analyzer.model.vocabulary import Component, Distribution, Role
 from analyzer.wiring.model import KubeconfigPayload, Load
 
 PKI = "/etc/kubernetes/pki"
@@ -51,7 +51,7 @@ KUBEADM_RENEW_NAMES = {
     "scheduler.conf": "scheduler.conf",
 }
 # The roles whose material is a CA kubeadm made: restored or rotated, never renewed.
-CA_ROLES = ("client-ca", "etcd-ca", "requestheader-ca", "etcd-trusted-ca", "root-ca", "cluster-signing")
+CA_ROLES = (Role.CLIENT_CA, Role.ETCD_CA, Role.REQUESTHEADER_CA, Role.ETCD_TRUSTED_CA, Role.ROOT_CA, Role.CLUSTER_SIGNING)
 
 # kubernetes/website content/en/docs/setup/production-environment/tools/kubeadm/troubleshooting-kubeadm.md,
 # "Kubelet client certificate rotation fails": kubeadm leaves kubelet.conf to the kubelet's own rotation.
@@ -98,8 +98,8 @@ CA_WEAK = ("A CA's key cannot be swapped in place, every certificate it signed d
 # Which configuration field feeds which certificate's SANs (cmd/kubeadm/app/util/pkiutil/pki_helpers.go
 # GetAPIServerAltNames, GetEtcdAltNames, GetEtcdPeerAltNames), by role.
 SAN_FIELDS = {
-    "etcd-server": ("etcd.local.serverCertSANs", "etcd-server"),
-    "etcd-peer": ("etcd.local.peerCertSANs", "etcd-peer"),
+    Role.ETCD_SERVER: ("etcd.local.serverCertSANs", "etcd-server"),
+    Role.ETCD_PEER: ("etcd.local.peerCertSANs", "etcd-peer"),
 }
 GET_CONFIG = ("kubectl -n kube-system get cm kubeadm-config -o jsonpath='{.data.ClusterConfiguration}' > kubeadm.yaml "
               "(or your saved config), then edit it")
@@ -128,7 +128,7 @@ def renew(load: Load) -> tuple[str, ...]:
     """A leaf kubeadm issued: renew it by name (same names and usages, a new key)."""
     name = renew_name(load)
     steps = ["kubeadm certs check-expiration", f"kubeadm certs renew {name}" if name else "kubeadm certs renew all", RESTART_STATIC_PODS]
-    if load.component == "admin kubeconfigs":
+    if load.component == Component.ADMIN_KUBECONFIGS:
         steps.append("cp /etc/kubernetes/admin.conf ~/.kube/config")
     return tuple(steps)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from analyzer.checks.remedies import kubeadm
 from analyzer.wiring.model import load_files
 from analyzer.checks.remedies.common import BUNDLE_IDS, Procedure, Row
-from analyzer.model.vocabulary import Distribution
+from analyzer.model.vocabulary import Distribution, Role
 from analyzer.wiring.model import Load
 
 KUBESPRAY_KUBEADM_CONFIG = "/etc/kubernetes/kubeadm-config.yaml"
@@ -39,7 +39,7 @@ def _own_etcd(load: Load) -> bool:
 
 
 def _etcd_ca(load: Load) -> bool:
-    return load.role.endswith("trusted-ca") or load.role == "etcd-ca"
+    return load.role.endswith("trusted-ca") or load.role == Role.ETCD_CA
 
 
 def _on_kubespray(steps: tuple[str, ...]) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from analyzer.wiring.model import load_files
 from analyzer.checks.remedies.common import (
     BUNDLE_IDS, NAMES_IDS, PAIR_IDS, SIGNING_KEY_IDS, TIME_IDS, Procedure, Row, rows, secret_dir,
 )
-from analyzer.model.vocabulary import Distribution
+from analyzer.model.vocabulary import Component, Distribution
 from analyzer.wiring.model import Load
 
 OPENSHIFT = Distribution.OPENSHIFT
@@ -69,9 +69,9 @@ def _by_owner(load: Load) -> tuple[str, ...] | None:
     """Who issues the pair decides the fix before what is wrong with it."""
     if load.source_object:
         return _user_serving(load)
-    if load.component == "kubelet":
+    if load.component == Component.KUBELET:
         return KUBELET
-    if load.component == "etcd":
+    if load.component == Component.ETCD:
         return (
             f"Have the etcd operator re-issue it: oc -n openshift-etcd delete secret {secret_dir(load) or 'etcd-serving-<node>'}",
             "Roll out a new etcd revision: " + force_redeployment("etcd", "recover-etcd-certs"),

@@ -19,7 +19,7 @@ from __future__ import annotations
 from analyzer.checks.remedies.common import (
     BUNDLE_IDS, NAMES_IDS, PAIR_IDS, SIGNING_KEY_IDS, TIME_IDS, Procedure, Row, rows,
 )
-from analyzer.model.vocabulary import Distribution
+from analyzer.model.vocabulary import Component, Distribution, Role
 from analyzer.wiring.model import Load
 
 RKE2 = Distribution.RKE2
@@ -64,15 +64,15 @@ RKE2_DRIFT = ("Copy the good version over the other on every server, then restar
 
 
 def _is_ca(load: Load) -> bool:
-    return load.role.endswith("-ca") or load.role in ("client-ca", "root-ca", "token-ca")
+    return load.role.endswith("-ca") or load.role in (Role.CLIENT_CA, Role.ROOT_CA, Role.TOKEN_CA)
 
 
 def rotate(load: Load) -> tuple[str, ...]:
     if _is_ca(load):
         return RKE2_CA_RESTORE
-    if load.component == "admin kubeconfigs":
+    if load.component == Component.ADMIN_KUBECONFIGS:
         return RKE2_ADMIN
-    if load.component == "kubelet":
+    if load.component == Component.KUBELET:
         return RKE2_KUBELET
     return RKE2_ROTATE
 
