@@ -10,6 +10,7 @@ every round, because on a shared machine the load decides the wall time, and the
     python bench/startup_bench.py --runs 20
     python bench/startup_bench.py --kforensic /tmp/tv/bin/kforensic   # an installed console script
     python bench/startup_bench.py --importtime             # then where the imports go (one run)
+    python bench/startup_bench.py --phases --runs 12       # then the CPU of each phase of the demo, in-process
     python bench/startup_bench.py --python /tmp/tv/bin/python \
         --before /tmp/main-checkout --before-python /work/venv/bin/python   # before and after, alternating
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import os
 import re
 import statistics
@@ -76,12 +78,78 @@ def importtime(python: str, argv: list[str], env: dict[str, str], top: int) -> N
         print(f"  {micros / 1000:7.1f} ms  {name}")
 
 
+# One demo in one process, as `kforensic demo` runs it (analyzer/scan.py scan_demo) without typer's
+# dispatch and the terminal summary: CPU milliseconds (process_time, so preemption is not counted) of
+# each phase, and within the imports the CPU that dataclasses spend generating their methods and
+# that `re` spends compiling patterns (wrapped for the imports only, so the wrappers' own cost is
+# in those two numbers, not in the phases').
+_PHASES = r"""
+import json, os, sys, time
+T = time.process_time
+start = T()  # the interpreter and `site`, before this line
+import dataclasses, re
+spent = {"dataclasses": 0.0, "re": 0.0}
+def _timed(name, fn):
+    def timed(*args, **kwargs):
+        t = T()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent[name] += T() - t
+    return timed
+process_class, compile_ = dataclasses._process_class, re._compile
+dataclasses._process_class, re._compile = _timed("dataclasses", process_class), _timed("re", compile_)
+marks = [("interpreter start and site", 0.0, start)]
+def mark(name):
+    marks.append((name, marks[-1][2], T()))
+import analyzer.cli
+mark("import analyzer.cli (typer, rich, the commands)")
+import analyzer.scan
+mark("import analyzer.scan (every room and its libraries)")
+from analyzer.demo import REFERENCE_TIME, evidence_paths
+from analyzer.reftime import parse_reference_time
+from analyzer.report.json_report import render_json
+from analyzer.report.markdown import render_markdown
+mark("import the JSON and Markdown renderers")
+dataclasses._process_class, re._compile = process_class, compile_
+evidence = evidence_paths()
+os.chdir(evidence[0].parent)
+result = analyzer.scan.run_scan(analyzer.scan.ScanOptions([p.name for p in evidence], parse_reference_time(REFERENCE_TIME)))
+mark("run_scan (with its own lazy imports)")
+render_json(result); render_markdown(result)
+mark("render_json + render_markdown")
+from analyzer.report.html import render_html
+mark("import jinja2 and the HTML renderer")
+render_html(result)
+mark("render_html")
+out = {name: (end - begin) * 1000 for name, begin, end in marks}
+out["  of the imports: dataclasses generating methods"] = spent["dataclasses"] * 1000
+out["  of the imports: re compiling patterns"] = spent["re"] * 1000
+out["total CPU of the process"] = T() * 1000
+print(json.dumps(out))
+"""
+
+
+def phases(python: str, env: dict[str, str], runs: int) -> None:
+    """Minimum and median CPU milliseconds of each phase of the demo over `runs` fresh processes."""
+    samples: dict[str, list[float]] = {}
+    for _ in range(runs + 1):  # the first fills the bytecode cache
+        result = subprocess.run([python, "-c", _PHASES], env=env, capture_output=True, text=True, cwd=REPO, check=True)
+        for name, ms in json.loads(result.stdout.splitlines()[-1]).items():
+            samples.setdefault(name, []).append(ms)
+    print(f"\nCPU ms per phase of one demo in one process ({runs} runs; load {os.getloadavg()[0]:.1f} at the end):")
+    print("| phase | min ms | median ms |\n|---|---:|---:|")
+    for name, values in samples.items():
+        print(f"| {name} | {min(values[1:]):.0f} | {statistics.median(values[1:]):.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="rounds (each command once per round); the median is shown")
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs `-m analyzer`")
     parser.add_argument("--kforensic", help="an installed console script to run instead of `PYTHON -m analyzer`")
     parser.add_argument("--importtime", action="store_true", help="also print where one demo run's imports go")
+    parser.add_argument("--phases", action="store_true", help="also print the CPU of each phase of one demo, in-process (--runs runs)")
     parser.add_argument("--before", type=Path, help="another checkout (the code before a change) to run alternately with this one")
     parser.add_argument("--before-python", help="the interpreter for --before (default: --python)")
     args = parser.parse_args()
@@ -132,6 +200,8 @@ def main() -> None:
                   f"| {rss[name] / 1024:.0f} | {','.join(map(str, sorted(codes[name])))} |")
         if args.importtime:
             importtime(python, todo[next(iter(todo))], env, top=25)
+        if args.phases:
+            phases(python, env, args.runs)
 
 
 if __name__ == "__main__":
