@@ -60,9 +60,15 @@ class Node:
         return f"<Node {self.name!r} {self.distribution.value} input={self.input!r}>"
 
     def read_host_file(self, host_path: str, limit: int | None = None) -> HostFile:
-        answers = [m.read_host_file(host_path, limit) for m in self.members]
-        return next((a for a in answers if a.data is not None), None) or next(
-            (a for a in answers if a.problem not in (None, NOT_IN_EVIDENCE)), answers[0])
+        # Merged members agree on what they share: the first that holds the file answers, and only
+        # when none does are the others' reasons compared (a real problem before "not in evidence").
+        answers = []
+        for member in self.members:
+            answer = member.read_host_file(host_path, limit)
+            if answer.data is not None:
+                return answer
+            answers.append(answer)
+        return next((a for a in answers if a.problem not in (None, NOT_IN_EVIDENCE)), answers[0])
 
     def list_host_dir(self, host_path: str) -> list[str]:
         return sorted({path for m in self.members for path in m.list_host_dir(host_path)})

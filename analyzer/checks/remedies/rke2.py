@@ -19,7 +19,7 @@ from __future__ import annotations
 from analyzer.checks.remedies.common import (
     BUNDLE_IDS, NAMES_IDS, PAIR_IDS, SIGNING_KEY_IDS, TIME_IDS, Procedure, Row, rows,
 )
-from analyzer.model.vocabulary import Component, Distribution, Role
+from analyzer.model.vocabulary import Component, Distribution
 from analyzer.wiring.model import Load
 
 RKE2 = Distribution.RKE2
@@ -64,7 +64,7 @@ RKE2_DRIFT = ("Copy the good version over the other on every server, then restar
 
 
 def _is_ca(load: Load) -> bool:
-    return load.role.endswith("-ca") or load.role in (Role.CLIENT_CA, Role.ROOT_CA, Role.TOKEN_CA)
+    return load.role.endswith("-ca")  # client-ca, root-ca, token-ca, etcd-ca, ... (model.vocabulary.Role)
 
 
 def rotate(load: Load) -> tuple[str, ...]:

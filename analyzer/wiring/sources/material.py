@@ -9,12 +9,6 @@ from analyzer.gomodel.pem import inspect_material
 from analyzer.wiring.model import Change, Location, Material, State
 
 
-STATE_OF_PEM = {
-    MaterialState.SCRUBBED: State.SCRUBBED,
-    MaterialState.ELIDED: State.ELIDED,
-}
-
-
 def fingerprint(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -27,9 +21,9 @@ def classify_material(value: bytes, location: Location, history: tuple[Change, .
         # must-gather's "0 bytes long": the value it replaced was empty, which is what the component reads.
         return Material(State.EMPTY, location, b"", detail="0 bytes (must-gather: \"0 bytes long\")", history=history,
                         history_complete=complete)
-    state = STATE_OF_PEM.get(inspected.state)
-    if state is not None:
-        return Material(state, location, value, detail=f"{state.value} in this evidence", history=history, history_complete=complete)
+    if inspected.state in (State.SCRUBBED, State.ELIDED):  # one content state (model.vocabulary) on both sides
+        return Material(inspected.state, location, value, detail=f"{inspected.state.value} in this evidence",
+                        history=history, history_complete=complete)
     return Material(State.PRESENT, location, value, history=history, history_complete=complete)
 
 

@@ -11,34 +11,26 @@ from analyzer.wiring.sources.material import fingerprint
 
 
 def data_digests(obj: dict[str, Any]) -> dict[str, tuple[str, int]]:
-    try:
-        if obj.get("kind") == "Secret":
-            names = set(secret_data(obj))
-        elif obj.get("kind") == "ConfigMap":
-            names = {*configmap_data(obj), *configmap_binary_data(obj)}
-        else:
-            return {}
-    except DecodeError:
-        names = set()
-    found = {}
-    for name in names:
-        value = object_data(obj, name)
-        if value is not None:
-            found[name] = (fingerprint(value), len(value))
-    return found
+    return {name: (fingerprint(value), len(value)) for name, value in object_values(obj).items()}
 
 
 def object_data(obj: dict[str, Any], data_key: str) -> bytes | None:
     """The bytes of ``data_key`` in a Secret or a ConfigMap (text, else binaryData); None when absent."""
+    return object_values(obj).get(data_key)
+
+
+def object_values(obj: dict[str, Any]) -> dict[str, bytes]:
+    """Every data key of a Secret or a ConfigMap with its bytes, decoded once (a ConfigMap's text
+    wins over binaryData under the same key); empty for other kinds and for a malformed data field,
+    which is as good as absent for any key asked for."""
     try:
         if obj.get("kind") == "Secret":
-            return secret_data(obj).get(data_key)
+            return secret_data(obj)
         if obj.get("kind") == "ConfigMap":
-            text = configmap_data(obj).get(data_key)
-            return text.encode() if text is not None else configmap_binary_data(obj).get(data_key)
+            return {**configmap_binary_data(obj), **{name: text.encode() for name, text in configmap_data(obj).items()}}
     except DecodeError:
-        return None  # a malformed data field is as good as absent for the key asked for
-    return None
+        pass
+    return {}
 
 
 def last_writer(obj: dict[str, Any]) -> tuple[str | None, datetime | None]:
