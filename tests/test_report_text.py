@@ -378,6 +378,16 @@ def test_a_stale_compiled_template_is_not_used(demo, monkeypatch):
         html.template.cache_clear()
 
 
+def test_a_compiled_template_naming_a_helper_this_jinja2_lacks_is_not_used(monkeypatch):
+    # The shipped module imports jinja2.runtime's helpers of the release that compiled it.
+    import jinja2.runtime
+
+    from analyzer.report import html
+
+    monkeypatch.delattr(jinja2.runtime, "str_join")
+    assert html._precompiled(html.environment()) is None  # so template() compiles in memory with that jinja2
+
+
 def test_the_cache_directory_is_not_made_when_the_shipped_compiled_template_fits(tmp_path, monkeypatch):
     import jinja2
 

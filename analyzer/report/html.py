@@ -108,7 +108,12 @@ def _precompiled(env: Environment) -> Template | None:
         return None
     code = spec.loader.get_code(COMPILED_MODULE)  # the module's byte-compiled form, as an import would read it
     namespace: dict[str, Any] = {"environment": env, "__file__": spec.origin}
-    exec(code, namespace)  # noqa: S102 - our own module, compiled by jinja2 from our template
+    try:
+        exec(code, namespace)  # noqa: S102 - our own module, compiled by jinja2 from our template
+    except ImportError:
+        # Its first import names jinja2.runtime's helpers of the release that compiled it; another
+        # jinja2 may lack one. Then it is stale whatever its fingerprint says: compile in memory.
+        return None
     if namespace.get("JINJA2_VERSION") != jinja2.__version__ or namespace.get("FINGERPRINT") != fingerprint(env, _template_source(TEMPLATE)):
         return None
     return env.template_class.from_module_dict(env, namespace, env.make_globals(None))
