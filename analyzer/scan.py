@@ -113,7 +113,6 @@ class OpenedCase:
     """What opening holds open: the evidence, its snapshots (newest first), a running etcd, the objects read."""
 
     evidence: Evidence
-    encryption: EncryptionConfig | None
     encryption_sources: list[str]
     encryption_errors: list[tuple[str, str]]  # (source, why) for an EncryptionConfiguration that does not load
     snapshots: list[tuple[SnapshotSource, Snapshot, IntegrityResult]]
@@ -180,7 +179,7 @@ def open_case(options: ScanOptions, stack: ExitStack) -> OpenedCase:
         collected = CollectedObjects(roots_source(evidence.must_gathers), iter_all_resource_files(evidence.must_gathers))
         # It answers the questions the wiring asks of a snapshot (find, data, iter_objects, root, source).
         objects = cast(EtcdObjects, collected)
-    return OpenedCase(evidence, encryption, encryption_sources, encryption_errors, opened, live, refusal, objects, collected)
+    return OpenedCase(evidence, encryption_sources, encryption_errors, opened, live, refusal, objects, collected)
 
 
 def read_logs(evidence: Evidence, reference_utc: datetime) -> ReadLogs:
@@ -212,8 +211,7 @@ def evidence_facts(case: OpenedCase, conflicts: list[NodeConflict], logs: ReadLo
             integrity.describe() if integrity.status is Integrity.MISMATCH else None,
             source.possibly_dirty,
             tuple(str(d) for d in freelist.damage),
-            snapshot.partial,
-            tuple(str(d) for d in snapshot.damage) if snapshot.partial else (),
+            tuple(str(d) for d in snapshot.damage),
         ))
     handshake: EtcdAccepted | EtcdRefused | None = None
     if live is not None and live.files.cert is not None:

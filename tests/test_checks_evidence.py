@@ -29,7 +29,7 @@ WIRING = Wiring("kubeadm")
 
 def snapshot(**changes: object) -> SnapshotFacts:
     base: dict = {"source": "snap.db", "analysed_instead": None, "integrity_mismatch": None, "possibly_dirty": False,
-                  "freelist_damage": (), "partial": False, "damage": ()}
+                  "freelist_damage": (), "damage": ()}
     return SnapshotFacts(**{**base, **changes})
 
 
@@ -39,7 +39,7 @@ def test_a_sound_snapshot_that_is_analysed_says_nothing():
 
 def test_each_snapshot_fact_is_its_own_finding():
     facts = EvidenceFacts(snapshots=(snapshot(analysed_instead="the newest snapshot (new.db)", integrity_mismatch="expected a, got b",
-                                              possibly_dirty=True, freelist_damage=("page 7: freed twice",), partial=True,
+                                              possibly_dirty=True, freelist_damage=("page 7: freed twice",),
                                               damage=("page 9: bad type",)),))
     found = {f.id: f for f in check_snapshots(facts, WIRING)}
     assert sorted(found) == ["evidence.possibly-dirty", "evidence.snapshot-damaged", "evidence.snapshot-freelist",
@@ -79,7 +79,7 @@ def test_every_evidence_check_issues_evidence_kinds_only():
     wiring = Wiring("kubeadm")
     wiring.notes.append("RKE's wiring is not modelled")
     facts = EvidenceFacts(encryption_config_errors=(("enc.yaml", "not YAML"),), unreadable_snapshots=(("a.zip!snap.db", ""),),
-                          snapshots=(snapshot(partial=True, damage=("x",)),), skipped=("a: b",), scrubbed_inputs=("sos",),
+                          snapshots=(snapshot(damage=("x",)),), skipped=("a: b",), scrubbed_inputs=("sos",),
                           must_gather=MustGatherFacts("mg", ("mg/a", "mg/b")), live_damage=LiveDamage("u", ("d",)),
                           unread_logs=(("big.log", "too big"),))
     found = [f for check in EVIDENCE_CHECKS for f in check(facts, wiring)]

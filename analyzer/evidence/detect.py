@@ -40,7 +40,6 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Sequence
-from io import BytesIO
 from pathlib import Path
 from typing import IO
 
@@ -58,7 +57,6 @@ from analyzer.evidence.tree import (
     open_member_tree,
     open_tree,
     peek_decompressed,
-    sniff_container,
 )
 from analyzer.evidence.spill import SpillProgress
 from analyzer.evidence.mustgather import MustGatherRoot, find_must_gathers, inside_must_gather
@@ -72,7 +70,7 @@ from analyzer.evidence.node import (
 from analyzer.evidence.inputs import TreeFindings, tree_kind, DetectedInput, EncryptionConfigSource, Evidence, InputKind, LogSource, SnapshotSource, read_head
 from analyzer.evidence.names import MAX_LOOSE_DEPTH, BACKUP_NAME, COMPRESSION_SUFFIX, backup_name, stamp_utc, worth_holding
 from analyzer.evidence.node_files import find_apiserver_logs, find_encryption_configs
-from analyzer.evidence.sniff import sniff_log, BOLT_SNIFF_BYTES, LOG_SNIFF_BYTES, MAX_CONFIG_BYTES, describe_text, named_like_snapshot, plausible_bolt_size, is_bolt_head, is_encryption_config
+from analyzer.evidence.sniff import container_of, sniff_log, BOLT_SNIFF_BYTES, LOG_SNIFF_BYTES, MAX_CONFIG_BYTES, describe_text, named_like_snapshot, plausible_bolt_size, is_bolt_head, is_encryption_config
 
 
 EXPECTED = (
@@ -142,7 +140,7 @@ class _Collector:
             )
             self.inputs.append(DetectedInput(source, InputKind.SNAPSHOT, "file", info.st_size))
             return
-        container = sniff_container(BytesIO(head))
+        container = container_of(head)
         if container in COMPRESSED and self._compressed_snapshot(source, Path(path), info.st_size, container):
             return
         if container is not None:
@@ -323,7 +321,7 @@ class _Collector:
         if head is None:
             return None
         source = tree_location(tree, entry.path)
-        container = sniff_container(BytesIO(head))
+        container = container_of(head)
         if container in COMPRESSED:
             disk_path = fs_path / entry.path if tree.format == "directory" and fs_path is not None else None
             if self._compressed_snapshot(source, disk_path, entry.size, container, tree=None if disk_path else tree,

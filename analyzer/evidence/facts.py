@@ -25,8 +25,12 @@ class SnapshotFacts:
     integrity_mismatch: str | None  # why its SHA-256 trailer does not match; None when it matches or is absent
     possibly_dirty: bool  # cluster-backup.sh --force named it __POSSIBLY_DIRTY__
     freelist_damage: tuple[str, ...]  # what is wrong with the bbolt freelist (the data was read without it)
-    partial: bool  # reading it met damage: the analysis is partial
-    damage: tuple[str, ...]  # that damage, each once, in the order it was met
+    damage: tuple[str, ...]  # what could not be read, each once, in the damage log's order (page, bucket, problem)
+
+    @property
+    def partial(self) -> bool:
+        """Reading it met damage: the analysis is partial."""
+        return bool(self.damage)
 
 
 @dataclass(frozen=True)

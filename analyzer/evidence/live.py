@@ -351,7 +351,8 @@ class LiveEtcd(EtcdStore):
 
     def iter_read(self, handles: Iterable[int]) -> Iterator[KeyValue]:
         for handle in handles:
-            seq = unpack_revision(handle).sub
+            revision = unpack_revision(handle)  # sub: this reader's read number; main: the mod_revision read
+            seq = revision.sub
             read = self._reads[seq] if seq < len(self._reads) else None
             if read is None:
                 self._log.record(None, f"handle {handle} was not made by this reader", "key")
@@ -362,7 +363,7 @@ class LiveEtcd(EtcdStore):
                 self._log.record(None, f"{key.decode('utf-8', 'replace')} is gone at revision {at}", "key")
                 continue
             kv = response.kvs[0]
-            if kv.mod_revision != handle >> 33:  # a handle of another reader that names one of ours
+            if kv.mod_revision != revision.main:  # a handle of another reader that names one of ours
                 self._log.record(None, f"handle {handle} was not made by this reader", "key")
                 continue
             yield _key_value(kv)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import os
 import stat
-from io import BytesIO
 from pathlib import Path
 
 from analyzer.errors import UnsupportedEvidence
 from analyzer.evidence.detect import detect_evidence
 from analyzer.evidence.etcd import Snapshot
 from analyzer.evidence.inputs import read_head
-from analyzer.evidence.sniff import SNIFF_BYTES, is_bolt_head, sniff_container
+from analyzer.evidence.sniff import SNIFF_BYTES, container_of, is_bolt_head
 from analyzer.evidence.spill import SpillProgress
 from analyzer.evidence.tree import DEFAULT_LIMITS, Limits
 
@@ -33,7 +32,7 @@ def open_snapshot_input(
     if not regular:  # missing, a directory, a fifo (never opened: it would block): Snapshot says which
         return Snapshot(os.fspath(path), salvage=salvage)
     head = read_head(Path(source), SNIFF_BYTES)
-    if named is None and (is_bolt_head(head) or sniff_container(BytesIO(head)) is None):
+    if named is None and (is_bolt_head(head) or container_of(head) is None):
         return Snapshot(os.fspath(path), salvage=salvage)
     with detect_evidence([source], limits=limits) as evidence:
         found = list(evidence.snapshots)
