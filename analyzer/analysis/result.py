@@ -48,11 +48,7 @@ def evidence_time(wiring: Wiring, log_tails: Iterable[tuple[str, bytes]], refere
     """
     found: list[EvidenceTime] = []
     for load in wiring.iter_loads():
-        # A public key directory's files are not followed through etcd history.
-        parts = [m for what, m in load.materials() if what != "public key"]
-        for material in (*parts, *(m for copy in load.copies for m in (copy.cert, copy.key))):
-            if material is None:
-                continue
+        for material in load.history_materials():
             for change in material.history:
                 if change.time_utc is not None:
                     found.append(EvidenceTime(change.time_utc, f"the newest write the snapshot records: {material.location.object}, revision {change.revision}"))

@@ -75,10 +75,8 @@ def check_history(load: Load, ctx: CheckContext) -> list[Finding]:
     """One note per load whose etcd material changed within the surviving history."""
     found = []
     seen = set()
-    # A public key directory's files are not followed through etcd history.
-    materials = [m for what, m in load.materials() if what != "public key"] + [m for copy in load.copies for m in (copy.cert, copy.key)]
-    for material in materials:
-        if material is None or material.state not in (State.PRESENT, State.EMPTY):
+    for material in load.history_materials():
+        if material.state not in (State.PRESENT, State.EMPTY):
             continue
         change = introduced(material)
         if change is None or (previous(material, change) is None and not recreated(material, change)):

@@ -78,10 +78,8 @@ def history(wiring: Wiring) -> list[dict[str, Any]]:
     """Every surviving revision of every etcd data key that feeds a load: when, by whom, how big."""
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
     for load in wiring.iter_loads():
-        # A public key directory's files are not followed through etcd history.
-        materials = [m for what, m in load.materials() if what != "public key"] + [m for copy in load.copies for m in (copy.cert, copy.key)]
-        for material in materials:
-            if material is None or not material.history:
+        for material in load.history_materials():
+            if not material.history:
                 continue
             location = material.location
             for change in material.history:

@@ -247,6 +247,12 @@ class Load:
                 parts = tuple(("public key", material) for material in keys)
         return tuple((what, material) for what, material in parts if material is not None)
 
+    def history_materials(self) -> tuple[Material, ...]:
+        """What etcd history is told for: every part it reads and every copy of it, except a public key
+        directory's files, which are not followed through etcd history."""
+        parts = [material for what, material in self.materials() if what != "public key"]
+        return (*parts, *(m for copy in self.copies for m in (copy.cert, copy.key) if m is not None))
+
     def paths(self) -> tuple[str, ...]:
         """The files it is configured with, as the component sees them."""
         match self.payload:
