@@ -99,8 +99,10 @@ def _materials(load: Load) -> Iterator[tuple[Material, str]]:
         for material in (copy.cert,):
             if material is not None:
                 yield material, f"{use} ({copy.copy.value} copy)"
-    if load.peer is not None and load.peer.ca is not None:
-        yield load.peer.ca, f"{load.peer.name}: trust bundle for {load.label}"
+    if load.peer is not None:
+        for ca, _ref in load.peer.bundles():
+            if ca is not None:
+                yield ca, f"{load.peer.name}: trust bundle for {load.label}"
 
 
 def build_inventory(wiring: Wiring, ctx: CheckContext) -> list[InventoryEntry]:

@@ -21,6 +21,7 @@ from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Finding
 from analyzer.reftime import format_utc
+from analyzer.wiring.etcd_members import etcd_members_for
 from analyzer.wiring.model import BundlePayload, Component, Load, PairPayload, State, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
@@ -45,13 +46,8 @@ def _describe(ca: x509.Certificate) -> str:
     return f"CN={common_name(ca)} (SHA-256 {sha256_fingerprint(ca)[:16]}…, valid from {format_utc(ca.not_valid_before_utc)})"
 
 
-def _has_apiserver(wiring: Wiring, node: str | None) -> bool:
-    return any(c.name == ComponentName.KUBE_APISERVER and c.node == node for c in wiring.components)
-
-
 def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     found: list[Finding] = []
-    etcds = [c for c in wiring.components if c.name == ComponentName.ETCD]
     for apiserver in (c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER):
         client = _role(apiserver, Role.ETCD_CLIENT)
         chain = presented_chain(client) if client is not None else ()
@@ -64,9 +60,9 @@ def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
         issuer = next((ca for ca in believed if verifies(chain, (ca,))[0]), None)
         if issuer is None:
             continue
-        # The etcd members it talks to, as the peers are linked (wiring/peers.py): on its node, else on
-        # nodes of their own.
-        for etcd in [c for c in etcds if c.node == apiserver.node] or [c for c in etcds if not _has_apiserver(wiring, c.node)]:
+        # The etcd members it talks to, the same as its peers are linked with (wiring/etcd_members.py):
+        # each one that dropped the CA refuses the pair.
+        for etcd in etcd_members_for(wiring, apiserver):
             trusted_bundle = _bundle(etcd, Role.ETCD_TRUSTED_CA)
             trusted = _ca(trusted_bundle)
             if not trusted or trusted_bundle is None or any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:

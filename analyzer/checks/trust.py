@@ -6,25 +6,40 @@ the cluster. Validity is its own check, so chains are verified at a moment insid
 
 from __future__ import annotations
 
+from cryptography import x509
+
 from analyzer.checks import severity
 from analyzer.checks.context import CheckContext, finding, presented_chain
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint, unreadable_certificate
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Finding
-from analyzer.wiring.model import STORAGE_ROLES, Load, State
+from analyzer.wiring.model import STORAGE_ROLES, Load, Material, State
+
+
+def _refusal(chain: tuple[x509.Certificate, ...], ca: Material | None) -> tuple[tuple[x509.Certificate, ...], str | None] | None:
+    """(the bundle's roots, Go's error) when ``ca`` is a readable bundle that does not verify ``chain``, else None."""
+    if ca is None or ca.state is not State.PRESENT or unreadable_certificate(ca.data):
+        return None
+    roots, _error = bundle(ca.data)
+    trusted, go_error = verifies(chain, roots)
+    return None if trusted else (roots, go_error)
+
 
 def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     peer = load.peer
-    if peer is None or peer.ca is None or peer.ca.state is not State.PRESENT or unreadable_certificate(peer.ca.data):
+    if peer is None:
         return []
     chain = presented_chain(load)
     if not chain:
         return []
-    roots, _error = bundle(peer.ca.data)
-    trusted, go_error = verifies(chain, roots)
-    if trusted:
+    # Every bundle the other side verifies with (etcd: each member kube-apiserver may dial); the first
+    # that refuses is told, the others that refuse are named with it.
+    refused = [(ref, material, found) for material, ref in peer.bundles() if (found := _refusal(chain, material)) is not None]
+    if not refused:
         return []
+    (ca_ref, ca, (roots, go_error)), *others = refused
+    assert ca is not None
     leaf = chain[0]
     storage = load.role in STORAGE_ROLES
     issuer = leaf.issuer.rfc4514_string()
@@ -34,9 +49,9 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     insecure = go_error is not None and "cannot verify signature: insecure algorithm" in go_error
     why = "whose CA signed it with an algorithm Go refuses" if insecure else "which does not hold its issuer"
     if peer.usage == "client":
-        what = f"{peer.name} refuses {load.label}: it verifies clients with {peer.ca_ref}, {why}"
+        what = f"{peer.name} refuses {load.label}: it verifies clients with {ca_ref}, {why}"
     else:
-        what = f"{peer.name} refuse {load.label}: they verify it with {peer.ca_ref}, {why}"
+        what = f"{peer.name} refuse {load.label}: they verify it with {ca_ref}, {why}"
     if insecure:
         explanation = ("Its signature uses SHA-1 or MD5, which Go refuses for certificates (SHA-1 since Go 1.18); "
                        "the certificate must be reissued signed with SHA-256. ")
@@ -44,14 +59,15 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
         explanation = "A CA of the same name with a different key means the CA was regenerated and this certificate still comes from the old one. "
     else:
         explanation = ""
+    also = f"It is refused by {', '.join(ref or '?' for ref, _, _ in others)} too. " if others else ""
     detail = (
         f"{what}. The certificate (CN={common_name(leaf)}) was issued by {issuer}; the bundle holds {in_bundle}. "
-        + explanation
+        + explanation + also
         + ("Without its etcd connection kube-apiserver never becomes ready." if storage else "")
     )
     return [finding(
         load, "trust.unknown-authority", severity.failure(load, stops_component=False),
         f"{load.label}: not trusted by {peer.name}", detail.strip(), material=load.certificate, go_error=go_error,
         peer=peer.name, remediation=remedies(load, "trust.unknown-authority", ctx), fingerprint=sha256_fingerprint(leaf),
-        evidence=(f"trust bundle: {peer.ca.location.describe()}",),
+        evidence=tuple(f"trust bundle: {material.location.describe()}" for _, material, _ in refused if material is not None),
     )]

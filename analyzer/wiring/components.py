@@ -206,6 +206,7 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
                       fatal=True, flag="--service-account-key-file")
     build.private_key(Role.SERVICE_ACCOUNT_SIGNING_KEY, "service-account signing key", flags.find("service-account-signing-key-file"),
                       fatal=True, flag="--service-account-signing-key-file")
+    component.endpoints = tuple(dict.fromkeys(url_hosts(flags.values("etcd-servers"))))
     build.bundle(Role.ETCD_CA, "etcd CA bundle", flags.find("etcd-cafile"), fatal=True, flag="--etcd-cafile")
     build.pair(Role.ETCD_CLIENT, "etcd client pair", flags.find("etcd-certfile"), flags.find("etcd-keyfile"),
                loader=Loader.TLS_PAIR, fatal=True, flag="--etcd-certfile/--etcd-keyfile")
@@ -219,6 +220,7 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
 def etcd(flags: Flags, resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str,
          expected_server: tuple[str, ...], expected_peer: tuple[str, ...]) -> Component:
     component = Component(ComponentName.ETCD, node, distribution, configured_by)
+    component.endpoints = tuple(dict.fromkeys(url_hosts(flags.values("advertise-client-urls") + flags.values("listen-client-urls"))))
     build = _Builder(component, resolver)
     build.pair(Role.ETCD_SERVER, "etcd serving pair", flags.find("cert-file"), flags.find("key-file"), loader=Loader.TLS_PAIR,
                fatal=True, flag="--cert-file/--key-file", expected=expected_server)
@@ -345,8 +347,12 @@ def server_host(kubeconfig: KubeconfigPayload) -> str | None:
 
 
 def url_hosts(values: tuple[str, ...]) -> Iterator[str]:
+    """The hosts of comma-separated URLs, wildcard listeners and unparseable URLs left out."""
     for value in values:
         for url in value.split(","):
-            host = urlsplit(url.strip()).hostname
+            try:
+                host = urlsplit(url.strip()).hostname
+            except ValueError:  # an unbalanced "[" of an IPv6 literal: the component itself refuses it
+                continue
             if host and host not in ("0.0.0.0", "::"):
                 yield host

@@ -122,6 +122,14 @@ class Peer:
     ca_ref: str | None = None  # how the peer is configured with it, for the report
     names: tuple[str, ...] = ()  # host names or IPs the peer dials (serving roles)
     allowed_names: tuple[str, ...] = ()  # requestheader-allowed-names
+    # More verifiers of the same connection, each with its own bundle and reference: kube-apiserver's
+    # etcd client pair is verified by every etcd member it may dial (wiring/etcd_members.py), and one
+    # that refuses it is a failure however many accept it.
+    also: tuple[tuple[Material, str], ...] = ()
+
+    def bundles(self) -> tuple[tuple[Material | None, str | None], ...]:
+        """Every (bundle, reference) the other side verifies with: its own first, then ``also``'s."""
+        return ((self.ca, self.ca_ref), *self.also)
 
 
 @dataclass(frozen=True)
@@ -277,6 +285,9 @@ class Component:
     notes: list[str] = field(default_factory=list)
     # Configuration the component refuses before it loads anything (a flag value that does not parse).
     flag_errors: list[str] = field(default_factory=list)
+    # The hosts of the client URLs it is configured with: for kube-apiserver those it dials
+    # (--etcd-servers), for etcd those it serves at (--advertise-client-urls, --listen-client-urls).
+    endpoints: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:

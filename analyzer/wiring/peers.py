@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from analyzer.wiring.etcd_members import etcd_members_for
 from analyzer.wiring.model import BundlePayload, Component, KubeconfigPayload, Load, Material, PairPayload, Peer, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
@@ -32,6 +33,20 @@ def _bundle(component: Component | None, role: Role) -> tuple[Material | None, s
     return None, None
 
 
+def _etcd_peer(members: list[Component]) -> Peer | None:
+    """kube-apiserver's etcd client pair is verified by every member it may dial (wiring/etcd_members.py):
+    the first member with a bundle is the peer, the others its ``also``; with several, each reference
+    names its member's node, so that a refusal says which member refuses."""
+    found = [(member, ca, ref) for member in members for ca, ref in [_bundle(member, Role.ETCD_TRUSTED_CA)]
+             if ca is not None and ref is not None]
+    if not found:
+        return None
+    if len(found) > 1:
+        found = [(member, ca, member.label + ref.removeprefix(member.name)) for member, ca, ref in found]
+    (_, ca, ref), *also = found
+    return Peer("etcd", "client", ca, ref, also=tuple((more, more_ref) for _, more, more_ref in also))
+
+
 def link_peers(wiring: Wiring) -> None:
     """Attach a Peer to every load whose counterpart is in the evidence.
 
@@ -43,7 +58,7 @@ def link_peers(wiring: Wiring) -> None:
     for component in wiring.components:
         by_node.setdefault(component.node, {})[component.name] = component
     any_apiserver = next((c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER), None)
-    # etcd on nodes of its own (Tectonic's etcd-member nodes): a master has no etcd beside kube-apiserver.
+    # The metrics proxy beside etcd dials its node's member; elsewhere (no such layout is known) the first.
     any_etcd = next((c for c in wiring.components if c.name == ComponentName.ETCD), None)
 
     # Every component is linked, also a second one of the same name on a node (two inputs for one
@@ -70,8 +85,7 @@ def link_peers(wiring: Wiring) -> None:
                     ca, ref = wiring.serving_trust.get(node, (None, None))
                     peer = Peer("clients of kube-apiserver", "server", ca, ref, expected) if ca else None
                 elif load.role == Role.ETCD_CLIENT:
-                    ca, ref = _bundle(etcd, Role.ETCD_TRUSTED_CA)
-                    peer = Peer("etcd", "client", ca, ref) if ca else None
+                    peer = _etcd_peer(etcd_members_for(wiring, component))
                 elif load.role == Role.KUBELET_CLIENT:
                     ca, ref = _bundle(kubelet, Role.KUBELET_CLIENT_CA)
                     peer = Peer("kubelets", "client", ca, ref) if ca else None
