@@ -80,3 +80,26 @@ def test_a_later_dropin_and_etcd_environment_win(real_etcd, tmp_path):
     assert loads["etcd-trusted-ca"]["ca"] == f"{ETCD_SSL}/bundle.crt"
     assert "etcd-peer" not in loads  # the replacing ExecStart gives no peer pair
     assert "99-override.conf" in etcd["configured_by"]
+
+
+def test_every_etcd_member_is_asked_not_only_the_first(real_etcd, tmp_path):
+    """Two etcd nodes, and only the second one's ca.crt lost the old CA: kube-apiserver's etcd client
+    balances over every member (wiring/etcd_members.py), so the second one refusing the pair is a
+    failure even though the first accepts it."""
+    old = make_ca("etcd-ca", not_before=REFERENCE_UTC - 3 * YEAR, lifetime=10 * YEAR)
+    new = make_ca("etcd-ca", not_before=REFERENCE_UTC - 3 * DAY, lifetime=10 * YEAR)
+    objects, files = tectonic_case(old)
+    second = "tectonic-etcd-1"
+    paths = _case(tmp_path, objects, files, tectonic_etcd_node(old, new.cert_pem + old.cert_pem))
+    paths.append(scenarios._tree(tmp_path, second, tectonic_etcd_node(old, new.cert_pem, name=second, ip="10.0.0.6")))
+    code, report = _scan(paths, tmp_path / "r.json")
+    assert sorted(c["node"] for c in report["components"] if c["component"] == "etcd") == [ETCD_NODE, second]
+    (dropped,) = [f for f in report["findings"] if f["id"] == "etcd.ca-no-longer-trusted"]
+    assert f"({ETCD_SSL}/ca.crt on {second}) no longer holds it" in dropped["detail"]
+    (trust,) = [f for f in report["findings"] if f["id"] == "trust.unknown-authority" and f["role"] == "etcd-client"]
+    assert f"it verifies clients with etcd on {second} --trusted-ca-file={ETCD_SSL}/ca.crt" in trust["detail"]
+    assert ETCD_NODE not in trust["detail"] and trust["severity"] == "critical"
+    (apiserver,) = [c for c in report["components"] if c["component"] == "kube-apiserver"]
+    (client,) = [load for load in apiserver["loads"] if load["role"] == "etcd-client"]
+    assert client["peer"] == {"name": "etcd", "trusts_with": f"etcd on {ETCD_NODE} --trusted-ca-file={ETCD_SSL}/ca.crt"}
+    assert code == 1

@@ -2,9 +2,10 @@
 
 A client pair is only good if the server it talks to trusts its issuer; a serving pair only if its
 clients' CA bundle chains to it. The bundle used is the one the peer is configured with, read from
-the same evidence (layouts §4 (d)): kube-apiserver's etcd client pair against etcd's
-``--trusted-ca-file``, etcd's serving pair against kube-apiserver's ``--etcd-cafile``, every
-kubeconfig's client pair against kube-apiserver's ``--client-ca-file``, and so on.
+the same evidence (layouts §4 (d)): kube-apiserver's etcd client pair against the
+``--trusted-ca-file`` of every etcd member it talks to (wiring/etcd_members.py), etcd's serving pair
+against kube-apiserver's ``--etcd-cafile``, every kubeconfig's client pair against kube-apiserver's
+``--client-ca-file``, and so on.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def link_peers(wiring: Wiring) -> None:
     for component in wiring.components:
         by_node.setdefault(component.node, {})[component.name] = component
     any_apiserver = next((c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER), None)
-    # The metrics proxy beside etcd dials its node's member; elsewhere (no such layout is known) the first.
+    # etcd's metrics proxy runs beside etcd and dials its node's member; the first etcd stands in elsewhere.
     any_etcd = next((c for c in wiring.components if c.name == ComponentName.ETCD), None)
 
     # Every component is linked, also a second one of the same name on a node (two inputs for one

@@ -1,0 +1,177 @@
+"""analyzer.wiring.etcd_members: which etcd members a kube-apiserver talks to, the one answer the
+peers (wiring/peers.py), the trust check and the dropped-CA check (checks/etcd_trust.py) share."""
+
+from __future__ import annotations
+
+import pytest
+
+from analyzer.checks.etcd_trust import check_etcd_dropped_ca
+from analyzer.checks.trust import check_trust
+from analyzer.decode.flags import parse_flags
+from analyzer.model.vocabulary import Role
+from analyzer.wiring.components import etcd, kube_apiserver
+from analyzer.wiring.etcd_members import etcd_members_for
+from analyzer.wiring.model import Component, Material, Wiring
+from analyzer.wiring.peers import link_peers
+from analyzer.wiring.resolve import Resolved
+from tests.fixtures import scenarios
+from tests.fixtures.kubeadm_case import KubeadmCluster
+from tests.fixtures.models import CTX, PKI, on_node
+from tests.fixtures.node_trees import build_node_tree
+from tests.fixtures.pki import make_ca, make_leaf
+
+ETCD_CA = make_ca("etcd-ca")
+NEW_ETCD_CA = make_ca("etcd-ca")  # the same name, another key: a re-generated CA
+CLIENT = make_leaf(ETCD_CA, "kube-apiserver-etcd-client", client=True)
+
+
+class NodeFiles:
+    """One node's files by host path (anything else is missing there)."""
+
+    def __init__(self, node: str, files: dict[str, bytes]) -> None:
+        self.node, self.files = node, files
+
+    def file(self, path: str) -> Resolved:
+        return Resolved(on_node(path, self.files.get(path), node=self.node))
+
+    def directory(self, path: str) -> list[Material]:
+        return []
+
+
+def apiserver(node: str | None, *servers: str) -> Component:
+    files = {f"{PKI}/etcd/ca.crt": ETCD_CA.cert_pem, f"{PKI}/apiserver-etcd-client.crt": CLIENT.cert_pem,
+             f"{PKI}/apiserver-etcd-client.key": CLIENT.key_pem}
+    flags = [f"--etcd-cafile={PKI}/etcd/ca.crt", f"--etcd-certfile={PKI}/apiserver-etcd-client.crt",
+             f"--etcd-keyfile={PKI}/apiserver-etcd-client.key"] + ([f"--etcd-servers={','.join(servers)}"] if servers else [])
+    return kube_apiserver(parse_flags(flags), NodeFiles(node or "?", files), node=node, distribution="kubeadm", configured_by="test")
+
+
+def member(node: str, *urls: str, trusted: bytes = ETCD_CA.cert_pem) -> Component:
+    flags = [f"--trusted-ca-file={PKI}/etcd/ca.crt"] + [f"--advertise-client-urls={url}" for url in urls]
+    return etcd(parse_flags(flags), NodeFiles(node, {f"{PKI}/etcd/ca.crt": trusted}), node=node, distribution="kubeadm",
+                configured_by="test", expected_server=(), expected_peer=())
+
+
+def nodes(members: list[Component]) -> list[str | None]:
+    return [m.node for m in members]
+
+
+# -- the rule ---------------------------------------------------------------------------------------
+
+
+def test_kubeadm_loopback_is_the_member_on_the_same_node():
+    """kubeadm's --etcd-servers=https://127.0.0.1:2379 on every master: each is tied to its own member."""
+    masters = [f"master-{i}" for i in range(3)]
+    wiring = Wiring("kubeadm", [apiserver(n, "https://127.0.0.1:2379") for n in masters]
+                    + [member(n, f"https://10.0.0.{i}:2379") for i, n in enumerate(masters)])
+    for server in wiring.components[:3]:
+        assert nodes(etcd_members_for(wiring, server)) == [server.node]
+
+
+@pytest.mark.parametrize("loopback", ["https://localhost:2379", "https://[::1]:2379", "https://127.0.0.2:2379"])
+def test_every_loopback_spelling_is_the_local_member(loopback):
+    wiring = Wiring("kubeadm", [member("a", "https://10.0.0.1:2379"), apiserver("b", loopback), member("b", "https://10.0.0.2:2379")])
+    assert nodes(etcd_members_for(wiring, wiring.components[1])) == ["b"]
+
+
+def test_listed_endpoints_are_tied_by_advertised_url_or_node_name_in_listed_order():
+    """Tectonic lists its etcd nodes: only the listed ones are asked, in the order they are listed."""
+    wiring = Wiring("self-hosted", [
+        apiserver("master-0", "https://etcd-2.example:2379", "https://etcd-0:2379"),
+        member("etcd-0", "https://etcd-0.example:2379"), member("etcd-1", "https://etcd-1.example:2379"),
+        member("etcd-2", "https://ETCD-2.example:2379"),
+    ])
+    assert nodes(etcd_members_for(wiring, wiring.components[0])) == ["etcd-2", "etcd-0"]
+
+
+def test_endpoints_that_cannot_be_tied_are_left_out_and_the_others_count():
+    """OpenShift lists every master's IP and localhost; masters not in the evidence cannot be asked."""
+    wiring = Wiring("openshift", [
+        apiserver("master-0", "https://10.0.0.10:2379", "https://10.0.0.11:2379", "https://10.0.0.12:2379", "https://localhost:2379"),
+        member("master-0", "https://10.0.0.10:2379"), member("master-1", "https://10.0.0.11:2379"),
+    ])
+    assert nodes(etcd_members_for(wiring, wiring.components[0])) == ["master-0", "master-1"]
+
+
+@pytest.mark.parametrize(("servers", "expected"), [
+    ((), ["master-0"]),  # no --etcd-servers in the evidence
+    (("https://192.0.2.1:2379",), ["master-0"]),  # an address nothing in the evidence is known by
+])
+def test_without_a_tie_the_local_member(servers, expected):
+    wiring = Wiring("kubeadm", [member("etcd-0"), apiserver("master-0", *servers), member("master-0")])
+    assert nodes(etcd_members_for(wiring, wiring.components[1])) == expected
+
+
+def test_without_a_tie_or_a_local_member_the_etcd_nodes_then_every_member():
+    apart = Wiring("self-hosted", [apiserver("master-0", "https://10.0.0.5:2379"), apiserver("master-1"), member("master-1"),
+                                   member("etcd-0"), member("etcd-1")])
+    assert nodes(etcd_members_for(apart, apart.components[0])) == ["etcd-0", "etcd-1"]
+    stacked = Wiring("kubeadm", [apiserver("master-0", "https://127.0.0.1:2379"), apiserver("master-1"), member("master-1"),
+                                 apiserver("master-2"), member("master-2")])
+    assert nodes(etcd_members_for(stacked, stacked.components[0])) == ["master-1", "master-2"]
+
+
+def test_no_etcd_in_the_evidence_links_nothing():
+    wiring = Wiring("kubeadm", [apiserver("master-0", "https://127.0.0.1:2379")])
+    assert etcd_members_for(wiring, wiring.components[0]) == []
+    link_peers(wiring)
+    (client,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_CLIENT]
+    assert client.peer is None and check_trust(client, CTX) == []
+
+
+# -- the peers and both checks read it --------------------------------------------------------------
+
+
+def _etcd_client_findings(wiring: Wiring) -> tuple[list, list]:
+    link_peers(wiring)
+    (client,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_CLIENT]
+    return check_trust(client, CTX), check_etcd_dropped_ca(wiring, CTX)
+
+
+def test_a_listed_member_that_dropped_the_ca_is_refused_by_both_checks():
+    wiring = Wiring("self-hosted", [
+        apiserver("master-0", "https://etcd-0.example:2379", "https://etcd-1.example:2379"),
+        member("etcd-0", "https://etcd-0.example:2379"),
+        member("etcd-1", "https://etcd-1.example:2379", trusted=NEW_ETCD_CA.cert_pem),
+    ])
+    trust, dropped = _etcd_client_findings(wiring)
+    assert [f.id for f in trust] == ["trust.unknown-authority"]
+    assert f"it verifies clients with etcd on etcd-1 --trusted-ca-file={PKI}/etcd/ca.crt" in trust[0].detail
+    assert [f.id for f in dropped] == ["etcd.ca-no-longer-trusted"] and "etcd on etcd-1 no longer trusts" in dropped[0].title
+
+
+def test_a_member_the_apiserver_does_not_list_is_asked_by_neither_check():
+    wiring = Wiring("self-hosted", [
+        apiserver("master-0", "https://etcd-0.example:2379"),
+        member("etcd-0", "https://etcd-0.example:2379"),
+        member("etcd-1", "https://etcd-1.example:2379", trusted=NEW_ETCD_CA.cert_pem),
+    ])
+    assert _etcd_client_findings(wiring) == ([], [])
+
+
+def test_every_refusing_member_is_named_in_one_finding():
+    wiring = Wiring("self-hosted", [
+        apiserver("master-0"),
+        member("etcd-0"), member("etcd-1", trusted=NEW_ETCD_CA.cert_pem), member("etcd-2", trusted=NEW_ETCD_CA.cert_pem),
+    ])
+    (trust,), dropped = _etcd_client_findings(wiring)
+    assert f"with etcd on etcd-1 --trusted-ca-file={PKI}/etcd/ca.crt" in trust.detail
+    assert f"It is refused by etcd on etcd-2 --trusted-ca-file={PKI}/etcd/ca.crt too." in trust.detail
+    assert "etcd-0" not in trust.detail and len(trust.evidence) == 2
+    assert [f.title.split(": ")[1] for f in dropped] == [f"etcd on etcd-{i} no longer trusts the CA that issued it" for i in (1, 2)]
+
+
+# -- end to end: three kubeadm masters --------------------------------------------------------------
+
+
+def test_three_kubeadm_masters_are_each_tied_to_their_own_member(tmp_path):
+    """Each master has its own PKI here: tying an apiserver to another master's etcd would be refused."""
+    trees = [build_node_tree(tmp_path / f"m{i}", KubeadmCluster(node=f"master-{i}").files(), "host-root", "tar.gz", name=f"master-{i}")
+             for i in range(3)]
+    _, report = scenarios.scan_json(trees, tmp_path / "report.json")
+    apiservers = [c for c in report["components"] if c["component"] == "kube-apiserver"]
+    assert sorted(c["node"] for c in apiservers) == ["master-0", "master-1", "master-2"]
+    for component in apiservers:
+        (client,) = [load for load in component["loads"] if load["role"] == "etcd-client"]
+        assert client["peer"] == {"name": "etcd", "trusts_with": f"etcd --trusted-ca-file={PKI}/etcd/ca.crt"}
+    assert not [f for f in report["findings"] if f["role"] in ("etcd-client", "etcd-server") and f["severity"] in ("critical", "error")]
