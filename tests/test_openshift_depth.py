@@ -4,6 +4,7 @@ annotations a must-gather keeps, and a must-gather with more than one root."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from analyzer.wiring.openshift_etcd import standard_etcd_flags, standard_metrics_flags
+from analyzer.wiring.openshift_pods import ETCD_POD
 from analyzer.wiring.openshift_releases import release_fact, release_from_cluster_version
 from tests.fixtures import scenarios
 from tests.fixtures.archives import File, build
@@ -19,6 +21,7 @@ from tests.fixtures.must_gather import (
     build_multi_root_must_gather,
     build_must_gather,
     must_gather_members,
+    pod_member,
 )
 from tests.fixtures.openshift_case import ETCD_NS, OpenShiftCluster
 from tests.fixtures.pki import DAY, REFERENCE_UTC, make_leaf
@@ -76,17 +79,28 @@ def test_standard_etcd_layout_follows_the_release_table(release):
     assert standard_etcd_flags("3.11", "master-0") is None and standard_etcd_flags(None, "master-0") is None
 
 
-def _without_etcd_pod(cluster: OpenShiftCluster, dest, *, cluster_version: bool = True):
-    """A must-gather whose openshift-etcd config maps lost etcd-pod (and the kubelet's mirror pod is not collected)."""
+def _without_etcd_pod(cluster: OpenShiftCluster, dest, *, cluster_version: bool = True, mirror: bytes | None = None,
+                      etcd_pod_containers: tuple[str, ...] | None = None):
+    """A must-gather whose openshift-etcd config maps lost etcd-pod (``etcd_pod_containers``: kept, with
+    only those containers); the kubelet's mirror pod etcd-<node> is collected only when given (``mirror``:
+    its etcd value)."""
     patched = []
     for member in must_gather_members(cluster):
         if member.name.endswith(f"namespaces/{ETCD_NS}/core/configmaps.yaml"):
             document = yaml.safe_load(member.data)
-            document["items"] = [i for i in document["items"] if not i["metadata"]["name"].startswith("etcd-pod")]
+            items = [i for i in document["items"] if etcd_pod_containers is not None or not i["metadata"]["name"].startswith("etcd-pod")]
+            for item in items:
+                if item["metadata"]["name"].startswith("etcd-pod"):
+                    pod = json.loads(item["data"]["pod.yaml"])
+                    pod["spec"]["containers"] = [c for c in pod["spec"]["containers"] if c["name"] in (etcd_pod_containers or ())]
+                    item["data"]["pod.yaml"] = json.dumps(pod)
+            document["items"] = items
             member = File(member.name, yaml.safe_dump(document).encode())
         if not cluster_version and "clusterversions" in member.name:
             continue
         patched.append(member)
+    if mirror is not None:
+        patched.append(pod_member(f"/kubernetes.io/pods/{ETCD_NS}/etcd-{cluster.node}", mirror))
     dest.mkdir(parents=True, exist_ok=True)
     return build("directory", dest, patched, name="must-gather.local.1")
 
@@ -156,6 +170,95 @@ def test_expired_metrics_pair_in_a_must_gather_is_named_with_its_owner(tmp_path)
     assert expired and expired[0]["subject"]["object"] == f"{ETCD_NS}/{name}", [f["title"] for f in report["findings"]]
     assert "owned by 'Etcd' (openshift.io/owning-component)" in expired[0]["detail"]
     assert code == 1
+
+
+def _expired_metrics_pair(cluster: OpenShiftCluster) -> str:
+    name = f"etcd-serving-metrics-{cluster.node}"
+    cluster.etcd_pairs[name] = make_leaf(cluster.signers["etcd-metric-signer"], cluster.node_ip, ips=(cluster.node_ip,),
+                                         server=True, client=True, not_before=REFERENCE_UTC - 400 * DAY, lifetime=390 * DAY)
+    return name
+
+
+def _without_etcd_pod_snapshot(cluster: OpenShiftCluster, dest, mirror: bytes):
+    objects = {key: value for key, value in cluster.etcd_objects().items()
+               if not key.startswith(f"/kubernetes.io/configmaps/{ETCD_NS}/etcd-pod")}
+    objects[f"/kubernetes.io/pods/{ETCD_NS}/etcd-{cluster.node}"] = mirror
+    return scenarios._save(dest, "snapshot", [objects])
+
+
+@pytest.mark.parametrize("evidence", ["must-gather", "snapshot"])
+def test_without_an_etcd_pod_the_mirror_pod_wires_the_metrics_proxy(tmp_path, evidence):
+    """No etcd-pod ConfigMap, the kubelet's mirror pod etcd-<node> in the evidence: etcd and its metrics
+    proxy are both read from the mirror pod (it carries the static pod's containers), and the expired
+    metrics pair is found."""
+    cluster = OpenShiftCluster()
+    name = _expired_metrics_pair(cluster)
+    mirror = cluster.etcd_mirror_pod()
+    path = (_without_etcd_pod(cluster, tmp_path / "gather", mirror=mirror) if evidence == "must-gather"
+            else _without_etcd_pod_snapshot(cluster, tmp_path, mirror))
+    code, report = _scan([path], tmp_path / "r.json")
+    metrics = _component(report, "etcd-metrics")
+    assert metrics["configured_by"].startswith(f"mirror pod {ETCD_NS}/etcd-master-0"), metrics["configured_by"]
+    assert "container etcd-metrics" in metrics["configured_by"]
+    loads = _loads(report, "etcd-metrics")
+    assert loads["etcd-metrics-serving"]["cert"].endswith(f"/{cluster.etcd_aggregate(name)}/{name}.crt")
+    assert loads["etcd-metrics-client"]["cert"].endswith("/etcd-peer-master-0.crt")
+    assert loads["etcd-metrics-client-ca"]["status"] == "ok"
+    # Named by the per-node secret or by the aggregate the node's file is written from.
+    owners = {f"{ETCD_NS}/{name}", f"{ETCD_NS}/{cluster.etcd_aggregate(name)}"}
+    assert loads["etcd-metrics-serving"]["object"] in owners
+    expired = [f for f in report["findings"] if f["id"] == "validity.expired" and f["component"] == "etcd-metrics"]
+    assert expired and expired[0]["subject"]["object"] in owners, [f["title"] for f in report["findings"]]
+    assert loads["etcd-metrics-serving"]["status"] == "refused"
+    assert "standard layout" not in _notes(report)
+    assert code == 1
+
+
+def test_a_mirror_pod_without_the_metrics_container_says_the_proxy_cannot_be_told(tmp_path):
+    cluster = OpenShiftCluster()
+    _expired_metrics_pair(cluster)
+    path = _without_etcd_pod(cluster, tmp_path / "gather", mirror=cluster.etcd_mirror_pod(("etcd",)))
+    _, report = _scan([path], tmp_path / "r.json")
+    assert _component(report, "etcd")["configured_by"].startswith(f"mirror pod {ETCD_NS}/etcd-master-0")
+    assert not [c for c in report["components"] if c["component"] == "etcd-metrics"]
+    notes = _notes(report)
+    assert f"cannot tell which pairs etcd's metrics proxy on master-0 loads: mirror pod {ETCD_NS}/etcd-master-0" in notes, notes
+    assert "has no etcd-metrics container" in notes
+
+
+@pytest.mark.parametrize("mirror_containers", [("etcd", "etcd-metrics"), ("etcd",)])
+def test_an_etcd_pod_configmap_without_the_metrics_container_falls_back_to_the_mirror_pod(tmp_path, mirror_containers):
+    """etcd-pod holds etcd but not etcd-metrics: the proxy comes from the mirror pod when it holds the
+    container, else the note says what each source lacks."""
+    cluster = OpenShiftCluster()
+    path = _without_etcd_pod(cluster, tmp_path / "gather", etcd_pod_containers=("etcd",),
+                             mirror=cluster.etcd_mirror_pod(mirror_containers))
+    _, report = _scan([path], tmp_path / "r.json")
+    assert _component(report, "etcd")["configured_by"].startswith(f"ConfigMap {ETCD_NS}/etcd-pod")
+    metrics = [c for c in report["components"] if c["component"] == "etcd-metrics"]
+    if "etcd-metrics" in mirror_containers:
+        assert metrics and metrics[0]["configured_by"].startswith(f"mirror pod {ETCD_NS}/etcd-master-0"), metrics
+        assert all(load["status"] == "ok" for load in metrics[0]["loads"] if load["role"].endswith("-ca"))
+    else:
+        notes = _notes(report)
+        assert not metrics
+        assert (f"ConfigMap {ETCD_NS}/etcd-pod in etcd has no etcd-metrics container, "
+                f"mirror pod {ETCD_NS}/etcd-master-0 in etcd has no etcd-metrics container") in notes, notes
+
+
+def test_a_node_etcd_pod_without_the_metrics_proxy_says_it_cannot_be_told(tmp_path):
+    """The node's etcd-pod.yaml whose etcd-metrics container no longer starts `etcd grpc-proxy start`."""
+    cluster = OpenShiftCluster()
+    files = cluster.files()
+    pod = yaml.safe_load(files[ETCD_POD])
+    metrics = next(c for c in pod["spec"]["containers"] if c["name"] == "etcd-metrics")
+    metrics["command"] = ["/bin/sh", "-c", "exec sleep infinity"]
+    files[ETCD_POD] = yaml.safe_dump(pod).encode()
+    _, report = _scan([scenarios._tree(tmp_path, "node", files)], tmp_path / "r.json")
+    assert not [c for c in report["components"] if c["component"] == "etcd-metrics"]
+    notes = _notes(report)
+    assert f"cannot tell which pairs etcd's metrics proxy on master-0 loads: {ETCD_POD} on master-0" in notes, notes
+    assert "etcd grpc-proxy start" in notes
 
 
 # -- annotations in a must-gather -----------------------------------------------------------------

@@ -18,7 +18,7 @@ from analyzer.decode.openshift_config import KubeAPIServerConfig, config_to_flag
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI
 from analyzer.wiring.nodes import Node
-from analyzer.wiring.components import controller_manager, etcd, etcd_metrics, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
+from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubeconfigs, kubelet, object_hint, scheduler
 from analyzer.wiring.kubeadm import first_service_ip
 from analyzer.wiring.model import Component, Load, Material, PairPayload, State, Wiring
 from analyzer.wiring.openshift_releases import (
@@ -31,7 +31,7 @@ from analyzer.wiring.openshift_pods import (
     KUBELET_CLIENT_CA, KUBELET_KUBECONFIG, NODE_KUBECONFIGS, SCHEDULER_NAMESPACE, SCHEDULER_POD, SERVER_CA_IN_POD,
     SYSTEM_SERVING_NAMES, TARGET, mirror_pod, pod_from_etcd, standard_mounts,
 )
-from analyzer.wiring.openshift_etcd import METRICS_CONTAINER, etcd_from_objects, cluster_release, metrics_proxy_flags
+from analyzer.wiring.openshift_etcd import METRICS_CONTAINER, etcd_from_objects, cluster_release, metrics_proxy
 from analyzer.evidence.node import Mount
 from analyzer.wiring.resolve import StaticPodResolver
 from analyzer.wiring.sources import EtcdObjects, node_static_pod
@@ -292,14 +292,11 @@ def _node_components(node: Node, objects: EtcdObjects | None, notes: list[str]) 
         components.append(etcd(etcd_pod.flags, resolver, node=node.name, distribution=Distribution.OPENSHIFT,
                                configured_by=f"{ETCD_POD} on {node.name}",
                                expected_server=("localhost", "127.0.0.1"), expected_peer=()))
-        metrics_pod = node_static_pod(node, ETCD_POD, METRICS_CONTAINER)
-        metrics = metrics_proxy_flags(metrics_pod)
-        if metrics_pod is not None and metrics is not None:
-            resolver = StaticPodResolver(node, objects, ETCD_NAMESPACE, etcd_pod.revision, _mounts(metrics_pod))
-            components.append(etcd_metrics(metrics, resolver, node=node.name, distribution=Distribution.OPENSHIFT,
-                                           configured_by=f"{ETCD_POD} on {node.name} (container {METRICS_CONTAINER})"))
-        elif metrics_pod is None:
-            notes.append(f"{ETCD_POD} on {node.name} has no {METRICS_CONTAINER} container: etcd's metrics pairs are not wired")
+        revision = etcd_pod.revision
+        # The node's manifest is what runs there: no other source stands in for its etcd-metrics container.
+        components.extend(metrics_proxy(
+            [(f"{ETCD_POD} on {node.name}", node_static_pod(node, ETCD_POD, METRICS_CONTAINER))],
+            lambda pod: StaticPodResolver(node, objects, ETCD_NAMESPACE, revision, _mounts(pod)), node=node.name, notes=notes))
     host = StaticPodResolver(node, objects, TARGET, None, (Mount("/", "/"),))
     serving = f"{KUBELET_PKI}/kubelet-server-current.pem"
     components.append(kubelet(

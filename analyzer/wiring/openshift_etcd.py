@@ -1,10 +1,11 @@
-"""OpenShift's etcd and its metrics proxy: from the node's pod, the etcd-pod ConfigMap, or the
-release's standard layout when neither is in the evidence."""
+"""OpenShift's etcd and its metrics proxy: from the node's pod, the etcd-pod ConfigMap, the kubelet's
+mirror pod, or the release's standard layout when none is in the evidence."""
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Callable, Sequence
 
 from analyzer.decode.flags import Flags, parse_flags
 from analyzer.decode.manifest import StaticPod
@@ -17,9 +18,22 @@ from analyzer.wiring.openshift_releases import (
     release_from_cluster_version,
 )
 from analyzer.wiring.openshift_pods import ETCD_NAMESPACE, mirror_pod, pod_from_etcd, standard_mounts
-from analyzer.wiring.resolve import StaticPodResolver
+from analyzer.wiring.resolve import Resolver, StaticPodResolver
 from analyzer.wiring.sources import EtcdObjects
 from analyzer.model.vocabulary import Distribution
+
+# OpenShift's etcd pod runs etcd's metrics behind `etcd grpc-proxy start` in the etcd-metrics container,
+# beside etcdctl, etcd and etcd-readyz (cluster-etcd-operator bindata/etcd/pod.yaml up to release-4.17,
+# pod.gotpl.yaml on main): `exec nice -n -18 etcd grpc-proxy start` serves with --cert-file/--key-file
+# etcd-serving-metrics-NODE_NAME to clients of the etcd-metric-signer (--trusted-ca-file, the
+# etcd-metrics-proxy-serving-ca bundle), and dials etcd's metrics listener (:9978) with the node's
+# etcd-peer-NODE_NAME pair (--cert/--key) trusting --cacert etcd-peer-client-ca.
+METRICS_CONTAINER = "etcd-metrics"
+
+# A source of the etcd pod (the node's manifest, the etcd-pod ConfigMap, the kubelet's mirror pod):
+# the pod loaded for a container name, None when the source or that container is absent.
+PodSource = Callable[[str], StaticPod | None]
+
 
 def cluster_release(objects: EtcdObjects | None) -> ClusterRelease:
     """The release the cluster runs, from ``clusterversions/version`` (an etcd snapshot's
@@ -71,44 +85,72 @@ def etcd_from_objects(objects: EtcdObjects, node: str | None, release: ClusterRe
     installer's NODE_NAME placeholder replaced), else the kubelet's mirror pod, else the operator's
     standard layout for the release ClusterVersion names; its files through the objects they are
     written from (cluster-etcd-operator bindata/etcd/pod.gotpl.yaml; etcd-all-certs takes
-    etcd-serving-<node> and etcd-peer-<node>, etcd-all-bundles takes etcd-ca-bundle)."""
+    etcd-serving-<node> and etcd-peer-<node>, etcd-all-bundles takes etcd-ca-bundle). Both sources hold
+    every container of the pod: the metrics proxy is read from etcd's, else from the other."""
     if not node:
         return []
-    pod = pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node)
-    source = f"ConfigMap {ETCD_NAMESPACE}/etcd-pod in etcd"
-    if pod is None:
-        pod = mirror_pod(objects, node, "etcd", ETCD_NAMESPACE)
-        source = f"mirror pod {ETCD_NAMESPACE}/etcd-{node} in etcd"
-    if pod is None:
-        standard = standard_etcd_flags(release.release, node)
-        if standard is None:
-            notes.append(f"cannot tell how etcd on {node} is configured: no etcd-pod ConfigMap or mirror pod in the evidence, "
-                         f"and {'the release ' + str(release.version) + ' is outside the release table' if release.version else release.detail.split(': ', 1)[-1]}")
-            return []
-        flags, facts = standard
-        notes.append(f"etcd on {node}: no etcd-pod ConfigMap or mirror pod in the evidence: wired from the operator's standard layout "
-                     f"for OpenShift {release.release} ({facts})")
-        resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, None, standard_mounts("etcd", None))
-        how = f"the operator's standard layout for OpenShift {release.release} (no etcd pod in the evidence)"
-        standard_metrics = standard_metrics_flags(release.release, node)
-        return [etcd(flags, resolver, node=node, distribution=Distribution.OPENSHIFT, configured_by=how,
-                     expected_server=("localhost", "127.0.0.1"), expected_peer=())] + (
-            [etcd_metrics(standard_metrics, resolver, node=node, distribution=Distribution.OPENSHIFT, configured_by=how)] if standard_metrics else [])
-    resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, pod.revision, standard_mounts("etcd", pod.revision))
-    found = [etcd(pod.flags, resolver, node=node, distribution=Distribution.OPENSHIFT, configured_by=f"{source}, the operator's standard mounts",
+    sources: tuple[tuple[str, PodSource], ...] = (
+        (f"ConfigMap {ETCD_NAMESPACE}/etcd-pod in etcd",
+         lambda container: pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node, container=container)),
+        (f"mirror pod {ETCD_NAMESPACE}/etcd-{node} in etcd",
+         lambda container: mirror_pod(objects, node, "etcd", ETCD_NAMESPACE, container=container)),
+    )
+    present = [(source, load, pod) for source, load in sources if (pod := load("etcd")) is not None]
+    if not present:
+        return _standard_etcd(objects, node, release, notes)
+    source, _, pod = present[0]
+    mounts = ", the operator's standard mounts"
+
+    def resolver(pod: StaticPod) -> StaticPodResolver:
+        return StaticPodResolver(None, objects, ETCD_NAMESPACE, pod.revision, standard_mounts("etcd", pod.revision))
+
+    return [etcd(pod.flags, resolver(pod), node=node, distribution=Distribution.OPENSHIFT, configured_by=source + mounts,
+                 expected_server=("localhost", "127.0.0.1"), expected_peer=())] + metrics_proxy(
+        [(where, load(METRICS_CONTAINER)) for where, load, _ in present], resolver, node=node, notes=notes, mounts=mounts)
+
+
+def _standard_etcd(objects: EtcdObjects, node: str, release: ClusterRelease, notes: list[str]) -> list[Component]:
+    """etcd and its metrics proxy from the operator's standard layout for the release, when no etcd pod is in the evidence."""
+    standard = standard_etcd_flags(release.release, node)
+    if standard is None:
+        notes.append(f"cannot tell how etcd on {node} is configured: no etcd-pod ConfigMap or mirror pod in the evidence, "
+                     f"and {'the release ' + str(release.version) + ' is outside the release table' if release.version else release.detail.split(': ', 1)[-1]}")
+        return []
+    flags, facts = standard
+    notes.append(f"etcd on {node}: no etcd-pod ConfigMap or mirror pod in the evidence: wired from the operator's standard layout "
+                 f"for OpenShift {release.release} ({facts})")
+    resolver = StaticPodResolver(None, objects, ETCD_NAMESPACE, None, standard_mounts("etcd", None))
+    how = f"the operator's standard layout for OpenShift {release.release} (no etcd pod in the evidence)"
+    found = [etcd(flags, resolver, node=node, distribution=Distribution.OPENSHIFT, configured_by=how,
                   expected_server=("localhost", "127.0.0.1"), expected_peer=())]
-    metrics = metrics_proxy_flags(pod_from_etcd(objects, None, "etcd", ETCD_NAMESPACE, node=node, container=METRICS_CONTAINER))
-    if metrics is not None:
-        found.append(etcd_metrics(metrics, resolver, node=node, distribution=Distribution.OPENSHIFT,
-                                  configured_by=f"{source} (container etcd-metrics), the operator's standard mounts"))
+    metrics = standard_metrics_flags(release.release, node)
+    if metrics is None:
+        notes.append(_metrics_unknown(node, f"the release table has no etcd.metrics-ca-bundles for OpenShift {release.release}"))
+    else:
+        found.append(etcd_metrics(metrics, resolver, node=node, distribution=Distribution.OPENSHIFT, configured_by=how))
     return found
 
 
-# OpenShift's etcd pod runs etcd's metrics behind `etcd grpc-proxy start` in the etcd-metrics container
-# (cluster-etcd-operator bindata/etcd/pod.yaml up to release-4.17, pod.gotpl.yaml on main): served with
-# etcd-serving-metrics-<node> to clients of the etcd-metric-signer (--trusted-ca-file, the metrics CA
-# bundle), dialling etcd's metrics listener with the node's etcd-peer pair (--cert/--key, --cacert).
-METRICS_CONTAINER = "etcd-metrics"
+def metrics_proxy(sources: Sequence[tuple[str, StaticPod | None]], resolver: Callable[[StaticPod], Resolver], *, node: str,
+                  notes: list[str], mounts: str = "") -> list[Component]:
+    """etcd's metrics proxy as the first of ``sources`` that starts it: (where, that source's pod loaded
+    for the etcd-metrics container, None when it has none). When none does, a note says what each
+    lacks: the metrics pairs are then not checked, and the report must say so."""
+    lacks = []
+    for source, pod in sources:
+        flags = metrics_proxy_flags(pod)
+        if pod is not None and flags is not None:
+            return [etcd_metrics(flags, resolver(pod), node=node, distribution=Distribution.OPENSHIFT,
+                                 configured_by=f"{source} (container {METRICS_CONTAINER}){mounts}")]
+        lacks.append(f"{source} has " + (f"no {METRICS_CONTAINER} container" if pod is None
+                                         else f"no `etcd grpc-proxy start` in its {METRICS_CONTAINER} container"))
+    notes.append(_metrics_unknown(node, ", ".join(lacks)))
+    return []
+
+
+def _metrics_unknown(node: str, why: str) -> str:
+    return (f"cannot tell which pairs etcd's metrics proxy on {node} loads: {why}; "
+            f"etcd-serving-metrics-{node} and the etcd-metric-signer bundle are not checked")
 
 
 def metrics_proxy_flags(pod: StaticPod | None) -> Flags | None:

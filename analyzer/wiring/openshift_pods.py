@@ -51,15 +51,18 @@ def pod_from_etcd(objects: EtcdObjects, revision: int | None, component: str = "
     return static_pod_of(material, container or component)
 
 
-def mirror_pod(objects: EtcdObjects, node: str | None, component: str = "kube-apiserver", namespace: str = TARGET) -> StaticPod | None:
-    """The kubelet's mirror of the static pod (``<component>-<node>``): the node's manifest as the kubelet saw it."""
+def mirror_pod(objects: EtcdObjects, node: str | None, component: str = "kube-apiserver", namespace: str = TARGET,
+               container: str | None = None) -> StaticPod | None:
+    """The kubelet's mirror of the static pod (``<component>-<node>``): the node's manifest as the kubelet
+    saw it, every container included (kubernetes pkg/kubelet/pod/mirror_client.go CreateMirrorPod copies
+    the static pod and only adds the config.mirror annotation), loaded for ``container`` (default: the component's)."""
     if not node:
         return None
     stored = objects.find("pods", namespace, f"{component}-{node}")
     if stored is None or stored.object is None:
         return None
     try:
-        return load_static_pod(json.dumps(stored.object).encode(), component)
+        return load_static_pod(json.dumps(stored.object).encode(), container or component)
     except DecodeError:
         return None
 
