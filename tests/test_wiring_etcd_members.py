@@ -106,9 +106,30 @@ def test_without_a_tie_or_a_local_member_the_etcd_nodes_then_every_member():
     apart = Wiring("self-hosted", [apiserver("master-0", "https://10.0.0.5:2379"), apiserver("master-1"), member("master-1"),
                                    member("etcd-0"), member("etcd-1")])
     assert nodes(etcd_members_for(apart, apart.components[0])) == ["etcd-0", "etcd-1"]
-    stacked = Wiring("kubeadm", [apiserver("master-0", "https://127.0.0.1:2379"), apiserver("master-1"), member("master-1"),
-                                 apiserver("master-2"), member("master-2")])
+    stacked = Wiring("kubeadm", [apiserver("master-0"), apiserver("master-1"), member("master-1"), apiserver("master-2"), member("master-2")])
     assert nodes(etcd_members_for(stacked, stacked.components[0])) == ["master-1", "master-2"]
+
+
+def test_only_loopback_and_no_local_member_is_no_member_and_a_note():
+    """kubeadm's stacked etcd: the member it dials is its own node's; another master's would be a guess."""
+    stacked = Wiring("kubeadm", [apiserver("master-0", "https://127.0.0.1:2379", "https://[::1]:2379"),
+                                 member("master-1", trusted=NEW_ETCD_CA.cert_pem), member("etcd-0")])
+    assert etcd_members_for(stacked, stacked.components[0]) == []
+    assert _etcd_client_findings(stacked) == ([], [])  # master-1's member would have refused it
+    expected = ("etcd on master-0 is not in the evidence; kube-apiserver dials it at 127.0.0.1:2379, [::1]:2379 (--etcd-servers): "
+                "whether it accepts kube-apiserver's etcd client pair, this evidence cannot tell")
+    assert stacked.notes == [expected] and stacked.components[0].notes[-1] == expected
+    link_peers(stacked)  # linked again (a second input for the same master): said once
+    assert stacked.notes == [expected]
+
+
+@pytest.mark.parametrize("servers", [(), ("https://10.0.0.5:2379",), ("https://127.0.0.1:2379", "https://10.0.0.5:2379")])
+def test_without_loopback_only_there_is_no_such_note(servers):
+    """The flag not in the evidence, or a list that is not only loopback, keeps the fallbacks, unsaid."""
+    wiring = Wiring("kubeadm", [apiserver("master-0", *servers), apiserver("master-1"), member("master-1")])
+    assert nodes(etcd_members_for(wiring, wiring.components[0])) == ["master-1"]
+    link_peers(wiring)
+    assert wiring.notes == []
 
 
 def test_no_etcd_in_the_evidence_links_nothing():
@@ -117,6 +138,7 @@ def test_no_etcd_in_the_evidence_links_nothing():
     link_peers(wiring)
     (client,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_CLIENT]
     assert client.peer is None and check_trust(client, CTX) == []
+    assert [note.endswith("cannot tell") and note.startswith("etcd on master-0 is not in the evidence") for note in wiring.notes] == [True]
 
 
 # -- the peers and both checks read it --------------------------------------------------------------
@@ -175,3 +197,22 @@ def test_three_kubeadm_masters_are_each_tied_to_their_own_member(tmp_path):
         (client,) = [load for load in component["loads"] if load["role"] == "etcd-client"]
         assert client["peer"] == {"name": "etcd", "trusts_with": f"etcd --trusted-ca-file={PKI}/etcd/ca.crt"}
     assert not [f for f in report["findings"] if f["role"] in ("etcd-client", "etcd-server") and f["severity"] in ("critical", "error")]
+
+
+def test_a_kubeadm_master_without_its_etcd_is_not_checked_against_another_masters(tmp_path):
+    """master-0's etcd manifest is not in the evidence; master-1's etcd trusts only master-1's etcd CA (each
+    master has its own PKI here). kube-apiserver on master-0 dials 127.0.0.1:2379, never master-1's
+    member: no refusal by it, and the missing member is said instead."""
+    first = {path: data for path, data in KubeadmCluster(node="master-0").files().items() if path != "/etc/kubernetes/manifests/etcd.yaml"}
+    trees = [build_node_tree(tmp_path / "m0", first, "host-root", "tar.gz", name="master-0"),
+             build_node_tree(tmp_path / "m1", KubeadmCluster(node="master-1").files(), "host-root", "tar.gz", name="master-1")]
+    _, report = scenarios.scan_json(trees, tmp_path / "report.json")
+    assert sorted((c["component"], c["node"]) for c in report["components"] if c["component"] in ("etcd", "kube-apiserver")) == [
+        ("etcd", "master-1"), ("kube-apiserver", "master-0"), ("kube-apiserver", "master-1")]
+    assert not [f for f in report["findings"] if f["role"] == "etcd-client" and f["severity"] in ("critical", "error")]
+    (client,) = [load for c in report["components"] if c["component"] == "kube-apiserver" and c["node"] == "master-0"
+                 for load in c["loads"] if load["role"] == "etcd-client"]
+    assert client["peer"] is None
+    notes = [f["detail"] for f in report["findings"] if f["id"] == "wiring.note"]
+    assert [n for n in notes if n.startswith("etcd on master-0 is not in the evidence; kube-apiserver dials it at 127.0.0.1:2379 "
+                                              "(--etcd-servers)") and n.endswith("cannot tell")] == notes and len(notes) == 1

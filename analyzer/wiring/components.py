@@ -207,6 +207,7 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
     build.private_key(Role.SERVICE_ACCOUNT_SIGNING_KEY, "service-account signing key", flags.find("service-account-signing-key-file"),
                       fatal=True, flag="--service-account-signing-key-file")
     component.endpoints = tuple(dict.fromkeys(url_hosts(flags.values("etcd-servers"))))
+    component.dials = tuple(dict.fromkeys(address for _, address in url_addresses(flags.values("etcd-servers"))))
     build.bundle(Role.ETCD_CA, "etcd CA bundle", flags.find("etcd-cafile"), fatal=True, flag="--etcd-cafile")
     build.pair(Role.ETCD_CLIENT, "etcd client pair", flags.find("etcd-certfile"), flags.find("etcd-keyfile"),
                loader=Loader.TLS_PAIR, fatal=True, flag="--etcd-certfile/--etcd-keyfile")
@@ -348,11 +349,17 @@ def server_host(kubeconfig: KubeconfigPayload) -> str | None:
 
 def url_hosts(values: tuple[str, ...]) -> Iterator[str]:
     """The hosts of comma-separated URLs, wildcard listeners and unparseable URLs left out."""
+    return (host for host, _ in url_addresses(values))
+
+
+def url_addresses(values: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """(host, host[:port] as written) of the URLs ``url_hosts`` keeps, the second for what is said about them."""
     for value in values:
         for url in value.split(","):
             try:
-                host = urlsplit(url.strip()).hostname
+                split = urlsplit(url.strip())
+                host = split.hostname
             except ValueError:  # an unbalanced "[" of an IPv6 literal: the component itself refuses it
                 continue
             if host and host not in ("0.0.0.0", "::"):
-                yield host
+                yield host, split.netloc.rpartition("@")[2]

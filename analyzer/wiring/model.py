@@ -288,6 +288,8 @@ class Component:
     # The hosts of the client URLs it is configured with: for kube-apiserver those it dials
     # (--etcd-servers), for etcd those it serves at (--advertise-client-urls, --listen-client-urls).
     endpoints: tuple[str, ...] = ()
+    # kube-apiserver's --etcd-servers as host[:port], as written: what a note about them names.
+    dials: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
