@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 import hashlib
 import shutil
 import struct
@@ -19,7 +20,7 @@ from analyzer.evidence.etcd import (
     unpack_revision,
     user_key,
 )
-from analyzer.views.snapshot_summary import resource_prefix, summarize_snapshot
+from analyzer.views.snapshot_summary import count_resources, resource_prefix, summarize_snapshot
 from tests.fixtures.boltwriter import patch
 from tests.fixtures.etcd_server import etcdutl_status
 
@@ -133,6 +134,17 @@ def test_resource_counts(mvcc_snapshot):
 )
 def test_resource_prefix(key, prefix):
     assert resource_prefix(key) == prefix
+
+
+def test_resources_counted_by_directory_as_key_by_key():
+    keys = [
+        b"/registry/secrets/ns/name", b"/registry/secrets/ns/other", b"/registry/secrets/ns2/name", b"/registry/namespaces/default",
+        b"/registry/services/specs/default/kubernetes", b"/registry/services/endpoints", b"/registry/services/specs/x",
+        b"/kubernetes.io/config.openshift.io/apiservers/cluster", b"/kubernetes.io/config.openshift.io/x",
+        b"/registry/apiextensions.k8s.io/customresourcedefinitions/x.y.z", b"compact_rev_key", b"/a", b"/a/b", b"/a/b/c",
+        b"/registry/\xff\xfe/ns/x", b"/registry/\xe2\x82/n\xe2/x\xe2", b"", b"//", b"///", b"////",
+    ]
+    assert count_resources(keys) == Counter(resource_prefix(key) for key in keys)
 
 
 # -- integrity trailer ---------------------------------------------------------------------------
@@ -271,3 +283,66 @@ def test_parallel_pass_over_a_damaged_root_is_damage_not_a_crash(mvcc_snapshot, 
         index = snapshot.build_index(workers=2)
         assert index.live == {} and snapshot.partial
         assert [d.page for d in snapshot.damage if d.bucket == "key"] == [root]
+
+
+# -- the index pass: leaves named twice, what a query keeps ---------------------------------------
+
+
+def _a_branch_over_leaves(snapshot: Snapshot) -> int:
+    """A branch page of the key bucket whose children are leaves."""
+    db = snapshot.db
+    stack = [db.bucket(b"key").root_page]
+    while stack:
+        pgid = stack.pop()
+        _flags, count, _overflow, span = db.page(pgid)
+        children = [db.layout.BRANCH_ELEMENT.unpack_from(span, 16 + 16 * i)[2] for i in range(count)]
+        if db.page(children[0])[0] == 0x02 and count >= 2:
+            return pgid
+        stack.extend(children)
+    raise AssertionError("no branch over leaves")
+
+
+def test_a_leaf_named_twice_is_damage_and_indexed_once(mvcc_snapshot, tmp_path):
+    path, _ledger = mvcc_snapshot
+    with Snapshot(path) as snapshot:
+        branch = _a_branch_over_leaves(snapshot)
+        layout = snapshot.db.layout
+        _flags, _count, _overflow, span = snapshot.db.page(branch)
+        first, second = (layout.BRANCH_ELEMENT.unpack_from(span, 16 + 16 * i)[2] for i in (0, 1))
+        lost_records = snapshot.db.page(second)[1]
+        whole = snapshot.build_index()
+    damaged = tmp_path / "damaged.db"
+    shutil.copy(path, damaged)
+    patch(damaged, branch * 4096 + 16 + 16 + 8, struct.pack("<Q", first))  # element 1 now names element 0's leaf
+    for workers in (1, 2):
+        with Snapshot(damaged) as snapshot:
+            index = snapshot.build_index(workers=workers)
+            twice = [d for d in snapshot.damage if "page reached twice" in d.problem]
+            assert [d.page for d in twice] == [first] and f"referenced from page {branch}" in twice[0].problem
+            # The leaf is read once (its records are not counted twice); the one no longer named is lost.
+            assert index.events + index.skipped == whole.events + whole.skipped - lost_records
+
+
+KIND_NAMES = [b"/r/s/ns/a", b"/r/s/ns/ab", b"/r/s/kube/a", b"/r/s/a", b"/r/c/ns/a", b"/r/c/ns/b/x", b"/x", b"x", b"/r/s/ns/"]
+KIND_PREFIXES = [b"/r/", b"/r/s/", b"/r/s/ns/", b"/r/s/ns/a", b"/r/s/k", b"/r/c", b"/x", b"x", b"/r/s/ns/ab/", b""]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_a_directory_kind_agrees_with_every_key_in_it(seed):
+    """The pass decides per directory what it keeps; where it decides, each key's own test agrees."""
+    import random
+
+    from analyzer.evidence.store import IndexQuery
+
+    rng = random.Random(seed)
+    pick = lambda: tuple(rng.sample(KIND_PREFIXES, rng.randint(0, 3)))  # noqa: E731
+    query = IndexQuery(
+        None if rng.random() < 0.2 else pick(),
+        history=rng.random() < 0.2,
+        keys=frozenset(rng.sample(KIND_NAMES, rng.randint(0, 2))),
+        history_prefixes=pick(),
+    )
+    for name in KIND_NAMES:
+        directory = name[: name.rfind(b"/") + 1]
+        kind = query.kind_of_directory(directory)
+        assert kind is None or kind == query.kind_of(name), (query, name, kind)

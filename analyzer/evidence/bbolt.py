@@ -181,8 +181,24 @@ class BoltDB:
         return []
 
     def leaves_by_id(self, pages: Iterable[int], log: DamageLog, bucket: str) -> Iterator[Leaf]:
-        """Leaf pages named by id (``Bucket.leaf_page_ids``), each checked here; damage recorded."""
+        """Leaf pages named by id (``Bucket.leaf_page_ids``), each checked here; damage recorded.
+
+        This feeds the index pass, some 450,000 pages of a large snapshot: a sound leaf is checked
+        inline with the same tests as ``page_bounds`` (one header read, no call, no exception
+        frame); any page that fails one goes through ``page_bounds`` for its exact problem.
+        """
+        data, base, page_size, high_water, data_end = self.data, self.base, self.page_size, self.high_water, self.data_end
+        header = self.layout.PAGE_HEADER.unpack_from
+        last_header = data_end - PAGE_HEADER_SIZE
         for pgid in pages:
+            start = base + pgid * page_size
+            if 2 <= pgid < high_water and start <= last_header:
+                stored_id, flags, count, overflow = header(data, start)
+                end = start + (overflow + 1) * page_size
+                if (stored_id == pgid and flags == LEAF_PAGE and pgid + overflow < high_water and end <= data_end
+                        and PAGE_HEADER_SIZE + count * ELEMENT_SIZE <= end - start):
+                    yield pgid, data, start, end, count
+                    continue
             try:
                 flags, count, _overflow, start, end = self.page_bounds(pgid)
             except CorruptEvidence as err:

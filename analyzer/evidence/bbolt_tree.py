@@ -152,7 +152,14 @@ class Bucket:
                 first = start + PAGE_HEADER_SIZE
                 children = [child for _pos, _ksize, child in branch_elements(data[first : first + count * ELEMENT_SIZE])]
                 if not read_leaves and children and self._is_leaf(children[0]):
+                    # The leaves are read by whoever asked for their ids; a leaf named twice is
+                    # caught here, where the parent is known, so no page is indexed twice.
                     for child in children:
+                        if 0 <= child < len(seen):
+                            if seen[child]:
+                                self._fail(log, child, f"page reached twice{_came_from(pgid)}; the tree has a cycle or shared page")
+                                continue
+                            seen[child] = 1
                         yield child, 0, 0, 0
                 else:
                     stack.extend((child, depth + 1, pgid) for child in reversed(children))

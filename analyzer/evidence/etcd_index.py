@@ -31,7 +31,7 @@ from analyzer.evidence.mvcc import (
     KeyIndex,
     user_key,
 )
-from analyzer.evidence.store import IndexQuery
+from analyzer.evidence.store import LIVE, LIVE_AND_HISTORY, IndexQuery
 
 # Processes for a full pass when the caller does not say. One: measured on the 1,000,000-revision
 # bench snapshot on two shared cores, two workers took as long as one process (the fused loop
@@ -39,6 +39,12 @@ from analyzer.evidence.store import IndexQuery
 # worker holds a dict of nearly every live key (bench/README.md). ``workers=N`` still splits.
 DEFAULT_WORKERS = 1
 _LABEL = "key"
+# Progress is told every 1,024 leaf pages (and at the end), not every page: a terminal's progress
+# bar costs microseconds per update, and a large snapshot has some 450,000 pages.
+_PROGRESS_EVERY = 1023
+# Directories whose kind the pass remembers: a Kubernetes keyspace has one per resource and
+# namespace (a few thousand); past this many, keys are tested one by one.
+_DIRECTORIES_REMEMBERED = 1 << 16
 
 
 @dataclass
@@ -65,19 +71,20 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
     """Index the records of ``leaves`` (the key bucket's, in order) into ``run``.
 
     ``unpack_elements`` is the layout's ``LEAF_ELEMENT.iter_unpack`` (bbolt writes host byte order).
-    Counters live in locals for the length of the pass and are stored back once.
+    Counters live in locals for the length of the pass and are stored back once. What is kept of
+    a key is decided once per directory (``IndexQuery.kind_of_directory``), not per record.
     """
     unpack_put = PUT_RECORD_HEAD.unpack_from
     unpack_delete = DELETE_RECORD_HEAD.unpack_from
     last = run.last
     history = run.history
-    prefixes = query.prefixes
-    every_history, history_keys, history_prefixes = query.history, query.keys, query.history_prefixes or None
-    tracks_history = every_history or bool(history_keys) or history_prefixes is not None
+    every_key = query.prefixes is None and not query.history and not query.keys and not query.history_prefixes
+    kinds: dict[bytes, int | None] = {}
     record = run.damage.record
     events, skipped, tombstones, out_of_order = run.events, run.skipped, run.tombstones, run.out_of_order
     first_main, last_main = run.first_main, run.last_main
     put_size, delete_size, mark = REVISION_KEY_SIZE, REVISION_KEY_SIZE + 1, TOMBSTONE_MARK
+    pages = 0
     for pgid, data, start, end, count in leaves:
         offset = start + PAGE_HEADER_SIZE
         for _flags, pos, ksize, vsize in unpack_elements(data[offset : offset + count * ELEMENT_SIZE]):
@@ -117,17 +124,38 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
             elif first_main < 0:
                 first_main = main
             last_main = main
-            if prefixes is not None and not name.startswith(prefixes):
-                continue
+            if every_key:
+                kind = LIVE
+            else:
+                directory = name[: name.rfind(b"/") + 1]
+                kind = kinds.get(directory)
+                if kind is None:
+                    kind = _kind(query, kinds, directory, name)
+                if not kind:
+                    continue
             packed = (main << 33) | (sub << 1) | tombstone
             last[name] = packed
             tombstones += tombstone
-            if tracks_history and (every_history or name in history_keys or (history_prefixes and name.startswith(history_prefixes))):
+            if kind == LIVE_AND_HISTORY:
                 history.setdefault(name, []).append(packed)
-        if progress is not None:
+        pages += 1
+        if progress is not None and not pages & _PROGRESS_EVERY:
             progress(events)
+    if progress is not None:
+        progress(events)
     run.events, run.skipped, run.tombstones, run.out_of_order = events, skipped, tombstones, out_of_order
     run.first_main, run.last_main = first_main, last_main
+
+
+def _kind(query: IndexQuery, kinds: dict[bytes, int | None], directory: bytes, name: bytes) -> int:
+    """A directory met for the first time is classified and remembered (a bounded memo: keys outside
+    Kubernetes' resource/namespace layout may each have a directory of their own); one whose keys
+    the query tells apart (None), or met once the memo is full, is decided by the whole key."""
+    if directory not in kinds and len(kinds) < _DIRECTORIES_REMEMBERED:
+        shared = kinds[directory] = query.kind_of_directory(directory)
+        if shared is not None:
+            return shared
+    return query.kind_of(name)
 
 
 def index_event(run: Run, main: int, sub: int, tombstone: int, name: bytes, query: IndexQuery) -> None:
@@ -138,12 +166,13 @@ def index_event(run: Run, main: int, sub: int, tombstone: int, name: bytes, quer
     elif run.first_main < 0:
         run.first_main = main
     run.last_main = main
-    if query.prefixes is not None and not name.startswith(query.prefixes):
+    kind = query.kind_of(name)
+    if not kind:
         return
     packed = (main << 33) | (sub << 1) | tombstone
     run.last[name] = packed
     run.tombstones += tombstone
-    if query.keeps_history(name):
+    if kind == LIVE_AND_HISTORY:
         run.history.setdefault(name, []).append(packed)
 
 

@@ -22,6 +22,9 @@ from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member
 
 Progress = Callable[[int], None]
 
+# What an index pass keeps of a key (``IndexQuery.kind_of``): bit 0 its last event, bit 1 its history.
+SKIP, LIVE, LIVE_AND_HISTORY = 0, 1, 3
+
 
 @dataclass(frozen=True)
 class IndexQuery:
@@ -35,6 +38,42 @@ class IndexQuery:
 
     def keeps_history(self, name: bytes) -> bool:
         return self.history or name in self.keys or bool(self.history_prefixes and name.startswith(self.history_prefixes))
+
+    def kind_of(self, name: bytes) -> int:
+        """What a pass keeps of ``name``: SKIP, LIVE, or LIVE_AND_HISTORY (history only of kept keys)."""
+        if self.prefixes is not None and not name.startswith(self.prefixes):
+            return SKIP
+        return LIVE_AND_HISTORY if self.keeps_history(name) else LIVE
+
+    def kind_of_directory(self, directory: bytes) -> int | None:
+        """``kind_of`` shared by every key whose last ``/`` ends ``directory`` (b"" for keys without
+        one), or None when some prefix or key reaches past it and the whole key decides.
+
+        The index pass asks this once per directory instead of testing each key against every
+        prefix: a scan's query has some fifty prefixes, and ``startswith`` over them cost more per
+        record than the rest of the record's work (bench/README.md).
+        """
+        live = self._covers(self.prefixes, directory) if self.prefixes is not None else True
+        if not live:  # False (no key under it is kept) or None (undecided)
+            return live if live is None else SKIP
+        if self.history:
+            return LIVE_AND_HISTORY
+        exact = any(key.startswith(directory) and b"/" not in key[len(directory) :] for key in self.keys)
+        history = self._covers(self.history_prefixes, directory)
+        if exact or history is None:
+            return None
+        return LIVE_AND_HISTORY if history else LIVE
+
+    @staticmethod
+    def _covers(prefixes: tuple[bytes, ...], directory: bytes) -> bool | None:
+        """True when every key in ``directory`` starts with one of ``prefixes``, False when none
+        does, None when it depends on the part after the directory."""
+        if any(len(prefix) <= len(directory) and directory.startswith(prefix) for prefix in prefixes):
+            return True
+        # A longer prefix decides only if it ends inside the last segment: one with a "/" past the
+        # directory names a deeper directory, which no key of this one is in.
+        reaching = (len(prefix) > len(directory) and prefix.startswith(directory) and b"/" not in prefix[len(directory) :] for prefix in prefixes)
+        return None if any(reaching) else False
 
 
 class EtcdStore(ABC):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from analyzer.evidence.damage_log import Damage
 from analyzer.evidence.etcd import Compaction, Member
-from analyzer.views.snapshot_summary import resource_prefix
+from analyzer.views.snapshot_summary import count_resources
 
 if TYPE_CHECKING:  # the etcd it reads was opened by the caller; importing grpc is evidence.live's business
     from analyzer.evidence.live import LiveEtcd
@@ -58,7 +58,7 @@ class LiveSummary:
 
 def summarize_live(live: LiveEtcd) -> LiveSummary:
     """One keys-only pass over every key at the pinned revision, page by page: counts per resource."""
-    resources: Counter[str] = Counter(resource_prefix(key) for key in live.iter_keys())
+    resources: Counter[str] = count_resources(live.iter_keys())
     return LiveSummary(
         endpoint=live.endpoint.url, cluster_id=live.cluster_id, member_id=live.member_id, server_version=live.server_version,
         revision=live.revision, current_revision=live.current_revision, compaction=live.compaction,
