@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.decode.envelope import ValueKind, detect_kind, unwrap_protobuf
+from analyzer.decode.envelope import ValueKind, detect_kind, may_hold, unwrap_protobuf
 from analyzer.errors import DecodeError
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "k8s-api-testdata" / "HEAD"
@@ -91,3 +91,23 @@ def test_unwrap_protobuf_rejects_truncated_corpus_value() -> None:
     value = corpus_value("core.v1.Pod.pb")
     with pytest.raises(DecodeError, match="truncated or corrupt"):
         unwrap_protobuf(value[: len(value) // 2])
+
+
+@pytest.mark.parametrize(
+    ("stored", "holds"),
+    [
+        (b"k8s\x00\x0a\x02v1\x12\x06Secret" + b"kubernetes.io/service-account-token", True),
+        (b"k8s\x00\x0a\x02v1\x12\x06Secret" + b"kubernetes.io/tls\\", False),  # protobuf: a backslash is only a byte
+        (b"k8s:enc:aescbc:v1:key1:" + bytes(range(256)), True),  # ciphertext may hide anything
+        (b'{"type":"kubernetes.io/service-account-token"}', True),
+        (b'{"type":"kubernetes.io\\/service-account-token"}', True),  # an escape: only decoding tells
+        (b'{"type":"kubernetes.io/tls"}', False),
+        (b"\xd9\xd9\xf7\xa1dtypeqkubernetes.io/tls", False),
+        (b"", False),
+    ],
+)
+def test_may_hold_rules_out_only_what_cannot_hold_the_needle(stored, holds):
+    assert may_hold(stored, 0, len(stored), b"kubernetes.io/service-account-token") is holds
+    # Searched in place inside a larger buffer, with the same answer.
+    padded = b"\x00" * 7 + stored + b"kubernetes.io/service-account-token"
+    assert may_hold(padded, 7, 7 + len(stored), b"kubernetes.io/service-account-token") is holds

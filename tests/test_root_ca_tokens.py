@@ -60,3 +60,59 @@ def test_tokens_are_found_and_only_candidates_are_decoded(token_snapshot, monkey
     # The 40 TLS secrets are ruled out by their bytes; the one that only mentions the type is decoded and dropped.
     assert sorted(decoded) == sorted(f"/registry/secrets/{ref}".encode() for ref in
                                      ("default/escaped-token", "default/json-token", "kube-system/builder-token", "default/mentions"))
+
+
+# -- the screen the index pass runs over every Secret's history ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def changing_tokens(real_etcd, tmp_path_factory):
+    """Secrets that change type over their history (deleted, recreated as another type) and one
+    encrypted token: the screen must follow each key's last record, and never rule out ciphertext."""
+    from tests.fixtures.encryption import encrypt_value
+
+    tls = lambda ns, name: k8s.secret(ns, name, {"tls.crt": b"x" * 64}, type_="kubernetes.io/tls")  # noqa: E731
+    token = lambda ns, name: k8s.secret(ns, name, {"ca.crt": b"-----"}, type_=TOKEN)  # noqa: E731
+    path = tmp_path_factory.mktemp("changing") / "snapshot.db"
+    with EtcdServer() as etcd:
+        client = etcd.client()
+        etcd.put_many([(f"/registry/secrets/ns/tls-{n}", tls("ns", f"tls-{n}")) for n in range(10)])
+        etcd.put_many([("/registry/secrets/ns/became-token", tls("ns", "became-token")),
+                       ("/registry/secrets/ns/was-token", token("ns", "was-token")),
+                       ("/registry/secrets/ns/deleted-token", token("ns", "deleted-token")),
+                       ("/registry/secrets/ns/stays-token", token("ns", "stays-token"))])
+        client.delete("/registry/secrets/ns/became-token")
+        client.delete("/registry/secrets/ns/was-token")
+        client.delete("/registry/secrets/ns/deleted-token")
+        etcd.put_many([("/registry/secrets/ns/became-token", token("ns", "became-token")),
+                       ("/registry/secrets/ns/was-token", tls("ns", "was-token")),
+                       ("/registry/secrets/ns/stays-token", token("ns", "stays-token")),
+                       ("/registry/secrets/ns/sealed", encrypt_value("aescbc", "key1", b"k" * 32, token("ns", "sealed"),
+                                                                     b"/registry/secrets/ns/sealed"))])
+        etcd.snapshot(path)
+    return path
+
+
+def _truth(snapshot: Snapshot, objects: EtcdObjects) -> set[bytes]:
+    """The secrets that may be tokens, judged on each one's last record read on its own."""
+    return {record.key for record in snapshot.iter_latest(objects.index, b"/registry/secrets/")
+            if TOKEN.encode() in record.value or record.value.startswith(b"k8s:enc:")}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_pass_screens_each_secret_by_its_last_record(changing_tokens, workers):
+    with Snapshot(changing_tokens) as snapshot:
+        objects = EtcdObjects(snapshot)
+        expected = {f"/registry/secrets/ns/{name}".encode() for name in ("became-token", "stays-token", "sealed")}
+        assert objects.index.screened == expected == _truth(snapshot, objects)
+        again = snapshot.index(objects.index_query, workers=workers)
+        assert again.screened == expected and again.live == objects.index.live
+        # Only the screened records are read back; the token that is encrypted without its key is no token found.
+        assert sorted(root_ca._token_secrets(objects)) == [("ns", "became-token"), ("ns", "stays-token")]
+
+
+def test_a_salvaged_snapshot_is_not_screened_and_reads_every_secret(changing_tokens):
+    with Snapshot(changing_tokens, salvage=True) as snapshot:
+        objects = EtcdObjects(snapshot)
+        assert objects.index.screened is None
+        assert sorted(root_ca._token_secrets(objects)) == [("ns", "became-token"), ("ns", "stays-token")]

@@ -9,6 +9,7 @@ at a bounded prefix only.
 
 from __future__ import annotations
 
+import mmap
 from enum import StrEnum
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
@@ -46,6 +47,20 @@ def detect_kind(value: bytes) -> ValueKind:
     if value[:1].isspace() and value[:_JSON_SNIFF].lstrip().startswith(b"{"):
         return ValueKind.JSON
     return ValueKind.OTHER
+
+
+def may_hold(data: bytes | mmap.mmap, start: int, end: int, needle: bytes) -> bool:
+    """Whether the stored bytes ``data[start:end]`` (an etcd value, or the whole record around it)
+    can decode to an object whose strings hold ``needle``; False only where they cannot.
+
+    Protobuf and CBOR keep strings as raw UTF-8, and so does JSON unless it escapes characters, so
+    bytes without the needle hold it only when they are encrypted (``k8s:enc:`` opens every
+    encrypted value) or are JSON with a backslash (an escape); JSON holds no NUL, so a record with
+    the protobuf magic ``k8s\\0`` is not that JSON. Searched in place: nothing is copied.
+    """
+    if data.find(needle, start, end) >= 0 or data.find(ENCRYPTED_PREFIX, start, end) >= 0:
+        return True
+    return data.find(b"\\", start, end) >= 0 and data.find(PROTOBUF_PREFIX, start, end) < 0
 
 
 def unwrap_protobuf(value: bytes) -> tuple[str, str, bytes]:

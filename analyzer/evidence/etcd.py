@@ -321,7 +321,7 @@ class Snapshot(EtcdStore):
                 # theirs: this is half the cost of the general walk's per-page checks.
                 leaves = bucket.leaves(log) if bucket.inline is not None else self.db.leaves_by_id(bucket.leaf_page_ids(log), log, bucket.label)
                 index_leaves(run, leaves, self.db.layout.LEAF_ELEMENT.iter_unpack, query, progress)
-            index = merge_runs([run], log)
+            index = merge_runs([run], log, query.screen)
         else:
             index = index_in_parallel(self.db, bucket, (self.path, self.offset), query, workers, progress, log)
         self._surveyed_key = True

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from analyzer.decode.envelope import may_hold
 from analyzer.evidence.bbolt import BoltDB, Bucket, map_file, open_bolt
 from analyzer.evidence.bbolt_format import ELEMENT_SIZE, PAGE_HEADER_SIZE
 from analyzer.evidence.bbolt_tree import Leaf
@@ -31,7 +32,7 @@ from analyzer.evidence.mvcc import (
     KeyIndex,
     user_key,
 )
-from analyzer.evidence.store import LIVE, LIVE_AND_HISTORY, IndexQuery
+from analyzer.evidence.store import HISTORY, LIVE, SCREEN, IndexQuery
 
 # Processes for a full pass when the caller does not say. One: measured on the 1,000,000-revision
 # bench snapshot on two shared cores, two workers took as long as one process (the fused loop
@@ -64,6 +65,7 @@ class Run:
     first_main: int = -1
     last_main: int = 0
     damage: DamageLog = field(default_factory=DamageLog)
+    screened: set[bytes] | None = None  # see KeyIndex.screened; None where records were not at hand
 
 
 def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[bytes], Iterator[tuple[int, int, int, int]]],
@@ -78,8 +80,10 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
     unpack_delete = DELETE_RECORD_HEAD.unpack_from
     last = run.last
     history = run.history
-    every_key = query.prefixes is None and not query.history and not query.keys and not query.history_prefixes
+    every_key = query.prefixes is None and not (query.history or query.keys or query.history_prefixes or query.screen)
     kinds: dict[bytes, int | None] = {}
+    needle = query.needle
+    screened = run.screened = run.screened if run.screened is not None else set()
     record = run.damage.record
     events, skipped, tombstones, out_of_order = run.events, run.skipped, run.tombstones, run.out_of_order
     first_main, last_main = run.first_main, run.last_main
@@ -124,20 +128,26 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
             elif first_main < 0:
                 first_main = main
             last_main = main
-            if every_key:
-                kind = LIVE
-            else:
+            kind = LIVE
+            if not every_key:
                 directory = name[: name.rfind(b"/") + 1]
-                kind = kinds.get(directory)
-                if kind is None:
-                    kind = _kind(query, kinds, directory, name)
+                shared = kinds.get(directory)
+                kind = shared if shared is not None else _kind(query, kinds, directory, name)
                 if not kind:
                     continue
             packed = (main << 33) | (sub << 1) | tombstone
             last[name] = packed
             tombstones += tombstone
-            if kind == LIVE_AND_HISTORY:
-                history.setdefault(name, []).append(packed)
+            if kind != LIVE:
+                if kind & HISTORY:
+                    history.setdefault(name, []).append(packed)
+                if kind & SCREEN:
+                    # The whole record is searched: a Kubernetes key holds neither the needle's
+                    # "/"-bearing type nor the envelopes' magic.
+                    if not tombstone and may_hold(data, vstart, vend, needle):
+                        screened.add(name)
+                    elif screened:
+                        screened.discard(name)
         pages += 1
         if progress is not None and not pages & _PROGRESS_EVERY:
             progress(events)
@@ -172,16 +182,24 @@ def index_event(run: Run, main: int, sub: int, tombstone: int, name: bytes, quer
     packed = (main << 33) | (sub << 1) | tombstone
     run.last[name] = packed
     run.tombstones += tombstone
-    if kind == LIVE_AND_HISTORY:
+    if kind & HISTORY:
         run.history.setdefault(name, []).append(packed)
 
 
-def merge_runs(runs: Iterable[Run], log: DamageLog) -> KeyIndex:
+def merge_runs(runs: Iterable[Run], log: DamageLog, screen: tuple[bytes, ...] = ()) -> KeyIndex:
     """Runs in revision order into one index: a later run's last event for a key wins; each run's
-    damage goes to ``log``."""
+    damage goes to ``log``. The screen holds only where every run screened (``screen``: its prefixes)."""
     index = KeyIndex()
     live = index.live
+    first = True
     for run in runs:
+        if first or index.screened is None or run.screened is None:
+            index.screened = run.screened if first and screen else None
+        else:
+            screened = index.screened
+            for name in run.last:
+                (screened.add if name in run.screened else screened.discard)(name)
+        first = False
         if run.first_main >= 0 and run.first_main < index.last_revision:
             index.out_of_order += 1
         index.out_of_order += run.out_of_order
@@ -204,6 +222,7 @@ def merge_runs(runs: Iterable[Run], log: DamageLog) -> KeyIndex:
                     live[name] = packed
         for name, events in run.history.items():
             index.history.setdefault(name, []).extend(events)
+    index.screen = screen if index.screened is not None else ()
     return index
 
 
@@ -234,7 +253,7 @@ def index_in_parallel(db: BoltDB, bucket: Bucket, where: tuple[str, int], query:
                     progress(done)
                 yield run
 
-    return merge_runs(in_order(), log)
+    return merge_runs(in_order(), log, query.screen)
 
 
 def _index_leaf_run(args: tuple[str, str, int, int, list[int], IndexQuery]) -> Run:

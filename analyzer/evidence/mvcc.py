@@ -179,6 +179,10 @@ class KeyIndex:
     tombstones: int = 0
     last_revision: int = 0
     out_of_order: int = 0
+    # The live keys under ``screen`` whose last record may hold the query's needle
+    # (``IndexQuery.screen``); None when the pass did not screen.
+    screened: set[bytes] | None = None
+    screen: tuple[bytes, ...] = ()
 
 
 

@@ -22,19 +22,28 @@ from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member
 
 Progress = Callable[[int], None]
 
-# What an index pass keeps of a key (``IndexQuery.kind_of``): bit 0 its last event, bit 1 its history.
-SKIP, LIVE, LIVE_AND_HISTORY = 0, 1, 3
+# What an index pass keeps of a key (``IndexQuery.kind_of``): bit 0 its last event, bit 1 its
+# history, bit 2 whether its last record may hold the query's needle (``IndexQuery.screen``).
+SKIP, LIVE, HISTORY, SCREEN = 0, 1, 2, 4
+LIVE_AND_HISTORY = LIVE | HISTORY
 
 
 @dataclass(frozen=True)
 class IndexQuery:
     """What one index pass keeps: the live keys under ``prefixes`` (all when None), and the history
-    of every key (``history``), of ``keys``, or of the keys under ``history_prefixes``."""
+    of every key (``history``), of ``keys``, or of the keys under ``history_prefixes``.
+
+    Live keys under ``screen`` are screened while their bytes are at hand: the index notes which
+    of them may hold ``needle`` (``decode.envelope.may_hold``), so that a caller selecting by a
+    cheap field (a Secret's type) reads only those (``EtcdStore.iter_may_hold``).
+    """
 
     prefixes: tuple[bytes, ...] | None = None
     history: bool = False
     keys: frozenset[bytes] = frozenset()
     history_prefixes: tuple[bytes, ...] = ()
+    screen: tuple[bytes, ...] = ()
+    needle: bytes = b""
 
     def keeps_history(self, name: bytes) -> bool:
         return self.history or name in self.keys or bool(self.history_prefixes and name.startswith(self.history_prefixes))
@@ -43,7 +52,7 @@ class IndexQuery:
         """What a pass keeps of ``name``: SKIP, LIVE, or LIVE_AND_HISTORY (history only of kept keys)."""
         if self.prefixes is not None and not name.startswith(self.prefixes):
             return SKIP
-        return LIVE_AND_HISTORY if self.keeps_history(name) else LIVE
+        return LIVE | (HISTORY if self.keeps_history(name) else 0) | (SCREEN if self.screen and name.startswith(self.screen) else 0)
 
     def kind_of_directory(self, directory: bytes) -> int | None:
         """``kind_of`` shared by every key whose last ``/`` ends ``directory`` (b"" for keys without
@@ -56,13 +65,12 @@ class IndexQuery:
         live = self._covers(self.prefixes, directory) if self.prefixes is not None else True
         if not live:  # False (no key under it is kept) or None (undecided)
             return live if live is None else SKIP
-        if self.history:
-            return LIVE_AND_HISTORY
-        exact = any(key.startswith(directory) and b"/" not in key[len(directory) :] for key in self.keys)
-        history = self._covers(self.history_prefixes, directory)
-        if exact or history is None:
+        exact = not self.history and any(key.startswith(directory) and b"/" not in key[len(directory) :] for key in self.keys)
+        history = True if self.history else self._covers(self.history_prefixes, directory)
+        screen = self._covers(self.screen, directory)
+        if exact or history is None or screen is None:
             return None
-        return LIVE_AND_HISTORY if history else LIVE
+        return LIVE | (HISTORY if history else 0) | (SCREEN if screen else 0)
 
     @staticmethod
     def _covers(prefixes: tuple[bytes, ...], directory: bytes) -> bool | None:
@@ -161,3 +169,11 @@ class EtcdStore(ABC):
         running etcd overrides it with paginated ranges.
         """
         return self.iter_read(sorted(handle for key, handle in index.live.items() if key.startswith(prefix)))
+
+    def iter_may_hold(self, index: KeyIndex, prefix: bytes) -> Iterator[KeyValue]:
+        """``iter_latest`` of the keys the pass screened as possibly holding its needle; every key
+        under ``prefix`` when the index was not screened there (a running etcd, a salvage)."""
+        if index.screened is None or not prefix.startswith(index.screen):
+            return self.iter_latest(index, prefix)
+        live = index.live
+        return self.iter_read(sorted(live[key] for key in index.screened if key.startswith(prefix)))

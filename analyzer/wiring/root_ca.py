@@ -20,14 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from analyzer.decode.envelope import ValueKind, detect_kind
+from analyzer.decode.envelope import may_hold
 from analyzer.decode.values import decode_value
 from analyzer.wiring.nodes import Node
 from analyzer.wiring.model import State, Wiring
 from analyzer.wiring.sources import EtcdObjects, node_file
+from analyzer.wiring.sources.etcd_objects import TOKEN_SECRET_TYPE
 
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
-TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 _TOKEN_TYPE_BYTES = TOKEN_SECRET_TYPE.encode()
 # Where kubeadm keeps the cluster CA on a master (the kubelet's client CA, embedded in every kubeconfig).
 KUBEADM_CLUSTER_CA = "/etc/kubernetes/pki/ca.crt"
@@ -66,12 +66,12 @@ def _token_secrets(objects: EtcdObjects) -> Iterator[tuple[str, str]]:
                 yield collected.namespace or "", collected.name
         return
     prefix = f"{objects.root}/secrets/"
-    for record in objects.snapshot.iter_latest(objects.index, prefix.encode()):
+    # A snapshot's index pass screened every Secret already (EtcdObjects); a running etcd's values
+    # are screened here, by the same rule.
+    for record in objects.snapshot.iter_may_hold(objects.index, prefix.encode()):
         value = record.value
-        if _TOKEN_TYPE_BYTES not in value:
-            kind = detect_kind(value)
-            if kind in (ValueKind.PROTOBUF, ValueKind.CBOR) or (kind is ValueKind.JSON and b"\\" not in value):
-                continue
+        if not may_hold(value, 0, len(value), _TOKEN_TYPE_BYTES):
+            continue
         decoded = decode_value(value, etcd_key=record.key, mod_revision=record.mod_revision, encryption=objects.encryption)
         if decoded.object is None or decoded.object.get("type") != TOKEN_SECRET_TYPE:
             continue

@@ -10,7 +10,7 @@ from typing import Any
 from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.evidence.etcd import KeyIndex, KeyValue, unpack_revision
-from analyzer.evidence.store import EtcdStore
+from analyzer.evidence.store import EtcdStore, IndexQuery
 from analyzer.wiring.model import Change, Location, Material, State
 from analyzer.wiring.sources.material import classify_material
 from analyzer.wiring.sources.object_data import annotations_of, data_digests, last_writer, object_data
@@ -33,6 +33,11 @@ RESOURCES = (
     "config.openshift.io/infrastructures/",
     "operator.openshift.io/kubeapiservers/",
 )
+# Service-account token Secrets carry a copy of the cluster CA (wiring/root_ca.py). A cluster holds
+# tens of thousands of Secrets and few are tokens: the index pass screens each Secret's bytes for
+# the type while it has them (IndexQuery.screen), so only the possible tokens are read again.
+# kubernetes pkg/apis/core/types.go SecretTypeServiceAccountToken.
+TOKEN_SECRET_TYPE = "kubernetes.io/service-account-token"
 HISTORY_NAMESPACES = (
     "kube-system",
     "kube-public",
@@ -77,16 +82,18 @@ class EtcdObjects:
         self.snapshot = snapshot
         self.encryption = encryption
         roots = (REGISTRY, OPENSHIFT)
-        self.index: KeyIndex = snapshot.build_index(
-            [f"{root}/{resource}".encode() for root in roots for resource in RESOURCES],
-            history_prefixes=[
+        self.index_query = IndexQuery(
+            prefixes=tuple(f"{root}/{resource}".encode() for root in roots for resource in RESOURCES),
+            history_prefixes=tuple(
                 f"{root}/{resource}/{namespace}/".encode()
                 for root in roots
                 for resource in ("secrets", "configmaps")
                 for namespace in HISTORY_NAMESPACES
-            ],
-            progress=progress,
+            ),
+            screen=tuple(f"{root}/secrets/".encode() for root in roots),
+            needle=TOKEN_SECRET_TYPE.encode(),
         )
+        self.index: KeyIndex = snapshot.index(self.index_query, progress)
         openshift = snapshot.count_under(self.index, OPENSHIFT.encode() + b"/")
         self.root = OPENSHIFT if openshift > len(self.index.live) - openshift else REGISTRY
         self._decoded: dict[str, StoredObject | None] = {}
