@@ -8,7 +8,8 @@ import warnings
 
 import pytest
 
-from analyzer.decode.etcd_config import flags_from_config_file, flags_from_env
+from analyzer.decode.etcd_config import flags_from_config_file, flags_from_env, flags_from_environment
+from analyzer.decode.flags import parse_flags
 from analyzer.errors import DecodeError
 from analyzer.scan import ScanOptions, run_scan
 from analyzer.wiring.model import PairPayload
@@ -35,6 +36,14 @@ def test_etcd_env_file_becomes_flags():
     assert flags.find("cert-file") == "/etc/ssl/etcd/ssl/member-n.pem"
     assert flags.find("peer-client-cert-auth") == "true" and flags.find("name") == "etcd1"
     assert "ctl-cert" not in flags.names() and "cert" not in flags.names()
+
+
+def test_etcd_environment_gives_only_flags_the_command_line_did_not_set():
+    command_line = parse_flags(["--cert-file=/cli.crt", "--name", "etcd0"])
+    flags = flags_from_environment([("ETCD_CERT_FILE", "/env.crt"), ("ETCD_TRUSTED_CA_FILE", "/ca.crt"), ("ETCDCTL_CACERT", "/x"),
+                                    ("ETCD_PEER_CERT_FILE", "/p.crt")], command_line=command_line)
+    assert [(f.name, f.value) for f in flags] == [("trusted-ca-file", "/ca.crt"), ("peer-cert-file", "/p.crt")]
+    assert flags_from_environment([("ETCD_CERT_FILE", "/env.crt")]).find("cert-file") == "/env.crt"
 
 
 def test_etcd_config_file_becomes_flags():

@@ -65,19 +65,21 @@ def test_a_bundle_with_both_cas_drops_nothing(real_etcd, tmp_path):
 
 def test_a_later_dropin_and_etcd_environment_win(real_etcd, tmp_path):
     """systemd reads drop-ins in name order and a later ExecStart replaces the earlier one; etcd takes
-    ETCD_<FLAG> from its environment when the flag is not given."""
+    ETCD_<FLAG> from its environment when the flag is not given (a flag given wins over its variable)."""
     old = make_ca("etcd-ca", not_before=REFERENCE_UTC - 3 * YEAR, lifetime=10 * YEAR)
     objects, files = tectonic_case(old)
     etcd_files = tectonic_etcd_node(old, old.cert_pem)
     etcd_files[f"{ETCD_SSL}/bundle.crt"] = old.cert_pem
     etcd_files["/etc/systemd/system/etcd-member.service.d/99-override.conf"] = (
         b"[Service]\nEnvironment=\"ETCD_TRUSTED_CA_FILE=/etc/ssl/etcd/bundle.crt\" \"ETCD_CLIENT_CERT_AUTH=true\"\n"
+        b"Environment=\"ETCD_CERT_FILE=/etc/ssl/etcd/bundle.crt\"\n"
         b"ExecStart=\nExecStart=/usr/lib/coreos/etcd-wrapper --name=tectonic-etcd-0 \\\n"
         b"  --cert-file=/etc/ssl/etcd/server.crt --key-file=/etc/ssl/etcd/server.key\n")
     _, report = _scan(_case(tmp_path, objects, files, etcd_files), tmp_path / "r.json")
     (etcd,) = [c for c in report["components"] if c["component"] == "etcd"]
     loads = {load["role"]: load for load in etcd["loads"]}
     assert loads["etcd-trusted-ca"]["ca"] == f"{ETCD_SSL}/bundle.crt"
+    assert loads["etcd-server"]["cert"] == f"{ETCD_SSL}/server.crt"
     assert "etcd-peer" not in loads  # the replacing ExecStart gives no peer pair
     assert "99-override.conf" in etcd["configured_by"]
 

@@ -15,6 +15,7 @@ Both are turned into the ``Flags`` the wiring already reads for a static pod.
 from __future__ import annotations
 
 import shlex
+from collections.abc import Container, Iterable
 
 import yaml
 
@@ -30,21 +31,34 @@ _SECURITY = {"cert-file": "cert-file", "key-file": "key-file", "trusted-ca-file"
 
 def flags_from_env(data: bytes, origin: FlagOrigin = FlagOrigin.CONFIG) -> Flags:
     """Flags from a systemd EnvironmentFile of ``ETCD_*`` assignments (comments and blanks skipped)."""
-    flags = []
-    for position, raw in enumerate(data.decode("utf-8", "replace").splitlines()):
+    variables = []
+    for raw in data.decode("utf-8", "replace").splitlines():
         line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         name, _, value = line.partition("=")
-        name = name.strip().removeprefix("export ").strip()
-        if not name.startswith(_ENV_PREFIX):
-            continue  # ETCDCTL_* and others configure other programs
         try:
             # systemd unquotes "…" and '…' values the way a shell would for a single word.
             words = shlex.split(value)
         except ValueError:
             words = [value]
-        flags.append(Flag(name[len(_ENV_PREFIX):].lower().replace("_", "-"), " ".join(words), origin, position))
+        variables.append((name.strip().removeprefix("export ").strip(), " ".join(words)))
+    return flags_from_environment(variables, origin)
+
+
+def flags_from_environment(variables: Iterable[tuple[str, str]], origin: FlagOrigin = FlagOrigin.CONFIG,
+                           command_line: Container[str] = ()) -> Flags:
+    """The flags ``ETCD_*`` variables stand for, in the order given: ``ETCD_FOO_BAR`` is ``--foo-bar``.
+    Other variables (``ETCDCTL_*``, …) configure other programs and are left out, and so is a flag also
+    given on ``command_line`` (its ``Flags``, or flag names): etcd takes a variable only for a flag the
+    command line did not set (server/etcdmain/config.go parse, pkg/flags SetFlagsFromEnv)."""
+    flags: list[Flag] = []
+    for name, value in variables:
+        if not name.startswith(_ENV_PREFIX):
+            continue
+        flag = name[len(_ENV_PREFIX):].lower().replace("_", "-")
+        if flag not in command_line:
+            flags.append(Flag(flag, value, origin, len(flags)))
     return Flags(tuple(flags))
 
 

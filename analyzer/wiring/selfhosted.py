@@ -26,7 +26,8 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from analyzer.decode.flags import Flags, parse_flags
+from analyzer.decode.etcd_config import flags_from_environment
+from analyzer.decode.flags import FlagOrigin, Flags, parse_flags
 from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import ETC_KUBERNETES
@@ -188,6 +189,9 @@ def _pod_nodes(objects: EtcdObjects | None) -> dict[str, str]:
 ETCD_MEMBER_DROPINS = "/etc/systemd/system/etcd-member.service.d"
 ETCD_MEMBER_UNITS = ("/usr/lib/systemd/system/etcd-member.service", "/etc/systemd/system/etcd-member.service")
 TECTONIC_ETCD_SOURCE = "coreos/tectonic-installer modules/ignition/resources/dropins/40-etcd-cluster.conf"
+# The ETCD_* settings /usr/lib/coreos/etcd-wrapper reads for itself (the image to run, the user, the
+# certificate and data directories it mounts into the container): not taken as etcd's flags here.
+ETCD_WRAPPER_ENV = frozenset({"ETCD_IMAGE", "ETCD_IMAGE_TAG", "ETCD_IMAGE_URL", "ETCD_SSL_DIR", "ETCD_USER", "ETCD_DATA_DIR"})
 
 
 def is_etcd_member_node(node: Node) -> bool:
@@ -218,8 +222,8 @@ def _unit_settings(text: str) -> tuple[str | None, dict[str, str]]:
 
 def etcd_member_flags(node: Node) -> tuple[Flags, str] | None:
     """etcd's flags on an etcd-member node: the unit, then its drop-ins in name order (systemd's order),
-    the last ExecStart winning; ETCD_* environment settings as the flags they stand for (etcd reads
-    ``ETCD_<FLAG>`` when the flag is not given, pkg/flags SetFlagsFromEnv). None without an ExecStart."""
+    the last ExecStart winning; ETCD_* environment settings as the flags they stand for, after those of
+    the command line (decode/etcd_config.flags_from_environment). None without an ExecStart."""
     paths = [p for p in ETCD_MEMBER_UNITS if node.host_exists(p)]
     paths += sorted(p for p in node.list_host_dir(ETCD_MEMBER_DROPINS) if p.endswith(".conf"))
     exec_start: str | None = None
@@ -244,11 +248,10 @@ def etcd_member_flags(node: Node) -> tuple[Flags, str] | None:
     if start is None:
         return None
     flags = parse_flags(words[start + 1 :])
-    from_env = [f"--{name[5:].lower().replace('_', '-')}={value}" for name, value in sorted(env.items())
-                if name.startswith("ETCD_") and name[5:].lower().replace("_", "-") not in flags
-                and name not in ("ETCD_IMAGE", "ETCD_IMAGE_TAG", "ETCD_IMAGE_URL", "ETCD_SSL_DIR", "ETCD_USER", "ETCD_DATA_DIR")]
+    from_env = flags_from_environment(sorted((name, value) for name, value in env.items() if name not in ETCD_WRAPPER_ENV),
+                                      FlagOrigin.ARGS, command_line=flags)
     if from_env:
-        flags = Flags(flags.items + parse_flags(from_env).items, flags.positionals)
+        flags = Flags(flags.items + from_env.items, flags.positionals)
     return flags, ", ".join(used)
 
 
