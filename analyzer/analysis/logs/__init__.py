@@ -14,7 +14,7 @@ end of the certificate's validity, which finds the certificate among those in ev
 from __future__ import annotations
 
 from analyzer.analysis.logs.registry import LOG_CHECKS, correlate_logs
-from analyzer.analysis.logs.served import LoadedCert, loaded_certificates
+from analyzer.analysis.logs.served import LoadedCert, LogLines, loaded_certificates
 from analyzer.analysis.logs.startup import sni_after, start_error, wiring_gap
 
-__all__ = ["LOG_CHECKS", "LoadedCert", "correlate_logs", "loaded_certificates", "sni_after", "start_error", "wiring_gap"]
+__all__ = ["LOG_CHECKS", "LoadedCert", "LogLines", "correlate_logs", "loaded_certificates", "sni_after", "start_error", "wiring_gap"]

@@ -1,5 +1,5 @@
 """What kube-apiserver logged it served: each loaded certificate's certDetail line, matched to the
-pairs in the evidence."""
+pairs in the evidence; and the log lines as every log check reads them (``LogLines``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from analyzer.checks.context import finding
+from analyzer.analysis.inventory import InventoryEntry
+from analyzer.checks.context import CheckContext, finding
 from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.gomodel.klog import LogEvent, klog_value
 from analyzer.model.findings import Finding, Severity
@@ -82,6 +83,15 @@ def loaded_certificates(events: list[LogEvent]) -> list[LoadedCert]:
     return found
 
 
+@dataclass(frozen=True)
+class LogLines:
+    """A case's log lines as every log check reads them, kube-apiserver's certDetail lines among them
+    parsed once (three checks read them)."""
+
+    events: list[LogEvent]
+    loaded: list[LoadedCert]
+
+
 def _last_loaded(loaded: list[LoadedCert], name: str | None, before: LogEvent | None = None) -> LoadedCert | None:
     """The last certDetail line for a dynamic name; with ``before``, only lines above it in its log
     (another log of the same case, a previous.log, counts whole)."""
@@ -129,11 +139,11 @@ def where_logged(event: LogEvent) -> str:
     return f"{event.source} line {event.line_number}{when}"
 
 
-def served_differs(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
+def served_differs(logs: LogLines, wiring: Wiring, inventory: list[InventoryEntry], ctx: CheckContext) -> list[Finding]:
     """The pairs the log shows kube-apiserver serving (certDetail), matched to the wired loads by their
     dynamic name: where the evidence's certificate is another one, the file changed after that load."""
     last: dict[str, LoadedCert] = {}
-    for entry in loaded_certificates(events):
+    for entry in logs.loaded:
         if entry.what in ("serving cert", "SNI cert"):
             last[entry.cert_name] = entry
     found = []

@@ -7,7 +7,8 @@ import posixpath
 import re
 from collections import defaultdict
 
-from analyzer.analysis.logs.served import LoadedCert, earlier_load, loaded_certificates, where_logged
+from analyzer.analysis.inventory import InventoryEntry
+from analyzer.analysis.logs.served import LoadedCert, LogLines, earlier_load, where_logged
 from analyzer.checks.bundles import predict_bundle_error
 from analyzer.checks.context import CheckContext, finding, subject_of
 from analyzer.checks.pairs import predict_load_error
@@ -145,12 +146,12 @@ def _error_today(load: Load) -> str | None:
     return None
 
 
-def start_failures(events: list[LogEvent], wiring: Wiring, ctx: CheckContext) -> list[Finding]:
+def start_failures(logs: LogLines, wiring: Wiring, inventory: list[InventoryEntry], ctx: CheckContext) -> list[Finding]:
     by_source: dict[str, list[LogEvent]] = defaultdict(list)
-    for event in events:
+    for event in logs.events:
         by_source[event.source].append(event)
     apiservers = [c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER]
-    loaded_certs = loaded_certificates(events)
+    loaded_certs = logs.loaded
     found = []
     for _source, source_events in sorted(by_source.items()):
         failure = _last_failure(source_events)

@@ -7,9 +7,9 @@ import re
 from collections import defaultdict
 from datetime import datetime
 
-from analyzer.checks.context import subject_of
+from analyzer.checks.context import CheckContext, subject_of
 from analyzer.analysis.inventory import InventoryEntry
-from analyzer.analysis.logs.served import loaded_certificates, where_logged
+from analyzer.analysis.logs.served import LogLines, where_logged
 from analyzer.gomodel.clientgo import common_name
 from analyzer.gomodel.klog import LogEvent
 from analyzer.model.findings import Finding, Severity, Subject
@@ -28,11 +28,11 @@ def _parse_time(text: str) -> datetime | None:
         return None
 
 
-def expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> list[Finding]:
-    loaded_certs = loaded_certificates(events)
+def expiry_errors(logs: LogLines, wiring: Wiring, inventory: list[InventoryEntry], ctx: CheckContext) -> list[Finding]:
+    loaded_certs = logs.loaded
     by_end: dict[str, list[LogEvent]] = defaultdict(list)
     undated: list[LogEvent] = []
-    for event in events:
+    for event in logs.events:
         match = EXPIRED.search(event.message)
         if not match:
             continue
@@ -80,8 +80,8 @@ def expiry_errors(events: list[LogEvent], inventory: list[InventoryEntry]) -> li
     return found
 
 
-def unknown_authority_errors(events: list[LogEvent]) -> list[Finding]:
-    hits = [e for e in events if UNKNOWN_AUTHORITY in e.message]
+def unknown_authority_errors(logs: LogLines, wiring: Wiring, inventory: list[InventoryEntry], ctx: CheckContext) -> list[Finding]:
+    hits = [e for e in logs.events if UNKNOWN_AUTHORITY in e.message]
     if not hits:
         return []
     return [Finding(
@@ -126,10 +126,10 @@ def _etcd_failure(message: str) -> tuple[str, str, tuple[str, ...]] | None:
     return None
 
 
-def etcd_client_errors(events: list[LogEvent], wiring: Wiring) -> list[Finding]:
+def etcd_client_errors(logs: LogLines, wiring: Wiring, inventory: list[InventoryEntry], ctx: CheckContext) -> list[Finding]:
     """kube-apiserver's failures to reach etcd over TLS, tied to the pair or CA that explains them."""
     failures: dict[tuple[Role, str], list[tuple[LogEvent, str, tuple[str, ...]]]] = defaultdict(list)
-    for event in events:
+    for event in logs.events:
         failure = _etcd_failure(event.message)
         if failure is None:
             continue
