@@ -93,7 +93,7 @@ class Bucket:
             yield from self._inline_leaf(log)
             return
         data = self.db.data
-        for pgid, start, end, count in self._walk(log, read_leaves=True):
+        for pgid, start, end, count in self._walk(log):
             yield pgid, data, start, end, count
 
     def leaf_page_ids(self, log: DamageLog | None = None) -> list[int]:
@@ -105,21 +105,41 @@ class Bucket:
         """
         if self.inline is not None:
             return []
-        return [pgid for pgid, _start, _end, _count in self._walk(log, read_leaves=False)]
+        # The walk hands out each branch's children as one list (a large snapshot has some 450,000
+        # leaves: one yield and one visited-mark each cost more than the rest of this walk).
+        batches: list[tuple[int | None, list[int]]] = []
+        for _ in self._walk(log, batches=batches):
+            pass
+        pages = [child for _parent, children in batches for child in children]
+        if len(set(pages)) == len(pages):
+            return pages
+        # A leaf named twice: kept once, and the second mention is damage (where the parent is known).
+        seen: set[int] = set()
+        kept = []
+        for parent, children in batches:
+            for child in children:
+                if child in seen:
+                    self._fail(log, child, f"page reached twice{_came_from(parent)}; the tree has a cycle or shared page")
+                    continue
+                seen.add(child)
+                kept.append(child)
+        return kept
 
     def _walk(
-        self, log: DamageLog | None, *, read_leaves: bool, visitor: PageVisitor | None = None, seen: bytearray | None = None
+        self, log: DamageLog | None, *, visitor: PageVisitor | None = None, seen: bytearray | None = None,
+        batches: list[tuple[int | None, list[int]]] | None = None,
     ) -> Iterator[tuple[int, int, int, int]]:
         """(page id, start, end, element count) of each leaf page, left to right.
 
-        With ``read_leaves`` False, a branch whose first child is a leaf hands out its children
-        unread, as (page id, 0, 0, 0). ``visitor`` is told of every page met (``walk_tree``);
-        ``seen`` is a visited set shared with other walks of the same file.
+        With ``batches``, a branch whose first child is a leaf hands out its children
+        unread, into ``batches`` as (branch, children), every leaf met on the way as (parent,
+        [leaf]), in walk order; nothing is yielded. ``visitor`` is told of every page met
+        (``walk_tree``); ``seen`` is a visited set shared with other walks of the same file.
         """
         db = self.db
         data = db.data
         page_bounds = db.page_bounds
-        branch_elements = db.layout.BRANCH_ELEMENT.iter_unpack
+        branch_children = db.layout.branch_children
         # One byte per page the file holds, not per page the meta claims: a damaged meta can claim
         # 2**64 pages, and every page past the file's end fails page_bounds before it is marked.
         if seen is None:
@@ -147,20 +167,16 @@ class Bucket:
             if visitor is not None:
                 visitor.entered(pgid, flags, overflow)
             if flags == LEAF_PAGE:
-                yield pgid, start, end, count
+                if batches is not None:
+                    batches.append((parent, [pgid]))
+                else:
+                    yield pgid, start, end, count
             elif flags == BRANCH_PAGE:
                 first = start + PAGE_HEADER_SIZE
-                children = [child for _pos, _ksize, child in branch_elements(data[first : first + count * ELEMENT_SIZE])]
-                if not read_leaves and children and self._is_leaf(children[0]):
-                    # The leaves are read by whoever asked for their ids; a leaf named twice is
-                    # caught here, where the parent is known, so no page is indexed twice.
-                    for child in children:
-                        if 0 <= child < len(seen):
-                            if seen[child]:
-                                self._fail(log, child, f"page reached twice{_came_from(pgid)}; the tree has a cycle or shared page")
-                                continue
-                            seen[child] = 1
-                        yield child, 0, 0, 0
+                children = branch_children(data, first, count)
+                if batches is not None and children and self._is_leaf(children[0]):
+                    # Read, checked and told apart (a leaf named twice) by whoever asked for them.
+                    batches.append((pgid, children))
                 else:
                     stack.extend((child, depth + 1, pgid) for child in reversed(children))
             else:
@@ -381,7 +397,7 @@ def walk_tree(db: Pages, root: int, log: DamageLog, visitor: PageVisitor) -> Non
     while buckets:
         bucket = buckets.pop()
         children: list[Bucket] = []
-        for pgid, start, end, count in bucket._walk(log, read_leaves=True, visitor=visitor, seen=seen):
+        for pgid, start, end, count in bucket._walk(log, visitor=visitor, seen=seen):
             first = start + PAGE_HEADER_SIZE
             # Most leaves hold no nested bucket: one look at the flag bytes skips them unparsed.
             if b"\x01" not in data[first : first + count * ELEMENT_SIZE][flag_byte::ELEMENT_SIZE].translate(_BIT0):
