@@ -104,6 +104,12 @@ def test_unwrap_protobuf_rejects_truncated_corpus_value() -> None:
         (b'{"type":"kubernetes.io/tls"}', False),
         (b"\xd9\xd9\xf7\xa1dtypeqkubernetes.io/tls", False),
         (b"", False),
+        # Whole records: a key that holds "k8s" is passed over, the value's magic decides.
+        (b"\x0a\x1d/registry/secrets/k8s-ns/k8s:a\x10\x05k8s:enc:aescbc:v1:k:" + bytes(range(256)), True),
+        (b"\x0a\x1d/registry/secrets/k8s-ns/k8s:a\x10\x05k8s\x00\x0a\x02v1\\", False),
+        (b"\x0a\x1d/registry/secrets/k8s-ns/k8s:a\x10\x05{\"a\":\"k8s\\/x\"}", True),
+        (b"k8s:enc:aescbc:v1:key1:" + b"k8s\x00" + bytes(range(256)), True),  # ciphertext holding the protobuf magic
+        (b"k8s:en", False),  # cut short: no encryption prefix, no backslash
     ],
 )
 def test_may_hold_rules_out_only_what_cannot_hold_the_needle(stored, holds):

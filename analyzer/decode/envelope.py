@@ -53,15 +53,25 @@ def may_hold(data: bytes | mmap.mmap, start: int, end: int, needle: bytes) -> bo
     """Whether the stored bytes ``data[start:end]`` (an etcd value, or the whole record around it)
     can decode to an object whose strings hold ``needle``; False only where they cannot.
 
-    Protobuf and CBOR keep strings as raw UTF-8, and so does JSON unless it escapes characters, so
-    bytes without the needle hold it only when they are encrypted (``k8s:enc:`` opens every
-    encrypted value) or are JSON with a backslash (an escape); JSON holds no NUL, so a record with
-    the protobuf magic ``k8s\\0`` is not that JSON. Searched in place: nothing is copied.
+    Protobuf and CBOR keep strings as raw UTF-8, and so does JSON unless it escapes characters. So
+    bytes without the needle may hold it only when encrypted, or when JSON with a backslash. The
+    first envelope magic tells which: a value opens with it (nothing before it in a record but a
+    Kubernetes key, which holds no NUL, and varints, which cannot spell "k8s"), so ``k8s\\0``
+    met first is protobuf, not ciphertext that happens to hold it, and ``k8s:enc:`` is
+    encryption. JSON holds no NUL. Searched in place, nothing copied: this runs on every Secret
+    of a snapshot.
     """
-    if data.find(needle, start, end) >= 0 or data.find(ENCRYPTED_PREFIX, start, end) >= 0:
+    if data.find(needle, start, end) >= 0:
         return True
-    # The magic first: protobuf, by far the commonest, opens its value with it (no scan to the end).
-    return data.find(PROTOBUF_PREFIX, start, end) < 0 and data.find(b"\\", start, end) >= 0
+    at = data.find(b"k8s", start, end)
+    while 0 <= at < end - 3:
+        mark = data[at + 3 : at + 4]
+        if mark == b"\x00":
+            return False
+        if mark == b":" and data[at : at + len(ENCRYPTED_PREFIX)] == ENCRYPTED_PREFIX and at + len(ENCRYPTED_PREFIX) <= end:
+            return True
+        at = data.find(b"k8s", at + 1, end)
+    return data.find(b"\\", start, end) >= 0
 
 
 def unwrap_protobuf(value: bytes) -> tuple[str, str, bytes]:
