@@ -15,12 +15,14 @@ from analyzer.wiring.components import (
 )
 from analyzer.wiring import openshift
 from analyzer.wiring.kubeadm import endpoint_host
+from analyzer.model.vocabulary import Role
 from analyzer.wiring.model import Component, Loader, Location, Material, State, Wiring
 from analyzer.wiring.peers import link_peers
 from analyzer.wiring.resolve import Resolved
 from tests.fixtures.kubeadm_case import kubeconfig
 from tests.fixtures.pki import REFERENCE_UTC
-from tests.fixtures.models import NODE, PKI, on_node
+from tests.fixtures.models import NODE, PKI, bundle_load, on_node, pair_load
+from tests.fixtures.models import kubeconfig_load as kubeconfig_fixture
 from tests.fixtures.pki import make_ca, make_leaf
 
 CA = make_ca("kubernetes")
@@ -320,3 +322,19 @@ def test_delegated_kubeconfigs_are_loads_when_they_are_other_files():
 
     assert labels(same) == ["kubeconfig"]
     assert labels(other) == ["kubeconfig", "authentication kubeconfig", "authorization kubeconfig"]
+
+
+def test_a_component_finds_its_first_load_of_a_role_and_that_load_s_bundle():
+    serving = pair_load(CLIENT.cert_pem, CLIENT.key_pem)
+    client_ca = bundle_load(CA.cert_pem, order=2)
+    later_ca = bundle_load(CA.cert_pem, order=3, path=f"{PKI}/other-ca.crt", label="second client CA bundle")
+    kubeconfig_ca = replace(kubeconfig_fixture(CLIENT, CA.cert_pem, "https://127.0.0.1:6443", component="kube-apiserver"), role=Role.REQUESTHEADER_CA, order=4)
+    wired = Component("kube-apiserver", NODE, "kubeadm", "test", [serving, client_ca, later_ca, kubeconfig_ca])
+
+    assert wired.find_load(Role.CLIENT_CA) is client_ca  # the first in start-up order, not a later one
+    assert wired.find_load(Role.ETCD_CLIENT, Role.CLIENT_CA, Role.SERVING) is serving  # the first of either role
+    assert wired.find_load(Role.ETCD_CLIENT) is None
+    assert wired.find_bundle(Role.CLIENT_CA) is client_ca.payload
+    assert wired.find_bundle(Role.SERVING) is None  # a pair is not a bundle
+    assert wired.find_bundle(Role.REQUESTHEADER_CA) is None  # nor is a kubeconfig's CA
+    assert wired.find_bundle(Role.ETCD_CA) is None

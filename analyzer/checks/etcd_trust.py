@@ -22,7 +22,7 @@ from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Finding
 from analyzer.reftime import format_utc
 from analyzer.wiring.etcd_members import etcd_members_for
-from analyzer.wiring.model import BundlePayload, Component, Load, PairPayload, State, Wiring
+from analyzer.wiring.model import BundlePayload, PairPayload, State, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
 
@@ -33,15 +33,6 @@ def _ca(found: BundlePayload | None) -> tuple[x509.Certificate, ...]:
     return bundle(found.ca.data)[0]
 
 
-def _bundle(component: Component, role: Role) -> BundlePayload | None:
-    load = _role(component, role)
-    return load.payload if load is not None and isinstance(load.payload, BundlePayload) else None
-
-
-def _role(component: Component, role: Role) -> Load | None:
-    return next((load for load in component.loads if load.role == role), None)
-
-
 def _describe(ca: x509.Certificate) -> str:
     return f"CN={common_name(ca)} (SHA-256 {sha256_fingerprint(ca)[:16]}…, valid from {format_utc(ca.not_valid_before_utc)})"
 
@@ -49,9 +40,9 @@ def _describe(ca: x509.Certificate) -> str:
 def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
     found: list[Finding] = []
     for apiserver in (c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER):
-        client = _role(apiserver, Role.ETCD_CLIENT)
+        client = apiserver.find_load(Role.ETCD_CLIENT)
         chain = presented_chain(client) if client is not None else ()
-        believed_bundle = _bundle(apiserver, Role.ETCD_CA)
+        believed_bundle = apiserver.find_bundle(Role.ETCD_CA)
         believed = _ca(believed_bundle)
         if client is None or not chain or not believed or believed_bundle is None:
             continue
@@ -63,12 +54,12 @@ def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
         # The etcd members it talks to, the same as its peers are linked with (wiring/etcd_members.py):
         # each one that dropped the CA refuses the pair.
         for etcd in etcd_members_for(wiring, apiserver):
-            trusted_bundle = _bundle(etcd, Role.ETCD_TRUSTED_CA)
+            trusted_bundle = etcd.find_bundle(Role.ETCD_TRUSTED_CA)
             trusted = _ca(trusted_bundle)
             if not trusted or trusted_bundle is None or any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:
                 continue
             own = [what for what, role in (("serving", Role.ETCD_SERVER), ("peer", Role.ETCD_PEER))
-                   if (load := _role(etcd, role)) is not None and (own_chain := presented_chain(load)) and verifies(own_chain, (issuer,))[0]]
+                   if (load := etcd.find_load(role)) is not None and (own_chain := presented_chain(load)) and verifies(own_chain, (issuer,))[0]]
             also = (f" etcd's own {' and '.join(own)} pair{'s were' if len(own) > 1 else ' was'} issued by that CA too: the bundle was "
                     "replaced before the pairs were rotated." if own else "")
             where = f"{trusted_bundle.path} on {etcd.node}" if etcd.node else trusted_bundle.path

@@ -56,7 +56,7 @@ def served_load(apiserver: Component, host: str) -> Load | None:
                     best = (rank, load)
     if best is not None:
         return best[1]
-    return next((load for load in apiserver.loads if load.role == Role.SERVING), None)
+    return apiserver.find_load(Role.SERVING)
 
 
 BOOTSTRAP = "kubelet-bootstrap-kubeconfig"
@@ -66,7 +66,7 @@ def bootstrap_in_use(component: Component, ctx: CheckContext) -> bool | None:
     """Whether the kubelet falls back to its bootstrap kubeconfig now: its kubeconfig's client
     certificate (or its rotated pem) is gone or outside its validity at the reference time
     (pkg/kubelet/certificate/bootstrap/bootstrap.go isClientConfigStillValid). None: cannot tell."""
-    primary = next((load for load in component.loads if load.role in (Role.KUBELET_KUBECONFIG, Role.KUBELET_CLIENT)), None)
+    primary = component.find_load(Role.KUBELET_KUBECONFIG, Role.KUBELET_CLIENT)
     certificate = primary.certificate if primary is not None else None
     if primary is None or certificate is None:
         return True if primary is None else None

@@ -29,7 +29,7 @@ from analyzer.model.vocabulary import Role
 
 
 def _verification_keys(apiserver: Component) -> tuple[Load | None, set[str]]:
-    load = next((l for l in apiserver.loads if l.role == Role.SERVICE_ACCOUNT_KEYS), None)
+    load = apiserver.find_load(Role.SERVICE_ACCOUNT_KEYS)
     found: set[str] = set()
     for material in _key_files(load):
         if material.state is State.PRESENT:
@@ -60,9 +60,9 @@ def check_service_account_keys(wiring: Wiring, ctx: CheckContext) -> list[Findin
         verify_load, verifying = _verification_keys(apiserver)
         if verify_load is None or not verifying or any(m.state is not State.PRESENT for m in _key_files(verify_load)):
             continue
-        signers = [(apiserver, next((l for l in apiserver.loads if l.role == Role.SERVICE_ACCOUNT_SIGNING_KEY), None), "tokens kube-apiserver issues")]
+        signers = [(apiserver, apiserver.find_load(Role.SERVICE_ACCOUNT_SIGNING_KEY), "tokens kube-apiserver issues")]
         signers += [
-            (c, next((l for l in c.loads if l.role == Role.SERVICE_ACCOUNT_PRIVATE_KEY), None), "token secrets kube-controller-manager mints")
+            (c, c.find_load(Role.SERVICE_ACCOUNT_PRIVATE_KEY), "token secrets kube-controller-manager mints")
             for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER and c.node == apiserver.node
         ]
         verify_paths = ", ".join(verify_load.payload.paths) if isinstance(verify_load.payload, PublicKeysPayload) else ""
@@ -91,7 +91,7 @@ def _reference(wiring: Wiring) -> tuple[Callable[[tuple[x509.Certificate, ...]],
     Without either, the cluster CA on a master's disk; without that, nothing can be judged.
     """
     for apiserver in (c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER):
-        serving = next((l for l in apiserver.loads if l.role == Role.SERVING), None)
+        serving = apiserver.find_load(Role.SERVING)
         expected = serving.payload.expected_names if serving is not None and isinstance(serving.payload, PairPayload) else ()
         host = next((n for n in expected if is_ip(n)), "kubernetes.default.svc")
         served = served_load(apiserver, host)
@@ -165,7 +165,7 @@ def check_service_account_tokens(wiring: Wiring, ctx: CheckContext) -> list[Find
     namespaces = sorted({m.location.object.split("/")[0] for m in stale if m.location.object})
     steps = []
     if source_stale is not False:
-        root_ca = next((l for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER for l in c.loads if l.role == Role.ROOT_CA), None)
+        root_ca = next((l for c in wiring.components if c.name == ComponentName.KUBE_CONTROLLER_MANAGER and (l := c.find_load(Role.ROOT_CA)) is not None), None)
         root_path = root_ca.payload.path if root_ca is not None and isinstance(root_ca.payload, BundlePayload) else None
         where = (f"{root_path}" + (f", written from Secret {root_ca.object}" if root_ca.object else "")) if root_ca else "--root-ca-file"
         steps.append(f"Fix the source first: kube-controller-manager's --root-ca-file ({where}) must hold the current "

@@ -295,6 +295,16 @@ class Component:
     def label(self) -> str:
         return f"{self.name} on {self.node}" if self.node else self.name
 
+    def find_load(self, *roles: Role) -> Load | None:
+        """Its first load, in start-up order, with one of these roles; None when it has none."""
+        return next((load for load in self.loads if load.role in roles), None)
+
+    def find_bundle(self, role: Role) -> BundlePayload | None:
+        """The CA bundle of its first load with this role; None when it has no such load or that load is
+        not a bundle (a later load with the same role is not looked at)."""
+        load = self.find_load(role)
+        return load.payload if load is not None and isinstance(load.payload, BundlePayload) else None
+
 
 @dataclass
 class Wiring:

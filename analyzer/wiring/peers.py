@@ -13,19 +13,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from analyzer.wiring.etcd_members import etcd_members_for, unseen_local_member
-from analyzer.wiring.model import BundlePayload, Component, KubeconfigPayload, Load, Material, PairPayload, Peer, Wiring
+from analyzer.wiring.model import BundlePayload, Component, KubeconfigPayload, Material, PairPayload, Peer, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
 
 
-def _find(component: Component | None, role: Role) -> Load | None:
-    if component is None:
-        return None
-    return next((load for load in component.loads if load.role == role), None)
-
-
 def _bundle(component: Component | None, role: Role) -> tuple[Material | None, str | None]:
-    load = _find(component, role)
+    load = component.find_load(role) if component is not None else None
     if component is None or load is None:
         return None, None
     match load.payload:

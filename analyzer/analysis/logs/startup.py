@@ -130,7 +130,7 @@ def _identify(apiserver: Component, error: str, loaded: list[str]) -> Load | Non
         return next((load for load in apiserver.loads if path in load.paths()), None)
     # The default serving pair fails with X509KeyPair's bare error, before any pair is logged as loaded.
     if error.startswith(("tls: ", "x509: ")) and not any(name.startswith("serving-cert::") for name in loaded):
-        return next((load for load in apiserver.loads if load.role == Role.SERVING), None)
+        return apiserver.find_load(Role.SERVING)
     return None
 
 

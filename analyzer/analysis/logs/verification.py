@@ -148,7 +148,7 @@ def etcd_client_errors(logs: LogLines, wiring: Wiring, inventory: list[Inventory
         first, last = hits[0][0], hits[-1][0]
         # The storage line names the files (key, cert, CA) for every failure of the same client.
         files = next((f for _, _, f in hits if f), ()) or named_files
-        load = next((l for l in apiserver.loads if l.role == role), None) if apiserver is not None else None
+        load = apiserver.find_load(role) if apiserver is not None else None
         paths = subject_of(load) if load is not None else None
         if load is not None and paths is not None:
             named = (f"{load.label}: cert {paths.cert}, key {paths.key}" if role == Role.ETCD_CLIENT
