@@ -10,7 +10,7 @@ import pytest
 from analyzer.checks.registry import run_checks
 from analyzer.analysis.inventory import build_inventory, next_expiry
 from analyzer.report.json_report import load_status, render_json
-from analyzer.model.findings import Finding, Severity, Subject
+from analyzer.model.findings import Finding, LoadKey, Severity, Subject
 from analyzer.report.outputs import RENDERERS, OutputFormat, render_outputs
 from analyzer.analysis.verdict import build_verdict
 from analyzer.analysis.result import ScanResult
@@ -34,11 +34,13 @@ def test_nothing_is_rendered_for_a_format_not_asked_for():
 LOAD = sni_load(LEAF, 2)
 
 
-def about(load, finding_id: str, severity: Severity, *, blocks: bool = False, **changes) -> Finding:
+def about(load, finding_id: str, severity: Severity, *, blocks: bool = False, keyed: bool = True, **changes) -> Finding:
+    """A finding as checks.context.finding makes one (``keyed``: naming its load by LoadKey), with ``changes``."""
     fields = dict(component=load.component, node=load.node, order=load.order, label=load.label)
     fields.update(changes)
+    key = LoadKey(fields["component"], fields["node"], fields["order"], fields["label"]) if keyed else None
     return Finding(finding_id, severity, fields["component"], load.role, "title", "detail", Subject(node=fields["node"]),
-                   label=fields["label"], order=fields["order"], blocks_start=blocks)
+                   label=fields["label"], order=fields["order"], blocks_start=blocks, load=key)
 
 
 @pytest.mark.parametrize(("findings", "status"), [
@@ -57,6 +59,11 @@ def test_load_status_words(findings, status):
 @pytest.mark.parametrize("other", [dict(node="master-1"), dict(order=4), dict(component="etcd"), dict(label="SNI pair 3 of 3, sni-3")])
 def test_load_status_ignores_findings_about_other_loads(other):
     assert load_status(LOAD, [about(LOAD, "pair.file-empty", Severity.CRITICAL, blocks=True, **other)]) == "ok"
+
+
+def test_load_status_ignores_findings_that_name_no_load():
+    # Log and evidence findings name no load, even where their words match one's.
+    assert load_status(LOAD, [about(LOAD, "logs.start-failure", Severity.CRITICAL, blocks=True, keyed=False)]) == "ok"
 
 
 def scan_result():

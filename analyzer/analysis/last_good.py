@@ -176,7 +176,7 @@ def recover_hints(findings: list[Finding], wiring: Wiring, objects: EtcdObjects,
 
     Also returns the revision of each last working pair found ("namespace/secret" -> revision),
     which the report's history marks."""
-    loads = {load.ref: load for load in wiring.iter_loads()}
+    loads = wiring.loads_by_ref()
     found: dict[str, LastGood | None] = {}
     result = []
     for item in findings:

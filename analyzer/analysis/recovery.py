@@ -288,7 +288,7 @@ def _content_detail(m: Mechanism) -> str:
 
 def with_recovery(wiring: Wiring, findings: Iterable[Finding], at: datetime) -> list[Finding]:
     """Every certificate and pair finding with its forecast; the others unchanged."""
-    loads = {load.ref: load for load in wiring.iter_loads()}
+    loads = wiring.loads_by_ref()
     result = []
     for item in findings:
         load = loads.get(item.load) if item.load is not None else None

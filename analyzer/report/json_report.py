@@ -19,7 +19,7 @@ SCHEMA = "kforensic-report/1"
 
 def load_status(load: Load, findings: list[Finding]) -> str:
     """One word for the load-order table: what the findings say about this load."""
-    mine = [f for f in findings if f.component == load.component and f.subject.node == load.node and f.order == load.order and f.label == load.label]
+    mine = [f for f in findings if f.load == load.ref]
     if any(f.blocks_start for f in mine):
         return "fails"
     if any(f.severity.failing for f in mine):

@@ -324,6 +324,10 @@ class Wiring:
         for component in self.components:
             yield from component.loads
 
+    def loads_by_ref(self) -> dict[LoadKey, Load]:
+        """Every load under the key a finding about it carries (``Finding.load``): how findings are joined back to their loads."""
+        return {load.ref: load for load in self.iter_loads()}
+
 
 @dataclass(frozen=True)
 class LoadFiles:
