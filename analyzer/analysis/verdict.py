@@ -15,14 +15,6 @@ from analyzer.wiring.model import BundlePayload, Copy, KubeconfigPayload, Load, 
 from analyzer.reftime import format_utc
 
 
-def _load_of(wiring: Wiring, finding: Finding) -> Load | None:
-    return next(
-        (load for load in wiring.iter_loads()
-         if load.component == finding.component and load.node == finding.subject.node and load.order == finding.order),
-        None,
-    )
-
-
 def _origin(load: Load | None) -> str:
     """Where the failing bytes came from and when they changed: the user's source, else the synced object."""
     if load is None:
@@ -56,7 +48,7 @@ def headline_for(finding: Finding, wiring: Wiring) -> str:
     where = f" on {finding.subject.node}" if finding.subject.node else ""
     problem = finding.problem or finding.title
     go = f" — Go reports `{finding.go_error}`" if finding.go_error else ""
-    load = _load_of(wiring, finding)
+    load = wiring.loads_by_ref().get(finding.load) if finding.load is not None else None
     origin = _origin(load)
     origin = f"; {origin}" if origin else ""
     if finding.blocks_start:
