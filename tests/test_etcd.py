@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 import hashlib
+import os
 import shutil
 import struct
 from pathlib import Path
@@ -346,3 +347,28 @@ def test_a_directory_kind_agrees_with_every_key_in_it(seed):
         directory = name[: name.rfind(b"/") + 1]
         kind = query.kind_of_directory(directory)
         assert kind is None or kind == query.kind_of(name), (query, name, kind)
+
+
+def test_info_splits_the_pass_only_when_no_hash_takes_the_other_core(mvcc_snapshot, monkeypatch):
+    from analyzer.evidence import etcd_index
+
+    path, _ledger = mvcc_snapshot
+    monkeypatch.setattr(etcd_index, "_WORTH_SPLITTING", 0)  # the fixture is small; the rule is what is tested
+    cores = len(os.sched_getaffinity(0))
+    assert etcd_index.spare_workers(1 << 40, hashing=True) == 1
+    assert etcd_index.spare_workers(1 << 40, hashing=False) == min(2, cores)
+    asked: list[int | None] = []
+    real = Snapshot.index
+
+    def recording(self, query, progress=None, workers=None):
+        asked.append(workers)
+        return real(self, query, progress, workers)
+
+    monkeypatch.setattr(Snapshot, "index", recording)
+    with Snapshot(path) as snapshot:
+        hashed = summarize_snapshot(snapshot, check_hash=True)
+    with Snapshot(path) as snapshot:
+        split = summarize_snapshot(snapshot, check_hash=False)
+    assert asked == [1, min(2, cores)]
+    assert (split.live_keys, split.resources, split.events, split.tombstones, split.bucket_counts) == (
+        hashed.live_keys, hashed.resources, hashed.events, hashed.tombstones, hashed.bucket_counts)

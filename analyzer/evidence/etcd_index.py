@@ -16,6 +16,7 @@ not the default: on two cores they measured no faster, for several times the mem
 from __future__ import annotations
 
 import mmap
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ from analyzer.evidence.store import HISTORY, LIVE, SCREEN, IndexQuery
 # left little to split, and the merge is serial) for about three times the memory, since each
 # worker holds a dict of nearly every live key (bench/README.md). ``workers=N`` still splits.
 DEFAULT_WORKERS = 1
+# A file from which a second process pays for itself (a fork, a second mapping, the merge).
+_WORTH_SPLITTING = 256 << 20
 _LABEL = "key"
 # Progress is told every 1,024 leaf pages (and at the end), not every page: a terminal's progress
 # bar costs microseconds per update, and a large snapshot has some 450,000 pages.
@@ -67,6 +70,19 @@ class Run:
     last_main: int = 0
     damage: DamageLog = field(default_factory=DamageLog)
     screened: set[bytes] | None = None  # see KeyIndex.screened; None where records were not at hand
+
+
+def spare_workers(file_size: int, *, hashing: bool) -> int:
+    """Index processes for a caller that has nothing else for the other cores to do: two on a large
+    file when no SHA-256 runs beside the pass (it takes the second core), else one. Measured on the
+    1,000,000-revision bench snapshot on two cores (bench/README.md)."""
+    if hashing or file_size < _WORTH_SPLITTING:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return min(2, cores)
 
 
 def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[bytes], Iterator[tuple[int, int, int, int]]],
@@ -233,32 +249,41 @@ def merge_runs(runs: Iterable[Run], log: DamageLog, screen: tuple[bytes, ...] = 
 
 def index_in_parallel(db: BoltDB, bucket: Bucket, where: tuple[str, int], query: IndexQuery, workers: int,
                       progress: Callable[[int], None] | None, log: DamageLog) -> KeyIndex:
-    """The pass over consecutive runs of leaf pages in ``workers`` processes (``where``: the path and
-    offset the workers map the file from), merged in revision order."""
+    """The pass split over ``workers`` processes, this one included (``where``: the path and offset
+    the others map the file from): one run of consecutive leaf pages each, merged in revision order.
+
+    This process indexes the first run itself instead of waiting, so only the others' dicts cross a
+    pipe; one run per process, because each run's result is a dict of nearly every key it met and
+    unpickling and merging them is serial (six runs for two workers cost 0.8 s of merging here).
+    """
     pages = bucket.leaf_page_ids(log)
-    if not pages:  # a damaged root: nothing to hand out, the damage is already recorded
-        return merge_runs([], log)
-    # A few runs per worker keep them all busy; each run's result is one dict of its keys.
-    runs = max(1, min(len(pages) // 256, workers * 3))
-    size = -(-len(pages) // runs)
+    size = max(1, -(-len(pages) // max(1, workers)))
     chunks = [pages[i : i + size] for i in range(0, len(pages), size)]
+    unpack_elements = db.layout.LEAF_ELEMENT.iter_unpack
+    first = Run(damage=log)
+    if len(chunks) < 2:  # a damaged root (nothing to hand out) or a tiny tree
+        index_leaves(first, db.leaves_by_id(pages, log, _LABEL), unpack_elements, query, progress)
+        return merge_runs([first], log, query.screen)
     import multiprocessing  # only here: one process is the default, and every run would pay its import
 
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
     path, offset = where
+    args = [(db.source, path, offset, db.data_size, chunk, query) for chunk in chunks[1:]]
+    with context.Pool(len(args)) as pool:
+        # imap keeps the runs in order, so each is merged as soon as its predecessors are.
+        pending = pool.imap(_index_leaf_run, args)
+        index_leaves(first, db.leaves_by_id(chunks[0], log, _LABEL), unpack_elements, query, progress)
 
-    def in_order() -> Iterator[Run]:
-        done = 0
-        with context.Pool(min(workers, len(chunks))) as pool:
-            args = [(db.source, path, offset, db.data_size, chunk, query) for chunk in chunks]
-            # imap keeps the runs in order, so each is merged as soon as its predecessors are.
-            for run in pool.imap(_index_leaf_run, args):
+        def in_order() -> Iterator[Run]:
+            yield first
+            done = first.events
+            for run in pending:
                 done += run.events
                 if progress is not None:
                     progress(done)
                 yield run
 
-    return merge_runs(in_order(), log, query.screen)
+        return merge_runs(in_order(), log, query.screen)
 
 
 def _index_leaf_run(args: tuple[str, str, int, int, list[int], IndexQuery]) -> Run:

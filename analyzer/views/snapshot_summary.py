@@ -16,6 +16,7 @@ from analyzer.evidence.etcd import (
     SalvageReport,
     Snapshot,
 )
+from analyzer.evidence.etcd_index import spare_workers
 from analyzer.evidence.freelist import FreelistCheck
 
 # Built-in resources whose etcd path has two segments (kubernetes default_storage_factory_builder.go).
@@ -162,12 +163,13 @@ def summarize_snapshot(
     snapshot: Snapshot, progress: Callable[[int], None] | None = None, *, check_hash: bool = True
 ) -> SnapshotSummary:
     """Everything ``info`` prints. The SHA-256 check runs beside the tree walk (hashlib frees the GIL)."""
+    hashing = snapshot.has_trailer and check_hash
     with ThreadPoolExecutor(max_workers=1) as pool:
-        if check_hash or not snapshot.has_trailer:
+        if hashing or not snapshot.has_trailer:
             integrity = pool.submit(snapshot.verify_integrity)
         else:
             integrity = pool.submit(IntegrityResult, Integrity.UNCHECKED)
-        index = snapshot.build_index(progress=progress)
+        index = snapshot.build_index(progress=progress, workers=spare_workers(snapshot.file_size, hashing=hashing))
         # Outside salvage mode the pass saw exactly the key bucket's entries, damaged ones included.
         bucket_counts = snapshot.bucket_counts({} if snapshot.salvage_mode else {b"key": index.events + index.skipped})
         resources = count_resources(index.live)
