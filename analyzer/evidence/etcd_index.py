@@ -101,7 +101,10 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
     kinds: dict[bytes, int | None] = {}
     needle = query.needle
     screened = run.screened = run.screened if run.screened is not None else set()
-    where: dict[bytes, tuple[mmap.mmap | bytes, int, int]] = {}  # each screened key's last record
+    # Each screened key's last record, as start << 32 | size in the one buffer every leaf of a pass
+    # shares (the mapped file; an inline bucket is one leaf of its own bytes).
+    where: dict[bytes, int] = {}
+    data: mmap.mmap | bytes = b""
     record = run.damage.record
     events, skipped, tombstones, out_of_order = run.events, run.skipped, run.tombstones, run.out_of_order
     first_main, last_main = run.first_main, run.last_main
@@ -160,7 +163,7 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
                 if kind & HISTORY:
                     history.setdefault(name, []).append(packed)
                 if kind & SCREEN:
-                    where[name] = (data, vstart, vend)
+                    where[name] = (vstart << 32) | vsize
         pages += 1
         if progress is not None and not pages & _PROGRESS_EVERY:
             progress(events)
@@ -171,8 +174,9 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
     # Screened once per key, on its last record: a key's earlier records (ten each in a busy
     # history) are never searched. The whole record is searched; a Kubernetes key holds neither
     # the needle's "/"-bearing type nor the envelopes' magic.
-    for name, (data, vstart, vend) in where.items():
-        if last[name] & 1 == 0 and may_hold(data, vstart, vend, needle):
+    for name, span in where.items():
+        vstart = span >> 32
+        if last[name] & 1 == 0 and may_hold(data, vstart, vstart + (span & 0xFFFFFFFF), needle):
             screened.add(name)
         else:
             screened.discard(name)
