@@ -172,7 +172,7 @@ class BoltDB:
         return flags, count, overflow, start, end
 
     def read_leaf(self, pgid: int, log: DamageLog, bucket: str) -> list[tuple[int, int, int, int]]:
-        """The elements of one leaf page named by id (see ``Bucket.leaf_page_ids``), damage recorded."""
+        """The elements of one leaf page named by id (see ``Bucket.iter_leaf_ids``), damage recorded."""
         for _pgid, data, start, end, count in self.leaves_by_id([pgid], log, bucket):
             elements, broken = leaf_elements(self.layout, data, start, end, count)
             if broken is not None:
@@ -181,7 +181,7 @@ class BoltDB:
         return []
 
     def leaves_by_id(self, pages: Iterable[int], log: DamageLog, bucket: str) -> Iterator[Leaf]:
-        """Leaf pages named by id (``Bucket.leaf_page_ids``), each checked here; damage recorded.
+        """Leaf pages named by id (``Bucket.iter_leaf_ids``), each checked here; damage recorded.
 
         This feeds the index pass, some 450,000 pages of a large snapshot: a sound leaf is checked
         inline with the same tests as ``page_bounds`` (one header read, no call, no exception

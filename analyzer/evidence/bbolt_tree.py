@@ -97,43 +97,52 @@ class Bucket:
             yield pgid, data, start, end, count
 
     def leaf_page_ids(self, log: DamageLog | None = None) -> list[int]:
-        """The bucket's leaf pages in key order, found by walking branch pages only.
+        """``iter_leaf_ids`` as a list, for a caller that splits them between processes."""
+        return list(self.iter_leaf_ids(log))
+
+    def iter_leaf_ids(self, log: DamageLog | None = None) -> Iterator[int]:
+        """The bucket's leaf pages in key order, found by walking branch pages only, streamed.
 
         A B+tree keeps its leaves at one depth, so one child's header tells whether a branch's
-        children are leaves; whoever reads those pages checks each one (``BoltDB.read_leaf``).
-        An inline bucket has no leaf pages and yields an empty list.
+        children are leaves; whoever reads those pages checks each one (``BoltDB.leaves_by_id``).
+        Each branch's children come out of the walk as one list (a large snapshot has some 450,000
+        leaves: a step of the walk each would cost more than the rest of it), and nothing is held
+        per page but the walk's one-byte visited mark, so memory does not grow with the file. A
+        leaf named twice is damage, reported where its parent is known, and handed out once. An
+        inline bucket has no leaf pages.
         """
         if self.inline is not None:
-            return []
-        # The walk hands out each branch's children as one list (a large snapshot has some 450,000
-        # leaves: one yield and one visited-mark each cost more than the rest of this walk).
-        batches: list[tuple[int | None, list[int]]] = []
-        for _ in self._walk(log, batches=batches):
-            pass
-        pages = [child for _parent, children in batches for child in children]
-        if len(set(pages)) == len(pages):
-            return pages
-        # A leaf named twice: kept once, and the second mention is damage (where the parent is known).
-        seen: set[int] = set()
-        kept = []
-        for parent, children in batches:
-            for child in children:
-                if child in seen:
-                    self._fail(log, child, f"page reached twice{_came_from(parent)}; the tree has a cycle or shared page")
+            return
+        db = self.db
+        seen = bytearray(min(db.high_water, db.file_pages))
+        batches: list[tuple[int | None, list[int], bool]] = []
+        for _ in self._walk(log, seen=seen, batches=batches):
+            for parent, children, marked in batches:
+                if marked or (0 <= min(children) and max(children) < len(seen) and len(set(children)) == len(children)
+                              and not any(map(seen.__getitem__, children))):
+                    for child in children:
+                        seen[child] = 1
+                    yield from children
                     continue
-                seen.add(child)
-                kept.append(child)
-        return kept
+                for child in children:
+                    if 0 <= child < len(seen):
+                        if seen[child]:
+                            self._fail(log, child, f"page reached twice{_came_from(parent)}; the tree has a cycle or shared page")
+                            continue
+                        seen[child] = 1
+                    yield child  # an id past the file is the reader's to report (page_bounds)
+            batches.clear()
 
     def _walk(
         self, log: DamageLog | None, *, visitor: PageVisitor | None = None, seen: bytearray | None = None,
-        batches: list[tuple[int | None, list[int]]] | None = None,
+        batches: list[tuple[int | None, list[int], bool]] | None = None,
     ) -> Iterator[tuple[int, int, int, int]]:
         """(page id, start, end, element count) of each leaf page, left to right.
 
-        With ``batches``, a branch whose first child is a leaf hands out its children
-        unread, into ``batches`` as (branch, children), every leaf met on the way as (parent,
-        [leaf]), in walk order; nothing is yielded. ``visitor`` is told of every page met
+        With ``batches``, a branch whose first child is a leaf hands out its children unread, into
+        ``batches`` as (branch, children, False), a leaf met on the way as (parent, [leaf], True)
+        (read and marked already), and the walk yields (branch or leaf, 0, 0, 0) after each one so
+        that the caller can take them as they come. ``visitor`` is told of every page met
         (``walk_tree``); ``seen`` is a visited set shared with other walks of the same file.
         """
         db = self.db
@@ -168,7 +177,8 @@ class Bucket:
                 visitor.entered(pgid, flags, overflow)
             if flags == LEAF_PAGE:
                 if batches is not None:
-                    batches.append((parent, [pgid]))
+                    batches.append((parent, [pgid], True))
+                    yield pgid, 0, 0, 0
                 else:
                     yield pgid, start, end, count
             elif flags == BRANCH_PAGE:
@@ -176,7 +186,8 @@ class Bucket:
                 children = branch_children(data, first, count)
                 if batches is not None and children and self._is_leaf(children[0]):
                     # Read, checked and told apart (a leaf named twice) by whoever asked for them.
-                    batches.append((pgid, children))
+                    batches.append((pgid, children, False))
+                    yield pgid, 0, 0, 0
                 else:
                     stack.extend((child, depth + 1, pgid) for child in reversed(children))
             else:

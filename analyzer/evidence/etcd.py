@@ -319,7 +319,7 @@ class Snapshot(EtcdStore):
             if bucket is not None:
                 # The branches name the leaves and the leaves are read by id, as the workers read
                 # theirs: this is half the cost of the general walk's per-page checks.
-                leaves = bucket.leaves(log) if bucket.inline is not None else self.db.leaves_by_id(bucket.leaf_page_ids(log), log, bucket.label)
+                leaves = bucket.leaves(log) if bucket.inline is not None else self.db.leaves_by_id(bucket.iter_leaf_ids(log), log, bucket.label)
                 index_leaves(run, leaves, self.db.layout.LEAF_ELEMENT.iter_unpack, query, progress)
             index = merge_runs([run], log, query.screen)
         else:
