@@ -251,7 +251,7 @@ def test_an_element_count_past_the_page_is_damage_on_every_path(tmp_path, page):
         walked = DamageLog()
         list(bucket.iter_items(walked))
         assert walked.entries == damage.entries  # worded as the walk words it: one entry in a shared log
-        if page == "last-leaf":  # leaf_page_ids lists leaves unread; read_leaf is where they are checked
+        if page == "last-leaf":  # iter_leaf_ids names leaves unread; read_leaf is where they are checked
             read = DamageLog()
             assert db.read_leaf(victim, read, "key") == []
             assert read.entries[0].problem == "claims 65535 elements, more than fit in 4096 bytes"

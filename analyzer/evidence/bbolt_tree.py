@@ -96,10 +96,6 @@ class Bucket:
         for pgid, start, end, count in self._walk(log):
             yield pgid, data, start, end, count
 
-    def leaf_page_ids(self, log: DamageLog | None = None) -> list[int]:
-        """``iter_leaf_ids`` as a list, for a caller that splits them between processes."""
-        return list(self.iter_leaf_ids(log))
-
     def iter_leaf_ids(self, log: DamageLog | None = None) -> Iterator[int]:
         """The bucket's leaf pages in key order, found by walking branch pages only, streamed.
 
