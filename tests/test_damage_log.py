@@ -11,6 +11,7 @@ import pytest
 from analyzer.evidence.bbolt import open_bolt
 from analyzer.evidence.damage_log import Damage, DamageLog
 from analyzer.evidence.etcd import KEY_BUCKET, Snapshot
+from analyzer.evidence.mvcc import Revision
 from analyzer.evidence.freelist import check_freelist
 from tests.fixtures.boltwriter import patch, write_bolt
 
@@ -95,6 +96,71 @@ def test_the_same_reads_in_two_orders_give_the_same_verdict(mvcc_snapshot, tmp_p
     # What the reads added is the one value that does not decode: no order of reads finds more tree.
     [value] = set(after_a) - set(before_a)
     assert value.bucket == "key" and "is not an mvccpb.KeyValue" in value.problem
+
+
+# -- one damage, met by several readers, is one entry -------------------------------------------------
+# The log keeps an entry once by its words: two readers that worded one damage apart would count it
+# twice. Each reader is run alone on a fresh snapshot, then all together; every run gives one entry.
+
+
+def _damaged_key_leaf(path: Path, tmp_path: Path, damage: str) -> tuple[Path, int]:
+    """A copy of a real snapshot whose first key-bucket leaf has element 0 broken: its offset points
+    past the page ("element"), or its key is not a revision ("key"); returns the copy and the leaf."""
+    damaged = tmp_path / "damaged.db"
+    shutil.copy(path, damaged)
+    with Snapshot(path) as snapshot:
+        db = snapshot.db
+        leaf = next(iter(db.bucket(KEY_BUCKET).iter_leaf_ids()))
+        element = db.base + leaf * db.page_size + 16
+        _flags, pos, _ksize, _vsize = db.layout.LEAF_ELEMENT.unpack_from(db.data, element)
+        if damage == "element":
+            patch(damaged, element + 4, db.layout.U32.pack(0x7FFF_0000))
+        else:
+            assert db.data[element + pos + 8 : element + pos + 9] == b"_"
+            patch(damaged, element + pos + 8, b"x")  # main, '_', sub: the separator
+    return damaged, leaf
+
+
+def _one_entry_by_every_reader(path: Path, readers: list) -> tuple:
+    """The entries of ``snapshot.damage`` after each reader alone, and after all of them."""
+    runs = []
+    for chosen in [[reader] for reader in readers] + [readers]:
+        with Snapshot(path) as snapshot:
+            for reader in chosen:
+                reader(snapshot)
+            runs.append(snapshot.damage.entries)
+    assert len(runs[0]) == 1 and all(run == runs[0] for run in runs), runs
+    return runs[0]
+
+
+@pytest.mark.parametrize("damage", ["element", "key"])
+def test_a_damaged_leaf_is_one_entry_whichever_reader_meets_it(mvcc_snapshot, tmp_path, damage):
+    """The index pass (etcd_index), the tree walk under the event stream (bbolt_tree, etcd) and a leaf
+    read by id (bbolt) meet the same element; the survey adds the index pass to every run."""
+    path, _ledger = mvcc_snapshot
+    damaged, leaf = _damaged_key_leaf(path, tmp_path, damage)
+    readers = [lambda s: s.build_index(), lambda s: list(s.iter_events()), lambda s: s.db.read_leaf(leaf, s.damage, "key")]
+    [entry] = _one_entry_by_every_reader(damaged, readers)
+    assert entry.page == leaf and entry.bucket == "key"
+    assert entry.problem.endswith("points past the end of the page (4096 bytes)" if damage == "element" else "is not a revision")
+    # Without the index pass beside them, the walk and the read by id word it the same on their own.
+    with Snapshot(damaged) as snapshot:
+        walked, by_id = DamageLog(), DamageLog()
+        list(snapshot.db.bucket(KEY_BUCKET).iter_leaf_blocks(walked))
+        snapshot.db.read_leaf(leaf, by_id, "key")
+    expected = (entry,) if damage == "element" else ()  # the bbolt readers do not judge etcd's keys
+    assert walked.entries == by_id.entries == expected
+
+
+def test_a_revision_not_found_is_one_entry_by_either_read(mvcc_snapshot):
+    """A value read in one ordered descent and one read by itself record a missing revision alike."""
+    path, _ledger = mvcc_snapshot
+    with Snapshot(path) as snapshot:
+        last = max(snapshot.build_index().live.values())
+        missing = Revision(snapshot.revision + 1).packed
+    readers = [lambda s: list(s.iter_read([last, missing])), lambda s: list(s.iter_read([missing]))]
+    [entry] = _one_entry_by_every_reader(path, readers)
+    assert (entry.page, entry.bucket, entry.problem) == (None, "key", f"revision {snapshot.revision + 1}_0 is not in the key bucket")
 
 
 # -- the freelist check walks the one walk -----------------------------------------------------------

@@ -41,12 +41,12 @@ from analyzer.evidence.bbolt_format import (
     VERSION,
     Layout,
     Meta,
-    describe_magic,
     fnv1a64,
     leaf_elements,
 )
 from analyzer.evidence.bbolt_tree import Bucket, Leaf
 from analyzer.evidence.damage_log import Damage, DamageLog
+from analyzer.evidence.damage_words import element_past_end, not_a_leaf
 from analyzer.evidence.mapping import Mapped, map_file
 
 # Readers import these from here, where the file is opened.
@@ -176,7 +176,7 @@ class BoltDB:
         for _pgid, data, start, end, count in self.leaves_by_id([pgid], log, bucket):
             elements, broken = leaf_elements(self.layout, data, start, end, count)
             if broken is not None:
-                log.record(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", bucket)
+                log.record(pgid, element_past_end(broken, end - start), bucket)
             return elements
         return []
 
@@ -205,7 +205,7 @@ class BoltDB:
                 log.record(pgid, err.problem, bucket)
                 continue
             if flags != LEAF_PAGE:
-                log.record(pgid, f"page flags {flags:#x} do not make a leaf page", bucket)
+                log.record(pgid, not_a_leaf(flags), bucket)
                 continue
             yield pgid, self.data, start, end, count
 
@@ -340,7 +340,11 @@ def open_bolt(
                         f"both bbolt meta pages are damaged, but {hits} pages still look like bbolt pages; "
                         "run with --salvage to scan them" if hits else "both bbolt meta pages are damaged; run with --salvage to scan pages",
                     )
-                raise UnsupportedEvidence(source, describe_magic(head))
+                # Imported here: sniff holds the magic numbers, but its imports (yaml) cost some 80 ms
+                # that a file which is bbolt never needs.
+                from analyzer.evidence.sniff import describe_not_bolt
+
+                raise UnsupportedEvidence(source, describe_not_bolt(head))
         else:
             layout, page_size = found
         metas = (

@@ -2,7 +2,8 @@
 
 Layout facts are from ``shared/docs/etcd-snapshot-format.md`` section A, which cites etcd-io/bbolt
 (page.go, db.go, bucket.go). Readers of the file are in ``bbolt`` (opening, pages) and
-``bbolt_tree`` (buckets and the one tree walk). What damage looks like is ``damage_log``'s.
+``bbolt_tree`` (buckets and the one tree walk). What damage looks like is ``damage_log``'s, its
+words ``damage_words``'; what a file that is not bbolt is, ``sniff``'s.
 """
 
 from __future__ import annotations
@@ -95,24 +96,6 @@ class Meta:
     @property
     def valid(self) -> bool:
         return self.problem is None
-
-
-def describe_magic(head: bytes) -> str:
-    """A human hint for a file that is not bbolt, from its first bytes."""
-    if head.startswith(b"\x1f\x8b"):
-        return "it is gzip-compressed; decompress it first (gunzip) or pass it as node evidence"
-    if head.startswith(b"\xfd7zXZ\x00"):
-        return "it is xz-compressed; decompress it first (unxz) or pass it as node evidence"
-    if head.startswith(b"PK\x03\x04"):
-        return "it is a zip archive, not a bbolt database"
-    if head[257:262] == b"ustar":
-        return "it is a tar archive, not a bbolt database"
-    if head.startswith(b"SQLite format 3"):
-        return "it is an SQLite database, not a bbolt database"
-    sample = head[:64]
-    if sample and all(32 <= b < 127 or b in (9, 10, 13) for b in sample):
-        return "it is a text file, not a bbolt database"
-    return f"no bbolt meta page found (first bytes {head[:8].hex(' ')})"
 
 
 def leaf_elements(

@@ -9,7 +9,7 @@ check), told each page through a ``PageVisitor``. Point lookups (``get``, ``get_
 ``last_key``) descend one path and are bounded by the same depth.
 
 Readers take a ``DamageLog``: with one, damage is recorded there and read around; without one
-(None), the first damage raises ``CorruptEvidence``.
+(None), the first damage raises ``CorruptEvidence``. What they meet is worded by ``damage_words``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from analyzer.evidence.bbolt_format import (
     leaf_elements,
 )
 from analyzer.evidence.damage_log import DamageLog
+from analyzer.evidence.damage_words import came_from, element_past_end, not_a_tree_page, reached_twice, too_deep, too_deep_in_lookup
 
 # A leaf page as the walk hands it out: (page id, buffer, start, end, element count); the page id
 # is None for an inline bucket, whose buffer is its parent's value.
@@ -123,7 +124,7 @@ class Bucket:
                 for child in children:
                     if 0 <= child < len(seen):
                         if seen[child]:
-                            self._fail(log, child, f"page reached twice{_came_from(parent)}; the tree has a cycle or shared page")
+                            self._fail(log, child, reached_twice(parent))
                             continue
                         seen[child] = 1
                     yield child  # an id past the file is the reader's to report (page_bounds)
@@ -156,8 +157,7 @@ class Bucket:
             if depth > MAX_DEPTH or (0 <= pgid < len(seen) and seen[pgid]):
                 if visitor is not None:
                     (visitor.lost if depth > MAX_DEPTH else visitor.reached_again)(pgid)
-                problem = f"tree deeper than {MAX_DEPTH} levels" if depth > MAX_DEPTH else "page reached twice"
-                self._fail(log, pgid, f"{problem}{_came_from(parent)}; the tree has a cycle or shared page")
+                self._fail(log, pgid, too_deep(parent) if depth > MAX_DEPTH else reached_twice(parent))
                 continue
             try:
                 flags, count, overflow, start, end = page_bounds(pgid)
@@ -166,7 +166,7 @@ class Bucket:
                     raise
                 if visitor is not None:
                     visitor.lost(pgid)
-                log.record(pgid, err.problem + _came_from(parent), self.label)
+                log.record(pgid, err.problem + came_from(parent), self.label)
                 continue
             seen[pgid] = 1
             if visitor is not None:
@@ -187,7 +187,7 @@ class Bucket:
                 else:
                     stack.extend((child, depth + 1, pgid) for child in reversed(children))
             else:
-                self._fail(log, pgid, f"page flags {flags:#x} where a branch or leaf page was expected{_came_from(parent)}")
+                self._fail(log, pgid, not_a_tree_page(flags, parent))
 
     def _is_leaf(self, pgid: int) -> bool:
         try:
@@ -251,7 +251,7 @@ class Bucket:
     ) -> list[tuple[int, int, int, int]]:
         elements, broken = leaf_elements(self.db.layout, data, start, end, count)
         if broken is not None:
-            self._fail(log, pgid, f"element {broken} points past the end of the page ({end - start} bytes)")
+            self._fail(log, pgid, element_past_end(broken, end - start))
         return elements
 
     # -- point access --------------------------------------------------------------------------
@@ -283,7 +283,7 @@ class Bucket:
                 pgid = branch_element(data, first + (lo - 1) * ELEMENT_SIZE)[2]
                 continue
             return self._leaf_value(pgid, flags, count, start, end, key)
-        raise CorruptEvidence(db.source, f"tree deeper than {MAX_DEPTH} levels during a lookup", f"page {pgid}")
+        raise CorruptEvidence(db.source, too_deep_in_lookup(), f"page {pgid}")
 
     def get_many(self, keys: Iterable[bytes]) -> Iterator[bytes | None]:
         """The values of keys given in ascending order, one per key.
@@ -322,7 +322,7 @@ class Bucket:
                     break
                 pgid = cached[2][child - 1]
             else:
-                raise CorruptEvidence(db.source, f"tree deeper than {MAX_DEPTH} levels during a lookup", f"page {pgid}")
+                raise CorruptEvidence(db.source, too_deep_in_lookup(), f"page {pgid}")
             yield value
 
     def _leaf_value(self, pgid: int, flags: int, count: int, start: int, end: int, key: bytes) -> bytes | None:
@@ -341,7 +341,7 @@ class Bucket:
             found = data[kstart : kstart + ksize]
             if found == key:
                 if kstart + ksize + vsize > end:
-                    raise CorruptEvidence(db.source, f"element {mid} points past the end of the page", f"page {pgid}")
+                    raise CorruptEvidence(db.source, element_past_end(mid), f"page {pgid}")
                 return data[kstart + ksize : kstart + ksize + vsize]
             if found < key:
                 lo = mid + 1
@@ -365,7 +365,7 @@ class Bucket:
         path: set[int] = set()
         for _depth in range(MAX_DEPTH + 1):
             if pgid in path:
-                self._fail(log, pgid, f"page reached twice{_came_from(parent)}; the tree has a cycle or shared page")
+                self._fail(log, pgid, reached_twice(parent))
                 return None
             path.add(pgid)
             try:
@@ -373,7 +373,7 @@ class Bucket:
             except CorruptEvidence as err:
                 if log is None:
                     raise
-                log.record(pgid, err.problem + _came_from(parent), self.label)
+                log.record(pgid, err.problem + came_from(parent), self.label)
                 return None
             if count == 0:
                 return None
@@ -382,11 +382,11 @@ class Bucket:
                 pgid, parent = layout.BRANCH_ELEMENT.unpack_from(span, last)[2], pgid
                 continue
             if flags != LEAF_PAGE:
-                self._fail(log, pgid, f"page flags {flags:#x} where a branch or leaf page was expected{_came_from(parent)}")
+                self._fail(log, pgid, not_a_tree_page(flags, parent))
                 return None
             _flags, pos, ksize, _vsize = layout.LEAF_ELEMENT.unpack_from(span, last)
             return bytes(span[last + pos : last + pos + ksize])
-        self._fail(log, pgid, f"tree deeper than {MAX_DEPTH} levels{_came_from(parent)}; the tree has a cycle or shared page")
+        self._fail(log, pgid, too_deep(parent))
         return None
 
 
@@ -417,7 +417,3 @@ def walk_tree(db: Pages, root: int, log: DamageLog, visitor: PageVisitor) -> Non
                     elif child.inline is None:
                         children.append(child)
         buckets.extend(reversed(children))
-
-
-def _came_from(parent: int | None) -> str:
-    return f" (referenced from page {parent})" if parent is not None else ""

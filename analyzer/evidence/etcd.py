@@ -26,6 +26,7 @@ from pathlib import Path
 from analyzer.errors import CorruptEvidence
 from analyzer.evidence.bbolt import BoltDB, Bucket, Mapped, open_bolt
 from analyzer.evidence.damage_log import DamageLog
+from analyzer.evidence.damage_words import not_a_revision, revision_missing
 from analyzer.evidence.etcd_index import (
     DEFAULT_WORKERS,
     Run,
@@ -289,7 +290,7 @@ class Snapshot(EtcdStore):
         for pgid, raw_key, raw_value in self._iter_records():
             revision = load_revision(raw_key)
             if revision is None:
-                self._log.record(pgid, f"key {bytes(raw_key).hex()} is not a revision", KEY_BUCKET.decode())  # as the index pass words it
+                self._log.record(pgid, not_a_revision(raw_key), KEY_BUCKET.decode())
                 continue
             while pending is not None and pending.revision < revision:
                 yield pending
@@ -337,7 +338,7 @@ class Snapshot(EtcdStore):
         bucket = self._bucket(KEY_BUCKET)
         raw = bucket.get(revision.key()) if bucket is not None else None
         if raw is None:
-            raise CorruptEvidence(self.source, f"revision {revision} is not in the key bucket")
+            raise CorruptEvidence(self.source, revision_missing(revision))
         return load_key_value(revision, raw, source=self.source)
 
     def iter_read(self, packed_revisions: Iterable[int]) -> Iterator[KeyValue]:
@@ -355,7 +356,7 @@ class Snapshot(EtcdStore):
                 for revision, raw in zip(revisions, bucket.get_many(r.key() for r in revisions), strict=False):
                     done += 1
                     if raw is None:
-                        self._log.record(None, f"revision {revision} is not in the key bucket", "key")
+                        self._log.record(None, revision_missing(revision), "key")
                         continue
                     try:
                         yield load_key_value(revision, raw, source=self.source)

@@ -27,6 +27,7 @@ from analyzer.evidence.bbolt import BoltDB, Bucket, map_file, open_bolt
 from analyzer.evidence.bbolt_format import ELEMENT_SIZE, PAGE_HEADER_SIZE
 from analyzer.evidence.bbolt_tree import Leaf
 from analyzer.evidence.damage_log import DamageLog
+from analyzer.evidence.damage_words import element_past_end, not_a_revision
 from analyzer.evidence.mvcc import (
     DELETE_RECORD_HEAD,
     KEY_BUCKET,
@@ -122,7 +123,7 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
             vend = vstart + vsize
             if vend > end:
                 broken = (offset - start - PAGE_HEADER_SIZE) // ELEMENT_SIZE - 1
-                record(pgid, f"element {broken} points past the end of the page ({end - start} bytes)", _LABEL)
+                record(pgid, element_past_end(broken, end - start), _LABEL)
                 break
             if ksize == put_size and vsize >= 2:
                 main, separator, sub, tag, length = unpack_put(data, kstart)
@@ -134,7 +135,7 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
                 separator, tombstone = b"", 0
             if separator != b"_" or tombstone < 0:
                 skipped += 1
-                record(pgid, f"key {data[kstart:vstart].hex()} is not a revision", _LABEL)
+                record(pgid, not_a_revision(data[kstart:vstart]), _LABEL)
                 continue
             if tag == 0x0A and length < 0x80 and vstart + 2 + length <= vend:
                 name = data[vstart + 2 : vstart + 2 + length]

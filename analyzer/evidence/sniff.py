@@ -41,6 +41,7 @@ ZIP_LOCAL_MAGIC = b"PK\x03\x04"
 ZIP_EMPTY_MAGIC = b"PK\x05\x06"  # an empty zip is only its end-of-central-directory record
 USTAR_MAGIC = b"ustar"  # POSIX writes "ustar\x0000", GNU "ustar  \x00"; both start so
 USTAR_MAGIC_OFFSET = 257
+SQLITE_MAGIC = b"SQLite format 3"  # named only, when a file given as an etcd snapshot is not one
 SNIFF_BYTES = 512  # one tar header block holds every magic above
 
 
@@ -114,6 +115,24 @@ def is_bolt_head(head: bytes) -> bool:
         return False
     _magic, version, page_size = struct.unpack_from(layout.order_char + "III", head, META_OFFSET)
     return bool(version == VERSION and page_size >= 512 and page_size & (page_size - 1) == 0)
+
+
+def describe_not_bolt(head: bytes) -> str:
+    """A human hint for a file given as a bbolt database that is not one, from its first bytes."""
+    if head.startswith(GZIP_MAGIC):
+        return "it is gzip-compressed; decompress it first (gunzip) or pass it as node evidence"
+    if head.startswith(XZ_MAGIC):
+        return "it is xz-compressed; decompress it first (unxz) or pass it as node evidence"
+    if head.startswith(ZIP_LOCAL_MAGIC):
+        return "it is a zip archive, not a bbolt database"
+    if head[USTAR_MAGIC_OFFSET : USTAR_MAGIC_OFFSET + len(USTAR_MAGIC)] == USTAR_MAGIC:
+        return "it is a tar archive, not a bbolt database"
+    if head.startswith(SQLITE_MAGIC):
+        return "it is an SQLite database, not a bbolt database"
+    sample = head[:64]
+    if sample and all(32 <= b < 127 or b in (9, 10, 13) for b in sample):
+        return "it is a text file, not a bbolt database"
+    return f"no bbolt meta page found (first bytes {head[:8].hex(' ')})"
 
 
 def plausible_bolt_size(size: int) -> bool:
