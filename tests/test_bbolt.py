@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import io
+import lzma
+import sqlite3
 import struct
+import tarfile
+import zipfile
+from contextlib import closing
 
 import pytest
 
@@ -308,10 +315,38 @@ def test_a_meta_claiming_more_pages_than_the_file_costs_only_the_file(tmp_path, 
 # -- files that are not bbolt at all -------------------------------------------------------------
 
 
+def _archive(kind: str) -> bytes:
+    """A real container of 8 KiB of zeros, written by the standard library."""
+    payload = bytes(8192)
+    if kind == "gzip":
+        return gzip.compress(payload)
+    if kind == "xz":
+        return lzma.compress(payload)
+    if kind == "sqlite":
+        with closing(sqlite3.connect(":memory:")) as db:
+            db.execute("CREATE TABLE t (x)")
+            return db.serialize()
+    out = io.BytesIO()
+    if kind == "zip":
+        with zipfile.ZipFile(out, "w") as archive:
+            archive.writestr("db", payload)
+    else:
+        with tarfile.open(fileobj=out, mode="w") as archive:
+            info = tarfile.TarInfo("db")
+            info.size = len(payload)
+            archive.addfile(info, io.BytesIO(payload))
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
         (b"\x1f\x8b\x08\x00" + bytes(5000), "gzip-compressed"),
+        (_archive("gzip"), "gzip-compressed; decompress it first"),
+        (_archive("xz"), "xz-compressed; decompress it first"),
+        (_archive("zip"), "it is a zip archive"),
+        (_archive("tar"), "it is a tar archive"),
+        (_archive("sqlite"), "it is an SQLite database"),
         (b"apiVersion: v1\nkind: Config\n" * 200, "text file"),
         (bytes(range(256)) * 40, "no bbolt meta page found"),
         (bytes(8192), "no bbolt meta page found"),
