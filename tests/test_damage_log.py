@@ -110,7 +110,7 @@ def _damaged_key_leaf(path: Path, tmp_path: Path, damage: str) -> tuple[Path, in
     shutil.copy(path, damaged)
     with Snapshot(path) as snapshot:
         db = snapshot.db
-        leaf = next(iter(db.bucket(KEY_BUCKET).iter_leaf_ids()))
+        leaf, _parent = next(iter(db.bucket(KEY_BUCKET).iter_leaf_ids()))
         element = db.base + leaf * db.page_size + 16
         _flags, pos, _ksize, _vsize = db.layout.LEAF_ELEMENT.unpack_from(db.data, element)
         if damage == "element":
@@ -220,3 +220,21 @@ def test_damage_in_the_last_working_revision_is_in_the_scan_verdict(tmp_path, mo
     assert result.partial and next(r for r in result.inputs if r.path == snapshot_path.name).partial
     # The last working pair is gone with that value: no recover step names it.
     assert not any("kforensic recover" in step for f in result.findings for step in f.remediation)
+
+
+@pytest.mark.parametrize("which", ["first", "last"])
+def test_a_leaf_with_no_tree_flags_is_one_entry_for_the_pass_and_the_walk(mvcc_snapshot, tmp_path, which):
+    """The index pass reads leaves by id and the walk (the event stream, the last key behind
+    ``revision``) reaches them from their branch: both name the page that referenced it."""
+    path, _ledger = mvcc_snapshot
+    damaged = tmp_path / "damaged.db"
+    shutil.copy(path, damaged)
+    with Snapshot(path) as snapshot:
+        leaves = list(snapshot.db.bucket(KEY_BUCKET).iter_leaf_ids())
+        leaf, parent = leaves[0] if which == "first" else leaves[-1]
+        patch(damaged, snapshot.db.base + leaf * snapshot.db.page_size + 8, snapshot.db.layout.PAGE_HEADER.pack(0, 0x40, 0, 0)[8:10])
+    readers = [lambda s: s.build_index(), lambda s: list(s.iter_events())]
+    if which == "last":
+        readers.append(lambda s: s.revision)
+    [entry] = _one_entry_by_every_reader(damaged, readers)
+    assert (entry.page, entry.problem) == (leaf, f"page flags 0x40 where a branch or leaf page was expected (referenced from page {parent})")

@@ -264,7 +264,7 @@ def test_parallel_pass_reports_the_same_damage(mvcc_snapshot, tmp_path):
     damaged = tmp_path / "damaged.db"
     shutil.copy(path, damaged)
     with Snapshot(path) as snapshot:
-        leaves = list(snapshot.db.bucket(b"key").iter_leaf_ids())
+        leaves = [leaf for leaf, _parent in snapshot.db.bucket(b"key").iter_leaf_ids()]
     patch(damaged, leaves[len(leaves) // 2] * 4096 + 8, struct.pack("<H", 0x40))  # a leaf's flags
     with Snapshot(damaged) as serial_snapshot, Snapshot(damaged) as parallel_snapshot:
         serial = serial_snapshot.build_index(workers=1)

@@ -46,7 +46,7 @@ from analyzer.evidence.bbolt_format import (
 )
 from analyzer.evidence.bbolt_tree import Bucket, Leaf
 from analyzer.evidence.damage_log import Damage, DamageLog
-from analyzer.evidence.damage_words import element_past_end, not_a_leaf
+from analyzer.evidence.damage_words import came_from, element_past_end, not_a_leaf, not_a_tree_page
 from analyzer.evidence.mapping import Mapped, map_file
 
 # Readers import these from here, where the file is opened.
@@ -173,24 +173,27 @@ class BoltDB:
 
     def read_leaf(self, pgid: int, log: DamageLog, bucket: str) -> list[tuple[int, int, int, int]]:
         """The elements of one leaf page named by id (see ``Bucket.iter_leaf_ids``), damage recorded."""
-        for _pgid, data, start, end, count in self.leaves_by_id([pgid], log, bucket):
+        for _pgid, data, start, end, count in self.leaves_by_id([(pgid, None)], log, bucket):
             elements, broken = leaf_elements(self.layout, data, start, end, count)
             if broken is not None:
                 log.record(pgid, element_past_end(broken, end - start), bucket)
             return elements
         return []
 
-    def leaves_by_id(self, pages: Iterable[int], log: DamageLog, bucket: str) -> Iterator[Leaf]:
-        """Leaf pages named by id (``Bucket.iter_leaf_ids``), each checked here; damage recorded.
+    def leaves_by_id(self, pages: Iterable[tuple[int, int | None]], log: DamageLog, bucket: str) -> Iterator[Leaf]:
+        """Leaf pages named by id, with the page naming each (``Bucket.iter_leaf_ids``), each checked
+        here; damage recorded.
 
         This feeds the index pass, some 450,000 pages of a large snapshot: a sound leaf is checked
         inline with the same tests as ``page_bounds`` (one header read, no call, no exception
-        frame); any page that fails one goes through ``page_bounds`` for its exact problem.
+        frame); any page that fails one goes through ``page_bounds`` for its exact problem, worded
+        as the tree walk words it (``last_key`` and ``iter_items`` meet the same page), so the log
+        keeps it once.
         """
         data, base, page_size, high_water, data_end = self.data, self.base, self.page_size, self.high_water, self.data_end
         header = self.layout.PAGE_HEADER.unpack_from
         last_header = data_end - PAGE_HEADER_SIZE
-        for pgid in pages:
+        for pgid, parent in pages:
             start = base + pgid * page_size
             if 2 <= pgid < high_water and start <= last_header:
                 stored_id, flags, count, overflow = header(data, start)
@@ -202,10 +205,12 @@ class BoltDB:
             try:
                 flags, count, _overflow, start, end = self.page_bounds(pgid)
             except CorruptEvidence as err:
-                log.record(pgid, err.problem, bucket)
+                log.record(pgid, err.problem + came_from(parent), bucket)
                 continue
             if flags != LEAF_PAGE:
-                log.record(pgid, not_a_leaf(flags), bucket)
+                # A branch among leaves breaks the tree's one depth (the walk would follow it);
+                # anything else is no tree page at all, as the walk says.
+                log.record(pgid, not_a_leaf(flags) if flags == BRANCH_PAGE else not_a_tree_page(flags, parent), bucket)
                 continue
             yield pgid, self.data, start, end, count
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import mmap
 from bisect import bisect_right
+from itertools import repeat
 from collections.abc import Iterable, Iterator
 from typing import Protocol
 
@@ -97,8 +98,9 @@ class Bucket:
         for pgid, start, end, count in self._walk(log):
             yield pgid, data, start, end, count
 
-    def iter_leaf_ids(self, log: DamageLog | None = None) -> Iterator[int]:
-        """The bucket's leaf pages in key order, found by walking branch pages only, streamed.
+    def iter_leaf_ids(self, log: DamageLog | None = None) -> Iterator[tuple[int, int | None]]:
+        """(leaf, the page naming it) for the bucket's leaf pages in key order, found by walking
+        branch pages only, streamed. The parent words damage the reader finds as the walk words it.
 
         A B+tree keeps its leaves at one depth, so one child's header tells whether a branch's
         children are leaves; whoever reads those pages checks each one (``BoltDB.leaves_by_id``).
@@ -119,7 +121,7 @@ class Bucket:
                               and not any(map(seen.__getitem__, children))):
                     for child in children:
                         seen[child] = 1
-                    yield from children
+                    yield from zip(children, repeat(parent))
                     continue
                 for child in children:
                     if 0 <= child < len(seen):
@@ -127,7 +129,7 @@ class Bucket:
                             self._fail(log, child, reached_twice(parent))
                             continue
                         seen[child] = 1
-                    yield child  # an id past the file is the reader's to report (page_bounds)
+                    yield child, parent  # an id past the file is the reader's to report (page_bounds)
             batches.clear()
 
     def _walk(
