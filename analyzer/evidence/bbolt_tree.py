@@ -113,35 +113,38 @@ class Bucket:
         if self.inline is not None:
             return
         db = self.db
-        seen = bytearray(min(db.high_water, db.file_pages))
-        batches: list[tuple[int | None, list[int], bool]] = []
-        for _ in self._walk(log, seen=seen, batches=batches):
-            for parent, children, marked in batches:
-                if marked or (0 <= min(children) and max(children) < len(seen) and len(set(children)) == len(children)
-                              and not any(map(seen.__getitem__, children))):
+        # Leaves handed out, apart from the pages the walk entered: a child that is not a leaf after
+        # all (a damaged pointer naming a branch) is the reader's to report, and must not stop the
+        # walk from entering that branch where its real parent names it.
+        named = bytearray(min(db.high_water, db.file_pages))
+        batches: list[tuple[int | None, list[int]]] = []
+        for _ in self._walk(log, batches=batches):
+            for parent, children in batches:
+                if 0 <= min(children) and max(children) < len(named) and len(set(children)) == len(children) \
+                        and not any(map(named.__getitem__, children)):
                     for child in children:
-                        seen[child] = 1
+                        named[child] = 1
                     yield from zip(children, repeat(parent))
                     continue
                 for child in children:
-                    if 0 <= child < len(seen):
-                        if seen[child]:
+                    if 0 <= child < len(named):
+                        if named[child]:
                             self._fail(log, child, reached_twice(parent))
                             continue
-                        seen[child] = 1
+                        named[child] = 1
                     yield child, parent  # an id past the file is the reader's to report (page_bounds)
             batches.clear()
 
     def _walk(
         self, log: DamageLog | None, *, visitor: PageVisitor | None = None, seen: bytearray | None = None,
-        batches: list[tuple[int | None, list[int], bool]] | None = None,
+        batches: list[tuple[int | None, list[int]]] | None = None,
     ) -> Iterator[tuple[int, int, int, int]]:
         """(page id, start, end, element count) of each leaf page, left to right.
 
         With ``batches``, a branch whose first child is a leaf hands out its children unread, into
-        ``batches`` as (branch, children, False), a leaf met on the way as (parent, [leaf], True)
-        (read and marked already), and the walk yields (branch or leaf, 0, 0, 0) after each one so
-        that the caller can take them as they come. ``visitor`` is told of every page met
+        ``batches`` as (branch, children), a leaf met on the way as (parent, [leaf]), and the walk
+        yields (branch or leaf, 0, 0, 0) after each one so that the caller can take them as they
+        come. ``visitor`` is told of every page met
         (``walk_tree``); ``seen`` is a visited set shared with other walks of the same file.
         """
         db = self.db
@@ -175,7 +178,7 @@ class Bucket:
                 visitor.entered(pgid, flags, overflow)
             if flags == LEAF_PAGE:
                 if batches is not None:
-                    batches.append((parent, [pgid], True))
+                    batches.append((parent, [pgid]))
                     yield pgid, 0, 0, 0
                 else:
                     yield pgid, start, end, count
@@ -184,7 +187,7 @@ class Bucket:
                 children = branch_children(data, first, count)
                 if batches is not None and children and self._is_leaf(children[0]):
                     # Read, checked and told apart (a leaf named twice) by whoever asked for them.
-                    batches.append((pgid, children, False))
+                    batches.append((pgid, children))
                     yield pgid, 0, 0, 0
                 else:
                     stack.extend((child, depth + 1, pgid) for child in reversed(children))

@@ -8,9 +8,11 @@ covers the revision key and the first tag and length of its ``mvccpb.KeyValue`` 
 built per page. Bounds and damage checks stay: an element that points past its page ends the
 page, a record that is not a revision is counted and recorded (bench/README.md has the numbers).
 
-A caller may ask for worker processes over consecutive runs of leaf pages, merged in revision
-order; keeping each key's last event per run, deletes included, makes the merge exact. They are
-not the default: on two cores they measured no faster, for several times the memory.
+A caller may ask for processes over consecutive spans of leaf pages, merged in revision order;
+keeping each key's last event per span, deletes included, makes the merge exact. One process is
+the default: ``scan`` and ``info`` hash the file on the second core beside the pass. Only where
+no hash runs (``info --skip-hash-check``, a file without a SHA-256 trailer) does ``info`` split the
+pass in two (``spare_workers``): faster, for about 30 MiB more (bench/README.md).
 """
 
 from __future__ import annotations
@@ -39,17 +41,15 @@ from analyzer.evidence.mvcc import (
 )
 from analyzer.evidence.store import HISTORY, LIVE, SCREEN, IndexQuery
 
-# Processes for a full pass when the caller does not say. One: measured on the 1,000,000-revision
-# bench snapshot on two shared cores, two workers took as long as one process (the fused loop
-# left little to split, and the merge is serial) for about three times the memory, since each
-# worker holds a dict of nearly every live key (bench/README.md). ``workers=N`` still splits.
+# Processes for a full pass when the caller does not say: one, since each process holds a dict of
+# nearly every live key and the hash of ``scan`` and ``info`` takes the second core (see above).
 DEFAULT_WORKERS = 1
 # A file from which a second process pays for itself (a fork, a second mapping, the merge).
 _WORTH_SPLITTING = 256 << 20
 _LABEL = "key"
 # Progress is told every 1,024 leaf pages (and at the end), not every page: a terminal's progress
 # bar costs microseconds per update, and a large snapshot has some 450,000 pages.
-_PROGRESS_EVERY = 1023
+_PROGRESS_MASK = 1024 - 1
 # Directories whose kind the pass remembers: a Kubernetes keyspace has one per resource and
 # namespace (a few thousand); past this many, keys are tested one by one.
 _DIRECTORIES_REMEMBERED = 1 << 16
@@ -79,7 +79,9 @@ def spare_workers(file_size: int, *, hashing: bool) -> int:
     """Index processes for a caller that has nothing else for the other cores to do: two on a large
     file when no SHA-256 runs beside the pass (it takes the second core), else one. Measured on the
     1,000,000-revision bench snapshot on two cores (bench/README.md)."""
-    if hashing or file_size < _WORTH_SPLITTING:
+    # Off Linux a worker is spawned, not forked, and cannot open a decompressed snapshot that this
+    # process holds as an unlinked file (evidence/spill.py reads it through /dev/fd/N).
+    if hashing or file_size < _WORTH_SPLITTING or sys.platform != "linux":
         return 1
     try:
         cores = len(os.sched_getaffinity(0))
@@ -108,12 +110,16 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
     # shares (the mapped file; an inline bucket is one leaf of its own bytes).
     where: dict[bytes, int] = {}
     data: mmap.mmap | bytes = b""
+    first_buffer: mmap.mmap | bytes | None = None
     record = run.damage.record
     events, skipped, tombstones, out_of_order = run.events, run.skipped, run.tombstones, run.out_of_order
     first_main, last_main = run.first_main, run.last_main
     put_size, delete_size, mark = REVISION_KEY_SIZE, REVISION_KEY_SIZE + 1, TOMBSTONE_MARK
     pages = 0
     for pgid, data, start, end, count in leaves:
+        if data is not first_buffer:  # the screen's spans are offsets into one buffer
+            assert first_buffer is None, "index_leaves reads the leaves of one buffer"
+            first_buffer = data
         offset = start + PAGE_HEADER_SIZE
         for _flags, pos, ksize, vsize in unpack_elements(data[offset : offset + count * ELEMENT_SIZE]):
             # pos is relative to the element itself, not to the page (bbolt page.go Key/Value).
@@ -168,7 +174,7 @@ def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[by
                 if kind & SCREEN:
                     where[name] = (vstart << 32) | vsize
         pages += 1
-        if progress is not None and not pages & _PROGRESS_EVERY:
+        if progress is not None and not pages & _PROGRESS_MASK:
             progress(events)
     if progress is not None:
         progress(events)

@@ -25,7 +25,6 @@ Progress = Callable[[int], None]
 # What an index pass keeps of a key (``IndexQuery.kind_of``): bit 0 its last event, bit 1 its
 # history, bit 2 whether its last record may hold the query's needle (``IndexQuery.screen``).
 SKIP, LIVE, HISTORY, SCREEN = 0, 1, 2, 4
-LIVE_AND_HISTORY = LIVE | HISTORY
 
 
 @dataclass(frozen=True)
@@ -49,7 +48,8 @@ class IndexQuery:
         return self.history or name in self.keys or bool(self.history_prefixes and name.startswith(self.history_prefixes))
 
     def kind_of(self, name: bytes) -> int:
-        """What a pass keeps of ``name``: SKIP, LIVE, or LIVE_AND_HISTORY (history only of kept keys)."""
+        """What a pass keeps of ``name``: SKIP, or LIVE with the HISTORY and SCREEN bits it asks for
+        (history and screening only of kept keys)."""
         if self.prefixes is not None and not name.startswith(self.prefixes):
             return SKIP
         return LIVE | (HISTORY if self.keeps_history(name) else 0) | (SCREEN if self.screen and name.startswith(self.screen) else 0)

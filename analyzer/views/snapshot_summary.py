@@ -48,7 +48,7 @@ def count_resources(keys: Iterable[bytes]) -> Counter[str]:
     directories: Counter[bytes] = Counter()
     resources: Counter[str] = Counter()
     for key in keys:
-        if key.count(b"/") >= 3:
+        if key.startswith(b"/") and key.count(b"/") >= 3:
             directories[key[: key.rfind(b"/")]] += 1
         else:
             resources[resource_prefix(key)] += 1

@@ -66,8 +66,9 @@ def _token_secrets(objects: EtcdObjects) -> Iterator[tuple[str, str]]:
                 yield collected.namespace or "", collected.name
         return
     prefix = f"{objects.root}/secrets/"
-    # A snapshot's index pass screened every Secret already (EtcdObjects); a running etcd's values
-    # are screened here, by the same rule.
+    # A snapshot's index pass screened every Secret already (EtcdObjects), so only possible tokens
+    # come back; a running etcd sends every Secret. Either way each value is screened here by the
+    # same rule (cheap, and the only screen a running etcd's values get).
     for record in objects.snapshot.iter_may_hold(objects.index, prefix.encode()):
         value = record.value
         if not may_hold(value, 0, len(value), _TOKEN_TYPE_BYTES):
