@@ -86,8 +86,9 @@ def test_a_later_dropin_and_etcd_environment_win(real_etcd, tmp_path):
 
 def test_every_etcd_member_is_asked_not_only_the_first(real_etcd, tmp_path):
     """Two etcd nodes, and only the second one's ca.crt lost the old CA: kube-apiserver's etcd client
-    balances over every member (wiring/etcd_members.py), so the second one refusing the pair is a
-    failure even though the first accepts it."""
+    dials every member (wiring/etcd_members.py), so the second one refusing the pair is found even
+    though the first accepts it. It is an error, not critical: the client sends requests only over
+    connections whose handshake succeeded, so kube-apiserver keeps its storage through the first."""
     old = make_ca("etcd-ca", not_before=REFERENCE_UTC - 3 * YEAR, lifetime=10 * YEAR)
     new = make_ca("etcd-ca", not_before=REFERENCE_UTC - 3 * DAY, lifetime=10 * YEAR)
     objects, files = tectonic_case(old)
@@ -100,8 +101,28 @@ def test_every_etcd_member_is_asked_not_only_the_first(real_etcd, tmp_path):
     assert f"({ETCD_SSL}/ca.crt on {second}) no longer holds it" in dropped["detail"]
     (trust,) = [f for f in report["findings"] if f["id"] == "trust.unknown-authority" and f["role"] == "etcd-client"]
     assert f"it verifies clients with etcd on {second} --trusted-ca-file={ETCD_SSL}/ca.crt" in trust["detail"]
-    assert ETCD_NODE not in trust["detail"] and trust["severity"] == "critical"
+    assert trust["severity"] == dropped["severity"] == "error"
+    assert f"etcd on {ETCD_NODE} --trusted-ca-file={ETCD_SSL}/ca.crt accepts it" in trust["detail"]
+    assert f"kube-apiserver keeps its storage through etcd on {ETCD_NODE}" in dropped["detail"]
+    # Whom it "cannot talk to" (the verdict's words) is the refusing part, not etcd as a whole.
+    assert trust["title"].endswith("not trusted by some etcd members") and dropped["peer"] == f"etcd on {second}"
     (apiserver,) = [c for c in report["components"] if c["component"] == "kube-apiserver"]
     (client,) = [load for load in apiserver["loads"] if load["role"] == "etcd-client"]
     assert client["peer"] == {"name": "etcd", "trusts_with": f"etcd on {ETCD_NODE} --trusted-ca-file={ETCD_SSL}/ca.crt"}
     assert code == 1
+
+
+def test_every_member_refusing_is_the_control_plane_down(real_etcd, tmp_path):
+    """Both etcd nodes lost the old CA: no member accepts the pair, kube-apiserver cannot reach its storage."""
+    old = make_ca("etcd-ca", not_before=REFERENCE_UTC - 3 * YEAR, lifetime=10 * YEAR)
+    new = make_ca("etcd-ca", not_before=REFERENCE_UTC - 3 * DAY, lifetime=10 * YEAR)
+    objects, files = tectonic_case(old)
+    second = "tectonic-etcd-1"
+    paths = _case(tmp_path, objects, files, tectonic_etcd_node(old, new.cert_pem))
+    paths.append(scenarios._tree(tmp_path, second, tectonic_etcd_node(old, new.cert_pem, name=second, ip="10.0.0.6")))
+    _code, report = _scan(paths, tmp_path / "r.json")
+    (dropped,) = [f for f in report["findings"] if f["id"] == "etcd.ca-no-longer-trusted"]
+    assert dropped["severity"] == "critical" and f"etcd on {ETCD_NODE}, etcd on {second} no longer trust" in dropped["title"]
+    assert "kube-apiserver cannot reach its storage" in dropped["detail"]
+    (trust,) = [f for f in report["findings"] if f["id"] == "trust.unknown-authority" and f["role"] == "etcd-client"]
+    assert trust["severity"] == "critical" and "never becomes ready" in trust["detail"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from analyzer.model.findings import Severity
 from analyzer.checks.etcd_trust import check_etcd_dropped_ca
 from analyzer.checks.trust import check_trust
 from analyzer.decode.flags import parse_flags
@@ -176,11 +177,13 @@ def test_every_refusing_member_is_named_in_one_finding():
         apiserver("master-0"),
         member("etcd-0"), member("etcd-1", trusted=NEW_ETCD_CA.cert_pem), member("etcd-2", trusted=NEW_ETCD_CA.cert_pem),
     ])
-    (trust,), dropped = _etcd_client_findings(wiring)
+    (trust,), (dropped,) = _etcd_client_findings(wiring)
     assert f"with etcd on etcd-1 --trusted-ca-file={PKI}/etcd/ca.crt" in trust.detail
     assert f"It is refused by etcd on etcd-2 --trusted-ca-file={PKI}/etcd/ca.crt too." in trust.detail
-    assert "etcd-0" not in trust.detail and len(trust.evidence) == 2
-    assert [f.title.split(": ")[1] for f in dropped] == [f"etcd on etcd-{i} no longer trusts the CA that issued it" for i in (1, 2)]
+    assert f"etcd on etcd-0 --trusted-ca-file={PKI}/etcd/ca.crt accepts it" in trust.detail and len(trust.evidence) == 2
+    # One cause, one finding; an error, since etcd-0 still serves kube-apiserver's storage.
+    assert dropped.title.split(": ")[1] == "etcd on etcd-1, etcd on etcd-2 no longer trust the CA that issued it"
+    assert trust.severity == dropped.severity == Severity.ERROR
 
 
 # -- end to end: three kubeadm masters --------------------------------------------------------------

@@ -52,28 +52,50 @@ def check_etcd_dropped_ca(wiring: Wiring, ctx: CheckContext) -> list[Finding]:
         if issuer is None:
             continue
         # The etcd members it talks to, the same as its peers are linked with (wiring/etcd_members.py):
-        # each one that dropped the CA refuses the pair.
+        # each one that dropped the CA refuses the pair; one finding names them all (one cause).
+        dropped, accepting = [], []
         for etcd in etcd_members_for(wiring, apiserver):
             trusted_bundle = etcd.find_bundle(Role.ETCD_TRUSTED_CA)
             trusted = _ca(trusted_bundle)
-            if not trusted or trusted_bundle is None or any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:
+            if not trusted or trusted_bundle is None:
+                continue  # nothing readable to judge by: the trust check and the presence checks say so
+            if any(ca == issuer for ca in trusted) or verifies(chain, trusted)[0]:
+                accepting.append(etcd)
                 continue
-            own = [what for what, role in (("serving", Role.ETCD_SERVER), ("peer", Role.ETCD_PEER))
-                   if (load := etcd.find_load(role)) is not None and (own_chain := presented_chain(load)) and verifies(own_chain, (issuer,))[0]]
-            also = (f" etcd's own {' and '.join(own)} pair{'s were' if len(own) > 1 else ' was'} issued by that CA too: the bundle was "
-                    "replaced before the pairs were rotated." if own else "")
-            where = f"{trusted_bundle.path} on {etcd.node}" if etcd.node else trusted_bundle.path
-            found.append(finding(
-                client, "etcd.ca-no-longer-trusted", severity.failure(client),
-                f"{client.label}: etcd on {etcd.node or 'its node'} no longer trusts the CA that issued it",
-                f"kube-apiserver's --etcd-cafile ({believed_bundle.path}) holds {_describe(issuer)}, "
-                f"the CA that issued its etcd client pair ({client_path}); etcd's --trusted-ca-file ({where}) no longer holds it, "
-                f"only {', '.join(_describe(ca) for ca in trusted)}. etcd refuses the pair (TLS alert \"bad certificate\") "
-                f"and kube-apiserver cannot reach its storage.{also}",
-                material=trusted_bundle.ca, peer="etcd",
-                go_error="x509: certificate signed by unknown authority",
-                remediation=(f"Put {common_name(issuer)} (the CA kube-apiserver's --etcd-cafile holds) back into {where} beside the new "
-                             "CA, on every etcd member, and restart etcd; then re-issue kube-apiserver's etcd client pair (and etcd's "
-                             "serving and peer pairs) from the new CA, and drop the old CA last",),
-            ))
+            dropped.append((etcd, trusted_bundle, trusted))
+        if not dropped:
+            continue
+        own = [what for what, role in (("serving", Role.ETCD_SERVER), ("peer", Role.ETCD_PEER))
+               if any((load := etcd.find_load(role)) is not None and (own_chain := presented_chain(load)) and verifies(own_chain, (issuer,))[0]
+                      for etcd, _, _ in dropped)]
+        also = (f" etcd's own {' and '.join(own)} pair{'s were' if len(own) > 1 else ' was'} issued by that CA too: the bundle was "
+                "replaced before the pairs were rotated." if own else "")
+        wheres = [f"{bundle_.path} on {etcd.node}" if etcd.node else bundle_.path for etcd, bundle_, _ in dropped]
+        instead = [", ".join(_describe(ca) for ca in trusted) for _, _, trusted in dropped]
+        if len(dropped) == 1:
+            holds = f"etcd's --trusted-ca-file ({wheres[0]}) no longer holds it, only {instead[0]}"
+        else:
+            holds = "etcd's --trusted-ca-file no longer holds it: " + "; ".join(
+                f"{where} holds only {cas}" for where, cas in zip(wheres, instead, strict=True))
+        members = ", ".join(f"etcd on {etcd.node or 'its node'}" for etcd, _, _ in dropped)
+        if accepting:
+            # etcd's client uses only the members whose handshake succeeds (see checks/trust.py): rule 2, not rule 1.
+            through = ", ".join(f"etcd on {etcd.node or 'its node'}" for etcd in accepting)
+            consequence = f"Every connection to {members} fails; kube-apiserver keeps its storage through {through} while up."
+            level = severity.connection_fails()
+        else:
+            consequence = "kube-apiserver cannot reach its storage."
+            level = severity.failure(client)
+        found.append(finding(
+            client, "etcd.ca-no-longer-trusted", level,
+            f"{client.label}: {members} no longer trust{'s' if len(dropped) == 1 else ''} the CA that issued it",
+            f"kube-apiserver's --etcd-cafile ({believed_bundle.path}) holds {_describe(issuer)}, "
+            f"the CA that issued its etcd client pair ({client_path}); {holds}. "
+            f"etcd refuses the pair (TLS alert \"bad certificate\"). {consequence}{also}",
+            material=dropped[0][1].ca, peer=members if accepting else "etcd",
+            go_error="x509: certificate signed by unknown authority",
+            remediation=(f"Put {common_name(issuer)} (the CA kube-apiserver's --etcd-cafile holds) back into {' and '.join(wheres)} beside "
+                         "the new CA, on every etcd member, and restart etcd; then re-issue kube-apiserver's etcd client pair (and etcd's "
+                         "serving and peer pairs) from the new CA, and drop the old CA last",),
+        ))
     return found

@@ -4,7 +4,8 @@ A severity says what will happen, not who is affected:
 
 1. **critical**: a component cannot start (the load stops it), or kube-apiserver cannot reach its
    storage (a failing etcd client pair, etcd's own serving pair, the CAs either side verifies with):
-   the control plane is down.
+   the control plane is down. Refused by some etcd members while another accepts, the pair is rule
+   2: etcd's client sends requests only over connections whose handshake succeeded.
 2. **error**: a connection will certainly fail. Whoever makes it: a component's kubeconfig, the
    kubelet's, or a person's ``admin.conf`` — an administrator's kubectl failing with ``x509:
    certificate signed by unknown authority`` is the very symptom of a regenerated CA, not a detail.

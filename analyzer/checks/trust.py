@@ -35,9 +35,16 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
         return []
     # Every bundle the other side verifies with (etcd: each member kube-apiserver may dial); the first
     # that refuses is told, the others that refuse are named with it.
-    refused = [(ref, material, found) for material, ref in peer.bundles() if (found := _refusal(chain, material)) is not None]
+    judged = [(ref, material, _refusal(chain, material)) for material, ref in peer.bundles()]
+    refused = [(ref, material, found) for ref, material, found in judged if found is not None]
     if not refused:
         return []
+    # Bundles that verify the chain: members that accept the pair. etcd's client sends requests
+    # over gRPC's round_robin balancer to its ready connections only (etcd client/v3 client.go
+    # dials every endpoint with the round_robin policy; grpc-go balancer/roundrobin picks READY
+    # sub-connections), so while one member accepts, kube-apiserver keeps its storage.
+    accepted = [ref or "?" for ref, material, found in judged
+                if found is None and material is not None and material.state is State.PRESENT and not unreadable_certificate(material.data)]
     (ca_ref, ca, (roots, go_error)), *others = refused
     assert ca is not None
     leaf = chain[0]
@@ -60,14 +67,22 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     else:
         explanation = ""
     also = f"It is refused by {', '.join(ref or '?' for ref, _, _ in others)} too. " if others else ""
-    detail = (
-        f"{what}. The certificate (CN={common_name(leaf)}) was issued by {issuer}; the bundle holds {in_bundle}. "
-        + explanation + also
-        + ("Without its etcd connection kube-apiserver never becomes ready." if storage else "")
-    )
+    if storage and accepted:
+        consequence = (f"{', '.join(accepted)} accept{'s' if len(accepted) == 1 else ''} it: etcd's client sends requests only over "
+                       "connections whose handshake succeeded, so kube-apiserver keeps its storage through "
+                       f"{'that member' if len(accepted) == 1 else 'those members'} while up, and every connection to a refusing member fails.")
+    elif storage:
+        consequence = "Without its etcd connection kube-apiserver never becomes ready."
+    else:
+        consequence = ""
+    detail = f"{what}. The certificate (CN={common_name(leaf)}) was issued by {issuer}; the bundle holds {in_bundle}. " + explanation + also + consequence
+    # Rule 1 only when no member it dials accepts the pair; a connection that certainly fails is rule 2.
+    level = severity.connection_fails() if accepted else severity.failure(load, stops_component=False)
+    # The verdict says whom the component "cannot talk to": not the whole peer while part of it accepts.
+    who = f"some {peer.name} members" if storage and accepted else peer.name
     return [finding(
-        load, "trust.unknown-authority", severity.failure(load, stops_component=False),
-        f"{load.label}: not trusted by {peer.name}", detail.strip(), material=load.certificate, go_error=go_error,
-        peer=peer.name, remediation=remedies(load, "trust.unknown-authority", ctx), fingerprint=sha256_fingerprint(leaf),
+        load, "trust.unknown-authority", level,
+        f"{load.label}: not trusted by {who}", detail.strip(), material=load.certificate, go_error=go_error,
+        peer=who, remediation=remedies(load, "trust.unknown-authority", ctx), fingerprint=sha256_fingerprint(leaf),
         evidence=tuple(f"trust bundle: {material.location.describe()}" for _, material, _ in refused if material is not None),
     )]
