@@ -108,7 +108,8 @@ def test_every_etcd_member_is_asked_not_only_the_first(real_etcd, tmp_path):
     assert trust["title"].endswith("not trusted by some etcd members") and dropped["peer"] == f"etcd on {second}"
     (apiserver,) = [c for c in report["components"] if c["component"] == "kube-apiserver"]
     (client,) = [load for load in apiserver["loads"] if load["role"] == "etcd-client"]
-    assert client["peer"] == {"name": "etcd", "trusts_with": f"etcd on {ETCD_NODE} --trusted-ca-file={ETCD_SSL}/ca.crt"}
+    assert client["peer"] == {"name": "etcd", "trusts_with": f"etcd on {ETCD_NODE} --trusted-ca-file={ETCD_SSL}/ca.crt",
+                              "also_trusts_with": [f"etcd on {second} --trusted-ca-file={ETCD_SSL}/ca.crt"]}
     assert code == 1
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from analyzer.model.findings import Finding, Severity, component_rank
 from analyzer.analysis.result import ScanResult
-from analyzer.wiring.model import KubeconfigPayload, Load, Material, PairPayload, Wiring, load_files
+from analyzer.wiring.model import KubeconfigPayload, Load, Material, PairPayload, Peer, Wiring, load_files
 from analyzer.reftime import format_utc
 
 SCHEMA = "kforensic-report/1"
@@ -56,6 +56,15 @@ def _configured(load: Load) -> dict[str, Any]:
 _PART = {"CA bundle": "ca"}  # the contract's word for it
 
 
+def _peer(peer: Peer) -> dict[str, Any]:
+    """Who verifies the load and with what; every further verifier of the same connection (each etcd
+    member kube-apiserver dials) is listed too, only when there is one, so a single peer reads as before."""
+    shown: dict[str, Any] = {"name": peer.name, "trusts_with": peer.ca_ref}
+    if peer.also:
+        shown["also_trusts_with"] = [ref for _material, ref in peer.also]
+    return shown
+
+
 def _load(load: Load, findings: list[Finding]) -> dict[str, Any]:
     parts = [_material(_PART.get(what, what), material) for what, material in load.materials()]
     return {
@@ -68,7 +77,7 @@ def _load(load: Load, findings: list[Finding]) -> dict[str, Any]:
         **_configured(load),
         "object": load.object,
         "source_object": load.source_object,
-        "peer": {"name": load.peer.name, "trusts_with": load.peer.ca_ref} if load.peer else None,
+        "peer": _peer(load.peer) if load.peer else None,
         "status": load_status(load, findings),
         "materials": [p for p in parts if p is not None],
     }
