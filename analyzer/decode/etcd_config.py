@@ -1,8 +1,9 @@
 """etcd configured without a command line: an environment file (Kubespray) or a YAML config file (RKE2).
 
 etcd reads every flag from the environment as ``ETCD_`` + the flag name upper-cased with dashes as
-underscores, unless the flag is also given on the command line (etcd server/embed and
-pkg/flags.SetPflagsFromEnv). Kubespray runs etcd as a systemd service whose only configuration is
+underscores, unless the flag is also given on the command line (etcd server/etcdmain/config.go
+calls pkg/flags.SetFlagsFromEnv; SetPflagsFromEnv is etcdctl's). Not modelled: ``ETCD_CONFIG_FILE``
+or ``--config-file`` given beside other settings, where etcd reads the file and ignores the rest. Kubespray runs etcd as a systemd service whose only configuration is
 ``EnvironmentFile=/etc/etcd.env`` (kubespray roles/etcd/templates/etcd-host.service.j2, etcd.env.j2).
 
 ``--config-file`` takes a YAML file whose keys are the flag names, except that TLS settings sit in
