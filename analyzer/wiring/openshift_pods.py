@@ -55,7 +55,8 @@ def mirror_pod(objects: EtcdObjects, node: str | None, component: str = "kube-ap
                container: str | None = None) -> StaticPod | None:
     """The kubelet's mirror of the static pod (``<component>-<node>``): the node's manifest as the kubelet
     saw it, every container included (kubernetes pkg/kubelet/pod/mirror_client.go CreateMirrorPod copies
-    the static pod and only adds the config.mirror annotation), loaded for ``container`` (default: the component's)."""
+    the static pod, adding the config.mirror annotation and, in newer kubelets, an owner reference
+    to the Node; the containers are the static pod's), loaded for ``container`` (default: the component's)."""
     if not node:
         return None
     stored = objects.find("pods", namespace, f"{component}-{node}")
