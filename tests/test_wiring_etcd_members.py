@@ -8,11 +8,12 @@ import pytest
 from analyzer.model.findings import Severity
 from analyzer.checks.etcd_trust import check_etcd_dropped_ca
 from analyzer.checks.trust import check_trust
+from analyzer.checks.unseen_peers import check_unseen_peers
 from analyzer.decode.flags import parse_flags
 from analyzer.model.vocabulary import Role
 from analyzer.wiring.components import etcd, kube_apiserver
 from analyzer.wiring.etcd_members import etcd_members_for
-from analyzer.wiring.model import Component, Material, Wiring
+from analyzer.wiring.model import Component, Load, Material, Wiring
 from analyzer.wiring.peers import link_peers
 from analyzer.wiring.resolve import Resolved
 from tests.fixtures import scenarios
@@ -94,52 +95,92 @@ def test_endpoints_that_cannot_be_tied_are_left_out_and_the_others_count():
     assert nodes(etcd_members_for(wiring, wiring.components[0])) == ["master-0", "master-1"]
 
 
-@pytest.mark.parametrize(("servers", "expected"), [
-    ((), ["master-0"]),  # no --etcd-servers in the evidence
-    (("https://192.0.2.1:2379",), ["master-0"]),  # an address nothing in the evidence is known by
-])
-def test_without_a_tie_the_local_member(servers, expected):
-    wiring = Wiring("kubeadm", [member("etcd-0"), apiserver("master-0", *servers), member("master-0")])
-    assert nodes(etcd_members_for(wiring, wiring.components[1])) == expected
+def test_without_the_flag_the_local_member():
+    wiring = Wiring("kubeadm", [member("etcd-0"), apiserver("master-0"), member("master-0")])
+    assert nodes(etcd_members_for(wiring, wiring.components[1])) == ["master-0"]
 
 
-def test_without_a_tie_or_a_local_member_the_etcd_nodes_then_every_member():
-    apart = Wiring("self-hosted", [apiserver("master-0", "https://10.0.0.5:2379"), apiserver("master-1"), member("master-1"),
-                                   member("etcd-0"), member("etcd-1")])
+def test_without_the_flag_or_a_local_member_the_etcd_nodes_then_every_member():
+    apart = Wiring("self-hosted", [apiserver("master-0"), apiserver("master-1"), member("master-1"), member("etcd-0"), member("etcd-1")])
     assert nodes(etcd_members_for(apart, apart.components[0])) == ["etcd-0", "etcd-1"]
     stacked = Wiring("kubeadm", [apiserver("master-0"), apiserver("master-1"), member("master-1"), apiserver("master-2"), member("master-2")])
     assert nodes(etcd_members_for(stacked, stacked.components[0])) == ["master-1", "master-2"]
+    link_peers(stacked)
+    assert [load.unseen_peers for load in stacked.iter_loads() if load.role == Role.ETCD_CLIENT] == [(), (), ()]
 
 
-def test_only_loopback_and_no_local_member_is_no_member_and_a_note():
+# A member at 10.0.0.9 beside each loopback spelling: main tied only that one (the spelling read as no
+# host, or as a remote one), so the local member must be tied by the spelling itself.
+AT_9 = "https://10.0.0.9:2379"
+
+
+@pytest.mark.parametrize(("servers", "members", "expected"), [
+    (("https://m1.example.com:2379",), ("m1", "m2"), ["m1"]),  # node identity keeps the short name
+    (("https://M1.Example.COM.:2379",), ("M1", "m2"), ["M1"]),  # DNS names are case-insensitive
+    (("https://m1.example.com:2379",), ("m1", "m1.other.example"), []),  # two nodes share the label: no guess
+    (("https://[fd00::2]:2379",), ("m1=https://[fd00:0:0::2]:2379", "m2"), ["m1"]),  # one address, two spellings
+    (("https://[::ffff:10.0.0.1]:2379",), ("m1=https://10.0.0.1:2379", "m2"), ["m1"]),  # IPv4-mapped
+    (("https://[::ffff:127.0.0.1]:2379", AT_9), ("master-0", f"m2={AT_9}"), ["master-0", "m2"]),  # a mapped loopback
+    (("127.0.0.1:2379", AT_9), ("master-0", f"m2={AT_9}"), ["master-0", "m2"]),  # no scheme: etcd's client takes host:port
+    (("m1:2379",), ("m1", "m2"), ["m1"]),
+])
+def test_hosts_are_compared_as_addresses_and_names(servers, members, expected):
+    built = [member(node, *([url] if url else [])) for node, _, url in (spec.partition("=") for spec in members)]
+    wiring = Wiring("self-hosted", [apiserver("master-0", *servers), *built])
+    assert nodes(etcd_members_for(wiring, wiring.components[0])) == expected
+
+
+def _unseen_finding(wiring: Wiring) -> tuple[Load, list]:
+    link_peers(wiring)
+    (client,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_CLIENT]
+    return client, check_unseen_peers(client, CTX)
+
+
+def test_only_loopback_and_no_local_member_is_no_member_and_cannot_tell():
     """kubeadm's stacked etcd: the member it dials is its own node's; another master's would be a guess."""
     stacked = Wiring("kubeadm", [apiserver("master-0", "https://127.0.0.1:2379", "https://[::1]:2379"),
                                  member("master-1", trusted=NEW_ETCD_CA.cert_pem), member("etcd-0")])
     assert etcd_members_for(stacked, stacked.components[0]) == []
     assert _etcd_client_findings(stacked) == ([], [])  # master-1's member would have refused it
-    expected = ("etcd on master-0 is not in the evidence; kube-apiserver dials it at 127.0.0.1:2379, [::1]:2379 (--etcd-servers): "
-                "whether it accepts kube-apiserver's etcd client pair, this evidence cannot tell")
-    assert stacked.notes == [expected] and stacked.components[0].notes[-1] == expected
-    link_peers(stacked)  # linked again (a second input for the same master): said once
-    assert stacked.notes == [expected]
+    client, (told,) = _unseen_finding(stacked)
+    assert client.unseen_peers == ("127.0.0.1:2379 (the member on master-0)", "[::1]:2379 (the member on master-0)")
+    assert (told.id, told.severity, told.load) == ("trust.peer-not-in-evidence", Severity.WARNING, client.ref)
+    assert told.detail == ("kube-apiserver dials etcd at 127.0.0.1:2379 (the member on master-0), [::1]:2379 (the member on master-0) "
+                           "(--etcd-servers), and no etcd in the evidence is known to serve there: whether they accept its etcd "
+                           "client pair, this evidence cannot tell")
+    assert stacked.notes == [] and not [n for n in stacked.components[0].notes if "etcd" in n]  # said once, by the finding
 
 
-@pytest.mark.parametrize("servers", [(), ("https://10.0.0.5:2379",), ("https://127.0.0.1:2379", "https://10.0.0.5:2379")])
-def test_without_loopback_only_there_is_no_such_note(servers):
-    """The flag not in the evidence, or a list that is not only loopback, keeps the fallbacks, unsaid."""
-    wiring = Wiring("kubeadm", [apiserver("master-0", *servers), apiserver("master-1"), member("master-1")])
-    assert nodes(etcd_members_for(wiring, wiring.components[0])) == ["master-1"]
-    link_peers(wiring)
-    assert wiring.notes == []
+@pytest.mark.parametrize(("servers", "local", "unseen"), [
+    # an address nothing in the evidence is known by, beside its own node's member (main asked that one)
+    (("https://192.0.2.1:2379",), True, ("192.0.2.1:2379",)),
+    # its own node's member and a name not in the evidence (main asked the etcd-only node's member)
+    (("https://127.0.0.1:2379", "https://etcd-9.example:2379"), False, ("127.0.0.1:2379 (the member on master-0)", "etcd-9.example:2379")),
+])
+def test_a_known_flag_that_ties_to_nothing_is_no_member_and_cannot_tell(servers, local, unseen):
+    """The flag names where kube-apiserver dials: no other member stands in for the ones it dials."""
+    refusing = [member("master-0", trusted=NEW_ETCD_CA.cert_pem)] if local else []
+    wiring = Wiring("kubeadm", [apiserver("master-0", *servers), *refusing, member("etcd-0", trusted=NEW_ETCD_CA.cert_pem)])
+    assert etcd_members_for(wiring, wiring.components[0]) == []
+    assert _etcd_client_findings(wiring) == ([], [])  # either member would have refused it
+    client, (told,) = _unseen_finding(wiring)
+    assert client.unseen_peers == unseen and told.severity is Severity.WARNING and told.load == client.ref
+
+
+def test_a_tied_member_leaves_nothing_unseen():
+    """OpenShift: masters not in the evidence are left out, the others still judge it; nothing is said."""
+    wiring = Wiring("openshift", [apiserver("master-0", "https://10.0.0.10:2379", "https://10.0.0.11:2379"),
+                                  member("master-0", "https://10.0.0.10:2379")])
+    client, told = _unseen_finding(wiring)
+    assert client.peer is not None and client.unseen_peers == () and told == []
 
 
 def test_no_etcd_in_the_evidence_links_nothing():
     wiring = Wiring("kubeadm", [apiserver("master-0", "https://127.0.0.1:2379")])
     assert etcd_members_for(wiring, wiring.components[0]) == []
-    link_peers(wiring)
-    (client,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_CLIENT]
+    client, told = _unseen_finding(wiring)
     assert client.peer is None and check_trust(client, CTX) == []
-    assert [note.endswith("cannot tell") and note.startswith("etcd on master-0 is not in the evidence") for note in wiring.notes] == [True]
+    assert [f.id for f in told] == ["trust.peer-not-in-evidence"] and wiring.notes == []
 
 
 # -- the peers and both checks read it --------------------------------------------------------------
@@ -205,7 +246,7 @@ def test_three_kubeadm_masters_are_each_tied_to_their_own_member(tmp_path):
 def test_a_kubeadm_master_without_its_etcd_is_not_checked_against_another_masters(tmp_path):
     """master-0's etcd manifest is not in the evidence; master-1's etcd trusts only master-1's etcd CA (each
     master has its own PKI here). kube-apiserver on master-0 dials 127.0.0.1:2379, never master-1's
-    member: no refusal by it, and the missing member is said instead."""
+    member: no refusal by it, and a warning that it cannot be told instead."""
     first = {path: data for path, data in KubeadmCluster(node="master-0").files().items() if path != "/etc/kubernetes/manifests/etcd.yaml"}
     trees = [build_node_tree(tmp_path / "m0", first, "host-root", "tar.gz", name="master-0"),
              build_node_tree(tmp_path / "m1", KubeadmCluster(node="master-1").files(), "host-root", "tar.gz", name="master-1")]
@@ -215,7 +256,8 @@ def test_a_kubeadm_master_without_its_etcd_is_not_checked_against_another_master
     assert not [f for f in report["findings"] if f["role"] == "etcd-client" and f["severity"] in ("critical", "error")]
     (client,) = [load for c in report["components"] if c["component"] == "kube-apiserver" and c["node"] == "master-0"
                  for load in c["loads"] if load["role"] == "etcd-client"]
-    assert client["peer"] is None
-    notes = [f["detail"] for f in report["findings"] if f["id"] == "wiring.note"]
-    assert [n for n in notes if n.startswith("etcd on master-0 is not in the evidence; kube-apiserver dials it at 127.0.0.1:2379 "
-                                              "(--etcd-servers)") and n.endswith("cannot tell")] == notes and len(notes) == 1
+    # Cannot tell (severity rule 3): a warning on that load, so its status is not "ok"; no wiring note says it again.
+    assert client["peer"] is None and client["status"] == "warning"
+    told = [(f["severity"], f["subject"]["node"], f["role"]) for f in report["findings"] if f["id"] == "trust.peer-not-in-evidence"]
+    assert told == [("warning", "master-0", "etcd-client")]
+    assert not [f for f in report["findings"] if f["id"] == "wiring.note" and "etcd" in f["detail"]]

@@ -37,6 +37,7 @@ from analyzer.checks.pairs import check_pair
 from analyzer.checks.presence import check_unverifiable
 from analyzer.checks.service_accounts import check_service_account_keys, check_service_account_tokens
 from analyzer.checks.trust import check_trust
+from analyzer.checks.unseen_peers import check_unseen_peers
 from analyzer.checks.usage import check_usage
 from analyzer.checks.validity import check_bundle_validity, check_validity
 from analyzer.evidence.facts import EvidenceFacts
@@ -57,6 +58,7 @@ LOAD_CHECKS: tuple[LoadCheck, ...] = (
     check_validity,
     check_bundle_validity,
     check_trust,
+    check_unseen_peers,
     check_usage,
     check_names,
     check_allowed_client_names,

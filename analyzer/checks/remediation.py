@@ -46,6 +46,7 @@ REMEDIED_ELSEWHERE: dict[str, str] = {
     "kubeconfig.server-name-mismatch": "checks/kubeconfigs.py: the fix is names.missing on the pair that serves the host",
     "service-account.token-ca-stale": "checks/service_accounts.py: steps built from the stale copies it found",
     "etcd-client.refused": "checks/etcd_client.py: the running etcd's answer names the CA to use",
+    "trust.peer-not-in-evidence": "checks/unseen_peers.py: the peers missing from the evidence are to be collected, not repaired",
     "evidence.not-in-evidence": "checks/presence.py: missing evidence calls for more evidence, not a repair",
     "evidence.elided": "checks/presence.py: missing evidence calls for more evidence, not a repair",
     "evidence.encrypted": "checks/presence.py: missing evidence calls for more evidence, not a repair",

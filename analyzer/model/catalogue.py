@@ -50,6 +50,7 @@ CATALOGUE: dict[str, frozenset[FindingKind]] = {
     "validity.not-yet-valid": _LOAD,
     "validity.ca-expired": _LOAD,
     "trust.unknown-authority": _LOAD,
+    "trust.peer-not-in-evidence": _LOAD,
     "usage.incompatible": _LOAD,
     "names.missing": _LOAD,
     "names.advised-missing": _LOAD,

@@ -206,8 +206,8 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
                       fatal=True, flag="--service-account-key-file")
     build.private_key(Role.SERVICE_ACCOUNT_SIGNING_KEY, "service-account signing key", flags.find("service-account-signing-key-file"),
                       fatal=True, flag="--service-account-signing-key-file")
-    component.endpoints = tuple(dict.fromkeys(url_hosts(flags.values("etcd-servers"))))
-    component.dials = tuple(dict.fromkeys(address for _, address in url_addresses(flags.values("etcd-servers"))))
+    component.endpoints = tuple(dict.fromkeys(url_hosts(flags.values("etcd-servers"), schemeless=True)))
+    component.dials = tuple(dict.fromkeys(address for _, address in url_addresses(flags.values("etcd-servers"), schemeless=True)))
     build.bundle(Role.ETCD_CA, "etcd CA bundle", flags.find("etcd-cafile"), fatal=True, flag="--etcd-cafile")
     build.pair(Role.ETCD_CLIENT, "etcd client pair", flags.find("etcd-certfile"), flags.find("etcd-keyfile"),
                loader=Loader.TLS_PAIR, fatal=True, flag="--etcd-certfile/--etcd-keyfile")
@@ -347,17 +347,25 @@ def server_host(kubeconfig: KubeconfigPayload) -> str | None:
     return urlsplit(kubeconfig.server).hostname
 
 
-def url_hosts(values: tuple[str, ...]) -> Iterator[str]:
+def url_hosts(values: tuple[str, ...], *, schemeless: bool = False) -> Iterator[str]:
     """The hosts of comma-separated URLs, wildcard listeners and unparseable URLs left out."""
-    return (host for host, _ in url_addresses(values))
+    return (host for host, _ in url_addresses(values, schemeless=schemeless))
 
 
-def url_addresses(values: tuple[str, ...]) -> Iterator[tuple[str, str]]:
-    """(host, host[:port] as written) of the URLs ``url_hosts`` keeps, the second for what is said about them."""
+def url_addresses(values: tuple[str, ...], *, schemeless: bool = False) -> Iterator[tuple[str, str]]:
+    """(host, host[:port] as written) of the URLs ``url_hosts`` keeps, the second for what is said about them.
+
+    ``schemeless``: a value without "://" is a bare host:port, as etcd's client takes an endpoint
+    (etcd client/v3/internal/endpoint/endpoint.go, translateEndpoint: no scheme, a plain TCP address),
+    so kube-apiserver's --etcd-servers=127.0.0.1:2379 dials 127.0.0.1; urlsplit alone would read
+    "127.0.0.1:2379" as a path and "m1:2379" as scheme "m1"."""
     for value in values:
         for url in value.split(","):
+            url = url.strip()
+            if schemeless and url and "://" not in url:
+                url = "//" + url
             try:
-                split = urlsplit(url.strip())
+                split = urlsplit(url)
                 host = split.hostname
             except ValueError:  # an unbalanced "[" of an IPv6 literal: the component itself refuses it
                 continue

@@ -193,7 +193,7 @@ def wire_static_pods(nodes: list[Node], objects: EtcdObjects | None, layout: Lay
         flags, source = etcd_flags
         if flags is not None:
             apiserver_flags = pods["kube-apiserver"][0].flags if "kube-apiserver" in pods else Flags()
-            dialed = tuple(url_hosts(apiserver_flags.values("etcd-servers")))
+            dialed = tuple(url_hosts(apiserver_flags.values("etcd-servers"), schemeless=True))
             peers = tuple(url_hosts(flags.values("initial-advertise-peer-urls")))
             etcd_component = etcd(flags, resolver, node=name, distribution=distribution, configured_by=source,
                                   expected_server=dialed, expected_peer=peers)

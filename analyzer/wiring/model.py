@@ -207,6 +207,9 @@ class Load:
     source_object: str | None = None  # the user's secret behind a synced copy
     copies: tuple[CopyOf, ...] = ()
     peer: Peer | None = None
+    # The endpoints it dials whose peer is not in the evidence, when no peer it dials is (kube-apiserver's
+    # etcd client pair: wiring/etcd_members.py): whether its peers accept it cannot be told.
+    unseen_peers: tuple[str, ...] = ()
     dynamic_name: str | None = None  # "sni-serving-cert::<cert>::<key>", as klog names a dynamiccertificates load
     error_format: str = "{}"  # how the component's code wraps this load's error, for Go's exact words
 
@@ -288,7 +291,7 @@ class Component:
     # The hosts of the client URLs it is configured with: for kube-apiserver those it dials
     # (--etcd-servers), for etcd those it serves at (--advertise-client-urls, --listen-client-urls).
     endpoints: tuple[str, ...] = ()
-    # kube-apiserver's --etcd-servers as host[:port], as written: what a note about them names.
+    # kube-apiserver's --etcd-servers as host[:port], as written: what a finding about them names.
     dials: tuple[str, ...] = ()
 
     @property

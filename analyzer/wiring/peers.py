@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from analyzer.wiring.etcd_members import etcd_members_for, unseen_local_member
+from analyzer.wiring.etcd_members import etcd_members_for, unseen_members
 from analyzer.wiring.model import BundlePayload, Component, KubeconfigPayload, Material, PairPayload, Peer, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
@@ -81,12 +81,10 @@ def link_peers(wiring: Wiring) -> None:
                     peer = Peer("clients of kube-apiserver", "server", ca, ref, expected) if ca else None
                 elif load.role == Role.ETCD_CLIENT:
                     peer = _etcd_peer(etcd_members_for(wiring, component))
-                    # The member it dials is known and absent: said as a note (a wiring.note finding),
-                    # as other evidence the wiring lacks, rather than left as a silent missing peer.
-                    if (missing := unseen_local_member(wiring, component)) is not None:
-                        for notes in (component.notes, wiring.notes):
-                            if missing not in notes:
-                                notes.append(missing)
+                    # The members it dials are known and absent: kept on the load, for a "cannot tell"
+                    # finding on it (checks/unseen_peers.py), rather than left as a silent missing peer.
+                    if unseen := unseen_members(wiring, component):
+                        load = replace(load, unseen_peers=unseen)
                 elif load.role == Role.KUBELET_CLIENT:
                     ca, ref = _bundle(kubelet, Role.KUBELET_CLIENT_CA)
                     peer = Peer("kubelets", "client", ca, ref) if ca else None
