@@ -261,3 +261,52 @@ def test_a_kubeadm_master_without_its_etcd_is_not_checked_against_another_master
     told = [(f["severity"], f["subject"]["node"], f["role"]) for f in report["findings"] if f["id"] == "trust.peer-not-in-evidence"]
     assert told == [("warning", "master-0", "etcd-client")]
     assert not [f for f in report["findings"] if f["id"] == "wiring.note" and "etcd" in f["detail"]]
+
+
+# -- the other way: who verifies a member's serving pair ---------------------------------------------
+
+SERVING = make_leaf(ETCD_CA, "etcd-0", server=True, dns=("etcd-0.example",))
+
+
+def _serving_member(node: str, *urls: str) -> Component:
+    flags = [f"--trusted-ca-file={PKI}/etcd/ca.crt", f"--cert-file={PKI}/etcd/server.crt", f"--key-file={PKI}/etcd/server.key"]
+    files = {f"{PKI}/etcd/ca.crt": ETCD_CA.cert_pem, f"{PKI}/etcd/server.crt": SERVING.cert_pem, f"{PKI}/etcd/server.key": SERVING.key_pem}
+    return etcd(parse_flags(flags + [f"--advertise-client-urls={url}" for url in urls]), NodeFiles(node, files), node=node,
+                distribution="kubeadm", configured_by="test", expected_server=(), expected_peer=())
+
+
+def _regenerated(node: str, *servers: str) -> Component:
+    """A kube-apiserver whose --etcd-cafile holds only a re-generated etcd CA."""
+    files = {f"{PKI}/etcd/ca.crt": NEW_ETCD_CA.cert_pem, f"{PKI}/apiserver-etcd-client.crt": CLIENT.cert_pem,
+             f"{PKI}/apiserver-etcd-client.key": CLIENT.key_pem}
+    flags = [f"--etcd-cafile={PKI}/etcd/ca.crt", f"--etcd-certfile={PKI}/apiserver-etcd-client.crt",
+             f"--etcd-keyfile={PKI}/apiserver-etcd-client.key", f"--etcd-servers={','.join(servers)}"]
+    return kube_apiserver(parse_flags(flags), NodeFiles(node, files), node=node, distribution="kubeadm", configured_by="test")
+
+
+def test_a_members_serving_pair_is_verified_by_every_apiserver_that_dials_it():
+    """Both masters dial etcd-0; master-1's --etcd-cafile holds only a re-generated CA: it refuses etcd-0's
+    serving pair, and the finding on that pair names master-1 (the old peers asked only one apiserver)."""
+    wiring = Wiring("self-hosted", [
+        apiserver("master-0", "https://etcd-0.example:2379"),
+        _regenerated("master-1", "https://etcd-0.example:2379"),
+        _serving_member("etcd-0", "https://etcd-0.example:2379"),
+    ])
+    link_peers(wiring)
+    (serving,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_SERVER]
+    assert serving.peer is not None and [ref for _, ref in serving.peer.bundles()] == [
+        f"kube-apiserver on master-0 --etcd-cafile={PKI}/etcd/ca.crt", f"kube-apiserver on master-1 --etcd-cafile={PKI}/etcd/ca.crt"]
+    (refused,) = check_trust(serving, CTX)
+    assert refused.id == "trust.unknown-authority" and f"kube-apiserver on master-1 --etcd-cafile={PKI}/etcd/ca.crt" in refused.detail
+
+
+def test_a_member_no_apiserver_dials_is_verified_by_none():
+    """kube-apiserver lists only etcd-1: etcd-0's serving pair is not judged by its --etcd-cafile (a guess)."""
+    wiring = Wiring("self-hosted", [
+        _regenerated("master-0", "https://etcd-1.example:2379"),
+        _serving_member("etcd-0", "https://etcd-0.example:2379"),
+        member("etcd-1", "https://etcd-1.example:2379"),
+    ])
+    link_peers(wiring)
+    (serving,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_SERVER]
+    assert serving.peer is None and check_trust(serving, CTX) == []

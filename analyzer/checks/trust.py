@@ -14,6 +14,7 @@ from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint, u
 from analyzer.checks.remediation import remedies
 from analyzer.gomodel.verify import verifies
 from analyzer.model.findings import Finding
+from analyzer.model.vocabulary import Role
 from analyzer.wiring.model import STORAGE_ROLES, Load, Material, State
 
 
@@ -44,7 +45,8 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     # dials every endpoint with the round_robin policy; grpc-go balancer/roundrobin picks READY
     # sub-connections), so while one member accepts, kube-apiserver keeps its storage.
     accepted = [ref or "?" for ref, material, found in judged
-                if found is None and material is not None and material.state is State.PRESENT and not unreadable_certificate(material.data)]
+                if found is None and material is not None and material.state is State.PRESENT and not unreadable_certificate(material.data)
+                ] if load.role == Role.ETCD_CLIENT else []
     (ca_ref, ca, (roots, go_error)), *others = refused
     assert ca is not None
     leaf = chain[0]

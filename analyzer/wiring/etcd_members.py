@@ -109,3 +109,11 @@ def unseen_members(wiring: Wiring, apiserver: Component) -> tuple[str, ...]:
     etcds = [c for c in wiring.components if c.name == ComponentName.ETCD]
     found, untied = _ties(etcds, apiserver)
     return () if found else tuple(untied)
+
+
+def apiservers_dialing(wiring: Wiring, member: Component) -> list[Component]:
+    """The kube-apiservers in the evidence that dial ``member`` (``etcd_members_for`` read the other
+    way): each verifies the member's serving pair with its ``--etcd-cafile``. Empty when none is
+    known to: then nobody in the evidence verifies that pair."""
+    return [apiserver for apiserver in wiring.components
+            if apiserver.name == ComponentName.KUBE_APISERVER and any(found is member for found in etcd_members_for(wiring, apiserver))]

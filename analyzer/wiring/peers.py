@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from analyzer.wiring.etcd_members import etcd_members_for, unseen_members
+from analyzer.wiring.etcd_members import apiservers_dialing, etcd_members_for, unseen_members
 from analyzer.wiring.model import BundlePayload, Component, KubeconfigPayload, Material, PairPayload, Peer, Wiring
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import Role
@@ -28,18 +28,19 @@ def _bundle(component: Component | None, role: Role) -> tuple[Material | None, s
     return None, None
 
 
-def _etcd_peer(members: list[Component]) -> Peer | None:
-    """kube-apiserver's etcd client pair is verified by every member it may dial (wiring/etcd_members.py):
-    the first member with a bundle is the peer, the others its ``also``; with several, each reference
-    names its member's node, so that a refusal says which member refuses."""
-    found = [(member, ca, ref) for member in members for ca, ref in [_bundle(member, Role.ETCD_TRUSTED_CA)]
+def _verified_by(verifiers: list[Component], role: Role, name: str, usage: str, names: tuple[str, ...] = ()) -> Peer | None:
+    """A connection verified by several components, each with its own bundle (``role``): kube-apiserver's
+    etcd client pair by every member it may dial, a member's serving pair by every kube-apiserver that
+    dials it (wiring/etcd_members.py). The first with a bundle is the peer, the others its ``also``;
+    with several, each reference names its component's node, so that a refusal says who refuses."""
+    found = [(verifier, ca, ref) for verifier in verifiers for ca, ref in [_bundle(verifier, role)]
              if ca is not None and ref is not None]
     if not found:
         return None
     if len(found) > 1:
         found = [(member, ca, member.label + ref.removeprefix(member.name)) for member, ca, ref in found]
     (_, ca, ref), *also = found
-    return Peer("etcd", "client", ca, ref, also=tuple((more, more_ref) for _, more, more_ref in also))
+    return Peer(name, usage, ca, ref, names, also=tuple((more, more_ref) for _, more, more_ref in also))
 
 
 def link_peers(wiring: Wiring) -> None:
@@ -80,7 +81,7 @@ def link_peers(wiring: Wiring) -> None:
                     ca, ref = wiring.serving_trust.get(node, (None, None))
                     peer = Peer("clients of kube-apiserver", "server", ca, ref, expected) if ca else None
                 elif load.role == Role.ETCD_CLIENT:
-                    peer = _etcd_peer(etcd_members_for(wiring, component))
+                    peer = _verified_by(etcd_members_for(wiring, component), Role.ETCD_TRUSTED_CA, "etcd", "client")
                     # The members it dials are known and absent: kept on the load, for a "cannot tell"
                     # finding on it (checks/unseen_peers.py), rather than left as a silent missing peer.
                     if unseen := unseen_members(wiring, component):
@@ -93,8 +94,7 @@ def link_peers(wiring: Wiring) -> None:
                     peer = Peer("aggregated API servers", "client", ca, ref, allowed_names=allowed_names) if ca else None
             elif component.name == ComponentName.ETCD:
                 if load.role == Role.ETCD_SERVER:
-                    ca, ref = _bundle(apiserver, Role.ETCD_CA)
-                    peer = Peer("kube-apiserver", "server", ca, ref, expected) if ca else None
+                    peer = _verified_by(apiservers_dialing(wiring, component), Role.ETCD_CA, "kube-apiserver", "server", expected)
                 elif load.role == Role.ETCD_PEER:
                     ca, ref = _bundle(component, Role.ETCD_PEER_TRUSTED_CA)
                     peer = Peer("etcd peers", "server", ca, ref, expected) if ca else None
