@@ -54,8 +54,6 @@ def link_peers(wiring: Wiring) -> None:
     for component in wiring.components:
         by_node.setdefault(component.node, {})[component.name] = component
     any_apiserver = next((c for c in wiring.components if c.name == ComponentName.KUBE_APISERVER), None)
-    # etcd's metrics proxy runs beside etcd and dials its node's member; the first etcd stands in elsewhere.
-    any_etcd = next((c for c in wiring.components if c.name == ComponentName.ETCD), None)
 
     # Every component is linked, also a second one of the same name on a node (two inputs for one
     # master); its peers are looked up among the node's components.
@@ -63,7 +61,9 @@ def link_peers(wiring: Wiring) -> None:
         node = component.node
         components = by_node[node]
         apiserver = components.get(ComponentName.KUBE_APISERVER) or any_apiserver
-        etcd = components.get(ComponentName.ETCD) or any_etcd
+        # etcd's metrics proxy runs beside etcd and dials its node's member (the only layout that has one,
+        # OpenShift's, wires it next to that member); no other member stands in.
+        etcd = components.get(ComponentName.ETCD)
         kubelet = components.get(ComponentName.KUBELET)
         client_ca = _bundle(apiserver, Role.CLIENT_CA)
         linked = []
