@@ -310,3 +310,45 @@ def test_a_member_no_apiserver_dials_is_verified_by_none():
     link_peers(wiring)
     (serving,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_SERVER]
     assert serving.peer is None and check_trust(serving, CTX) == []
+
+
+# -- OpenShift: etcd's URLs come from its container's environment -----------------------------------
+
+OPENSHIFT_ETCD_POD = b"""
+apiVersion: v1
+kind: Pod
+metadata: {name: etcd-master-1, namespace: openshift-etcd, labels: {app: etcd, etcd: "true"}}
+spec:
+  containers:
+  - name: etcd
+    command: [/bin/sh, -c]
+    args:
+    - |
+      #!/bin/sh
+      set -euo pipefail
+      exec nice -n -19 ionice -c2 -n0 etcd \\
+        --trusted-ca-file=/etc/kubernetes/static-pod-certs/configmaps/etcd-serving-ca/ca-bundle.crt \\
+        --advertise-client-urls=https://${NODE_master_1_IP}:2379 \\
+        --listen-client-urls=https://${LISTEN_ON_ALL_IPS}:2379,unixs://${NODE_master_1_IP}:0
+    env:
+    - {name: NODE_master_1_IP, value: "10.0.0.6"}
+    - {name: LISTEN_ON_ALL_IPS, value: "0.0.0.0"}
+    - name: NODE_IP
+      valueFrom: {fieldRef: {fieldPath: status.podIP}}
+"""
+
+
+def test_openshift_etcd_urls_are_expanded_from_the_container_env_and_tied():
+    """cluster-etcd-operator's pod.yaml starts etcd from a shell script whose URLs name env variables
+    (NODE_<node>_IP, set in the container's env); kube-apiserver lists every member's IP: expanded, the
+    other master's member is tied too, not dropped."""
+    from analyzer.decode.manifest import load_static_pod
+
+    pod = load_static_pod(OPENSHIFT_ETCD_POD, "etcd")
+    assert dict(pod.env) == {"NODE_master_1_IP": "10.0.0.6", "LISTEN_ON_ALL_IPS": "0.0.0.0"}  # valueFrom is not known here
+    remote = etcd(pod.flags, NodeFiles("master-1", {}), node="master-1", distribution="kubeadm", configured_by="test",
+                  expected_server=(), expected_peer=(), env=pod.env)
+    assert remote.endpoints == ("10.0.0.6",)
+    wiring = Wiring("openshift", [apiserver("master-0", "https://localhost:2379", "https://10.0.0.5:2379", "https://10.0.0.6:2379"),
+                                  member("master-0", "https://10.0.0.5:2379"), remote])
+    assert nodes(etcd_members_for(wiring, wiring.components[0])) == ["master-0", "master-1"]

@@ -4,7 +4,8 @@ kubeadm writes ``/etc/kubernetes/manifests/<component>.yaml`` with ``command: [k
 --flag=value, ...]``. OpenShift writes ``<component>-pod.yaml`` whose main container runs
 ``/bin/bash -ec`` with a script ending in ``exec watch-termination ... -- hyperkube kube-apiserver
 --openshift-config=... --advertise-address=${HOST_IP}``; the flags are taken from that line with
-``shlex``. Variables such as ``${HOST_IP}`` are kept as written.
+``shlex``. Variables such as ``${HOST_IP}`` are kept as written; the main container's literal env
+is kept beside them (``StaticPod.env``) for whoever needs what the shell would expand.
 
 The flags themselves are read by ``decode.flags``. Flags form an ordered multimap because order matters: kube-apiserver loads ``--tls-sni-cert-key``
 pairs in flag order and stops at the first that fails (component-base NamedCertKeyArray.Set
@@ -64,6 +65,9 @@ class StaticPod:
     revision_label: str | None
     static_pod_version: str | None  # env STATIC_POD_VERSION of the main container
     image: str | None = None  # of the main container: "registry.k8s.io/kube-apiserver:v1.28.3"
+    # The main container's env entries with a literal value (not valueFrom): what its ``sh -c`` script
+    # expands ${NAME} with at start (OpenShift's etcd: --advertise-client-urls=https://${NODE_<node>_IP}:2379).
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def revision(self) -> int | None:
@@ -110,6 +114,8 @@ def load_static_pod(data: bytes, component: str | None = None) -> StaticPod:
         revision_label=labels.get("revision"),
         static_pod_version=_env_value(main, "STATIC_POD_VERSION"),
         image=_optional_str(main.get("image")),
+        env=tuple((str(entry["name"]), str(entry["value"])) for entry in _list(main.get("env"), "env")
+                  if isinstance(entry, dict) and "name" in entry and isinstance(entry.get("value"), str | int | float)),
     )
 
 

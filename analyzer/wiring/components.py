@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import posixpath
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from urllib.parse import urlsplit
@@ -219,9 +220,12 @@ def kube_apiserver(flags: Flags, resolver: Resolver, *, node: str | None, distri
 
 
 def etcd(flags: Flags, resolver: Resolver, *, node: str | None, distribution: Distribution, configured_by: str,
-         expected_server: tuple[str, ...], expected_peer: tuple[str, ...]) -> Component:
+         expected_server: tuple[str, ...], expected_peer: tuple[str, ...], env: tuple[tuple[str, str], ...] = ()) -> Component:
+    """etcd's loads; ``env`` is its container's literal environment, which the shell that starts it
+    expands its URLs with (OpenShift), so that kube-apiserver's --etcd-servers can be tied to it."""
     component = Component(ComponentName.ETCD, node, distribution, configured_by)
-    component.endpoints = tuple(dict.fromkeys(url_hosts(flags.values("advertise-client-urls") + flags.values("listen-client-urls"))))
+    urls = tuple(expand_variables(value, dict(env)) for value in flags.values("advertise-client-urls") + flags.values("listen-client-urls"))
+    component.endpoints = tuple(dict.fromkeys(url_hosts(urls)))
     build = _Builder(component, resolver)
     build.pair(Role.ETCD_SERVER, "etcd serving pair", flags.find("cert-file"), flags.find("key-file"), loader=Loader.TLS_PAIR,
                fatal=True, flag="--cert-file/--key-file", expected=expected_server)
@@ -345,6 +349,16 @@ def server_host(kubeconfig: KubeconfigPayload) -> str | None:
     if not kubeconfig.server:
         return None
     return urlsplit(kubeconfig.server).hostname
+
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def expand_variables(text: str, env: dict[str, str]) -> str:
+    """``${NAME}`` and ``$NAME`` replaced as ``sh`` does from the container's environment; a name the
+    environment does not hold (set from a field of the pod, or by the script itself) stays as written,
+    and a URL holding it then ties to nothing (wiring/etcd_members.py says so)."""
+    return _VARIABLE.sub(lambda m: env.get(m.group(1) or m.group(2), m.group(0)), text)
 
 
 def url_hosts(values: tuple[str, ...], *, schemeless: bool = False) -> Iterator[str]:

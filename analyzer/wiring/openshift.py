@@ -291,7 +291,7 @@ def _node_components(node: Node, objects: EtcdObjects | None, notes: list[str]) 
         resolver = StaticPodResolver(node, objects, ETCD_NAMESPACE, etcd_pod.revision, _mounts(etcd_pod))
         components.append(etcd(etcd_pod.flags, resolver, node=node.name, distribution=Distribution.OPENSHIFT,
                                configured_by=f"{ETCD_POD} on {node.name}",
-                               expected_server=("localhost", "127.0.0.1"), expected_peer=()))
+                               expected_server=("localhost", "127.0.0.1"), expected_peer=(), env=etcd_pod.env))
         revision = etcd_pod.revision
         # The node's manifest is what runs there: no other source stands in for its etcd-metrics container.
         components.extend(metrics_proxy(

@@ -105,7 +105,7 @@ def etcd_from_objects(objects: EtcdObjects, node: str | None, release: ClusterRe
         return StaticPodResolver(None, objects, ETCD_NAMESPACE, pod.revision, standard_mounts("etcd", pod.revision))
 
     return [etcd(pod.flags, resolver(pod), node=node, distribution=Distribution.OPENSHIFT, configured_by=source + mounts,
-                 expected_server=("localhost", "127.0.0.1"), expected_peer=())] + metrics_proxy(
+                 expected_server=("localhost", "127.0.0.1"), expected_peer=(), env=pod.env)] + metrics_proxy(
         [(where, load(METRICS_CONTAINER)) for where, load, _ in present], resolver, node=node, notes=notes, mounts=mounts)
 
 
