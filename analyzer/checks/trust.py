@@ -18,13 +18,13 @@ from analyzer.model.vocabulary import Role
 from analyzer.wiring.model import STORAGE_ROLES, Load, Material, State
 
 
-def _refusal(chain: tuple[x509.Certificate, ...], ca: Material | None) -> tuple[tuple[x509.Certificate, ...], str | None] | None:
-    """(the bundle's roots, Go's error) when ``ca`` is a readable bundle that does not verify ``chain``, else None."""
+def _verdict(chain: tuple[x509.Certificate, ...], ca: Material | None) -> tuple[bool, tuple[x509.Certificate, ...], str | None] | None:
+    """(trusted, the bundle's roots, Go's error) when ``ca`` is a readable bundle; None when there is nothing to judge by."""
     if ca is None or ca.state is not State.PRESENT or unreadable_certificate(ca.data):
         return None
     roots, _error = bundle(ca.data)
     trusted, go_error = verifies(chain, roots)
-    return None if trusted else (roots, go_error)
+    return trusted, roots, go_error
 
 
 def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
@@ -36,17 +36,15 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
         return []
     # Every bundle the other side verifies with (etcd: each member kube-apiserver may dial); the first
     # that refuses is told, the others that refuse are named with it.
-    judged = [(ref, material, _refusal(chain, material)) for material, ref in peer.bundles()]
-    refused = [(ref, material, found) for ref, material, found in judged if found is not None]
+    judged = [(ref, material, verdict) for material, ref in peer.bundles() if (verdict := _verdict(chain, material)) is not None]
+    refused = [(ref, material, (roots, go_error)) for ref, material, (trusted, roots, go_error) in judged if not trusted]
     if not refused:
         return []
     # Bundles that verify the chain: members that accept the pair. etcd's client sends requests
     # over gRPC's round_robin balancer to its ready connections only (etcd client/v3 client.go
     # dials every endpoint with the round_robin policy; grpc-go balancer/roundrobin picks READY
     # sub-connections), so while one member accepts, kube-apiserver keeps its storage.
-    accepted = [ref or "?" for ref, material, found in judged
-                if found is None and material is not None and material.state is State.PRESENT and not unreadable_certificate(material.data)
-                ] if load.role == Role.ETCD_CLIENT else []
+    accepted = [ref or "?" for ref, _material, (trusted, _roots, _error) in judged if trusted] if load.role == Role.ETCD_CLIENT else []
     (ca_ref, ca, (roots, go_error)), *others = refused
     assert ca is not None
     leaf = chain[0]
@@ -69,7 +67,7 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     else:
         explanation = ""
     also = f"It is refused by {', '.join(ref or '?' for ref, _, _ in others)} too. " if others else ""
-    if storage and accepted:
+    if accepted:  # only an etcd client pair has any (a storage role)
         consequence = (f"{', '.join(accepted)} accept{'s' if len(accepted) == 1 else ''} it: etcd's client sends requests only over "
                        "connections whose handshake succeeded, so kube-apiserver keeps its storage through "
                        f"{'that member' if len(accepted) == 1 else 'those members'} while up, and every connection to a refusing member fails.")
@@ -81,7 +79,7 @@ def check_trust(load: Load, ctx: CheckContext) -> list[Finding]:
     # Rule 1 only when no member it dials accepts the pair; a connection that certainly fails is rule 2.
     level = severity.connection_fails() if accepted else severity.failure(load, stops_component=False)
     # The verdict says whom the component "cannot talk to": not the whole peer while part of it accepts.
-    who = f"some {peer.name} members" if storage and accepted else peer.name
+    who = f"some {peer.name} members" if accepted else peer.name
     return [finding(
         load, "trust.unknown-authority", level,
         f"{load.label}: not trusted by {who}", detail.strip(), material=load.certificate, go_error=go_error,

@@ -106,7 +106,8 @@ class Bucket:
         children are leaves; whoever reads those pages checks each one (``BoltDB.leaves_by_id``).
         Each branch's children come out of the walk as one list (a large snapshot has some 450,000
         leaves: a step of the walk each would cost more than the rest of it), and nothing is held
-        per page but the walk's one-byte visited mark, so memory does not grow with the file. A
+        per page but one byte in each of two maps (pages the walk entered, leaves handed out), so
+        memory grows with the file by a byte or two per page, not by a list of ids. A
         leaf named twice is damage, reported where its parent is known, and handed out once. An
         inline bucket has no leaf pages.
         """
@@ -144,8 +145,8 @@ class Bucket:
         With ``batches``, a branch whose first child is a leaf hands out its children unread, into
         ``batches`` as (branch, children), a leaf met on the way as (parent, [leaf]), and the walk
         yields (branch or leaf, 0, 0, 0) after each one so that the caller can take them as they
-        come. ``visitor`` is told of every page met
-        (``walk_tree``); ``seen`` is a visited set shared with other walks of the same file.
+        come. ``visitor`` is told of every page met (``walk_tree``); ``seen`` is a visited set
+        shared with other walks of the same file.
         """
         db = self.db
         data = db.data

@@ -38,7 +38,7 @@ def _verified_by(verifiers: list[Component], role: Role, name: str, usage: str, 
     if not found:
         return None
     if len(found) > 1:
-        found = [(member, ca, member.label + ref.removeprefix(member.name)) for member, ca, ref in found]
+        found = [(verifier, ca, verifier.label + ref.removeprefix(verifier.name)) for verifier, ca, ref in found]
     (_, ca, ref), *also = found
     return Peer(name, usage, ca, ref, names, also=tuple((more, more_ref) for _, more, more_ref in also))
 
