@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.pb import etcd_mvcc_pb2
 from analyzer.errors import CorruptEvidence
 from analyzer.evidence.etcd import (
     Integrity,
@@ -376,8 +377,8 @@ def test_info_splits_the_pass_only_when_no_hash_takes_the_other_core(mvcc_snapsh
 
 
 def _kv(key: bytes, revision: int, value: bytes) -> bytes:
-    """An mvccpb.KeyValue as etcd writes it (key, create and mod revision, version, value), one-byte lengths."""
-    return b"\x0a" + bytes([len(key)]) + key + b"\x10" + bytes([revision]) + b"\x18" + bytes([revision]) + b"\x20\x01" + b"\x2a" + bytes([len(value)]) + value
+    """An mvccpb.KeyValue as etcd writes it, by the generated message."""
+    return etcd_mvcc_pb2.KeyValue(key=key, create_revision=revision, mod_revision=revision, version=1, value=value).SerializeToString()
 
 
 @pytest.mark.parametrize("workers", [1, 2])

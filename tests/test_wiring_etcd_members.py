@@ -20,7 +20,7 @@ from tests.fixtures import scenarios
 from tests.fixtures.kubeadm_case import KubeadmCluster
 from tests.fixtures.models import CTX, PKI, on_node
 from tests.fixtures.node_trees import build_node_tree
-from tests.fixtures.pki import make_ca, make_leaf
+from tests.fixtures.pki import Pair, make_ca, make_leaf
 
 ETCD_CA = make_ca("etcd-ca")
 NEW_ETCD_CA = make_ca("etcd-ca")  # the same name, another key: a re-generated CA
@@ -40,17 +40,21 @@ class NodeFiles:
         return []
 
 
-def apiserver(node: str | None, *servers: str) -> Component:
-    files = {f"{PKI}/etcd/ca.crt": ETCD_CA.cert_pem, f"{PKI}/apiserver-etcd-client.crt": CLIENT.cert_pem,
+def apiserver(node: str | None, *servers: str, etcd_ca: bytes = ETCD_CA.cert_pem) -> Component:
+    files = {f"{PKI}/etcd/ca.crt": etcd_ca, f"{PKI}/apiserver-etcd-client.crt": CLIENT.cert_pem,
              f"{PKI}/apiserver-etcd-client.key": CLIENT.key_pem}
     flags = [f"--etcd-cafile={PKI}/etcd/ca.crt", f"--etcd-certfile={PKI}/apiserver-etcd-client.crt",
              f"--etcd-keyfile={PKI}/apiserver-etcd-client.key"] + ([f"--etcd-servers={','.join(servers)}"] if servers else [])
     return kube_apiserver(parse_flags(flags), NodeFiles(node or "?", files), node=node, distribution="kubeadm", configured_by="test")
 
 
-def member(node: str, *urls: str, trusted: bytes = ETCD_CA.cert_pem) -> Component:
+def member(node: str, *urls: str, trusted: bytes = ETCD_CA.cert_pem, serving: Pair | None = None) -> Component:
     flags = [f"--trusted-ca-file={PKI}/etcd/ca.crt"] + [f"--advertise-client-urls={url}" for url in urls]
-    return etcd(parse_flags(flags), NodeFiles(node, {f"{PKI}/etcd/ca.crt": trusted}), node=node, distribution="kubeadm",
+    files = {f"{PKI}/etcd/ca.crt": trusted}
+    if serving is not None:
+        flags += [f"--cert-file={PKI}/etcd/server.crt", f"--key-file={PKI}/etcd/server.key"]
+        files |= {f"{PKI}/etcd/server.crt": serving.cert_pem, f"{PKI}/etcd/server.key": serving.key_pem}
+    return etcd(parse_flags(flags), NodeFiles(node, files), node=node, distribution="kubeadm",
                 configured_by="test", expected_server=(), expected_peer=())
 
 
@@ -268,29 +272,13 @@ def test_a_kubeadm_master_without_its_etcd_is_not_checked_against_another_master
 SERVING = make_leaf(ETCD_CA, "etcd-0", server=True, dns=("etcd-0.example",))
 
 
-def _serving_member(node: str, *urls: str) -> Component:
-    flags = [f"--trusted-ca-file={PKI}/etcd/ca.crt", f"--cert-file={PKI}/etcd/server.crt", f"--key-file={PKI}/etcd/server.key"]
-    files = {f"{PKI}/etcd/ca.crt": ETCD_CA.cert_pem, f"{PKI}/etcd/server.crt": SERVING.cert_pem, f"{PKI}/etcd/server.key": SERVING.key_pem}
-    return etcd(parse_flags(flags + [f"--advertise-client-urls={url}" for url in urls]), NodeFiles(node, files), node=node,
-                distribution="kubeadm", configured_by="test", expected_server=(), expected_peer=())
-
-
-def _regenerated(node: str, *servers: str) -> Component:
-    """A kube-apiserver whose --etcd-cafile holds only a re-generated etcd CA."""
-    files = {f"{PKI}/etcd/ca.crt": NEW_ETCD_CA.cert_pem, f"{PKI}/apiserver-etcd-client.crt": CLIENT.cert_pem,
-             f"{PKI}/apiserver-etcd-client.key": CLIENT.key_pem}
-    flags = [f"--etcd-cafile={PKI}/etcd/ca.crt", f"--etcd-certfile={PKI}/apiserver-etcd-client.crt",
-             f"--etcd-keyfile={PKI}/apiserver-etcd-client.key", f"--etcd-servers={','.join(servers)}"]
-    return kube_apiserver(parse_flags(flags), NodeFiles(node, files), node=node, distribution="kubeadm", configured_by="test")
-
-
 def test_a_members_serving_pair_is_verified_by_every_apiserver_that_dials_it():
     """Both masters dial etcd-0; master-1's --etcd-cafile holds only a re-generated CA: it refuses etcd-0's
     serving pair, and the finding on that pair names master-1 (the old peers asked only one apiserver)."""
     wiring = Wiring("self-hosted", [
         apiserver("master-0", "https://etcd-0.example:2379"),
-        _regenerated("master-1", "https://etcd-0.example:2379"),
-        _serving_member("etcd-0", "https://etcd-0.example:2379"),
+        apiserver("master-1", "https://etcd-0.example:2379", etcd_ca=NEW_ETCD_CA.cert_pem),
+        member("etcd-0", "https://etcd-0.example:2379", serving=SERVING),
     ])
     link_peers(wiring)
     (serving,) = [load for load in wiring.iter_loads() if load.role == Role.ETCD_SERVER]
@@ -303,8 +291,8 @@ def test_a_members_serving_pair_is_verified_by_every_apiserver_that_dials_it():
 def test_a_member_no_apiserver_dials_is_verified_by_none():
     """kube-apiserver lists only etcd-1: etcd-0's serving pair is not judged by its --etcd-cafile (a guess)."""
     wiring = Wiring("self-hosted", [
-        _regenerated("master-0", "https://etcd-1.example:2379"),
-        _serving_member("etcd-0", "https://etcd-0.example:2379"),
+        apiserver("master-0", "https://etcd-1.example:2379", etcd_ca=NEW_ETCD_CA.cert_pem),
+        member("etcd-0", "https://etcd-0.example:2379", serving=SERVING),
         member("etcd-1", "https://etcd-1.example:2379"),
     ])
     link_peers(wiring)
