@@ -100,7 +100,14 @@ class Bucket:
 
     def iter_leaf_ids(self, log: DamageLog | None = None) -> Iterator[tuple[int, int | None]]:
         """(leaf, the page naming it) for the bucket's leaf pages in key order, found by walking
-        branch pages only, streamed. The parent words damage the reader finds as the walk words it.
+        branch pages only, streamed (``iter_leaf_id_batches``, one id at a time)."""
+        for parent, children in self.iter_leaf_id_batches(log):
+            yield from zip(children, repeat(parent))
+
+    def iter_leaf_id_batches(self, log: DamageLog | None = None) -> Iterator[tuple[int | None, list[int]]]:
+        """(the page naming them, leaves) for the bucket's leaf pages in key order, a branch's
+        leaves at a time, found by walking branch pages only. The parent words damage the reader
+        finds as the walk words it.
 
         A B+tree keeps its leaves at one depth, so one child's header tells whether a branch's
         children are leaves; whoever reads those pages checks each one (``BoltDB.leaves_by_id``).
@@ -125,15 +132,18 @@ class Bucket:
                         and not any(map(named.__getitem__, children)):
                     for child in children:
                         named[child] = 1
-                    yield from zip(children, repeat(parent))
+                    yield parent, children
                     continue
+                handed: list[int] = []
                 for child in children:
                     if 0 <= child < len(named):
                         if named[child]:
                             self._fail(log, child, reached_twice(parent))
                             continue
                         named[child] = 1
-                    yield child, parent  # an id past the file is the reader's to report (page_bounds)
+                    handed.append(child)  # an id past the file is the reader's to report (page_bounds)
+                if handed:
+                    yield parent, handed
             batches.clear()
 
     def _walk(

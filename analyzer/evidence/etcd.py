@@ -30,6 +30,7 @@ from analyzer.evidence.damage_words import not_a_revision, revision_missing
 from analyzer.evidence.etcd_index import (
     DEFAULT_WORKERS,
     Run,
+    index_by_columns,
     index_event,
     index_in_parallel,
     index_leaves,
@@ -316,6 +317,8 @@ class Snapshot(EtcdStore):
                 revision = record.revision
                 index_event(run, revision.main, revision.sub, int(revision.tombstone), record.key, query)
             index = merge_runs([run], log)
+        elif bucket is not None and index_by_columns(self.db, bucket, query, run, progress, self.file_size):
+            index = merge_runs([run], log, query.screen)
         elif bucket is None or bucket.inline is not None or workers < 2:
             if bucket is not None:
                 # The branches name the leaves and the leaves are read by id, as the workers read

@@ -50,6 +50,9 @@ _LABEL = "key"
 # Progress is told every 1,024 leaf pages (and at the end), not every page: a terminal's progress
 # bar costs microseconds per update, and a large snapshot has some 450,000 pages.
 _PROGRESS_MASK = 1024 - 1
+# A file from which the columnar pass pays for numpy's import (about 0.1 s; the Python pass reads
+# some 300,000 records a second): bench/README.md.
+DEFAULT_COLUMNS_FROM = COLUMNS_FROM = 64 << 20
 # Directories whose kind the pass remembers: a Kubernetes keyspace has one per resource and
 # namespace (a few thousand); past this many, keys are tested one by one.
 _DIRECTORIES_REMEMBERED = 1 << 16
@@ -88,6 +91,20 @@ def spare_workers(file_size: int, *, hashing: bool) -> int:
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return min(2, cores)
+
+
+def index_by_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, progress: Callable[[int], None] | None,
+                     file_size: int) -> bool:
+    """Index a large, sound key bucket with numpy (``etcd_index_numpy``) into ``run``; False where
+    this pass is not worth its start (a small file: numpy's import alone is some 0.1 s), numpy is
+    not there, the query is one it does not answer, or the file needs the Python pass's words."""
+    if file_size < COLUMNS_FROM or bucket.inline is not None:
+        return False
+    try:
+        from analyzer.evidence import etcd_index_numpy
+    except ImportError:  # numpy is a dependency; a stripped install still gets the Python pass
+        return False
+    return etcd_index_numpy.usable(query) and etcd_index_numpy.index_columns(db, bucket, query, run, progress)
 
 
 def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[bytes], Iterator[tuple[int, int, int, int]]],

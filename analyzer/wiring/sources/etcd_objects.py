@@ -70,6 +70,23 @@ class StoredObject:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
+def wiring_index_query() -> IndexQuery:
+    """What the wiring reads of an etcd: the live objects of ``RESOURCES``, the history of Secrets
+    and ConfigMaps in ``HISTORY_NAMESPACES``, and every Secret screened for the token type."""
+    roots = (REGISTRY, OPENSHIFT)
+    return IndexQuery(
+        prefixes=tuple(f"{root}/{resource}".encode() for root in roots for resource in RESOURCES),
+        history_prefixes=tuple(
+            f"{root}/{resource}/{namespace}/".encode()
+            for root in roots
+            for resource in ("secrets", "configmaps")
+            for namespace in HISTORY_NAMESPACES
+        ),
+        screen=tuple(f"{root}/secrets/".encode() for root in roots),
+        needle=TOKEN_SECRET_TYPE.encode(),
+    )
+
+
 class EtcdObjects:
     """The objects of one etcd (a snapshot or a running one) that certificate wiring can need, decoded on demand."""
 
@@ -81,18 +98,7 @@ class EtcdObjects:
     ) -> None:
         self.snapshot = snapshot
         self.encryption = encryption
-        roots = (REGISTRY, OPENSHIFT)
-        self.index_query = IndexQuery(
-            prefixes=tuple(f"{root}/{resource}".encode() for root in roots for resource in RESOURCES),
-            history_prefixes=tuple(
-                f"{root}/{resource}/{namespace}/".encode()
-                for root in roots
-                for resource in ("secrets", "configmaps")
-                for namespace in HISTORY_NAMESPACES
-            ),
-            screen=tuple(f"{root}/secrets/".encode() for root in roots),
-            needle=TOKEN_SECRET_TYPE.encode(),
-        )
+        self.index_query = wiring_index_query()
         self.index: KeyIndex = snapshot.index(self.index_query, progress)
         openshift = snapshot.count_under(self.index, OPENSHIFT.encode() + b"/")
         self.root = OPENSHIFT if openshift > len(self.index.live) - openshift else REGISTRY

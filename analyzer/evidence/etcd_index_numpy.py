@@ -1,0 +1,366 @@
+"""The index pass over columns: every record of a sound ``key`` bucket parsed with numpy, in chunks.
+
+The fused Python loop (``etcd_index.index_leaves``) costs about 3 us a record, and a million
+revisions made ``scan`` slower than ``etcdutl snapshot status`` (bench/README.md). Here the same
+facts are read as columns over the mapped file: page headers, element headers, revision keys and
+the ``KeyValue.key`` of every record are gathered by index arrays, a chunk of leaf pages at a
+time, so nothing is held per record beyond the chunk and memory does not grow with the file.
+Records are grouped by a 128-bit hash of their key (two independent 64-bit lanes over the key's
+8-byte words and its length); Python objects are made only for each distinct key, once.
+
+This path takes the sound file only. Anything the Python pass would word (a page header that fails
+a test, an element past its page, a key that is not a revision, a ``KeyValue`` that does not open
+with a short key, revisions out of order, a hash lane that collides, damage met on the branch
+walk) makes it return None and the caller runs the Python pass, which reads and words every one
+of them: so the damage log, the counts and the index are the Python pass's, by construction. A
+collision of both lanes between two distinct keys of a snapshot (about 2**-128 per pair) would
+merge them; nothing else here is approximate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from analyzer.decode.envelope import may_hold
+from analyzer.evidence.bbolt_format import ELEMENT_SIZE, LEAF_PAGE, PAGE_HEADER_SIZE
+from analyzer.evidence.damage_log import DamageLog
+from analyzer.evidence.mvcc import REVISION_KEY_SIZE, TOMBSTONE_MARK
+from analyzer.evidence.store import HISTORY, SCREEN, IndexQuery
+
+if TYPE_CHECKING:
+    from analyzer.evidence.bbolt import BoltDB
+    from analyzer.evidence.bbolt_tree import Bucket
+    from analyzer.evidence.etcd_index import Run
+
+# Leaf pages per chunk: about 70,000 records of a busy history, some 10 MiB of columns.
+_CHUNK_PAGES = 1 << 15
+# A revision's main part must leave room for the packed form (main << 33 | sub << 1 | delete) in
+# 64 bits; etcd's revisions are int64 and real ones are far below this.
+_MAX_MAIN = 1 << 30
+# Keys are gathered as rows as wide as the chunk's longest: a Kubernetes key is at most a few
+# hundred bytes, and a longer one is left to the Python pass rather than widen every row.
+_MAX_NAME = 512
+_U64 = np.uint64
+# Odd 64-bit multipliers for the two lanes (FNV-1a's prime and the golden ratio's).
+_LANE_A, _LANE_B = _U64(0x100000001B3), _U64(0x9E3779B97F4A7C15)
+_SHIFT_A, _SHIFT_B = _U64(29), _U64(32)
+# Masks that keep the first n bytes of a little-endian word, n = 0..8.
+# A record's first bytes read in one gather: the revision key with its delete mark, and the tag
+# and a varint of up to two bytes that open KeyValue (17 + 1 + 3, rounded up to a word).
+_HEAD = 24
+_WORD_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
+
+
+@dataclass
+class _Keys:
+    """Every distinct key met so far, sorted by lane A: its lane B, where its name is, and what the
+    query keeps of it; per key also its last event (packed) and that record's value span."""
+
+    lane_a: np.ndarray
+    lane_b: np.ndarray
+    name_at: np.ndarray
+    name_size: np.ndarray
+    first_event: np.ndarray  # the key's first record, counted from the pass's start: the dict order
+    kind: np.ndarray
+    last: np.ndarray
+    value_at: np.ndarray
+    value_size: np.ndarray
+
+    @classmethod
+    def empty(cls) -> _Keys:
+        i64, u64 = np.empty(0, np.int64), np.empty(0, np.uint64)
+        return cls(u64, u64, i64, i64, i64, np.empty(0, np.int8), u64, i64, i64)
+
+
+def usable(query: IndexQuery) -> bool:
+    """Queries this path answers: the live keys under prefixes with the history of some, screened.
+    Every key's history (``get --history``) and named keys are the Python pass's: small reads."""
+    return not query.history and not query.keys
+
+
+def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, progress: Callable[[int], None] | None = None) -> bool:
+    """Index ``bucket`` (etcd's key bucket) into ``run`` and return True; False, with ``run``
+    untouched, where the file needs the Python pass (see the module's docstring)."""
+    from analyzer.evidence.etcd_index import _kind
+
+    walk_log = DamageLog()
+    ids = [children for _parent, children in bucket.iter_leaf_id_batches(walk_log)]
+    # A page id past the file (the walk leaves it to the reader) is for the Python pass to word.
+    if walk_log or bucket.inline is not None or (ids and max(map(max, ids)) >= min(db.high_water, db.file_pages)):
+        return False
+    leaf_ids = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=sum(map(len, ids)))
+    del ids
+    whole = np.frombuffer(db.data, dtype=np.uint8)
+    keys = _Keys.empty()
+    totals = [0, 0, -1, 0]  # events, tombstones, first main, last main
+    history: list[tuple[np.ndarray, np.ndarray]] = []
+    kinds: dict[bytes, int | None] = {}
+    windows: dict[int, np.ndarray] = {}
+    try:
+        for begin in range(0, len(leaf_ids), _CHUNK_PAGES):
+            chunk = _chunk(db, leaf_ids[begin : begin + _CHUNK_PAGES], whole, windows)
+            folded = _fold(chunk, keys, totals, history, kinds, query, db.data, _kind) if chunk is not None else None
+            if folded is None:
+                return False
+            keys = folded
+            if progress is not None:
+                progress(totals[0])
+    finally:
+        # Views of the mapping must go before it can be closed (mmap refuses while exported).
+        windows.clear()
+        del whole
+    _finish(run, keys, totals, history, query, db.data)
+    return True
+
+
+@dataclass
+class _Chunk:
+    lane_a: np.ndarray
+    lane_b: np.ndarray
+    name_at: np.ndarray
+    name_size: np.ndarray
+    packed: np.ndarray
+    main: np.ndarray
+    value_at: np.ndarray
+    value_size: np.ndarray
+    directory_a: np.ndarray
+    directory_b: np.ndarray
+    directory_size: np.ndarray
+
+
+def _window(whole: np.ndarray, windows: dict[int, np.ndarray], size: int) -> np.ndarray:
+    """A view of the mapping whose element i is the ``size`` bytes at byte i, unaligned: gathering
+    from it copies each record's bytes once (numpy's fast path for raw items; a structured or
+    multi-byte integer view is several times slower to gather from)."""
+    window = windows.get(size)
+    if window is None:
+        window = windows[size] = np.ndarray((max(0, len(whole) - size + 1),), dtype=np.dtype((np.void, size)), buffer=whole, strides=(1,))
+    return window
+
+
+def _gather(whole: np.ndarray, windows: dict[int, np.ndarray], at: np.ndarray, size: int) -> np.ndarray | None:
+    """The ``size`` bytes at each of ``at`` as rows of a (len(at), size) byte matrix; None if any
+    would run past the mapping."""
+    if len(at) and (at.min() < 0 or at.max() + size > len(whole)):
+        return None
+    rows: np.ndarray = _window(whole, windows, size)[at].view(np.uint8).reshape(len(at), size)
+    return rows
+
+
+def _column(rows: np.ndarray, start: int, dtype: str) -> np.ndarray:
+    """One field of every row: ``rows[:, start : start + itemsize]`` read as ``dtype``."""
+    width = np.dtype(dtype).itemsize
+    return np.ascontiguousarray(rows[:, start : start + width]).view(dtype).reshape(len(rows))
+
+
+def _chunk(db: BoltDB, pages: np.ndarray, whole: np.ndarray, windows: dict[int, np.ndarray]) -> _Chunk | None:
+    """The records of ``pages`` (leaf ids in key order) as columns, or None if any test fails."""
+    order = db.layout.order_char
+    start = db.base + pages * db.page_size
+    # BoltDB.leaves_by_id's tests, every page at once.
+    # The high-water mark bounded by the file: a damaged meta may claim 2**64 pages, more than numpy's
+    # int64 holds, and a page past the file fails the end test below either way.
+    high_water = min(db.high_water, db.file_pages)
+    if len(pages) and (pages.min() < 2 or pages.max() >= high_water or start.max() > db.data_end - PAGE_HEADER_SIZE):
+        return None
+    header = _gather(whole, windows, start, PAGE_HEADER_SIZE)
+    if header is None:
+        return None
+    stored, flags = _column(header, 0, order + "u8"), _column(header, 8, order + "u2")
+    count, overflow = _column(header, 10, order + "u2").astype(np.int64), _column(header, 12, order + "u4").astype(np.int64)
+    end = start + (overflow + 1) * db.page_size
+    if not (np.array_equal(stored, pages.astype(np.uint64)) and np.all(flags == LEAF_PAGE) and np.all(pages + overflow < high_water)
+            and np.all(end <= db.data_end) and np.all(PAGE_HEADER_SIZE + count * ELEMENT_SIZE <= end - start)):
+        return None
+    total = int(count.sum())
+    if total == 0:
+        i64, u64 = np.empty(0, np.int64), np.empty(0, np.uint64)
+        return _Chunk(u64, u64, i64, i64, u64, i64, i64, i64, u64, u64, i64)
+    # Element i of a page sits at start + 16 + 16 * i; pos is relative to the element (bbolt page.go).
+    firsts = np.cumsum(count) - count
+    element = np.repeat(start + PAGE_HEADER_SIZE - firsts * ELEMENT_SIZE, count) + np.arange(total, dtype=np.int64) * ELEMENT_SIZE
+    elements = _gather(whole, windows, element, ELEMENT_SIZE)
+    if elements is None:
+        return None
+    pos, key_size, value_size = (_column(elements, 4 * field, order + "u4").astype(np.int64) for field in (1, 2, 3))
+    key_at = element + pos
+    value_at = key_at + key_size
+    value_end = value_at + value_size
+    if np.any(value_end > np.repeat(end, count)) or np.any(value_size < 2):
+        return None
+    # The revision key (main, 8 bytes big-endian; "_"; sub; "t" for a delete), then the record's
+    # first bytes: KeyValue.key's tag 0x0A and a varint length of one or two bytes.
+    delete = key_size == REVISION_KEY_SIZE + 1
+    if not np.all(delete | (key_size == REVISION_KEY_SIZE)):
+        return None
+    head = _gather(whole, windows, key_at, _HEAD)
+    if head is None:
+        return None
+    rows = np.arange(total)
+    after = REVISION_KEY_SIZE + delete  # where the record starts in each row
+    if (np.any(head[:, 8] != ord("_")) or np.any(head[delete, REVISION_KEY_SIZE] != TOMBSTONE_MARK[0])
+            or np.any(head[rows, after] != 0x0A)):
+        return None
+    main, sub = _column(head, 0, ">u8"), _column(head, 9, ">u8")
+    if main.max() >= _MAX_MAIN or sub.max() >= (1 << 32):
+        return None
+    first = head[rows, after + 1].astype(np.int64)
+    second = head[rows, after + 2].astype(np.int64)
+    long_key = first >= 0x80
+    if np.any(long_key & ((second >= 0x80) | (second == 0))):
+        return None  # a three-byte length (a key over 16 KiB), or a varint that is not minimal
+    name_size = np.where(long_key, (first & 0x7F) | (second << 7), first)
+    name_at = value_at + 2 + long_key
+    if np.any(name_at + name_size > value_end):
+        return None
+    if name_size.max() > _MAX_NAME:
+        return None
+    width = -(-int(name_size.max()) // 8) * 8
+    name = _gather(whole, windows, name_at, width)
+    if name is None:
+        return None
+    # Each key's directory: up to and including its last "/" (what the query decides by, as the
+    # Python pass's memo does), none for a key without one.
+    slash = (name == ord("/")) & (np.arange(width) < name_size[:, None])
+    directory_size = np.where(slash.any(axis=1), width - np.argmax(slash[:, ::-1], axis=1), 0)
+    lane_a, lane_b = _lanes(name.view("<u8"), name_size)
+    directory_a, directory_b = _lanes(name.view("<u8"), directory_size)
+    packed = (main << _U64(33)) | (sub << _U64(1)) | delete.astype(np.uint64)
+    return _Chunk(lane_a, lane_b, name_at, name_size, packed, main.astype(np.int64), value_at, value_size,
+                  directory_a, directory_b, directory_size)
+
+
+def _lanes(words: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two 64-bit hash lanes of each row's first ``size`` bytes (rows of little-endian words)."""
+    lane_a = size.astype(np.uint64) * _LANE_A
+    lane_b = size.astype(np.uint64) ^ _LANE_B
+    for column in range(words.shape[1]):
+        word = words[:, column] & _WORD_MASKS[np.clip(size - 8 * column, 0, 8)]
+        lane_a = (lane_a ^ word) * _LANE_A
+        lane_a ^= lane_a >> _SHIFT_A
+        lane_b = (lane_b + word) * _LANE_B
+        lane_b ^= lane_b >> _SHIFT_B
+    return lane_a, lane_b
+
+
+def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.ndarray, np.ndarray]],
+          kinds: dict[bytes, int | None], query: IndexQuery, data: object, kind_of: object,
+          ) -> _Keys | None:
+    """``chunk`` merged into ``keys``; None where the Python pass must decide (see the docstring)."""
+    events = len(chunk.packed)
+    if not events:
+        return keys
+    main = chunk.main
+    # bbolt keeps the key bucket sorted, so a sound file's revisions only grow; the Python pass
+    # counts and reports any that do not.
+    if main[0] < totals[3] or (events > 1 and np.any(main[1:] < main[:-1])):
+        return None
+    totals[0] += events
+    if totals[2] < 0:
+        totals[2] = int(main[0])
+    totals[3] = int(main[-1])
+    lanes, first, inverse = np.unique(chunk.lane_a, return_index=True, return_inverse=True)
+    lanes_b = chunk.lane_b[first]
+    if not np.array_equal(chunk.lane_b, lanes_b[inverse]):
+        return None  # two keys share lane A in this chunk
+    at = np.searchsorted(keys.lane_a, lanes)
+    known = at < len(keys.lane_a)
+    known[known] = keys.lane_a[at[known]] == lanes[known]
+    if not np.array_equal(keys.lane_b[at[known]], lanes_b[known]):
+        return None  # a key shares lane A with one met before
+    new = ~known
+    if np.any(new):
+        found = first[new]
+        found_at, found_size = chunk.name_at[found], chunk.name_size[found]
+        new_kinds = _classify(chunk, found, query, kinds, data, kind_of)
+        if new_kinds is None:
+            return None
+        where = at[new]
+        zeros = np.zeros(len(where), np.int64)
+        keys = _Keys(
+            np.insert(keys.lane_a, where, lanes[new]), np.insert(keys.lane_b, where, lanes_b[new]),
+            np.insert(keys.name_at, where, found_at), np.insert(keys.name_size, where, found_size),
+            np.insert(keys.first_event, where, first[new] + totals[0] - events),
+            np.insert(keys.kind, where, new_kinds), np.insert(keys.last, where, zeros.astype(np.uint64)),
+            np.insert(keys.value_at, where, zeros), np.insert(keys.value_size, where, zeros),
+        )
+    # Where each of the chunk's keys now sits, and so each record's key, through np.unique's inverse.
+    slot = np.searchsorted(keys.lane_a, lanes)
+    kind = keys.kind[slot][inverse]
+    kept = kind > 0
+    if not np.any(kept):
+        return keys
+    packed = chunk.packed[kept]
+    totals[1] += int(np.count_nonzero(packed & _U64(1)))
+    # Each kept key's last record in this chunk (records are in revision order).
+    last = np.full(len(lanes), -1, np.int64)
+    np.maximum.at(last, inverse[kept], np.flatnonzero(kept))
+    met = last >= 0
+    latest, last = slot[met], last[met]
+    keys.last[latest] = chunk.packed[last]
+    keys.value_at[latest] = chunk.value_at[last]
+    keys.value_size[latest] = chunk.value_size[last]
+    with_history = (kind[kept] & HISTORY) != 0
+    if np.any(with_history):
+        history.append((chunk.lane_a[kept][with_history], packed[with_history]))
+    return keys
+
+
+def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[bytes, int | None], data: object,
+              kind_of: object) -> np.ndarray | None:
+    """What the query keeps of each new key (records ``found``), decided once per directory as the
+    Python pass decides it (``etcd_index._kind``, the same memo), key by key where it cannot be."""
+    directories, first, inverse = np.unique(chunk.directory_a[found], return_index=True, return_inverse=True)
+    if not np.array_equal(chunk.directory_b[found], chunk.directory_b[found][first][inverse]):
+        return None  # two directories share lane A
+    decided = np.zeros(len(directories), np.int8)
+    undecided: list[int] = []
+    for index, record in enumerate(found[first].tolist()):
+        start = int(chunk.name_at[record])
+        directory = data[start : start + int(chunk.directory_size[record])]  # type: ignore[index]
+        shared = kinds.get(directory)
+        if shared is None:
+            shared = kind_of(query, kinds, directory, data[start : start + int(chunk.name_size[record])])  # type: ignore[index,operator]
+            if kinds.get(directory) is None:  # no verdict for the directory: each key decides
+                undecided.append(index)
+                continue
+        decided[index] = shared
+    result = decided[inverse]
+    if undecided:
+        for position in np.flatnonzero(np.isin(inverse, undecided)).tolist():
+            start, size = int(chunk.name_at[found[position]]), int(chunk.name_size[found[position]])
+            result[position] = query.kind_of(data[start : start + size])  # type: ignore[index]
+    return result
+
+
+def _finish(run: Run, keys: _Keys, totals: list[int], history: list[tuple[np.ndarray, np.ndarray]],
+            query: IndexQuery, data: object) -> None:
+    """The Python index from the columns: one bytes object per kept key, in the order the keys were
+    first met (the Python pass's dict order)."""
+    kept = np.flatnonzero(keys.kind > 0)
+    kept = kept[np.argsort(keys.first_event[kept], kind="stable")]
+    starts, sizes = keys.name_at[kept].tolist(), keys.name_size[kept].tolist()
+    names = [data[start : start + size] for start, size in zip(starts, sizes, strict=True)]  # type: ignore[index]
+    run.last = dict(zip(names, keys.last[kept].tolist(), strict=True))
+    run.events, run.tombstones, run.first_main, run.last_main = totals
+    run.skipped = run.out_of_order = 0
+    if history:
+        by_lane = dict(zip(keys.lane_a[kept].tolist(), names, strict=True))
+        lanes = np.concatenate([lane for lane, _ in history]).tolist()
+        packed = np.concatenate([events for _, events in history]).tolist()
+        for lane, event in zip(lanes, packed, strict=True):
+            run.history.setdefault(by_lane[lane], []).append(event)
+    screened = run.screened = set()
+    if query.screen:
+        needle = query.needle
+        screen = (keys.kind[kept] & SCREEN) != 0
+        live = (keys.last[kept] & _U64(1)) == 0
+        for index in np.flatnonzero(screen & live).tolist():
+            start = int(keys.value_at[kept[index]])
+            if may_hold(data, start, start + int(keys.value_size[kept[index]]), needle):  # type: ignore[arg-type]
+                screened.add(names[index])
