@@ -50,10 +50,11 @@ RESOURCES = (  # (etcd resource, share of keys): secrets and configmaps dominate
 )
 
 
-def _key_space(distinct_keys: int = DISTINCT_KEYS) -> list[tuple[str, str, str]]:
+def _key_space(distinct_keys: int = DISTINCT_KEYS, secrets: float = 1.0) -> list[tuple[str, str, str]]:
+    """The keys written: ``secrets`` scales the Secrets alone (the growth law per live Secret)."""
     keys = []
     for resource, share in RESOURCES:
-        for n in range(int(distinct_keys * share)):
+        for n in range(int(distinct_keys * share * (secrets if resource == "secrets" else 1.0))):
             keys.append((resource, f"ns-{n % NAMESPACES:03d}", f"{resource[:-1]}-{n:06d}"))
     return keys
 
@@ -70,13 +71,13 @@ def _value(resource: str, namespace: str, name: str, rng: random.Random) -> byte
 WRITERS = 4  # processes writing at once: one gRPC client each, on disjoint keys
 
 
-def _write_share(endpoint_port: int, writer: int, operations: int, distinct_keys: int = DISTINCT_KEYS) -> int:
+def _write_share(endpoint_port: int, writer: int, operations: int, distinct_keys: int = DISTINCT_KEYS, secrets: float = 1.0) -> int:
     """One writer's share: single-operation requests (each one revision), deletes only of live keys."""
     import etcd3
 
     client = etcd3.client(host="127.0.0.1", port=endpoint_port, timeout=60)
     rng = random.Random(writer)
-    keys = _key_space(distinct_keys)[writer::WRITERS]
+    keys = _key_space(distinct_keys, secrets)[writer::WRITERS]
     live: set[int] = set()
     started = time.monotonic()
     for done in range(1, operations + 1):
@@ -94,7 +95,7 @@ def _write_share(endpoint_port: int, writer: int, operations: int, distinct_keys
     return operations
 
 
-def build(target: Path, revisions: int = TARGET_REVISIONS, distinct_keys: int = DISTINCT_KEYS) -> dict[str, int]:
+def build(target: Path, revisions: int = TARGET_REVISIONS, distinct_keys: int = DISTINCT_KEYS, secrets: float = 1.0) -> dict[str, int]:
     """Write ``revisions`` revisions over DISTINCT_KEYS keys, with deletes, then save.
 
     Every request is one put or one delete of a live key, so each is one etcd revision: the
@@ -105,7 +106,7 @@ def build(target: Path, revisions: int = TARGET_REVISIONS, distinct_keys: int = 
     with EtcdServer(quota_bytes=8 * GiB, fast_unsafe=True) as etcd:
         share = revisions // WRITERS
         with multiprocessing.get_context("spawn").Pool(WRITERS) as pool:
-            written = sum(pool.starmap(_write_share, [(etcd.client_port, writer, share, distinct_keys) for writer in range(WRITERS)]))
+            written = sum(pool.starmap(_write_share, [(etcd.client_port, writer, share, distinct_keys, secrets) for writer in range(WRITERS)]))
         print("  saving the snapshot with etcdctl", file=sys.stderr)
         etcd.snapshot(target)
     return {"revisions_written": written, "size": target.stat().st_size}
@@ -204,8 +205,10 @@ with open(sys.argv[1], "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mma
 AT = "2025-06-01T12:00:00Z"
 # The growth law is read off snapshots built like the main one: a quarter of the revisions over the
 # same keys (a 4x smaller file, nearly the same live keys), and a quarter of the keys (4x fewer live
-# Secrets in a file of that same smaller size).
-VARIANTS = (("quarter-revisions", TARGET_REVISIONS // 4, DISTINCT_KEYS), ("quarter-keys", TARGET_REVISIONS // 4, DISTINCT_KEYS // 4))
+# Secrets in a file of that same smaller size, and 4x fewer of every other key too), and a quarter of
+# the Secrets alone (every other key as in quarter-revisions: the growth per live Secret).
+VARIANTS = (("quarter-revisions", TARGET_REVISIONS // 4, DISTINCT_KEYS, 1.0), ("quarter-keys", TARGET_REVISIONS // 4, DISTINCT_KEYS // 4, 1.0),
+            ("quarter-secrets", TARGET_REVISIONS // 4, DISTINCT_KEYS, 0.25))
 
 
 def _cpu_ticks() -> tuple[int, int]:
@@ -217,13 +220,13 @@ def _cpu_ticks() -> tuple[int, int]:
     return sum(fields), fields[7] if len(fields) > 7 else 0
 
 
-def _cached(cache: Path, name: str, revisions: int, distinct_keys: int) -> Path:
+def _cached(cache: Path, name: str, revisions: int, distinct_keys: int, secrets: float = 1.0) -> Path:
     snapshot = cache / f"{name}.db"
     manifest = cache / f"{name}.json"
     if not snapshot.exists() or not manifest.exists():
         cache.mkdir(parents=True, exist_ok=True)
         print(f"building {snapshot} (once; several minutes)", file=sys.stderr)
-        manifest.write_text(json.dumps(build(snapshot, revisions, distinct_keys)))
+        manifest.write_text(json.dumps(build(snapshot, revisions, distinct_keys, secrets)))
     return snapshot
 
 
@@ -325,8 +328,8 @@ def main() -> None:
         return
 
     rows = [(snapshot, info["live_keys"], secrets, memory["kforensic scan"], memory["kforensic info -o json --skip-hash-check"])]
-    for name, revisions, distinct_keys in VARIANTS:
-        path = _cached(options.cache, f"bench-{name}", revisions, distinct_keys)
+    for name, revisions, distinct_keys, secrets_scale in VARIANTS:
+        path = _cached(options.cache, f"bench-{name}", revisions, distinct_keys, secrets_scale)
         live_keys, live_secrets = _live_counts(python, path)
         rows.append((path, live_keys, live_secrets, measure(scan(path), sample_memory=True),
                      measure(commands.info(path, "--skip-hash-check"), sample_memory=True)))

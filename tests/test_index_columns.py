@@ -20,7 +20,6 @@ pytest.importorskip("numpy", reason="the columnar pass needs numpy (a dependency
 
 from analyzer.evidence import etcd_index, etcd_index_numpy  # noqa: E402
 from analyzer.evidence.etcd import Snapshot  # noqa: E402
-from analyzer.evidence.etcd_index import Run  # noqa: E402
 from analyzer.evidence.store import IndexQuery  # noqa: E402
 from analyzer.pb import etcd_mvcc_pb2  # noqa: E402
 from analyzer.wiring.sources.etcd_objects import TOKEN_SECRET_TYPE, wiring_index_query  # noqa: E402
@@ -103,7 +102,7 @@ def _answer(path: Path, query: IndexQuery) -> tuple:
 def _took_columns(path: Path, query: IndexQuery) -> bool:
     with Snapshot(path) as snapshot:
         bucket = snapshot.db.bucket(b"key")
-        return etcd_index_numpy.index_columns(snapshot.db, bucket, query, Run())
+        return etcd_index_numpy.index_columns(snapshot.db, bucket, query, etcd_index._kind) is not None
 
 
 @pytest.mark.parametrize("query", QUERIES.values(), ids=QUERIES.keys())

@@ -104,7 +104,14 @@ def index_by_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, pr
         from analyzer.evidence import etcd_index_numpy
     except ImportError:  # numpy is a dependency; a stripped install still gets the Python pass
         return False
-    return etcd_index_numpy.usable(query) and etcd_index_numpy.index_columns(db, bucket, query, run, progress)
+    if not etcd_index_numpy.usable(query):
+        return False
+    columns = etcd_index_numpy.index_columns(db, bucket, query, _kind, progress)
+    if columns is None:
+        return False
+    run.last, run.history, run.screened = columns.last, columns.history, columns.screened
+    run.events, run.tombstones, run.first_main, run.last_main = columns.events, columns.tombstones, columns.first_main, columns.last_main
+    return True
 
 
 def index_leaves(run: Run, leaves: Iterable[Leaf], unpack_elements: Callable[[bytes], Iterator[tuple[int, int, int, int]]],

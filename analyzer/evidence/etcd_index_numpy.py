@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,9 +32,27 @@ from analyzer.evidence.mvcc import REVISION_KEY_SIZE, TOMBSTONE_MARK
 from analyzer.evidence.store import HISTORY, SCREEN, IndexQuery
 
 if TYPE_CHECKING:
+    import mmap
+
     from analyzer.evidence.bbolt import BoltDB
     from analyzer.evidence.bbolt_tree import Bucket
-    from analyzer.evidence.etcd_index import Run
+
+# What a query keeps of a key (SKIP, LIVE and its bits): etcd_index._kind, with its directory memo.
+KindOf = Callable[[IndexQuery, dict[bytes, "int | None"], bytes, bytes], int]
+
+
+@dataclass
+class Columns:
+    """The pass's answer, as the Python pass puts it in a ``Run``: each kept key's last event
+    (packed, deletes included), the history it keeps, the screen's verdicts, and the counts."""
+
+    last: dict[bytes, int]
+    history: dict[bytes, list[int]]
+    screened: set[bytes]
+    events: int
+    tombstones: int
+    first_main: int
+    last_main: int
 
 # Leaf pages per chunk: about 70,000 records of a busy history, some 10 MiB of columns.
 _CHUNK_PAGES = 1 << 15
@@ -83,18 +100,14 @@ def usable(query: IndexQuery) -> bool:
     return not query.history and not query.keys
 
 
-def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, progress: Callable[[int], None] | None = None) -> bool:
-    """Index ``bucket`` (etcd's key bucket) into ``run`` and return True; False, with ``run``
-    untouched, where the file needs the Python pass (see the module's docstring)."""
-    from analyzer.evidence.etcd_index import _kind
-
+def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, kind_of: KindOf,
+                  progress: Callable[[int], None] | None = None) -> Columns | None:
+    """Index ``bucket`` (etcd's key bucket); None where the file needs the Python pass (see the
+    module's docstring)."""
+    if bucket.inline is not None:
+        return None
     walk_log = DamageLog()
-    ids = [children for _parent, children in bucket.iter_leaf_id_batches(walk_log)]
-    # A page id past the file (the walk leaves it to the reader) is for the Python pass to word.
-    if walk_log or bucket.inline is not None or (ids and max(map(max, ids)) >= min(db.high_water, db.file_pages)):
-        return False
-    leaf_ids = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=sum(map(len, ids)))
-    del ids
+    limit = min(db.high_water, db.file_pages)
     whole = np.frombuffer(db.data, dtype=np.uint8)
     keys = _Keys.empty()
     totals = [0, 0, -1, 0]  # events, tombstones, first main, last main
@@ -102,11 +115,25 @@ def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, progr
     kinds: dict[bytes, int | None] = {}
     windows: dict[int, np.ndarray] = {}
     try:
-        for begin in range(0, len(leaf_ids), _CHUNK_PAGES):
-            chunk = _chunk(db, leaf_ids[begin : begin + _CHUNK_PAGES], whole, windows)
-            folded = _fold(chunk, keys, totals, history, kinds, query, db.data, _kind) if chunk is not None else None
+        # The walk's leaf ids, a chunk at a time: nothing is held per page of the file.
+        pending: list[int] = []
+        batches = iter(bucket.iter_leaf_id_batches(walk_log))
+        while True:
+            batch = next(batches, None)
+            if batch is not None:
+                pending.extend(batch[1])
+                if len(pending) < _CHUNK_PAGES:
+                    continue
+            elif not pending:
+                break
+            # A page id past the file (the walk leaves it to the reader) is for the Python pass to word.
+            if max(pending) >= limit:
+                return None
+            chunk = _chunk(db, np.array(pending, dtype=np.int64), whole, windows)
+            pending = []
+            folded = _fold(chunk, keys, totals, history, kinds, query, db.data, kind_of) if chunk is not None else None
             if folded is None:
-                return False
+                return None
             keys = folded
             if progress is not None:
                 progress(totals[0])
@@ -114,8 +141,9 @@ def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, progr
         # Views of the mapping must go before it can be closed (mmap refuses while exported).
         windows.clear()
         del whole
-    _finish(run, keys, totals, history, query, db.data)
-    return True
+    if walk_log:  # damage the walk met, anywhere in the tree
+        return None
+    return _finish(keys, totals, history, query, db.data)
 
 
 @dataclass
@@ -236,21 +264,25 @@ def _chunk(db: BoltDB, pages: np.ndarray, whole: np.ndarray, windows: dict[int, 
 
 
 def _lanes(words: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The two 64-bit hash lanes of each row's first ``size`` bytes (rows of little-endian words)."""
+    """The two 64-bit hash lanes of each row's first ``size`` bytes (rows of little-endian words).
+
+    A row's lanes take in only its own words: the rows are as wide as the chunk's longest key, and
+    a key must hash the same in every chunk."""
     lane_a = size.astype(np.uint64) * _LANE_A
     lane_b = size.astype(np.uint64) ^ _LANE_B
     for column in range(words.shape[1]):
         word = words[:, column] & _WORD_MASKS[np.clip(size - 8 * column, 0, 8)]
-        lane_a = (lane_a ^ word) * _LANE_A
-        lane_a ^= lane_a >> _SHIFT_A
-        lane_b = (lane_b + word) * _LANE_B
-        lane_b ^= lane_b >> _SHIFT_B
+        mixed_a = (lane_a ^ word) * _LANE_A
+        mixed_a ^= mixed_a >> _SHIFT_A
+        mixed_b = (lane_b + word) * _LANE_B
+        mixed_b ^= mixed_b >> _SHIFT_B
+        inside = size > 8 * column
+        lane_a, lane_b = np.where(inside, mixed_a, lane_a), np.where(inside, mixed_b, lane_b)
     return lane_a, lane_b
 
 
 def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.ndarray, np.ndarray]],
-          kinds: dict[bytes, int | None], query: IndexQuery, data: object, kind_of: object,
-          ) -> _Keys | None:
+          kinds: dict[bytes, int | None], query: IndexQuery, data: mmap.mmap | bytes, kind_of: KindOf) -> _Keys | None:
     """``chunk`` merged into ``keys``; None where the Python pass must decide (see the docstring)."""
     events = len(chunk.packed)
     if not events:
@@ -311,8 +343,8 @@ def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.
     return keys
 
 
-def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[bytes, int | None], data: object,
-              kind_of: object) -> np.ndarray | None:
+def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[bytes, int | None], data: mmap.mmap | bytes,
+              kind_of: KindOf) -> np.ndarray | None:
     """What the query keeps of each new key (records ``found``), decided once per directory as the
     Python pass decides it (``etcd_index._kind``, the same memo), key by key where it cannot be."""
     directories, first, inverse = np.unique(chunk.directory_a[found], return_index=True, return_inverse=True)
@@ -322,10 +354,10 @@ def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[b
     undecided: list[int] = []
     for index, record in enumerate(found[first].tolist()):
         start = int(chunk.name_at[record])
-        directory = data[start : start + int(chunk.directory_size[record])]  # type: ignore[index]
+        directory = data[start : start + int(chunk.directory_size[record])]
         shared = kinds.get(directory)
         if shared is None:
-            shared = kind_of(query, kinds, directory, data[start : start + int(chunk.name_size[record])])  # type: ignore[index,operator]
+            shared = kind_of(query, kinds, directory, data[start : start + int(chunk.name_size[record])])
             if kinds.get(directory) is None:  # no verdict for the directory: each key decides
                 undecided.append(index)
                 continue
@@ -334,33 +366,37 @@ def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[b
     if undecided:
         for position in np.flatnonzero(np.isin(inverse, undecided)).tolist():
             start, size = int(chunk.name_at[found[position]]), int(chunk.name_size[found[position]])
-            result[position] = query.kind_of(data[start : start + size])  # type: ignore[index]
+            result[position] = query.kind_of(data[start : start + size])
     return result
 
 
-def _finish(run: Run, keys: _Keys, totals: list[int], history: list[tuple[np.ndarray, np.ndarray]],
-            query: IndexQuery, data: object) -> None:
+def _finish(keys: _Keys, totals: list[int], parts: list[tuple[np.ndarray, np.ndarray]],
+            query: IndexQuery, data: mmap.mmap | bytes) -> Columns:
     """The Python index from the columns: one bytes object per kept key, in the order the keys were
     first met (the Python pass's dict order)."""
     kept = np.flatnonzero(keys.kind > 0)
     kept = kept[np.argsort(keys.first_event[kept], kind="stable")]
     starts, sizes = keys.name_at[kept].tolist(), keys.name_size[kept].tolist()
-    names = [data[start : start + size] for start, size in zip(starts, sizes, strict=True)]  # type: ignore[index]
-    run.last = dict(zip(names, keys.last[kept].tolist(), strict=True))
-    run.events, run.tombstones, run.first_main, run.last_main = totals
-    run.skipped = run.out_of_order = 0
-    if history:
+    names = [data[start : start + size] for start, size in zip(starts, sizes, strict=True)]
+    last = dict(zip(names, keys.last[kept].tolist(), strict=True))
+    # One entry per name: a key that hashed two ways would be two entries, and the stale one would be
+    # read. By construction it cannot (``_lanes``); this says so where it counts.
+    assert len(last) == len(names), "a key was indexed twice"
+    history: dict[bytes, list[int]] = {}
+    if parts:
         by_lane = dict(zip(keys.lane_a[kept].tolist(), names, strict=True))
-        lanes = np.concatenate([lane for lane, _ in history]).tolist()
-        packed = np.concatenate([events for _, events in history]).tolist()
+        lanes = np.concatenate([lane for lane, _ in parts]).tolist()
+        packed = np.concatenate([events for _, events in parts]).tolist()
         for lane, event in zip(lanes, packed, strict=True):
-            run.history.setdefault(by_lane[lane], []).append(event)
-    screened = run.screened = set()
+            history.setdefault(by_lane[lane], []).append(event)
+    screened: set[bytes] = set()
     if query.screen:
         needle = query.needle
         screen = (keys.kind[kept] & SCREEN) != 0
         live = (keys.last[kept] & _U64(1)) == 0
         for index in np.flatnonzero(screen & live).tolist():
             start = int(keys.value_at[kept[index]])
-            if may_hold(data, start, start + int(keys.value_size[kept[index]]), needle):  # type: ignore[arg-type]
+            if may_hold(data, start, start + int(keys.value_size[kept[index]]), needle):
                 screened.add(names[index])
+    events, tombstones, first_main, last_main = totals
+    return Columns(last, history, screened, events, tombstones, first_main, last_main)
