@@ -54,6 +54,7 @@ class Columns:
     first_main: int
     last_main: int
 
+
 # Leaf pages per chunk: about 18,000 records of a busy history. Measured on the bench snapshot
 # (bench/README.md): 8,192 pages peak at 54 MiB for 1.5 s, 32,768 at 81 MiB for about the same.
 _CHUNK_PAGES = 1 << 13
@@ -67,32 +68,52 @@ _U64 = np.uint64
 # Odd 64-bit multipliers for the two lanes (FNV-1a's prime and the golden ratio's).
 _LANE_A, _LANE_B = _U64(0x100000001B3), _U64(0x9E3779B97F4A7C15)
 _SHIFT_A, _SHIFT_B = _U64(29), _U64(32)
-# Masks that keep the first n bytes of a little-endian word, n = 0..8.
 # A record's first bytes read in one gather: the revision key with its delete mark, and the tag
 # and a varint of up to two bytes that open KeyValue (17 + 1 + 3, rounded up to a word).
 _HEAD = 24
+# Masks that keep the first n bytes of a little-endian word, n = 0..8.
 _WORD_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)
 
 
-@dataclass
 class _Keys:
-    """Every distinct key met so far, sorted by lane A: its lane B, where its name is, and what the
-    query keeps of it; per key also its last event (packed) and that record's value span."""
+    """Every distinct key met so far, numbered in the order first met (the Python pass's dict
+    order): per number its lane B, where its name is, what the query keeps of it, its last event
+    (packed) and that record's value span. Lane A is kept sorted beside the numbers for lookups;
+    the columns per number only grow, so a chunk's new keys cost one insertion into two arrays."""
 
-    lane_a: np.ndarray
-    lane_b: np.ndarray
-    name_at: np.ndarray
-    name_size: np.ndarray
-    first_event: np.ndarray  # the key's first record, counted from the pass's start: the dict order
-    kind: np.ndarray
-    last: np.ndarray
-    value_at: np.ndarray
-    value_size: np.ndarray
+    _COLUMNS = ("lane_b", "name_at", "name_size", "kind", "last", "value_at", "value_size")
 
-    @classmethod
-    def empty(cls) -> _Keys:
-        i64, u64 = np.empty(0, np.int64), np.empty(0, np.uint64)
-        return cls(u64, u64, i64, i64, i64, np.empty(0, np.int8), u64, i64, i64)
+    def __init__(self) -> None:
+        self.count = 0
+        self.sorted_lane_a = np.empty(0, np.uint64)
+        self.sorted_number = np.empty(0, np.int64)
+        self.lane_b: np.ndarray = np.zeros(1024, np.uint64)
+        self.name_at: np.ndarray = np.zeros(1024, np.int64)
+        self.name_size: np.ndarray = np.zeros(1024, np.int64)
+        self.kind: np.ndarray = np.zeros(1024, np.int8)
+        self.last: np.ndarray = np.zeros(1024, np.uint64)
+        self.value_at: np.ndarray = np.zeros(1024, np.int64)
+        self.value_size: np.ndarray = np.zeros(1024, np.int64)
+
+    def add(self, lanes_a: np.ndarray, at: np.ndarray, **columns: np.ndarray) -> np.ndarray:
+        """Number new keys (given in the order first met; ``at``: where each goes in lane A's
+        order), store their columns, and return their numbers."""
+        numbers = np.arange(self.count, self.count + len(lanes_a), dtype=np.int64)
+        self.count += len(lanes_a)
+        if self.count > len(self.kind):  # grow by doubling: amortised, like a list
+            size = max(self.count, 2 * len(self.kind))
+            for name in self._COLUMNS:
+                old = getattr(self, name)
+                grown = np.zeros(size, old.dtype)
+                grown[: len(old)] = old
+                setattr(self, name, grown)
+        for name, values in columns.items():
+            getattr(self, name)[numbers] = values
+        # Inserted in lane order: np.insert keeps the given order among values at one position.
+        order = np.argsort(lanes_a, kind="stable")
+        self.sorted_lane_a = np.insert(self.sorted_lane_a, at[order], lanes_a[order])
+        self.sorted_number = np.insert(self.sorted_number, at[order], numbers[order])
+        return numbers
 
 
 def usable(query: IndexQuery) -> bool:
@@ -110,7 +131,7 @@ def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, kind_of: KindOf
     walk_log = DamageLog()
     limit = min(db.high_water, db.file_pages)
     whole = np.frombuffer(db.data, dtype=np.uint8)
-    keys = _Keys.empty()
+    keys = _Keys()
     totals = [0, 0, -1, 0]  # events, tombstones, first main, last main
     history: list[tuple[np.ndarray, np.ndarray]] = []
     kinds: dict[bytes, int | None] = {}
@@ -301,30 +322,25 @@ def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.
     lanes_b = chunk.lane_b[first]
     if not np.array_equal(chunk.lane_b, lanes_b[inverse]):
         return None  # two keys share lane A in this chunk
-    at = np.searchsorted(keys.lane_a, lanes)
-    known = at < len(keys.lane_a)
-    known[known] = keys.lane_a[at[known]] == lanes[known]
-    if not np.array_equal(keys.lane_b[at[known]], lanes_b[known]):
+    # Each of the chunk's keys by its number: known ones found by lane A, new ones numbered in the
+    # order the chunk first met them.
+    at = np.searchsorted(keys.sorted_lane_a, lanes)
+    known = at < len(keys.sorted_lane_a)
+    known[known] = keys.sorted_lane_a[at[known]] == lanes[known]
+    number = np.empty(len(lanes), np.int64)
+    number[known] = keys.sorted_number[at[known]]
+    if not np.array_equal(keys.lane_b[number[known]], lanes_b[known]):
         return None  # a key shares lane A with one met before
-    new = ~known
-    if np.any(new):
+    new = np.flatnonzero(~known)
+    if len(new):
+        new = new[np.argsort(first[new], kind="stable")]
         found = first[new]
-        found_at, found_size = chunk.name_at[found], chunk.name_size[found]
         new_kinds = _classify(chunk, found, query, kinds, data, kind_of)
         if new_kinds is None:
             return None
-        where = at[new]
-        zeros = np.zeros(len(where), np.int64)
-        keys = _Keys(
-            np.insert(keys.lane_a, where, lanes[new]), np.insert(keys.lane_b, where, lanes_b[new]),
-            np.insert(keys.name_at, where, found_at), np.insert(keys.name_size, where, found_size),
-            np.insert(keys.first_event, where, first[new] + totals[0] - events),
-            np.insert(keys.kind, where, new_kinds), np.insert(keys.last, where, zeros.astype(np.uint64)),
-            np.insert(keys.value_at, where, zeros), np.insert(keys.value_size, where, zeros),
-        )
-    # Where each of the chunk's keys now sits, and so each record's key, through np.unique's inverse.
-    slot = np.searchsorted(keys.lane_a, lanes)
-    kind = keys.kind[slot][inverse]
+        number[new] = keys.add(lanes[new], at[new], lane_b=lanes_b[new], name_at=chunk.name_at[found],
+                               name_size=chunk.name_size[found], kind=new_kinds)
+    kind = keys.kind[number][inverse]
     kept = kind > 0
     if not np.any(kept):
         return keys
@@ -334,13 +350,13 @@ def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.
     last = np.full(len(lanes), -1, np.int64)
     np.maximum.at(last, inverse[kept], np.flatnonzero(kept))
     met = last >= 0
-    latest, last = slot[met], last[met]
+    latest, last = number[met], last[met]
     keys.last[latest] = chunk.packed[last]
     keys.value_at[latest] = chunk.value_at[last]
     keys.value_size[latest] = chunk.value_size[last]
     with_history = (kind[kept] & HISTORY) != 0
     if np.any(with_history):
-        history.append((chunk.lane_a[kept][with_history], packed[with_history]))
+        history.append((number[inverse[kept][with_history]], packed[with_history]))
     return keys
 
 
@@ -375,8 +391,7 @@ def _finish(keys: _Keys, totals: list[int], parts: list[tuple[np.ndarray, np.nda
             query: IndexQuery, data: mmap.mmap | bytes) -> Columns:
     """The Python index from the columns: one bytes object per kept key, in the order the keys were
     first met (the Python pass's dict order)."""
-    kept = np.flatnonzero(keys.kind > 0)
-    kept = kept[np.argsort(keys.first_event[kept], kind="stable")]
+    kept = np.flatnonzero(keys.kind[: keys.count] > 0)  # numbered in the order first met
     starts, sizes = keys.name_at[kept].tolist(), keys.name_size[kept].tolist()
     names = [data[start : start + size] for start, size in zip(starts, sizes, strict=True)]
     last = dict(zip(names, keys.last[kept].tolist(), strict=True))
@@ -385,11 +400,11 @@ def _finish(keys: _Keys, totals: list[int], parts: list[tuple[np.ndarray, np.nda
     assert len(last) == len(names), "a key was indexed twice"
     history: dict[bytes, list[int]] = {}
     if parts:
-        by_lane = dict(zip(keys.lane_a[kept].tolist(), names, strict=True))
-        lanes = np.concatenate([lane for lane, _ in parts]).tolist()
+        name_of = dict(zip(kept.tolist(), names, strict=True))
+        numbers = np.concatenate([number for number, _ in parts]).tolist()
         packed = np.concatenate([events for _, events in parts]).tolist()
-        for lane, event in zip(lanes, packed, strict=True):
-            history.setdefault(by_lane[lane], []).append(event)
+        for number, event in zip(numbers, packed, strict=True):
+            history.setdefault(name_of[number], []).append(event)
     screened: set[bytes] = set()
     if query.screen:
         needle = query.needle
