@@ -43,7 +43,6 @@ def info(
     """What a snapshot holds and whether it is intact: revision, keys, size, integrity, members, damage."""
     from analyzer.evidence.snapshot_input import open_snapshot_input
     from analyzer.evidence.etcd import Integrity
-    from analyzer.report.terminal import snapshot_summary_view
     from analyzer.views.snapshot_summary import summarize_snapshot
 
     setup(quiet, verbose)
@@ -64,6 +63,10 @@ def info(
     if output in (Output.JSON, Output.YAML):
         print_document(summary.to_json(), output)
     else:
+        # Only here: the terminal views import the whole analysis model, a tenth of a second that a
+        # JSON document does not need (bench/README.md).
+        from analyzer.report.terminal import snapshot_summary_view
+
         stdout.print(snapshot_summary_view(summary))
     damaged = summary.damaged or summary.integrity.status is Integrity.MISMATCH
     raise typer.Exit(EXIT_INCOMPLETE if damaged else EXIT_OK)
