@@ -86,15 +86,16 @@ def _python_pass(path: Path, query: IndexQuery, monkeypatch) -> tuple:
     return _answer(path, query)
 
 
-def _columns_pass(path: Path, query: IndexQuery, monkeypatch, chunk_pages: int) -> tuple:
+def _columns_pass(path: Path, query: IndexQuery, monkeypatch, chunk_pages: int, workers: int = 1) -> tuple:
     monkeypatch.setattr(etcd_index, "COLUMNS_FROM", 0)
     monkeypatch.setattr(etcd_index_numpy, "_CHUNK_PAGES", chunk_pages)
-    return _answer(path, query)
+    return _answer(path, query, workers)
 
 
-def _answer(path: Path, query: IndexQuery) -> tuple:
+def _answer(path: Path, query: IndexQuery, workers: int = 1) -> tuple:
+    """Every field of the index a pass gives; ``workers`` 2 lets the columns gather in a thread."""
     with Snapshot(path) as snapshot:
-        index = snapshot.index(query)
+        index = snapshot.index(query, workers=workers)
         return (list(index.live.items()), list(index.history.items()), index.screened, index.screen, index.events,
                 index.tombstones, index.last_revision, index.out_of_order, index.skipped, snapshot.damage.entries)
 
@@ -110,8 +111,8 @@ def _took_columns(path: Path, query: IndexQuery) -> bool:
 def test_columns_give_the_python_pass_answer(varied_snapshot, query, chunk_pages, monkeypatch):
     assert _took_columns(varied_snapshot, query)
     python = _python_pass(varied_snapshot, query, monkeypatch)
-    columns = _columns_pass(varied_snapshot, query, monkeypatch, chunk_pages)
-    assert columns == python
+    assert _columns_pass(varied_snapshot, query, monkeypatch, chunk_pages) == python
+    assert _columns_pass(varied_snapshot, query, monkeypatch, chunk_pages, workers=2) == python  # gathered in a thread
     live, history, screened = python[0], python[1], python[2]
     assert len(live) > 800 and any(len(name) > 127 for name, _ in live) or query.prefixes is not None
     if query is QUERIES["wiring"]:
@@ -180,6 +181,7 @@ def test_damage_is_left_to_the_python_pass(varied_snapshot, tmp_path, where, mon
     assert not _took_columns(damaged, query)
     python = _python_pass(damaged, query, monkeypatch)
     assert _columns_pass(damaged, query, monkeypatch, 3) == python
+    assert _columns_pass(damaged, query, monkeypatch, 3, workers=2) == python
     assert python[-1] or python[7]  # the Python pass worded it (damage, or revisions out of order)
 
 

@@ -317,7 +317,7 @@ class Snapshot(EtcdStore):
                 revision = record.revision
                 index_event(run, revision.main, revision.sub, int(revision.tombstone), record.key, query)
             index = merge_runs([run], log)
-        elif bucket is not None and index_by_columns(self.db, bucket, query, run, progress, self.file_size):
+        elif bucket is not None and index_by_columns(self.db, bucket, query, run, progress, self.file_size, workers):
             index = merge_runs([run], log, query.screen)
         elif bucket is None or bucket.inline is not None or workers < 2:
             if bucket is not None:

@@ -94,10 +94,12 @@ def spare_workers(file_size: int, *, hashing: bool) -> int:
 
 
 def index_by_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, progress: Callable[[int], None] | None,
-                     file_size: int) -> bool:
+                     file_size: int, workers: int = 1) -> bool:
     """Index a large, sound key bucket with numpy (``etcd_index_numpy``) into ``run``; False where
     this pass is not worth its start (a small file: numpy's import alone is some 0.1 s), numpy is
-    not there, the query is one it does not answer, or the file needs the Python pass's words."""
+    not there, the query is one it does not answer, or the file needs the Python pass's words.
+    ``workers`` above one (a caller with a spare core: ``spare_workers``) gather the next chunk in
+    a thread while this one folds the last."""
     if file_size < COLUMNS_FROM or bucket.inline is not None:
         return False
     try:
@@ -106,7 +108,7 @@ def index_by_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, pr
         return False
     if not etcd_index_numpy.usable(query):
         return False
-    columns = etcd_index_numpy.index_columns(db, bucket, query, _kind, progress)
+    columns = etcd_index_numpy.index_columns(db, bucket, query, _kind, progress, threads=min(workers, 2))
     if columns is None:
         return False
     run.last, run.history, run.screened = columns.last, columns.history, columns.screened

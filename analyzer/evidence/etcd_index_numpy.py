@@ -19,7 +19,8 @@ merge them; nothing else here is approximate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -123,7 +124,7 @@ def usable(query: IndexQuery) -> bool:
 
 
 def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, kind_of: KindOf,
-                  progress: Callable[[int], None] | None = None) -> Columns | None:
+                  progress: Callable[[int], None] | None = None, threads: int = 1) -> Columns | None:
     """Index ``bucket`` (etcd's key bucket); None where the file needs the Python pass (see the
     module's docstring)."""
     if bucket.inline is not None:
@@ -136,30 +137,34 @@ def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, kind_of: KindOf
     history: list[tuple[np.ndarray, np.ndarray]] = []
     kinds: dict[bytes, int | None] = {}
     windows: dict[int, np.ndarray] = {}
+
+    def _step(ready: Future[_Chunk | None] | _Chunk | None) -> bool:
+        nonlocal keys
+        chunk = ready.result() if isinstance(ready, Future) else ready
+        folded = _fold(chunk, keys, totals, history, kinds, query, db.data, kind_of) if chunk is not None else None
+        if folded is None:
+            return False
+        keys = folded
+        if progress is not None:
+            progress(totals[0])
+        return True
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="kforensic-columns") if threads > 1 else None
     try:
-        # The walk's leaf ids, a chunk at a time: nothing is held per page of the file.
-        pending: list[int] = []
-        batches = iter(bucket.iter_leaf_id_batches(walk_log))
-        while True:
-            batch = next(batches, None)
-            if batch is not None:
-                pending.extend(batch[1])
-                if len(pending) < _CHUNK_PAGES:
-                    continue
-            elif not pending:
-                break
-            # A page id past the file (the walk leaves it to the reader) is for the Python pass to word.
-            if max(pending) >= limit:
+        pending: list[Future[_Chunk | None] | _Chunk | None] = []  # the chunk read and not yet folded
+        for pages in _leaf_id_chunks(bucket, walk_log, limit):
+            if pages is None:
                 return None
-            chunk = _chunk(db, np.array(pending, dtype=np.int64), whole, windows)
-            pending = []
-            folded = _fold(chunk, keys, totals, history, kinds, query, db.data, kind_of) if chunk is not None else None
-            if folded is None:
+            # With a spare core, the next chunk is gathered (numpy frees the GIL for it) while this
+            # thread folds the last one into the key table (mostly Python and sorts).
+            pending.append(pool.submit(_chunk, db, pages, whole, windows) if pool is not None else _chunk(db, pages, whole, windows))
+            if len(pending) > 1 and not _step(pending.pop(0)):
                 return None
-            keys = folded
-            if progress is not None:
-                progress(totals[0])
+        if pending and not _step(pending.pop()):
+            return None
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         # Views of the mapping must go before it can be closed (mmap refuses while exported).
         windows.clear()
         del whole
@@ -181,6 +186,19 @@ class _Chunk:
     directory_a: np.ndarray
     directory_b: np.ndarray
     directory_size: np.ndarray
+
+
+def _leaf_id_chunks(bucket: Bucket, walk_log: DamageLog, limit: int) -> Iterator[np.ndarray | None]:
+    """The walk's leaf ids, ``_CHUNK_PAGES`` at a time (nothing is held per page of the file); None
+    for a page id past the file, which the walk leaves to the reader and the Python pass words."""
+    pending: list[int] = []
+    for _parent, children in bucket.iter_leaf_id_batches(walk_log):
+        pending.extend(children)
+        if len(pending) >= _CHUNK_PAGES:
+            yield np.array(pending, dtype=np.int64) if max(pending) < limit else None
+            pending = []
+    if pending:
+        yield np.array(pending, dtype=np.int64) if max(pending) < limit else None
 
 
 def _window(whole: np.ndarray, windows: dict[int, np.ndarray], size: int) -> np.ndarray:
