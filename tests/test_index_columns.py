@@ -200,3 +200,71 @@ def test_a_scan_reads_the_same_with_columns(varied_snapshot, monkeypatch):
     python = info()
     monkeypatch.setattr(etcd_index, "COLUMNS_FROM", 0)
     assert info() == python
+
+
+def _hand_built(path: Path, records: list[tuple[bytes, bool]], **layout) -> Path:
+    """A key bucket of ``records`` (key, deleted) at revisions 1, 2, ... (hand-built: the crafted keys
+    below are not ones a test may ask a real etcd to hold in this order at this size)."""
+    items = {}
+    for revision, (name, deleted) in enumerate(records, start=1):
+        record = etcd_mvcc_pb2.KeyValue(key=name, create_revision=revision, mod_revision=revision, version=1,
+                                        value=b"" if deleted else b"k8s\x00" + bytes(revision % 7)).SerializeToString()
+        # An empty key spelled out (tag 0x0A, length 0), as hand-made bytes may: etcd's marshaller,
+        # like protobuf's, leaves an empty field out.
+        items[struct.pack(">Q", revision) + b"_" + struct.pack(">Q", 0) + (b"t" if deleted else b"")] = \
+            record if name else b"\x0a\x00" + record
+    write_bolt(path, {b"key": items, b"meta": {b"consistent_index": bytes(8)}}, **layout)
+    return path
+
+
+# Two keys whose hash lanes agree, both of them (found by review: the lanes are unkeyed and their
+# steps reversible, so such pairs are made in milliseconds). Grouped by hash alone, the second
+# key's delete would hide the first.
+TWINS = (b"/registry/clusterrolebindings/xxcrb-1000!\xe7\x04\xf6\xe0\x83\xe2$-backdoor",
+         b"/registry/clusterrolebindings/xx\xbea\xe0\xf3E\xd0\xe7{\xd6\x18\xfb\t\x1f|\x1d\xdb-backdoor")
+
+
+def test_keys_that_share_both_lanes_are_told_apart_by_their_bytes(tmp_path, monkeypatch):
+    import numpy as np
+
+    first, second = TWINS
+    width = 8 * -(-len(first) // 8)
+    rows = np.frombuffer(first.ljust(width, b"a") + second.ljust(width, b"b"), np.uint8).reshape(2, width)
+    size = np.array([len(first), len(second)])
+    lane_a, lane_b = etcd_index_numpy._lanes(etcd_index_numpy._own_words(rows, size), size)
+    assert first != second and lane_a[0] == lane_a[1] and lane_b[0] == lane_b[1]  # the test's premise
+    story = [(b"/registry/namespaces/default", False), (first, False), (second, False), (second, True)]
+    for chunk_pages in (1, 1 << 13):  # the twins in one chunk, and in two
+        for records in (story, story[:2] + [(b"/registry/pods/ns/p", False)] * 3 + story[2:]):
+            path = _hand_built(tmp_path / f"twins-{chunk_pages}-{len(records)}.db", records, leaf_capacity=2, branch_capacity=2)
+            for query in (IndexQuery(), IndexQuery(prefixes=(b"/registry/",))):
+                python = _python_pass(path, query, monkeypatch)
+                assert first in dict(python[0]) and second not in dict(python[0])
+                assert _columns_pass(path, query, monkeypatch, chunk_pages) == python
+
+
+def test_empty_keys(tmp_path, monkeypatch):
+    """A record whose key is empty (0x0A 0x00) is a key like any other to the Python pass; a chunk
+    of nothing else has no key columns at all (found by review: it crashed)."""
+    records = [(f"/registry/secrets/ns/s{n}".encode(), False) for n in range(36)] + [(b"", False)] * 8
+    path = _hand_built(tmp_path / "empty.db", records, leaf_capacity=4, branch_capacity=2)
+    for chunk_pages in (1, 2, 1 << 13):
+        for query in (IndexQuery(), QUERIES["wiring"]):
+            assert _columns_pass(path, query, monkeypatch, chunk_pages) == _python_pass(path, query, monkeypatch)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_failure_in_the_columns_leaves_the_mapping_closable(varied_snapshot, monkeypatch, workers):
+    """numpy views of the mapping live in the frames of a failed gather; the pass clears them, so
+    the snapshot's mapping closes instead of staying exported while the error is handled."""
+    def failing(*args, **kwargs):
+        raise RuntimeError("a fault while gathering")
+
+    monkeypatch.setattr(etcd_index, "COLUMNS_FROM", 0)
+    monkeypatch.setattr(etcd_index_numpy, "_CHUNK_PAGES", 2)
+    monkeypatch.setattr(etcd_index_numpy, "_lanes", failing)  # inside _chunk, whose frame holds the mapping's view
+    with Snapshot(varied_snapshot) as snapshot:
+        mapping = snapshot.db._mmap
+        with pytest.raises(RuntimeError) as raised:
+            snapshot.index(QUERIES["wiring"], workers=workers)
+    assert raised.value is not None and mapping.closed

@@ -100,7 +100,7 @@ def index_by_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, run: Run, pr
     not there, the query is one it does not answer, or the file needs the Python pass's words.
     ``workers`` above one (a caller with a spare core: ``spare_workers``) gather the next chunk in
     a thread while this one folds the last."""
-    if file_size < COLUMNS_FROM or bucket.inline is not None:
+    if file_size < COLUMNS_FROM:
         return False
     try:
         from analyzer.evidence import etcd_index_numpy

@@ -13,13 +13,15 @@ a test, an element past its page, a key that is not a revision, a ``KeyValue`` t
 with a short key, revisions out of order, a hash lane that collides, damage met on the branch
 walk) makes it return None and the caller runs the Python pass, which reads and words every one
 of them: so the damage log, the counts and the index are the Python pass's, by construction. A
-collision of both lanes between two distinct keys of a snapshot (about 2**-128 per pair) would
-merge them; nothing else here is approximate.
+hash only groups records: every record's key is compared byte for byte with the key it was
+grouped under, so keys that share both lanes (by chance, or made to: the lanes are no secret)
+make the pass decline, not merge. Nothing here is approximate.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -60,8 +62,8 @@ class Columns:
 # (bench/README.md): 8,192 pages peak at 54 MiB for 1.5 s, 32,768 at 81 MiB for about the same.
 _CHUNK_PAGES = 1 << 13
 # A revision's main part must leave room for the packed form (main << 33 | sub << 1 | delete) in
-# 64 bits; etcd's revisions are int64 and real ones are far below this.
-_MAX_MAIN = 1 << 30
+# 64 bits. etcd's revisions are int64; a cluster past 2**31 revisions gets the Python pass.
+_MAX_MAIN = 1 << 31
 # Keys are gathered as rows as wide as the chunk's longest: a Kubernetes key is at most a few
 # hundred bytes, and a longer one is left to the Python pass rather than widen every row.
 _MAX_NAME = 512
@@ -131,45 +133,57 @@ def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, kind_of: KindOf
         return None
     walk_log = DamageLog()
     limit = min(db.high_water, db.file_pages)
-    whole = np.frombuffer(db.data, dtype=np.uint8)
+    # The mapping as numpy sees it, and views of it; all dropped at the end, or the mapping could
+    # not be closed (mmap refuses while exported).
+    whole = [np.frombuffer(db.data, dtype=np.uint8)]
     keys = _Keys()
     totals = [0, 0, -1, 0]  # events, tombstones, first main, last main
     history: list[tuple[np.ndarray, np.ndarray]] = []
     kinds: dict[bytes, int | None] = {}
     windows: dict[int, np.ndarray] = {}
 
+    def read(at: np.ndarray, size: int) -> np.ndarray | None:
+        return _gather(whole[0], windows, at, size)
+
     def _step(ready: Future[_Chunk | None] | _Chunk | None) -> bool:
-        nonlocal keys
         chunk = ready.result() if isinstance(ready, Future) else ready
-        folded = _fold(chunk, keys, totals, history, kinds, query, db.data, kind_of) if chunk is not None else None
-        if folded is None:
+        if walk_log or chunk is None or not _fold(chunk, keys, totals, history, kinds, query, db.data, kind_of, read):
             return False
-        keys = folded
         if progress is not None:
             progress(totals[0])
         return True
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="kforensic-columns") if threads > 1 else None
+    pending: list[Future[_Chunk | None] | _Chunk | None] = []  # the chunk read and not yet folded
     try:
-        pending: list[Future[_Chunk | None] | _Chunk | None] = []  # the chunk read and not yet folded
         for pages in _leaf_id_chunks(bucket, walk_log, limit):
             if pages is None:
                 return None
             # With a spare core, the next chunk is gathered (numpy frees the GIL for it) while this
             # thread folds the last one into the key table (mostly Python and sorts).
-            pending.append(pool.submit(_chunk, db, pages, whole, windows) if pool is not None else _chunk(db, pages, whole, windows))
+            pending.append(pool.submit(_chunk, db, pages, whole[0], windows) if pool is not None else _chunk(db, pages, whole[0], windows))
             if len(pending) > 1 and not _step(pending.pop(0)):
                 return None
         if pending and not _step(pending.pop()):
             return None
+    except BaseException as err:
+        # The frames of a failed gather hold views of the mapping; cleared, the mapping can close.
+        traceback.clear_frames(err.__traceback__)
+        raise
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        # Views of the mapping must go before it can be closed (mmap refuses while exported).
+        for left in pending:  # a gather that failed unread holds the mapping in its frames too
+            failure = left.exception() if isinstance(left, Future) and not left.cancelled() else None
+            if failure is not None:
+                traceback.clear_frames(failure.__traceback__)
+        pending.clear()
         windows.clear()
-        del whole
+        whole.clear()
     if walk_log:  # damage the walk met, anywhere in the tree
         return None
+    if progress is not None:
+        progress(totals[0])
     return _finish(keys, totals, history, query, db.data)
 
 
@@ -179,6 +193,7 @@ class _Chunk:
     lane_b: np.ndarray
     name_at: np.ndarray
     name_size: np.ndarray
+    words: np.ndarray  # each record's key as rows of words (``_own_words``)
     packed: np.ndarray
     main: np.ndarray
     value_at: np.ndarray
@@ -190,7 +205,8 @@ class _Chunk:
 
 def _leaf_id_chunks(bucket: Bucket, walk_log: DamageLog, limit: int) -> Iterator[np.ndarray | None]:
     """The walk's leaf ids, ``_CHUNK_PAGES`` at a time (nothing is held per page of the file); None
-    for a page id past the file, which the walk leaves to the reader and the Python pass words."""
+    for a page id past the file, which the walk leaves to the reader and the Python pass words (a
+    damaged pointer may name up to 2**64 - 1, past numpy's int64; ``_chunk`` tests the rest)."""
     pending: list[int] = []
     for _parent, children in bucket.iter_leaf_id_batches(walk_log):
         pending.extend(children)
@@ -248,7 +264,7 @@ def _chunk(db: BoltDB, pages: np.ndarray, whole: np.ndarray, windows: dict[int, 
     total = int(count.sum())
     if total == 0:
         i64, u64 = np.empty(0, np.int64), np.empty(0, np.uint64)
-        return _Chunk(u64, u64, i64, i64, u64, i64, i64, i64, u64, u64, i64)
+        return _Chunk(u64, u64, i64, i64, np.empty((0, 0), np.uint64), u64, i64, i64, i64, u64, u64, i64)
     # Element i of a page sits at start + 16 + 16 * i; pos is relative to the element (bbolt page.go).
     firsts = np.cumsum(count) - count
     element = np.repeat(start + PAGE_HEADER_SIZE - firsts * ELEMENT_SIZE, count) + np.arange(total, dtype=np.int64) * ELEMENT_SIZE
@@ -293,25 +309,34 @@ def _chunk(db: BoltDB, pages: np.ndarray, whole: np.ndarray, windows: dict[int, 
     if name is None:
         return None
     # Each key's directory: up to and including its last "/" (what the query decides by, as the
-    # Python pass's memo does), none for a key without one.
+    # Python pass's memo does), none for a key without one (an empty key among them: no columns).
     slash = (name == ord("/")) & (np.arange(width) < name_size[:, None])
-    directory_size = np.where(slash.any(axis=1), width - np.argmax(slash[:, ::-1], axis=1), 0)
-    lane_a, lane_b = _lanes(name.view("<u8"), name_size)
-    directory_a, directory_b = _lanes(name.view("<u8"), directory_size)
+    directory_size = np.where(slash.any(axis=1), width - np.argmax(slash[:, ::-1], axis=1), 0) if width else np.zeros(total, np.int64)
+    words = _own_words(name, name_size)
+    lane_a, lane_b = _lanes(words, name_size)
+    directory_a, directory_b = _lanes(_own_words(name, directory_size), directory_size)
     packed = (main << _U64(33)) | (sub << _U64(1)) | delete.astype(np.uint64)
-    return _Chunk(lane_a, lane_b, name_at, name_size, packed, main.astype(np.int64), value_at, value_size,
+    return _Chunk(lane_a, lane_b, name_at, name_size, words, packed, main.astype(np.int64), value_at, value_size,
                   directory_a, directory_b, directory_size)
 
 
-def _lanes(words: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The two 64-bit hash lanes of each row's first ``size`` bytes (rows of little-endian words).
+def _own_words(rows: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Each row's first ``size`` bytes as little-endian words, the bytes past them zero: rows are
+    as wide as the chunk's longest key, and what follows a shorter one is another record's."""
+    columns = rows.shape[1] // 8
+    words: np.ndarray = rows.view("<u8") & _WORD_MASKS[np.clip(size[:, None] - 8 * np.arange(columns), 0, 8)]
+    return words
 
-    A row's lanes take in only its own words: the rows are as wide as the chunk's longest key, and
-    a key must hash the same in every chunk."""
+
+def _lanes(words: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit hash lanes of each row's first ``size`` bytes (``_own_words``): what groups records
+    by key. They only group: every record's bytes are then compared with its key's (``_fold``).
+
+    A row's lanes take in only its own words, so that a key hashes the same in every chunk."""
     lane_a = size.astype(np.uint64) * _LANE_A
     lane_b = size.astype(np.uint64) ^ _LANE_B
     for column in range(words.shape[1]):
-        word = words[:, column] & _WORD_MASKS[np.clip(size - 8 * column, 0, 8)]
+        word = words[:, column]
         mixed_a = (lane_a ^ word) * _LANE_A
         mixed_a ^= mixed_a >> _SHIFT_A
         mixed_b = (lane_b + word) * _LANE_B
@@ -322,24 +347,30 @@ def _lanes(words: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
 
 def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.ndarray, np.ndarray]],
-          kinds: dict[bytes, int | None], query: IndexQuery, data: mmap.mmap | bytes, kind_of: KindOf) -> _Keys | None:
-    """``chunk`` merged into ``keys``; None where the Python pass must decide (see the docstring)."""
+          kinds: dict[bytes, int | None], query: IndexQuery, data: mmap.mmap | bytes, kind_of: KindOf,
+          read: Callable[[np.ndarray, int], np.ndarray | None]) -> bool:
+    """``chunk`` merged into ``keys`` (``read``: rows of the file's bytes at places, as ``_gather``);
+    False where the Python pass must decide (see the docstring)."""
     events = len(chunk.packed)
     if not events:
-        return keys
+        return True
     main = chunk.main
     # bbolt keeps the key bucket sorted, so a sound file's revisions only grow; the Python pass
     # counts and reports any that do not.
     if main[0] < totals[3] or (events > 1 and np.any(main[1:] < main[:-1])):
-        return None
+        return False
     totals[0] += events
     if totals[2] < 0:
         totals[2] = int(main[0])
     totals[3] = int(main[-1])
     lanes, first, inverse = np.unique(chunk.lane_a, return_index=True, return_inverse=True)
     lanes_b = chunk.lane_b[first]
-    if not np.array_equal(chunk.lane_b, lanes_b[inverse]):
-        return None  # two keys share lane A in this chunk
+    # The lanes only group; the bytes decide. Every record's key must be, byte for byte, the key of
+    # the first record grouped with it (two keys may share lanes, by chance or by design: the
+    # lanes are no secret), and below, the key of the same number met in an earlier chunk.
+    if not (np.array_equal(chunk.lane_b, lanes_b[inverse]) and np.array_equal(chunk.name_size, chunk.name_size[first][inverse])
+            and np.array_equal(chunk.words, chunk.words[first][inverse])):
+        return False
     # Each of the chunk's keys by its number: known ones found by lane A, new ones numbered in the
     # order the chunk first met them.
     at = np.searchsorted(keys.sorted_lane_a, lanes)
@@ -347,21 +378,26 @@ def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.
     known[known] = keys.sorted_lane_a[at[known]] == lanes[known]
     number = np.empty(len(lanes), np.int64)
     number[known] = keys.sorted_number[at[known]]
-    if not np.array_equal(keys.lane_b[number[known]], lanes_b[known]):
-        return None  # a key shares lane A with one met before
+    if np.any(known):
+        earlier, here = number[known], first[known]
+        if not (np.array_equal(keys.lane_b[earlier], lanes_b[known]) and np.array_equal(keys.name_size[earlier], chunk.name_size[here])):
+            return False
+        before = read(keys.name_at[earlier], 8 * chunk.words.shape[1])
+        if before is None or not np.array_equal(_own_words(before, keys.name_size[earlier]), chunk.words[here]):
+            return False
     new = np.flatnonzero(~known)
     if len(new):
         new = new[np.argsort(first[new], kind="stable")]
         found = first[new]
         new_kinds = _classify(chunk, found, query, kinds, data, kind_of)
         if new_kinds is None:
-            return None
+            return False
         number[new] = keys.add(lanes[new], at[new], lane_b=lanes_b[new], name_at=chunk.name_at[found],
                                name_size=chunk.name_size[found], kind=new_kinds)
     kind = keys.kind[number][inverse]
     kept = kind > 0
     if not np.any(kept):
-        return keys
+        return True
     packed = chunk.packed[kept]
     totals[1] += int(np.count_nonzero(packed & _U64(1)))
     # Each kept key's last record in this chunk (records are in revision order).
@@ -375,16 +411,20 @@ def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.
     with_history = (kind[kept] & HISTORY) != 0
     if np.any(with_history):
         history.append((number[inverse[kept][with_history]], packed[with_history]))
-    return keys
+    return True
 
 
 def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[bytes, int | None], data: mmap.mmap | bytes,
               kind_of: KindOf) -> np.ndarray | None:
-    """What the query keeps of each new key (records ``found``), decided once per directory as the
-    Python pass decides it (``etcd_index._kind``, the same memo), key by key where it cannot be."""
+    """What the query keeps of each new key (records ``found``), decided once per directory by the
+    Python pass's rule (``etcd_index._kind`` and a memo like its own), key by key where it cannot be."""
     directories, first, inverse = np.unique(chunk.directory_a[found], return_index=True, return_inverse=True)
-    if not np.array_equal(chunk.directory_b[found], chunk.directory_b[found][first][inverse]):
-        return None  # two directories share lane A
+    # As for keys, the lanes only group: each directory must be, byte for byte, its group's first.
+    size = chunk.directory_size[found]
+    words = chunk.words[found] & _WORD_MASKS[np.clip(size[:, None] - 8 * np.arange(chunk.words.shape[1]), 0, 8)]
+    if not (np.array_equal(chunk.directory_b[found], chunk.directory_b[found][first][inverse])
+            and np.array_equal(size, size[first][inverse]) and np.array_equal(words, words[first][inverse])):
+        return None
     decided = np.zeros(len(directories), np.int8)
     undecided: list[int] = []
     for index, record in enumerate(found[first].tolist()):
@@ -413,9 +453,6 @@ def _finish(keys: _Keys, totals: list[int], parts: list[tuple[np.ndarray, np.nda
     starts, sizes = keys.name_at[kept].tolist(), keys.name_size[kept].tolist()
     names = [data[start : start + size] for start, size in zip(starts, sizes, strict=True)]
     last = dict(zip(names, keys.last[kept].tolist(), strict=True))
-    # One entry per name: a key that hashed two ways would be two entries, and the stale one would be
-    # read. By construction it cannot (``_lanes``); this says so where it counts.
-    assert len(last) == len(names), "a key was indexed twice"
     history: dict[bytes, list[int]] = {}
     if parts:
         name_of = dict(zip(kept.tolist(), names, strict=True))
