@@ -382,8 +382,10 @@ def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.
         earlier, here = number[known], first[known]
         if not (np.array_equal(keys.lane_b[earlier], lanes_b[known]) and np.array_equal(keys.name_size[earlier], chunk.name_size[here])):
             return False
-        before = read(keys.name_at[earlier], 8 * chunk.words.shape[1])
-        if before is None or not np.array_equal(_own_words(before, keys.name_size[earlier]), chunk.words[here]):
+        # Read in the file's order: these keys were first met all over the file.
+        order = np.argsort(keys.name_at[earlier])
+        before = read(keys.name_at[earlier][order], 8 * chunk.words.shape[1])
+        if before is None or not np.array_equal(_own_words(before, keys.name_size[earlier][order]), chunk.words[here][order]):
             return False
     new = np.flatnonzero(~known)
     if len(new):
@@ -445,29 +447,35 @@ def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[b
     return result
 
 
+def _ints(column: np.ndarray, block: int = 8192) -> Iterator[int]:
+    """A column's values as Python ints, converted a block at a time."""
+    for start in range(0, len(column), block):
+        yield from column[start : start + block].tolist()
+
+
 def _finish(keys: _Keys, totals: list[int], parts: list[tuple[np.ndarray, np.ndarray]],
             query: IndexQuery, data: mmap.mmap | bytes) -> Columns:
     """The Python index from the columns: one bytes object per kept key, in the order the keys were
     first met (the Python pass's dict order)."""
     kept = np.flatnonzero(keys.kind[: keys.count] > 0)  # numbered in the order first met
-    starts, sizes = keys.name_at[kept].tolist(), keys.name_size[kept].tolist()
-    names = [data[start : start + size] for start, size in zip(starts, sizes, strict=True)]
-    last = dict(zip(names, keys.last[kept].tolist(), strict=True))
+    # Python ints made a block at a time: lists of every key's place and size would cost some 80
+    # bytes a key at the peak, beside the index itself (bench/README.md, "Memory").
+    names = (data[start : start + size] for start, size in zip(_ints(keys.name_at[kept]), _ints(keys.name_size[kept]), strict=True))
+    last = dict(zip(names, _ints(keys.last[kept]), strict=True))
     history: dict[bytes, list[int]] = {}
     if parts:
-        name_of = dict(zip(kept.tolist(), names, strict=True))
-        numbers = np.concatenate([number for number, _ in parts]).tolist()
+        named = list(last)  # the dict keeps the order first met: its keys are the names by position
+        numbers = np.concatenate([number for number, _ in parts])
         packed = np.concatenate([events for _, events in parts]).tolist()
-        for number, event in zip(numbers, packed, strict=True):
-            history.setdefault(name_of[number], []).append(event)
+        for position, event in zip(np.searchsorted(kept, numbers).tolist(), packed, strict=True):
+            history.setdefault(named[position], []).append(event)
     screened: set[bytes] = set()
     if query.screen:
         needle = query.needle
-        screen = (keys.kind[kept] & SCREEN) != 0
-        live = (keys.last[kept] & _U64(1)) == 0
-        for index in np.flatnonzero(screen & live).tolist():
-            start = int(keys.value_at[kept[index]])
-            if may_hold(data, start, start + int(keys.value_size[kept[index]]), needle):
-                screened.add(names[index])
+        candidate = ((keys.kind[kept] & SCREEN) != 0) & ((keys.last[kept] & _U64(1)) == 0)
+        spans = zip(_ints(keys.value_at[kept]), _ints(keys.value_size[kept]), strict=True)
+        for name, wanted, (start, size) in zip(last, _ints(candidate), spans, strict=True):
+            if wanted and may_hold(data, start, start + size, needle):
+                screened.add(name)
     events, tombstones, first_main, last_main = totals
     return Columns(last, history, screened, events, tombstones, first_main, last_main)
