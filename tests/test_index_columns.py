@@ -246,11 +246,15 @@ def test_keys_that_share_both_lanes_are_told_apart_by_their_bytes(tmp_path, monk
 def test_empty_keys(tmp_path, monkeypatch):
     """A record whose key is empty (0x0A 0x00) is a key like any other to the Python pass; a chunk
     of nothing else has no key columns at all (found by review: it crashed)."""
-    records = [(f"/registry/secrets/ns/s{n}".encode(), False) for n in range(36)] + [(b"", False)] * 8
-    path = _hand_built(tmp_path / "empty.db", records, leaf_capacity=4, branch_capacity=2)
-    for chunk_pages in (1, 2, 1 << 13):
-        for query in (IndexQuery(), QUERIES["wiring"]):
-            assert _columns_pass(path, query, monkeypatch, chunk_pages) == _python_pass(path, query, monkeypatch)
+    # 32 keys fill 8 leaves, so with chunks of one branch's leaves the empty keys open a chunk of
+    # their own; 36 puts them beside others.
+    for before in (32, 36):
+        records = [(f"/registry/secrets/ns/s{n}".encode(), False) for n in range(before)] + [(b"", False)] * 8
+        path = _hand_built(tmp_path / f"empty-{before}.db", records, leaf_capacity=4, branch_capacity=2)
+        for chunk_pages in (1, 2, 1 << 13):
+            for query in (IndexQuery(), QUERIES["wiring"]):
+                assert _columns_pass(path, query, monkeypatch, chunk_pages) == _python_pass(path, query, monkeypatch)
+                assert _took_columns(path, query)  # under the chunk size just set: not answered by declining
 
 
 @pytest.mark.parametrize("workers", [1, 2])

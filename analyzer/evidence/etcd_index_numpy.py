@@ -221,9 +221,6 @@ class _Chunk:
     main: np.ndarray
     value_at: np.ndarray
     value_size: np.ndarray
-    directory_a: np.ndarray
-    directory_b: np.ndarray
-    directory_size: np.ndarray
 
 
 def _leaf_id_chunks(bucket: Bucket, walk_log: DamageLog, limit: int) -> Iterator[np.ndarray | None]:
@@ -287,7 +284,7 @@ def _chunk(db: BoltDB, pages: np.ndarray, whole: np.ndarray, windows: dict[int, 
     total = int(count.sum())
     if total == 0:
         i64, u64 = np.empty(0, np.int64), np.empty(0, np.uint64)
-        return _Chunk(u64, u64, i64, i64, np.empty((0, 0), np.uint64), u64, i64, i64, i64, u64, u64, i64)
+        return _Chunk(u64, u64, i64, i64, np.empty((0, 0), np.uint64), u64, i64, i64, i64)
     # Element i of a page sits at start + 16 + 16 * i; pos is relative to the element (bbolt page.go).
     firsts = np.cumsum(count) - count
     element = np.repeat(start + PAGE_HEADER_SIZE - firsts * ELEMENT_SIZE, count) + np.arange(total, dtype=np.int64) * ELEMENT_SIZE
@@ -331,24 +328,17 @@ def _chunk(db: BoltDB, pages: np.ndarray, whole: np.ndarray, windows: dict[int, 
     name = _gather(whole, windows, name_at, width)
     if name is None:
         return None
-    # Each key's directory: up to and including its last "/" (what the query decides by, as the
-    # Python pass's memo does), none for a key without one (an empty key among them: no columns).
-    slash = (name == ord("/")) & (np.arange(width) < name_size[:, None])
-    directory_size = np.where(slash.any(axis=1), width - np.argmax(slash[:, ::-1], axis=1), 0) if width else np.zeros(total, np.int64)
-    words = _own_words(name, name_size)
+    words = _own_words(name.view("<u8"), name_size)
     lane_a, lane_b = _lanes(words, name_size)
-    directory_a, directory_b = _lanes(_own_words(name, directory_size), directory_size)
     packed = (main << _U64(33)) | (sub << _U64(1)) | delete.astype(np.uint64)
-    return _Chunk(lane_a, lane_b, name_at, name_size, words, packed, main.astype(np.int64), value_at, value_size,
-                  directory_a, directory_b, directory_size)
+    return _Chunk(lane_a, lane_b, name_at, name_size, words, packed, main.astype(np.int64), value_at, value_size)
 
 
-def _own_words(rows: np.ndarray, size: np.ndarray) -> np.ndarray:
-    """Each row's first ``size`` bytes as little-endian words, the bytes past them zero: rows are
-    as wide as the chunk's longest key, and what follows a shorter one is another record's."""
-    columns = rows.shape[1] // 8
-    words: np.ndarray = rows.view("<u8") & _WORD_MASKS[np.clip(size[:, None] - 8 * np.arange(columns), 0, 8)]
-    return words
+def _own_words(words: np.ndarray, size: np.ndarray) -> np.ndarray:
+    """Rows of little-endian words with each row's bytes past its first ``size`` zeroed: rows are as
+    wide as the chunk's longest key, and what follows a shorter one is another record's."""
+    kept: np.ndarray = words & _WORD_MASKS[np.clip(size[:, None] - 8 * np.arange(words.shape[1]), 0, 8)]
+    return kept.astype("<u8", copy=False)
 
 
 def _lanes(words: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -408,7 +398,7 @@ def _fold(chunk: _Chunk, keys: _Keys, totals: list[int], history: list[tuple[np.
         # Read in the file's order: these keys were first met all over the file.
         order = np.argsort(keys.name_at[earlier])
         before = read(keys.name_at[earlier][order], 8 * chunk.words.shape[1])
-        if before is None or not np.array_equal(_own_words(before, keys.name_size[earlier][order]), chunk.words[here][order]):
+        if before is None or not np.array_equal(_own_words(before.view("<u8"), keys.name_size[earlier][order]), chunk.words[here][order]):
             return False
     new = np.flatnonzero(~known)
     if len(new):
@@ -443,18 +433,25 @@ def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[b
               kind_of: KindOf) -> np.ndarray | None:
     """What the query keeps of each new key (records ``found``), decided once per directory by the
     Python pass's rule (``etcd_index._kind`` and a memo like its own), key by key where it cannot be."""
-    directories, first, inverse = np.unique(chunk.directory_a[found], return_index=True, return_inverse=True)
+    # Each new key's directory: up to and including its last "/" (what the query decides by, as the
+    # Python pass's memo does), none for a key without one; found from the key's own bytes (zero
+    # past its end), for new keys only, not for every record.
+    named = chunk.words[found]
+    rows = named.view(np.uint8)
+    slash = rows == ord("/")
+    size = np.where(slash.any(axis=1), rows.shape[1] - np.argmax(slash[:, ::-1], axis=1), 0) if rows.shape[1] else np.zeros(len(found), np.int64)
+    words = _own_words(named, size)
+    lane_a, lane_b = _lanes(words, size)
+    directories, first, inverse = np.unique(lane_a, return_index=True, return_inverse=True)
     # As for keys, the lanes only group: each directory must be, byte for byte, its group's first.
-    size = chunk.directory_size[found]
-    words = chunk.words[found] & _WORD_MASKS[np.clip(size[:, None] - 8 * np.arange(chunk.words.shape[1]), 0, 8)]
-    if not (np.array_equal(chunk.directory_b[found], chunk.directory_b[found][first][inverse])
-            and np.array_equal(size, size[first][inverse]) and np.array_equal(words, words[first][inverse])):
+    if not (np.array_equal(lane_b, lane_b[first][inverse]) and np.array_equal(size, size[first][inverse])
+            and np.array_equal(words, words[first][inverse])):
         return None
     decided = np.zeros(len(directories), np.int8)
     undecided: list[int] = []
-    for index, record in enumerate(found[first].tolist()):
+    for index, (record, directory_size) in enumerate(zip(found[first].tolist(), size[first].tolist(), strict=True)):
         start = int(chunk.name_at[record])
-        directory = data[start : start + int(chunk.directory_size[record])]
+        directory = data[start : start + directory_size]
         shared = kinds.get(directory)
         if shared is None:
             shared = kind_of(query, kinds, directory, data[start : start + int(chunk.name_size[record])])
@@ -465,8 +462,8 @@ def _classify(chunk: _Chunk, found: np.ndarray, query: IndexQuery, kinds: dict[b
     result = decided[inverse]
     if undecided:
         for position in np.flatnonzero(np.isin(inverse, undecided)).tolist():
-            start, size = int(chunk.name_at[found[position]]), int(chunk.name_size[found[position]])
-            result[position] = query.kind_of(data[start : start + size])
+            start, length = int(chunk.name_at[found[position]]), int(chunk.name_size[found[position]])
+            result[position] = query.kind_of(data[start : start + length])
     return result
 
 
