@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -54,6 +55,7 @@ from analyzer.gomodel.klog import LogEvent, iter_log_events
 from analyzer.evidence.live_tls import HandshakeFacts, LiveTarget  # grpc (evidence.live) only with --etcd
 from analyzer.model.findings import Finding
 from analyzer.model.vocabulary import Distribution
+from analyzer.records import datarecord
 from analyzer.wiring.build import build_wiring
 from analyzer.wiring.model import Wiring
 from analyzer.wiring.nodes import identify_nodes, join_nodes
@@ -64,7 +66,7 @@ if TYPE_CHECKING:
     from analyzer.evidence.live import LiveEtcd
 
 
-@dataclass(frozen=True)
+@datarecord
 class ScanOptions:
     evidence: Sequence[str | Path]
     reference_utc: datetime
@@ -108,7 +110,7 @@ def live_record(live: LiveEtcd) -> InputRecord:
     return InputRecord(live.endpoint.url, "etcd-live", "grpc", live.db_size, None, None, live.partial, notes, live.revision, details)
 
 
-@dataclass
+@datarecord(frozen=False)
 class OpenedCase:
     """What opening holds open: the evidence, its snapshots (newest first), a running etcd, the objects read."""
 
@@ -122,7 +124,7 @@ class OpenedCase:
     collected: CollectedObjects | None  # the must-gathers, when they stand in for the snapshot
 
 
-@dataclass(frozen=True)
+@datarecord
 class ReadLogs:
     events: list[LogEvent]
     tails: list[tuple[str, bytes]]  # for the evidence's own time (its last dated line)
@@ -295,7 +297,7 @@ def analyse(options: ScanOptions, case: OpenedCase, wiring: Wiring, findings: li
                       case.encryption_sources, partial, deadlines(wiring, reference), evidence_time(wiring, logs.tails, reference), last_good)
 
 
-@dataclass(frozen=True)
+@datarecord
 class RecoverResult:
     last_good: LastGood
     distribution: Distribution

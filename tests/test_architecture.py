@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
 # Bottom to top: a module may import from its own room and from the rooms before it, never after.
 # This list is the only place the order is written.
 ROOMS = (
-    "base",  # errors, reference time, generated protobuf, the bundled demo's paths, packaged files, __version__
+    "base",  # errors, reference time, records, generated protobuf, the bundled demo's paths, packaged files, __version__
     "model",  # the shared vocabulary: findings, severities, verdict types
     "gomodel",  # what Go and Kubernetes do with bytes
     "decode",  # bytes in, objects out
@@ -30,7 +30,7 @@ ROOMS = (
     "scan",  # the orchestrator: open → wire → check → analyse → result
     "cli",  # argv, exit codes, progress
 )
-_BASE_MODULES = ("analyzer", "analyzer.errors", "analyzer.reftime", "analyzer.resources", "analyzer.pb", "analyzer.demo")
+_BASE_MODULES = ("analyzer", "analyzer.errors", "analyzer.reftime", "analyzer.resources", "analyzer.records", "analyzer.pb", "analyzer.demo")
 
 
 def room_of(module: str) -> str:

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography import x509
 
 from analyzer.checks.annotations import rotation_annotations
 from analyzer.gomodel.clientgo import bundle, common_name
+from analyzer.records import datarecord
 from analyzer.reftime import format_utc
 from analyzer.wiring.model import BundlePayload, Load, State, Wiring
 from analyzer.analysis.recovery import CERTROTATION, Mechanism, Recovery, mechanism
 from analyzer.model.vocabulary import Component as ComponentName
 
 
-@dataclass(frozen=True)
+@datarecord
 class Deadline:
     when_utc: datetime
     label: str  # what bounds it, as a person finds it
@@ -32,7 +32,7 @@ class Deadline:
         return f"{format_utc(self.when_utc)}, in {(self.when_utc - at).days} days ({self.label})"
 
 
-@dataclass(frozen=True)
+@datarecord
 class Deadlines:
     safe_shutdown: Deadline | None  # shut down after this and the cluster does not come back by itself
     next_outage: Deadline | None  # the next thing to stop working if the cluster keeps running

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Any
-from dataclasses import dataclass, field
+from dataclasses import field
+
 from datetime import datetime
 
 from cryptography import x509
@@ -21,6 +22,7 @@ from analyzer.gomodel.x509parse import public_key_of, serial_of
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.checks.validity import validity_state
 from analyzer.evidence.tree import EntryKind
+from analyzer.records import datarecord
 from analyzer.wiring.nodes import Node
 from analyzer.wiring.model import Load, Material, State, Wiring
 from analyzer.reftime import format_utc
@@ -52,7 +54,7 @@ def _extension(certificate: x509.Certificate, kind: type[x509.ExtensionType]) ->
         return None
 
 
-@dataclass
+@datarecord(frozen=False)
 class InventoryEntry:
     certificate: x509.Certificate
     fingerprint: str

@@ -11,7 +11,7 @@ Values are held in memory only as long as the caller needs them; nothing here re
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from analyzer.errors import DecodeError, KforensicError, UsageError
 from analyzer.gomodel.clientgo import common_name, key_pair, sha256_fingerprint
 from analyzer.gomodel.keys import public_key_sha256
 from analyzer.model.findings import Finding
+from analyzer.records import datarecord
 from analyzer.reftime import format_utc
 from analyzer.wiring.model import Wiring
 from analyzer.wiring.sources import EtcdObjects, last_writer
@@ -28,7 +29,7 @@ from analyzer.wiring.sources import EtcdObjects, last_writer
 TARGET = "openshift-kube-apiserver"
 
 
-@dataclass(frozen=True)
+@datarecord
 class PairRevision:
     """One surviving revision of the secret, judged as a pair."""
 
@@ -52,7 +53,7 @@ class PairRevision:
         return f"revision {self.revision}, written {when} by {self.manager or 'an unknown manager'}"
 
 
-@dataclass(frozen=True)
+@datarecord
 class LastGood:
     namespace: str
     name: str

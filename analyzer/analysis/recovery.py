@@ -38,12 +38,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from analyzer.checks.annotations import rotation_annotations
 from analyzer.model.findings import Finding
+from analyzer.records import datarecord
 from analyzer.reftime import format_utc
 from analyzer.wiring.components import object_hint
 from analyzer.checks.context import subject_of
@@ -87,7 +89,7 @@ ETCD_SECRETS = re.compile(r"^(etcd-(serving|peer|serving-metrics)-.+|etcd-all-ce
 _REVISION_SUFFIX = re.compile(r"-\d+$")
 
 
-@dataclass(frozen=True)
+@datarecord
 class Mechanism:
     """Who keeps one certificate current, and what a restart does once it has expired."""
 

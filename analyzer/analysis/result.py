@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
+
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -11,6 +12,7 @@ from analyzer.analysis.inventory import InventoryEntry
 from analyzer.analysis.deadlines import Deadlines
 from analyzer.gomodel.klog import split_prefix
 from analyzer.model.findings import Finding, Verdict
+from analyzer.records import datarecord
 from analyzer.reftime import format_utc
 from analyzer.wiring.model import Wiring
 
@@ -19,7 +21,7 @@ from analyzer.wiring.model import Wiring
 FAR_FROM_EVIDENCE = timedelta(days=7)
 
 
-@dataclass(frozen=True)
+@datarecord
 class EvidenceTime:
     """The newest moment the evidence itself records, and where that moment was read."""
 
@@ -63,7 +65,7 @@ def evidence_time(wiring: Wiring, log_tails: Iterable[tuple[str, bytes]], refere
     return max(found, key=lambda item: item.time_utc, default=None)
 
 
-@dataclass(frozen=True)
+@datarecord
 class InputRecord:
     path: str
     kind: str
@@ -98,7 +100,7 @@ class Outcome(StrEnum):
     INCOMPLETE = "incomplete"
 
 
-@dataclass
+@datarecord(frozen=False)
 class ScanResult:
     tool_version: str
     reference_utc: datetime

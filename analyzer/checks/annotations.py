@@ -13,12 +13,12 @@ alone while the certificate runs out (openshift/library-go pkg/operator/certrota
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from analyzer.checks.context import CheckContext, finding
 from analyzer.gomodel.clientgo import bundle, common_name, sha256_fingerprint
 from analyzer.model.findings import Finding, Severity
+from analyzer.records import datarecord
 from analyzer.reftime import find_iso_time, format_utc
 from analyzer.wiring.model import Load, Material, State
 
@@ -59,7 +59,7 @@ def ownership(material: Material | None) -> str | None:
     return f"{where}'s annotations: " + ", ".join(parts) + "."
 
 
-@dataclass(frozen=True)
+@datarecord
 class RotationAnnotations:
     """What the operator reads: the annotated validity, or why it would re-issue at once."""
 

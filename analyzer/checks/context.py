@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
@@ -10,12 +9,13 @@ from cryptography import x509
 from analyzer.gomodel.clientgo import bundle, key_pair
 from analyzer.model.findings import Finding, Severity, Subject
 from analyzer.model.vocabulary import Distribution
+from analyzer.records import datarecord
 from analyzer.wiring.model import (
     BundlePayload, KubeconfigPayload, Load, Material, PairPayload, State, load_files,
 )
 
 
-@dataclass(frozen=True)
+@datarecord
 class CheckContext:
     reference_utc: datetime
     warn_days: int = 30

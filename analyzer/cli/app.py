@@ -8,7 +8,6 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
@@ -18,6 +17,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from analyzer import __version__
 from analyzer.errors import KforensicError
+from analyzer.records import datarecord
 
 EXIT_OK = 0  # a verdict was reached and nothing is error-level
 EXIT_FINDINGS = 1  # an error-level finding
@@ -111,7 +111,7 @@ stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatt
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-@dataclass
+@datarecord(frozen=False)
 class Verbosity:
     quiet: bool = False
     verbose: int = 0

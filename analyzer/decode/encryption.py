@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -28,6 +28,7 @@ from analyzer.decode.envelope import ENCRYPTED_PREFIX
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.errors import DecodeError, DecryptionError
 from analyzer.pb import kms_v2_pb2
+from analyzer.records import datarecord
 
 AES_BLOCK = 16
 GCM_NONCE = 12
@@ -40,7 +41,7 @@ SECRETBOX_KEY_SIZE = 32
 STATIC_PROVIDERS = ("aescbc", "aesgcm", "secretbox")
 
 
-@dataclass(frozen=True)
+@datarecord
 class ProviderKey:
     """One key of one provider in one resource group, in configured order."""
 
@@ -60,7 +61,7 @@ class ProviderKey:
         return f"{self.provider} key {self.name!r}" if self.provider != "kms" else f"KMS provider {self.name!r}"
 
 
-@dataclass(frozen=True)
+@datarecord
 class EncryptionConfig:
     source: str
     keys: tuple[ProviderKey, ...]
@@ -74,7 +75,7 @@ class EncryptionConfig:
         return own + [key for key in matching if key not in own]
 
 
-@dataclass(frozen=True)
+@datarecord
 class Decrypted:
     plaintext: bytes
     provider: str  # "identity" when the value was stored in the clear

@@ -21,13 +21,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
 from enum import StrEnum
 
 from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.envelope import CBOR_PREFIX, ENCRYPTED_PREFIX, PROTOBUF_PREFIX
 from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.errors import DecodeError
+from analyzer.records import datarecord
 
 # The first bytes of every value the apiserver stores (envelope.detect_kind), used to tell a key
 # line of `etcdctl get` output from a line inside a value.
@@ -41,7 +41,7 @@ class InputForm(StrEnum):
     JSON = "etcdctl get -w json output"
 
 
-@dataclass(frozen=True)
+@datarecord
 class InputValue:
     """One value of the input, with its etcd key when the input names it."""
 

@@ -8,11 +8,11 @@ last value, as pflag does).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from enum import Enum
 
 from analyzer.gomodel.fmt import go_quote
 from analyzer.errors import DecodeError
+from analyzer.records import datarecord
 
 
 # Flags written bare that must not swallow the next token in the `--flag value` form. Manifests
@@ -45,7 +45,7 @@ class FlagOrigin(Enum):
     CONFIG = "openshift-config"  # produced by ConfigToFlags from KubeAPIServerConfig
 
 
-@dataclass(frozen=True)
+@datarecord
 class Flag:
     name: str  # without dashes: "tls-sni-cert-key"
     value: str | None  # None for a bare "--flag"
@@ -53,7 +53,7 @@ class Flag:
     position: int  # index of the token within its origin
 
 
-@dataclass(frozen=True)
+@datarecord
 class Flags:
     """An ordered multimap of flags, plus the positional arguments between them."""
 
@@ -117,7 +117,7 @@ def parse_tokens(tokens: list[tuple[str, FlagOrigin, int]]) -> Flags:
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@datarecord
 class NamedCertKey:
     cert_file: str
     key_file: str

@@ -13,7 +13,8 @@ the data when it is non-empty and falls back to the file otherwise.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import field
+
 from typing import Any
 
 from analyzer.decode.sos_yaml import load_yaml_mapping
@@ -21,9 +22,10 @@ from analyzer.gomodel.material import MaterialState, is_scrub_marker
 from analyzer.gomodel.material import RedactedMaterial
 from analyzer.gomodel.pem import decode_go_base64, inspect_material
 from analyzer.errors import DecodeError
+from analyzer.records import datarecord
 
 
-@dataclass(frozen=True)
+@datarecord
 class KubeconfigMaterial:
     """Where a kubeconfig takes a CA, client certificate or client key from.
 
@@ -48,7 +50,7 @@ class KubeconfigMaterial:
         return self.uses_data or self.path is not None or self.path_scrubbed
 
 
-@dataclass(frozen=True)
+@datarecord
 class KubeconfigCluster:
     name: str
     server: str | None
@@ -57,7 +59,7 @@ class KubeconfigCluster:
     certificate_authority: KubeconfigMaterial
 
 
-@dataclass(frozen=True)
+@datarecord
 class KubeconfigUser:
     name: str
     client_certificate: KubeconfigMaterial
@@ -75,7 +77,7 @@ class KubeconfigUser:
         return not cert.uses_data and not key.uses_data and cert.path is not None and cert.path == key.path
 
 
-@dataclass(frozen=True)
+@datarecord
 class Kubeconfig:
     """The context a component would use, resolved. ``problems`` lists why a part is missing
     (an unknown context name, a duplicate entry) in one line each."""

@@ -17,12 +17,12 @@ from __future__ import annotations
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.errors import DecodeError
 from analyzer.decode.flags import FlagOrigin, Flags, parse_tokens
+from analyzer.records import datarecord
 
 
 KNOWN_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd")
@@ -34,14 +34,14 @@ _SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@datarecord
 class HostPathVolume:
     name: str
     path: str
     type: str | None = None
 
 
-@dataclass(frozen=True)
+@datarecord
 class VolumeMount:
     name: str
     mount_path: str
@@ -49,7 +49,7 @@ class VolumeMount:
     sub_path: str | None = None
 
 
-@dataclass(frozen=True)
+@datarecord
 class StaticPod:
     name: str | None
     namespace: str | None

@@ -11,25 +11,25 @@ which is the order the SNI pairs are loaded in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from analyzer.decode.flags import Flag, FlagOrigin, Flags
 from analyzer.decode.sos_yaml import load_yaml_mapping
 from analyzer.gomodel.material import is_scrub_marker
 from analyzer.errors import DecodeError
+from analyzer.records import datarecord
 
 API_VERSION = "kubecontrolplane.config.openshift.io/v1"
 KIND = "KubeAPIServerConfig"
 
 
-@dataclass(frozen=True)
+@datarecord
 class CertInfo:
     cert_file: str = ""
     key_file: str = ""
 
 
-@dataclass(frozen=True)
+@datarecord
 class NamedCertificate:
     names: tuple[str, ...]
     cert_file: str
@@ -37,7 +37,7 @@ class NamedCertificate:
     index: int  # position in servingInfo.namedCertificates
 
 
-@dataclass(frozen=True)
+@datarecord
 class ServingInfo:
     bind_address: str = ""
     bind_network: str = ""
@@ -49,7 +49,7 @@ class ServingInfo:
     cipher_suites: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@datarecord
 class KubeletClientInfo:
     port: int | None = None
     ca: str = ""
@@ -57,7 +57,7 @@ class KubeletClientInfo:
     key_file: str = ""
 
 
-@dataclass(frozen=True)
+@datarecord
 class KubeAPIServerConfig:
     serving_info: ServingInfo
     api_server_arguments: tuple[tuple[str, tuple[str, ...]], ...]  # in document order

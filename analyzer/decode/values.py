@@ -6,16 +6,16 @@ Secret must not stop the analysis of the others.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from analyzer.decode.encryption import EncryptionConfig, decrypt_value
 from analyzer.decode.envelope import ValueKind, detect_kind
 from analyzer.decode.objects import load_object
 from analyzer.errors import DecodeError, DecryptionError
+from analyzer.records import datarecord
 
 
-@dataclass(frozen=True)
+@datarecord
 class DecodedValue:
     stored_kind: ValueKind  # as stored: encrypted, protobuf, JSON, CBOR, other
     kind: ValueKind | None  # after decryption; None when it could not be decrypted

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import mmap
 import struct
-from dataclasses import dataclass
 from typing import Protocol
+
+from analyzer.records import datarecord
 
 MAGIC = 0xED0CDAED
 VERSION = 2
@@ -81,7 +82,7 @@ def fnv1a64(data: bytes | memoryview) -> int:
     return h
 
 
-@dataclass(frozen=True)
+@datarecord
 class Meta:
     """One of the two meta pages, and whether it validates."""
 

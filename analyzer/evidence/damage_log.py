@@ -15,10 +15,11 @@ the opener's to define (``Snapshot.survey``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+
+from analyzer.records import datarecord
 
 
-@dataclass(frozen=True)
+@datarecord
 class Damage:
     """A part of the input that could not be read; the rest was read around it."""
 

@@ -21,7 +21,7 @@ import mmap
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import islice
 
 from analyzer.decode.envelope import may_hold
@@ -40,6 +40,7 @@ from analyzer.evidence.mvcc import (
     user_key,
 )
 from analyzer.evidence.store import HISTORY, LIVE, SCREEN, IndexQuery
+from analyzer.records import datarecord
 
 # Processes for a full pass when the caller does not say: one, since each process holds a dict of
 # nearly every live key and the hash of ``scan`` and ``info`` takes the second core (see above).
@@ -58,7 +59,7 @@ DEFAULT_COLUMNS_FROM = COLUMNS_FROM = 64 << 20
 _DIRECTORIES_REMEMBERED = 1 << 16
 
 
-@dataclass
+@datarecord(frozen=False)
 class Run:
     """One run of consecutive events, indexed: the last event per key (bit 0 set for a delete).
 

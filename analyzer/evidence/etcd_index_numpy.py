@@ -24,7 +24,6 @@ from collections.abc import Callable, Iterator
 import sys
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,6 +33,7 @@ from analyzer.evidence.bbolt_format import ELEMENT_SIZE, LEAF_PAGE, PAGE_HEADER_
 from analyzer.evidence.damage_log import DamageLog
 from analyzer.evidence.mvcc import REVISION_KEY_SIZE, TOMBSTONE_MARK
 from analyzer.evidence.store import HISTORY, SCREEN, IndexQuery
+from analyzer.records import datarecord
 
 if TYPE_CHECKING:
     import mmap
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 KindOf = Callable[[IndexQuery, dict[bytes, "int | None"], bytes, bytes], int]
 
 
-@dataclass
+@datarecord(frozen=False)
 class Columns:
     """The pass's answer, as the Python pass puts it in a ``Run``: each kept key's last event
     (packed, deletes included), the history it keeps, the screen's verdicts, and the counts."""
@@ -210,7 +210,7 @@ def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, kind_of: KindOf
     return _finish(keys, totals, history, query, db.data)
 
 
-@dataclass
+@datarecord(frozen=False)
 class _Chunk:
     lane_a: np.ndarray
     lane_b: np.ndarray

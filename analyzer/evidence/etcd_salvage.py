@@ -7,14 +7,14 @@ so records a damaged tree no longer reaches can often still be read there.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from analyzer.errors import CorruptEvidence
 from analyzer.evidence.bbolt import BoltDB
 from analyzer.evidence.mvcc import KeyValue, SalvageReport, load_key_value, load_revision
+from analyzer.records import datarecord
 
 
-@dataclass(frozen=True)
+@datarecord
 class Salvaged:
     records: list[KeyValue]  # in revision order
     by_revision: dict[int, KeyValue]  # packed revision -> record

@@ -10,13 +10,13 @@ read is done (reading values while wiring can find damage the index pass did not
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from analyzer.evidence.live_tls import ClientFiles, HandshakeFacts
+from analyzer.records import datarecord
 
 
-@dataclass(frozen=True)
+@datarecord
 class SnapshotFacts:
     """One snapshot that was opened (analysed or not)."""
 
@@ -33,7 +33,7 @@ class SnapshotFacts:
         return bool(self.damage)
 
 
-@dataclass(frozen=True)
+@datarecord
 class NodeConflict:
     """Two or more inputs describe one node and disagree: both are kept, under distinct names."""
 
@@ -48,7 +48,7 @@ class NodeConflict:
                 f"each is analysed on its own, as {' and '.join(self.renamed)}")
 
 
-@dataclass(frozen=True)
+@datarecord
 class MustGatherFacts:
     """Must-gather roots standing in for the snapshot (read together, newest copy of each object)."""
 
@@ -56,7 +56,7 @@ class MustGatherFacts:
     roots: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@datarecord
 class EtcdAccepted:
     """A running etcd accepted the client pair given with --etcd and answered reads."""
 
@@ -65,7 +65,7 @@ class EtcdAccepted:
     revision: int
 
 
-@dataclass(frozen=True)
+@datarecord
 class EtcdRefused:
     """A running etcd refused the client pair; ``explanation`` is Go's reason (checks/etcd_client.py)."""
 
@@ -73,7 +73,7 @@ class EtcdRefused:
     explanation: str
 
 
-@dataclass(frozen=True)
+@datarecord
 class LiveDamage:
     """Part of a running etcd could not be read."""
 
@@ -81,7 +81,7 @@ class LiveDamage:
     damage: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@datarecord
 class EvidenceFacts:
     """Everything the evidence checks judge. Sources are as the report names them."""
 

@@ -41,7 +41,7 @@ mark).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from analyzer.errors import CorruptEvidence
 from analyzer.evidence.bbolt import BoltDB
@@ -54,13 +54,14 @@ from analyzer.evidence.bbolt_format import (
 )
 from analyzer.evidence.bbolt_tree import walk_tree
 from analyzer.evidence.damage_log import Damage, DamageLog
+from analyzer.records import datarecord
 
 FREELIST_COUNT_OVERFLOW = 0xFFFF  # page.count at this value: the first id holds the real count (page.go)
 PGID_SIZE = 8
 MAX_REPORTED = 20  # per kind of problem; the rest are summed up in one line
 
 
-@dataclass
+@datarecord(frozen=False)
 class FreelistCheck:
     """What the accounting found. ``damage`` carries bbolt's messages; empty means consistent."""
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
+
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +26,7 @@ from analyzer.evidence.spill import SpilledFile, SpillProgress
 from analyzer.evidence.mustgather import MustGatherRoot
 from analyzer.evidence.node import STATIC_KUBERESOURCES_NOTE, NodeEvidence
 from analyzer.model.nodes import NodeIdentity
+from analyzer.records import datarecord
 
 
 class InputKind(StrEnum):
@@ -39,7 +41,7 @@ class InputKind(StrEnum):
     MUST_GATHER = "must-gather"  # oc adm must-gather / oc adm inspect output
 
 
-@dataclass(frozen=True)
+@datarecord
 class DetectedInput:
     """One input (or an archive found inside one), as ``ls`` and the report's inputs list show it."""
 
@@ -66,7 +68,7 @@ class DetectedInput:
 _DECOMPRESSED_DAMAGE: tuple[type[BaseException], ...] = (EOFError, ValueError, *DECOMPRESSION_DAMAGE)
 
 
-@dataclass(frozen=True)
+@datarecord
 class SnapshotSource:
     """An etcd snapshot: ``path`` from ``offset`` for ``size`` bytes, unless ``problem`` says why not."""
 
@@ -145,7 +147,7 @@ class SnapshotSource:
         return spilled
 
 
-@dataclass(frozen=True)
+@datarecord
 class EncryptionConfigSource:
     source: str
     data: bytes = field(repr=False)
@@ -156,7 +158,7 @@ class EncryptionConfigSource:
 LOG_READ_LIMIT = 256 << 20  # a log this long is read from its end: the failure is at the end
 
 
-@dataclass(frozen=True)
+@datarecord
 class LogSource:
     """A log file: a path of its own, or a member of an open tree."""
 
@@ -190,7 +192,7 @@ class LogSource:
         return data.split(b"\n", 1)[-1]
 
 
-@dataclass(frozen=True)
+@datarecord
 class Evidence:
     """Everything recognised in the inputs. Holds open trees: use as a context manager."""
 
@@ -222,7 +224,7 @@ def read_head(path: Path, limit: int) -> bytes:
         raise EvidenceError(str(path), os_problem(exc)) from None
 
 
-@dataclass
+@datarecord(frozen=False)
 class TreeFindings:
     """What one tree (or one file) turned out to hold."""
 

@@ -7,12 +7,12 @@ tells which of the given files was refused (checks.etcd_client explains it the G
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from analyzer.errors import UsageError, os_problem
+from analyzer.records import datarecord
 
 if TYPE_CHECKING:  # imported where a handshake is made: a scan without --etcd imports these classes, not ssl
     import ssl
@@ -21,7 +21,7 @@ DEFAULT_TIMEOUT = 10.0  # seconds per request
 DEFAULT_PORT = 2379
 
 
-@dataclass(frozen=True)
+@datarecord
 class ClientFiles:
     """The files given with --etcd-cacert, --etcd-cert and --etcd-key, as the user named them."""
 
@@ -34,7 +34,7 @@ class ClientFiles:
         return any((self.cacert, self.cert, self.key))
 
 
-@dataclass(frozen=True)
+@datarecord
 class LiveTarget:
     """What ``--etcd`` and its companions ask for: where, with which files, how long to wait, which revision."""
 
@@ -44,7 +44,7 @@ class LiveTarget:
     revision: int | None = None
 
 
-@dataclass(frozen=True)
+@datarecord
 class EtcdEndpoint:
     url: str
     host: str
@@ -74,7 +74,7 @@ def parse_endpoint(url: str, files: ClientFiles) -> EtcdEndpoint:
 # -- handshake diagnosis ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@datarecord
 class HandshakeFacts:
     """What a plain TLS probe learnt about a failed handshake; checks.etcd_client explains it the Go way.
 

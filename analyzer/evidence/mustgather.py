@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from analyzer.evidence.tree import EntryKind, EvidenceTree
+from analyzer.records import datarecord
 
 _ROOT = re.compile(r"^(?:(?P<root>.*)/)?(?:namespaces/[^/]+/[^/]+/[^/]+\.yaml|namespaces/[^/]+/[^/]+/[^/]+/[^/]+\.yaml"
                    r"|cluster-scoped-resources/[^/]+/[^/]+(?:/[^/]+)?\.yaml)$")
@@ -33,7 +34,7 @@ LOG_CONTAINERS = {("openshift-kube-apiserver", "kube-apiserver")}
 MAX_RESOURCE_FILE = 256 << 20  # a secrets.yaml of a large namespace is tens of MiB at most
 
 
-@dataclass(frozen=True)
+@datarecord
 class MustGatherRoot:
     """One ``oc adm inspect`` directory inside a tree."""
 

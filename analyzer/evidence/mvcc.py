@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import struct
 from collections.abc import MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from google.protobuf.message import DecodeError as ProtobufDecodeError
 
 from analyzer.errors import CorruptEvidence
 from analyzer.pb import etcd_mvcc_pb2 as mvccpb_pb2
+from analyzer.records import datarecord
 
 KEY_BUCKET = b"key"
 META_BUCKET = b"meta"
@@ -35,7 +36,7 @@ U64_BE = struct.Struct(">Q")
 # -- revisions -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, order=True)
+@datarecord(order=True)
 class Revision:
     main: int
     sub: int = 0
@@ -79,7 +80,7 @@ def load_revision(raw: bytes | memoryview) -> Revision | None:
 # -- key values ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@datarecord
 class KeyValue:
     """One stored event: a put (with value) or a delete (tombstone, key only)."""
 
@@ -141,7 +142,7 @@ def user_key(raw_value: bytes | memoryview) -> bytes | None:
 # -- cluster metadata ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@datarecord
 class Member:
     id: str
     name: str
@@ -150,7 +151,7 @@ class Member:
     is_learner: bool
 
 
-@dataclass(frozen=True)
+@datarecord
 class Compaction:
     scheduled: int | None
     finished: int | None
@@ -163,7 +164,7 @@ class Compaction:
 # -- the index -------------------------------------------------------------------------------------
 
 
-@dataclass
+@datarecord(frozen=False)
 class KeyIndex:
     """The result of one pass over every revision.
 
@@ -186,7 +187,7 @@ class KeyIndex:
 
 
 
-@dataclass(frozen=True)
+@datarecord
 class SalvageReport:
     """What a page-by-page scan found beyond the tree walk."""
 

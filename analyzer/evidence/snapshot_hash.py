@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from dataclasses import dataclass
 from enum import StrEnum
+
+from analyzer.records import datarecord
 
 TRAILER_SIZE = 32  # the SHA-256 that `snapshot save` appends
 SECTOR = 512  # etcd detects the trailer as size % 512 == 32 (etcdutl hasChecksum)
@@ -26,7 +27,7 @@ class Integrity(StrEnum):
     UNCHECKED = "unchecked"  # the trailer is there but --skip-hash-check was given
 
 
-@dataclass(frozen=True)
+@datarecord
 class IntegrityResult:
     status: Integrity
     expected_sha256: str | None = None
@@ -45,7 +46,7 @@ class IntegrityResult:
         return "absent (no SHA-256 trailer: a copied member/snap/db or a file not made by `snapshot save`)"
 
 
-@dataclass(frozen=True)
+@datarecord
 class Digests:
     integrity: IntegrityResult
     file_sha256: str

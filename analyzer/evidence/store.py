@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
 from analyzer.evidence.damage_log import DamageLog
 from analyzer.evidence.mvcc import Compaction, KeyIndex, KeyValue, Member
+from analyzer.records import datarecord
 
 Progress = Callable[[int], None]
 
@@ -27,7 +27,7 @@ Progress = Callable[[int], None]
 SKIP, LIVE, HISTORY, SCREEN = 0, 1, 2, 4
 
 
-@dataclass(frozen=True)
+@datarecord
 class IndexQuery:
     """What one index pass keeps: the live keys under ``prefixes`` (all when None), and the history
     of every key (``history``), of ``keys``, or of the keys under ``history_prefixes``.

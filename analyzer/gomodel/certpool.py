@@ -4,7 +4,6 @@ buildChains reads (raw names, key identifiers, constraints, usages) and CertPool
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from hashlib import sha224
 
 from cryptography import x509
@@ -13,6 +12,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from analyzer.gomodel.der import SEQUENCE, DerReader
 from analyzer.gomodel.pem import iter_pem_blocks
 from analyzer.gomodel.x509parse import parse_certificate, serial_of
+from analyzer.records import datarecord
 
 # Extensions Go's processExtensions understands (parser.go): a critical one of any other OID is
 # an UnhandledCriticalExtension.
@@ -20,7 +20,7 @@ _HANDLED_EXTENSIONS = frozenset({f"2.5.29.{n}" for n in (14, 15, 17, 19, 30, 31,
                                 | {"1.3.6.1.5.5.7.1.1"})
 
 
-@dataclass(frozen=True, eq=False)
+@datarecord(eq=False)
 class GoCertificate:
     """The fields of an x509.Certificate that Verify reads."""
 

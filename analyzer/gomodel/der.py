@@ -14,8 +14,9 @@ high tag numbers and at most four length bytes, encoding/asn1 knows only the typ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+from analyzer.records import datarecord
 
 # --------------------------------------------------------------------------------------------
 # A DER reader with cryptobyte's strictness
@@ -259,7 +260,7 @@ _ZERO_PARAMS = ("{optional:false explicit:false application:false private:false 
 _INTEGER, _BIT_STRING, _OCTET_STRING, _OID, _SEQUENCE = 2, 3, 4, 6, 16
 
 
-@dataclass(frozen=True)
+@datarecord
 class Field:
     """One Go type in a structure: ``kind`` is int, bigint, bytes, oid, bitstring, raw, struct or
     seqof; ``name`` is reflect's Type.Name() (empty for []byte and *big.Int)."""
@@ -293,8 +294,9 @@ PKCS1_PRIVATE_KEY = Field("struct", "pkcs1PrivateKey", (
 ))
 
 
-@dataclass(frozen=True)
-class _Tag:
+class _Tag(NamedTuple):
+    """A DER element's tag and length (Go's ``tagAndLength``): one per element read, a tuple for speed."""
+
     cls: int
     tag: int
     length: int

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from analyzer.gomodel.keypair import PKCS8_FIRST_VERSION
 from analyzer.gomodel.x509parse import GO_VERSION
 from analyzer.gomodel.klog import LogEvent
 from analyzer.model.findings import Finding
+from analyzer.records import datarecord
 
 PREDICTED_GO = f"{GO_VERSION[0]}.{GO_VERSION[1]}"  # the release whose words gomodel predicts
 
@@ -39,7 +40,7 @@ _DUPLICATE = re.compile(r'x509: certificate contains duplicate extension with OI
 ACCEPTED = "(no error: this release accepts it)"
 
 
-@dataclass(frozen=True)
+@datarecord
 class WordingChange:
     """One place where Go's words (or verdict) changed. ``older`` turns today's text into what
     releases before ``since`` print, ``ACCEPTED`` when they do not fail at all."""

@@ -29,7 +29,8 @@ and negative serial numbers are refused only from Go 1.23. Those were cross-chec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
 from enum import Enum
 from typing import Any
 
@@ -45,6 +46,7 @@ from analyzer.gomodel.pem import PemBlock, inspect_material, is_private_key_type
 from analyzer.errors import DecodeError
 from analyzer.gomodel.fmt import go_string_list
 from analyzer.gomodel.x509parse import GO_CURVES, GO_VERSION, parse_certificate, public_key_of
+from analyzer.records import datarecord
 
 # --------------------------------------------------------------------------------------------
 # X509KeyPair
@@ -95,7 +97,7 @@ class PairFailure(Enum):
     UNKNOWN_PUBLIC_KEY_ALGORITHM = "unknown-public-key-algorithm"
 
 
-@dataclass(frozen=True)
+@datarecord
 class KeyPairResult:
     """The outcome of ``load_x509_key_pair``.
 

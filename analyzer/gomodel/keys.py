@@ -10,7 +10,8 @@ in a message. RSA private keys are held without OpenSSL's validation; Go's own c
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import field
+
 from enum import Enum
 from typing import Any
 
@@ -26,6 +27,7 @@ from analyzer.gomodel.fmt import go_string_list
 from analyzer.gomodel.material import Inspection, MaterialState, RedactedMaterial
 from analyzer.gomodel.pem import inspect_material, is_private_key_type, iter_pem_blocks
 from analyzer.gomodel.x509parse import parse_certificate, public_key_of
+from analyzer.records import datarecord
 
 class KeyAlgorithm(Enum):
     RSA = "RSA"
@@ -55,7 +57,7 @@ class EncryptedPrivateKey(DecodeError):
         super().__init__(f"private key is encrypted ({scheme}); components cannot load it without a passphrase")
 
 
-@dataclass(frozen=True)
+@datarecord
 class PrivateKeyInfo:
     """A private key with a repr safe for reports: algorithm, size and public fingerprint only."""
 
@@ -71,7 +73,7 @@ class PrivateKeyInfo:
         return self.key.public_key()
 
 
-@dataclass(frozen=True)
+@datarecord
 class PublicKeyInfo:
     key: Any = field(repr=False, compare=False)
     algorithm: KeyAlgorithm

@@ -23,11 +23,11 @@ import json
 import re
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from analyzer.gomodel.gojson import load_go_json
+from analyzer.records import datarecord
 
 
 class LogFormat(StrEnum):
@@ -59,7 +59,7 @@ _EXPORT_SIZE = struct.Struct("<Q")
 _PRIORITY = {"0": "E", "1": "E", "2": "E", "3": "E", "4": "W", "5": "I", "6": "I", "7": "I"}
 
 
-@dataclass(frozen=True)
+@datarecord
 class LogEvent:
     source: str
     line_number: int

@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 
 from analyzer.errors import DecodeError
 from analyzer.model.vocabulary import ContentState
+from analyzer.records import datarecord
 
 # --------------------------------------------------------------------------------------------
 # Material states: present, empty, or redacted by the collector
@@ -26,7 +26,7 @@ from analyzer.model.vocabulary import ContentState
 MaterialState = ContentState
 
 
-@dataclass(frozen=True)
+@datarecord
 class Inspection:
     """What some bytes hold (their state), with what the collector left behind about the original.
 

@@ -19,11 +19,12 @@ import base64
 import re
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
 
 from analyzer.gomodel.der import SEQUENCE, DerReader
 from analyzer.gomodel.material import Inspection, MaterialState, find_elided_size, scrub_hints
+from analyzer.records import datarecord
 
 # OpenShift's signer names ("openshift-kube-apiserver-operator_localhost-recovery-serving-signer@…")
 # exceed RFC 5280's 64-character bound; Go accepts them and so must we, without a warning per certificate.
@@ -40,7 +41,7 @@ _PEM_END_OF_LINE = b"-----"
 _GO_BASE64_RE = re.compile(rb"[A-Za-z0-9+/]*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
-@dataclass(frozen=True)
+@datarecord
 class PemBlock:
     """One decoded PEM block. ``der`` may be key material, so it is kept out of repr."""
 

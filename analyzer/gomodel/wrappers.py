@@ -12,10 +12,10 @@ one to the other (the SNI wrapper went from %v to %w) does not change the words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from analyzer.records import datarecord
 
 
-@dataclass(frozen=True)
+@datarecord
 class Wrapper:
     component: str
     text: str  # "{}" is the wrapped error; other fields are named ({path})

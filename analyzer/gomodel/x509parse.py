@@ -20,7 +20,6 @@ read either, comes out ``unreadable`` ("cannot be checked"), never as a guessed 
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from functools import lru_cache
 
 from cryptography import x509
@@ -29,6 +28,7 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from analyzer.gomodel.x509replay import go_parse_certificate
+from analyzer.records import datarecord
 
 # The Go release whose behaviour is replayed unless a caller names another: every prediction is
 # checked against Go 1.27.3 by the differential tests (tests/gooracle).
@@ -49,7 +49,7 @@ _LAZY_ERRORS = (
 
 
 
-@dataclass(frozen=True)
+@datarecord
 class ParsedCertificate:
     """One DER certificate as Go parses it and as far as cryptography can read it.
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import StrEnum
 
 from analyzer.model.vocabulary import Component, Role
+from analyzer.records import datarecord
 
 
 class Severity(StrEnum):
@@ -35,7 +36,7 @@ def component_rank(component: Component) -> int:
     return COMPONENT_PRIORITY.index(component) if component in COMPONENT_PRIORITY else len(COMPONENT_PRIORITY)
 
 
-@dataclass(frozen=True)
+@datarecord
 class Subject:
     """What a finding is about, named the way a person finds it on the node or in etcd."""
 
@@ -52,7 +53,7 @@ class Subject:
         return {"cert": self.cert, "key": key, "object": self.object, "node": self.node, "source": self.source}
 
 
-@dataclass(frozen=True)
+@datarecord
 class LoadKey:
     """Which load a finding judges: its component, node, place in start-up and label (one per load)."""
 
@@ -62,7 +63,7 @@ class LoadKey:
     label: str
 
 
-@dataclass(frozen=True)
+@datarecord
 class Finding:
     id: str  # stable: pair.key-unparseable, validity.expired, trust.unknown-authority
     severity: Severity
@@ -116,7 +117,7 @@ class Finding:
         }
 
 
-@dataclass(frozen=True)
+@datarecord
 class ComponentVerdict:
     component: Component
     node: str | None
@@ -136,7 +137,7 @@ class ComponentVerdict:
         }
 
 
-@dataclass(frozen=True)
+@datarecord
 class Verdict:
     status: str  # broken | degraded | at-risk | healthy | unknown
     headline: str

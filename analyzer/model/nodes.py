@@ -7,15 +7,14 @@ because rooms below the wiring show it too: detection's notes on an input and ``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from analyzer.model.vocabulary import Distribution
+from analyzer.records import datarecord
 
 # The name_source of a node named after its input, the evidence naming it nowhere.
 UNNAMED = "the input's name (no node name found in the evidence)"
 
 
-@dataclass(frozen=True)
+@datarecord
 class NodeIdentity:
     name: str
     name_source: str  # where the name was read ("kubelet client certificate …", UNNAMED)

@@ -9,7 +9,6 @@ certificates, kubeconfig-embedded ones and their copies in etcd. Public material
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rich.table import Table
@@ -17,6 +16,7 @@ from rich.text import Text
 
 from analyzer.analysis.inventory import InventoryEntry
 from analyzer.gomodel.clientgo import common_name
+from analyzer.records import datarecord
 from analyzer.reftime import format_utc
 
 # Go would refuse these at the reference time (crypto/x509: "certificate has expired or is not yet valid").
@@ -25,7 +25,7 @@ _STATUS_STYLE = {"valid": "green", "expiring": "yellow", "expired": "bold red", 
 _TABLE_LIST = 1  # places and loads shown per row in the table; -o wide shows them all
 
 
-@dataclass(frozen=True)
+@datarecord
 class CertificateRow:
     name: str
     where: tuple[str, ...]

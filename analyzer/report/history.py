@@ -4,12 +4,13 @@ last working pair marked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
+from analyzer.records import datarecord
 
-@dataclass(frozen=True)
+
+@datarecord
 class Value:
     key: str
     size: int | None
@@ -17,7 +18,7 @@ class Value:
     changed: bool = False  # differs from the revision before (the first revision listed: False)
 
 
-@dataclass(frozen=True)
+@datarecord
 class Revision:
     revision: int
     time: str | None
@@ -27,13 +28,13 @@ class Revision:
     last_good: bool
 
 
-@dataclass(frozen=True)
+@datarecord
 class ObjectHistory:
     name: str
     revisions: tuple[Revision, ...]
 
 
-@dataclass(frozen=True)
+@datarecord
 class ChangedHistory:
     changed: tuple[ObjectHistory, ...]
     unchanged: int  # objects with history that shows no change (one revision, never deleted)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from analyzer.analysis.last_good import LastGood
 from analyzer.errors import UsageError
 from analyzer.model.vocabulary import Distribution
+from analyzer.records import datarecord
 from analyzer.reftime import format_utc
 
 _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")  # what the API server allows as a Secret data key
@@ -36,7 +36,7 @@ _POD_OF = {"openshift-kube-apiserver": "kube-apiserver", "openshift-kube-control
            "openshift-kube-scheduler": "kube-scheduler", "openshift-etcd": "etcd"}
 
 
-@dataclass(frozen=True)
+@datarecord
 class Placement:
     """Where the recovered files go on a master, and who copies the secret there."""
 

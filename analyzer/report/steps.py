@@ -13,7 +13,8 @@ prose, so an unknown command is shown as written, never cut.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from analyzer.records import datarecord
 
 # First words of the commands the checks and the analysis write (checks/remediation.py,
 # analysis/last_good.py) and of the usual tools on a control-plane node.
@@ -28,13 +29,13 @@ EXECUTABLES = frozenset({
 _MID_SENTENCE = frozenset({"crictl", "etcdctl", "etcdutl", "kforensic", "kubeadm", "kubectl", "oc", "openssl", "rke2", "systemctl"})
 
 
-@dataclass(frozen=True)
+@datarecord
 class Part:
     text: str
     command: bool = False
 
 
-@dataclass(frozen=True)
+@datarecord
 class Step:
     parts: tuple[Part, ...]
     alternative: bool = False  # "Or stop serving it: …": instead of the step before, not after it
@@ -128,7 +129,7 @@ def parse_steps(remediation: Iterable[str]) -> list[Step]:
     return [parse_step(text) for text in remediation]
 
 
-@dataclass(frozen=True)
+@datarecord
 class StepGroup:
     """A numbered step and the alternatives that may replace it."""
 

@@ -11,12 +11,12 @@ stacked in lanes so that none overlaps another.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
 from analyzer.checks.validity import SHORT_LIFE_FACTOR, SHORT_LIFE_WARN_FRACTION
+from analyzer.records import datarecord
 from analyzer.report.svgtext import CHAR_WIDTH, fit_unique, fits, parse_time, svg_open, text_block, wrap
 
 COLORS = {"expired": "#cf222e", "not-yet-valid": "#bc4c00", "expiring": "#d4a72c", "valid": "#1a7f37"}
@@ -31,7 +31,7 @@ MARKER_FONT = 10.5
 FOCUS_REACH = timedelta(days=400)
 
 
-@dataclass(frozen=True)
+@datarecord
 class Marker:
     label: str
     when: datetime

@@ -6,7 +6,6 @@ public keys leave this module: never key bytes or secret values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -21,6 +20,7 @@ from analyzer.gomodel.material import MaterialState
 from analyzer.gomodel.keys import EncryptedPrivateKey, load_certificates, load_private_key, load_public_keys
 from analyzer.gomodel.pem import inspect_material, is_private_key_type, iter_pem_blocks
 from analyzer.errors import DecodeError
+from analyzer.records import datarecord
 from analyzer.reftime import format_utc
 
 
@@ -40,7 +40,7 @@ class FileKind(StrEnum):
     OTHER = "other"
 
 
-@dataclass(frozen=True)
+@datarecord
 class FileFacts:
     """What a file holds. ``state`` is a ``MaterialState`` value: present, scrubbed, empty, ..."""
 

@@ -12,7 +12,6 @@ algorithms and SHA-256 fingerprints of public keys leave this module.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +19,11 @@ from analyzer.evidence.tree import Entry, EntryKind
 from analyzer.evidence.inputs import DetectedInput, Evidence, SnapshotSource
 from analyzer.evidence.node import Mount, NodeEvidence
 from analyzer.model.nodes import NodeIdentity
+from analyzer.records import datarecord
 from analyzer.views.file_facts import FileFacts, utc_text, describe_encryption_config, describe_file
 
 
-@dataclass(frozen=True)
+@datarecord
 class ListedFile:
     """One host file (or link) of a node and where it lies in the evidence."""
 
@@ -38,7 +38,7 @@ class ListedFile:
     problem: str | None = None
 
 
-@dataclass(frozen=True)
+@datarecord
 class NodeListing:
     name: str
     name_source: str
@@ -51,7 +51,7 @@ class NodeListing:
     notes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@datarecord
 class ListedConfig:
     source: str
     node: str | None
@@ -60,7 +60,7 @@ class ListedConfig:
     summary: str
 
 
-@dataclass(frozen=True)
+@datarecord
 class ListedLog:
     source: str
     format: str
@@ -68,7 +68,7 @@ class ListedLog:
     node: str | None
 
 
-@dataclass(frozen=True)
+@datarecord
 class EvidenceListing:
     inputs: tuple[DetectedInput, ...]
     nodes: tuple[NodeListing, ...]

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from analyzer.evidence.damage_log import Damage
 from analyzer.evidence.etcd import Compaction, Member
+from analyzer.records import datarecord
 from analyzer.views.snapshot_summary import count_resources
 
 if TYPE_CHECKING:  # the etcd it reads was opened by the caller; importing grpc is evidence.live's business
     from analyzer.evidence.live import LiveEtcd
 
 
-@dataclass(frozen=True)
+@datarecord
 class LiveSummary:
     endpoint: str
     cluster_id: str

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from analyzer.decode.encryption import EncryptionConfig
@@ -13,9 +12,10 @@ from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.errors import UsageError
 from analyzer.evidence.etcd import KeyValue, unpack_revision
 from analyzer.evidence.store import EtcdStore
+from analyzer.records import datarecord
 
 
-@dataclass(frozen=True)
+@datarecord
 class KeyRecord:
     record: KeyValue
     kind: ValueKind | None  # None for a delete

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from analyzer.evidence.damage_log import Damage
 from analyzer.evidence.etcd import (
@@ -18,6 +17,7 @@ from analyzer.evidence.etcd import (
 )
 from analyzer.evidence.etcd_index import spare_workers
 from analyzer.evidence.freelist import FreelistCheck
+from analyzer.records import datarecord
 
 # Built-in resources whose etcd path has two segments (kubernetes default_storage_factory_builder.go).
 TWO_SEGMENT_RESOURCES = frozenset({"services"})
@@ -57,7 +57,7 @@ def count_resources(keys: Iterable[bytes]) -> Counter[str]:
     return resources
 
 
-@dataclass(frozen=True)
+@datarecord
 class SnapshotSummary:
     source: str
     file_size: int

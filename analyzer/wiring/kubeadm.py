@@ -11,7 +11,8 @@ import ipaddress
 import json
 import posixpath
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.decode.sos_yaml import safe_load
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import KUBELET_PKI
+from analyzer.records import datarecord
 from analyzer.wiring.nodes import Node
 from analyzer.gomodel.goversions import release_of_image
 from analyzer.wiring.components import (
@@ -57,7 +59,7 @@ KUBELET_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
 KUBELET_CLIENT_CA = "/etc/kubernetes/pki/ca.crt"
 
 
-@dataclass(frozen=True)
+@datarecord
 class Layout:
     """Where a static-pod control plane keeps what the wiring reads. kubeadm's is the reference;
     Kubespray and RKE2 (wiring/layouts.py) differ in directories, not in how components load."""

@@ -14,13 +14,15 @@ source secret) so that drift can be shown.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
+
 from datetime import datetime
 from enum import StrEnum
 
 from analyzer.model.findings import LoadKey
 from analyzer.model.vocabulary import Component as ComponentName
 from analyzer.model.vocabulary import ContentState, Distribution, Role
+from analyzer.records import datarecord
 
 
 # What is at a location: the one content state (model.vocabulary), under the short name the wiring uses.
@@ -43,7 +45,7 @@ class Loader(StrEnum):
 STORAGE_ROLES = frozenset({Role.ETCD_CLIENT, Role.ETCD_CA, Role.ETCD_SERVER, Role.ETCD_TRUSTED_CA, Role.ETCD_PEER_TRUSTED_CA})
 
 
-@dataclass(frozen=True)
+@datarecord
 class Change:
     """One surviving revision of an etcd object, as far as it concerns one data key."""
 
@@ -55,7 +57,7 @@ class Change:
     time_utc: datetime | None
 
 
-@dataclass(frozen=True)
+@datarecord
 class Location:
     """Where one copy of the material lives, precise enough for a person to find it."""
 
@@ -79,7 +81,7 @@ class Location:
         return f"{where}{node}{via}"
 
 
-@dataclass(frozen=True)
+@datarecord
 class Material:
     state: State
     location: Location
@@ -105,14 +107,14 @@ class Copy(StrEnum):
     AGGREGATED_FROM = "aggregated-from"  # the per-node secret or bundle an aggregate (etcd-all-certs) takes it from
 
 
-@dataclass(frozen=True)
+@datarecord
 class CopyOf:
     copy: Copy
     cert: Material | None  # the copy of a pair's certificate, or of a CA bundle
     key: Material | None  # the copy of a pair's key
 
 
-@dataclass(frozen=True)
+@datarecord
 class Peer:
     """The other side that verifies this material, and what it verifies with."""
 
@@ -132,7 +134,7 @@ class Peer:
         return ((self.ca, self.ca_ref), *self.also)
 
 
-@dataclass(frozen=True)
+@datarecord
 class PairPayload:
     """A certificate and its key, loaded together: through dynamiccertificates (``dynamic``: kube-apiserver's
     serving, SNI and proxy pairs, the CSR signer) or straight through ``tls.LoadX509KeyPair``."""
@@ -148,7 +150,7 @@ class PairPayload:
     advised_names: tuple[str, ...] = ()  # names the installer would put in (a warning when absent)
 
 
-@dataclass(frozen=True)
+@datarecord
 class BundlePayload:
     """A PEM bundle of CA certificates."""
 
@@ -156,7 +158,7 @@ class BundlePayload:
     ca: Material
 
 
-@dataclass(frozen=True)
+@datarecord
 class PrivateKeyPayload:
     """A signing key without a certificate (service-account tokens)."""
 
@@ -164,7 +166,7 @@ class PrivateKeyPayload:
     key: Material
 
 
-@dataclass(frozen=True)
+@datarecord
 class PublicKeysPayload:
     """Service-account verification keys: the files or directories configured, and every file read from them."""
 
@@ -172,7 +174,7 @@ class PublicKeysPayload:
     keys: tuple[Material, ...]
 
 
-@dataclass(frozen=True)
+@datarecord
 class KubeconfigPayload:
     """A kubeconfig as client-go reads it: its client pair and CA, each embedded or from a file it names, and its server."""
 
@@ -190,7 +192,7 @@ class KubeconfigPayload:
 Payload = PairPayload | BundlePayload | PrivateKeyPayload | PublicKeysPayload | KubeconfigPayload
 
 
-@dataclass(frozen=True)
+@datarecord
 class Load:
     """One thing a component loads, at its place in the component's start-up: what every load has, and
     the shape-specific rest in ``payload`` (checks ``match`` on it)."""
@@ -278,7 +280,7 @@ class Load:
         return tuple(path for path in found if path)
 
 
-@dataclass
+@datarecord(frozen=False)
 class Component:
     name: ComponentName
     node: str | None
@@ -309,7 +311,7 @@ class Component:
         return load.payload if load is not None and isinstance(load.payload, BundlePayload) else None
 
 
-@dataclass
+@datarecord(frozen=False)
 class Wiring:
     distribution: Distribution
     components: list[Component] = field(default_factory=list)
@@ -332,7 +334,7 @@ class Wiring:
         return {load.ref: load for load in self.iter_loads()}
 
 
-@dataclass(frozen=True)
+@datarecord
 class LoadFiles:
     """Where a load's files are, as the component sees them: the one reading of a payload's paths by
     part. A kubeconfig's "cert" is the kubeconfig itself (the file a person edits or regenerates), its

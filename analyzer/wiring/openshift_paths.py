@@ -18,8 +18,8 @@ pkg/operator/nodekubeconfigcontroller/nodekubeconfigcontroller.go).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from analyzer.records import datarecord
 from analyzer.wiring.openshift_releases import STATIC_POD_RESOURCES
 
 NAMESPACES = {
@@ -48,7 +48,7 @@ NODE_KUBECONFIG_CLIENT = ("Secret", "openshift-kube-apiserver-operator", "node-s
 NODE_KUBECONFIG_CA = ("ConfigMap", "openshift-kube-apiserver", "kube-apiserver-server-ca", "ca-bundle.crt")
 
 
-@dataclass(frozen=True)
+@datarecord
 class Origin:
     kind: str  # Secret | ConfigMap
     namespace: str

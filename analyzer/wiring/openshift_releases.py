@@ -11,9 +11,9 @@ each row is one fact, the releases it holds for, and its source.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from analyzer.evidence.node.mounts import Mount
+from analyzer.records import datarecord
 
 KAS_OPERATOR = "openshift/cluster-kube-apiserver-operator"
 ETCD_OPERATOR = "openshift/cluster-etcd-operator"
@@ -96,7 +96,7 @@ def default_sni_order() -> tuple[str, ...]:
 # -- release differences ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@datarecord
 class ReleaseFact:
     fact: str  # a stable key the wiring asks for
     first: tuple[int, int]  # the first 4.x release it holds for
@@ -173,7 +173,7 @@ def parse_release(text: str | None) -> str | None:
     return match.group(0) if match else None
 
 
-@dataclass(frozen=True)
+@datarecord
 class ClusterRelease:
     """The release a cluster runs, as its ClusterVersion says it."""
 

@@ -10,17 +10,19 @@ node, else the etcd object the file is written from (what the node will hold aft
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
+
 from typing import Protocol
 
 from analyzer.evidence.node import Mount, map_through
+from analyzer.records import datarecord
 from analyzer.wiring.nodes import Node
 from analyzer.wiring.model import Copy, Location, Material, State
 from analyzer.wiring.openshift_paths import origins
 from analyzer.wiring.sources import EtcdObjects, configmap_files, node_directory, node_file
 
 
-@dataclass(frozen=True)
+@datarecord
 class Resolved:
     material: Material
     copies: tuple[tuple[Copy, Material], ...] = ()
@@ -38,7 +40,7 @@ def _absent(path: str, why: str, *, node: str | None = None, input_: str = "") -
     return Material(State.NOT_IN_EVIDENCE, Location(input=input_, host_path=path, node=node), detail=why)
 
 
-@dataclass
+@datarecord(frozen=False)
 class HostResolver:
     """kubeadm, Kubespray: configured paths are host paths on the node."""
 
@@ -56,7 +58,7 @@ class HostResolver:
         return found or [node_file(self.node, path)]
 
 
-@dataclass
+@datarecord(frozen=False)
 class StaticPodResolver:
     """OpenShift: in-pod paths through the pod's hostPath mounts, and to the etcd objects behind them."""
 

@@ -23,7 +23,6 @@ import json
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from analyzer.decode.etcd_config import flags_from_environment
@@ -31,6 +30,7 @@ from analyzer.decode.flags import FlagOrigin, Flags, parse_flags
 from analyzer.decode.manifest import StaticPod, load_static_pod
 from analyzer.errors import DecodeError
 from analyzer.evidence.node import ETC_KUBERNETES
+from analyzer.records import datarecord
 from analyzer.wiring.nodes import Node
 from analyzer.wiring.components import controller_manager, etcd, kube_apiserver, kubelet, scheduler
 from analyzer.wiring.model import Component, Copy, Material, State, Wiring
@@ -58,13 +58,13 @@ def is_self_hosted(objects: EtcdObjects | None, nodes: list[Node]) -> bool:
     return any(node.host_exists(CHECKPOINT_SECRETS) or node.host_exists(f"{ETC_KUBERNETES}/bootstrap-manifests") for node in nodes)
 
 
-@dataclass(frozen=True)
+@datarecord
 class SecretMount:
     mount_path: str
     secret: str
 
 
-@dataclass
+@datarecord(frozen=False)
 class CheckpointResolver:
     """In-pod paths to the checkpointed file on the node, with the Secret in etcd as the other copy."""
 

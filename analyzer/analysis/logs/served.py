@@ -4,7 +4,6 @@ pairs in the evidence; and the log lines as every log check reads them (``LogLin
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from analyzer.analysis.inventory import InventoryEntry
@@ -12,6 +11,7 @@ from analyzer.checks.context import CheckContext, finding
 from analyzer.gomodel.clientgo import bundle, common_name
 from analyzer.gomodel.klog import LogEvent, klog_value
 from analyzer.model.findings import Finding, Severity
+from analyzer.records import datarecord
 from analyzer.reftime import format_utc
 from analyzer.wiring.model import Material, PairPayload, State, Wiring
 
@@ -30,7 +30,7 @@ _STRUCTURED_LOADED = re.compile(r'^"Loaded (?P<what>serving cert|SNI cert|client
 _PRINTF_LOADED = re.compile(r'^loaded (?P<what>serving cert|SNI cert|client CA) \[(?:\d+/)?"(?P<name>(?:[^"\\]|\\.)*)"\]: ')
 
 
-@dataclass(frozen=True)
+@datarecord
 class LoadedCert:
     """One certificate kube-apiserver says it loaded, as GetHumanCertDetail prints it."""
 
@@ -83,7 +83,7 @@ def loaded_certificates(events: list[LogEvent]) -> list[LoadedCert]:
     return found
 
 
-@dataclass(frozen=True)
+@datarecord
 class LogLines:
     """A case's log lines as every log check reads them, kube-apiserver's certDetail lines among them
     parsed once (three checks read them)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from analyzer.evidence.tree import Entry, EntryKind, EvidenceTree
 from analyzer.evidence.node.host import NodeEvidence
 from analyzer.evidence.node.host_paths import ETC_KUBERNETES, HOST_ROOT, KUBELET_PKI, KUBESPRAY_ETCD_SSL, RKE2_CONFIG, RKE2_DATA, SOS_EXCLUSIONS, STATIC_KUBERESOURCES_NOTE, CONTROL_PLANE_MANIFEST, KUBEADM_PKI_FILES, KUBECONFIG_NAMES, KUBELET_PEM, KUBESPRAY_ETCD_PEM, REVISION_DIR, RKE_KUBECONFIG, SSL_FILES, STATIC_POD_DIR, join_path, path_inside, tree_location, TECTONIC_ETCD_SSL, input_stem
 from analyzer.evidence.node.mounts import Mount
+from analyzer.records import datarecord
 
 
 # --------------------------------------------------------------------------- finding nodes
@@ -136,7 +137,7 @@ def _common_root(a: str, b: str) -> str:
     return "/".join(common)
 
 
-@dataclass
+@datarecord(frozen=False)
 class _Draft:
     """A node while its mounts are being collected."""
 

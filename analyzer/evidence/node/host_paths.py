@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
+
 from datetime import datetime
 
 from analyzer.errors import EvidenceError
 from analyzer.evidence.node.mounts import path_under
 from analyzer.evidence.tree import Entry, EvidenceTree, path_parts
+from analyzer.records import datarecord
 
 
 ETC_KUBERNETES = "/etc/kubernetes"
@@ -61,7 +63,7 @@ STATIC_KUBERESOURCES_NOTE = (
 )
 
 
-@dataclass(frozen=True)
+@datarecord
 class HostFile:
     """One file as the node's own host sees it.
 
@@ -83,7 +85,7 @@ class HostFile:
         return self.data is not None
 
 
-@dataclass(frozen=True)
+@datarecord
 class HostWalk:
     """Where a host path led: a tree entry, a directory only implied by deeper mounts, or nowhere."""
 

@@ -11,10 +11,11 @@ target that holds it, as the kernel resolves nested mounts.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+
+from analyzer.records import datarecord
 
 
-@dataclass(frozen=True)
+@datarecord
 class Mount:
     """``source`` is shown at ``target``: the evidence-tree path ("" is the tree's root) behind a host
     directory, or the host directory behind a path inside a pod."""

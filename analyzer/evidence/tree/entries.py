@@ -7,12 +7,12 @@ import gzip
 import lzma
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 
 from analyzer.errors import EvidenceError
 from analyzer.evidence.spill import SpillProgress
+from analyzer.records import datarecord
 
 
 KiB = 1 << 10
@@ -23,7 +23,7 @@ GiB = 1 << 30
 MAX_LINK_TARGET_BYTES = 4 * KiB  # PATH_MAX; zip keeps a symlink's target as the member's data
 
 
-@dataclass(frozen=True)
+@datarecord
 class Limits:
     """How much of an input a tree reads, holds and follows."""
 
@@ -44,7 +44,7 @@ class EntryKind(Enum):
     SYMLINK = "symlink"
 
 
-@dataclass(frozen=True)
+@datarecord
 class Entry:
     """One member of a tree. ``path`` is POSIX, relative to the root, without a leading ``./``.
 
@@ -61,7 +61,7 @@ class Entry:
     mtime_utc: datetime | None
 
 
-@dataclass(frozen=True)
+@datarecord
 class TreeProblem:
     """A member that was skipped, damaged or not read; ``path`` is escaped to one printable line."""
 
@@ -74,7 +74,7 @@ ROOT_ENTRY = Entry("", EntryKind.DIR, 0, None, None, None)
 WantFilter = Callable[[str], bool]
 
 
-@dataclass(frozen=True)
+@datarecord
 class Spill:
     """Which members of a compressed tar to decompress into anonymous files as the stream passes
     (an etcd snapshot: too big to hold, and a compressed stream cannot be read again later)."""

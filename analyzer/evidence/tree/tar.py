@@ -6,7 +6,6 @@ import io
 import stat
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import IO, Self
 
 from analyzer.errors import CorruptEvidence, TruncatedEvidence, UnsupportedEvidence
@@ -15,6 +14,7 @@ from analyzer.evidence.tree.damage import DamagedHeader, TAR_CUT_HEADER, TAR_DAM
 from analyzer.evidence.tree.entries import EntryKind, Limits, MiB, Decompressed, describe_member, member_path, printable, reason_of, utc_from_seconds
 from analyzer.evidence.sniff import Container
 from analyzer.evidence.tree.index import TreeIndex
+from analyzer.records import datarecord
 
 
 # pax and GNU long-name headers are read into memory whole by tarfile; real ones are a few hundred
@@ -92,7 +92,7 @@ def open_tarfile(
         ) from None
 
 
-@dataclass(frozen=True)
+@datarecord
 class TarFileMember:
     """A regular-file member whose contents a tar tree may keep (or a hard link to one)."""
 

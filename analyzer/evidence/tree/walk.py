@@ -10,10 +10,10 @@ entry, a directory that exists only because deeper mounts do, or nothing — is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 
 from analyzer.evidence.tree.entries import Entry, EntryKind, path_parts
+from analyzer.records import datarecord
 
 
 class Stop(Enum):
@@ -26,7 +26,7 @@ class Stop(Enum):
     ABOVE_ROOT = "above-root"  # ".." above the root, where the walk does not clamp it
 
 
-@dataclass(frozen=True)
+@datarecord
 class Walked:
     """Where a walk got to: the components walked, the links followed (as paths of the walk's own
     namespace, in order), and why it stopped (None when it reached the end). ``at`` is the path of

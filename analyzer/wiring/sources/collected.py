@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import yaml
 
 from analyzer.evidence.mustgather import newer_copy
+from analyzer.records import datarecord
 from analyzer.wiring.model import Location, Material, State
 from analyzer.wiring.sources.etcd_objects import OPENSHIFT
 from analyzer.wiring.sources.material import classify_material
@@ -30,7 +31,7 @@ COLLECTED_RESOURCES = {
 }
 
 
-@dataclass(frozen=True)
+@datarecord
 class CollectedObject:
     """One object of a must-gather, as the wiring reads it (the interface of StoredObject it uses)."""
 

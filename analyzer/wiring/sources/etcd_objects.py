@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from analyzer.decode.encryption import EncryptionConfig
 from analyzer.decode.values import DecodedValue, decode_value
 from analyzer.evidence.etcd import KeyIndex, KeyValue, unpack_revision
 from analyzer.evidence.store import EtcdStore, IndexQuery
+from analyzer.records import datarecord
 from analyzer.wiring.model import Change, Location, Material, State
 from analyzer.wiring.sources.material import classify_material
 from analyzer.wiring.sources.object_data import annotations_of, data_digests, last_writer, object_data
@@ -51,7 +53,7 @@ HISTORY_NAMESPACES = (
 )
 
 
-@dataclass(frozen=True)
+@datarecord
 class StoredObject:
     """One live etcd object, decoded (or the reason it could not be)."""
 
@@ -215,7 +217,7 @@ class EtcdObjects:
         return self._revisions[key]
 
 
-@dataclass(frozen=True)
+@datarecord
 class ObjectRevision:
     """One surviving revision of an object, as its data keys' histories need it: digests, not values."""
 
