@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import operator
 import pickle
+from unittest import mock
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,13 @@ from analyzer.records import datarecord
 PACKAGE = Path(__file__).resolve().parent.parent / "analyzer"
 
 
+class _Base:
+    """Not a dataclass: a record may sit on a plain class and inherit its methods."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checked", True)  # frozen or not, as a frozen record's own must
+
+
 def _shapes(decorate: Callable[..., Any], frozen: bool = True) -> dict[str, type]:
     """The same class bodies under one decorator (``decorate(**options)`` returns the decorator)."""
     field = dataclasses.field
@@ -33,6 +41,17 @@ def _shapes(decorate: Callable[..., Any], frozen: bool = True) -> dict[str, type
     class Plain:
         name: str
         size: int
+
+    @decorate(frozen=frozen)
+    class ThreeRequired:
+        first: int
+        second: int
+        third: int
+        fourth: int = 4
+
+    @decorate(frozen=frozen)
+    class OneField:
+        value: int
 
     @decorate(frozen=frozen)
     class Defaults:
@@ -74,15 +93,39 @@ def _shapes(decorate: Callable[..., Any], frozen: bool = True) -> dict[str, type
         def __eq__(self, other: object) -> bool:
             return isinstance(other, OwnMethods)
 
-    return {shape.__name__: shape for shape in (Plain, Defaults, Empty, Hashing, Ordered, Identity, OwnMethods)}
+    @decorate(frozen=frozen)
+    class OwnHashAndInit:
+        value: int = 0
+
+        def __init__(self, value: int = 0) -> None:
+            object.__setattr__(self, "value", value * 2)
+
+        def __hash__(self) -> int:
+            return 7
+
+    @decorate(frozen=frozen)
+    class Unhashable:
+        value: int
+        __hash__ = None  # type: ignore[assignment]  # explicit: dataclasses keeps it
+
+    @decorate(frozen=frozen)
+    class Inherited(_Base):
+        value: int
+        self: str = "a field may be called self"
+
+    return {shape.__name__: shape for shape in (Plain, ThreeRequired, OneField, Defaults, Empty, Hashing, Ordered, Identity, OwnMethods,
+                                                OwnHashAndInit, Unhashable, Inherited)}
+
+
+SHAPES = list(_shapes(dataclasses.dataclass))
 
 
 def _dataclass(**options: Any) -> Callable[[type], type]:
-    return dataclasses.dataclass(**options)  # type: ignore[no-any-return]  # dataclasses' overloads
+    return dataclasses.dataclass(**options)
 
 
 def _datarecord(**options: Any) -> Callable[[type], type]:
-    return datarecord(**options)  # type: ignore[no-any-return]  # the same
+    return datarecord(**options)
 
 
 ARGUMENTS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
@@ -101,6 +144,10 @@ ARGUMENTS: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
     ((), {"key": "k", "cache": 5, "weight": 7}),
     ((2, 1), {"label": "x"}),
     ((), {"value": 3}),
+    ((1, 2, 3), {}),
+    ((1,), {"third": 3}),
+    ((), {"fourth": 1}),
+    ((5,), {"self": "named"}),
 ]
 
 
@@ -117,12 +164,12 @@ def _same_hash(one: Any, other: Any) -> bool:
     return hash(one) == hash(other)
 
 
-def _assigned(obj: Any, name: str) -> dict[str, Any]:
+def _assigned(obj: Any, name: str) -> Any:
     setattr(obj, name, 9)
     return vars(obj)
 
 
-def _deleted(obj: Any, name: str) -> dict[str, Any]:
+def _deleted(obj: Any, name: str) -> Any:
     delattr(obj, name)
     return vars(obj)
 
@@ -140,7 +187,7 @@ def _describe(obj: Any) -> Any:
 
 
 @pytest.mark.parametrize("frozen", [True, False], ids=["frozen", "mutable"])
-@pytest.mark.parametrize("shape", ["Plain", "Defaults", "Empty", "Hashing", "Ordered", "Identity", "OwnMethods"])
+@pytest.mark.parametrize("shape", SHAPES)
 def test_a_record_behaves_as_the_dataclass_it_stands_for(shape: str, frozen: bool) -> None:
     old, new = _shapes(_dataclass, frozen)[shape], _shapes(_datarecord, frozen)[shape]
     assert dataclasses.is_dataclass(new)
@@ -156,6 +203,12 @@ def test_a_record_behaves_as_the_dataclass_it_stands_for(shape: str, frozen: boo
         a_old, a_new = made_old[1], made_new[1]
         b_old, b_new = old(*args, **kwargs), new(*args, **kwargs)
         assert _describe(a_new) == _describe(a_old)
+        if "__hash__" not in vars(old):  # eq=False: both keep object's identity hash
+            assert "__hash__" not in vars(new)
+        else:
+            assert _outcome(hash, a_new) == _outcome(hash, a_old)  # the same tuple hashed, or the same refusal
+        for compare in (operator.eq, operator.ne, operator.lt, operator.ge):  # a foreign object: NotImplemented, then its answer
+            assert _outcome(compare, a_new, mock.ANY) == _outcome(compare, a_old, mock.ANY)
         assert (a_new == b_new) == (a_old == b_old) and (a_new != b_new) == (a_old != b_old)
         assert (a_new == a_old) is False  # a record and its dataclass twin are different classes
         for compare in (operator.lt, operator.le, operator.gt, operator.ge):
@@ -202,7 +255,7 @@ def test_what_dataclasses_refuses_a_record_refuses() -> None:
             @decorate(frozen=True)
             class Misordered:
                 name: str = ""
-                size: int  # type: ignore[misc]  # the mistake under test
+                size: int
 
         with pytest.raises(ValueError, match="mutable default"):
 
@@ -210,7 +263,7 @@ def test_what_dataclasses_refuses_a_record_refuses() -> None:
             class SharedDefault:
                 items: list[int] = []  # noqa: RUF012  # the mistake under test
 
-        with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__|cannot overwrite attribute __setattr__"):
+        with pytest.raises(TypeError, match="^Cannot overwrite attribute __setattr__ in class OwnSetattr$"):
 
             @decorate(frozen=True)
             class OwnSetattr:
@@ -218,6 +271,102 @@ def test_what_dataclasses_refuses_a_record_refuses() -> None:
 
                 def __setattr__(self, name: str, value: Any) -> None:
                     pass
+
+
+@pytest.mark.parametrize("decorate", [_dataclass, _datarecord], ids=["dataclass", "datarecord"])
+def test_an_undecorated_subclass_of_a_frozen_record_keeps_its_fields_frozen_only(decorate: Callable[..., Any]) -> None:
+    base = _shapes(decorate)["Plain"]
+
+    class Sub(base):  # type: ignore[valid-type, misc]  # a class made at run time
+        pass
+
+    sub = Sub("a", 1)
+    sub.extra = 1  # not a field: a subclass may set it, as dataclasses allows
+    assert sub.extra == 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sub.name = "b"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        base("a", 1).extra = 1
+    assert (sub == base("a", 1)) is False  # another class: NotImplemented both ways, so not equal
+
+
+def test_what_a_record_does_not_do_is_refused_when_the_class_is_made() -> None:
+    field = dataclasses.field
+    with pytest.raises(TypeError, match="do not inherit"):
+
+        @datarecord
+        class FromADataclass(_shapes(_dataclass)["Plain"]):  # type: ignore[misc]  # a class made at run time
+            extra: int = 0
+
+    with pytest.raises(TypeError, match="__slots__"):
+
+        @datarecord
+        class Slotted:
+            __slots__ = ("value",)
+            value: int
+
+    with pytest.raises(TypeError, match="init=False or kw_only"):
+
+        @datarecord
+        class NotInInit:
+            value: int = field(default=0, init=False)
+
+    with pytest.raises(TypeError, match="init=False or kw_only"):
+
+        @datarecord
+        class KeywordOnly:
+            value: int = field(default=0, kw_only=True)
+
+    with pytest.raises(TypeError, match="InitVar or KW_ONLY"):
+
+        @datarecord
+        class WithInitVar:
+            value: dataclasses.InitVar[int]
+
+    with pytest.raises(TypeError, match="descriptor"):
+
+        @datarecord
+        class DescriptorDefault:
+            value: int = property(lambda self: 1)  # type: ignore[assignment]  # the mistake under test
+
+
+def test_docstrings_repr_of_a_cycle_and_method_names() -> None:
+    @datarecord
+    class Documented:
+        """Kept."""
+
+        value: int
+
+    @datarecord(frozen=False)
+    class Undocumented:
+        name: str
+        size: int = 0
+        items: list[int] = dataclasses.field(default_factory=list)
+        loop: object = None
+
+    assert Documented.__doc__ == "Kept."
+    assert Undocumented.__doc__ == "Undocumented(name: str, size: int = 0, items: list[int] = <factory>, loop: object = None)"
+    holder = Undocumented("a")
+    holder.loop = holder
+    assert repr(holder) == "test_docstrings_repr_of_a_cycle_and_method_names.<locals>.Undocumented(name='a', size=0, items=[], loop=...)"
+    for method in ("__init__", "__repr__", "__eq__"):
+        assert getattr(Documented, method).__qualname__.endswith(f"Documented.{method}")
+        assert getattr(Undocumented, method).__qualname__.endswith(f"Undocumented.{method}")
+    assert Documented.__setattr__.__qualname__.endswith("Documented.__setattr__")
+
+
+def test_order_needs_eq_and_keeps_no_comparison_of_its_own() -> None:
+    for decorate in (_dataclass, _datarecord):
+        with pytest.raises(ValueError, match="^eq must be true if order is true$"):
+            decorate(order=True, eq=False)(type("Unordered", (), {"__annotations__": {"value": "int"}}))
+        with pytest.raises(TypeError, match="^Cannot overwrite attribute __lt__ in class Own. Consider using functools.total_ordering$"):
+
+            @decorate(frozen=True, order=True)
+            class Own:
+                value: int
+
+                def __lt__(self, other: object) -> bool:
+                    return True
 
 
 def test_post_init_runs_after_the_fields_are_set() -> None:
