@@ -88,7 +88,8 @@ class _Keys:
     Each key's bytes are also kept, end to end in ``pool`` (``pool_at``: where each starts), so
     that a later chunk's records are compared with them from memory, not by reading the file again
     where the key was first met (scattered over the file: 0.1-0.25 s of a 1.7 GiB pass); they cost
-    the bytes of the distinct keys, about 45 a key on the benchmark's file."""
+    the bytes of the distinct keys, about 45 a key on the benchmark's file, and are dropped before the
+    Python index is built."""
 
     _COLUMNS = ("lane_b", "name_at", "name_size", "pool_at", "kind", "last", "value_at", "value_size")
     _PAD = 8 * 64  # a gather of the widest rows (512-byte keys) from the last key stays in the pool
@@ -101,13 +102,17 @@ class _Keys:
         self.name_at: np.ndarray = np.zeros(1024, np.int64)
         self.name_size: np.ndarray = np.zeros(1024, np.int64)
         self.pool_at: np.ndarray = np.zeros(1024, np.int64)
-        self.pool: np.ndarray = np.zeros(4096, np.uint8)  # grows by doubling
+        self.pool: np.ndarray = np.zeros(4096, np.uint8)  # grows as it fills (add)
         self.pool_size = 0
         self.pool_windows: dict[int, np.ndarray] = {}  # views of the pool by row width (_window)
         self.kind: np.ndarray = np.zeros(1024, np.int8)
         self.last: np.ndarray = np.zeros(1024, np.uint64)
         self.value_at: np.ndarray = np.zeros(1024, np.int64)
         self.value_size: np.ndarray = np.zeros(1024, np.int64)
+
+    def drop_pool(self) -> None:
+        self.pool_windows.clear()
+        self.pool = np.zeros(0, np.uint8)
 
     def add(self, lanes_a: np.ndarray, at: np.ndarray, words: np.ndarray, **columns: np.ndarray) -> np.ndarray:
         """Number new keys (given in the order first met; ``at``: where each goes in lane A's
@@ -117,7 +122,8 @@ class _Keys:
         sizes = columns["name_size"]
         names = words.view(np.uint8)[np.arange(words.shape[1] * 8) < sizes[:, None]]  # row by row, each key's own bytes
         if self.pool_size + len(names) + self._PAD > len(self.pool):
-            grown = np.zeros(max(2 * len(self.pool), self.pool_size + len(names) + self._PAD), np.uint8)
+            # A quarter more each time, not double: the slack would be the pass's peak, and a step.
+            grown = np.zeros(max(len(self.pool) * 5 // 4, self.pool_size + len(names) + self._PAD), np.uint8)
             grown[: self.pool_size] = self.pool[: self.pool_size]
             self.pool = grown
             self.pool_windows.clear()  # views of the old pool
@@ -224,6 +230,9 @@ def index_columns(db: BoltDB, bucket: Bucket, query: IndexQuery, kind_of: KindOf
         return None
     if progress is not None:
         progress(totals[0])
+    # The keys' bytes are needed no more: freed before the Python index is built, they add nothing
+    # to the pass's peak, which is while that index is made beside the key table.
+    keys.drop_pool()
     _return_freed_memory()
     return _finish(keys, totals, history, query, db.data)
 
