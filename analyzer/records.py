@@ -80,7 +80,7 @@ def datarecord(cls: type[_T] | None = None, /, *, frozen: bool = True, eq: bool 
             # A class body that defines __eq__ gets __hash__ = None from Python: not a hash of its own.
             explicit_hash = "__hash__" in own and not (own["__hash__"] is None and "__eq__" in own)
             compared = tuple(field.name for field in fields if field.compare)
-            _keep_or_set(cls, "__eq__", _eq(compared))
+            _keep_or_set(cls, "__eq__", _compare(compared, operator.eq))
             if not explicit_hash:
                 if frozen:
                     hashed = tuple(field.name for field in fields if (field.compare if field.hash is None else field.hash))
@@ -88,10 +88,10 @@ def datarecord(cls: type[_T] | None = None, /, *, frozen: bool = True, eq: bool 
                 else:
                     cls.__hash__ = None  # type: ignore[assignment]  # how Python marks a class unhashable
             if order:
-                for name, compare in _comparisons(compared).items():
+                for name, test in _ORDERINGS:
                     if name in own:
                         raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}. Consider using functools.total_ordering")
-                    _set(cls, name, compare)
+                    _set(cls, name, _compare(compared, test))
         return cls
 
     return make if cls is None else make(cls)
@@ -261,15 +261,17 @@ def _values(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return operator.attrgetter(*names)
 
 
-def _eq(compared: tuple[str, ...]) -> Callable[[Any, Any], Any]:
+def _compare(compared: tuple[str, ...], test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
+    """``__eq__`` or an ordering: ``test`` over the compared fields' tuples of two instances of
+    the same class, NotImplemented for any other (as dataclasses)."""
     values = _values(compared)
 
-    def __eq__(self: Any, other: Any) -> Any:
+    def compare(self: Any, other: Any) -> Any:
         if other.__class__ is self.__class__:
-            return values(self) == values(other)
+            return test(values(self), values(other))
         return NotImplemented
 
-    return __eq__
+    return compare
 
 
 def _hash(hashed: tuple[str, ...]) -> Callable[[Any], int]:
@@ -281,15 +283,4 @@ def _hash(hashed: tuple[str, ...]) -> Callable[[Any], int]:
     return __hash__
 
 
-def _comparisons(compared: tuple[str, ...]) -> dict[str, Callable[[Any, Any], Any]]:
-    values = _values(compared)
-
-    def comparison(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], Any]:
-        def compare(self: Any, other: Any) -> Any:
-            if other.__class__ is self.__class__:
-                return test(values(self), values(other))
-            return NotImplemented
-
-        return compare
-
-    return {name: comparison(test) for name, test in (("__lt__", operator.lt), ("__le__", operator.le), ("__gt__", operator.gt), ("__ge__", operator.ge))}
+_ORDERINGS = (("__lt__", operator.lt), ("__le__", operator.le), ("__gt__", operator.gt), ("__ge__", operator.ge))
