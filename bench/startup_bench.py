@@ -103,7 +103,7 @@ marks = [("interpreter start and site", 0.0, start)]
 def mark(name):
     marks.append((name, marks[-1][2], T()))
 import analyzer.cli
-mark("import analyzer.cli (typer, rich, the commands)")
+mark("import analyzer.cli (typer and the commands)")
 import analyzer.scan
 mark("import analyzer.scan (every room and its libraries)")
 from analyzer.demo import REFERENCE_TIME, evidence_paths

@@ -4,7 +4,6 @@ figures. The demo case is real evidence (analyzer/demo), scanned once for the mo
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import replace
 from datetime import timedelta
@@ -13,7 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from rich.console import Console
+from analyzer.report.console import plain_text
 
 from analyzer.analysis.result import EvidenceTime
 from analyzer.report.history import changed_history
@@ -157,9 +156,7 @@ def test_markdown_escapes_and_code_spans():
 
 
 def _terminal(result, **options) -> str:
-    console = Console(file=io.StringIO(), width=200, color_system=None, soft_wrap=True)
-    console.print(scan_summary_view(result, **options))
-    return console.file.getvalue()
+    return plain_text(scan_summary_view(result, **options))
 
 
 def test_the_terminal_shows_the_fix_each_reason_and_where_reports_went(demo):

@@ -5,19 +5,19 @@ from __future__ import annotations
 import copy
 import inspect
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from analyzer import __version__
 from analyzer.errors import KforensicError
 from analyzer.records import datarecord
+from analyzer.report.console import Console
 
 EXIT_OK = 0  # a verdict was reached and nothing is error-level
 EXIT_FINDINGS = 1  # an error-level finding
@@ -105,10 +105,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-# Piped output is read by people too (pasted into a case); do not fold it at 80 columns.
-# Both consoles honour NO_COLOR (rich reads it).
-stdout = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+# Both honour NO_COLOR and FORCE_COLOR, and fold nothing but tables (analyzer/report/console.py).
+stdout = Console()
+stderr = Console(stderr=True)
 
 
 @datarecord(frozen=False)
@@ -118,6 +117,21 @@ class Verbosity:
 
 
 verbosity = Verbosity()
+
+
+# typer draws help through rich markup (``rich_markup_mode="rich"``), where ``[word]`` is a style
+# tag: an example such as ``-p '[{"op":"remove"}]'`` must reach the reader as written. The rule is
+# rich's (rich/markup.py ``escape``): a backslash before each ``[`` that opens something shaped
+# like a tag, ``[`` then a lowercase letter, ``#``, ``/`` or ``@``, up to the next ``]`` with no
+# ``[`` between; backslashes already there are doubled. Written here because importing
+# rich.markup imports rich.console, 25 ms on every run for a help text few runs print.
+_MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def escape_markup(text: str) -> str:
+    escaped = _MARKUP_TAG.sub(lambda match: f"{match[1]}{match[1]}\\{match[2]}", text)
+    # A lone backslash at the end would escape the closing of whatever markup follows the text.
+    return escaped + "\\" if escaped.endswith("\\") and not escaped.endswith("\\\\") else escaped
 
 
 def command(*examples: str, note: str = "", exits: str = EXIT_CODES) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -135,7 +149,7 @@ def command(*examples: str, note: str = "", exits: str = EXIT_CODES) -> Callable
         # One line per paragraph: rich help keeps a docstring's line breaks and would break twice.
         paragraphs = [" ".join(p.split("\n")) for p in inspect.cleandoc(function.__doc__ or "").split("\n\n")]
         help_text = "\n\n".join([*paragraphs, *([exits] if exits else [])])
-        return app.command(cls=_Command, help=help_text, epilog=escape("\n".join(lines).rstrip()))(function)
+        return app.command(cls=_Command, help=help_text, epilog=escape_markup("\n".join(lines).rstrip()))(function)
 
     return register
 

@@ -148,7 +148,7 @@ def certs(
     elif rows:
         stdout.print(certificates_table(rows, wide=output is Output.WIDE))
     else:
-        stderr.print("no certificate was found in this evidence", markup=False)
+        stderr.print("no certificate was found in this evidence")
     refused = any(row.status in REFUSED_STATES for row in rows)
     raise typer.Exit(EXIT_FINDINGS if refused else EXIT_INCOMPLETE if result.partial else EXIT_OK)
 
@@ -217,8 +217,8 @@ def recover(
     reference = parse_reference_time(at)
     found = run_recover(snapshot, secret, reference, encryption_config)
     if found.last_good.chosen is None:
-        stderr.print("\n".join(no_working_pair_lines(found.last_good)), markup=False)
+        stderr.print("\n".join(no_working_pair_lines(found.last_good)))
         raise typer.Exit(EXIT_FINDINGS)
     written = write_recovered(found.last_good, out)
     if not quiet:
-        stdout.print("\n".join(recovery_lines(found.last_good, found.distribution, found.users, out, written, reference)), markup=False)
+        stdout.print("\n".join(recovery_lines(found.last_good, found.distribution, found.users, out, written, reference)))

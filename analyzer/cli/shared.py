@@ -64,9 +64,11 @@ def progress_bar(label: str, total_bytes: int) -> Iterator[Callable[[int], None]
     if total_bytes < PROGRESS_THRESHOLD or not sys.stderr.isatty() or verbosity.quiet:
         yield None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,} revisions"), TimeElapsedColumn(), console=stderr, transient=True) as bar:
+    columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,} revisions"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=None)
         yield lambda events: bar.update(task, completed=events)
 
@@ -93,9 +95,11 @@ def scan_progress() -> Iterator[Callable[[int], None] | None]:
     if not sys.stderr.isatty() or verbosity.quiet:
         yield None
         return
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn("reading etcd revisions: {task.completed:,}"), TimeElapsedColumn(), console=stderr, transient=True) as bar:
+    columns = (SpinnerColumn(), TextColumn("reading etcd revisions: {task.completed:,}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("scan", total=None)
         yield lambda events: bar.update(task, completed=events)
 

@@ -12,6 +12,7 @@ from analyzer.cli.app import EXIT_INCOMPLETE, EXIT_OK, command, stderr, stdout
 from analyzer.cli.options import EncryptionConfigOpt, OptionalSnapshotArg, Output, OutputOpt, QuietOpt, RevealOpt, SalvageOpt, VerboseOpt, etcd_source
 from analyzer.cli.shared import decompress_progress, load_encryption, only, open_store, print_document, progress_bar, setup
 from analyzer.errors import UsageError
+from analyzer.report.console import Text
 
 if TYPE_CHECKING:
     from analyzer.evidence.live import LiveTarget
@@ -147,9 +148,9 @@ def get(
         else:
             stdout.print(key_table(records, history=history, wide=output is Output.WIDE, width=stdout.width))
         if not records:
-            stderr.print(f"no keys under {prefix}", markup=False)
+            stderr.print(f"no keys under {prefix}")
         if opened.partial:
-            stderr.print(f"[red]partial: {opened.source} is damaged; some keys may be missing (see kforensic info)[/]")
+            stderr.print(Text(f"partial: {opened.source} is damaged; some keys may be missing (see kforensic info)", "red"))
             raise typer.Exit(EXIT_INCOMPLETE)
 
 
@@ -189,7 +190,7 @@ def decode(
     setup(quiet, verbose)
     only(output, Output.JSON, Output.YAML, what="decode")
     if str(value_file) == "-" and sys.stdin.isatty():
-        stderr.print("kforensic: waiting for an etcd value on stdin (end with Ctrl-D; or give a FILE)", markup=False)
+        stderr.print("kforensic: waiting for an etcd value on stdin (end with Ctrl-D; or give a FILE)")
     try:
         form, items = load_input_values(read_input_file(value_file))
     except DecodeError as err:

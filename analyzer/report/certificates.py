@@ -11,13 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from rich.table import Table
-from rich.text import Text
 
 from analyzer.analysis.inventory import InventoryEntry
 from analyzer.gomodel.clientgo import common_name
 from analyzer.records import datarecord
 from analyzer.reftime import format_utc
+from analyzer.report.console import Table, Text
 
 # Go would refuse these at the reference time (crypto/x509: "certificate has expired or is not yet valid").
 REFUSED_STATES = frozenset({"expired", "not-yet-valid"})
@@ -113,12 +112,12 @@ def certificates_table(rows: Sequence[CertificateRow], *, wide: bool = False) ->
     """The table: the certificate by its subject (the name is its CN), issuer, validity, residual
     time, status, the first place it lies and the first load that uses it; ``wide`` lists every
     place and load, and adds the CA flag and the fingerprint."""
-    table = Table(show_edge=False, header_style="bold")
+    table = Table()
     columns = ["CERTIFICATE", "ISSUER", "NOT BEFORE", "NOT AFTER", "RESIDUAL", "STATUS", "WHERE", "LOADED BY"]
     if wide:
         columns += ["CA", "SHA-256"]
     for column in columns:
-        table.add_column(column, overflow="fold", no_wrap=column in ("NOT BEFORE", "NOT AFTER", "RESIDUAL", "STATUS"))
+        table.add_column(column, no_wrap=column in ("NOT BEFORE", "NOT AFTER", "RESIDUAL", "STATUS"))
     shown = None if wide else _TABLE_LIST
     for row in rows:
         cells: list[str | Text] = [

@@ -1,12 +1,10 @@
-"""``kforensic ls`` in the terminal: the listing as rich tables, nothing decoded here."""
+"""``kforensic ls`` in the terminal: the listing as tables, nothing decoded here."""
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
 from analyzer.evidence.inputs import InputKind
+from analyzer.report.console import Group, Renderable, Table, Text
 from analyzer.views.listing import EvidenceListing, ListedFile, NodeListing
 from analyzer.report.terminal import format_bytes
 
@@ -30,9 +28,9 @@ def _size(size: int | None) -> str:
 
 
 def _table(title: str, *columns: str) -> Table:
-    table = Table(title=title, title_justify="left", title_style="bold", show_edge=False, pad_edge=False)
+    table = Table(title=title, title_style="bold", pad_edge=False)
     for column in columns:
-        table.add_column(column, overflow="fold")
+        table.add_column(column)
     return table
 
 
@@ -70,14 +68,14 @@ def _node_view(node: NodeListing) -> Group:
     table = _table("", "host path", "kind", "detail", "size", "in the evidence")
     for listed in node.files:
         table.add_row(*_file_row(listed))
-    parts: list[RenderableType] = [header, Text(mounts)]
+    parts: list[Renderable] = [header, Text(mounts)]
     parts.extend(Text(f"  note: {note}", style="yellow") for note in node.notes)
     parts.append(table)
     return Group(*parts)
 
 
 def listing_view(listing: EvidenceListing) -> Group:
-    parts: list[RenderableType] = [_inputs_table(listing), Text()]
+    parts: list[Renderable] = [_inputs_table(listing), Text()]
     for node in listing.nodes:
         parts += [_node_view(node), Text()]
     if listing.snapshots:

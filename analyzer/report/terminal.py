@@ -1,4 +1,4 @@
-"""What a person sees in the terminal: plain rich tables, no analysis."""
+"""What a person sees in the terminal: plain tables (analyzer/report/console.py), no analysis."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
 
 from analyzer.analysis.result import ScanResult
 from analyzer.evidence.etcd import Integrity
 from analyzer.reftime import format_utc
+from analyzer.report.console import Group, Renderable, Table, Text
 from analyzer.report.steps import Step, group_steps
 
 if TYPE_CHECKING:  # annotations only: the scan's summary must not import grpc (views.live_summary)
@@ -31,7 +29,7 @@ def format_bytes(size: int) -> str:
 
 
 def _facts_table(rows: Iterable[tuple[str, str | Text]]) -> Table:
-    table = Table.grid(padding=(0, 2))
+    table = Table.grid()
     table.add_column(style="bold")
     table.add_column()
     for label, value in rows:
@@ -66,7 +64,7 @@ def snapshot_summary_view(summary: SnapshotSummary) -> Group:
     for member in summary.members:
         role = " (learner)" if member.is_learner else ""
         rows.append(("member", f"{member.name or '(unnamed)'} id {member.id}{role} peers {', '.join(member.peer_urls)}"))
-    parts: list[RenderableType] = [_facts_table(rows)]
+    parts: list[Renderable] = [_facts_table(rows)]
 
     if summary.resources:
         parts.append(_resources_table(summary.resources))
@@ -102,7 +100,7 @@ def _history_line(compaction_revision: int | None) -> str:
 
 
 def _resources_table(resources: dict[str, int]) -> Table:
-    table = Table(title="live keys per resource", title_justify="left", show_edge=False)
+    table = Table(title="live keys per resource")
     table.add_column("resource")
     table.add_column("keys", justify="right")
     for prefix, count in sorted(resources.items(), key=lambda item: (-item[1], item[0])):
@@ -123,7 +121,7 @@ def live_summary_view(summary: LiveSummary) -> Group:
         rows.append(("member", f"{member.name or '(unnamed)'} id {member.id} peers {', '.join(member.peer_urls)} clients {', '.join(member.client_urls)}"))
     for refused in summary.refused:
         rows.append(("not read", Text(refused, style="yellow")))
-    parts: list[RenderableType] = [_facts_table(rows)]
+    parts: list[Renderable] = [_facts_table(rows)]
     if summary.resources:
         parts.append(_resources_table(summary.resources))
     for damage in summary.damage[:50]:
@@ -176,10 +174,10 @@ def key_table(records: Sequence[KeyRecord], *, history: bool, wide: bool = False
     if width is not None and longest + 1 + others > width:
         lines: list[Text] = []
         for key, row in rows:
-            lines.append(Text(key, style="bold", no_wrap=True, overflow="ignore"))
+            lines.append(Text(key, style="bold"))
             lines.append(Text("    " + "  ".join(f"{c.lower()}={v}" for c, v in zip(columns, row, strict=True) if v)))
         return Group(*lines)
-    table = Table(show_edge=False, header_style="bold")
+    table = Table()
     table.add_column("KEY", no_wrap=True, min_width=longest)
     for column in columns:
         table.add_column(column, justify="right" if column in ("REVISION", "CREATE", "MOD", "VER", "SIZE", "LEASE") else "left")
@@ -214,7 +212,7 @@ def steps_view(remediation: Sequence[str]) -> list[Text]:
             if part.command:
                 if first:
                     lines.append(Text(lead + "Run:"))
-                lines.append(Text(indent + "$ ", style="dim") + Text(part.text, style="bold cyan", no_wrap=True, overflow="ignore"))
+                lines.append(Text(indent + "$ ", style="dim") + Text(part.text, style="bold cyan"))
             elif words:
                 lines.append(Text((lead if first else indent) + words))
             first = False
@@ -232,7 +230,7 @@ def scan_summary_view(result: ScanResult, *, every_finding: bool = False, report
     where the requested reports were written (``reports``: (format, path)); ``every_finding``
     shows the informational ones too."""
     verdict = result.verdict
-    parts: list[RenderableType] = [
+    parts: list[Renderable] = [
         Text.assemble((f" {verdict.status.upper()} ", _STATUS_STYLE.get(verdict.status, "bold")), " ", verdict.headline),
         Text(f"reference time {format_utc(result.reference_utc)}, {result.wiring.distribution}"
              + (", PARTIAL evidence" if result.partial else ""), style="dim"),
@@ -247,7 +245,7 @@ def scan_summary_view(result: ScanResult, *, every_finding: bool = False, report
         parts.append(Text(f"Fix first: {lead.label}", style="bold"))
         parts += steps_view(lead.remediation)
     if verdict.components:
-        components = Table(show_edge=False, header_style="bold")
+        components = Table()
         for column in ("component", "node", "verdict"):
             components.add_column(column)
         for c in verdict.components:
@@ -257,9 +255,9 @@ def scan_summary_view(result: ScanResult, *, every_finding: bool = False, report
     important = [f for f in result.findings if f.severity.value != "info"]
     shown = list(result.findings) if every_finding else important[:TERMINAL_FINDINGS]
     if shown:
-        findings = Table(show_edge=False, header_style="bold")
+        findings = Table()
         findings.add_column("severity")
-        findings.add_column("finding, and why", overflow="fold")
+        findings.add_column("finding, and why")
         findings.add_column("on restart")
         for f in shown:
             reason = one_line(f.detail) if f.detail and f.detail != f.title else ""
