@@ -219,6 +219,44 @@ def test_a_bug_is_exit_3_in_one_line_and_v_shows_the_traceback(tmp_path):
         assert result.stderr.strip().splitlines()[-1].startswith("kforensic: internal error (RuntimeError)")
 
 
+# -- start-up: a run builds only the command it names --------------------------------------------
+
+
+def test_a_run_that_names_a_command_builds_that_command_alone(monkeypatch):
+    from analyzer.cli.app import application_for
+
+    for command in COMMANDS:
+        narrowed = typer.main.get_command(application_for([command, "x"]))
+        assert list(narrowed.commands) == [command]
+    assert application_for(["scan"]) is not app and len(app.registered_commands) == len(COMMANDS)  # the app itself is untouched
+    for argv in ([], ["--help"], ["--version"], ["sacn"], ["-q", "scan"]):
+        assert application_for(argv) is app, argv  # nothing or no command first: the whole application
+    monkeypatch.setenv("_KFORENSIC_COMPLETE", "complete_bash")
+    assert application_for(["scan"]) is app  # completion lists every command
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("args", [["--help"], ["--no-such-option"], []], ids=["help", "bad-option", "no-arguments"])
+def test_the_command_alone_answers_as_the_whole_application_does(command, args):
+    from typer.testing import CliRunner
+
+    from analyzer.cli.app import application_for
+
+    argv = [command, *args]
+    if command in ("demo", "info", "get", "decode") and not args:
+        pytest.skip("runs the command (reads stdin or writes the demo): its answer is tested elsewhere")
+    whole = CliRunner().invoke(app, argv, prog_name="kforensic", env={"COLUMNS": "100", "TERMINAL_WIDTH": "100"})
+    alone = CliRunner().invoke(application_for(argv), argv, prog_name="kforensic", env={"COLUMNS": "100", "TERMINAL_WIDTH": "100"})
+    assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output)
+    assert (whole.exit_code == 0) is (args == ["--help"]), whole.output  # not a run that did anything
+    assert repr(alone.exception) == repr(whole.exception)  # scan with nothing to read: the same UsageError for main()
+
+
+def test_a_misspelt_command_is_answered_from_the_whole_application():
+    result = run("sacn", "x")
+    assert result.returncode == 2 and "No such command" in result.stderr and "scan" in result.stderr, result.stderr
+
+
 # -- start-up: what a scan of files does not import (bench/startup_bench.py measures the time) -----
 
 _PROBE = """
