@@ -3,6 +3,7 @@ columns, one output-format option, shell completion, -q/-v, NO_COLOR, and exit c
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -255,6 +256,56 @@ def test_the_command_alone_answers_as_the_whole_application_does(command, args):
 def test_a_misspelt_command_is_answered_from_the_whole_application():
     result = run("sacn", "x")
     assert result.returncode == 2 and "No such command" in result.stderr and "scan" in result.stderr, result.stderr
+
+
+# -- start-up: the collector is off while the CLI imports ------------------------------------------
+
+_GC_PROBE = """
+import gc, sys
+sys.argv = ["kforensic", *sys.argv[2:]]
+if sys.argv[0] == "launcher":
+    from analyzer.__main__ import main
+else:
+    from analyzer.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+print(gc.isenabled(), gc.get_freeze_count(), gc.get_stats()[0]["collections"])
+"""
+
+
+def test_the_launcher_imports_with_the_collector_off_and_works_with_it_on():
+    def probe(entry: str) -> tuple[bool, int, int]:
+        result = subprocess.run([sys.executable, "-c", _GC_PROBE.replace('sys.argv[0] == "launcher"', f"{entry == 'launcher'}"), entry,
+                                 "scan", *DEMO_EVIDENCE[:2], "--at", DEMO_AT, "-q"],
+                                capture_output=True, text=True, timeout=300, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+        enabled, frozen, collections = result.stdout.split()
+        return enabled == "True", int(frozen), int(collections)
+
+    launched, plain = probe("launcher"), probe("plain")
+    assert launched[0] and plain[0]  # on for the work either way
+    assert launched[1] > 10_000 and plain[1] == 0  # what the imports made is frozen, only by the launcher
+    assert launched[2] * 3 < plain[2]  # and the young generation was not collected over and over while importing
+
+
+def test_every_command_turns_the_collector_back_on_through_setup():
+    import inspect
+
+    from analyzer.cli.shared import setup
+
+    for info in app.registered_commands:
+        assert "setup(quiet, verbose)" in inspect.getsource(info.callback), info.callback.__name__
+    frozen = gc.get_freeze_count()
+    setup(False, 0)  # the collector is on (this is not the launcher): nothing is frozen
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+    gc.disable()
+    try:
+        setup(False, 0)
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.enable()
+        gc.unfreeze()  # this test's process goes on: let its objects be collected again
 
 
 # -- start-up: what a scan of files does not import (bench/startup_bench.py measures the time) -----

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -27,8 +28,15 @@ PROGRESS_THRESHOLD = 64 << 20  # show a progress bar for snapshots above this si
 
 
 def setup(quiet: bool, verbose: int) -> None:
+    """What every command does once it has imported what it needs, before its work."""
     verbosity.quiet, verbosity.verbose = quiet, verbose
     stderr.quiet = quiet  # progress bars and notes; errors are written by main() directly
+    if not gc.isenabled():
+        # The launcher (analyzer/__main__.py) kept the collector off for the imports: what they made
+        # lives as long as the process, so it is frozen out of every later collection, and the
+        # collector is on again for the work, whose garbage depends on the evidence.
+        gc.freeze()
+        gc.enable()
 
 
 def only(output: Output, *allowed: Output, what: str) -> None:
