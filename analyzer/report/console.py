@@ -141,6 +141,9 @@ class Table:
         self.rows.append([cell if isinstance(cell, Text) else Text(cell) for cell in cells])
 
     def _widths(self, width: int) -> list[int]:
+        # Widths are counted in characters. What kforensic prints is ASCII and a few one-column
+        # symbols (…, →); rich counts terminal cells, which differ only for wide (East Asian)
+        # characters, where a row here may come out a column or two wider than the console.
         texts = [[cell.plain for cell in row] for row in self.rows]
         if self.show_header:
             texts.append([column.header for column in self.columns])
