@@ -188,19 +188,50 @@ def test_style_words_become_sgr_parameters():
         sgr_parameters("bold blinking", colour=True)
 
 
-def test_every_style_the_views_use_is_known():
-    # A misspelt style would raise when a person is watching (only then are styles drawn).
-    import analyzer.report.certificates as certificates
-    import analyzer.report.listing as listing
-    import analyzer.report.terminal as terminal
+def test_a_misspelt_style_fails_where_it_is_written_on_a_pipe_too():
+    # Escape codes are made only for a terminal; the style is checked when it is set, so the tests
+    # (on pipes) see every style the views use.
+    for make in (
+        lambda: Text("x", "bright_red"),
+        lambda: Text.assemble("a", ("b", "bold blinking")),
+        lambda: Table().add_column("h", style="bolder"),
+        lambda: Table(title="t", title_style="italics"),
+    ):
+        with pytest.raises(ValueError, match="unknown style word"):
+            make()
 
-    sources = [module.__file__ for module in (certificates, listing, terminal)]
-    styles = {match for source in sources for match in re.findall(r'"((?:bold |dim |italic )?(?:(?:black|red|green|yellow|cyan|white|bold|dim|italic)(?: on \w+)?))"', open(source).read())}
-    styles |= set(terminal._STATUS_STYLE.values()) | set(terminal._SEVERITY_STYLE.values()) | set(certificates._STATUS_STYLE.values())
-    styles |= {style for style in listing._STATE_STYLE.values() if style}
-    assert {"bold white on red", "bold red", "dim", "yellow"} <= styles
-    for style in styles:
-        sgr_parameters(style, colour=True)
+
+def test_control_characters_never_reach_the_terminal():
+    # Evidence strings (a subject, a member name, a log line) must not move the cursor or restyle
+    # the terminal; rich dropped BEL, BS, VT, FF and CR, and ESC goes too.
+    hostile = "secret\rEVIL\x1b[31mred\x07\x08\x0b\x0c\x7f\ttab"
+    assert plain_text(Text(hostile)) == "secretEVIL[31mred tab\n"
+    table = Table(title="t\x1b]0;title\x07")
+    table.add_column("h\r")
+    table.add_row(hostile)
+    drawn = plain_text(table)
+    assert "\x1b" not in drawn and "\r" not in drawn and "\x07" not in drawn
+    assert "EVIL[31mred tab" in drawn
+
+
+def test_a_wrapped_header_sits_on_its_last_line_as_rich_draws_it():
+    table = Table()
+    table.add_column("severity")
+    table.add_column("finding, and why")
+    table.add_row("critical", "kube-apiserver cannot start")
+    header = plain_text(table, 24).splitlines()[:2]
+    assert header[0].split("┃")[0].strip() == "" and header[1].split("┃")[0].strip() == "severity"
+
+
+def test_a_console_too_narrow_for_the_unwrappable_columns_keeps_words_readable():
+    table = Table()
+    for header in ("NOT BEFORE", "NOT AFTER"):
+        table.add_column(header, no_wrap=True)
+    table.add_column("WHERE")
+    table.add_row("2025-05-15T00:00:00Z", "2025-06-14T00:00:00Z", "/etc/kubernetes/static-pod-resources/kube-apiserver-certs")
+    lines = plain_text(table, 40).splitlines()
+    assert len(lines) < 10  # not a character a line
+    assert "/etc/kubern" in lines[2]
 
 
 class _Stream(io.StringIO):
@@ -212,26 +243,39 @@ class _Stream(io.StringIO):
         return self.tty
 
 
-@pytest.mark.parametrize(("tty", "env", "escapes", "colours"), [
-    (False, {}, False, False),  # a pipe: plain text
-    (True, {}, True, True),  # a person at a terminal
-    (True, {"TERM": "dumb"}, False, False),
-    (True, {"NO_COLOR": "1"}, True, False),  # bold stays, colours go
-    (False, {"FORCE_COLOR": "1"}, True, True),
-    (False, {"FORCE_COLOR": "1", "NO_COLOR": "1"}, True, False),
-    (False, {"FORCE_COLOR": ""}, False, False),  # an empty value does not count
-])
-def test_colour_only_for_a_person_and_never_against_no_color(monkeypatch, tty, env, escapes, colours):
-    for name in ("TERM", "NO_COLOR", "FORCE_COLOR"):
+_ENVIRONMENTS = [
+    {},
+    {"TERM": "dumb"},
+    {"TERM": "unknown"},
+    {"NO_COLOR": "1"},
+    {"NO_COLOR": ""},
+    {"FORCE_COLOR": "1"},
+    {"FORCE_COLOR": ""},
+    {"FORCE_COLOR": "1", "NO_COLOR": "1"},
+    {"FORCE_COLOR": "1", "TERM": "dumb"},
+    {"TTY_COMPATIBLE": "0"},
+    {"TTY_COMPATIBLE": "1"},
+    {"TTY_COMPATIBLE": "0", "FORCE_COLOR": "1"},
+    {"TTY_COMPATIBLE": "1", "NO_COLOR": "1"},
+]
+
+
+@pytest.mark.parametrize("tty", [True, False], ids=["terminal", "pipe"])
+@pytest.mark.parametrize("env", _ENVIRONMENTS, ids=[" ".join(f"{k}={v}" for k, v in e.items()) or "plain" for e in _ENVIRONMENTS])
+def test_escape_codes_and_colours_are_decided_as_rich_decides_them(monkeypatch, tty, env):
+    # The summary must agree with typer's help and the progress bars, which rich still draws.
+    for name in ("TERM", "NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
+    rich_side = rich_console.Console(file=_Stream(tty))
+    rich_styled = rich_side.color_system is not None
     stream = _Stream(tty)
     monkeypatch.setattr("sys.stdout", stream)
     Console().print(Group(Text(" BROKEN ", "bold white on red"), "plain"))
     written = stream.getvalue()
-    assert ("\x1b[" in written) is escapes
-    assert bool(re.search(r"\x1b\[[0-9;]*(?:37|41)", written)) is colours
+    assert ("\x1b[" in written) is rich_styled
+    assert bool(re.search(r"\x1b\[[0-9;]*(?:37|41)", written)) is (rich_styled and not rich_side.no_color)
     assert re.sub(r"\x1b\[[0-9;]*m", "", written) == " BROKEN \nplain\n"
 
 

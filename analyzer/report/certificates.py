@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-
 from analyzer.analysis.inventory import InventoryEntry
 from analyzer.gomodel.clientgo import common_name
 from analyzer.records import datarecord

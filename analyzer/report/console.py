@@ -13,6 +13,7 @@ Nothing here interprets markup: a ``[`` in a path or a secret's name is printed 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -27,6 +28,7 @@ Line: TypeAlias = list[Span]
 # Piped output is pasted into a case and read there: it is not folded at 80 columns, only tables
 # wider than this are (their cells wrap), as they did with rich's console at width 200.
 PIPE_WIDTH = 200
+_NARROWEST = 12  # a wrapping column's width when the console has no room for the table at all
 
 # ECMA-48 Select Graphic Rendition parameters of the style words kforensic uses.
 _ATTRIBUTES = {"bold": "1", "dim": "2", "italic": "3", "underline": "4", "reverse": "7"}
@@ -52,25 +54,46 @@ def sgr_parameters(style: str, *, colour: bool) -> list[str]:
     return parameters
 
 
+@functools.cache
+def checked_style(style: str) -> str:
+    """``style`` once its words are known: a misspelt style fails where it is written, on a pipe
+    as in a terminal (escape codes are made only for a terminal)."""
+    sgr_parameters(style, colour=True)
+    return style
+
+
+# rich's Text drops BEL, BS, VT, FF and CR (rich/control.py STRIP_CONTROL_CODES); the other C0
+# controls and DEL go too, ESC first: a certificate's subject, a tar member's name or a log line
+# is evidence, and must not move the cursor or restyle the terminal it is shown in. A tab becomes
+# a space, so that a cell's width is its characters.
+_CONTROLS = {code: None for code in (*range(0x09), *range(0x0B, 0x20), 0x7F)} | {0x09: " "}
+
+
+def _clean(text: str) -> str:
+    return text.translate(_CONTROLS) if not text.isprintable() else text
+
+
 class Text:
     """Characters in styles, which may span several lines; a style is words such as ``"bold red"``
-    or ``"bold white on red"``. Adding two texts keeps each one's styles."""
+    or ``"bold white on red"``. Adding two texts keeps each one's styles. Control characters other
+    than the line break are dropped."""
 
     __slots__ = ("spans",)
 
     def __init__(self, text: str = "", style: str = "") -> None:
-        self.spans: list[Span] = [(text, style)] if text else []
+        self.spans: list[Span] = [(_clean(text), checked_style(style))] if text else []
 
     @classmethod
     def assemble(cls, *parts: str | Span) -> Text:
         """A text of plain strings and (string, style) pairs, in order."""
         text = cls()
-        text.spans = [(part, "") if isinstance(part, str) else part for part in parts if part and part[0]]
+        for part in parts:
+            text.spans += cls(part).spans if isinstance(part, str) else cls(*part).spans
         return text
 
     def __add__(self, other: Text | str) -> Text:
         text = Text()
-        text.spans = self.spans + (other.spans if isinstance(other, Text) else [(other, "")] if other else [])
+        text.spans = self.spans + (other if isinstance(other, Text) else Text(other)).spans
         return text
 
     @property
@@ -112,9 +135,9 @@ class Table:
     """
 
     def __init__(self, *, title: str = "", title_style: str = "italic", header_style: str = "bold", pad_edge: bool = True) -> None:
-        self.title = title
-        self.title_style = title_style
-        self.header_style = header_style
+        self.title = _clean(title)
+        self.title_style = checked_style(title_style)
+        self.header_style = checked_style(header_style)
         self.columns: list[Column] = []
         self.rows: list[list[Text]] = []
         self.show_header = True
@@ -133,7 +156,7 @@ class Table:
     def add_column(self, header: str = "", *, justify: str = "left", no_wrap: bool = False, min_width: int = 0, style: str = "") -> None:
         if justify not in ("left", "right"):
             raise ValueError(f"justify must be left or right, not {justify!r}")
-        self.columns.append(Column(header, justify, no_wrap, min_width, style))
+        self.columns.append(Column(_clean(header), justify, no_wrap, min_width, checked_style(style)))
 
     def add_row(self, *cells: str | Text) -> None:
         if len(cells) != len(self.columns):
@@ -159,7 +182,10 @@ class Table:
         # widest), so a long path in one column does not squeeze every other column to its words.
         least = [m if c.no_wrap else max(1, c.min_width) for m, c in zip(most, self.columns, strict=True)]
         if sum(least) > room:
-            return least  # not even a character a column fits: the terminal folds the lines
+            # The columns that may not wrap fill the console alone. A column a character wide would
+            # print one character a line; a dozen keeps words readable, and the terminal folds
+            # the rows instead.
+            return [m if c.no_wrap else max(c.min_width, min(m, _NARROWEST)) for m, c in zip(most, self.columns, strict=True)]
         low, high = 0, max(most)
         while low < high:
             cap = (low + high + 1) // 2
@@ -168,8 +194,8 @@ class Table:
             else:
                 high = cap - 1
         widths = [max(lo, min(m, low)) for lo, m in zip(least, most, strict=True)]
-        # What the cap leaves over goes a character each to the capped columns, leftmost first (as
-        # rich hands out the rest of its width).
+        # What the cap leaves over goes a character each to the capped columns, leftmost first, so
+        # that a table that has to wrap takes the console's whole width, as rich's does.
         spare = room - sum(widths)
         for index, (grown, m) in enumerate(zip(widths, most, strict=True)):
             if spare and grown == low < m:
@@ -183,20 +209,23 @@ class Table:
         widths = self._widths(width)
         out: list[Line] = [[(self.title, self.title_style)]] if self.title else []
         if self.show_header:
-            out += self._row_lines([Text(c.header, self.header_style) for c in self.columns], widths, self.between.replace("│", "┃"))
+            out += self._row_lines([Text(c.header, self.header_style) for c in self.columns], widths, self.between.replace("│", "┃"), bottom=True)
             rule = "━╇━".join("━" * w for w in widths)
             out.append([(f"━{rule}━" if self.edge else rule, "")])
         for row in self.rows:
             out += self._row_lines(row, widths, self.between)
         return out
 
-    def _row_lines(self, cells: Sequence[Text], widths: Sequence[int], between: str) -> list[Line]:
+    def _row_lines(self, cells: Sequence[Text], widths: Sequence[int], between: str, *, bottom: bool = False) -> list[Line]:
         wrapped = [
             [piece for line in cell.lines(column.style) for piece in ([line] if column.no_wrap else wrap(line, width))]
             for cell, column, width in zip(cells, self.columns, widths, strict=True)
         ]
+        height = max(len(cell) for cell in wrapped)
+        if bottom:  # a wrapped header: the short ones sit on its last line, next to the column
+            wrapped = [[[]] * (height - len(cell)) + cell for cell in wrapped]
         lines: list[Line] = []
-        for index in range(max(len(cell) for cell in wrapped)):
+        for index in range(height):
             line: Line = [(self.edge, "")]
             for number, (cell, column, width) in enumerate(zip(wrapped, self.columns, widths, strict=True)):
                 if number:
@@ -294,8 +323,11 @@ class Console:
 
     @property
     def width(self) -> int:
-        # COLUMNS first, then the terminal's own size (shutil.get_terminal_size), as rich reads them.
-        return shutil.get_terminal_size((PIPE_WIDTH, 24)).columns if _isatty(self.file) else PIPE_WIDTH
+        # COLUMNS first, then the terminal's own size (shutil.get_terminal_size), as rich reads
+        # them; 80 on a dumb terminal, as rich has it.
+        if not _isatty(self.file):
+            return PIPE_WIDTH
+        return 80 if _dumb() else shutil.get_terminal_size((PIPE_WIDTH, 24)).columns
 
     def print(self, renderable: Renderable = "") -> None:
         if self.quiet:
@@ -312,11 +344,28 @@ def _isatty(file: TextIO) -> bool:
         return False
 
 
+def _dumb() -> bool:
+    return os.environ.get("TERM", "").lower() in ("dumb", "unknown")
+
+
 def _styling(file: TextIO) -> tuple[bool, bool]:
-    """(escape codes at all, colours among them). FORCE_COLOR and NO_COLOR as rich reads them
-    (rich/console.py ``Console.__init__``, ``is_terminal``): any non-empty value counts."""
-    styled = bool(os.environ.get("FORCE_COLOR")) or (_isatty(file) and os.environ.get("TERM", "").lower() not in ("dumb", "unknown"))
-    return styled, styled and not os.environ.get("NO_COLOR")
+    """(escape codes at all, colours among them), decided as rich 15 decides them, so that the
+    summary and typer's help (which rich draws) agree (rich/console.py ``is_terminal``,
+    ``is_dumb_terminal``, ``_detect_color_system``, and ``no_color`` in ``__init__``):
+    TTY_COMPATIBLE=0 or 1 says whether the stream is a terminal; otherwise FORCE_COLOR, when set,
+    does (set but empty: not one); otherwise the stream itself. A dumb terminal gets no escape
+    codes, even forced. NO_COLOR, when not empty, keeps bold and dim and drops the colours."""
+    environ = os.environ
+    compatible = environ.get("TTY_COMPATIBLE", "")
+    force = environ.get("FORCE_COLOR")
+    if compatible in ("0", "1"):
+        terminal = compatible == "1"
+    elif force is not None:
+        terminal = force != ""
+    else:
+        terminal = _isatty(file)
+    styled = terminal and not _dumb()
+    return styled, styled and environ.get("NO_COLOR", "") == ""
 
 
 def _line_text(line: Iterable[Span], styled: bool, colour: bool) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from analyzer.evidence.inputs import InputKind
 from analyzer.report.console import Group, Renderable, Table, Text
 from analyzer.views.listing import EvidenceListing, ListedFile, NodeListing

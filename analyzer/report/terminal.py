@@ -6,7 +6,6 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-
 from analyzer.analysis.result import ScanResult
 from analyzer.evidence.etcd import Integrity
 from analyzer.reftime import format_utc
