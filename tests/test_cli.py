@@ -289,23 +289,51 @@ def test_the_launcher_imports_with_the_collector_off_and_works_with_it_on():
     assert launched[2] * 3 < plain[2]  # and the young generation was not collected over and over while importing
 
 
-def test_every_command_turns_the_collector_back_on_through_setup():
-    import inspect
+def _command_runs(tmp_path: Path) -> dict[str, list[str]]:
+    """Each command with arguments that take it to its work, on the demo's evidence."""
+    value = tmp_path / "value.bin"
+    value.write_bytes(b'{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}')
+    snapshot, tree, _log = DEMO_EVIDENCE
+    return {
+        "info": ["info", snapshot],
+        "get": ["get", snapshot, "--prefix", "/kubernetes.io/configmaps/", "--keys-only"],
+        "decode": ["decode", str(value), "-o", "json"],
+        "ls": ["ls", snapshot],
+        "scan": ["scan", snapshot, tree, "--at", DEMO_AT, "-q"],
+        "certs": ["certs", snapshot, tree, "--at", DEMO_AT],
+        "demo": ["demo", "--out", str(tmp_path / "demo"), "-q"],
+        "recover": ["recover", snapshot, "openshift-kube-apiserver/user-serving-cert-000", "--out", str(tmp_path / "recovered")],
+    }
 
-    from analyzer.cli.shared import setup
 
-    for info in app.registered_commands:
-        assert "setup(quiet, verbose)" in inspect.getsource(info.callback), info.callback.__name__
+def test_every_command_turns_the_collector_back_on_through_setup(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    import analyzer.cli.shared as shared
+
+    runs = _command_runs(tmp_path)
+    assert sorted(runs) == sorted(COMMANDS)
     frozen = gc.get_freeze_count()
-    setup(False, 0)  # the collector is on (this is not the launcher): nothing is frozen
+    shared.setup(False, 0)  # the collector is on (this is not the launcher): nothing is frozen
     assert gc.isenabled() and gc.get_freeze_count() == frozen
-    gc.disable()
-    try:
-        setup(False, 0)
-        assert gc.isenabled() and gc.get_freeze_count() > frozen
-    finally:
-        gc.enable()
-        gc.unfreeze()  # this test's process goes on: let its objects be collected again
+    real_setup, seen = shared.setup, []
+
+    def watched(quiet: bool, verbose: int) -> None:
+        seen.append(gc.isenabled())  # still off here: the command has imported, and not yet begun
+        real_setup(quiet, verbose)
+
+    for command, argv in runs.items():
+        seen.clear()
+        monkeypatch.setattr(f"analyzer.cli.{'snapshot' if command in ('info', 'get', 'decode') else 'case'}.setup", watched)
+        gc.disable()
+        try:
+            result = CliRunner().invoke(app, argv, prog_name="kforensic")
+            assert gc.isenabled(), (command, result.output)  # on again for the work, through setup()
+            assert seen == [False], command
+            assert result.exit_code in (0, 1), (command, result.output, result.exception)  # the work was done
+        finally:
+            gc.enable()
+            gc.unfreeze()  # this test's process goes on: let its objects be collected again
 
 
 # -- start-up: what a scan of files does not import (bench/startup_bench.py measures the time) -----
