@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
-
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast

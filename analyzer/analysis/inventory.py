@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 from dataclasses import field
-
 from datetime import datetime
 
 from cryptography import x509

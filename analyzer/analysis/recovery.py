@@ -39,7 +39,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import replace
-
 from datetime import datetime, timedelta
 from enum import StrEnum
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import field
-
 from datetime import datetime, timedelta
 from enum import StrEnum
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -66,17 +66,23 @@ def print_document(document: object, output: Output) -> None:
         sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
 
 
+def _progress(*columns: Any) -> Any:
+    """rich's live progress on stderr, gone when done: rich is imported only when one is drawn."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    return Progress(*columns, console=Console(stderr=True), transient=True)
+
+
 @contextmanager
 def progress_bar(label: str, total_bytes: int) -> Iterator[Callable[[int], None] | None]:
     """A progress bar on stderr for long passes, only when a person is watching."""
     if total_bytes < PROGRESS_THRESHOLD or not sys.stderr.isatty() or verbosity.quiet:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-    columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,} revisions"), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with _progress(TextColumn(label), BarColumn(), TextColumn("{task.completed:,} revisions"), TimeElapsedColumn()) as bar:
         task = bar.add_task(label, total=None)
         yield lambda events: bar.update(task, completed=events)
 
@@ -103,11 +109,9 @@ def scan_progress() -> Iterator[Callable[[int], None] | None]:
     if not sys.stderr.isatty() or verbosity.quiet:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    columns = (SpinnerColumn(), TextColumn("reading etcd revisions: {task.completed:,}"), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+    with _progress(SpinnerColumn(), TextColumn("reading etcd revisions: {task.completed:,}"), TimeElapsedColumn()) as bar:
         task = bar.add_task("scan", total=None)
         yield lambda events: bar.update(task, completed=events)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import field
-
 from typing import Any
 
 from analyzer.decode.sos_yaml import load_yaml_mapping

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import field, replace
-
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path

@@ -30,7 +30,6 @@ and negative serial numbers are refused only from Go 1.23. Those were cross-chec
 from __future__ import annotations
 
 from dataclasses import field
-
 from enum import Enum
 from typing import Any
 

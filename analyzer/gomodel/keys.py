@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import field
-
 from enum import Enum
 from typing import Any
 

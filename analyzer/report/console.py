@@ -274,10 +274,12 @@ def _slice(line: Line, start: int, end: int) -> Line:
 def _rstrip(line: Line) -> Line:
     """Without the padding after the last character (rich pads every line to the table's width;
     a pasted table is easier to read without it)."""
-    while line and not line[-1][1] and not line[-1][0].strip():
+    while line and not line[-1][1]:
+        chars = line[-1][0].rstrip(" ")
+        if chars:
+            line[-1] = (chars, "")
+            break
         line.pop()
-    if line and not line[-1][1]:
-        line[-1] = (line[-1][0].rstrip(" "), "")
     return line
 
 
@@ -309,9 +311,9 @@ def plain_text(renderable: Renderable, width: int = PIPE_WIDTH) -> str:
 
 
 class Console:
-    """Prints renderables on stdout or stderr, in colour only for a person: a terminal (or
-    FORCE_COLOR), not TERM=dumb; NO_COLOR keeps bold and dim but drops the colours. The stream is
-    looked up at each print, so a replaced ``sys.stdout`` (a test's capture) is the one written."""
+    """Prints renderables on stdout or stderr, with escape codes only where rich would draw them
+    (``_styling``). The stream is looked up at each print, so a replaced ``sys.stdout`` (a test's
+    capture) is the one written."""
 
     def __init__(self, *, stderr: bool = False) -> None:
         self.stderr = stderr

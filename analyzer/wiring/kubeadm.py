@@ -12,7 +12,6 @@ import json
 import posixpath
 from collections.abc import Callable
 from dataclasses import replace
-
 from typing import Any
 from urllib.parse import urlsplit
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import field
-
 from datetime import datetime
 from enum import StrEnum
 

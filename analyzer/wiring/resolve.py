@@ -11,7 +11,6 @@ node, else the etcd object the file is written from (what the node will hold aft
 from __future__ import annotations
 
 from dataclasses import field
-
 from typing import Protocol
 
 from analyzer.evidence.node import Mount, map_through

@@ -5,7 +5,6 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import field
-
 from datetime import datetime
 
 from analyzer.errors import EvidenceError
